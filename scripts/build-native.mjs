@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Runs after `npm ci`/`npm install`. Synapse writes its LMDB files with py-lmdb (LMDB 0.9.x, data format v1);
+// the lmdb npm package's prebuilt binary is data format v2 and crashes on them. So we build lmdb-js from its own
+// vendored v1 sources, and compile LMDB's compact-copy tool from the same sources into native/build/.
+// Needs a C/C++ toolchain (g++, make, python3), as any native npm module built from source.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const require = createRequire(path.join(root, 'package.json'));
+const lmdbDir = path.dirname(require.resolve('lmdb/package.json'));
+const v1Src = path.join(lmdbDir, 'dependencies', 'lmdb-data-v1', 'libraries', 'liblmdb');
+const outDir = path.join(root, 'native', 'build');
+
+// Argument arrays only; no shell. (execa is ESM-installed by now too, but this script must run with nothing else.)
+function run(cmd, args, options) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit', ...options });
+  if (result.status !== 0) {
+    console.error(`synup: ${cmd} ${args.join(' ')} failed (exit ${result.status ?? result.signal}).`);
+    console.error('synup needs a C/C++ toolchain to build lmdb-js with LMDB data format v1: apt-get install g++ make python3');
+    process.exit(1);
+  }
+}
+
+function nodeGypCommand() {
+  if (process.env.npm_config_node_gyp) return [process.execPath, [process.env.npm_config_node_gyp]];
+  const npmDir = path.dirname(path.dirname(process.env.npm_execpath ?? ''));
+  const bundled = path.join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  if (existsSync(bundled)) return [process.execPath, [bundled]];
+  return ['node-gyp', []];
+}
+
+const marker = path.join(lmdbDir, 'build', 'Release', 'synup-data-v1');
+if (!existsSync(marker)) {
+  console.error('synup: building lmdb-js from source with LMDB data format v1 (about 40 s)…');
+  const [cmd, pre] = nodeGypCommand();
+  run(cmd, [...pre, 'rebuild', '--release'], { cwd: lmdbDir, env: { ...process.env, LMDB_DATA_V1: 'true' } });
+  writeFileSync(marker, 'lmdb-js built by synup with use_data_v1=true\n');
+}
+
+mkdirSync(outDir, { recursive: true });
+const copyTool = path.join(outDir, 'synup-mdb-copy');
+const compiler = process.env.CC ?? 'cc';
+run(compiler, [
+  '-O2', '-pthread', '-DMDB_USE_ROBUST=1', `-I${v1Src}`,
+  path.join(root, 'native', 'synup-copy.c'), path.join(v1Src, 'mdb.c'), path.join(v1Src, 'midl.c'),
+  '-o', copyTool,
+]);
+console.error(`synup: native helpers ready in ${path.relative(root, outDir)}/`);

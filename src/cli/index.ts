@@ -1,0 +1,95 @@
+import { Command, CommanderError, Option } from 'commander';
+import { SynupError, usageError } from '../errors.js';
+import { createContext, type CommandContext } from './context.js';
+import { createOutput, reportError, type OutputOptions } from './output.js';
+import { SYNUP_VERSION } from '../version.js';
+
+export interface MainOptions extends Pick<OutputOptions, 'stdout' | 'stderr'> {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface GlobalFlags {
+  json?: boolean;
+  config?: string;
+  color?: boolean;
+  verbose?: number;
+}
+
+type Action = (ctx: CommandContext, args: string[], options: Record<string, unknown>) => Promise<number | void>;
+
+/** Each command's module is loaded only when it runs: `synup plan` never loads the LMDB engine. */
+const commands: Record<string, () => Promise<Action>> = {
+  plan: async () => (await import('./plan.js')).runPlan as Action,
+};
+
+const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`${name} must be a whole number ≥ 1, received ${JSON.stringify(value)}`);
+  return n;
+};
+
+function declare(program: Command, run: (name: string, args: string[], options: Record<string, unknown>) => Promise<void>): void {
+  const on = (name: string) => (...params: unknown[]) => {
+    const cmd = params[params.length - 1] as Command;
+    return run(name, cmd.args, cmd.opts());
+  };
+
+  program
+    .command('plan')
+    .description('show what an upgrade will do: migrations between two versions, checks, steps')
+    .option('--from <version>', 'current version (default: read from the cell)')
+    .requiredOption('--to <version>', 'target version')
+    .option('--changelog <file|url>', 'Synapse CHANGELOG.rst or Markdown changelog')
+    .option('--dir <cell dir>', 'cell storage dir (reads the current version and sizes)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
+    .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
+    .action(on('plan'));
+
+}
+
+/** Runs the CLI; returns the exit code. Never calls process.exit, so tests can call it directly. */
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const stderr = options.stderr ?? process.stderr;
+  const program = new Command('synup')
+    .description('Safe, guided upgrades of Vertex Synapse services')
+    .version(SYNUP_VERSION, '-V, --version')
+    .option('--json', 'one JSON document on stdout; human output stays on stderr')
+    .option('-c, --config <file>', 'config file (default: ./synup.yaml if present)')
+    .option('--no-color', 'no colours (also NO_COLOR)')
+    .option('-v, --verbose', 'more detail (repeatable)', (_: string, n: number) => n + 1, 0)
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => (options.stdout ?? process.stdout).write(s),
+      writeErr: (s) => stderr.write(s),
+    });
+
+  let exitCode = 0;
+  declare(program, async (name, args, cmdOptions) => {
+    const flags = program.opts<GlobalFlags>();
+    const out = createOutput({ json: flags.json, color: flags.color, verbose: flags.verbose, stdout: options.stdout, stderr, env });
+    const ctx = createContext(out, cwd, env, flags.config);
+    try {
+      const action = await commands[name]!();
+      exitCode = (await action(ctx, args, cmdOptions)) ?? 0;
+    } catch (error) {
+      exitCode = reportError(out, error);
+    }
+  });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2;
+    }
+    const out = createOutput({ json: argv.includes('--json'), stdout: options.stdout, stderr, env });
+    return reportError(out, error instanceof SynupError ? error : error);
+  }
+  return exitCode;
+}

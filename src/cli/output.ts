@@ -1,0 +1,97 @@
+import { Writable } from 'node:stream';
+import { SynupError } from '../errors.js';
+
+/** Where a command writes. Human text goes to stderr, the one JSON document to stdout (DESIGN.md). */
+export interface Output {
+  json: boolean;
+  color: boolean;
+  verbose: number;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export interface OutputOptions {
+  json?: boolean;
+  color?: boolean;
+  verbose?: number;
+  stdout?: Writable;
+  stderr?: Writable;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createOutput(options: OutputOptions = {}): Output {
+  const env = options.env ?? process.env;
+  const stderr = options.stderr ?? process.stderr;
+  const isTty = Boolean((stderr as { isTTY?: boolean }).isTTY);
+  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+  return {
+    json: options.json ?? false,
+    color: (options.color ?? true) && !noColor && isTty,
+    verbose: options.verbose ?? 0,
+    stdout: options.stdout ?? process.stdout,
+    stderr,
+  };
+}
+
+/** Human-readable line on stderr (suppressed under --json). */
+export function say(out: Output, text = ''): void {
+  if (!out.json) out.stderr.write(text + '\n');
+}
+
+/** Diagnostic line on stderr even under --json (warnings, progress). */
+export function note(out: Output, text: string): void {
+  out.stderr.write(text + '\n');
+}
+
+export function emitJson(out: Output, value: unknown): void {
+  out.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+const styles = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
+export type Style = keyof typeof styles;
+
+export function paint(out: Output, style: Style, text: string): string {
+  if (!out.color) return text;
+  const [open, close] = styles[style];
+  return `\u001b[${open}m${text}\u001b[${close}m`;
+}
+
+/** Renders rows as an aligned text table (Flyway `info` style). */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (c ?? '').padEnd(widths[i] ?? 0)).join(' | ') + ' |';
+  const rule = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
+  return [rule, line(headers), rule, ...rows.map(line), rule].join('\n');
+}
+
+/** Prints an error the way every synup error reads: what failed, then how to fix it. */
+export function reportError(out: Output, error: unknown): number {
+  const err = error instanceof SynupError ? error : null;
+  const message = error instanceof Error ? error.message : String(error);
+  if (out.json) {
+    emitJson(out, { ok: false, error: { code: err?.code ?? 'failed', message, hint: err?.hint, ...(err?.details ?? {}) } });
+  }
+  out.stderr.write(`synup: ${message}\n`);
+  if (err?.hint) out.stderr.write(`  fix: ${err.hint}\n`);
+  if (!err && out.verbose > 0 && error instanceof Error && error.stack) out.stderr.write(error.stack + '\n');
+  return err?.exitCode ?? 1;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 120) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}

@@ -1,0 +1,103 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { SynupError, usageError } from '../errors.js';
+import { configSchema, type SynupConfig } from './schema.js';
+
+export const CONFIG_FILE = 'synup.yaml';
+
+export interface LoadConfigOptions {
+  /** Explicit --config path; must exist. */
+  file?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfig {
+  config: SynupConfig;
+  /** The file it came from, or null when only defaults (and SYNUP_* variables) apply. */
+  file: string | null;
+}
+
+/** Environment variables that override the file (flags override these in each command). */
+const envOverrides: Record<string, string[]> = {
+  SYNUP_CHANGELOG: ['changelog'],
+  SYNUP_CELL_DIR: ['cell', 'dir'],
+  SYNUP_STATE_DIR: ['state', 'dir'],
+  SYNUP_BACKUP_DIR: ['backup', 'dir'],
+  SYNUP_HEALTH_PASSWORD: ['health', 'password'],
+};
+
+/**
+ * Reads synup.yaml (from --config, or ./synup.yaml when present), applies SYNUP_* variables, validates.
+ * A bad key names its path and what was expected.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const file = options.file ? path.resolve(cwd, options.file) : path.join(cwd, CONFIG_FILE);
+  let raw: unknown = {};
+  let used: string | null = null;
+  if (options.file || existsSync(file)) {
+    raw = readYaml(file);
+    used = file;
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw usageError(`config ${file}: expected a mapping at the top level, received ${Array.isArray(raw) ? 'a list' : typeof raw}`);
+  }
+  const merged = structuredClone(raw) as Record<string, unknown>;
+  for (const [name, keys] of Object.entries(envOverrides)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(merged, keys, value);
+  }
+  const result = configSchema.safeParse(merged);
+  if (!result.success) throw configError(used ?? 'environment', result.error);
+  const config = result.data;
+  if (used) resolvePaths(config, path.dirname(used));
+  return { config, file: used };
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw usageError(`cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'pass an existing file with --config, or remove the flag to use defaults');
+  }
+  try {
+    return parseYaml(text);
+  } catch (error) {
+    const detail = error instanceof YAMLParseError ? error.message.split('\n')[0] : String(error);
+    throw usageError(`config ${file} is not valid YAML: ${detail}`);
+  }
+}
+
+function configError(source: string, error: z.ZodError): SynupError {
+  const issue = error.issues[0]!;
+  const where = issue.path.length ? issue.path.join('.') : '(top level)';
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem${error.issues.length > 2 ? 's' : ''})` : '';
+  return usageError(`config ${source}: ${where}: ${message}${more}`, 'see README.md "Configuration" for every key and its type');
+}
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+/** Relative paths in synup.yaml are relative to the file, not to wherever synup was started. */
+function resolvePaths(config: SynupConfig, base: string): void {
+  const abs = (p: string | undefined) => (p === undefined || /^[a-z]+:\/\//i.test(p) ? p : path.resolve(base, p));
+  config.cell.dir = abs(config.cell.dir);
+  config.changelog = abs(config.changelog);
+  config.state.dir = abs(config.state.dir);
+  config.backup.dir = abs(config.backup.dir);
+  config.health.ca = abs(config.health.ca);
+}

@@ -1,0 +1,109 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 15m, 24h or 7d, received ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const argv = z.array(z.string().min(1)).min(1);
+
+export const processAdapterSchema = z.strictObject({
+  /** argv template; `{version}`, `{dir}`, `{port}` are substituted. Never run through a shell. */
+  command: argv.optional(),
+  pidFile: z.string().optional(),
+  logFile: z.string().optional(),
+  env: z.record(z.string(), z.string()).default({}),
+});
+
+export const systemdAdapterSchema = z.strictObject({
+  unit: z.string().min(1),
+  environmentFile: z.string().optional(),
+  versionVariable: z.string().default('SYNAPSE_VERSION'),
+  dropInDir: z.string().optional(),
+  user: z.boolean().default(false),
+});
+
+export const composeAdapterSchema = z.strictObject({
+  file: z.string().default('docker-compose.yaml'),
+  service: z.string().min(1),
+  project: z.string().optional(),
+  image: z.string().default('vertexproject/synapse-cortex'),
+  overrideFile: z.string().optional(),
+});
+
+export const kubernetesAdapterSchema = z.strictObject({
+  kind: z.enum(['statefulset', 'deployment']).default('statefulset'),
+  name: z.string().min(1),
+  namespace: z.string().default('default'),
+  container: z.string().optional(),
+  context: z.string().optional(),
+  image: z.string().default('vertexproject/synapse-cortex'),
+  replicas: z.number().int().positive().default(1),
+});
+
+export const configSchema = z.strictObject({
+  cell: z
+    .strictObject({
+      name: z.string().min(1).optional(),
+      dir: z.string().min(1).optional(),
+      kind: z.string().default('cortex'),
+    })
+    .default({ kind: 'cortex' }),
+  changelog: z.string().min(1).optional(),
+  state: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
+  backup: z
+    .strictObject({
+      dir: z.string().min(1).optional(),
+      maxAge: duration.default(24 * 3_600_000),
+      engine: z.enum(['auto', 'mdb_copy', 'builtin', 'lmdb-js', 'synapse']).default('auto'),
+      jobs: z.number().int().positive().optional(),
+      skipDirs: z.array(z.string()).default([]),
+      python: z.string().default('python3'),
+    })
+    .default({ maxAge: 24 * 3_600_000, engine: 'auto', skipDirs: [], python: 'python3' }),
+  service: z
+    .strictObject({
+      adapter: z.enum(['process', 'systemd', 'compose', 'kubernetes']).default('process'),
+      stopTimeout: duration.default(30_000),
+      process: processAdapterSchema.optional(),
+      systemd: systemdAdapterSchema.optional(),
+      compose: composeAdapterSchema.optional(),
+      kubernetes: kubernetesAdapterSchema.optional(),
+    })
+    .default({ adapter: 'process', stopTimeout: 30_000 }),
+  health: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(1).max(65535).default(4443),
+      /** PEM CA file to trust instead of the cell's own sslcert.pem. */
+      ca: z.string().optional(),
+      insecure: z.boolean().default(false),
+      /** Basic auth for the HTTPS API; never logged. */
+      username: z.string().optional(),
+      password: z.string().optional(),
+      startTimeout: duration.default(300_000),
+      smoke: argv.optional(),
+    })
+    .default({ host: '127.0.0.1', port: 4443, insecure: false, startTimeout: 300_000 }),
+  upgrade: z
+    .strictObject({
+      freeSpaceMargin: z.number().min(0).max(10).default(0.2),
+      ignorePreflight: z.array(z.string()).default([]),
+    })
+    .default({ freeSpaceMargin: 0.2, ignorePreflight: [] }),
+});
+
+export type SynupConfig = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'synup');
+}

@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type Result } from 'execa';
+import { afterEach } from 'vitest';
+
+export const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+export const synupBin = path.join(repoRoot, 'bin', 'synup.js');
+export const sharedChangelog = path.join(repoRoot, '..', 'shared', 'changelogs', 'synapse-CHANGELOG.rst');
+
+const tempDirs: string[] = [];
+
+/** A temp dir removed after the current test. */
+export function tempDir(prefix = 'synup-test-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeout?: number;
+}
+
+/** Runs the built CLI as a real child process (argument array, no shell). Never throws on a non-zero exit. */
+export function synup(args: string[], options: RunOptions = {}): Promise<Result<{ reject: false }>> {
+  return execa(process.execPath, [synupBin, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: { NO_COLOR: '1', ...options.env },
+    reject: false,
+    stdin: 'ignore',
+    timeout: options.timeout ?? 60_000,
+  }) as Promise<Result<{ reject: false }>>;
+}
