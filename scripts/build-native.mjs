@@ -5,13 +5,12 @@
 // Needs a C/C++ toolchain (g++, make, python3), as any native npm module built from source.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(path.join(root, 'package.json'));
-const lmdbDir = path.dirname(require.resolve('lmdb/package.json'));
+// lmdb's package.json is not in its exports map; it is always hoisted to the top-level node_modules (npm ci).
+const lmdbDir = path.join(root, 'node_modules', 'lmdb');
 const v1Src = path.join(lmdbDir, 'dependencies', 'lmdb-data-v1', 'libraries', 'liblmdb');
 const outDir = path.join(root, 'native', 'build');
 
@@ -19,7 +18,7 @@ const outDir = path.join(root, 'native', 'build');
 function run(cmd, args, options) {
   const result = spawnSync(cmd, args, { stdio: 'inherit', ...options });
   if (result.status !== 0) {
-    console.error(`synup: ${cmd} ${args.join(' ')} failed (exit ${result.status ?? result.signal}).`);
+    console.error(`synup: ${cmd} ${args.join(' ')} failed (${result.error ? result.error.message : `exit ${result.status ?? result.signal}`}).`);
     console.error('synup needs a C/C++ toolchain to build lmdb-js with LMDB data format v1: apt-get install g++ make python3');
     process.exit(1);
   }
@@ -27,17 +26,23 @@ function run(cmd, args, options) {
 
 function nodeGypCommand() {
   if (process.env.npm_config_node_gyp) return [process.execPath, [process.env.npm_config_node_gyp]];
-  const npmDir = path.dirname(path.dirname(process.env.npm_execpath ?? ''));
-  const bundled = path.join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  if (existsSync(bundled)) return [process.execPath, [bundled]];
-  return ['node-gyp', []];
+  // Run outside npm: use the node-gyp bundled with the npm that sits next to this node.
+  const candidates = [
+    process.env.npm_execpath && path.join(path.dirname(path.dirname(process.env.npm_execpath)), 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    path.join(path.dirname(path.dirname(process.execPath)), 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ].filter(Boolean);
+  const bundled = candidates.find((file) => existsSync(file));
+  return bundled ? [process.execPath, [bundled]] : ['node-gyp', []];
 }
 
 const marker = path.join(lmdbDir, 'build', 'Release', 'synup-data-v1');
 if (!existsSync(marker)) {
   console.error('synup: building lmdb-js from source with LMDB data format v1 (about 40 s)…');
   const [cmd, pre] = nodeGypCommand();
-  run(cmd, [...pre, 'rebuild', '--release'], { cwd: lmdbDir, env: { ...process.env, LMDB_DATA_V1: 'true' } });
+  // Build against this node's own headers when they are installed next to it (no download: offline machines).
+  const nodeDir = path.dirname(path.dirname(process.execPath));
+  const local = !process.env.npm_config_nodedir && existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h'));
+  run(cmd, [...pre, 'rebuild', '--release', ...(local ? [`--nodedir=${nodeDir}`] : [])], { cwd: lmdbDir, env: { ...process.env, LMDB_DATA_V1: 'true' } });
   writeFileSync(marker, 'lmdb-js built by synup with use_data_v1=true\n');
 }
 
