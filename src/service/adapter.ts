@@ -1,0 +1,48 @@
+/**
+ * The one interface the runner drives. Adapters know their tool (a process, systemctl, docker compose, kubectl),
+ * never the plan or the journal. Every method is idempotent: calling it again after a crash is safe.
+ */
+export type AdapterName = 'process' | 'systemd' | 'compose' | 'kubernetes';
+
+export interface ServiceStatus {
+  running: boolean;
+  /** Version the adapter is set to run (image tag, EnvironmentFile, last start), if it knows. */
+  configuredVersion?: string | null;
+  pid?: number;
+  detail?: string;
+}
+
+/** Whatever the adapter needs to put probes back exactly as they were; JSON-serializable, stored in the journal. */
+export type SavedProbes = Record<string, unknown>;
+
+export interface StopOptions {
+  /** Graceful deadline before a forced stop (SIGKILL, `kill`, scale --force…). */
+  timeoutMs: number;
+}
+
+export interface StopResult {
+  forced: boolean;
+  durationMs: number;
+}
+
+export interface LogOptions {
+  /** Stop following when aborted. */
+  signal: AbortSignal;
+  /** Only lines written after this moment (best effort per tool). */
+  since?: Date;
+}
+
+export interface ServiceAdapter {
+  readonly name: AdapterName;
+  status(): Promise<ServiceStatus>;
+  /** Switch to `version` (image tag / venv / unit environment) and start it. Returns once the tool says started. */
+  start(version: string): Promise<void>;
+  /** Graceful stop with a deadline, then forced; resolves only when the service is really gone. */
+  stop(options: StopOptions): Promise<StopResult>;
+  disableProbes(): Promise<SavedProbes>;
+  restoreProbes(saved: SavedProbes): Promise<void>;
+  /** Follows the service log, one line at a time, until the signal aborts. */
+  logs(options: LogOptions): AsyncIterable<string>;
+  /** The exact argv the adapter runs for an action, for `--dry-run` and runbooks. */
+  describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][];
+}
