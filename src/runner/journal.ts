@@ -1,0 +1,131 @@
+import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { ensurePrivateDir } from '../fsutil.js';
+import type { StepName } from '../plan/steps.js';
+import { crashPoint } from './crash.js';
+
+/** listr2's task states, used as-is (STYLE.md). */
+export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
+export type RunOutcome = 'running' | 'done' | 'failed' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
+
+export interface StepRecord {
+  state: StepState;
+  startedAt?: string;
+  endedAt?: string;
+  error?: string;
+}
+
+/** A dir synup made (or renamed) and therefore may remove later; identified by inode so a look-alike is never touched. */
+export interface OwnedDir {
+  path: string;
+  kind: 'staging' | 'pre' | 'failed';
+  ino: number;
+  createdAt: string;
+}
+
+export interface RunRecord {
+  id: string;
+  cellDir: string;
+  cellName: string;
+  from: string;
+  to: string;
+  startedAt: string;
+  endedAt?: string;
+  outcome: RunOutcome;
+  steps: Partial<Record<StepName, StepRecord>>;
+  /** Facts steps hand to later steps (and to resume): saved probes, dirs, timings, sizes. */
+  data: RunData;
+  owned: OwnedDir[];
+  error?: string;
+  rollbackError?: string;
+}
+
+export interface RunData {
+  backupDir?: string;
+  madeBackup?: boolean;
+  savedProbes?: Record<string, unknown>;
+  probesDisabled?: boolean;
+  stoppedAt?: string;
+  activeAt?: string;
+  migratedAt?: string;
+  stagingDir?: string;
+  preDir?: string;
+  failedDir?: string;
+  /** none → moved-out (dir renamed to pre) → swapped (staging renamed to dir). */
+  swap?: 'none' | 'moved-out' | 'swapped';
+  defragVerified?: boolean;
+  engine?: string;
+  bytesBefore?: number;
+  bytesAfter?: number;
+  envs?: number;
+  migrations?: number;
+  confirmedVersion?: string;
+}
+
+const JOURNAL_DIR = 'journal.lmdb';
+
+/**
+ * synup's own journal: an LMDB env (synced commits) in the state dir, outside any cell dir.
+ * Every update is one write transaction; the record on disk is always a whole, earlier or later, state.
+ */
+export class Journal {
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly runs: Database<RunRecord, string>,
+  ) {}
+
+  static open(stateDir: string): Journal {
+    ensurePrivateDir(stateDir);
+    const dir = path.join(stateDir, JOURNAL_DIR);
+    ensurePrivateDir(dir);
+    const env = open({ path: dir, noSubdir: false, maxDbs: 4, encoding: 'json' });
+    for (const file of readdirSync(dir)) chmodSync(path.join(dir, file), 0o600);
+    const runs = env.openDB<RunRecord, string>({ name: 'runs', encoding: 'json' });
+    return new Journal(env, runs);
+  }
+
+  static exists(stateDir: string): boolean {
+    return existsSync(path.join(stateDir, JOURNAL_DIR, 'data.mdb'));
+  }
+
+  create(record: RunRecord): RunRecord {
+    this.runs.putSync(record.id, record);
+    return record;
+  }
+
+  get(id: string): RunRecord | undefined {
+    return this.runs.get(id);
+  }
+
+  /** Read-modify-write in one synced transaction. */
+  update(id: string, change: (run: RunRecord) => void): RunRecord {
+    crashPoint('journal-write');
+    return this.env.transactionSync(() => {
+      const run = this.runs.get(id);
+      if (!run) throw new Error(`run ${id} is not in the journal`);
+      const next = structuredClone(run);
+      change(next);
+      this.runs.putSync(id, next);
+      return next;
+    });
+  }
+
+  list(filter: { cellDir?: string } = {}): RunRecord[] {
+    const all = [...this.runs.getRange({})].map((entry) => entry.value);
+    return all.filter((r) => !filter.cellDir || r.cellDir === filter.cellDir).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  }
+
+  latest(cellDir: string): RunRecord | undefined {
+    return this.list({ cellDir }).at(-1);
+  }
+
+  close(): Promise<void> {
+    return this.env.close();
+  }
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
+}
