@@ -2,6 +2,7 @@ import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ensurePrivateDir } from '../fsutil.js';
+import type { UpgradePlan } from '../plan/index.js';
 import type { StepName } from '../plan/steps.js';
 import { crashPoint } from './crash.js';
 
@@ -30,6 +31,8 @@ export interface RunRecord {
   cellName: string;
   from: string;
   to: string;
+  /** The plan the run was made with, so resume and rollback act on the same facts. */
+  plan: UpgradePlan;
   startedAt: string;
   endedAt?: string;
   outcome: RunOutcome;
@@ -42,11 +45,16 @@ export interface RunRecord {
 }
 
 export interface RunData {
+  /** Inode of the original cell dir: tells, whatever names are where, which dir holds the pre-upgrade data. */
+  origIno?: number;
+  estimateBytes?: number;
   backupDir?: string;
   madeBackup?: boolean;
   savedProbes?: Record<string, unknown>;
   probesDisabled?: boolean;
+  probesDisabling?: boolean;
   stoppedAt?: string;
+  newStartedAt?: string;
   activeAt?: string;
   migratedAt?: string;
   stagingDir?: string;

@@ -66,7 +66,8 @@ export function acquireLock(stateDir: string, cellDir: string, info: Omit<LockIn
         hint: 'wait for that run to finish; only one synup run per cell at a time',
       });
     }
-    if (!force) {
+    // Resuming the very run that left the lock behind is what the lock is for; anything else needs --force.
+    if (!force && held?.runId !== info.runId) {
       throw new SynupError('refused', `stale lock on ${cellDir}: synup ${held?.command ?? '?'} pid ${held?.pid ?? '?'} (run ${held?.runId ?? '?'}) is no longer running`, {
         hint: 'run `synup resume` to finish or roll back that run, or pass --force to take the lock over',
       });

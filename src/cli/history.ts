@@ -1,0 +1,46 @@
+import { defaultStateDir } from '../config/schema.js';
+import { resolveCellDir } from '../config/cell-dir.js';
+import { Journal } from '../runner/journal.js';
+import { summarizeRun } from '../runner/summary.js';
+import type { CommandContext } from './context.js';
+import { emitJson, formatBytes, formatDuration, say, table } from './output.js';
+
+/** The audit trail: every run with from/to, outcome, downtime, step durations and bytes reclaimed. */
+export async function runHistory(ctx: CommandContext, _args: string[], flags: { dir?: string }): Promise<number> {
+  const { config } = ctx.config();
+  const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
+  const cellDir = flags.dir ? resolveCellDir(flags.dir, ctx.cwd) : undefined;
+  let runs: ReturnType<typeof summarizeRun>[] = [];
+  if (Journal.exists(stateDir)) {
+    const journal = Journal.open(stateDir);
+    try {
+      runs = journal.list({ cellDir }).map(summarizeRun);
+    } finally {
+      await journal.close();
+    }
+  }
+  if (ctx.out.json) {
+    emitJson(ctx.out, { stateDir, runs });
+    return 0;
+  }
+  if (runs.length === 0) {
+    say(ctx.out, `No synup runs recorded in ${stateDir}.`);
+    return 0;
+  }
+  const rows = runs.map((r) => [
+    r.id,
+    r.cellDir,
+    `${r.from} → ${r.to}`,
+    r.outcome,
+    r.downtimeMs === null ? '' : formatDuration(r.downtimeMs),
+    r.bytesBefore === null || r.bytesAfter === null ? '' : `${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)}`,
+  ]);
+  say(ctx.out, table(['run', 'cell', 'versions', 'outcome', 'downtime', 'defrag'], rows));
+  if (ctx.out.verbose > 0) {
+    for (const r of runs) {
+      say(ctx.out, `\n${r.id}${r.error ? ` — ${r.error}` : ''}`);
+      for (const s of r.steps) say(ctx.out, `  ${s.name.padEnd(16)} ${s.state.padEnd(12)} ${s.durationMs === null ? '' : formatDuration(s.durationMs)}`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,56 @@
+import { rm } from 'node:fs/promises';
+import { parseDuration } from '../config/duration.js';
+import { usageError } from '../errors.js';
+import { Journal } from '../runner/journal.js';
+import { acquireLock } from '../runner/lock.js';
+import { inodeOf } from '../runner/paths.js';
+import { openCellSession } from '../runner/session.js';
+import type { CommandContext } from './context.js';
+import { emitJson, say } from './output.js';
+
+/**
+ * Removes only dirs the journal says synup made or renamed for a run that has ended (pre-upgrade copies, failed
+ * dirs, stale staging), older than --older-than, and only if the dir at that path is still the same inode.
+ */
+export async function runPrune(ctx: CommandContext, _args: string[], flags: { dir?: string; olderThan: string; dryRun?: boolean }): Promise<number> {
+  const maxAge = parseDuration(flags.olderThan);
+  if (maxAge === null) throw usageError(`--older-than: expected a duration like 7d or 12h, received ${JSON.stringify(flags.olderThan)}`);
+  const session = openCellSession(ctx, { dir: flags.dir });
+  const journal = Journal.open(session.stateDir);
+  const removed: string[] = [];
+  const kept: { path: string; reason: string }[] = [];
+  try {
+    const lock = acquireLock(session.stateDir, session.cellDir, { runId: 'prune', command: 'prune' });
+    try {
+      for (const run of journal.list({ cellDir: session.cellDir })) {
+        const ended = run.outcome === 'done' || run.outcome === 'rolled-back' || run.outcome === 'failed';
+        for (const owned of run.owned) {
+          const age = Date.now() - Date.parse(owned.createdAt);
+          const ino = inodeOf(owned.path);
+          if (ino === null) continue;
+          if (!ended) kept.push({ path: owned.path, reason: `run ${run.id} has not ended (${run.outcome})` });
+          else if (ino !== owned.ino) kept.push({ path: owned.path, reason: 'not the dir synup recorded (inode differs)' });
+          else if (age < maxAge) kept.push({ path: owned.path, reason: `younger than ${flags.olderThan}` });
+          else {
+            if (!flags.dryRun) {
+              await rm(owned.path, { recursive: true, force: true });
+              journal.update(run.id, (r) => {
+                r.owned = r.owned.filter((o) => o.path !== owned.path);
+              });
+            }
+            removed.push(owned.path);
+          }
+        }
+      }
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await journal.close();
+  }
+  if (ctx.out.json) emitJson(ctx.out, { dryRun: Boolean(flags.dryRun), removed, kept });
+  for (const p of removed) say(ctx.out, `${flags.dryRun ? 'would remove' : 'removed'} ${p}`);
+  for (const k of kept) say(ctx.out, `kept ${k.path}: ${k.reason}`);
+  if (removed.length === 0 && kept.length === 0) say(ctx.out, 'Nothing synup made is left to prune.');
+  return 0;
+}

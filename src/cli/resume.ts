@@ -1,0 +1,45 @@
+import { SynupError } from '../errors.js';
+import { executeSteps, rollback } from '../runner/execute.js';
+import { Journal } from '../runner/journal.js';
+import { acquireLock } from '../runner/lock.js';
+import { openCellSession } from '../runner/session.js';
+import type { CommandContext } from './context.js';
+import { emitJson, say } from './output.js';
+import { openRun, reportRun } from './run-report.js';
+import { confirmOrRefuse } from './upgrade.js';
+
+interface ResumeFlags {
+  dir?: string;
+  yes?: boolean;
+  force?: boolean;
+}
+
+/**
+ * After synup itself died: continue the interrupted run from its journal (every step is idempotent), or finish
+ * its rollback. The cell ends fully upgraded or fully as before.
+ */
+export async function runResume(ctx: CommandContext, _args: string[], flags: ResumeFlags): Promise<number> {
+  const session = openCellSession(ctx, { dir: flags.dir });
+  const journal = Journal.open(session.stateDir);
+  try {
+    const run = journal.latest(session.cellDir);
+    if (!run || (run.outcome !== 'running' && run.outcome !== 'rolling-back' && run.outcome !== 'rollback-failed')) {
+      if (ctx.out.json) emitJson(ctx.out, { resumed: false, lastRun: run?.id ?? null, outcome: run?.outcome ?? null });
+      say(ctx.out, run ? `Nothing to resume: the last run ${run.id} ended ${run.outcome}.` : `Nothing to resume: no synup run of ${session.cellDir} in the journal.`);
+      return 0;
+    }
+    await confirmOrRefuse(ctx, flags.yes ?? false, `Resume run ${run.id} (${run.from} → ${run.to}, ${run.outcome})?`);
+    const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'resume' }, flags.force ?? false);
+    try {
+      const { stepCtx, reporter } = await openRun(ctx, session, journal, run, 'resume');
+      await reporter.emit({ type: 'run', state: 'started', runId: run.id, message: `resuming run ${run.id} (${run.outcome})` });
+      if (run.outcome === 'running') return reportRun(ctx, stepCtx.run, await executeSteps(stepCtx));
+      await rollback(stepCtx, new SynupError('failed', run.error ?? 'interrupted rollback'));
+      return reportRun(ctx, stepCtx.run, 'rolled-back');
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await journal.close();
+  }
+}

@@ -1,0 +1,50 @@
+import { SynupError } from '../errors.js';
+import { rollback } from '../runner/execute.js';
+import { Journal } from '../runner/journal.js';
+import { acquireLock } from '../runner/lock.js';
+import { openCellSession } from '../runner/session.js';
+import type { CommandContext } from './context.js';
+import { note } from './output.js';
+import { openRun, reportRun } from './run-report.js';
+import { confirmOrRefuse } from './upgrade.js';
+
+interface RollbackFlags {
+  dir?: string;
+  run?: string;
+  force?: boolean;
+  yes?: boolean;
+}
+
+/** Puts the pre-upgrade data and version back by choice; after a successful upgrade only with --force. */
+export async function runRollback(ctx: CommandContext, _args: string[], flags: RollbackFlags): Promise<number> {
+  const session = openCellSession(ctx, { dir: flags.dir });
+  const journal = Journal.open(session.stateDir);
+  try {
+    const run = flags.run ? journal.get(flags.run) : journal.latest(session.cellDir);
+    if (!run || run.cellDir !== session.cellDir) {
+      throw new SynupError('usage', flags.run ? `run ${flags.run} is not a run of ${session.cellDir}` : `no synup run of ${session.cellDir} in the journal`, { hint: 'see `synup history`' });
+    }
+    if (run.outcome === 'rolled-back' || run.outcome === 'failed') {
+      throw new SynupError('refused', `run ${run.id} already ended ${run.outcome}: the cell holds its pre-upgrade data`);
+    }
+    if (run.outcome === 'done') {
+      if (!flags.force) {
+        throw new SynupError('refused', `run ${run.id} upgraded ${run.from} → ${run.to} successfully; rolling back loses every write made since`, {
+          hint: 'pass --force if that is what you want',
+        });
+      }
+      note(ctx.out, `warning: rolling back a successful upgrade; writes since ${run.endedAt} are lost (kept in the …synup-failed-${run.id} dir)`);
+    }
+    await confirmOrRefuse(ctx, flags.yes ?? false, `Roll ${session.cellName} back from ${run.to} to ${run.from}?`);
+    const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'rollback' }, false);
+    try {
+      const { stepCtx } = await openRun(ctx, session, journal, run, 'rollback');
+      await rollback(stepCtx, new SynupError('failed', run.outcome === 'done' ? 'rollback requested by the operator' : (run.error ?? 'rollback requested by the operator')));
+      return reportRun(ctx, stepCtx.run, 'rolled-back');
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await journal.close();
+  }
+}

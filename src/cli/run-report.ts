@@ -1,0 +1,40 @@
+import type { RunResult } from '../runner/execute.js';
+import type { Journal, RunRecord } from '../runner/journal.js';
+import type { CellSession } from '../runner/session.js';
+import { bindRun } from '../runner/start-run.js';
+import { summarizeRun } from '../runner/summary.js';
+import { chooseRenderer, createReporter, type Reporter } from '../runner/ui.js';
+import type { CommandContext } from './context.js';
+import { ExitCode } from '../errors.js';
+import { formatBytes, formatDuration, say } from './output.js';
+
+export function reporterFor(ctx: CommandContext, command: string): Reporter {
+  const isTTY = Boolean((ctx.out.stderr as { isTTY?: boolean }).isTTY);
+  const ci = ctx.env.CI !== undefined && ctx.env.CI !== '' && ctx.env.CI !== 'false';
+  return createReporter(ctx.out, command, chooseRenderer({ json: ctx.out.json, isTTY, ci }));
+}
+
+/** The end of a run: downtime, bytes reclaimed, where things are; exit 0 done, 4 rolled back. */
+export function reportRun(ctx: CommandContext, run: RunRecord, result: RunResult): number {
+  const s = summarizeRun(run);
+  if (ctx.out.json) ctx.out.stdout.write(JSON.stringify({ type: 'summary', ...s }) + '\n');
+  const downtime = s.downtimeMs !== null ? formatDuration(s.downtimeMs) : 'n/a';
+  if (result === 'done') {
+    say(ctx.out, `Upgraded ${run.cellName} ${run.from} → ${run.to}. Downtime ${downtime}.`);
+    if (s.bytesBefore !== null && s.bytesAfter !== null) {
+      say(ctx.out, `Defragmented ${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)} (${formatBytes(s.reclaimedBytes ?? 0)} reclaimed, engine ${s.engine}).`);
+    }
+    say(ctx.out, `Rollback point kept: ${s.preDir} (remove with \`synup prune\`).`);
+    return ExitCode.ok;
+  }
+  say(ctx.out, `Rolled back ${run.cellName} to ${run.from}: ${s.error}. Downtime ${downtime}.`);
+  if (s.failedDir) say(ctx.out, `The new version's data is kept for diagnosis in ${s.failedDir}.`);
+  return ExitCode.rolledBack;
+}
+
+/** Rebinds a journaled run (resume, rollback): rebuilds its plan from the changelog it was made with. */
+export async function openRun(ctx: CommandContext, session: CellSession, journal: Journal, run: RunRecord, command: string) {
+  const reporter = reporterFor(ctx, command);
+  const stepCtx = bindRun({ session, journal, run, plan: run.plan, out: ctx.out, reporter, options: { makeBackup: false, ignorePreflight: [] } });
+  return { stepCtx, reporter };
+}

@@ -1,0 +1,99 @@
+import { createInterface } from 'node:readline/promises';
+import { SynupError, usageError } from '../errors.js';
+import { readCellInfo } from '../lmdb/cellinfo.js';
+import { buildPlan } from '../plan/index.js';
+import type { RunnerOptions } from '../runner/context.js';
+import { executeSteps } from '../runner/execute.js';
+import { Journal, newRunId } from '../runner/journal.js';
+import { acquireLock } from '../runner/lock.js';
+import { openCellSession } from '../runner/session.js';
+import { bindRun } from '../runner/start-run.js';
+import { STEPS } from '../runner/steps/index.js';
+import { runDirs } from '../runner/paths.js';
+import type { CommandContext } from './context.js';
+import { loadChangelogFor } from './changelog-source.js';
+import { emitJson, say } from './output.js';
+import { reportRun, reporterFor } from './run-report.js';
+
+interface UpgradeFlags {
+  to: string;
+  changelog?: string;
+  dir?: string;
+  backup?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  force?: boolean;
+  ignorePreflight?: string[];
+}
+
+export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
+  const session = openCellSession(ctx, { dir: flags.dir });
+  const info = await readCellInfo(session.cellDir);
+  if (!info.cellVersion) {
+    throw new SynupError('refused', `cannot tell the version of ${session.cellDir}: slabs/cell.lmdb has no cell:info cell:version`, {
+      hint: 'is this a Synapse service storage dir that has booted at least once?',
+    });
+  }
+  const changelog = await loadChangelogFor(ctx, flags.changelog);
+  const plan = buildPlan({ changelog, from: info.cellVersion, to: flags.to, dir: session.cellDir, config: session.config });
+  const options: RunnerOptions = {
+    makeBackup: flags.backup ?? false,
+    ignorePreflight: [...session.config.upgrade.ignorePreflight, ...(flags.ignorePreflight ?? [])],
+  };
+
+  if (flags.dryRun) {
+    const dry = { ...session, plan, options, out: ctx.out, emit: () => undefined, progress: () => undefined };
+    const steps = STEPS.map((step) => ({ name: step.name, actions: step.dryRun(dry) }));
+    if (ctx.out.json) emitJson(ctx.out, { dryRun: true, cellDir: session.cellDir, from: plan.from, to: plan.to, migrations: plan.migrations.length, steps });
+    say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
+    steps.forEach((step, i) => {
+      say(ctx.out, `[upgrade/${step.name}] step ${i + 1}/${steps.length}`);
+      for (const line of step.actions) say(ctx.out, `  ${line}`);
+    });
+    return 0;
+  }
+
+  await confirmOrRefuse(ctx, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
+
+  const runId = newRunId();
+  const lock = acquireLock(session.stateDir, session.cellDir, { runId, command: 'upgrade' }, flags.force ?? false);
+  const journal = Journal.open(session.stateDir);
+  try {
+    const run = journal.create({
+      id: runId,
+      cellDir: session.cellDir,
+      cellName: session.cellName,
+      from: plan.from,
+      to: plan.to,
+      plan,
+      startedAt: new Date().toISOString(),
+      outcome: 'running',
+      steps: {},
+      data: { migrations: plan.migrations.length, stagingDir: runDirs(session.cellDir, runId).staging },
+      owned: [],
+    });
+    const reporter = reporterFor(ctx, 'upgrade');
+    const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter, options });
+    await reporter.emit({ type: 'run', state: 'started', runId, message: `run ${runId}: ${session.cellName} ${plan.from} → ${plan.to}` });
+    const result = await executeSteps(stepCtx);
+    return reportRun(ctx, stepCtx.run, result);
+  } finally {
+    await journal.close();
+    lock.release();
+  }
+}
+
+/** Asks on a TTY; without one, `-y` is required (a maintenance-window script must say it means it). */
+export async function confirmOrRefuse(ctx: CommandContext, yes: boolean, question: string): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || ctx.out.json) {
+    throw usageError('refusing to act without confirmation: no terminal to ask on', 'pass -y/--yes to confirm non-interactively');
+  }
+  const rl = createInterface({ input: process.stdin, output: ctx.out.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new SynupError('refused', 'not confirmed; nothing was changed');
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,51 @@
+import type { SynupConfig } from '../config/schema.js';
+import type { Output } from '../cli/output.js';
+import type { UpgradePlan } from '../plan/index.js';
+import type { StepName } from '../plan/steps.js';
+import type { ServiceAdapter } from '../service/adapter.js';
+import type { Journal, RunRecord } from './journal.js';
+
+/** What the runner needs to know about the service's health; built by the CLI from src/health. */
+export interface HealthProbe {
+  /** Resolves when /api/v1/active says active; rejects at the deadline or when aborted. */
+  waitForActive(options: { deadlineMs: number; signal: AbortSignal }): Promise<void>;
+  /** The version the running service reports, or null when it cannot tell (no credentials / endpoint). */
+  readVersion(): Promise<string | null>;
+}
+
+export type RunnerEvent =
+  | { type: 'step'; step: StepName; state: 'running' | 'completed' | 'failed' | 'skipped' | 'rolling-back' | 'rolled-back' | 'rollback-failed'; title: string; durationMs?: number; error?: string }
+  | { type: 'progress'; step: StepName; message: string; bytes?: number; totalBytes?: number }
+  | { type: 'run'; state: 'started' | 'done' | 'rolled-back' | 'rollback-failed' | 'failed'; runId: string; message?: string };
+
+export interface RunnerOptions {
+  makeBackup: boolean;
+  ignorePreflight: string[];
+}
+
+export interface StepContext {
+  config: SynupConfig;
+  cellDir: string;
+  stateDir: string;
+  plan: UpgradePlan;
+  adapter: ServiceAdapter;
+  health: HealthProbe;
+  journal: Journal;
+  options: RunnerOptions;
+  out: Output;
+  /** The current journal record (refreshed after every update). */
+  run: RunRecord;
+  update(change: (run: RunRecord) => void): RunRecord;
+  emit(event: RunnerEvent): void | Promise<void>;
+  progress(message: string, extra?: { bytes?: number; totalBytes?: number }): void;
+}
+
+/** One upgrade step: `run` and `undo` are idempotent, so resume can call them again after a crash. */
+export interface Step {
+  name: StepName;
+  run(ctx: StepContext): Promise<void>;
+  /** Puts back what `run` changed (as far as it got). Absent: nothing to undo. */
+  undo?(ctx: StepContext): Promise<void>;
+  /** "Would …" lines for --dry-run and runbooks. */
+  dryRun(ctx: Omit<StepContext, 'run' | 'update' | 'journal'>): string[];
+}

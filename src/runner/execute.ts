@@ -1,0 +1,102 @@
+import { SynupError, errorMessage } from '../errors.js';
+import { UPGRADE_STEPS } from '../plan/steps.js';
+import type { StepContext } from './context.js';
+import { crashPoint } from './crash.js';
+import type { StepState } from './journal.js';
+import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
+
+export type RunResult = 'done' | 'rolled-back';
+
+const titleOf = (name: string) => UPGRADE_STEPS.find((s) => s.name === name)?.title ?? name;
+
+async function mark(ctx: StepContext, index: number, state: StepState, error?: string): Promise<void> {
+  const step = STEPS[index]!;
+  const now = new Date().toISOString();
+  const record = ctx.update((run) => {
+    const previous = run.steps[step.name] ?? { state: 'pending' };
+    run.steps[step.name] = {
+      ...previous,
+      state,
+      ...(state === 'running' ? { startedAt: now, endedAt: undefined, error: undefined } : { endedAt: now }),
+      ...(error ? { error } : {}),
+    };
+  });
+  const rec = record.steps[step.name]!;
+  const durationMs = rec.startedAt && rec.endedAt ? Date.parse(rec.endedAt) - Date.parse(rec.startedAt) : undefined;
+  await ctx.emit({ type: 'step', step: step.name, state: state === 'pending' ? 'running' : state, title: titleOf(step.name), durationMs, error });
+}
+
+/**
+ * Runs the steps not yet completed, in order. A failure before any downtime undoes what was done (probes) and
+ * rethrows; a failure from `stop` on rolls back automatically and resolves 'rolled-back' (exit 4).
+ */
+export async function executeSteps(ctx: StepContext): Promise<RunResult> {
+  for (let i = 0; i < STEPS.length; i++) {
+    const step = STEPS[i]!;
+    if (ctx.run.steps[step.name]?.state === 'completed') continue;
+    crashPoint(`${step.name}:before`);
+    await mark(ctx, i, 'running');
+    try {
+      await step.run(ctx);
+    } catch (error) {
+      await mark(ctx, i, 'failed', errorMessage(error));
+      if (i < FIRST_DOWNTIME_STEP) {
+        await undoSteps(ctx, i, error);
+        ctx.update((run) => {
+          run.outcome = 'failed';
+          run.error = errorMessage(error);
+          run.endedAt = new Date().toISOString();
+        });
+        throw error;
+      }
+      await rollback(ctx, error);
+      return 'rolled-back';
+    }
+    await mark(ctx, i, 'completed');
+    crashPoint(`${step.name}:after`);
+  }
+  return 'done';
+}
+
+/**
+ * Undoes every step that ran (completed, failed, or interrupted), newest first. Each undo is idempotent, so a
+ * rollback interrupted by a crash is simply run again by `synup resume`.
+ */
+export async function rollback(ctx: StepContext, cause: unknown): Promise<void> {
+  ctx.update((run) => {
+    run.outcome = 'rolling-back';
+    run.error ??= errorMessage(cause);
+  });
+  await ctx.emit({ type: 'run', state: 'rolled-back', runId: ctx.run.id, message: `rolling back: ${errorMessage(cause)}` });
+  const furthest = STEPS.reduce((max, s, i) => (ctx.run.steps[s.name] && ctx.run.steps[s.name]!.state !== 'pending' ? i : max), 0);
+  await undoSteps(ctx, furthest, cause);
+  ctx.update((run) => {
+    run.outcome = 'rolled-back';
+    run.endedAt = new Date().toISOString();
+  });
+}
+
+async function undoSteps(ctx: StepContext, from: number, cause: unknown): Promise<void> {
+  for (let i = from; i >= 0; i--) {
+    const step = STEPS[i]!;
+    const state = ctx.run.steps[step.name]?.state;
+    if (!step.undo || !state || state === 'pending' || state === 'rolled-back' || state === 'skipped') continue;
+    crashPoint(`rollback:${step.name}`);
+    await mark(ctx, i, 'rolling-back');
+    try {
+      await step.undo(ctx);
+    } catch (error) {
+      await mark(ctx, i, 'rollback-failed', errorMessage(error));
+      ctx.update((run) => {
+        run.outcome = 'rollback-failed';
+        run.rollbackError = errorMessage(error);
+        run.endedAt = new Date().toISOString();
+      });
+      throw new SynupError('failed', `${errorMessage(cause)}; and the rollback failed at ${step.name}: ${errorMessage(error)}`, {
+        hint: `the pre-upgrade data is in ${ctx.run.data.preDir ?? ctx.cellDir}; fix the cause and run \`synup resume\` to retry the rollback`,
+        cause: error,
+      });
+    }
+    await mark(ctx, i, 'rolled-back');
+  }
+}

@@ -1,0 +1,54 @@
+import path from 'node:path';
+import { SynupError } from '../../errors.js';
+import { formatDuration } from '../../cli/output.js';
+import { createBackup } from '../../backup/create.js';
+import { findUsableBackup } from '../../backup/find.js';
+import { readCellInfo } from '../../lmdb/cellinfo.js';
+import type { Step } from '../context.js';
+
+export const backupGate: Step = {
+  name: 'backup-gate',
+  async run(ctx) {
+    if (ctx.run.data.backupDir) return;
+    const backupsDir = ctx.config.backup.dir;
+    if (!backupsDir) {
+      throw new SynupError('refused', 'no backup dir configured: synup will not upgrade without a verified fresh backup', {
+        hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)',
+      });
+    }
+    const { guid } = await readCellInfo(ctx.cellDir);
+    if (ctx.options.makeBackup) {
+      ctx.progress(`making a live backup of ${ctx.cellDir} in ${backupsDir} (before any downtime)`);
+      const made = await createBackup({
+        cellDir: ctx.cellDir,
+        backupsDir,
+        mode: 'live',
+        engine: ctx.config.backup.engine,
+        jobs: ctx.config.backup.jobs,
+        skipDirs: ctx.config.backup.skipDirs,
+      });
+      ctx.update((run) => {
+        run.data.backupDir = made.dir;
+        run.data.madeBackup = true;
+      });
+      return;
+    }
+    const maxAgeMs = ctx.config.backup.maxAge;
+    const { backup, rejected } = await findUsableBackup({ backupsDir, cellGuid: guid ?? '', maxAgeMs });
+    if (!backup) {
+      const reasons = rejected.slice(0, 5).map((r) => `  ${path.basename(r.dir)}: ${r.reason}`).join('\n');
+      throw new SynupError('refused', `no verified backup of this cell newer than ${formatDuration(maxAgeMs)} in ${backupsDir}${reasons ? '\n' + reasons : ''}`, {
+        hint: 'run `synup backup` first, or pass --backup to make one now (before any downtime)',
+      });
+    }
+    ctx.progress(`backup ${backup.dir} (${formatDuration(backup.ageMs)} old, verified)`);
+    ctx.update((run) => {
+      run.data.backupDir = backup.dir;
+    });
+  },
+  dryRun(ctx) {
+    return ctx.options.makeBackup
+      ? [`Would make a live compacted backup of ${ctx.cellDir} into ${ctx.config.backup.dir ?? '(backup.dir unset!)'} and verify it`]
+      : [`Would require a verified backup of this cell (cell.guid) newer than ${formatDuration(ctx.config.backup.maxAge)} in ${ctx.config.backup.dir ?? '(backup.dir unset!)'}`];
+  },
+};

@@ -1,0 +1,116 @@
+import { SynupError } from '../../errors.js';
+import { formatBytes, formatDuration } from '../../cli/output.js';
+import { copyCell } from '../../backup/copy.js';
+import { compareDigests, digestCell } from '../../backup/digest.js';
+import { renameDurable } from '../../fsutil.js';
+import { crashPoint } from '../crash.js';
+import type { Step, StepContext } from '../context.js';
+import { recordOwned, removeStaging } from '../owned.js';
+import { inodeOf, runDirs } from '../paths.js';
+
+/** Runtime dirs of a Cortex that are not data (DESIGN.md); `backups/` is kept: it may hold the operator's backups. */
+const NOT_DATA = ['tmp', 'sockets'];
+
+function markSwapped(ctx: StepContext): void {
+  ctx.update((run) => {
+    run.data.swap = 'swapped';
+    run.owned = run.owned.filter((o) => o.kind !== 'staging');
+  });
+}
+
+async function compactAndVerify(ctx: StepContext, staging: string): Promise<void> {
+  ctx.update((run) => {
+    run.data.stagingDir = staging;
+    run.data.defragVerified = false;
+  });
+  const result = await copyCell({
+    src: ctx.cellDir,
+    dst: staging,
+    mode: 'cold',
+    engine: ctx.config.backup.engine,
+    jobs: ctx.config.backup.jobs,
+    skipDirs: NOT_DATA,
+    onProgress: (e) => ctx.progress(e.message ?? `${e.env ?? ''}`, { bytes: e.bytesDone, totalBytes: e.bytesTotal }),
+  });
+  recordOwned(ctx, staging, 'staging', inodeOf(staging)!);
+  crashPoint('cold-defrag:copied');
+  const [expected, actual] = await Promise.all([digestCell(ctx.cellDir, { skipDirs: NOT_DATA }), digestCell(staging, { skipDirs: NOT_DATA })]);
+  const problems = compareDigests(expected, actual);
+  if (problems.length > 0) {
+    throw new SynupError('failed', `the compacted copy does not match the stopped cell: ${problems.slice(0, 3).map((p) => p.message).join('; ')}`, {
+      hint: 'nothing was swapped; the cell is untouched. Report this with `synup inspect` output',
+    });
+  }
+  ctx.update((run) => {
+    run.data.defragVerified = true;
+    run.data.engine = result.engine;
+    run.data.bytesBefore = result.bytesBefore;
+    run.data.bytesAfter = result.bytesAfter;
+    run.data.envs = result.envs.length;
+  });
+  ctx.progress(`${result.envs.length} envs compacted with ${result.engine}: ${formatBytes(result.bytesBefore)} → ${formatBytes(result.bytesAfter)} in ${formatDuration(result.durationMs)}, verified`);
+}
+
+export const coldDefrag: Step = {
+  name: 'cold-defrag',
+  async run(ctx) {
+    const dirs = runDirs(ctx.cellDir, ctx.run.id);
+    const orig = ctx.run.data.origIno!;
+    const cellIno = inodeOf(ctx.cellDir);
+    if (cellIno !== null && cellIno !== orig && inodeOf(dirs.pre) === orig) return markSwapped(ctx);
+    if (cellIno === null && inodeOf(dirs.pre) === orig) {
+      // Killed between the two renames.
+      if (ctx.run.data.defragVerified && inodeOf(dirs.staging) !== null) {
+        renameDurable(dirs.staging, ctx.cellDir);
+        return markSwapped(ctx);
+      }
+      renameDurable(dirs.pre, ctx.cellDir);
+    }
+    await removeStaging(ctx);
+    await compactAndVerify(ctx, dirs.staging);
+
+    crashPoint('cold-defrag:before-swap');
+    renameDurable(ctx.cellDir, dirs.pre);
+    recordOwned(ctx, dirs.pre, 'pre', orig);
+    ctx.update((run) => {
+      run.data.preDir = dirs.pre;
+      run.data.swap = 'moved-out';
+    });
+    crashPoint('cold-defrag:between-renames');
+    renameDurable(dirs.staging, ctx.cellDir);
+    markSwapped(ctx);
+  },
+  /** Puts the pre-upgrade dir back by rename: O(1) whatever the data size. The new data is kept as …synup-failed-<run>. */
+  async undo(ctx) {
+    const dirs = runDirs(ctx.cellDir, ctx.run.id);
+    const orig = ctx.run.data.origIno!;
+    if (inodeOf(ctx.cellDir) !== orig && inodeOf(dirs.pre) === orig) {
+      const current = inodeOf(ctx.cellDir);
+      if (current !== null) {
+        renameDurable(ctx.cellDir, dirs.failed);
+        recordOwned(ctx, dirs.failed, 'failed', current);
+        ctx.update((run) => {
+          run.data.failedDir = dirs.failed;
+        });
+      }
+      crashPoint('rollback:between-renames');
+      renameDurable(dirs.pre, ctx.cellDir);
+      ctx.update((run) => {
+        run.owned = run.owned.filter((o) => o.path !== dirs.pre);
+        run.data.preDir = undefined;
+      });
+    }
+    await removeStaging(ctx);
+    ctx.update((run) => {
+      run.data.swap = 'none';
+    });
+  },
+  dryRun(ctx) {
+    const dirs = runDirs(ctx.cellDir, '<run>');
+    return [
+      `Would compact every LMDB env of ${ctx.cellDir} into ${dirs.staging} (engine ${ctx.config.backup.engine}) and copy the other files`,
+      'Would verify the copy against the stopped cell (entries and digest of every sub-db)',
+      `Would swap by two renames: ${ctx.cellDir} → ${dirs.pre}, ${dirs.staging} → ${ctx.cellDir}`,
+    ];
+  },
+};

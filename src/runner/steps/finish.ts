@@ -1,0 +1,15 @@
+import type { Step } from '../context.js';
+import { runDirs } from '../paths.js';
+
+export const finish: Step = {
+  name: 'finish',
+  async run(ctx) {
+    ctx.update((run) => {
+      run.outcome = 'done';
+      run.endedAt = new Date().toISOString();
+    });
+  },
+  dryRun(ctx) {
+    return [`Would mark the run done and keep ${runDirs(ctx.cellDir, '<run>').pre} as the O(1) rollback point until \`synup prune\``];
+  },
+};

@@ -1,0 +1,49 @@
+import { formatDuration } from '../../cli/output.js';
+import { findHolders } from '../../lmdb/holders.js';
+import { SynupError } from '../../errors.js';
+import type { Step, StepContext } from '../context.js';
+
+/** Proves the service is really gone: nobody holds cell.guid's lock or a reader slot in any lock.mdb. */
+export async function assertNothingHolds(ctx: StepContext): Promise<void> {
+  const holders = await findHolders(ctx.cellDir);
+  if (holders.length > 0) {
+    const list = holders.slice(0, 5).map((h) => `pid ${h.pid} (${h.kind} ${h.path})`).join(', ');
+    throw new SynupError('failed', `the service is stopped but ${list} still hold${holders.length === 1 ? 's' : ''} the cell's files; refusing to defragment live data`, {
+      hint: 'find and stop that process (a mirror, a backup tool, a shell in python?), then `synup resume`',
+    });
+  }
+}
+
+export async function stopService(ctx: StepContext): Promise<void> {
+  const status = await ctx.adapter.status();
+  if (status.running) {
+    const result = await ctx.adapter.stop({ timeoutMs: ctx.config.service.stopTimeout });
+    ctx.progress(`stopped in ${formatDuration(result.durationMs)}${result.forced ? ' (forced: it ignored the graceful stop)' : ''}`);
+  }
+  await assertNothingHolds(ctx);
+}
+
+export const stop: Step = {
+  name: 'stop',
+  async run(ctx) {
+    if (!ctx.run.data.stoppedAt) {
+      ctx.update((run) => {
+        run.data.stoppedAt = new Date().toISOString();
+      });
+    }
+    await stopService(ctx);
+  },
+  /** Start the old version again (its data is back in place by now: cold-defrag's undo ran first). */
+  async undo(ctx) {
+    const status = await ctx.adapter.status();
+    if (!status.running) await ctx.adapter.start(ctx.run.from);
+    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) });
+    ctx.progress(`old version ${ctx.run.from} is active again`);
+  },
+  dryRun(ctx) {
+    return [
+      ...ctx.adapter.describe('stop').map((argv) => `Would run: ${argv.join(' ')} (graceful, ${formatDuration(ctx.config.service.stopTimeout)} deadline, then forced)`),
+      'Would confirm no process holds cell.guid or any lock.mdb reader slot',
+    ];
+  },
+};

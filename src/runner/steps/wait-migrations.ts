@@ -1,0 +1,98 @@
+import { SynupError } from '../../errors.js';
+import { formatDuration } from '../../cli/output.js';
+import { classifyLogLine } from '../../health/logwatch.js';
+import type { Step, StepContext } from '../context.js';
+import { dataFingerprint } from '../progress.js';
+
+const POLL_MS = 1000;
+
+/**
+ * Budget for the first boot: `health.startTimeout` without progress is a stall; the hard deadline grows with the
+ * number of releases that carry migrations (DESIGN.md: migrations ⇒ long first boot).
+ */
+export function bootBudget(ctx: Pick<StepContext, 'config' | 'plan'>): { stallMs: number; deadlineMs: number } {
+  const stallMs = ctx.config.health.startTimeout;
+  return { stallMs, deadlineMs: stallMs * (2 + 2 * ctx.plan.migrations.length) };
+}
+
+/**
+ * Waits until the new version is active AND its model migrations are done ("active" is not "migrated": the
+ * listener comes up while the data-model migration still runs). Progress = new log lines or data files changing.
+ */
+async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
+  const { stallMs, deadlineMs } = bootBudget(ctx);
+  const started = Date.now();
+  const since = ctx.run.data.newStartedAt ? new Date(ctx.run.data.newStartedAt) : undefined;
+  const follow = new AbortController();
+  let lastProgress = Date.now();
+  let modelMigrating = false;
+  let modelDone = false;
+  let fatal: string | null = null;
+
+  const logs = (async () => {
+    try {
+      for await (const line of ctx.adapter.logs({ signal: follow.signal, since })) {
+        lastProgress = Date.now();
+        const event = classifyLogLine(line);
+        if (!event) continue;
+        if (event.kind === 'model-migration-begin') modelMigrating = true;
+        if (event.kind === 'model-migration-complete') modelDone = true;
+        if (event.kind === 'bad-version' || event.kind === 'traceback') fatal ??= line.trim();
+        if (event.kind !== 'other') ctx.progress(line.trim());
+      }
+    } catch (error) {
+      if (!follow.signal.aborted) ctx.progress(`log follow ended: ${(error as Error).message}`);
+    }
+  })();
+
+  let active = false;
+  let fingerprint = await dataFingerprint(ctx.cellDir);
+  try {
+    while (!(active && (!modelMigrating || modelDone))) {
+      if (fatal) throw new SynupError('failed', `the new version failed while booting: ${fatal}`);
+      const status = await ctx.adapter.status();
+      if (!status.running) throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${status.detail ? `: ${status.detail}` : ''}`);
+      const now = Date.now();
+      if (now - started > deadlineMs) throw new SynupError('failed', `the new version is not active and migrated after ${formatDuration(deadlineMs)} (hard deadline for ${ctx.plan.migrations.length} release(s) with migrations)`);
+      if (now - lastProgress > stallMs) throw new SynupError('failed', `no progress for ${formatDuration(stallMs)} (no log line, no data file change) while waiting for the new version to become active`, { hint: 'raise health.startTimeout if this service needs longer' });
+      if (!active) {
+        try {
+          await ctx.health.waitForActive({ deadlineMs: POLL_MS, signal: AbortSignal.timeout(POLL_MS * 3) });
+          active = true;
+          ctx.update((run) => {
+            run.data.activeAt ??= new Date().toISOString();
+          });
+          ctx.progress(`active after ${formatDuration(Date.now() - started)}${modelMigrating && !modelDone ? '; model migrations still running' : ''}`);
+          continue;
+        } catch {
+          // not active yet
+        }
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+      const next = await dataFingerprint(ctx.cellDir);
+      if (next !== fingerprint) {
+        fingerprint = next;
+        lastProgress = Date.now();
+      }
+    }
+  } finally {
+    follow.abort();
+    await logs;
+  }
+  ctx.update((run) => {
+    run.data.migratedAt = new Date().toISOString();
+  });
+}
+
+export const waitMigrations: Step = {
+  name: 'wait-migrations',
+  run: waitActiveAndMigrated,
+  dryRun(ctx) {
+    const { stallMs, deadlineMs } = bootBudget(ctx);
+    return [
+      `Would poll https://${ctx.config.health.host}:${ctx.config.health.port}/api/v1/active (trusting ${ctx.config.health.ca ?? 'the cell\'s own sslcert.pem'}) and follow the service log`,
+      `Would wait for "model migrations complete" when a model migration begins; fail after ${formatDuration(stallMs)} without progress or ${formatDuration(deadlineMs)} in all`,
+    ];
+  },
+};

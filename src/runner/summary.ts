@@ -1,0 +1,51 @@
+import type { RunRecord } from './journal.js';
+
+export interface RunSummary {
+  id: string;
+  cellDir: string;
+  from: string;
+  to: string;
+  outcome: RunRecord['outcome'];
+  startedAt: string;
+  endedAt: string | null;
+  /** Service unavailable: stop → the new (or, after a rollback, the old) version active again. */
+  downtimeMs: number | null;
+  bytesBefore: number | null;
+  bytesAfter: number | null;
+  reclaimedBytes: number | null;
+  engine: string | null;
+  steps: { name: string; state: string; durationMs: number | null; error?: string }[];
+  error: string | null;
+  rollbackError: string | null;
+  preDir: string | null;
+  failedDir: string | null;
+  backupDir: string | null;
+}
+
+const ms = (a?: string, b?: string) => (a && b ? Date.parse(b) - Date.parse(a) : null);
+
+export function summarizeRun(run: RunRecord): RunSummary {
+  const downtimeEnd = run.outcome === 'done' ? run.data.activeAt : run.endedAt;
+  const before = run.data.bytesBefore ?? null;
+  const after = run.data.bytesAfter ?? null;
+  return {
+    id: run.id,
+    cellDir: run.cellDir,
+    from: run.from,
+    to: run.to,
+    outcome: run.outcome,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt ?? null,
+    downtimeMs: ms(run.data.stoppedAt, downtimeEnd),
+    bytesBefore: before,
+    bytesAfter: after,
+    reclaimedBytes: before !== null && after !== null ? before - after : null,
+    engine: run.data.engine ?? null,
+    steps: Object.entries(run.steps).map(([name, s]) => ({ name, state: s.state, durationMs: ms(s.startedAt, s.endedAt), ...(s.error ? { error: s.error } : {}) })),
+    error: run.error ?? null,
+    rollbackError: run.rollbackError ?? null,
+    preDir: run.data.preDir ?? null,
+    failedDir: run.data.failedDir ?? null,
+    backupDir: run.data.backupDir ?? null,
+  };
+}

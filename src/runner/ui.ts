@@ -1,0 +1,84 @@
+import { Listr, ProcessOutput, type ListrTaskWrapper } from 'listr2';
+import { formatDuration, type Output } from '../cli/output.js';
+import type { RunnerEvent } from './context.js';
+
+export type RendererName = 'listr' | 'plain' | 'json';
+
+/** One pure decision (STYLE.md): JSON when asked, listr2 on an interactive terminal, plain lines otherwise. */
+export function chooseRenderer(input: { json: boolean; isTTY: boolean; ci: boolean }): RendererName {
+  if (input.json) return 'json';
+  return input.isTTY && !input.ci ? 'listr' : 'plain';
+}
+
+export interface Reporter {
+  emit(event: RunnerEvent): void | Promise<void>;
+}
+
+/** `[upgrade/<step>] <state>` — one line per state change; the format tests compare. */
+function plainReporter(out: Output, command: string): Reporter {
+  return {
+    emit(event) {
+      if (event.type === 'step') {
+        const extra = event.durationMs !== undefined && event.state !== 'running' && event.state !== 'rolling-back' ? ` (${formatDuration(event.durationMs)})` : '';
+        out.stderr.write(`[${command}/${event.step}] ${event.state}${extra}${event.error ? `: ${event.error}` : ''}\n`);
+      } else if (event.type === 'progress') {
+        out.stderr.write(`[${command}/${event.step}]   ${event.message}\n`);
+      } else if (event.message) {
+        out.stderr.write(`[${command}] ${event.message}\n`);
+      }
+    },
+  };
+}
+
+function jsonReporter(out: Output): Reporter {
+  return {
+    emit(event) {
+      out.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+    },
+  };
+}
+
+type TaskHandle = { task: ListrTaskWrapper<unknown, any, any>; done: () => void; fail: (e: Error) => void };
+
+/** listr2 on a TTY: one task per step (and per undo), its output line showing progress such as MB/s and ETA. */
+function listrReporter(out: Output): Reporter {
+  let current: TaskHandle | null = null;
+  let running: Promise<unknown> = Promise.resolve();
+  const processOutput = new ProcessOutput(out.stderr as NodeJS.WriteStream, out.stderr as NodeJS.WriteStream);
+  return {
+    async emit(event) {
+      if (event.type === 'progress') {
+        if (current) current.task.output = event.message;
+        return;
+      }
+      if (event.type === 'run') {
+        if (event.message) out.stderr.write(`${event.message}\n`);
+        return;
+      }
+      if (event.state === 'running' || event.state === 'rolling-back') {
+        const title = event.state === 'rolling-back' ? `Undo: ${event.title}` : event.title;
+        let ready!: () => void;
+        const started = new Promise<void>((resolve) => (ready = resolve));
+        const list = new Listr(
+          [{ title, task: (_ctx, task) => new Promise<void>((done, fail) => { current = { task, done, fail }; ready(); }) }],
+          { renderer: 'default', rendererOptions: { processOutput, outputBar: 2 }, registerSignalListeners: false, exitOnError: true },
+        );
+        running = list.run().catch(() => undefined);
+        await started;
+        return;
+      }
+      const handle = current;
+      current = null;
+      if (!handle) return;
+      if (event.state === 'failed' || event.state === 'rollback-failed') handle.fail(new Error(event.error ?? event.state));
+      else handle.done();
+      await running;
+    },
+  };
+}
+
+export function createReporter(out: Output, command: string, renderer: RendererName): Reporter {
+  if (renderer === 'json') return jsonReporter(out);
+  if (renderer === 'listr') return listrReporter(out);
+  return plainReporter(out, command);
+}
