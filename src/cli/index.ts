@@ -21,6 +21,11 @@ type Action = (ctx: CommandContext, args: string[], options: Record<string, unkn
 /** Each command's module is loaded only when it runs: `synup plan` never loads the LMDB engine. */
 const commands: Record<string, () => Promise<Action>> = {
   plan: async () => (await import('./plan.js')).runPlan as Action,
+  upgrade: async () => (await import('./upgrade.js')).runUpgrade as Action,
+  resume: async () => (await import('./resume.js')).runResume as Action,
+  rollback: async () => (await import('./rollback.js')).runRollback as Action,
+  history: async () => (await import('./history.js')).runHistory as Action,
+  prune: async () => (await import('./prune.js')).runPrune as Action,
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
@@ -47,6 +52,49 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
     .action(on('plan'));
 
+  program
+    .command('upgrade')
+    .description('the guided upgrade: backup gate, probes off, stop, cold defrag, start, migrations, confirm')
+    .requiredOption('--to <version>', 'target version')
+    .option('--changelog <file|url>', 'Synapse changelog')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('--backup', 'make a fresh verified backup now (live, before any downtime)')
+    .option('--dry-run', 'print the steps and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
+    .option('--force', 'take over a stale lock left by a dead run')
+    .option('--ignore-preflight <names>', 'skip named preflight checks, e.g. free-space', collect)
+    .action(on('upgrade'));
+
+  program
+    .command('resume')
+    .description('after synup was interrupted: finish the run or roll it back')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--force', 'take over a stale lock left by a dead run')
+    .action(on('resume'));
+
+  program
+    .command('rollback')
+    .description('put the pre-upgrade data and version back')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('--run <id>', 'which run (default: the newest)')
+    .option('--force', 'also after a successful upgrade (writes since then are lost)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(on('rollback'));
+
+  program
+    .command('history')
+    .description('past runs: from/to, outcome, downtime, step durations, bytes reclaimed')
+    .option('--dir <cell dir>', 'only runs of this cell')
+    .action(on('history'));
+
+  program
+    .command('prune')
+    .description('remove dirs synup created and marked (pre-upgrade copies, failed dirs, staging) older than --older-than')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('--older-than <duration>', 'e.g. 7d', '7d')
+    .option('--dry-run', 'list what would be removed')
+    .action(on('prune'));
 }
 
 /** Runs the CLI; returns the exit code. Never calls process.exit, so tests can call it directly. */
