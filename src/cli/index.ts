@@ -16,7 +16,9 @@ interface GlobalFlags {
   verbose?: number;
 }
 
-type Action = (ctx: CommandContext, args: string[], options: Record<string, unknown>) => Promise<number | void>;
+// Each command types its own flags; commander hands them over untyped.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Action = (ctx: CommandContext, args: string[], options: any) => Promise<number | void>;
 
 /** Each command's module is loaded only when it runs: `synup plan` never loads the LMDB engine. */
 const commands: Record<string, () => Promise<Action>> = {
@@ -29,7 +31,7 @@ const commands: Record<string, () => Promise<Action>> = {
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
-const positiveInt = (name: string) => (value: string) => {
+export const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw usageError(`${name} must be a whole number ≥ 1, received ${JSON.stringify(value)}`);
   return n;

@@ -41,7 +41,7 @@ export function summarizeRun(run: RunRecord): RunSummary {
     bytesAfter: after,
     reclaimedBytes: before !== null && after !== null ? before - after : null,
     engine: run.data.engine ?? null,
-    steps: Object.entries(run.steps).map(([name, s]) => ({ name, state: s.state, durationMs: ms(s.startedAt, s.endedAt), ...(s.error ? { error: s.error } : {}) })),
+    steps: Object.entries(run.steps).flatMap(([name, s]) => (s ? [{ name, state: s.state, durationMs: ms(s.startedAt, s.endedAt), ...(s.error ? { error: s.error } : {}) }] : [])),
     error: run.error ?? null,
     rollbackError: run.rollbackError ?? null,
     preDir: run.data.preDir ?? null,

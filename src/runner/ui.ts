@@ -1,4 +1,4 @@
-import { Listr, ProcessOutput, type ListrTaskWrapper } from 'listr2';
+import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import { formatDuration, type Output } from '../cli/output.js';
 import type { RunnerEvent } from './context.js';
 
@@ -44,7 +44,8 @@ type TaskHandle = { task: ListrTaskWrapper<unknown, any, any>; done: () => void;
 function listrReporter(out: Output): Reporter {
   let current: TaskHandle | null = null;
   let running: Promise<unknown> = Promise.resolve();
-  const processOutput = new ProcessOutput(out.stderr as NodeJS.WriteStream, out.stderr as NodeJS.WriteStream);
+  // Human output goes to stderr (DESIGN.md), listr2 included.
+  const logger = new ListrLogger({ processOutput: new ProcessOutput(out.stderr as NodeJS.WriteStream, out.stderr as NodeJS.WriteStream) });
   return {
     async emit(event) {
       if (event.type === 'progress') {
@@ -61,7 +62,7 @@ function listrReporter(out: Output): Reporter {
         const started = new Promise<void>((resolve) => (ready = resolve));
         const list = new Listr(
           [{ title, task: (_ctx, task) => new Promise<void>((done, fail) => { current = { task, done, fail }; ready(); }) }],
-          { renderer: 'default', rendererOptions: { processOutput, outputBar: 2 }, registerSignalListeners: false, exitOnError: true },
+          { renderer: 'default', rendererOptions: { logger }, registerSignalListeners: false, exitOnError: true },
         );
         running = list.run().catch(() => undefined);
         await started;
