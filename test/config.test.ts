@@ -1,0 +1,66 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import { SynupError } from '../src/errors.js';
+import { tempDir } from './helpers.js';
+
+function load(yaml: string | null, env: Record<string, string> = {}) {
+  const dir = tempDir();
+  if (yaml !== null) writeFileSync(path.join(dir, 'synup.yaml'), yaml);
+  return loadConfig({ cwd: dir, env });
+}
+
+function loadError(yaml: string): SynupError {
+  try {
+    load(yaml);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SynupError);
+    return error as SynupError;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('synup.yaml', () => {
+  it('gives defaults without a file', () => {
+    const { config, file } = load(null);
+    expect(file).toBeNull();
+    expect(config.service.adapter).toBe('process');
+    expect(config.backup.maxAge).toBe(24 * 3_600_000);
+    expect(config.health.port).toBe(4443);
+  });
+
+  it('parses durations and resolves relative paths against the file', () => {
+    const { config, file } = load('cell: {dir: ./cortex00}\nbackup: {maxAge: 90m, dir: ../b}\nservice: {stopTimeout: 5s}\n');
+    const base = path.dirname(file!);
+    expect(config.cell.dir).toBe(path.join(base, 'cortex00'));
+    expect(config.backup.dir).toBe(path.resolve(base, '../b'));
+    expect(config.backup.maxAge).toBe(90 * 60_000);
+    expect(config.service.stopTimeout).toBe(5000);
+  });
+
+  it('lets SYNUP_* variables override the file', () => {
+    const { config } = load('cell: {dir: /a}\n', { SYNUP_CELL_DIR: '/b', SYNUP_HEALTH_PASSWORD: 's3cret' });
+    expect(config.cell.dir).toBe('/b');
+    expect(config.health.password).toBe('s3cret');
+  });
+
+  it.each([
+    ['unknown key', 'cell: {dri: /x}\n', /cell: unknown key "dri"/],
+    ['wrong type', 'health: {port: "https"}\n', /health\.port: .*number/i],
+    ['port out of range', 'health: {port: 70000}\n', /health\.port/],
+    ['bad duration', 'backup: {maxAge: soon}\n', /backup\.maxAge: expected a duration like 90s/],
+    ['unknown adapter', 'service: {adapter: podman}\n', /service\.adapter/],
+    ['not a mapping', '- a\n- b\n', /expected a mapping at the top level, received a list/],
+    ['invalid YAML', 'cell: {dir: [\n', /is not valid YAML/],
+    ['empty command argv', 'service: {process: {command: []}}\n', /service\.process\.command/],
+  ])('rejects %s with its path and what was expected', (_name, yaml, message) => {
+    const error = loadError(yaml);
+    expect(error.code).toBe('usage');
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses a missing --config file', () => {
+    expect(() => loadConfig({ file: 'nope.yaml', cwd: tempDir() })).toThrow(/cannot read config .*nope\.yaml: ENOENT/);
+  });
+});
