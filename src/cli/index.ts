@@ -27,6 +27,7 @@ const commands: Record<string, () => Promise<Action>> = {
   resume: async () => (await import('./resume.js')).runResume as Action,
   rollback: async () => (await import('./rollback.js')).runRollback as Action,
   history: async () => (await import('./history.js')).runHistory as Action,
+  doctor: async () => (await import('./doctor.js')).runDoctor as Action,
   prune: async () => (await import('./prune.js')).runPrune as Action,
 };
 
@@ -97,6 +98,13 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--older-than <duration>', 'e.g. 7d', '7d')
     .option('--dry-run', 'list what would be removed')
     .action(on('prune'));
+
+  program
+    .command('doctor')
+    .description('host checks from the devops guide: sysctls, filesystem, disk, free space, lmdb-utils, clock')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('--root <dir>', 'read /proc and /sys under this root (for tests and containers)')
+    .action(on('doctor'));
 }
 
 /** Runs the CLI; returns the exit code. Never calls process.exit, so tests can call it directly. */
