@@ -1,0 +1,62 @@
+export interface RehearsalCase {
+  name: string;
+  title: string;
+  durationMs: number;
+  ok: boolean;
+  error?: string;
+  detail?: string;
+}
+
+export interface RehearsalResult {
+  id: string;
+  ok: boolean;
+  backup: string;
+  cellGuid: string | null;
+  from: string;
+  to: string;
+  startedAt: string;
+  durationMs: number;
+  /** First boot of the target version: start → active and migrated. */
+  migrationMs: number | null;
+  migrations: number;
+  cases: RehearsalCase[];
+}
+
+const xml = (s: string) =>
+  s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+
+/** JUnit XML as CI systems read it: one testsuite, each step a testcase with its time in seconds. */
+export function renderJUnit(result: RehearsalResult): string {
+  const failures = result.cases.filter((c) => !c.ok).length;
+  const cases = result.cases.map((c) => {
+    const head = `    <testcase classname="synup.rehearse.${xml(result.from)}-to-${xml(result.to)}" name="${xml(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}"`;
+    if (c.ok) return `${head}>${c.detail ? `\n      <system-out>${xml(c.detail)}</system-out>\n    ` : ''}</testcase>`;
+    return `${head}>\n      <failure message="${xml(c.error ?? 'failed')}" type="SynupRehearsalFailure">${xml(c.error ?? '')}</failure>\n    </testcase>`;
+  });
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="synup rehearse" tests="${result.cases.length}" failures="${failures}" time="${(result.durationMs / 1000).toFixed(3)}">`,
+    `  <testsuite name="upgrade ${xml(result.from)} → ${xml(result.to)}" tests="${result.cases.length}" failures="${failures}" errors="0" skipped="0" time="${(result.durationMs / 1000).toFixed(3)}" timestamp="${xml(result.startedAt)}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
+
+export function renderRehearsalMarkdown(result: RehearsalResult): string {
+  const secs = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(1)} s`);
+  return [
+    `# Upgrade rehearsal ${result.from} → ${result.to}: ${result.ok ? 'PASSED' : 'FAILED'}`,
+    '',
+    `- backup: \`${result.backup}\` (cell ${result.cellGuid ?? 'unknown'})`,
+    `- releases with migrations crossed: ${result.migrations}`,
+    `- first boot of ${result.to} (start → active and migrated): **${secs(result.migrationMs)}**`,
+    `- total: ${secs(result.durationMs)}`,
+    '',
+    '| step | result | time |',
+    '| --- | --- | --- |',
+    ...result.cases.map((c) => `| ${c.title} | ${c.ok ? 'ok' : `FAILED: ${c.error?.replace(/\|/g, '\\|') ?? ''}`} | ${secs(c.durationMs)} |`),
+    '',
+  ].join('\n');
+}
