@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from './upgrade-harness.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+async function stoppedDigest(h: Harness, restartAt: string): Promise<unknown> {
+  await h.adapter.stop({ timeoutMs: 5000 });
+  const digest = await h.digest();
+  await h.adapter.start(restartAt);
+  return digest;
+}
+
+describe('synup upgrade on a real sim cell', () => {
+  it('upgrades across releases with migrations: defragments, waits for model migrations, keeps a rollback point', async () => {
+    harness = await startHarness({ version: '2.180.0' });
+    const result = await harness.run(['upgrade', '--to', '2.182.0', '-y']);
+    expect(result.stderr).toContain('[upgrade/cold-defrag] completed');
+    expect(result.stderr).toContain('[upgrade/wait-migrations] completed');
+    expect(result.stderr).toMatch(/Upgraded cortex00 2\.180\.0 → 2\.182\.0\. Downtime/);
+    expect(result.exitCode).toBe(0);
+    expect(await harness.version()).toBe('2.182.0');
+    expect(harness.siblings().some((n) => /^cortex00\.synup-pre-/.test(n))).toBe(true);
+    expect(harness.siblings().some((n) => /staging/.test(n))).toBe(false);
+    const history = JSON.parse((await harness.run(['history', '--json'])).stdout);
+    expect(history.runs).toHaveLength(1);
+    expect(history.runs[0]).toMatchObject({ from: '2.180.0', to: '2.182.0', outcome: 'done' });
+    expect(history.runs[0].downtimeMs).toBeGreaterThan(0);
+    expect(history.runs[0].bytesAfter).toBeGreaterThan(0);
+  });
+
+  it('rolls back automatically when the new version dies mid-migration: old version healthy, data as before', async () => {
+    harness = await startHarness({ version: '2.180.0' });
+    const before = await stoppedDigest(harness, '2.180.0');
+    const result = await harness.run(['upgrade', '--to', '2.182.0', '-y'], { SYNUP_SIM_FAULT: 'die-mid-migration@2.182.0' });
+    expect(result.stderr).toMatch(/Rolled back cortex00 to 2\.180\.0/);
+    expect(result.exitCode).toBe(4);
+    expect((await harness.adapter.status()).running).toBe(true);
+    expect(await harness.version()).toBe('2.180.0');
+    expect(harness.siblings().some((n) => /^cortex00\.synup-failed-/.test(n))).toBe(true);
+    expect(await stoppedDigest(harness, '2.180.0')).toEqual(before);
+  });
+
+  it('--dry-run prints every step and changes nothing', async () => {
+    harness = await startHarness({ version: '2.180.0' });
+    const result = await harness.run(['upgrade', '--to', '2.182.0', '--dry-run']);
+    expect(result.exitCode).toBe(0);
+    for (const step of ['preflight', 'backup-gate', 'probes-off', 'stop', 'cold-defrag', 'start', 'wait-migrations', 'confirm', 'probes-on', 'finish']) {
+      expect(result.stderr).toContain(`[upgrade/${step}]`);
+    }
+    expect(result.stderr).toMatch(/Would /);
+    expect(harness.siblings()).toEqual(['cortex00']);
+    expect(await harness.version()).toBe('2.180.0');
+    expect(JSON.parse((await harness.run(['history', '--json'])).stdout).runs).toEqual([]);
+  });
+
+  it('refuses without a fresh verified backup, before any downtime (exit 3)', async () => {
+    harness = await startHarness({ version: '2.180.0', backup: false });
+    const result = await harness.run(['upgrade', '--to', '2.182.0', '-y']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toMatch(/no verified backup of this cell newer than/);
+    expect(result.stderr).toMatch(/fix: run `synup backup` first, or pass --backup/);
+    expect((await harness.adapter.status()).running).toBe(true);
+    expect(harness.siblings()).toEqual(['cortex00']);
+  });
+
+  it('refuses a downgrade and a run without -y when there is no terminal', async () => {
+    harness = await startHarness({ version: '2.181.0', backup: false });
+    const down = await harness.run(['upgrade', '--to', '2.180.0', '-y']);
+    expect(down.exitCode).toBe(3);
+    expect(down.stderr).toMatch(/downgrade/i);
+    const noYes = await harness.run(['upgrade', '--to', '2.182.0']);
+    expect(noYes.exitCode).toBe(2);
+    expect(noYes.stderr).toMatch(/pass -y\/--yes/);
+    expect(harness.siblings()).toEqual(['cortex00']);
+  });
+});
