@@ -1,0 +1,46 @@
+import semver from 'semver';
+import { SynupError } from '../errors.js';
+import type { Changelog, Migration, Release } from './model.js';
+
+/** "2.170.0", "v2.170.0" → "2.170.0"; anything else is a usage error that shows what was received. */
+export function normalizeVersion(value: string, flag: string): string {
+  const v = semver.valid(value.trim().replace(/^v/, ''));
+  if (!v) throw new SynupError('usage', `${flag}: ${JSON.stringify(value)} is not a version; expected MAJOR.MINOR.PATCH, e.g. 2.170.0`);
+  return v;
+}
+
+function nearest(changelog: Changelog, version: string): string {
+  const versions = changelog.releases.map((r) => r.version);
+  const below = versions.filter((v) => semver.lt(v, version)).at(-1);
+  const above = versions.find((v) => semver.gt(v, version));
+  return [below, above].filter(Boolean).join(' and ') || 'none';
+}
+
+export function findRelease(changelog: Changelog, version: string, flag: string): Release {
+  const release = changelog.releases.find((r) => r.version === version);
+  if (!release) {
+    throw new SynupError('usage', `${flag} ${version} is not a release in ${changelog.source}; nearest known: ${nearest(changelog, version)}`, {
+      hint: 'check the version, or use a newer changelog',
+    });
+  }
+  return release;
+}
+
+/** The releases in (from, to], ascending. Refuses equal versions (usage) and a downgrade (Synapse cannot go back). */
+export function selectReleases(changelog: Changelog, fromRaw: string, toRaw: string): Release[] {
+  const from = normalizeVersion(fromRaw, '--from');
+  const to = normalizeVersion(toRaw, '--to');
+  findRelease(changelog, from, '--from');
+  findRelease(changelog, to, '--to');
+  if (semver.eq(from, to)) throw new SynupError('usage', `--from and --to are both ${to}: nothing to upgrade`);
+  if (semver.lt(to, from)) {
+    throw new SynupError('refused', `refusing to downgrade from ${from} to ${to}: Synapse refuses to boot on data written by a newer version (BadVersion)`, {
+      hint: 'to go back, restore a backup taken before the upgrade (`synup rollback` while the rollback point is kept)',
+    });
+  }
+  return changelog.releases.filter((r) => semver.gt(r.version, from) && semver.lte(r.version, to));
+}
+
+export function selectMigrations(changelog: Changelog, from: string, to: string): Migration[] {
+  return selectReleases(changelog, from, to).flatMap((r) => r.migrations);
+}
