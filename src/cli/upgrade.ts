@@ -35,7 +35,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
     });
   }
   const changelog = await loadChangelogFor(ctx, flags.changelog);
-  const plan = buildPlan({ changelog, from: info.cellVersion, to: flags.to, dir: session.cellDir, config: session.config });
+  const plan = buildPlan({ changelog, from: info.cellVersion, to: flags.to });
   const options: RunnerOptions = {
     makeBackup: flags.backup ?? false,
     ignorePreflight: [...session.config.upgrade.ignorePreflight, ...(flags.ignorePreflight ?? [])],

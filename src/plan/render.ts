@@ -1,0 +1,116 @@
+import { marked } from 'marked';
+import type { UpgradePlan } from './index.js';
+
+export interface RunbookExtras {
+  /** Exact argv per step for the configured adapter (from ServiceAdapter.describe / dry-run lines). */
+  actions?: Record<string, string[]>;
+  /** Manual rollback commands for this adapter. */
+  rollback?: string[];
+  title?: string;
+}
+
+const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
+
+/** Flyway `info` style: one row per migration, ascending. */
+export function renderPlanText(plan: UpgradePlan): string {
+  const lines = [`Upgrade ${plan.from} → ${plan.to}: ${plan.releases.length} release(s) crossed, ${plan.migrations.length} migration(s) in ${plan.releasesWithMigrations} release(s)`];
+  lines.push(plan.probesMustBeDisabled ? 'Probes: MUST be disabled during the first boot (migrations make it slow)' : 'Probes: no migrations announced; disabling them is still the safe default');
+  for (const w of plan.warnings) lines.push(`WARNING ${short(w, 200)}`);
+  if (plan.migrations.length) {
+    const rows = plan.migrations.map((m) => [m.version, m.date ?? '', m.source, m.warning ? 'yes' : '', short(m.text, 90)]);
+    const headers = ['Version', 'Date', 'Source', 'Warning', 'Migration'];
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+    const rule = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
+    lines.push(rule, fmt(headers), rule, ...rows.map(fmt), rule);
+  } else {
+    lines.push('No automatic migrations between these versions.');
+  }
+  if (plan.estimate) {
+    const e = plan.estimate;
+    lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${(e.dataBytes / 2 ** 20).toFixed(0)} MiB${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
+  }
+  lines.push('Steps:');
+  plan.steps.forEach((s, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${s.name.padEnd(16)} ${s.description}`));
+  return lines.join('\n');
+}
+
+const md = (text: string) => text.replace(/([\\`*_[\]<>|])/g, '\\$1');
+
+/** A runbook to paste into a change ticket: warnings first, migrations, the steps as checkboxes, rollback. */
+export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}): string {
+  const out: string[] = [];
+  out.push(`# ${extras.title ?? `Synapse upgrade ${plan.from} → ${plan.to}`}`, '');
+  out.push(`- Releases crossed: **${plan.releases.length}** (${plan.releases[0]?.version} … ${plan.to})`);
+  out.push(`- Automatic migrations: **${plan.migrations.length}** in ${plan.releasesWithMigrations} release(s)`);
+  out.push(`- Startup/liveness probes: ${plan.probesMustBeDisabled ? '**must be disabled** during the first boot' : 'no migrations announced; disable them anyway'}`);
+  if (plan.estimate) {
+    out.push(`- Estimated downtime: defrag ~${plan.estimate.defragSeconds.toFixed(0)} s${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis})` : ', first boot unknown until rehearsed'}`);
+  }
+  out.push(`- Changelog: \`${plan.changelog}\``, '');
+  if (plan.warnings.length) {
+    out.push('## Warnings', '');
+    for (const w of plan.warnings) out.push(`> **WARNING** ${md(w)}`, '>');
+    out.push('');
+  }
+  out.push('## Migrations', '');
+  if (plan.migrations.length) {
+    out.push('| Version | Date | Source | Migration |', '| --- | --- | --- | --- |');
+    for (const m of plan.migrations) {
+      const links = m.links.map((l) => `[${l.replace(/^.*\/(\d+)$/, '#$1')}](${l})`).join(' ');
+      out.push(`| ${m.version} | ${m.date ?? ''} | ${m.source} | ${m.warning ? '**WARNING** ' : ''}${md(m.text)} ${links} |`);
+    }
+  } else {
+    out.push('No automatic migrations between these versions.');
+  }
+  out.push('', '## Pre-checks', '');
+  out.push('- [ ] `synup doctor` passes (sysctls, filesystem, free space)');
+  out.push('- [ ] a verified backup newer than `backup.maxAge` exists (`synup backup` / `synup verify`)');
+  out.push(`- [ ] a rehearsal of ${plan.from} → ${plan.to} passed (\`synup rehearse\`)`);
+  out.push('- [ ] change window announced; mirrors are upgraded before their leader; AHA, Axon, JsonStor before the Cortex', '');
+  out.push('## Steps', '');
+  plan.steps.forEach((s, i) => {
+    out.push(`${i + 1}. [ ] **${s.title}** (\`${s.name}\`) — ${md(s.description)} Started: ____ Done: ____`);
+    for (const action of extras.actions?.[s.name] ?? []) out.push(`   - \`${action.replace(/`/g, "'")}\``);
+  });
+  out.push('', '## Rollback', '');
+  out.push('synup rolls back automatically on any failure from the stop on. By hand:', '');
+  for (const line of extras.rollback ?? ['synup rollback --force -y', 'or: stop the service; mv <dir> <dir>.failed; mv <dir>.synup-pre-<run> <dir>; start the old version; restore the probes']) {
+    out.push(`- \`${line.replace(/`/g, "'")}\``);
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/** Standalone, printable HTML (no external assets), rendered from the Markdown runbook with marked. */
+export function renderPlanHtml(plan: UpgradePlan, extras: RunbookExtras = {}): string {
+  const body = marked.parse(renderPlanMarkdown(plan, extras), { async: false, gfm: true }) as string;
+  const title = escapeHtml(extras.title ?? `Synapse upgrade ${plan.from} → ${plan.to}`);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style>
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #111; }
+  h1 { font-size: 1.6rem; border-bottom: 2px solid #333; padding-bottom: .3rem; }
+  h2 { font-size: 1.2rem; margin-top: 1.6rem; border-bottom: 1px solid #bbb; }
+  table { border-collapse: collapse; width: 100%; font-size: 12px; }
+  th, td { border: 1px solid #999; padding: 4px 6px; vertical-align: top; text-align: left; }
+  th { background: #eee; }
+  td:first-child, td:nth-child(2) { white-space: nowrap; }
+  blockquote { border-left: 4px solid #c00; background: #fff3f3; margin: .5rem 0; padding: .4rem .8rem; }
+  code { font: 12px ui-monospace, Menlo, monospace; background: #f3f3f3; padding: 0 2px; word-break: break-all; }
+  ol li { margin: .4rem 0; }
+  @media print { body { margin: 0; max-width: none; font-size: 11px; } h2 { break-after: avoid; } tr, li, blockquote { break-inside: avoid; } a { color: inherit; } }
+</style>
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
