@@ -4,7 +4,7 @@
 // vendored v1 sources, and compile LMDB's compact-copy tool from the same sources into native/build/.
 // Needs a C/C++ toolchain (g++, make, python3), as any native npm module built from source.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,12 +46,16 @@ if (!existsSync(marker)) {
   writeFileSync(marker, 'lmdb-js built by synup with use_data_v1=true\n');
 }
 
+// synup-copy.c #includes mdb.c (one translation unit, so it can run LMDB's compacting copy from a read txn begun
+// earlier: one snapshot over many envs); only midl.c is compiled beside it. Written to a temp name, then renamed.
 mkdirSync(outDir, { recursive: true });
 const copyTool = path.join(outDir, 'synup-mdb-copy');
+const building = `${copyTool}.${process.pid}.tmp`;
 const compiler = process.env.CC ?? 'cc';
 run(compiler, [
   '-O2', '-pthread', '-DMDB_USE_ROBUST=1', `-I${v1Src}`,
-  path.join(root, 'native', 'synup-copy.c'), path.join(v1Src, 'mdb.c'), path.join(v1Src, 'midl.c'),
-  '-o', copyTool,
+  path.join(root, 'native', 'synup-copy.c'), path.join(v1Src, 'midl.c'),
+  '-o', building,
 ]);
+renameSync(building, copyTool);
 console.error(`synup: native helpers ready in ${path.relative(root, outDir)}/`);

@@ -1,6 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import * as lmdb from 'lmdb';
 import { SynupError } from '../errors.js';
 import { readMeta, SUPPORTED_DATA_VERSION } from './format.js';
@@ -29,4 +32,50 @@ export function assertNativeDataV1(): Promise<void> {
     }
   })();
   return checked;
+}
+
+/** native/build/synup-mdb-copy (built by scripts/build-native.mjs at install), the same from src/ and dist/. */
+const HELPER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'synup-mdb-copy');
+
+/** The built-in C helper (LMDB 0.9.29, data v1), or null when it was not built. `SYNUP_NO_NATIVE=1` hides it (tests, fallbacks). */
+export function nativeHelperPath(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.SYNUP_NO_NATIVE === '1') return null;
+  try {
+    accessSync(HELPER, constants.X_OK);
+    return HELPER;
+  } catch {
+    return null;
+  }
+}
+
+/** One line the helper prints on stdout (see native/synup-copy.c for every event). */
+export interface HelperEvent {
+  event: string;
+  env?: number;
+  [field: string]: unknown;
+}
+
+export interface HelperRun {
+  exitCode: number | undefined;
+  /** Set when the helper died from a signal (e.g. SIGSEGV reading corrupt pages). */
+  signal: string | undefined;
+  stderr: string;
+  events: HelperEvent[];
+}
+
+/** Runs the helper with an argument array, streaming its JSON-line events to `onEvent` as they come. */
+export async function runHelper(args: string[], options: { onEvent?: (event: HelperEvent) => void } = {}): Promise<HelperRun> {
+  const helper = nativeHelperPath();
+  if (!helper) throw new SynupError('failed', 'the built-in LMDB helper is not built (native/build/synup-mdb-copy)', { hint: 'run `npm ci` (needs a C compiler), or pick another engine' });
+  const child = execa(helper, args, { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } });
+  const events: HelperEvent[] = [];
+  const lines = createInterface({ input: child.stdout! });
+  lines.on('line', (line) => {
+    if (!line.startsWith('{')) return;
+    const event = JSON.parse(line) as HelperEvent;
+    events.push(event);
+    options.onEvent?.(event);
+  });
+  const result = await child;
+  return { exitCode: result.exitCode, signal: result.signal, stderr: String(result.stderr ?? ''), events };
 }

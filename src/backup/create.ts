@@ -1,0 +1,155 @@
+import os from 'node:os';
+import { lstat, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { SynupError, usageError } from '../errors.js';
+import { readCellInfo } from '../lmdb/cellinfo.js';
+import type { EnvWalk } from '../lmdb/dbinfo.js';
+import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
+import { readMeta } from '../lmdb/format.js';
+import { walkEnvs } from '../lmdb/walk.js';
+import { SYNUP_VERSION } from '../version.js';
+import { copyCell, type CopyCellResult, type CopyProgress } from './copy.js';
+import { envDigestOf } from './digest.js';
+import type { Engine } from './engines.js';
+import { exists } from './files.js';
+import { RESERVED_FILES, sealManifest, writeManifest, type Manifest, type ManifestEnv } from './manifest.js';
+import { verifyBackup, type VerifyReport } from './verify.js';
+
+export interface CreateBackupOptions {
+  cellDir: string;
+  /** The backup dir; default `<backupsDir>/<name>_<YYYYmmddHHMMSS>` (UTC). */
+  dst?: string;
+  backupsDir?: string;
+  /** Default: the cell dir's name. */
+  name?: string;
+  mode: 'live' | 'cold';
+  engine?: Engine;
+  jobs?: number;
+  /** Extra dir globs to leave out, on top of Synapse's `**\/tmp` and `**\/backups`. */
+  skipDirs?: string[];
+  /** Verify right after writing (default true); without it the backup stays unverified. */
+  verify?: boolean;
+  python?: string;
+  now?: Date;
+  onProgress?: (event: CopyProgress | { phase: 'digest' | 'verify'; bytesDone: number; bytesTotal: number; message?: string }) => void;
+}
+
+export interface CreatedBackup {
+  dir: string;
+  manifest: Manifest;
+  copy: CopyCellResult;
+  /** null with `verify: false`. */
+  verification: VerifyReport | null;
+}
+
+export function backupStamp(now: Date): string {
+  return now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+function normalizeCreateOptions(options: CreateBackupOptions) {
+  const cellDir = path.resolve(options.cellDir);
+  const now = options.now ?? new Date();
+  const name = options.name ?? path.basename(cellDir);
+  if (!options.dst && !options.backupsDir) throw usageError('no backup destination: pass one, or set backup.dir in synup.yaml');
+  return {
+    cellDir,
+    dst: path.resolve(options.dst ?? path.join(options.backupsDir!, `${name}_${backupStamp(now)}`)),
+    mode: options.mode,
+    engine: options.engine ?? 'auto',
+    jobs: options.jobs ?? os.availableParallelism(),
+    skipDirs: [...DEFAULT_SKIP_DIRS, ...(options.skipDirs ?? [])],
+    verify: options.verify ?? true,
+    python: options.python ?? 'python3',
+    onProgress: options.onProgress ?? (() => undefined),
+  };
+}
+
+/**
+ * The digests the manifest records. Best: the exact snapshot the builtin engine copied (walked in the same pass).
+ * A stopped source is the next best; a live source read later would have moved on, so then the copy is digested.
+ */
+async function manifestDigests(copy: CopyCellResult, mode: 'live' | 'cold', jobs: number): Promise<{ digestOf: Manifest['digestOf']; walks: EnvWalk[] }> {
+  if (copy.envs.every((env) => env.snapshot)) return { digestOf: 'snapshot', walks: copy.envs.map((env) => env.snapshot!) };
+  const digestOf = mode === 'cold' ? 'source' : 'copy';
+  const root = digestOf === 'source' ? copy.src : copy.dst;
+  const { outcomes } = await walkEnvs(copy.envs.map((env) => path.join(root, env.path)), { digest: true, jobs });
+  return {
+    digestOf,
+    walks: outcomes.map((outcome, i) => {
+      if (!outcome.ok) throw new SynupError('failed', `cannot digest ${copy.envs[i]!.path}: ${outcome.error}`);
+      return outcome.walk;
+    }),
+  };
+}
+
+async function manifestEnvs(copy: CopyCellResult, walks: EnvWalk[]): Promise<ManifestEnv[]> {
+  const needHash = copy.envs.filter((env) => !env.fileHash).map((env) => path.join(copy.dst, env.path));
+  const hashed = new Map((await walkEnvs(needHash, { fileHash: true })).outcomes.map((o) => [o.dir, o.ok ? o.walk.fileHash : undefined]));
+  return Promise.all(copy.envs.map(async (env, i) => {
+    const dir = path.join(copy.dst, env.path);
+    const meta = await readMeta(path.join(dir, 'data.mdb'));
+    const { mode } = await lstat(path.join(dir, 'data.mdb'));
+    const fileHash = env.fileHash ?? hashed.get(dir);
+    if (!fileHash) throw new SynupError('failed', `cannot hash the copy of ${env.path}`);
+    const digest = envDigestOf(env.path, walks[i]!);
+    return {
+      path: env.path,
+      pageSize: meta.pageSize,
+      pages: meta.lastPage + 1,
+      bytes: env.bytesAfter,
+      bytesBefore: env.bytesBefore,
+      mode: mode & 0o7777,
+      fileHash,
+      entries: digest.entries,
+      digest: digest.digest,
+      dbs: digest.dbs,
+    };
+  }));
+}
+
+/**
+ * A backup = compacted copy of every env + every other file, then the manifest (written last: without it the
+ * backup is incomplete), then a full verification recorded in the backup dir. A failed verification leaves the
+ * backup marked as failed (never used by the upgrade gate) and throws.
+ */
+export async function createBackup(options: CreateBackupOptions): Promise<CreatedBackup> {
+  const o = normalizeCreateOptions(options);
+  for (const reserved of RESERVED_FILES) {
+    if (await exists(path.join(o.cellDir, reserved))) throw new SynupError('refused', `${o.cellDir} has a ${reserved} at its top; synup keeps its own ${reserved} there in a backup`, { hint: 'is this a backup dir rather than a cell? back up the cell itself' });
+  }
+  const info = await readCellInfo(o.cellDir);
+  await mkdir(path.dirname(o.dst), { recursive: true });
+  const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress });
+  o.onProgress({ phase: 'digest', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'writing the manifest' });
+  const { digestOf, walks } = await manifestDigests(copy, o.mode, o.jobs);
+  const manifest = sealManifest({
+    format: 'synup-backup/1',
+    synupVersion: SYNUP_VERSION,
+    createdAt: new Date().toISOString(),
+    mode: o.mode,
+    engine: copy.engine,
+    consistency: copy.consistency,
+    digestOf,
+    source: { dir: o.cellDir, host: os.hostname() },
+    cell: { guid: info.guid, cellVersion: info.cellVersion, synapseVersion: info.synapseVersion },
+    skipDirs: o.skipDirs,
+    envs: await manifestEnvs(copy, walks),
+    files: copy.files,
+    symlinks: copy.symlinks,
+    dirs: copy.dirs,
+    rootMode: copy.rootMode,
+    totals: { bytesBefore: copy.bytesBefore, bytesAfter: copy.bytesAfter, durationMs: copy.durationMs },
+    notes: copy.notes,
+  });
+  writeManifest(o.dst, manifest);
+  if (!o.verify) return { dir: o.dst, manifest, copy, verification: null };
+  o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'verifying' });
+  const verification = await verifyBackup(o.dst, { jobs: o.jobs });
+  if (!verification.ok) {
+    throw new SynupError('failed', `backup ${o.dst} failed its verification: ${verification.problems.slice(0, 3).map((p) => p.message).join('; ')}`, {
+      hint: 'the backup is kept for diagnosis and marked as failed; check the disk, then run `synup backup` again',
+      details: { backupDir: o.dst, problems: verification.problems },
+    });
+  }
+  return { dir: o.dst, manifest, copy, verification };
+}

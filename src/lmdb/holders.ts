@@ -1,0 +1,90 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { discoverEnvs } from './discover.js';
+import { MDB_MAGIC } from './format.js';
+
+export interface Holder {
+  pid: number;
+  path: string;
+  /** cell-lock: a lock on cell.guid (a running Synapse holds one); reader: the process has an env open. */
+  kind: 'cell-lock' | 'reader';
+}
+
+/** Offsets of LMDB 0.9.x's lock.mdb on 64-bit Linux (POSIX robust mutexes): header 2×64 bytes, then 64-byte slots. */
+const READERS_OFFSET = 128;
+const READER_SLOT = 64;
+const NUMREADERS_OFFSET = 56;
+const READER_PID_OFFSET = 8;
+
+/** glibc's encoding of st_dev, as /proc/locks prints it (major:minor in hex). */
+function devString(dev: number): string {
+  const d = BigInt(dev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** pids holding any lock (POSIX/lockf, FLOCK, OFD) on each file, from /proc/locks, matched by device and inode. */
+async function lockHolders(files: string[], procLocks: string): Promise<Map<string, number[]>> {
+  const byId = new Map<string, string>();
+  for (const file of files) {
+    const st = await stat(file).catch(() => null);
+    if (st) byId.set(`${devString(st.dev)}:${st.ino}`, file);
+  }
+  const found = new Map<string, number[]>();
+  for (const line of procLocks.split('\n')) {
+    // "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" ("1: -> POSIX …" for a waiter)
+    const fields = line.trim().split(/\s+/).filter((f) => f !== '->');
+    if (fields.length < 6) continue;
+    const [maj, min, ino] = fields[5]!.split(':');
+    const file = byId.get(`${maj}:${min}:${ino}`) ?? byId.get(`${maj!.padStart(2, '0')}:${min!.padStart(2, '0')}:${ino}`);
+    if (!file) continue;
+    found.set(file, [...(found.get(file) ?? []), Number(fields[4])]);
+  }
+  return found;
+}
+
+/** Live pids in an LMDB lock.mdb reader table (a slot is free when its pid is 0). */
+export async function readerPids(lockFile: string): Promise<number[]> {
+  const buf = await readFile(lockFile).catch(() => null);
+  if (!buf || buf.length < READERS_OFFSET || buf.readUInt32LE(0) !== MDB_MAGIC) return [];
+  const slots = Math.min(buf.readUInt32LE(NUMREADERS_OFFSET), Math.floor((buf.length - READERS_OFFSET) / READER_SLOT));
+  const pids: number[] = [];
+  for (let i = 0; i < slots; i++) {
+    const pid = buf.readInt32LE(READERS_OFFSET + i * READER_SLOT + READER_PID_OFFSET);
+    if (pid > 0 && !pids.includes(pid) && alive(pid)) pids.push(pid);
+  }
+  return pids;
+}
+
+/**
+ * Who still holds the cell: locks on cell.guid (Synapse's lockf, or flock) and, per env, LMDB's own lock on lock.mdb
+ * and live slots in its reader table. synup's own pid is left out.
+ */
+export async function findHolders(cellDir: string, options: { procLocks?: string } = {}): Promise<Holder[]> {
+  const procLocks = options.procLocks ?? (await readFile('/proc/locks', 'utf8').catch(() => ''));
+  const guidFile = path.join(cellDir, 'cell.guid');
+  const { envs } = await discoverEnvs(cellDir);
+  const lockFiles = envs.map((env) => path.join(env.dir, 'lock.mdb'));
+  const locks = await lockHolders([guidFile, ...lockFiles], procLocks);
+  const holders: Holder[] = [];
+  const add = (holder: Holder) => {
+    if (holder.pid === process.pid) return;
+    if (!holders.some((h) => h.pid === holder.pid && h.path === holder.path)) holders.push(holder);
+  };
+  for (const pid of locks.get(guidFile) ?? []) add({ pid, path: guidFile, kind: 'cell-lock' });
+  for (const lockFile of lockFiles) {
+    for (const pid of locks.get(lockFile) ?? []) add({ pid, path: lockFile, kind: 'reader' });
+    for (const pid of await readerPids(lockFile)) add({ pid, path: lockFile, kind: 'reader' });
+  }
+  return holders;
+}
