@@ -27,8 +27,13 @@ const commands: Record<string, () => Promise<Action>> = {
   resume: async () => (await import('./resume.js')).runResume as Action,
   rollback: async () => (await import('./rollback.js')).runRollback as Action,
   history: async () => (await import('./history.js')).runHistory as Action,
+  rehearse: async () => (await import('./rehearse.js')).runRehearse as Action,
   doctor: async () => (await import('./doctor.js')).runDoctor as Action,
   prune: async () => (await import('./prune.js')).runPrune as Action,
+  inspect: async () => (await import('./inspect.js')).runInspect as Action,
+  backup: async () => (await import('./backup.js')).runBackup as Action,
+  verify: async () => (await import('./verify.js')).runVerify as Action,
+  restore: async () => (await import('./restore.js')).runRestore as Action,
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
@@ -56,6 +61,41 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .action(on('plan'));
 
   program
+    .command('inspect')
+    .description('LMDB environments of a cell: sizes, free pages, fragmentation, sub-databases')
+    .argument('<dir>', 'cell storage dir')
+    .option('--skip-dirs <glob>', 'skip dirs matching glob (repeatable; tmp/ and backups/ always)', collect)
+    .action(on('inspect'));
+
+  program
+    .command('backup')
+    .description('compacted, checksummed, verified backup with a manifest')
+    .argument('[dir]', 'cell storage dir (default: cell.dir from synup.yaml)')
+    .argument('[dst]', 'backup dir (default: <backup.dir>/<name>_<YYYYmmddHHMMSS>, UTC)')
+    .option('--cold', 'the service is stopped: refuse if anything holds the envs')
+    .addOption(new Option('--engine <engine>', 'compact-copy engine (default: backup.engine, auto)').choices(['auto', 'mdb_copy', 'builtin', 'lmdb-js', 'synapse']))
+    .option('--jobs <n>', 'envs copied in parallel (default: cores)', positiveInt('--jobs'))
+    .option('--skip-dirs <glob>', 'skip dirs matching glob (repeatable; tmp/ and backups/ always)', collect)
+    .option('--no-verify', 'skip the verification pass (the backup is then marked unverified)')
+    .action(on('backup'));
+
+  program
+    .command('verify')
+    .description('re-open and walk every LMDB env of a backup, compare with its manifest')
+    .argument('<backup>', 'backup dir')
+    .option('--against <dir>', 'also compare with a stopped cell dir')
+    .option('--cell <dir>', 'require the backup to belong to this cell (cell.guid)')
+    .action(on('verify'));
+
+  program
+    .command('restore')
+    .description('restore a verified backup into a dir')
+    .argument('<backup>', 'backup dir')
+    .argument('<dir>', 'target dir')
+    .option('--replace', 'move a non-empty target aside (never deleted) and restore in its place')
+    .action(on('restore'));
+
+  program
     .command('upgrade')
     .description('the guided upgrade: backup gate, probes off, stop, cold defrag, start, migrations, confirm')
     .requiredOption('--to <version>', 'target version')
@@ -66,6 +106,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
     .option('--force', 'take over a stale lock left by a dead run')
     .option('--ignore-preflight <names>', 'skip named preflight checks, e.g. free-space', collect)
+    .option('--require-rehearsal', 'refuse unless a passing rehearsal of the same from → to on a backup of this cell exists')
     .action(on('upgrade'));
 
   program
@@ -98,6 +139,17 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--older-than <duration>', 'e.g. 7d', '7d')
     .option('--dry-run', 'list what would be removed')
     .action(on('prune'));
+
+  program
+    .command('rehearse')
+    .description('CI: restore a backup into scratch, boot the target version on it, wait out its migrations, report')
+    .requiredOption('--backup <dir>', 'backup dir (its manifest gives the cell and the current version)')
+    .requiredOption('--to <version>', 'target version')
+    .option('--changelog <file|url>', 'Synapse changelog')
+    .option('--port <n>', 'HTTPS port for the scratch service (default: health.port + 1)', positiveInt('--port'))
+    .option('--report <file>', 'write a JUnit XML report (each step a testcase)')
+    .option('--summary <file>', 'write a Markdown summary')
+    .action(on('rehearse'));
 
   program
     .command('doctor')

@@ -4,6 +4,8 @@ import { writeFileAtomic } from '../fsutil.js';
 import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate } from '../plan/index.js';
 import { estimateCompactedBytes } from '../runner/estimate.js';
 import { resolveCellDir } from '../config/cell-dir.js';
+import { defaultStateDir } from '../config/schema.js';
+import { latestPassingRehearsal } from '../runner/rehearsals.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from './output.js';
@@ -21,9 +23,14 @@ interface PlanFlags {
 const COPY_BYTES_PER_S = 150e6;
 const VERIFY_BYTES_PER_S = 800e6;
 
-async function estimateFor(cellDir: string): Promise<DowntimeEstimate> {
+/** Downtime from data size; the first boot from the newest passing rehearsal of the same from → to, if any. */
+async function estimateFor(cellDir: string, stateDir: string, from: string, to: string): Promise<DowntimeEstimate> {
   const dataBytes = await estimateCompactedBytes(cellDir);
-  return { dataBytes, defragSeconds: dataBytes / COPY_BYTES_PER_S + (2 * dataBytes) / VERIFY_BYTES_PER_S, bootSeconds: null, basis: 'data size' };
+  const defragSeconds = dataBytes / COPY_BYTES_PER_S + (2 * dataBytes) / VERIFY_BYTES_PER_S;
+  const { readCellInfo } = await import('../lmdb/cellinfo.js');
+  const rehearsal = latestPassingRehearsal(stateDir, from, to, (await readCellInfo(cellDir)).guid);
+  if (rehearsal?.migrationMs != null) return { dataBytes, defragSeconds, bootSeconds: rehearsal.migrationMs / 1000, basis: 'rehearsal' };
+  return { dataBytes, defragSeconds, bootSeconds: null, basis: 'data size' };
 }
 
 export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanFlags): Promise<number> {
@@ -37,7 +44,11 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
     from = info.cellVersion;
   }
   const changelog = await loadChangelogFor(ctx, flags.changelog);
-  const plan = buildPlan({ changelog, from, to: flags.to, estimate: cellDir ? await estimateFor(cellDir) : null });
+  let plan = buildPlan({ changelog, from, to: flags.to });
+  if (cellDir) {
+    const stateDir = ctx.config().config.state.dir ?? defaultStateDir(ctx.env);
+    plan = { ...plan, estimate: await estimateFor(cellDir, stateDir, plan.from, plan.to) };
+  }
   const format = ctx.out.json ? 'json' : flags.format;
   const rendered =
     format === 'json' ? JSON.stringify(plan, null, 2) + '\n'

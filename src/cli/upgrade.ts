@@ -6,6 +6,7 @@ import type { RunnerOptions } from '../runner/context.js';
 import { executeSteps } from '../runner/execute.js';
 import { Journal, newRunId } from '../runner/journal.js';
 import { acquireLock } from '../runner/lock.js';
+import { latestPassingRehearsal } from '../runner/rehearsals.js';
 import { openCellSession } from '../runner/session.js';
 import { bindRun } from '../runner/start-run.js';
 import { STEPS } from '../runner/steps/index.js';
@@ -24,6 +25,7 @@ interface UpgradeFlags {
   yes?: boolean;
   force?: boolean;
   ignorePreflight?: string[];
+  requireRehearsal?: boolean;
 }
 
 export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
@@ -36,6 +38,11 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   }
   const changelog = await loadChangelogFor(ctx, flags.changelog);
   const plan = buildPlan({ changelog, from: info.cellVersion, to: flags.to });
+  if (flags.requireRehearsal && !latestPassingRehearsal(session.stateDir, plan.from, plan.to, info.guid)) {
+    throw new SynupError('refused', `no passing rehearsal of ${plan.from} → ${plan.to} on a backup of this cell`, {
+      hint: `run \`synup rehearse --backup <backup of this cell> --to ${plan.to}\` first`,
+    });
+  }
   const options: RunnerOptions = {
     makeBackup: flags.backup ?? false,
     ignorePreflight: [...session.config.upgrade.ignorePreflight, ...(flags.ignorePreflight ?? [])],

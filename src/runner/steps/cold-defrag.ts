@@ -9,7 +9,7 @@ import { recordOwned, removeStaging } from '../owned.js';
 import { inodeOf, runDirs } from '../paths.js';
 
 /** Runtime dirs of a Cortex that are not data (DESIGN.md); `backups/` is kept: it may hold the operator's backups. */
-const NOT_DATA = ['tmp', 'sockets'];
+const NOT_DATA = ['**/tmp', '**/sockets'];
 
 function markSwapped(ctx: StepContext): void {
   ctx.update((run) => {

@@ -1,0 +1,112 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readManifest } from '../backup/manifest.js';
+import { restoreBackup } from '../backup/restore.js';
+import { defaultStateDir } from '../config/schema.js';
+import { SynupError, errorMessage } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import { buildPlan } from '../plan/index.js';
+import { UPGRADE_STEPS } from '../plan/steps.js';
+import { createAdapter } from '../service/index.js';
+import { Journal, newRunId } from '../runner/journal.js';
+import { recordRehearsal } from '../runner/rehearsals.js';
+import { renderJUnit, renderRehearsalMarkdown, type RehearsalCase, type RehearsalResult } from '../runner/rehearsal-report.js';
+import { healthProbe } from '../runner/session.js';
+import { bindRun } from '../runner/start-run.js';
+import { STEPS } from '../runner/steps/index.js';
+import type { CommandContext } from './context.js';
+import { loadChangelogFor } from './changelog-source.js';
+import { emitJson, formatDuration, say } from './output.js';
+import { reporterFor } from './run-report.js';
+
+interface RehearseFlags {
+  backup: string;
+  to: string;
+  changelog?: string;
+  port?: number;
+  report?: string;
+  summary?: string;
+}
+
+/** The steps a rehearsal runs on the scratch copy: the new version's first boot, exactly as the upgrade runs it. */
+const REHEARSED = ['start', 'wait-migrations', 'confirm'] as const;
+
+/**
+ * CI rehearsal: restore a backup into a scratch dir synup owns, boot the target version on it (process adapter,
+ * another port), wait through its migrations, confirm, stop, remove the scratch dir. Reports JSON, JUnit, Markdown.
+ */
+export async function runRehearse(ctx: CommandContext, _args: string[], flags: RehearseFlags): Promise<number> {
+  const { config } = ctx.config();
+  const backupDir = path.resolve(ctx.cwd, flags.backup);
+  const read = await readManifest(backupDir);
+  if (!read.ok) throw new SynupError('refused', `cannot rehearse from ${backupDir}: ${read.message}`, { hint: 'pick a complete, verified backup (`synup verify`)' });
+  const from = read.manifest.cell.cellVersion;
+  if (!from) throw new SynupError('refused', `backup ${backupDir} does not record the cell's version`);
+  const plan = buildPlan({ changelog: await loadChangelogFor(ctx, flags.changelog), from, to: flags.to });
+  if (config.service.adapter !== 'process' || !config.service.process?.command) {
+    throw new SynupError('usage', 'rehearse boots the target version itself: it needs service.process.command (a start command template)', {
+      hint: 'add service.process.command to the synup.yaml the rehearsal runs with (it may differ from production\'s adapter)',
+    });
+  }
+  const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
+  const id = newRunId();
+  const scratchRoot = path.join(stateDir, 'rehearsals', id);
+  const cellDir = path.join(scratchRoot, 'cell');
+  const port = flags.port ?? config.health.port + 1;
+  const scratchConfig = { ...config, health: { ...config.health, port } };
+  const adapter = createAdapter(scratchConfig, { cellDir, stateDir: scratchRoot, cwd: ctx.cwd, env: ctx.env });
+  const started = Date.now();
+  const cases: RehearsalCase[] = [];
+  const timed = async (name: string, title: string, fn: () => Promise<string | void>) => {
+    const t0 = Date.now();
+    try {
+      const detail = await fn();
+      cases.push({ name, title, durationMs: Date.now() - t0, ok: true, ...(detail ? { detail } : {}) });
+      return true;
+    } catch (error) {
+      cases.push({ name, title, durationMs: Date.now() - t0, ok: false, error: errorMessage(error) });
+      return false;
+    }
+  };
+
+  let ok = await timed('restore', `Restore ${path.basename(backupDir)} into scratch`, async () => {
+    const restored = await restoreBackup({ backupDir, targetDir: cellDir });
+    return `${restored.bytes} bytes restored and verified`;
+  });
+  const journal = Journal.open(scratchRoot);
+  let migrationMs: number | null = null;
+  try {
+    if (ok) {
+      const run = journal.create({
+        id, cellDir, cellName: `rehearsal-${id}`, from, to: plan.to, plan, startedAt: new Date().toISOString(), outcome: 'running', steps: {}, data: {}, owned: [],
+      });
+      const session = { config: scratchConfig, cellDir, cellName: run.cellName, stateDir: scratchRoot, adapter, health: healthProbe(scratchConfig, cellDir) };
+      const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter: reporterFor(ctx, 'rehearse'), options: { makeBackup: false, ignorePreflight: [] } });
+      const bootStart = Date.now();
+      for (const name of REHEARSED) {
+        const step = STEPS.find((s) => s.name === name)!;
+        ok = await timed(name, UPGRADE_STEPS.find((s) => s.name === name)!.title, () => step.run(stepCtx));
+        if (!ok) break;
+        if (name === 'wait-migrations') migrationMs = Date.now() - bootStart;
+      }
+    }
+  } finally {
+    await timed('stop', 'Stop the rehearsal service', async () => {
+      await adapter.stop({ timeoutMs: config.service.stopTimeout });
+    }).then((stopped) => (ok &&= stopped));
+    await journal.close();
+    await rm(scratchRoot, { recursive: true, force: true });
+  }
+
+  const result: RehearsalResult = {
+    id, ok, backup: backupDir, cellGuid: read.manifest.cell.guid, from, to: plan.to, startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started, migrationMs, migrations: plan.migrations.length, cases,
+  };
+  recordRehearsal(stateDir, { id, at: result.startedAt, cellGuid: result.cellGuid, from, to: plan.to, ok, migrationMs, dataBytes: read.manifest.totals.bytesAfter, backup: backupDir });
+  if (flags.report) writeFileAtomic(path.resolve(ctx.cwd, flags.report), renderJUnit(result), 0o644);
+  if (flags.summary) writeFileAtomic(path.resolve(ctx.cwd, flags.summary), renderRehearsalMarkdown(result), 0o644);
+  if (ctx.out.json) emitJson(ctx.out, result);
+  say(ctx.out, `Rehearsal ${from} → ${plan.to} ${ok ? 'passed' : 'FAILED'} in ${formatDuration(result.durationMs)}${migrationMs !== null ? `; first boot ${formatDuration(migrationMs)}` : ''}`);
+  for (const c of cases.filter((x) => !x.ok)) say(ctx.out, `  ${c.name}: ${c.error}`);
+  return ok ? 0 : 1;
+}

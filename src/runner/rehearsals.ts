@@ -1,0 +1,43 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
+
+/** What a rehearsal measured, kept so `plan --dir` can predict downtime and `upgrade --require-rehearsal` can check. */
+export interface RehearsalRecord {
+  id: string;
+  at: string;
+  cellGuid: string | null;
+  from: string;
+  to: string;
+  ok: boolean;
+  migrationMs: number | null;
+  dataBytes: number;
+  backup: string;
+}
+
+const fileIn = (stateDir: string) => path.join(stateDir, 'rehearsals.json');
+
+export function readRehearsals(stateDir: string): RehearsalRecord[] {
+  const file = fileIn(stateDir);
+  if (!existsSync(file)) return [];
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RehearsalRecord[];
+  } catch {
+    return [];
+  }
+}
+
+export function recordRehearsal(stateDir: string, record: RehearsalRecord): void {
+  ensurePrivateDir(stateDir);
+  writeFileAtomic(fileIn(stateDir), JSON.stringify([...readRehearsals(stateDir), record], null, 2) + '\n');
+}
+
+/** The newest passing rehearsal of exactly from → to (of this cell when its guid is known). */
+export function latestPassingRehearsal(stateDir: string, from: string, to: string, cellGuid: string | null): RehearsalRecord | null {
+  return (
+    readRehearsals(stateDir)
+      .filter((r) => r.ok && r.from === from && r.to === to && (cellGuid === null || r.cellGuid === cellGuid))
+      .sort((a, b) => a.at.localeCompare(b.at))
+      .at(-1) ?? null
+  );
+}
