@@ -120,7 +120,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   const info = await readCellInfo(o.cellDir);
   await mkdir(path.dirname(o.dst), { recursive: true });
   const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress });
-  o.onProgress({ phase: 'digest', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'writing the manifest' });
+  o.onProgress({ phase: 'digest', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'digests and manifest' });
   const { digestOf, walks } = await manifestDigests(copy, o.mode, o.jobs);
   const manifest = sealManifest({
     format: 'synup-backup/1',
@@ -143,7 +143,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   });
   writeManifest(o.dst, manifest);
   if (!o.verify) return { dir: o.dst, manifest, copy, verification: null };
-  o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'verifying' });
+  o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `re-reading ${copy.envs.length} envs and ${copy.files.length} files` });
   const verification = await verifyBackup(o.dst, { jobs: o.jobs });
   if (!verification.ok) {
     throw new SynupError('failed', `backup ${o.dst} failed its verification: ${verification.problems.slice(0, 3).map((p) => p.message).join('; ')}`, {

@@ -1,0 +1,63 @@
+import os from 'node:os';
+import path from 'node:path';
+import { createBackup } from '../backup/create.js';
+import type { Engine } from '../backup/engines.js';
+import { progressPrinter } from '../backup/progress.js';
+import { resolveCellDir } from '../config/cell-dir.js';
+import type { CommandContext } from './context.js';
+import { emitJson, formatBytes, formatDuration, say } from './output.js';
+
+interface BackupFlags {
+  cold?: boolean;
+  engine?: Engine;
+  jobs?: number;
+  skipDirs?: string[];
+  /** commander's --no-verify */
+  verify?: boolean;
+}
+
+/** A compacted, checksummed, verified backup with a manifest. */
+export async function runBackup(ctx: CommandContext, args: string[], flags: BackupFlags): Promise<number> {
+  const { config } = ctx.config();
+  const cellDir = resolveCellDir(args[0] ?? config.cell.dir, ctx.cwd);
+  const progress = progressPrinter(ctx.out);
+  const made = await createBackup({
+    cellDir,
+    dst: args[1] ? path.resolve(ctx.cwd, args[1]) : undefined,
+    backupsDir: config.backup.dir,
+    name: config.cell.name,
+    mode: flags.cold ? 'cold' : 'live',
+    engine: flags.engine ?? config.backup.engine,
+    jobs: flags.jobs ?? config.backup.jobs ?? os.availableParallelism(),
+    skipDirs: [...config.backup.skipDirs, ...(flags.skipDirs ?? [])],
+    verify: flags.verify ?? true,
+    python: config.backup.python,
+    onProgress: (event) => progress.update(event),
+  }).finally(() => progress.done());
+  const { copy, manifest, verification } = made;
+  if (ctx.out.json) {
+    emitJson(ctx.out, {
+      ok: true,
+      dir: made.dir,
+      mode: manifest.mode,
+      engine: copy.engine,
+      consistency: copy.consistency,
+      cell: manifest.cell,
+      envs: copy.envs.map(({ path: p, bytesBefore, bytesAfter, durationMs }) => ({ path: p, bytesBefore, bytesAfter, durationMs })),
+      files: copy.files.length,
+      bytesBefore: copy.bytesBefore,
+      bytesAfter: copy.bytesAfter,
+      durationMs: copy.durationMs,
+      verified: verification ? { ok: verification.ok, checked: verification.checked, durationMs: verification.durationMs } : null,
+      notes: copy.notes,
+    });
+    return 0;
+  }
+  for (const env of copy.envs) say(ctx.out, `  ${env.path}: ${formatBytes(env.bytesBefore)} → ${formatBytes(env.bytesAfter)} in ${formatDuration(env.durationMs)}`);
+  for (const line of copy.notes) say(ctx.out, `  note: ${line}`);
+  say(ctx.out, `backup ${made.dir}: ${copy.envs.length} envs compacted with ${copy.engine} (${manifest.mode}, ${copy.consistency === 'snapshot' ? 'one consistent snapshot' : 'each env consistent on its own'}), ${copy.files.length} files: ${formatBytes(copy.bytesBefore)} → ${formatBytes(copy.bytesAfter)} in ${formatDuration(copy.durationMs)}`);
+  say(ctx.out, verification
+    ? `verified: ${verification.checked.envs} envs, ${verification.checked.subDbs} sub-dbs, ${verification.checked.entries} entries, ${verification.checked.files} files in ${formatDuration(verification.durationMs)}`
+    : 'not verified (--no-verify): the upgrade gate will not use it until `synup verify` passes');
+  return 0;
+}

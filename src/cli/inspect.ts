@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { resolveEngine } from '../backup/engines.js';
+import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
+import { inspectCell } from '../lmdb/inspect.js';
+import type { CommandContext } from './context.js';
+import { emitJson, formatBytes, paint, say, table } from './output.js';
+
+interface InspectFlags {
+  skipDirs?: string[];
+}
+
+const percent = (ratio: number | undefined) => (ratio === undefined ? '' : `${(ratio * 100).toFixed(1)}%`);
+
+/** LMDB envs of a cell: sizes (file vs on disk), pages, free pages (fragmentation), sub-dbs with flags, depth, entries. */
+export async function runInspect(ctx: CommandContext, args: string[], flags: InspectFlags): Promise<number> {
+  const dir = path.resolve(ctx.cwd, args[0]!);
+  const { config } = ctx.config();
+  const report = await inspectCell(dir, { skipDirs: [...DEFAULT_SKIP_DIRS, ...(flags.skipDirs ?? [])], jobs: config.backup.jobs });
+  const compactEngine = await resolveEngine('auto');
+  const failed = report.envs.filter((e) => e.error).length;
+  if (ctx.out.json) {
+    emitJson(ctx.out, { ok: failed === 0, ...report, readWith: report.engine, compactEngine });
+    return failed ? 1 : 0;
+  }
+  const rows = report.envs.map((e) => [
+    e.path,
+    e.pageSize ? String(e.pageSize) : '',
+    e.mapSize ? formatBytes(e.mapSize) : '',
+    formatBytes(e.fileBytes),
+    formatBytes(e.allocatedBytes),
+    e.pages === undefined ? '' : String(e.pages),
+    e.freePages === undefined ? '' : `${e.freePages}${e.freePagesExact ? '' : '~'}`,
+    percent(e.fragmentation),
+    e.compactedBytes === undefined ? '' : formatBytes(e.compactedBytes),
+    e.entries === undefined ? paint(ctx.out, 'red', 'unreadable') : String(e.entries),
+  ]);
+  say(ctx.out, table(['env', 'page', 'map size', 'file', 'on disk', 'pages', 'free', 'frag', 'compacted', 'entries'], rows));
+  for (const env of report.envs) {
+    if (env.error) {
+      say(ctx.out, paint(ctx.out, 'red', `${env.path}: ${env.error}`));
+      continue;
+    }
+    say(ctx.out, `\n${env.path}`);
+    for (const db of env.dbs ?? []) {
+      say(ctx.out, `  ${(db.name === '' ? '(main db entries)' : db.name).padEnd(32)} ${(db.flags.join('|') || '-').padEnd(10)} depth ${String(db.depth).padStart(2)}  ${String(db.entries).padStart(10)} entries  ${db.pages} pages`);
+    }
+  }
+  const t = report.totals;
+  say(ctx.out, `\n${t.envs} envs: ${formatBytes(t.fileBytes)} (${formatBytes(t.allocatedBytes)} on disk), ${formatBytes(t.freeBytes)} free, compacted ≈ ${formatBytes(t.compactedBytes)}, ${t.entries} entries`);
+  for (const orphan of report.orphans) say(ctx.out, paint(ctx.out, 'yellow', `${orphan}: ends in .lmdb but holds no data.mdb`));
+  if (report.skipped.length) say(ctx.out, `skipped: ${report.skipped.join(', ')}`);
+  say(ctx.out, `read with ${report.engine === 'native' ? 'the built-in helper (exact free pages)' : 'lmdb-js (free pages estimated: ~)'}; compaction engine (auto): ${compactEngine}`);
+  if (failed) say(ctx.out, paint(ctx.out, 'red', `${failed} env(s) could not be read`));
+  return failed ? 1 : 0;
+}
