@@ -2,7 +2,11 @@ import type { Bullet, Release, Section } from './model.js';
 import { plainText } from './text.js';
 
 const RELEASE_HEADER = /^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)\s+-\s+(\d{4}-\d{2}-\d{2})\s*$/;
-const isUnderline = (line: string | undefined, ch: '=' | '-') => line !== undefined && line.length >= 3 && line === ch.repeat(line.length);
+function isUnderline(line: string | undefined, ch: '=' | '-'): boolean {
+  if (line === undefined || line.length < 3) return false;
+  for (let i = 0; i < line.length; i++) if (line[i] !== ch) return false;
+  return true;
+}
 
 type RawRelease = Omit<Release, 'migrations'> & { rawBullets: Map<Bullet, string> };
 

@@ -3,6 +3,7 @@
  * :ref:`text <target>` → text, `text <url>`_ → text (url kept), `x` → x.
  */
 export function plainText(raw: string): { text: string; links: string[] } {
+  if (!raw.includes('`')) return { text: raw.replace(/\s+/g, ' ').trim(), links: [] };
   const links: string[] = [];
   let text = raw.replace(/`([^`<]*?)\s*<(https?:\/\/[^>]+)>`__?/g, (_m, label: string, url: string) => {
     links.push(url);

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { usageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate } from '../plan/index.js';
+import { buildPlan, type DowntimeEstimate } from '../plan/index.js';
+import { renderPlanText } from '../plan/text.js';
 import { estimateCompactedBytes } from '../runner/estimate.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { defaultStateDir } from '../config/schema.js';
@@ -52,8 +53,8 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const format = ctx.out.json ? 'json' : flags.format;
   const rendered =
     format === 'json' ? JSON.stringify(plan, null, 2) + '\n'
-    : format === 'md' ? renderPlanMarkdown(plan)
-    : format === 'html' ? renderPlanHtml(plan)
+    : format === 'md' ? (await import('../plan/render.js')).renderPlanMarkdown(plan)
+    : format === 'html' ? (await import('../plan/render.js')).renderPlanHtml(plan)
     : renderPlanText(plan) + '\n';
   if (flags.output) {
     const file = path.resolve(ctx.cwd, flags.output);

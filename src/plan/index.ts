@@ -60,4 +60,3 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
   return plan;
 }
 
-export { renderPlanHtml, renderPlanMarkdown, renderPlanText } from './render.js';

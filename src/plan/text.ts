@@ -1,0 +1,27 @@
+import type { UpgradePlan } from './index.js';
+
+const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
+
+/** Flyway `info` style: one row per migration, ascending. */
+export function renderPlanText(plan: UpgradePlan): string {
+  const lines = [`Upgrade ${plan.from} → ${plan.to}: ${plan.releases.length} release(s) crossed, ${plan.migrations.length} migration(s) in ${plan.releasesWithMigrations} release(s)`];
+  lines.push(plan.probesMustBeDisabled ? 'Probes: MUST be disabled during the first boot (migrations make it slow)' : 'Probes: no migrations announced; disabling them is still the safe default');
+  for (const w of plan.warnings) lines.push(`WARNING ${short(w, 200)}`);
+  if (plan.migrations.length) {
+    const rows = plan.migrations.map((m) => [m.version, m.date ?? '', m.source, m.warning ? 'yes' : '', short(m.text, 90)]);
+    const headers = ['Version', 'Date', 'Source', 'Warning', 'Migration'];
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+    const rule = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
+    lines.push(rule, fmt(headers), rule, ...rows.map(fmt), rule);
+  } else {
+    lines.push('No automatic migrations between these versions.');
+  }
+  if (plan.estimate) {
+    const e = plan.estimate;
+    lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${(e.dataBytes / 2 ** 20).toFixed(0)} MiB${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
+  }
+  lines.push('Steps:');
+  plan.steps.forEach((s, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${s.name.padEnd(16)} ${s.description}`));
+  return lines.join('\n');
+}
