@@ -27,6 +27,10 @@ export const backupGate: Step = {
         jobs: ctx.config.backup.jobs,
         skipDirs: ctx.config.backup.skipDirs,
       });
+      if (!made.verification?.ok) {
+        const problems = made.verification?.problems.slice(0, 3).map((p) => p.message).join('; ') ?? 'not verified';
+        throw new SynupError('refused', `the backup just made in ${made.dir} did not verify: ${problems}`, { hint: 'nothing was stopped; investigate the cell with `synup inspect`' });
+      }
       ctx.update((run) => {
         run.data.backupDir = made.dir;
         run.data.madeBackup = true;
