@@ -46,8 +46,7 @@ export async function copyFileSparse(src: string, dst: string, meta: { mode: num
       }
       await output.truncate(pos);
       await output.chmod(meta.mode);
-      const mtime = new Date(meta.mtimeMs);
-      await output.utimes(mtime, mtime);
+      await output.utimes(meta.mtimeMs / 1000, meta.mtimeMs / 1000);
       await output.sync();
       return { size: pos, sha256: sha.digest('hex') };
     } finally {
@@ -101,7 +100,7 @@ export async function finishDirs(root: string, dirs: { path: string; mode: numbe
   for (const dir of deepestFirst) {
     const abs = path.join(root, dir.path);
     await chmod(abs, dir.mode);
-    if (dir.mtimeMs !== undefined) await utimes(abs, new Date(dir.mtimeMs), new Date(dir.mtimeMs));
+    if (dir.mtimeMs !== undefined) await utimes(abs, dir.mtimeMs / 1000, dir.mtimeMs / 1000);
     await fsyncPath(abs);
   }
   await chmod(root, rootMode);

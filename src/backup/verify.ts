@@ -59,17 +59,16 @@ export function manifestDigest(dir: string, manifest: Manifest): CellDigest {
 
 /**
  * lmdb-js runs in this process: a damaged data.mdb could crash it. So with lmdb-js only files whose bytes are
- * exactly as written are opened; the native helper (a child process) opens everything and names the sub-db.
+ * exactly as written are opened (`unopened` holds the others with their hash); the native helper (a child process)
+ * opens everything and names the damaged sub-db.
  */
-async function walkBackupEnvs(dirs: string[], expected: ManifestEnv[], jobs: number, engine?: WalkEngine): Promise<{ engine: WalkEngine; outcomes: WalkOutcome[] }> {
-  if ((engine ?? defaultWalkEngine()) === 'native') return walkEnvs(dirs, { digest: true, fileHash: true, jobs, engine: 'native' });
-  const hashes = await Promise.all(dirs.map((dir) => hashFile(path.join(dir, 'data.mdb')).catch(() => null)));
-  const safe = dirs.filter((_, i) => hashes[i]?.fileHash === expected[i]!.fileHash);
+async function walkBackupEnvs(dirs: string[], expected: ManifestEnv[], jobs: number, engine?: WalkEngine): Promise<{ engine: WalkEngine; outcomes: WalkOutcome[]; unopened: Map<string, string> }> {
+  if ((engine ?? defaultWalkEngine()) === 'native') return { ...(await walkEnvs(dirs, { digest: true, fileHash: true, jobs, engine: 'native' })), unopened: new Map() };
+  const hashes = await Promise.all(dirs.map((dir) => hashFile(path.join(dir, 'data.mdb')).then((h) => h.fileHash, () => 'unreadable')));
+  const safe = dirs.filter((_, i) => hashes[i] === expected[i]!.fileHash);
   const { outcomes } = await walkEnvs(safe, { digest: true, fileHash: true, engine: 'lmdb-js' });
-  return {
-    engine: 'lmdb-js',
-    outcomes: dirs.map((dir, i) => outcomes.find((o) => o.dir === dir) ?? { dir, ok: false, error: `its bytes differ from the backup as written (xxh64 ${hashes[i]?.fileHash ?? 'unreadable'}); not opened with lmdb-js` }),
-  };
+  const unopened = new Map(dirs.flatMap((dir, i) => (safe.includes(dir) ? [] : [[dir, hashes[i]!] as const])));
+  return { engine: 'lmdb-js', outcomes: outcomes, unopened };
 }
 
 /** Checks a copy of a backup (the backup itself, or a restored dir) against its manifest, naming every difference. */
@@ -89,9 +88,13 @@ export async function verifyTree(dir: string, manifest: Manifest, options: { job
     const size = found.get(env.path)!.dataBytes;
     if (size !== env.bytes) problems.push({ code: 'size-mismatch', env: env.path, message: `${env.path}/data.mdb is ${size} bytes, the manifest says ${env.bytes}${size < env.bytes ? ' (truncated)' : ''}` });
   }
-  const { engine, outcomes } = await walkBackupEnvs(present.map((env) => found.get(env.path)!.dir), present, options.jobs ?? os.availableParallelism(), options.engine);
-  outcomes.forEach((outcome, i) => {
-    const env = present[i]!;
+  const dirs = present.map((env) => found.get(env.path)!.dir);
+  const { engine, outcomes, unopened } = await walkBackupEnvs(dirs, present, options.jobs ?? os.availableParallelism(), options.engine);
+  const changedBytes = (env: ManifestEnv, actual: string | undefined, note = '') =>
+    problems.push({ code: 'bytes-changed', env: env.path, message: `${env.path}/data.mdb bytes differ from the backup as written (xxh64 ${actual}, expected ${env.fileHash}): flipped or overwritten bytes${note}` });
+  present.forEach((env, i) => {
+    if (unopened.has(dirs[i]!)) return changedBytes(env, unopened.get(dirs[i]!), '; not opened with lmdb-js, which could crash on damaged pages (the built-in helper names the sub-db)');
+    const outcome = outcomes.find((o) => o.dir === dirs[i])!;
     if (!outcome.ok) {
       problems.push({ code: 'env-unreadable', env: env.path, message: `${env.path}: ${outcome.error}` });
       return;
@@ -100,9 +103,7 @@ export async function verifyTree(dir: string, manifest: Manifest, options: { job
     checked.bytes += outcome.walk.fileBytes ?? 0;
     checked.subDbs += outcome.walk.dbs.length;
     checked.entries += outcome.walk.dbs.reduce((sum, db) => sum + db.entries, 0);
-    if (outcome.walk.fileHash !== env.fileHash) {
-      problems.push({ code: 'bytes-changed', env: env.path, message: `${env.path}/data.mdb bytes differ from the backup as written (xxh64 ${outcome.walk.fileHash}, expected ${env.fileHash}): flipped or overwritten bytes` });
-    }
+    if (outcome.walk.fileHash !== env.fileHash) changedBytes(env, outcome.walk.fileHash);
     problems.push(...compareEnvDigests(env, envDigestOf(env.path, outcome.walk)));
   });
 
