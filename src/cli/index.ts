@@ -27,6 +27,7 @@ const commands: Record<string, () => Promise<Action>> = {
   resume: async () => (await import('./resume.js')).runResume as Action,
   rollback: async () => (await import('./rollback.js')).runRollback as Action,
   history: async () => (await import('./history.js')).runHistory as Action,
+  status: async () => (await import('./status.js')).runStatus as Action,
   rehearse: async () => (await import('./rehearse.js')).runRehearse as Action,
   doctor: async () => (await import('./doctor.js')).runDoctor as Action,
   prune: async () => (await import('./prune.js')).runPrune as Action,
@@ -125,6 +126,11 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--force', 'also after a successful upgrade (writes since then are lost)')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(on('rollback'));
+
+  program
+    .command('status')
+    .description('the configured cell: running or not, version, active, adapter, last run')
+    .action(on('status'));
 
   program
     .command('history')

@@ -1,0 +1,127 @@
+/**
+ * Recognises what a booting Synapse service says in its log (DESIGN.md, "The real Synapse, observed"):
+ * storage migrations run before the HTTPS listener is up, model migrations run after it — so "active" is not
+ * "migrated" until `...model migrations complete!`.
+ */
+export type LogEventKind =
+  | 'storage-migration-begin'
+  | 'storage-migration-complete'
+  | 'model-migration-begin'
+  | 'model-migration-complete'
+  | 'listening'
+  | 'bad-version'
+  | 'traceback'
+  | 'other';
+
+export interface LogEvent {
+  kind: LogEventKind;
+  /** The message without Synapse's timestamp/level prefix and `[file.py:func:…]` suffix. */
+  message: string;
+  /** model-migration-begin: the model revision, "0.2.36" from `-> (0, 2, 36)`. */
+  modelVersion?: string;
+  /** listening: the HTTPS port. */
+  port?: number;
+}
+
+/** `2024-05-01 12:00:00,123 [WARNING] text [cortex.py:_migrate:MainThread:MainProcess]`; JSON logs carry `message`. */
+function messageOf(line: string): string {
+  const trimmed = line.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(trimmed) as { message?: unknown };
+      if (typeof parsed.message === 'string') return parsed.message.trim();
+    } catch {
+      // not a structured log line
+    }
+  }
+  return trimmed
+    .replace(/^\d{4}-\d\d-\d\d[ T][\d:.,]+\s+/, '')
+    .replace(/^\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\s+/, '')
+    .replace(/\s+\[[\w.-]+\.py:[^\]]*\]$/, '');
+}
+
+const rules: { kind: LogEventKind; test: RegExp }[] = [
+  { kind: 'bad-version', test: /\bBadVersion\b/ },
+  { kind: 'traceback', test: /^Traceback \(most recent call last\):/ },
+  { kind: 'model-migration-begin', test: /^beginning model migration\b/i },
+  { kind: 'model-migration-complete', test: /model migrations? complete/i },
+  { kind: 'listening', test: /^https listening:\s*\d+/i },
+  { kind: 'storage-migration-complete', test: /^\.\.\..*\bcomplete!?$/i },
+  { kind: 'storage-migration-begin', test: /^(Migrating\b|Building\b.*\bindex\b|(Beginning|Starting)\b.*\bmigration\b)/i },
+];
+
+/** One log line → what it means for an upgrade; null for a blank line. Never throws. */
+export function classifyLogLine(line: string): LogEvent | null {
+  if (line.trim() === '') return null;
+  const message = messageOf(line);
+  const kind = rules.find((rule) => rule.test.test(message))?.kind ?? 'other';
+  const event: LogEvent = { kind, message };
+  if (kind === 'model-migration-begin') {
+    const tuple = /->\s*\(([\d,\s]+)\)/.exec(message);
+    if (tuple) event.modelVersion = tuple[1]!.split(',').map((n) => n.trim()).filter(Boolean).join('.');
+  }
+  if (kind === 'listening') event.port = Number(/(\d+)/.exec(message)![1]);
+  return event;
+}
+
+/** Where a boot stands, as far as its log tells. */
+export interface MigrationState {
+  /** Storage migrations begun and completed (they run before the listener). */
+  storageBegun: number;
+  storageCompleted: number;
+  /** Model revisions whose migration began, in order ("0.2.36"…). */
+  modelVersions: string[];
+  model: 'none' | 'running' | 'complete';
+  listening: boolean;
+  /** Listening, and no model migration left running: active AND migrated. */
+  migrated: boolean;
+  /** BadVersion or a traceback: the boot failed. */
+  failure: string | null;
+  /** Why the watch ended: migrated, failed, or the log ended (or was aborted) first. */
+  ended: 'migrated' | 'failed' | 'log-ended';
+}
+
+export interface WatchOptions {
+  onEvent?(event: LogEvent, state: Readonly<MigrationState>): void;
+}
+
+/**
+ * Reads a service log until the boot is migrated (listening, and any model migration complete) or failed
+ * (BadVersion, a traceback), or the lines end. Abort by ending the iterable (e.g. the adapter's logs signal).
+ */
+export async function watchMigrations(lines: AsyncIterable<string>, options: WatchOptions = {}): Promise<MigrationState> {
+  const state: MigrationState = {
+    storageBegun: 0,
+    storageCompleted: 0,
+    modelVersions: [],
+    model: 'none',
+    listening: false,
+    migrated: false,
+    failure: null,
+    ended: 'log-ended',
+  };
+  for await (const line of lines) {
+    const event = classifyLogLine(line);
+    if (!event || event.kind === 'other') continue;
+    if (event.kind === 'storage-migration-begin') state.storageBegun++;
+    if (event.kind === 'storage-migration-complete') state.storageCompleted++;
+    if (event.kind === 'model-migration-begin') {
+      state.model = 'running';
+      if (event.modelVersion) state.modelVersions.push(event.modelVersion);
+    }
+    if (event.kind === 'model-migration-complete') state.model = 'complete';
+    if (event.kind === 'listening') state.listening = true;
+    if (event.kind === 'bad-version' || event.kind === 'traceback') state.failure ??= event.message;
+    state.migrated = state.listening && state.model !== 'running' && state.failure === null;
+    options.onEvent?.(event, state);
+    if (state.failure !== null) {
+      state.ended = 'failed';
+      break;
+    }
+    if (state.migrated) {
+      state.ended = 'migrated';
+      break;
+    }
+  }
+  return state;
+}

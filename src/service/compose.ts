@@ -1,0 +1,172 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { SynupConfig } from '../config/schema.js';
+import { refusal, usageError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import { resolvePath, type AdapterContext } from './context.js';
+import { waitUntilReleased } from './released.js';
+import { earliest, followTool, runTool } from './tool.js';
+import { imageFor, versionOfImage } from './version.js';
+
+/** service.compose with every default applied. */
+export interface ComposeSettings {
+  file: string;
+  /** synup's own override file (image tag, healthcheck during an upgrade), passed as a second `-f`. */
+  overrideFile: string;
+  project: string | null;
+  service: string;
+  image: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** service.stopTimeout, for the `stop -t` shown by describe(). */
+  stopTimeoutMs: number;
+  releaseWaitMs: number;
+}
+
+export function composeSettings(config: SynupConfig, ctx: AdapterContext): ComposeSettings {
+  const own = config.service.compose;
+  if (!own) throw usageError('service.adapter is compose but service.compose is not set', 'add service.compose.service (the Cortex service name) and service.compose.file to synup.yaml');
+  const file = resolvePath(ctx, own.file);
+  const stem = path.basename(file).replace(/\.ya?ml$/, '');
+  return {
+    file,
+    overrideFile: own.overrideFile ? resolvePath(ctx, own.overrideFile) : path.join(path.dirname(file), `${stem}.synup.yaml`),
+    project: own.project ?? null,
+    service: own.service,
+    image: own.image,
+    env: ctx.env,
+    cwd: path.dirname(file),
+    stopTimeoutMs: config.service.stopTimeout,
+    releaseWaitMs: 5_000,
+  };
+}
+
+/** First line of synup's override file: a file without it is never written over. */
+export const OVERRIDE_MARKER = '# synup-owned override: the image tag synup switched to, and the healthcheck it disables during an upgrade';
+
+interface OverrideService {
+  image?: string;
+  healthcheck?: unknown;
+}
+
+interface PsEntry {
+  State?: string;
+  Image?: string;
+  ExitCode?: number;
+  Name?: string;
+  Health?: string;
+}
+
+const RUNNING_STATES = new Set(['running', 'restarting', 'paused', 'removing']);
+
+/** `docker compose ps --format json`: one object per line (compose ≥ 2.21) or one array (older). */
+export function parsePs(stdout: string): PsEntry[] {
+  const text = stdout.trim();
+  if (text === '') return [];
+  if (text.startsWith('[')) return JSON.parse(text) as PsEntry[];
+  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as PsEntry);
+}
+
+/** A docker compose service: version through synup's override file (`image: …:v{version}`), `stop`/`up -d`. */
+export class ComposeAdapter implements ServiceAdapter {
+  readonly name = 'compose' as const;
+  private lastStart: Date | undefined;
+
+  constructor(
+    private readonly ctx: AdapterContext,
+    private readonly settings: ComposeSettings,
+  ) {}
+
+  /** `docker compose -f <file> [-f <override>] [-p <project>] …`; the override joins once it exists (always in describe). */
+  private compose(withOverride: boolean, ...args: string[]): string[] {
+    const s = this.settings;
+    return ['docker', 'compose', '-f', s.file, ...(withOverride ? ['-f', s.overrideFile] : []), ...(s.project ? ['-p', s.project] : []), ...args];
+  }
+
+  private run(...args: string[]) {
+    return runTool(this.compose(existsSync(this.settings.overrideFile), ...args), { env: this.settings.env, cwd: this.settings.cwd });
+  }
+
+  private readOverride(): OverrideService {
+    const file = this.settings.overrideFile;
+    if (!existsSync(file)) return {};
+    const text = readFileSync(file, 'utf8');
+    if (!text.startsWith(OVERRIDE_MARKER)) throw refusal(`${file} exists but was not written by synup; leaving it alone`, 'set service.compose.overrideFile to a file only synup writes');
+    const doc = (parseYaml(text) ?? {}) as { services?: Record<string, OverrideService> };
+    return doc.services?.[this.settings.service] ?? {};
+  }
+
+  private writeOverride(service: OverrideService): void {
+    const doc = { services: { [this.settings.service]: service } };
+    writeFileAtomic(this.settings.overrideFile, `${OVERRIDE_MARKER}\n${stringifyYaml(doc)}`, 0o644);
+  }
+
+  private async entries(): Promise<PsEntry[]> {
+    return parsePs((await this.run('ps', '--all', '--format', 'json', this.settings.service)).stdout);
+  }
+
+  async status(): Promise<ServiceStatus> {
+    const entries = await this.entries();
+    const running = entries.filter((e) => RUNNING_STATES.has(e.State ?? ''));
+    const configuredVersion = versionOfImage(this.readOverride().image) ?? versionOfImage(entries[0]?.Image);
+    const detail = entries.length === 0 ? `no container for service ${this.settings.service}` : entries.map((e) => `${e.Name ?? '?'} ${e.State ?? '?'}${e.Health ? ` (${e.Health})` : ''}`).join(', ');
+    return { running: running.length > 0, configuredVersion, detail };
+  }
+
+  async start(version: string): Promise<void> {
+    const image = imageFor(this.settings.image, version);
+    const status = await this.status();
+    if (status.running) throw refusal(`${this.settings.service} is already running (${status.detail})`, 'stop it first: `up -d` would recreate it without the stop checks');
+    this.writeOverride({ ...this.readOverride(), image });
+    this.lastStart = new Date();
+    await this.run('up', '-d', this.settings.service);
+  }
+
+  async stop(options: StopOptions): Promise<StopResult> {
+    const started = Date.now();
+    let forced = false;
+    if ((await this.status()).running) {
+      const seconds = String(Math.max(1, Math.ceil(options.timeoutMs / 1000)));
+      await runTool(this.compose(existsSync(this.settings.overrideFile), 'stop', '-t', seconds, this.settings.service), {
+        env: this.settings.env,
+        cwd: this.settings.cwd,
+        timeoutMs: options.timeoutMs + 60_000,
+      });
+      // docker sends SIGKILL itself after -t seconds; exit code 137 tells it had to.
+      forced = (await this.entries()).some((e) => e.ExitCode === 137);
+    }
+    await waitUntilReleased(this.ctx.cellDir, this.settings.releaseWaitMs);
+    return { forced, durationMs: Date.now() - started };
+  }
+
+  async disableProbes(): Promise<SavedProbes> {
+    const current = this.readOverride();
+    const saved: SavedProbes = { overrideFile: this.settings.overrideFile, hadHealthcheck: 'healthcheck' in current };
+    if (saved.hadHealthcheck) saved.healthcheck = current.healthcheck;
+    this.writeOverride({ ...current, healthcheck: { disable: true } });
+    return saved;
+  }
+
+  /** Removes synup's `healthcheck` key (or puts back what the override held before); the compose file's own applies again at the next recreate. */
+  async restoreProbes(saved: SavedProbes): Promise<void> {
+    if (!existsSync(this.settings.overrideFile)) return;
+    const { healthcheck: _ours, ...rest } = this.readOverride();
+    this.writeOverride(saved.hadHealthcheck === true ? { ...rest, healthcheck: saved.healthcheck } : rest);
+  }
+
+  logs(options: LogOptions): AsyncIterable<string> {
+    const from = earliest(options.since, this.lastStart);
+    const argv = this.compose(existsSync(this.settings.overrideFile), 'logs', '-f', '--no-log-prefix', ...(from ? ['--since', from.toISOString()] : []), this.settings.service);
+    return followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd });
+  }
+
+  describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status'): string[][] {
+    const service = this.settings.service;
+    if (action === 'start') return [this.compose(true, 'up', '-d', service)];
+    if (action === 'stop') return [this.compose(true, 'stop', '-t', String(Math.ceil(this.settings.stopTimeoutMs / 1000)), service)];
+    if (action === 'status') return [this.compose(true, 'ps', '--all', '--format', 'json', service)];
+    return [];
+  }
+}

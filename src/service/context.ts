@@ -1,0 +1,38 @@
+import path from 'node:path';
+import type { SynupConfig } from '../config/schema.js';
+
+/** What every adapter knows about the cell it drives, resolved once by `createAdapter`. */
+export interface AdapterContext {
+  cellDir: string;
+  /** cell.name, or the cell dir's base name. */
+  cellName: string;
+  stateDir: string;
+  /** Relative paths in service.* are resolved against this. */
+  cwd: string;
+  /** Environment for the tools adapters run (PATH lookup included). */
+  env: NodeJS.ProcessEnv;
+  /** health.port: the `{port}` of a process command. */
+  port: number;
+}
+
+export interface CreateAdapterOptions {
+  cellDir: string;
+  stateDir: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function adapterContext(config: SynupConfig, options: CreateAdapterOptions): AdapterContext {
+  const cwd = options.cwd ?? process.cwd();
+  return {
+    cellDir: path.resolve(cwd, options.cellDir),
+    cellName: config.cell.name ?? path.basename(path.resolve(cwd, options.cellDir)),
+    stateDir: path.resolve(cwd, options.stateDir),
+    cwd,
+    env: options.env ?? process.env,
+    port: config.health.port,
+  };
+}
+
+/** A service.* path from synup.yaml, relative to where synup runs. */
+export const resolvePath = (ctx: AdapterContext, file: string) => path.resolve(ctx.cwd, file);

@@ -1,0 +1,36 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { SynupError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+
+/** What synup records about an instance it started: the pid file is JSON, written temp + fsync + rename. */
+export interface PidRecord {
+  pid: number;
+  version: string;
+  startedAt: string;
+  /** /proc start time of the pid, so a reused pid is not mistaken for the service. */
+  startTicks: number | null;
+  logFile: string;
+  /** Size of the log when this instance started: its own output begins here. */
+  logOffset: number;
+  stoppedAt?: string;
+}
+
+export function readPidRecord(file: string): PidRecord | null {
+  if (!existsSync(file)) return null;
+  let record: Partial<PidRecord>;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8')) as Partial<PidRecord>;
+  } catch (error) {
+    throw new SynupError('failed', `pid file ${file} is not synup's JSON record: ${(error as Error).message}`, {
+      hint: 'point service.process.pidFile at a file only synup writes',
+    });
+  }
+  if (!Number.isInteger(record.pid) || typeof record.version !== 'string') {
+    throw new SynupError('failed', `pid file ${file} lacks pid/version: it was not written by synup`, { hint: 'point service.process.pidFile at a file only synup writes' });
+  }
+  return record as PidRecord;
+}
+
+export function writePidRecord(file: string, record: PidRecord): void {
+  writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n', 0o644);
+}

@@ -1,0 +1,234 @@
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import type { SynupConfig } from '../config/schema.js';
+import { refusal, SynupError, usageError } from '../errors.js';
+import { ensurePrivateDir } from '../fsutil.js';
+import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import { resolvePath, type AdapterContext } from './context.js';
+import { followFile } from './follow-file.js';
+import { readPidRecord, writePidRecord, type PidRecord } from './pidfile.js';
+import { isAlive, processGroup, processStartTicks, signalProcess } from './proc.js';
+import { cellLocked, describeHolders, waitUntilReleased } from './released.js';
+import { assertVersion } from './version.js';
+
+/** service.process with every default applied: the one place they live. */
+export interface ProcessSettings {
+  /** argv template, or null when service.process.command is not set (status still works). */
+  command: string[] | null;
+  pidFile: string;
+  logFile: string;
+  /** Environment of the service: synup's own plus service.process.env. */
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** After SIGKILL, how long the process may take to disappear. */
+  killWaitMs: number;
+  /** After the process is gone, how long its locks may take to drop. */
+  releaseWaitMs: number;
+}
+
+export function processSettings(config: SynupConfig, ctx: AdapterContext): ProcessSettings {
+  const own = config.service.process;
+  return {
+    command: own?.command ?? null,
+    pidFile: own?.pidFile ? resolvePath(ctx, own.pidFile) : path.join(ctx.stateDir, `${ctx.cellName}.pid`),
+    logFile: own?.logFile ? resolvePath(ctx, own.logFile) : path.join(ctx.stateDir, `${ctx.cellName}.log`),
+    env: { ...ctx.env, ...(own?.env ?? {}) },
+    cwd: ctx.cwd,
+    killWaitMs: 10_000,
+    releaseWaitMs: 5_000,
+  };
+}
+
+/** execa's types list only fds 3–9 for stdout/stderr; any open fd is passed to spawn(2) as is at runtime. */
+type LogFd = 3;
+
+const PLACEHOLDERS = ['version', 'dir', 'port'] as const;
+
+/** Substitutes `{version}`, `{dir}`, `{port}` in each argv element; an unknown `{name}` is a config error. */
+export function expandCommand(template: string[], values: Record<(typeof PLACEHOLDERS)[number], string>): string[] {
+  return template.map((arg) =>
+    arg.replace(/\{([a-z]+)\}/g, (whole, name: string) => {
+      if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
+        throw usageError(`service.process.command: unknown placeholder ${whole} in ${JSON.stringify(arg)}`, `use ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`);
+      }
+      return values[name as (typeof PLACEHOLDERS)[number]];
+    }),
+  );
+}
+
+async function waitGone(pid: number, startTicks: number | null, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 20; isAlive(pid, startTicks); pause = Math.min(pause * 2, 200)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
+  }
+  return true;
+}
+
+/** The cell as a bare process synup starts detached, with a pid file and a log file (bare metal, a venv, the sim). */
+export class ProcessAdapter implements ServiceAdapter {
+  readonly name = 'process' as const;
+
+  constructor(
+    private readonly ctx: AdapterContext,
+    private readonly settings: ProcessSettings,
+  ) {}
+
+  /** The instance synup started, if it is still alive. */
+  private liveRecord(): PidRecord | null {
+    const record = readPidRecord(this.settings.pidFile);
+    return record && !record.stoppedAt && isAlive(record.pid, record.startTicks) ? record : null;
+  }
+
+  /** The start argv for `version`; with null, `{version}` stays as is (a runbook for any version). */
+  private argv(version: string | null): string[] {
+    if (!this.settings.command) {
+      throw usageError('service.process.command is not set: synup does not know how to start this cell', "set it in synup.yaml, e.g. command: [python3, -m, synapse.servers.cortex, '{dir}']");
+    }
+    return expandCommand(this.settings.command, { version: version === null ? '{version}' : assertVersion(version), dir: this.ctx.cellDir, port: String(this.ctx.port) });
+  }
+
+  async status(): Promise<ServiceStatus> {
+    const record = readPidRecord(this.settings.pidFile);
+    const live = record && !record.stoppedAt && isAlive(record.pid, record.startTicks) ? record : null;
+    const locks = await cellLocked(this.ctx.cellDir);
+    const configuredVersion = record?.version ?? null;
+    if (live) {
+      return { running: true, pid: live.pid, configuredVersion, detail: `pid ${live.pid} started ${live.version} at ${live.startedAt}; log ${live.logFile}` };
+    }
+    if (locks.length > 0) {
+      const pid = locks.map((h) => h.pid).find((p) => isAlive(p));
+      return { running: true, pid, configuredVersion, detail: `cell.guid is locked (${describeHolders(locks)}) by an instance synup did not start` };
+    }
+    if (record && !record.stoppedAt) return { running: false, configuredVersion, detail: `pid ${record.pid} (${record.version}) is gone${this.lastLogLine(record)}` };
+    return { running: false, configuredVersion, detail: record ? `stopped at ${record.stoppedAt}` : 'not started by synup' };
+  }
+
+  /** The last line this instance wrote (why it died, usually), for status details. */
+  private lastLogLine(record: PidRecord): string {
+    try {
+      const size = statSync(record.logFile).size;
+      const from = Math.max(record.logOffset, size - 4096);
+      if (size <= from) return '';
+      const buffer = Buffer.alloc(size - from);
+      const fd = openSync(record.logFile, 'r');
+      try {
+        readSync(fd, buffer, 0, buffer.length, from);
+      } finally {
+        closeSync(fd);
+      }
+      const last = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean).pop();
+      return last ? `; last log line: ${last}` : '';
+    } catch {
+      return '';
+    }
+  }
+
+  async start(version: string): Promise<void> {
+    const argv = this.argv(version);
+    const running = await this.status();
+    if (running.running) {
+      throw refusal(`${this.ctx.cellName} is already running: ${running.detail}`, 'stop that instance first; two instances on one cell dir would corrupt it');
+    }
+    this.prepareDir(this.settings.pidFile);
+    this.prepareDir(this.settings.logFile);
+    const logOffset = existsSync(this.settings.logFile) ? statSync(this.settings.logFile).size : 0;
+    const subprocess = this.spawnDetached(argv);
+    const pid = subprocess.pid;
+    if (pid === undefined) {
+      const result = await subprocess;
+      throw new SynupError('failed', `cannot start ${this.ctx.cellName}: ${argv[0]}: ${(result as { code?: string }).code ?? result.shortMessage}`, {
+        hint: 'check service.process.command (the first element must be an executable, e.g. an absolute path to python3)',
+      });
+    }
+    subprocess.unref();
+    void subprocess.catch(() => undefined);
+    writePidRecord(this.settings.pidFile, {
+      pid,
+      version,
+      startedAt: new Date().toISOString(),
+      startTicks: processStartTicks(pid),
+      logFile: this.settings.logFile,
+      logOffset,
+    });
+  }
+
+  /** Starts argv in its own session (it outlives synup), stdout+stderr appended to the log file. */
+  private spawnDetached(argv: string[]) {
+    const logFd = openSync(this.settings.logFile, 'a', 0o600);
+    try {
+      // spawn(2) happens synchronously inside execa(): the child holds its own copy of the fd afterwards.
+      return execa(argv[0]!, argv.slice(1), {
+        cwd: this.settings.cwd,
+        env: this.settings.env,
+        extendEnv: false,
+        detached: true,
+        cleanup: false,
+        stdin: 'ignore',
+        stdout: logFd as LogFd,
+        stderr: logFd as LogFd,
+        reject: false,
+      });
+    } finally {
+      closeSync(logFd);
+    }
+  }
+
+  private prepareDir(file: string): void {
+    const dir = path.dirname(file);
+    if (dir === this.ctx.stateDir) ensurePrivateDir(dir);
+    else mkdirSync(dir, { recursive: true });
+  }
+
+  async stop(options: StopOptions): Promise<StopResult> {
+    const started = Date.now();
+    const record = this.liveRecord();
+    const target = record
+      ? { pid: record.pid, startTicks: record.startTicks, group: processGroup(record.pid) === record.pid }
+      : await this.foreignInstance();
+    let forced = false;
+    if (target) {
+      signalProcess(target.pid, 'SIGTERM', target.group);
+      if (!(await waitGone(target.pid, target.startTicks, options.timeoutMs))) {
+        forced = true;
+        signalProcess(target.pid, 'SIGKILL', target.group);
+        if (!(await waitGone(target.pid, target.startTicks, this.settings.killWaitMs))) {
+          throw new SynupError('failed', `pid ${target.pid} survived SIGKILL for ${this.settings.killWaitMs} ms (stuck in the kernel, e.g. on I/O?)`, {
+            hint: 'check `ps -o pid,stat,wchan -p ' + target.pid + '`; retry once it is gone',
+          });
+        }
+      }
+    }
+    await waitUntilReleased(this.ctx.cellDir, this.settings.releaseWaitMs);
+    if (record) writePidRecord(this.settings.pidFile, { ...record, stoppedAt: new Date().toISOString() });
+    return { forced, durationMs: Date.now() - started };
+  }
+
+  /** A live process holding cell.guid that synup did not start: it is this cell's service, so stop stops it. */
+  private async foreignInstance(): Promise<{ pid: number; startTicks: number | null; group: boolean } | null> {
+    const pid = (await cellLocked(this.ctx.cellDir)).map((h) => h.pid).find((p) => isAlive(p));
+    return pid === undefined ? null : { pid, startTicks: processStartTicks(pid), group: false };
+  }
+
+  async disableProbes(): Promise<SavedProbes> {
+    return {};
+  }
+
+  async restoreProbes(): Promise<void> {}
+
+  async *logs(options: LogOptions): AsyncGenerator<string> {
+    const record = readPidRecord(this.settings.pidFile);
+    const from = record?.logOffset ?? (existsSync(this.settings.logFile) ? statSync(this.settings.logFile).size : 0);
+    yield* followFile(record?.logFile ?? this.settings.logFile, { from, signal: options.signal });
+  }
+
+  describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][] {
+    const pid = `<pid in ${this.settings.pidFile}>`;
+    if (action === 'start') return [this.argv(version ?? null)];
+    if (action === 'stop') return [['kill', '-TERM', pid]];
+    if (action === 'status') return [['kill', '-0', pid]];
+    return [];
+  }
+}
