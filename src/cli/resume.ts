@@ -19,7 +19,7 @@ interface ResumeFlags {
  * its rollback. The cell ends fully upgraded or fully as before.
  */
 export async function runResume(ctx: CommandContext, _args: string[], flags: ResumeFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx, { dir: flags.dir, allowMissing: true });
   const journal = Journal.open(session.stateDir);
   try {
     const run = journal.latest(session.cellDir);

@@ -17,7 +17,7 @@ interface RollbackFlags {
 
 /** Puts the pre-upgrade data and version back by choice; after a successful upgrade only with --force. */
 export async function runRollback(ctx: CommandContext, _args: string[], flags: RollbackFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx, { dir: flags.dir, allowMissing: true });
   const journal = Journal.open(session.stateDir);
   try {
     const run = flags.run ? journal.get(flags.run) : journal.latest(session.cellDir);

@@ -17,9 +17,9 @@ export interface CellSession {
   health: HealthProbe;
 }
 
-export function openCellSession(ctx: CommandContext, options: { dir?: string }): CellSession {
+export function openCellSession(ctx: CommandContext, options: { dir?: string; allowMissing?: boolean }): CellSession {
   const { config } = ctx.config();
-  const cellDir = resolveCellDir(options.dir ?? config.cell.dir, ctx.cwd);
+  const cellDir = resolveCellDir(options.dir ?? config.cell.dir, ctx.cwd, { allowMissing: options.allowMissing });
   const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
   const cellName = config.cell.name ?? path.basename(cellDir);
   const adapter = createAdapter(config, { cellDir, stateDir, cwd: ctx.cwd, env: ctx.env });

@@ -1,0 +1,58 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { lockFileFor } from '../src/runner/lock.js';
+import { startHarness, type Harness } from './upgrade-harness.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+const FROM = '2.180.0';
+const TO = '2.182.0';
+
+/**
+ * synup killed with a real SIGKILL (test-only crash point, SYNUP_CRASH_AT) at a step boundary, in the middle of a
+ * step, between the two swap renames, in a journal write, or during rollback; then `synup resume` must leave the
+ * cell fully old or fully new, healthy, unlocked, with only synup's own marked dirs beside it.
+ */
+const points: [string, 'new' | 'old', Record<string, string>][] = [
+  ['preflight:after', 'new', {}],
+  ['backup-gate:after', 'new', {}],
+  ['probes-off:after', 'new', {}],
+  ['stop:before', 'new', {}],
+  ['stop:after', 'new', {}],
+  ['cold-defrag:copied', 'new', {}],
+  ['cold-defrag:before-swap', 'new', {}],
+  ['cold-defrag:between-renames', 'new', {}],
+  ['cold-defrag:after', 'new', {}],
+  ['start:after', 'new', {}],
+  ['wait-migrations:after', 'new', {}],
+  ['confirm:after', 'new', {}],
+  ['probes-on:after', 'new', {}],
+  ['journal-write', 'new', {}],
+  ['rollback:start', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:between-renames', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:stop', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
+];
+
+describe('crash matrix: SIGKILL at any point, then synup resume', () => {
+  it.each(points)('killed at %s → resume ends fully %s', async (point, expected, env) => {
+    harness = await startHarness({ version: FROM });
+    const killed = await harness.run(['upgrade', '--to', TO, '-y'], { ...env, SYNUP_CRASH_AT: point });
+    expect(killed.signal).toBe('SIGKILL');
+    const resumed = await harness.run(['resume', '-y'], env);
+    expect(resumed.exitCode, resumed.stderr).toBe(expected === 'new' ? 0 : 4);
+    expect(await harness.version()).toBe(expected === 'new' ? TO : FROM);
+    expect((await harness.adapter.status()).running).toBe(true);
+    expect(existsSync(lockFileFor(harness.stateDir, harness.cellDir))).toBe(false);
+    const siblings = harness.siblings().filter((n) => n !== 'cortex00');
+    for (const name of siblings) expect(name).toMatch(expected === 'new' ? /^cortex00\.synup-pre-/ : /^cortex00\.synup-failed-/);
+    expect(siblings.length).toBeLessThanOrEqual(1);
+    const again = await harness.run(['resume', '-y']);
+    expect(again.stderr).toMatch(/Nothing to resume/);
+    expect(readdirSync(path.join(harness.stateDir, 'locks')).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+});
