@@ -28,7 +28,8 @@ export interface WaitOptions extends CheckOptions {
   onAttempt?(check: ActiveCheck, attempt: number): void;
 }
 
-const waitDefaults = { initialDelayMs: 200, maxDelayMs: 2000 } as const;
+/** minAttemptMs: even the attempt at the deadline gets this long to answer (so its reason is a real one). */
+const waitDefaults = { initialDelayMs: 200, maxDelayMs: 2000, minAttemptMs: 250 } as const;
 
 /** `{"status": "ok", "result": {"active": true}}` in any spacing: the body is parsed, never string-matched. */
 function judgeActive(status: number, json: unknown, excerpt: string): Pick<ActiveCheck, 'active' | 'detail'> {
@@ -71,7 +72,7 @@ export async function waitForActive(options: WaitOptions): Promise<ActiveCheck &
     const remaining = options.deadlineMs - (Date.now() - started);
     let check: ActiveCheck;
     try {
-      check = await checkActive({ ...options, timeoutMs: Math.max(1, Math.min(options.timeoutMs ?? 5000, remaining)) });
+      check = await checkActive({ ...options, timeoutMs: Math.min(options.timeoutMs ?? 5000, Math.max(remaining, waitDefaults.minAttemptMs)) });
     } catch (error) {
       if (options.signal?.aborted && !(error instanceof SynupError)) throw cancelled(last);
       throw error;

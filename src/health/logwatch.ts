@@ -23,7 +23,10 @@ export interface LogEvent {
   port?: number;
 }
 
-/** `2024-05-01 12:00:00,123 [WARNING] text [cortex.py:_migrate:MainThread:MainProcess]`; JSON logs carry `message`. */
+/**
+ * `2024-05-01 12:00:00,123 [WARNING] text [cortex.py:_migrate:MainThread:MainProcess]` → `text` (also ISO stamps and
+ * any one `[tag]`, e.g. the sim's); structured (JSON) logs carry `message`.
+ */
 function messageOf(line: string): string {
   const trimmed = line.trim();
   if (trimmed.startsWith('{')) {
@@ -35,8 +38,8 @@ function messageOf(line: string): string {
     }
   }
   return trimmed
-    .replace(/^\d{4}-\d\d-\d\d[ T][\d:.,]+\s+/, '')
-    .replace(/^\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\s+/, '')
+    .replace(/^\d{4}-\d\d-\d\d[ T][\d:.,]+(Z|[+-]\d\d:?\d\d)?\s+/, '')
+    .replace(/^\[[\w.-]+\]\s+/, '')
     .replace(/\s+\[[\w.-]+\.py:[^\]]*\]$/, '');
 }
 
@@ -73,7 +76,7 @@ export interface MigrationState {
   modelVersions: string[];
   model: 'none' | 'running' | 'complete';
   listening: boolean;
-  /** Listening, and no model migration left running: active AND migrated. */
+  /** Listening, and no model migration running or (when expected) still to come: active AND migrated. */
   migrated: boolean;
   /** BadVersion or a traceback: the boot failed. */
   failure: string | null;
@@ -82,6 +85,11 @@ export interface MigrationState {
 }
 
 export interface WatchOptions {
+  /**
+   * The plan says this boot migrates the data model: then listening alone is not enough, the watch waits for
+   * `model migrations complete` (the `beginning model migration` line may come before or after the listener).
+   */
+  expectModelMigration?: boolean;
   onEvent?(event: LogEvent, state: Readonly<MigrationState>): void;
 }
 
@@ -112,7 +120,8 @@ export async function watchMigrations(lines: AsyncIterable<string>, options: Wat
     if (event.kind === 'model-migration-complete') state.model = 'complete';
     if (event.kind === 'listening') state.listening = true;
     if (event.kind === 'bad-version' || event.kind === 'traceback') state.failure ??= event.message;
-    state.migrated = state.listening && state.model !== 'running' && state.failure === null;
+    const modelDone = state.model === 'complete' || (state.model === 'none' && !options.expectModelMigration);
+    state.migrated = state.listening && modelDone && state.failure === null;
     options.onEvent?.(event, state);
     if (state.failure !== null) {
       state.ended = 'failed';

@@ -13,6 +13,11 @@ export interface FollowFileOptions {
 
 const followDefaults = { pollMs: 200, maxLineChars: 64 * 1024, chunkBytes: 64 * 1024 } as const;
 
+function* pieces(line: string, max: number): Generator<string> {
+  if (line.length <= max) yield line;
+  else for (let i = 0; i < line.length; i += max) yield line.slice(i, i + max);
+}
+
 /**
  * `tail -f` as an async iterable: every complete line appended to `file` from `from` on, until the signal aborts.
  * A missing file is waited for; a truncated one is read again from its start.
@@ -40,7 +45,7 @@ export async function* followFile(file: string, options: FollowFileOptions): Asy
           position += bytesRead;
           pending += decoder.write(buffer.subarray(0, bytesRead));
           for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-            yield pending.slice(0, nl).replace(/\r$/, '');
+            yield* pieces(pending.slice(0, nl).replace(/\r$/, ''), maxLineChars);
             pending = pending.slice(nl + 1);
           }
           while (pending.length > maxLineChars) {

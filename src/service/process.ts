@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -56,6 +56,20 @@ export function expandCommand(template: string[], values: Record<(typeof PLACEHO
       return values[name as (typeof PLACEHOLDERS)[number]];
     }),
   );
+}
+
+/** The executable argv[0] names (a path, or looked up on the service's PATH), or a usage error before anything starts. */
+function findExecutable(file: string, settings: ProcessSettings): string {
+  const candidates = file.includes('/') ? [path.resolve(settings.cwd, file)] : (settings.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, file));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  throw usageError(`service.process.command: ${file} is not an executable file${file.includes('/') ? '' : ' on PATH'}`, 'use an absolute path, e.g. /opt/synapse/{version}/bin/python');
 }
 
 async function waitGone(pid: number, startTicks: number | null, timeoutMs: number): Promise<boolean> {
@@ -128,6 +142,7 @@ export class ProcessAdapter implements ServiceAdapter {
 
   async start(version: string): Promise<void> {
     const argv = this.argv(version);
+    findExecutable(argv[0]!, this.settings);
     const running = await this.status();
     if (running.running) {
       throw refusal(`${this.ctx.cellName} is already running: ${running.detail}`, 'stop that instance first; two instances on one cell dir would corrupt it');
