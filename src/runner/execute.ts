@@ -17,7 +17,7 @@ async function mark(ctx: StepContext, index: number, state: StepState, error?: s
     run.steps[step.name] = {
       ...previous,
       state,
-      ...(state === 'running' ? { startedAt: now, endedAt: undefined, error: undefined } : { endedAt: now }),
+      ...(state === 'running' || state === 'rolling-back' ? { startedAt: now, endedAt: undefined, error: undefined } : { endedAt: now }),
       ...(error ? { error } : {}),
     };
   });

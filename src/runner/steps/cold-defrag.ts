@@ -30,7 +30,10 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
     engine: ctx.config.backup.engine,
     jobs: ctx.config.backup.jobs,
     skipDirs: NOT_DATA,
-    onProgress: (e) => ctx.progress(e.message ?? `${e.env ?? ''}`, { bytes: e.bytesDone, totalBytes: e.bytesTotal }),
+    onProgress: (e) => {
+      const what = e.message?.trim() || e.env;
+      if (what) ctx.progress(`${e.phase}: ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)} ${what}`, { bytes: e.bytesDone, totalBytes: e.bytesTotal });
+    },
   });
   recordOwned(ctx, staging, 'staging', inodeOf(staging)!);
   crashPoint('cold-defrag:copied');

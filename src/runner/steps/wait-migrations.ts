@@ -27,17 +27,22 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   let lastProgress = Date.now();
   let modelMigrating = false;
   let modelDone = false;
-  let fatal: string | null = null;
+  let fatalAt: number | null = null;
+  const recent: string[] = [];
+  /** A traceback's last line names the exception; give the service a moment to print it. */
+  const fatalMessage = () => recent.filter((l) => l.trim()).at(-1)?.trim() ?? 'unknown error';
 
   const logs = (async () => {
     try {
       for await (const line of ctx.adapter.logs({ signal: follow.signal, since })) {
         lastProgress = Date.now();
+        recent.push(line);
+        if (recent.length > 20) recent.shift();
         const event = classifyLogLine(line);
         if (!event) continue;
         if (event.kind === 'model-migration-begin') modelMigrating = true;
         if (event.kind === 'model-migration-complete') modelDone = true;
-        if (event.kind === 'bad-version' || event.kind === 'traceback') fatal ??= line.trim();
+        if (event.kind === 'bad-version' || event.kind === 'traceback') fatalAt ??= Date.now();
         if (event.kind !== 'other') ctx.progress(line.trim());
       }
     } catch (error) {
@@ -49,9 +54,11 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   let fingerprint = await dataFingerprint(ctx.cellDir);
   try {
     while (!(active && (!modelMigrating || modelDone))) {
-      if (fatal) throw new SynupError('failed', `the new version failed while booting: ${fatal}`);
+      if (fatalAt !== null && Date.now() - fatalAt > 1000) throw new SynupError('failed', `the new version failed while booting: ${fatalMessage()}`);
       const status = await ctx.adapter.status();
-      if (!status.running) throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${status.detail ? `: ${status.detail}` : ''}`);
+      if (!status.running) {
+        throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${recent.length ? `: ${fatalMessage()}` : status.detail ? `: ${status.detail}` : ''}`);
+      }
       const now = Date.now();
       if (now - started > deadlineMs) throw new SynupError('failed', `the new version is not active and migrated after ${formatDuration(deadlineMs)} (hard deadline for ${ctx.plan.migrations.length} release(s) with migrations)`);
       if (now - lastProgress > stallMs) throw new SynupError('failed', `no progress for ${formatDuration(stallMs)} (no log line, no data file change) while waiting for the new version to become active`, { hint: 'raise health.startTimeout if this service needs longer' });
