@@ -17,6 +17,9 @@
  *       -d: then walk the same pinned snapshot and print its digest (see walk). -p: progress every MS ms.
  *   synup-mdb-copy walk [-j JOBS] [-d] [-f] ENV...
  *       per env: meta, free pages, every named sub-db's stat; -d: entries and digests; -f: xxh64 of data.mdb.
+ *   synup-mdb-copy get ENV DB KEY_HEX...
+ *       the values of some keys of one named sub-db (synup reads a cell's version this way: no LMDB env stays
+ *       open in synup's own process, as lmdb-js keeps envs open until the process exits).
  *
  * An env without a lock.mdb is opened MDB_NOLOCK: this tool never creates a lock.mdb (e.g. in a backup).
  *
@@ -29,6 +32,7 @@
  *    "dbs":[{"name":"<hex>","flags":F,"depth":..,"branch":..,"leaf":..,"overflow":..,"entries":E,"digest":"<hex>"}],
  *    "digest":"<hex>"}
  *   {"event":"filehash","env":I,"bytes":B,"fileHash":"<hex>"}
+ *   {"event":"value","key":"<hex>","value":"<hex>"|null}      (get; {"event":"nodb"} when the sub-db is absent)
  *   {"event":"error","env":I,"message":"..."}
  * Exit status: 0 all done, 1 some env failed (see its error event), 2 usage.
  *
@@ -677,13 +681,63 @@ static int run_queue(int jobs) {
 	return Q.failed ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------------------------------------------- get */
+
+static int usage(void);
+
+static int hexval(int c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; }
+
+static int get_main(int argc, char **argv) {
+	if (argc < 5) return usage();
+	slot_t s = { .index = 0, .path = argv[2] };
+	int rc = open_env(&s);
+	if (!rc) rc = mdb_txn_begin(s.env, NULL, MDB_RDONLY, &s.txn);
+	MDB_dbi dbi;
+	if (!rc) {
+		rc = mdb_dbi_open(s.txn, argv[3], 0, &dbi);
+		if (rc == MDB_NOTFOUND) {
+			sbuf_t b = {0};
+			sb_printf(&b, "{\"event\":\"nodb\"}");
+			emit(&b);
+			close_env(&s);
+			return 0;
+		}
+	}
+	for (int i = 4; !rc && i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		unsigned char *key = malloc(n / 2 + 1);
+		if (!key) { rc = ENOMEM; break; }
+		int bad = n == 0 || n % 2;
+		for (size_t j = 0; !bad && j < n / 2; j++) {
+			int hi = hexval(argv[i][2 * j]), lo = hexval(argv[i][2 * j + 1]);
+			bad = hi < 0 || lo < 0;
+			key[j] = (unsigned char)(hi * 16 + lo);
+		}
+		if (bad) { free(key); close_env(&s); return usage(); }
+		MDB_val k = { n / 2, key }, v;
+		int grc = mdb_get(s.txn, dbi, &k, &v);
+		sbuf_t b = {0};
+		sb_printf(&b, "{\"event\":\"value\",\"key\":\"%s\",\"value\":", argv[i]);
+		if (grc == MDB_NOTFOUND) sb_printf(&b, "null");
+		else if (grc == 0) { sb_printf(&b, "\""); sb_hex(&b, v.mv_data, v.mv_size); sb_printf(&b, "\""); }
+		else rc = grc;
+		sb_printf(&b, "}");
+		free(key);
+		if (!rc) emit(&b); else free(b.s);
+	}
+	if (rc) emit_error(0, argv[2], rc);
+	close_env(&s);
+	return rc ? 1 : 0;
+}
+
 /* ------------------------------------------------------------------------------------------------------ main */
 
 static int usage(void) {
 	fprintf(stderr,
 		"usage: synup-mdb-copy [-n] SRC OUT_FD\n"
 		"       synup-mdb-copy copy [-j JOBS] [-d] [-p MS] SRC OUT [SRC OUT]...\n"
-		"       synup-mdb-copy walk [-j JOBS] [-d] [-f] ENV...\n");
+		"       synup-mdb-copy walk [-j JOBS] [-d] [-f] ENV...\n"
+		"       synup-mdb-copy get ENV DB KEY_HEX...\n");
 	return 2;
 }
 
@@ -724,6 +778,7 @@ static int legacy_main(int argc, char **argv) {
 
 int main(int argc, char **argv) {
 	if (argc < 2) return usage();
+	if (strcmp(argv[1], "get") == 0) return get_main(argc, argv);
 	int is_copy = strcmp(argv[1], "copy") == 0, is_walk = strcmp(argv[1], "walk") == 0;
 	if (!is_copy && !is_walk) return legacy_main(argc, argv);
 	int jobs = 1, filehash = 0;

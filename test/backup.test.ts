@@ -15,7 +15,7 @@ import { restoreBackup } from '../src/backup/restore.js';
 import { verifyBackup } from '../src/backup/verify.js';
 import { nativeHelperPath } from '../src/lmdb/native.js';
 import { BINARY } from '../src/lmdb/open.js';
-import { buildCell, openWritableEnv, subDb, type CellFixture } from './fixtures/cell.js';
+import { buildCell, writeEnvs, type CellFixture } from './fixtures/cell.js';
 import { tempDir } from './helpers.js';
 
 const suiteDirs: string[] = [];
@@ -107,7 +107,7 @@ describe('copyCell', () => {
   test('cold mode refuses while a process holds an env, and creates nothing', async () => {
     const dst = path.join(tempDir(), 'cold');
     await whileHeld(path.join(cell.dir, 'slabs', 'nexus.lmdb'), async () => {
-      await expect(copyCell({ src: cell.dir, dst, mode: 'cold' })).rejects.toMatchObject({ code: 'refused', message: expect.stringMatching(/cold copy refused: pid \d+ \(reader .*nexus\.lmdb/) });
+      await expect(copyCell({ src: cell.dir, dst, mode: 'cold' })).rejects.toMatchObject({ code: 'refused', message: expect.stringMatching(/cold copy refused: pid \d+ \(node, reader of .*nexus\.lmdb/) });
     });
     expect(existsSync(dst)).toBe(false);
   });
@@ -167,9 +167,7 @@ describe('backup, verify, find, restore', () => {
     expect((await verifyBackup(backup.dir, { against: cell.dir, cellDir: cell.dir, record: false })).problems).toEqual([]);
     const changed = path.join(tempDir(), 'cell');
     cpSync(cell.dir, changed, { recursive: true, verbatimSymlinks: true });
-    const env = openWritableEnv(path.join(changed, 'layers', cell.layerIdens[0]!, 'layer_v2.lmdb'));
-    await subDb(env, 'byprop').put(Buffer.from('inet:ipv4:new'), Buffer.from('buid'));
-    await env.close();
+    writeEnvs([{ dir: path.join(changed, 'layers', cell.layerIdens[0]!, 'layer_v2.lmdb'), txns: [[['byprop', 'put', Buffer.from('inet:ipv4:new'), Buffer.from('buid')]]] }]);
     const report = await verifyBackup(backup.dir, { against: changed, record: false });
     expect(report.ok).toBe(false);
     expect(report.problems).toEqual([expect.objectContaining({ code: 'entry-count', db: 'byprop', message: expect.stringMatching(/^against .*byprop" has \d+ entries, expected \d+/) })]);

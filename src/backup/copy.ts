@@ -6,7 +6,7 @@ import { SynupError } from '../errors.js';
 import { DEFAULT_SKIP_DIRS, largestFirst, scanCell, type CellTree } from '../lmdb/discover.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { readMeta } from '../lmdb/format.js';
-import { findHolders } from '../lmdb/holders.js';
+import { describeHolder, findHolders } from '../lmdb/holders.js';
 import { envCopiers, resolveEngine, synapseBackupModule, type Engine, type EngineName, type EnvCopyJob } from './engines.js';
 import { copyFileSparse, exists, finishDirs, fsyncTree, makeDirs, sha256File } from './files.js';
 
@@ -99,7 +99,7 @@ async function assertTargetIsNew(dst: string): Promise<void> {
 async function assertNothingHolds(src: string): Promise<void> {
   const holders = await findHolders(src);
   if (holders.length > 0) {
-    const list = holders.slice(0, 5).map((h) => `pid ${h.pid} (${h.kind} ${h.path})`).join(', ');
+    const list = holders.slice(0, 5).map(describeHolder).join(', ');
     throw new SynupError('refused', `cold copy refused: ${list} still hold${holders.length === 1 ? 's' : ''} ${src}`, {
       hint: 'stop the service (and any other reader) first, or make a live copy instead',
     });

@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { unpack } from 'msgpackr';
 import { SynupError } from '../errors.js';
+import { readMeta } from './format.js';
+import { nativeHelperPath, runHelper } from './native.js';
 import { openSubDb, withReadOnlyEnv } from './open.js';
 
 export interface CellInfo {
@@ -30,6 +32,28 @@ export async function readCellGuid(cellDir: string): Promise<string | null> {
   }
 }
 
+const VERSION_KEYS = ['cell:version', 'synapse:version', 'nexus:version'] as const;
+type VersionValues = Partial<Record<(typeof VERSION_KEYS)[number], Buffer>>;
+
+/** Through the native helper (a child process): no env stays open in synup's process (lmdb-js keeps them open). */
+async function readVersionsNative(slab: string): Promise<VersionValues> {
+  const run = await runHelper(['get', slab, 'cell:info', ...VERSION_KEYS.map((k) => Buffer.from(k).toString('hex'))]);
+  const error = run.events.find((e) => e.event === 'error');
+  if (run.exitCode !== 0 || error) throw new SynupError('failed', `cannot read ${slab}: ${String(error?.message ?? (run.signal || run.stderr.trim()))}`);
+  const values: VersionValues = {};
+  for (const e of run.events) {
+    if (e.event === 'value' && typeof e.value === 'string') values[Buffer.from(String(e.key), 'hex').toString() as keyof VersionValues] = Buffer.from(e.value, 'hex');
+  }
+  return values;
+}
+
+async function readVersionsJs(slab: string): Promise<VersionValues> {
+  return withReadOnlyEnv(slab, (env) => {
+    const info = openSubDb(env, 'cell:info');
+    return Object.fromEntries(VERSION_KEYS.map((key) => [key, info?.getBinary(Buffer.from(key)) as Buffer | undefined]));
+  });
+}
+
 /**
  * What a stopped (or running) cell says about itself: cell.guid, and the versions in slabs/cell.lmdb, db
  * `cell:info` (keys cell:version, synapse:version, nexus:version; msgpack tuples). Read-only, after the meta check.
@@ -38,15 +62,14 @@ export async function readCellInfo(cellDir: string): Promise<CellInfo> {
   const guid = await readCellGuid(cellDir);
   const slab = path.join(cellDir, 'slabs', 'cell.lmdb');
   if (!existsSync(path.join(slab, 'data.mdb'))) return { guid, cellVersion: null, synapseVersion: null, nexusVersion: null };
-  return withReadOnlyEnv(slab, (env) => {
-    const info = openSubDb(env, 'cell:info');
-    const get = (key: string) => {
-      try {
-        return versionOf(info?.getBinary(Buffer.from(key)) as Buffer | undefined);
-      } catch (error) {
-        throw new SynupError('failed', `${slab}: cell:info ${key} is not a msgpack version (${(error as Error).message})`);
-      }
-    };
-    return { guid, cellVersion: get('cell:version'), synapseVersion: get('synapse:version'), nexusVersion: get('nexus:version') };
-  });
+  await readMeta(path.join(slab, 'data.mdb'));
+  const values = nativeHelperPath() ? await readVersionsNative(slab) : await readVersionsJs(slab);
+  const version = (key: (typeof VERSION_KEYS)[number]) => {
+    try {
+      return versionOf(values[key]);
+    } catch (error) {
+      throw new SynupError('failed', `${slab}: cell:info ${key} is not a msgpack version (${(error as Error).message})`);
+    }
+  };
+  return { guid, cellVersion: version('cell:version'), synapseVersion: version('synapse:version'), nexusVersion: version('nexus:version') };
 }

@@ -8,6 +8,13 @@ export interface Holder {
   path: string;
   /** cell-lock: a lock on cell.guid (a running Synapse holds one); reader: the process has an env open. */
   kind: 'cell-lock' | 'reader';
+  /** The process's name (/proc/<pid>/comm) when it can be read. */
+  command?: string;
+}
+
+/** "pid 123 (python3, reader of …/lock.mdb)": for messages. */
+export function describeHolder(holder: Holder): string {
+  return `pid ${holder.pid} (${holder.command ? `${holder.command}, ` : ''}${holder.kind === 'cell-lock' ? 'lock on' : 'reader of'} ${holder.path})`;
 }
 
 /** Offsets of LMDB 0.9.x's lock.mdb on 64-bit Linux (POSIX robust mutexes): header 2×64 bytes, then 64-byte slots. */
@@ -67,8 +74,9 @@ export async function readerPids(lockFile: string): Promise<number[]> {
 }
 
 /**
- * Who still holds the cell: locks on cell.guid (Synapse's lockf, or flock) and, per env, LMDB's own lock on lock.mdb
- * and live slots in its reader table. synup's own pid is left out.
+ * Who still holds the cell: locks on cell.guid (Synapse's lockf, or flock) and, per env, LMDB's own locks on lock.mdb
+ * and live slots in its reader table (pid alive; and locking lock.mdb when /proc/locks is readable, so a stale slot
+ * whose pid was reused does not count). synup's own pid is left out.
  */
 export async function findHolders(cellDir: string, options: { procLocks?: string } = {}): Promise<Holder[]> {
   const procLocks = options.procLocks ?? (await readFile('/proc/locks', 'utf8').catch(() => ''));
@@ -81,10 +89,17 @@ export async function findHolders(cellDir: string, options: { procLocks?: string
     if (holder.pid === process.pid) return;
     if (!holders.some((h) => h.pid === holder.pid && h.path === holder.path)) holders.push(holder);
   };
+  const named = async () => Promise.all(holders.map(async (h) => {
+    const command = (await readFile(`/proc/${h.pid}/comm`, 'utf8').catch(() => '')).trim();
+    return command ? { ...h, command } : h;
+  }));
   for (const pid of locks.get(guidFile) ?? []) add({ pid, path: guidFile, kind: 'cell-lock' });
   for (const lockFile of lockFiles) {
-    for (const pid of locks.get(lockFile) ?? []) add({ pid, path: lockFile, kind: 'reader' });
-    for (const pid of await readerPids(lockFile)) add({ pid, path: lockFile, kind: 'reader' });
+    const locking = locks.get(lockFile) ?? [];
+    for (const pid of locking) add({ pid, path: lockFile, kind: 'reader' });
+    // A reader slot outlives a killed process and its pid may be reused: where /proc/locks can be read, a slot
+    // counts only if its pid also holds LMDB's lock on lock.mdb (LMDB's own liveness test, mdb_reader_check).
+    for (const pid of await readerPids(lockFile)) if (!procLocks || locking.includes(pid)) add({ pid, path: lockFile, kind: 'reader' });
   }
-  return holders;
+  return named();
 }
