@@ -4,7 +4,7 @@ import { readManifest } from '../backup/manifest.js';
 import { restoreBackup } from '../backup/restore.js';
 import { defaultStateDir } from '../config/schema.js';
 import { SynupError, errorMessage } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
 import { buildPlan } from '../plan/index.js';
 import { UPGRADE_STEPS } from '../plan/steps.js';
 import { createAdapter } from '../service/index.js';
@@ -12,6 +12,7 @@ import { Journal, newRunId } from '../runner/journal.js';
 import { recordRehearsal } from '../runner/rehearsals.js';
 import { renderJUnit, renderRehearsalMarkdown, type RehearsalCase, type RehearsalResult } from '../runner/rehearsal-report.js';
 import { healthProbe } from '../runner/session.js';
+import { createReporter } from '../runner/ui.js';
 import { bindRun } from '../runner/start-run.js';
 import { STEPS } from '../runner/steps/index.js';
 import type { CommandContext } from './context.js';
@@ -55,6 +56,7 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
   const port = flags.port ?? config.health.port + 1;
   const scratchConfig = { ...config, health: { ...config.health, port } };
   const adapter = createAdapter(scratchConfig, { cellDir, stateDir: scratchRoot, cwd: ctx.cwd, env: ctx.env });
+  ensurePrivateDir(scratchRoot);
   const started = Date.now();
   const cases: RehearsalCase[] = [];
   const timed = async (name: string, title: string, fn: () => Promise<string | void>) => {
@@ -81,7 +83,9 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
         id, cellDir, cellName: `rehearsal-${id}`, from, to: plan.to, plan, startedAt: new Date().toISOString(), outcome: 'running', steps: {}, data: {}, owned: [],
       });
       const session = { config: scratchConfig, cellDir, cellName: run.cellName, stateDir: scratchRoot, adapter, health: healthProbe(scratchConfig, cellDir) };
-      const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter: reporterFor(ctx, 'rehearse'), options: { makeBackup: false, ignorePreflight: [] } });
+      // With --json stdout carries the one result document, so step lines go to stderr.
+      const reporter = ctx.out.json ? createReporter(ctx.out, 'rehearse', 'plain') : reporterFor(ctx, 'rehearse');
+      const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter, options: { makeBackup: false, ignorePreflight: [] } });
       const bootStart = Date.now();
       for (const name of REHEARSED) {
         const step = STEPS.find((s) => s.name === name)!;
