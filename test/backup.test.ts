@@ -125,8 +125,24 @@ describe('copyCell', () => {
     expect(existsSync(dst)).toBe(false);
   });
 
+  test('a cell without any env: files are copied, the backup verifies', async () => {
+    const src = tempDir();
+    writeFileSync(path.join(src, 'cell.guid'), 'a'.repeat(32));
+    writeFileSync(path.join(src, 'cell.yaml'), 'x: 1\n');
+    const made = await createBackup({ cellDir: src, dst: path.join(tempDir(), 'b'), mode: 'live' });
+    expect(made.manifest.envs).toEqual([]);
+    expect(made.manifest.files.map((f) => f.path)).toEqual(['cell.guid', 'cell.yaml']);
+    expect(made.verification!.ok).toBe(true);
+  });
+
   test('an unavailable engine is refused with what to install', async () => {
-    await expect(copyCell({ src: cell.dir, dst: path.join(tempDir(), 'x'), mode: 'live', engine: 'synapse', python: '/nonexistent/python3' })).rejects.toThrow();
+    const dst = path.join(tempDir(), 'x');
+    await expect(copyCell({ src: cell.dir, dst, mode: 'live', engine: 'synapse', python: '/nonexistent/python3' })).rejects.toMatchObject({
+      code: 'refused',
+      message: expect.stringMatching(/engine synapse: \/nonexistent\/python3 cannot import synapse\.tools\.service\.backup/),
+      hint: expect.stringMatching(/backup\.python/),
+    });
+    expect(existsSync(dst)).toBe(false);
   });
 });
 

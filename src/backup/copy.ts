@@ -131,7 +131,7 @@ async function copyTree(o: Options, tree: CellTree, engine: Exclude<EngineName, 
     if (bytesTotal !== undefined) totals[index] = bytesTotal;
     o.onProgress({ phase: 'copy', env: envs[index]!.rel, bytesDone: sum(done), bytesTotal: sum(totals) });
   };
-  const copied = await envCopiers[engine](jobs, { jobs: o.jobs, digest: o.digest, onBytes: report });
+  const copied = jobs.length > 0 ? await envCopiers[engine](jobs, { jobs: o.jobs, digest: o.digest, onBytes: report }) : [];
   for (const env of envs) await chmod(path.join(o.dst, env.rel, 'data.mdb'), env.mode);
   const filesTotal = sum(tree.files.map((f) => f.size));
   let filesDone = 0;
