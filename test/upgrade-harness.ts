@@ -26,7 +26,7 @@ export interface Harness {
 }
 
 /** A real sim cell served by the process adapter, a synup.yaml pointing at it, and a fresh verified backup. */
-export async function startHarness(options: { version: string; seed?: number; backup?: boolean; extraYaml?: string } ): Promise<Harness> {
+export async function startHarness(options: { version: string; seed?: number; backup?: boolean; extraYaml?: string; startTimeout?: string; processEnv?: Record<string, string> }): Promise<Harness> {
   const work = tempDir('synup-e2e-');
   const cellDir = path.join(work, 'cortex00');
   const stateDir = path.join(work, 'state');
@@ -43,8 +43,8 @@ export async function startHarness(options: { version: string; seed?: number; ba
       'service:',
       '  adapter: process',
       '  stopTimeout: 5s',
-      `  process: {command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}']}`,
-      `health: {port: ${port}, startTimeout: 15s}`,
+      `  process: {command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: ${JSON.stringify(options.processEnv ?? {})}}`,
+      `health: {port: ${port}, startTimeout: ${options.startTimeout ?? '15s'}}`,
       options.extraYaml ?? '',
       '',
     ].join('\n'),

@@ -98,16 +98,19 @@ async function shutdown(signal) {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
+/** Smashes the header of the layer env's main-db root page (read from the newest meta page): a real, in-use page. */
 function corruptALayer() {
   const layers = path.join(dir, 'layers');
   for (const iden of existsSync(layers) ? readdirSync(layers) : []) {
     const file = path.join(layers, iden, 'layer_v2.lmdb', 'data.mdb');
+    const head = readFileSync(file).subarray(0, 2 * 4096);
+    const meta = (base) => ({ root: head.readBigUInt64LE(base + 16 + 24 + 48 + 40), txn: head.readBigUInt64LE(base + 16 + 24 + 96 + 8) });
+    const [a, b] = [meta(0), meta(4096)];
+    const root = Number(b.txn > a.txn ? b.root : a.root);
     const fd = openSync(file, 'r+');
-    const page = Buffer.alloc(64, 0xa5);
-    // Pages from 2 on hold b-tree pages; smash the header of one.
-    writeFileSync(fd, page, { position: 3 * 4096 + 0 });
+    writeFileSync(fd, Buffer.alloc(16, 0xa5), { position: root * 4096 });
     closeSync(fd);
-    log(`corrupted a page of ${file}`);
+    log(`corrupted page ${root} of ${file}`);
     return;
   }
 }
