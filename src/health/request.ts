@@ -10,7 +10,7 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-export const requestDefaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024 } as const;
+const requestDefaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024 } as const;
 
 export interface JsonResponse {
   status: number;

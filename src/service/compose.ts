@@ -62,7 +62,7 @@ interface PsEntry {
 const RUNNING_STATES = new Set(['running', 'restarting', 'paused', 'removing']);
 
 /** `docker compose ps --format json`: one object per line (compose ≥ 2.21) or one array (older). */
-export function parsePs(stdout: string): PsEntry[] {
+function parsePs(stdout: string): PsEntry[] {
   const text = stdout.trim();
   if (text === '') return [];
   if (text.startsWith('[')) return JSON.parse(text) as PsEntry[];

@@ -15,7 +15,7 @@ export function readEnvVariable(file: string, name: string): string | null {
 }
 
 /** Text with every assignment of `name` set to `value` (appended when absent); other lines untouched. */
-export function withEnvVariable(text: string, name: string, value: string): string {
+function withEnvVariable(text: string, name: string, value: string): string {
   const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
   let found = false;
   const updated = lines.map((line) => {

@@ -47,7 +47,7 @@ export function kubernetesSettings(config: SynupConfig, ctx: AdapterContext): Ku
 }
 
 /** The probes synup lifts during an upgrade: a slow first boot must not be killed by them. */
-export const LIFTED_PROBES = ['startupProbe', 'livenessProbe'] as const;
+const LIFTED_PROBES = ['startupProbe', 'livenessProbe'] as const;
 
 interface Container {
   name: string;

@@ -47,7 +47,7 @@ type LogFd = 3;
 const PLACEHOLDERS = ['version', 'dir', 'port'] as const;
 
 /** Substitutes `{version}`, `{dir}`, `{port}` in each argv element; an unknown `{name}` is a config error. */
-export function expandCommand(template: string[], values: Record<(typeof PLACEHOLDERS)[number], string>): string[] {
+function expandCommand(template: string[], values: Record<(typeof PLACEHOLDERS)[number], string>): string[] {
   return template.map((arg) =>
     arg.replace(/\{([a-z]+)\}/g, (whole, name: string) => {
       if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
@@ -72,6 +72,9 @@ function findExecutable(file: string, settings: ProcessSettings): string {
   throw usageError(`service.process.command: ${file} is not an executable file${file.includes('/') ? '' : ' on PATH'}`, 'use an absolute path, e.g. /opt/synapse/{version}/bin/python');
 }
 
+/** The recorded instance is still running (not marked stopped, pid alive with the same start time). */
+const isLive = (record: PidRecord) => !record.stoppedAt && isAlive(record.pid, record.startTicks);
+
 async function waitGone(pid: number, startTicks: number | null, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (let pause = 20; isAlive(pid, startTicks); pause = Math.min(pause * 2, 200)) {
@@ -93,7 +96,7 @@ export class ProcessAdapter implements ServiceAdapter {
   /** The instance synup started, if it is still alive. */
   private liveRecord(): PidRecord | null {
     const record = readPidRecord(this.settings.pidFile);
-    return record && !record.stoppedAt && isAlive(record.pid, record.startTicks) ? record : null;
+    return record && isLive(record) ? record : null;
   }
 
   /** The start argv for `version`; with null, `{version}` stays as is (a runbook for any version). */
@@ -106,12 +109,11 @@ export class ProcessAdapter implements ServiceAdapter {
 
   async status(): Promise<ServiceStatus> {
     const record = readPidRecord(this.settings.pidFile);
-    const live = record && !record.stoppedAt && isAlive(record.pid, record.startTicks) ? record : null;
-    const locks = await cellLocked(this.ctx.cellDir);
     const configuredVersion = record?.version ?? null;
-    if (live) {
-      return { running: true, pid: live.pid, configuredVersion, detail: `pid ${live.pid} started ${live.version} at ${live.startedAt}; log ${live.logFile}` };
+    if (record && isLive(record)) {
+      return { running: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} started ${record.version} at ${record.startedAt}; log ${record.logFile}` };
     }
+    const locks = await cellLocked(this.ctx.cellDir);
     if (locks.length > 0) {
       const pid = locks.map((h) => h.pid).find((p) => isAlive(p));
       return { running: true, pid, configuredVersion, detail: `cell.guid is locked (${describeHolders(locks)}) by an instance synup did not start` };

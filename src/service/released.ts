@@ -4,7 +4,7 @@ import { SynupError } from '../errors.js';
 import { findHolders, type Holder } from '../lmdb/holders.js';
 
 /** Holders of the cell's files, or none when the dir is not here (a service whose data lives elsewhere). */
-export async function cellHolders(cellDir: string): Promise<Holder[]> {
+async function cellHolders(cellDir: string): Promise<Holder[]> {
   return existsSync(cellDir) ? findHolders(cellDir) : [];
 }
 

@@ -17,7 +17,7 @@ export interface ToolResult {
 const toolDefaults = { timeoutMs: 120_000 } as const;
 
 /** An argv for messages: long arguments (a JSON patch…) shortened. */
-export function showArgv(argv: string[]): string {
+function showArgv(argv: string[]): string {
   return argv.map((a) => (a.length > 120 ? `${a.slice(0, 117)}...` : a)).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
 }
 
