@@ -179,6 +179,20 @@ describe('backup, verify, find, restore', () => {
     expect((await readManifest(backup.dir)).ok).toBe(true);
   });
 
+  test('mdb_stat (LMDB 0.9.x from lmdb-utils) reads the backup: same sub-dbs and entries as the manifest', async () => {
+    const mdbStat = findExecutable('mdb_stat');
+    if (!mdbStat) return console.log('skipped: mdb_stat not installed (lmdb-utils)');
+    for (const env of backup.manifest.envs) {
+      const copy = path.join(tempDir(), 'env'); // mdb_stat creates a lock.mdb: never in the backup itself
+      cpSync(path.join(backup.dir, env.path), copy, { recursive: true });
+      const { stdout } = await execa(mdbStat, ['-e', '-a', copy]);
+      const entries = Object.fromEntries([...stdout.matchAll(/Status of (.+)\n(?:.*\n)*?\s+Entries: (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+      expect(entries['Main DB']).toBe(env.dbs.length);
+      for (const db of env.dbs) expect(entries[db.name], `${env.path} ${db.name}`).toBe(db.entries);
+      expect(/Number of pages used: (\d+)/.exec(stdout)![1]).toBe(String(env.pages));
+    }
+  });
+
   test('verify --against the stopped source: OK; then a changed source is named by env and sub-db', async () => {
     expect((await verifyBackup(backup.dir, { against: cell.dir, cellDir: cell.dir, record: false })).problems).toEqual([]);
     const changed = path.join(tempDir(), 'cell');
@@ -210,6 +224,21 @@ describe('backup, verify, find, restore', () => {
       if (engine === 'native') expect(report.problems[1]).toMatchObject({ code: 'digest-mismatch', env: env.path, db: 'bybuid' });
       else expect(report.problems[0]!.message).toMatch(/not opened with lmdb-js/);
     }
+  });
+
+  test('damaged page headers crash LMDB: contained in the helper process and named by env, the other envs still checked', async () => {
+    if (!nativeHelperPath()) return console.log('skipped: native helper not built');
+    const dir = damaged();
+    const env = layerEnv();
+    const file = path.join(dir, env.path, 'data.mdb');
+    const bytes = readFileSync(file);
+    for (let page = 2; page * 4096 + 16 < bytes.length; page += 13) bytes.writeUInt16LE(0x7fff, page * 4096 + 12); // mp_lower
+    writeFileSync(file, bytes);
+    const report = await verifyBackup(dir, { record: false });
+    expect(report.problems).toEqual([
+      expect.objectContaining({ code: 'env-unreadable', env: env.path, message: expect.stringMatching(/LMDB crashed reading it \(SIG(SEGV|BUS)\)/) }),
+    ]);
+    expect(report.checked.envs).toBe(backup.manifest.envs.length - 1);
   });
 
   test('a truncated data.mdb, a missing env and an extra env are each named', async () => {

@@ -118,12 +118,13 @@ function notesOf(tree: CellTree): string[] {
 /** Compacts every env with a per-env engine, largest first, then copies the other files and links. */
 async function copyTree(o: Options, tree: CellTree, engine: Exclude<EngineName, 'synapse'>): Promise<Pick<CopyCellResult, 'envs' | 'files' | 'dirs' | 'symlinks'>> {
   const envs = largestFirst(tree.envs);
+  // Upper bounds of the compacted sizes (from the meta pages), for progress until the engine knows better.
   const estimates = await Promise.all(envs.map(async (env) => {
     const meta = await readMeta(path.join(env.dir, 'data.mdb'));
     return (meta.lastPage + 1) * meta.pageSize;
   }));
   await makeDirs(o.dst, tree.dirs.map((d) => d.rel));
-  const jobs: EnvCopyJob[] = envs.map((env, i) => ({ rel: env.rel, src: env.dir, out: path.join(o.dst, env.rel), estimateBytes: estimates[i]! }));
+  const jobs: EnvCopyJob[] = envs.map((env) => ({ rel: env.rel, src: env.dir, out: path.join(o.dst, env.rel) }));
   const done = envs.map(() => 0);
   const totals = [...estimates];
   const report = (index: number, bytesDone: number, bytesTotal?: number) => {

@@ -17,8 +17,6 @@ export interface EnvCopyJob {
   rel: string;
   src: string;
   out: string;
-  /** Upper bound of the compacted size (from the meta page), for progress until the engine knows better. */
-  estimateBytes: number;
 }
 
 export interface EnvCopyResult {

@@ -63,7 +63,7 @@ async function walkNative(dirs: string[], options: WalkOptions, retrying = false
   const errors = new Map<number, string>();
   for (const event of run.events) {
     if (event.env === undefined) continue;
-    if (event.event === 'env') walks.set(event.env, fromHelperEnv(dirs[event.env]!, event));
+    if (event.event === 'env') walks.set(event.env, envWalkFromEvent(dirs[event.env]!, event));
     else if (event.event === 'filehash') hashes.set(event.env, event);
     else if (event.event === 'error') errors.set(event.env, String(event.message));
   }
@@ -98,7 +98,8 @@ interface HelperDb {
   digest?: string;
 }
 
-function fromHelperEnv(dir: string, e: HelperEvent): EnvWalk {
+/** Parses the helper's "env" event (a walk, or with `copy -d` the digest of the pinned source snapshot). */
+export function envWalkFromEvent(dir: string, e: HelperEvent): EnvWalk {
   const main = e.main as { depth: number; branch: number; leaf: number; overflow: number; entries: number };
   return {
     dir,
@@ -123,6 +124,3 @@ function fromHelperEnv(dir: string, e: HelperEvent): EnvWalk {
     ...(typeof e.digest === 'string' ? { digest: e.digest } : {}),
   };
 }
-
-/** Parses the helper's "env" event of a copy run (-d): the digest of the pinned source snapshot. */
-export const envWalkFromEvent = fromHelperEnv;
