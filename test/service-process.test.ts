@@ -192,6 +192,25 @@ describe('process adapter with a real sim cell', () => {
     expect((await untilStopped(sim.adapter)).detail).toContain('BadVersion');
   });
 
+  it.each([
+    ['never-active', /answers but is not active/],
+    ['hang-before-active', /ECONNREFUSED/],
+  ])('fault %s: running, but waitForActive fails at its deadline with the reason', async (fault, reason) => {
+    const sim = await simService({ version: '2.180.0', env: { SYNUP_SIM_FAULT: fault } });
+    await sim.adapter.start('2.180.0');
+    await followUntil(sim.adapter, fault === 'never-active' ? /https listening/ : /hanging before the listener/);
+    const error = await rejection(waitForActive({ host: '127.0.0.1', port: sim.port, cellDir: sim.cellDir, deadlineMs: 500 }));
+    expect(error.message).toMatch(reason);
+    expect((await sim.adapter.status()).running).toBe(true);
+  });
+
+  it('fault wrong-version: the service reports a version its data does not have', async () => {
+    const sim = await simService({ version: '2.180.0', env: { SYNUP_SIM_FAULT: 'wrong-version' } });
+    await sim.adapter.start('2.180.0');
+    await sim.waitActive();
+    expect(await readServiceVersion({ host: '127.0.0.1', port: sim.port, cellDir: sim.cellDir })).toBe('2.0.0');
+  });
+
   it('describes the exact argv it runs', async () => {
     const sim = await simService({ version: '2.180.0' });
     expect(sim.adapter.describe('start', '2.181.0')).toEqual([[process.execPath, SIM_CELL_JS, sim.cellDir, '--version', '2.181.0', '--port', String(sim.port)]]);
