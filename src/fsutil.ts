@@ -1,10 +1,18 @@
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { SynupError } from './errors.js';
 
 /** Makes a private dir (0700) for synup's own state. */
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw new SynupError('usage', `cannot use ${dir} as a synup state dir: it (or a parent) is not a directory`, { hint: 'set state.dir (or SYNUP_STATE_DIR) to a directory synup may write' });
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new SynupError('usage', `cannot write the synup state dir ${dir}: ${code}`, { hint: 'set state.dir (or SYNUP_STATE_DIR) to a directory synup may write' });
+    throw error;
+  }
 }
 
 export function fsyncDir(dir: string): void {

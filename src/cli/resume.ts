@@ -14,12 +14,19 @@ interface ResumeFlags {
   force?: boolean;
 }
 
+function noRuns(ctx: CommandContext, cellDir: string, stateDir: string): number {
+  if (ctx.out.json) emitJson(ctx.out, { resumed: false, lastRun: null, outcome: null });
+  say(ctx.out, `Nothing to resume: no synup run of ${cellDir} in the journal (${stateDir}).`);
+  return 0;
+}
+
 /**
  * After synup itself died: continue the interrupted run from its journal (every step is idempotent), or finish
  * its rollback. The cell ends fully upgraded or fully as before.
  */
 export async function runResume(ctx: CommandContext, _args: string[], flags: ResumeFlags): Promise<number> {
   const session = openCellSession(ctx, { dir: flags.dir, allowMissing: true });
+  if (!Journal.exists(session.stateDir)) return noRuns(ctx, session.cellDir, session.stateDir);
   const journal = Journal.open(session.stateDir);
   try {
     const run = journal.latest(session.cellDir);

@@ -15,9 +15,14 @@ interface RollbackFlags {
   yes?: boolean;
 }
 
+function noRuns(_ctx: CommandContext, cellDir: string, stateDir: string): never {
+  throw new SynupError('usage', `no synup run of ${cellDir} in the journal (${stateDir})`, { hint: 'see `synup history`' });
+}
+
 /** Puts the pre-upgrade data and version back by choice; after a successful upgrade only with --force. */
 export async function runRollback(ctx: CommandContext, _args: string[], flags: RollbackFlags): Promise<number> {
   const session = openCellSession(ctx, { dir: flags.dir, allowMissing: true });
+  if (!Journal.exists(session.stateDir)) return noRuns(ctx, session.cellDir, session.stateDir);
   const journal = Journal.open(session.stateDir);
   try {
     const run = flags.run ? journal.get(flags.run) : journal.latest(session.cellDir);

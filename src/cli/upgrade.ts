@@ -10,6 +10,8 @@ import { latestPassingRehearsal } from '../runner/rehearsals.js';
 import { openCellSession } from '../runner/session.js';
 import { bindRun } from '../runner/start-run.js';
 import { STEPS } from '../runner/steps/index.js';
+import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
+import { requireUsableBackup } from '../runner/steps/backup-gate.js';
 import { runDirs } from '../runner/paths.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
@@ -43,10 +45,10 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
       hint: `run \`synup rehearse --backup <backup of this cell> --to ${plan.to}\` first`,
     });
   }
-  const options: RunnerOptions = {
-    makeBackup: flags.backup ?? false,
-    ignorePreflight: [...session.config.upgrade.ignorePreflight, ...(flags.ignorePreflight ?? [])],
-  };
+  const ignorePreflight = [...session.config.upgrade.ignorePreflight, ...(flags.ignorePreflight ?? [])];
+  const unknown = ignorePreflight.filter((name) => !(PREFLIGHT_CHECKS as readonly string[]).includes(name));
+  if (unknown.length) throw usageError(`--ignore-preflight: unknown check ${unknown.map((n) => JSON.stringify(n)).join(', ')}; known: ${PREFLIGHT_CHECKS.join(', ')}`);
+  const options: RunnerOptions = { makeBackup: flags.backup ?? false, ignorePreflight };
 
   if (flags.dryRun) {
     const dry = { ...session, plan, options, out: ctx.out, emit: () => undefined, progress: () => undefined };
@@ -60,10 +62,16 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
     return 0;
   }
 
-  await confirmOrRefuse(ctx, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
-
   const runId = newRunId();
   const lock = acquireLock(session.stateDir, session.cellDir, { runId, command: 'upgrade' }, flags.force ?? false);
+  try {
+    // Refusals that need no run: nothing is journaled for them.
+    if (!options.makeBackup) await requireUsableBackup(session.config, session.cellDir);
+    await confirmOrRefuse(ctx, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const journal = Journal.open(session.stateDir);
   try {
     const run = journal.create({

@@ -100,4 +100,8 @@ function resolvePaths(config: SynupConfig, base: string): void {
   config.state.dir = abs(config.state.dir);
   config.backup.dir = abs(config.backup.dir);
   config.health.ca = abs(config.health.ca);
+  const { process: proc, systemd, compose } = config.service;
+  if (proc) Object.assign(proc, { pidFile: abs(proc.pidFile), logFile: abs(proc.logFile) });
+  if (systemd) Object.assign(systemd, { environmentFile: abs(systemd.environmentFile), dropInDir: abs(systemd.dropInDir) });
+  if (compose) Object.assign(compose, { file: abs(compose.file), overrideFile: abs(compose.overrideFile) });
 }

@@ -4,20 +4,39 @@ import { formatDuration } from '../../cli/output.js';
 import { createBackup } from '../../backup/create.js';
 import { findUsableBackup } from '../../backup/find.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';
+import type { SynupConfig } from '../../config/schema.js';
 import type { Step } from '../context.js';
+
+/**
+ * The newest usable backup of this cell, or a refusal naming why none counts. Called by the step and, before anything
+ * is written, by `synup upgrade` itself, so a missing backup is refused with nothing changed on disk.
+ */
+export async function requireUsableBackup(config: SynupConfig, cellDir: string) {
+  const backupsDir = config.backup.dir;
+  if (!backupsDir) {
+    throw new SynupError('refused', 'no backup dir configured: synup will not upgrade without a verified fresh backup', {
+      hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)',
+    });
+  }
+  const { guid } = await readCellInfo(cellDir);
+  const maxAgeMs = config.backup.maxAge;
+  const { backup, rejected } = await findUsableBackup({ backupsDir, cellGuid: guid ?? '', maxAgeMs });
+  if (!backup) {
+    const reasons = rejected.slice(0, 5).map((r) => `  ${path.basename(r.dir)}: ${r.reason}`).join('\n');
+    throw new SynupError('refused', `no verified backup of this cell newer than ${formatDuration(maxAgeMs)} in ${backupsDir}${reasons ? '\n' + reasons : ''}`, {
+      hint: 'run `synup backup` first, or pass --backup to make one now (before any downtime)',
+    });
+  }
+  return backup;
+}
 
 export const backupGate: Step = {
   name: 'backup-gate',
   async run(ctx) {
     if (ctx.run.data.backupDir) return;
-    const backupsDir = ctx.config.backup.dir;
-    if (!backupsDir) {
-      throw new SynupError('refused', 'no backup dir configured: synup will not upgrade without a verified fresh backup', {
-        hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)',
-      });
-    }
-    const { guid } = await readCellInfo(ctx.cellDir);
     if (ctx.options.makeBackup) {
+      const backupsDir = ctx.config.backup.dir;
+      if (!backupsDir) throw new SynupError('refused', 'no backup dir configured for --backup', { hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)' });
       ctx.progress(`making a live backup of ${ctx.cellDir} in ${backupsDir} (before any downtime)`);
       const made = await createBackup({
         cellDir: ctx.cellDir,
@@ -37,14 +56,7 @@ export const backupGate: Step = {
       });
       return;
     }
-    const maxAgeMs = ctx.config.backup.maxAge;
-    const { backup, rejected } = await findUsableBackup({ backupsDir, cellGuid: guid ?? '', maxAgeMs });
-    if (!backup) {
-      const reasons = rejected.slice(0, 5).map((r) => `  ${path.basename(r.dir)}: ${r.reason}`).join('\n');
-      throw new SynupError('refused', `no verified backup of this cell newer than ${formatDuration(maxAgeMs)} in ${backupsDir}${reasons ? '\n' + reasons : ''}`, {
-        hint: 'run `synup backup` first, or pass --backup to make one now (before any downtime)',
-      });
-    }
+    const backup = await requireUsableBackup(ctx.config, ctx.cellDir);
     ctx.progress(`backup ${backup.dir} (${formatDuration(backup.ageMs)} old, verified)`);
     ctx.update((run) => {
       run.data.backupDir = backup.dir;

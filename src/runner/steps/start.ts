@@ -4,11 +4,12 @@ import { stopService } from './stop.js';
 export const start: Step = {
   name: 'start',
   async run(ctx) {
-    const status = await ctx.adapter.status();
-    if (!status.running) await ctx.adapter.start(ctx.run.to);
+    // Recorded before starting, so following the log from here misses none of the first boot's lines.
     ctx.update((run) => {
       run.data.newStartedAt ??= new Date().toISOString();
     });
+    const status = await ctx.adapter.status();
+    if (!status.running) await ctx.adapter.start(ctx.run.to);
   },
   /** Stop the new version before its data is moved aside. */
   async undo(ctx) {
