@@ -17,7 +17,7 @@ const BAD = '2.183.0';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'synup-demo-'));
 const cellDir = path.join(work, 'cortex00');
-const outDir = path.join(root, 'demo-output');
+const outDir = process.env.SYNUP_DEMO_OUTPUT ?? path.join(root, 'demo-output');
 mkdirSync(outDir, { recursive: true });
 const runbook = path.join(outDir, `runbook-${FROM}-to-${GOOD}.html`);
 const port = await freePort();
