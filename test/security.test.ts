@@ -24,7 +24,7 @@ describe('no child process through a shell', () => {
   it.each([
     ['shell: true', /shell\s*:\s*(true|['"`])/],
     ['execaCommand (a string command line)', /\bexecaCommand(Sync)?\s*\(/],
-    ['execa template strings ($`…`)', /\$`|execa`/],
+    ['execa template strings ($`…`, execa`…`)', /import\s*\{[^}]*(?<![\w$])\$(?![\w$])[^}]*\}\s*from\s*['"]execa['"]|(?:^|[\s(=;,!])(?:\$|execa)`/m],
     ['child_process exec/execSync (a shell)', /\bexec(Sync)?\s*\(\s*['"`]/],
     ['execa with a single string holding spaces', /execa\(\s*['"`][^'"`]*\s[^'"`]*['"`]\s*[,)]/],
   ])('%s appears nowhere', (_name, pattern) => {

@@ -72,7 +72,7 @@ describe('synup upgrade on a real sim cell', () => {
     const down = await harness.run(['upgrade', '--to', '2.180.0', '-y']);
     expect(down.exitCode).toBe(3);
     expect(down.stderr).toMatch(/downgrade/i);
-    const noYes = await harness.run(['upgrade', '--to', '2.182.0']);
+    const noYes = await harness.run(['upgrade', '--to', '2.182.0', '--backup']);
     expect(noYes.exitCode).toBe(2);
     expect(noYes.stderr).toMatch(/pass -y\/--yes/);
     expect(harness.siblings()).toEqual(['cortex00']);
