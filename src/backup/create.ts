@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
@@ -120,28 +120,34 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   const info = await readCellInfo(o.cellDir);
   await mkdir(path.dirname(o.dst), { recursive: true });
   const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress });
-  o.onProgress({ phase: 'digest', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'digests and manifest' });
-  const { digestOf, walks } = await manifestDigests(copy, o.mode, o.jobs);
-  const manifest = sealManifest({
-    format: 'synup-backup/1',
-    synupVersion: SYNUP_VERSION,
-    createdAt: new Date().toISOString(),
-    mode: o.mode,
-    engine: copy.engine,
-    consistency: copy.consistency,
-    digestOf,
-    source: { dir: o.cellDir, host: os.hostname() },
-    cell: { guid: info.guid, cellVersion: info.cellVersion, synapseVersion: info.synapseVersion },
-    skipDirs: o.skipDirs,
-    envs: await manifestEnvs(copy, walks),
-    files: copy.files,
-    symlinks: copy.symlinks,
-    dirs: copy.dirs,
-    rootMode: copy.rootMode,
-    totals: { bytesBefore: copy.bytesBefore, bytesAfter: copy.bytesAfter, durationMs: copy.durationMs },
-    notes: copy.notes,
-  });
-  writeManifest(o.dst, manifest);
+  let manifest: Manifest;
+  try {
+    o.onProgress({ phase: 'digest', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'digests and manifest' });
+    const { digestOf, walks } = await manifestDigests(copy, o.mode, o.jobs);
+    manifest = sealManifest({
+      format: 'synup-backup/1',
+      synupVersion: SYNUP_VERSION,
+      createdAt: new Date().toISOString(),
+      mode: o.mode,
+      engine: copy.engine,
+      consistency: copy.consistency,
+      digestOf,
+      source: { dir: o.cellDir, host: os.hostname() },
+      cell: { guid: info.guid, cellVersion: info.cellVersion, synapseVersion: info.synapseVersion },
+      skipDirs: o.skipDirs,
+      envs: await manifestEnvs(copy, walks),
+      files: copy.files,
+      symlinks: copy.symlinks,
+      dirs: copy.dirs,
+      rootMode: copy.rootMode,
+      totals: { bytesBefore: copy.bytesBefore, bytesAfter: copy.bytesAfter, durationMs: copy.durationMs },
+      notes: copy.notes,
+    });
+    writeManifest(o.dst, manifest);
+  } catch (error) {
+    await rm(o.dst, { recursive: true, force: true }); // synup's own, and without a manifest it is no backup
+    throw error;
+  }
   if (!o.verify) return { dir: o.dst, manifest, copy, verification: null };
   o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `re-reading ${copy.envs.length} envs and ${copy.files.length} files` });
   const verification = await verifyBackup(o.dst, { jobs: o.jobs });
