@@ -27,7 +27,7 @@
  *   {"event":"snapshot","envs":N}
  *   {"event":"start","env":I,"txnid":T,"bytesTotal":B}
  *   {"event":"progress","env":I,"bytes":B}
- *   {"event":"copied","env":I,"bytes":B,"ms":M,"fileHash":"<xxh64 hex of the bytes written>"}
+ *   {"event":"copied","env":I,"bytes":B,"ms":M}
  *   {"event":"env","env":I,"pageSize":..,"mapSize":..,"lastPage":..,"txnid":..,"freePages":..,"main":{..},
  *    "dbs":[{"name":"<hex>","flags":F,"depth":..,"branch":..,"leaf":..,"overflow":..,"entries":E,"digest":"<hex>"}],
  *    "digest":"<hex>"}
@@ -403,14 +403,13 @@ done:
 
 /* ------------------------------------------------------------------------------------------- compacting copy */
 
-/* LMDB's own copy state first (mdb_env_cthr_toggle and mdb_env_cwalk take it), then what synup adds. */
+/* LMDB's own copy state first (mdb_env_cthr_toggle and mdb_env_cwalk take it), then a byte count for progress. */
 struct synup_copy {
 	mdb_copy my;
-	xxh64_t hash;
 	volatile uint64_t written;
 };
 
-/* mdb_env_copythr, plus an XXH64 of every byte in the order written (the output is written sequentially). */
+/* mdb_env_copythr, counting the bytes written (for progress). */
 static void *synup_copythr(void *arg) {
 	synup_copy *sc = arg;
 	mdb_copy *my = &sc->my;
@@ -427,7 +426,6 @@ static void *synup_copythr(void *arg) {
 		for (int part = 0; part < 2; part++) {
 			char *ptr = part ? my->mc_over[toggle] : my->mc_wbuf[toggle];
 			size_t wsize = part ? (size_t)my->mc_olen[toggle] : (size_t)my->mc_wlen[toggle];
-			if (!my->mc_error) xxh_update(&sc->hash, ptr, wsize);
 			while (wsize > 0 && !my->mc_error) {
 				ssize_t len = write(my->mc_fd, ptr, wsize);
 				if (len < 0) {
@@ -453,7 +451,7 @@ static void *synup_copythr(void *arg) {
 }
 
 /* mdb_env_copyfd1() of LMDB 0.9.29, except that the read txn is the caller's (begun before any env was copied). */
-static int synup_copyfd(slot_t *s, int fd, uint64_t *file_hash, uint64_t *written) {
+static int synup_copyfd(slot_t *s, int fd, uint64_t *written) {
 	MDB_env *env = s->env;
 	MDB_txn *txn = s->txn;
 	synup_copy sc;
@@ -466,7 +464,6 @@ static int synup_copyfd(slot_t *s, int fd, uint64_t *file_hash, uint64_t *writte
 	int rc;
 
 	memset(&sc, 0, sizeof(sc));
-	xxh_reset(&sc.hash, 0);
 	if ((rc = pthread_mutex_init(&my->mc_mutex, NULL)) != 0) return rc;
 	if ((rc = pthread_cond_init(&my->mc_cond, NULL)) != 0) goto done2;
 	if ((rc = posix_memalign(&buf, env->me_os_psize, MDB_WBUF * 2)) != 0) goto done;
@@ -520,7 +517,6 @@ finish:
 	pthread_mutex_lock(&out_mutex);
 	s->active = NULL;
 	pthread_mutex_unlock(&out_mutex);
-	*file_hash = xxh_digest(&sc.hash);
 	*written = sc.written;
 done:
 	free(my->mc_wbuf[0]);
@@ -598,15 +594,14 @@ static void fail_slot(slot_t *s, const char *what, int rc) {
 
 static void run_copy(slot_t *s) {
 	int fd, rc;
-	uint64_t hash = 0, written = 0, t0 = now_ms();
+	uint64_t written = 0, t0 = now_ms();
 	if ((rc = open_out(s->out, &fd)) != 0) return fail_slot(s, "cannot create the output", rc);
-	rc = synup_copyfd(s, fd, &hash, &written);
+	rc = synup_copyfd(s, fd, &written);
 	if (!rc && fsync(fd) != 0 && errno != EINVAL) rc = errno;
 	if (close(fd) != 0 && !rc) rc = errno;
 	if (rc) return fail_slot(s, "compact copy", rc);
 	sbuf_t b = {0};
-	sb_printf(&b, "{\"event\":\"copied\",\"env\":%d,\"bytes\":%" PRIu64 ",\"ms\":%" PRIu64 ",\"fileHash\":\"%016" PRIx64 "\"}",
-		s->index, written, now_ms() - t0, hash);
+	sb_printf(&b, "{\"event\":\"copied\",\"env\":%d,\"bytes\":%" PRIu64 ",\"ms\":%" PRIu64 "}", s->index, written, now_ms() - t0);
 	emit(&b);
 	if (Q.digest && (rc = walk_txn(s, 1)) != 0) return fail_slot(s, "digest of the snapshot", rc);
 }

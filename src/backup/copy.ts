@@ -43,8 +43,7 @@ export interface CopiedEnv {
   bytesBefore: number;
   bytesAfter: number;
   durationMs: number;
-  /** XXH64 of the copy's data.mdb when the engine computed it while writing. */
-  fileHash?: string;
+  /** Digest of exactly the snapshot that was copied (builtin engine with `digest`). */
   snapshot?: EnvWalk;
 }
 

@@ -6,7 +6,7 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { readMeta } from '../lmdb/format.js';
-import { walkEnvs } from '../lmdb/walk.js';
+import { walkEnvs, type WalkEngine, type WalkOutcome } from '../lmdb/walk.js';
 import { SYNUP_VERSION } from '../version.js';
 import { copyCell, type CopyCellResult, type CopyProgress } from './copy.js';
 import { envDigestOf } from './digest.js';
@@ -31,7 +31,7 @@ export interface CreateBackupOptions {
   verify?: boolean;
   python?: string;
   now?: Date;
-  onProgress?: (event: CopyProgress | { phase: 'digest' | 'verify'; bytesDone: number; bytesTotal: number; message?: string }) => void;
+  onProgress?: (event: CopyProgress | { phase: 'verify'; bytesDone: number; bytesTotal: number; message?: string }) => void;
 }
 
 export interface CreatedBackup {
@@ -64,34 +64,37 @@ function normalizeCreateOptions(options: CreateBackupOptions) {
   };
 }
 
-/**
- * The digests the manifest records. Best: the exact snapshot the builtin engine copied (walked in the same pass).
- * A stopped source is the next best; a live source read later would have moved on, so then the copy is digested.
- */
-async function manifestDigests(copy: CopyCellResult, mode: 'live' | 'cold', jobs: number): Promise<{ digestOf: Manifest['digestOf']; walks: EnvWalk[] }> {
-  if (copy.envs.every((env) => env.snapshot)) return { digestOf: 'snapshot', walks: copy.envs.map((env) => env.snapshot!) };
-  const digestOf = mode === 'cold' ? 'source' : 'copy';
-  const root = digestOf === 'source' ? copy.src : copy.dst;
-  const { outcomes } = await walkEnvs(copy.envs.map((env) => path.join(root, env.path)), { digest: true, jobs });
-  return {
-    digestOf,
-    walks: outcomes.map((outcome, i) => {
-      if (!outcome.ok) throw new SynupError('failed', `cannot digest ${copy.envs[i]!.path}: ${outcome.error}`);
-      return outcome.walk;
-    }),
-  };
+/** Reads the copy once: the file hash of every env, and with `digest` every entry (the verification's walk). */
+async function walkCopy(copy: CopyCellResult, digest: boolean, jobs: number): Promise<{ engine: WalkEngine; outcomes: WalkOutcome[] }> {
+  const walked = await walkEnvs(copy.envs.map((env) => path.join(copy.dst, env.path)), { digest, fileHash: true, jobs });
+  walked.outcomes.forEach((outcome, i) => {
+    if (!outcome.ok) throw new SynupError('failed', `cannot read back the copy of ${copy.envs[i]!.path}: ${outcome.error}`);
+  });
+  return walked;
 }
 
-async function manifestEnvs(copy: CopyCellResult, walks: EnvWalk[]): Promise<ManifestEnv[]> {
-  const needHash = copy.envs.filter((env) => !env.fileHash).map((env) => path.join(copy.dst, env.path));
-  const hashed = new Map((await walkEnvs(needHash, { fileHash: true })).outcomes.map((o) => [o.dir, o.ok ? o.walk.fileHash : undefined]));
+/**
+ * The digests the manifest records. Best: the exact snapshot the builtin engine copied (walked in the same pass).
+ * A stopped source is the next best; a live source read later would have moved on, so then the copy's own.
+ */
+async function manifestDigests(copy: CopyCellResult, mode: 'live' | 'cold', copyWalks: WalkOutcome[], jobs: number): Promise<{ digestOf: Manifest['digestOf']; walks: EnvWalk[] }> {
+  if (copy.envs.every((env) => env.snapshot)) return { digestOf: 'snapshot', walks: copy.envs.map((env) => env.snapshot!) };
+  const unwrap = (outcomes: WalkOutcome[]) => outcomes.map((outcome, i) => {
+    if (!outcome.ok) throw new SynupError('failed', `cannot digest ${copy.envs[i]!.path}: ${outcome.error}`);
+    return outcome.walk;
+  });
+  if (mode === 'live') return { digestOf: 'copy', walks: unwrap(copyWalks) };
+  const { outcomes } = await walkEnvs(copy.envs.map((env) => path.join(copy.src, env.path)), { digest: true, jobs });
+  return { digestOf: 'source', walks: unwrap(outcomes) };
+}
+
+async function manifestEnvs(copy: CopyCellResult, digests: EnvWalk[], copyWalks: WalkOutcome[]): Promise<ManifestEnv[]> {
   return Promise.all(copy.envs.map(async (env, i) => {
-    const dir = path.join(copy.dst, env.path);
-    const meta = await readMeta(path.join(dir, 'data.mdb'));
-    const { mode } = await lstat(path.join(dir, 'data.mdb'));
-    const fileHash = env.fileHash ?? hashed.get(dir);
-    if (!fileHash) throw new SynupError('failed', `cannot hash the copy of ${env.path}`);
-    const digest = envDigestOf(env.path, walks[i]!);
+    const file = path.join(copy.dst, env.path, 'data.mdb');
+    const meta = await readMeta(file);
+    const { mode } = await lstat(file);
+    const walked = copyWalks[i]!;
+    const digest = envDigestOf(env.path, digests[i]!);
     return {
       path: env.path,
       pageSize: meta.pageSize,
@@ -99,7 +102,7 @@ async function manifestEnvs(copy: CopyCellResult, walks: EnvWalk[]): Promise<Man
       bytes: env.bytesAfter,
       bytesBefore: env.bytesBefore,
       mode: mode & 0o7777,
-      fileHash,
+      fileHash: walked.ok ? walked.walk.fileHash! : '',
       entries: digest.entries,
       digest: digest.digest,
       dbs: digest.dbs,
@@ -109,8 +112,9 @@ async function manifestEnvs(copy: CopyCellResult, walks: EnvWalk[]): Promise<Man
 
 /**
  * A backup = compacted copy of every env + every other file, then the manifest (written last: without it the
- * backup is incomplete), then a full verification recorded in the backup dir. A failed verification leaves the
- * backup marked as failed (never used by the upgrade gate) and throws.
+ * backup is incomplete), then a full verification recorded in the backup dir: the copy is read back once (every
+ * entry, every byte) and compared with the digests of what was copied. A failed verification leaves the backup
+ * marked as failed (never used by the upgrade gate) and throws.
  */
 export async function createBackup(options: CreateBackupOptions): Promise<CreatedBackup> {
   const o = normalizeCreateOptions(options);
@@ -121,9 +125,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   await mkdir(path.dirname(o.dst), { recursive: true });
   const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress });
   let manifest: Manifest;
+  let copyWalk: Awaited<ReturnType<typeof walkCopy>>;
   try {
-    o.onProgress({ phase: 'digest', bytesDone: 0, bytesTotal: copy.bytesAfter, message: 'digests and manifest' });
-    const { digestOf, walks } = await manifestDigests(copy, o.mode, o.jobs);
+    o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `reading back ${copy.envs.length} envs` });
+    const snapshotDigests = copy.envs.every((env) => env.snapshot);
+    copyWalk = await walkCopy(copy, o.verify || (!snapshotDigests && o.mode === 'live'), o.jobs);
+    const { digestOf, walks } = await manifestDigests(copy, o.mode, copyWalk.outcomes, o.jobs);
     manifest = sealManifest({
       format: 'synup-backup/1',
       synupVersion: SYNUP_VERSION,
@@ -135,7 +142,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       source: { dir: o.cellDir, host: os.hostname() },
       cell: { guid: info.guid, cellVersion: info.cellVersion, synapseVersion: info.synapseVersion },
       skipDirs: o.skipDirs,
-      envs: await manifestEnvs(copy, walks),
+      envs: await manifestEnvs(copy, walks, copyWalk.outcomes),
       files: copy.files,
       symlinks: copy.symlinks,
       dirs: copy.dirs,
@@ -149,8 +156,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     throw error;
   }
   if (!o.verify) return { dir: o.dst, manifest, copy, verification: null };
-  o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `re-reading ${copy.envs.length} envs and ${copy.files.length} files` });
-  const verification = await verifyBackup(o.dst, { jobs: o.jobs });
+  // The copy's walk above is the verification's: its digests against the manifest's (the copied snapshot's).
+  const verification = await verifyBackup(o.dst, { jobs: o.jobs, walked: copyWalk });
   if (!verification.ok) {
     throw new SynupError('failed', `backup ${o.dst} failed its verification: ${verification.problems.slice(0, 3).map((p) => p.message).join('; ')}`, {
       hint: 'the backup is kept for diagnosis and marked as failed; check the disk, then run `synup backup` again',

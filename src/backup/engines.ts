@@ -22,8 +22,6 @@ export interface EnvCopyJob {
 export interface EnvCopyResult {
   bytesAfter: number;
   durationMs: number;
-  /** XXH64 of the written data.mdb (builtin: computed while writing). */
-  fileHash?: string;
   /** Digest of the exact snapshot that was copied (builtin with `digest`). */
   snapshot?: EnvWalk;
 }
@@ -90,7 +88,7 @@ async function copyBuiltin(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyR
       if (event.event === 'start') run.onBytes(i, 0, Number(event.bytesTotal));
       else if (event.event === 'progress') run.onBytes(i, Number(event.bytes));
       else if (event.event === 'copied') {
-        results[i] = { ...results[i], bytesAfter: Number(event.bytes), durationMs: Number(event.ms), fileHash: String(event.fileHash) };
+        results[i] = { ...results[i], bytesAfter: Number(event.bytes), durationMs: Number(event.ms) };
         run.onBytes(i, Number(event.bytes), Number(event.bytes));
       } else if (event.event === 'env') results[i]!.snapshot = envWalkFromEvent(jobs[i]!.src, event);
       else if (event.event === 'error') errors.push(`${jobs[i]!.rel}: ${String(event.message)}`);

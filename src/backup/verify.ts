@@ -50,6 +50,8 @@ export interface VerifyOptions {
   engine?: WalkEngine;
   /** Record the result in the backup dir (default true). */
   record?: boolean;
+  /** A walk (digests and file hashes) of exactly these envs just made by the caller: reused instead of a second read. */
+  walked?: { engine: WalkEngine; outcomes: WalkOutcome[] };
 }
 
 /** The manifest's digests as a CellDigest, to compare with a walk. */
@@ -72,7 +74,7 @@ async function walkBackupEnvs(dirs: string[], expected: ManifestEnv[], jobs: num
 }
 
 /** Checks a copy of a backup (the backup itself, or a restored dir) against its manifest, naming every difference. */
-export async function verifyTree(dir: string, manifest: Manifest, options: { jobs?: number; engine?: WalkEngine } = {}): Promise<{ problems: VerifyProblem[]; checked: VerifyChecked; engine: WalkEngine }> {
+export async function verifyTree(dir: string, manifest: Manifest, options: Pick<VerifyOptions, 'jobs' | 'engine' | 'walked'> = {}): Promise<{ problems: VerifyProblem[]; checked: VerifyChecked; engine: WalkEngine }> {
   const problems: VerifyProblem[] = [];
   const checked: VerifyChecked = { envs: 0, subDbs: 0, entries: 0, files: 0, bytes: 0 };
   const tree = await scanCell(dir, { skipDirs: [] });
@@ -89,7 +91,8 @@ export async function verifyTree(dir: string, manifest: Manifest, options: { job
     if (size !== env.bytes) problems.push({ code: 'size-mismatch', env: env.path, message: `${env.path}/data.mdb is ${size} bytes, the manifest says ${env.bytes}${size < env.bytes ? ' (truncated)' : ''}` });
   }
   const dirs = present.map((env) => found.get(env.path)!.dir);
-  const { engine, outcomes, unopened } = await walkBackupEnvs(dirs, present, options.jobs ?? os.availableParallelism(), options.engine);
+  const reuse = options.walked && dirs.every((dir) => options.walked!.outcomes.some((o) => o.dir === dir)) ? options.walked : null;
+  const { engine, outcomes, unopened } = reuse ? { ...reuse, unopened: new Map<string, string>() } : await walkBackupEnvs(dirs, present, options.jobs ?? os.availableParallelism(), options.engine);
   const changedBytes = (env: ManifestEnv, actual: string | undefined, note = '') =>
     problems.push({ code: 'bytes-changed', env: env.path, message: `${env.path}/data.mdb bytes differ from the backup as written (xxh64 ${actual}, expected ${env.fileHash}): flipped or overwritten bytes${note}` });
   present.forEach((env, i) => {
@@ -166,7 +169,7 @@ export async function verifyBackup(backupDir: string, options: VerifyOptions = {
   if (!read.ok) {
     problems.push({ code: read.code, message: read.message });
   } else {
-    const tree = await verifyTree(dir, read.manifest, { jobs, engine: options.engine });
+    const tree = await verifyTree(dir, read.manifest, { jobs, engine: options.engine, walked: options.walked });
     problems.push(...tree.problems);
     checked = tree.checked;
     engine = tree.engine;
