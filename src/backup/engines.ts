@@ -4,7 +4,6 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { SynupError } from '../errors.js';
 import { nativeHelperPath, runHelper } from '../lmdb/native.js';
-import { withReadOnlyEnv } from '../lmdb/open.js';
 import { envWalkFromEvent } from '../lmdb/walk.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { fsyncPath, runPool } from './files.js';
@@ -136,6 +135,7 @@ async function copyMdbCopy(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyR
 
 /** lmdb-js `env.backup(dir, true)`: LMDB's path-based copy (O_DIRECT, slow); the fallback that needs nothing else. */
 async function copyLmdbJs(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyResult[]> {
+  const { withReadOnlyEnv } = await import('../lmdb/open.js');
   return runPool(jobs, run.jobs, async (job, index) => {
     const started = Date.now();
     const out = path.join(job.out, 'data.mdb');

@@ -6,7 +6,6 @@ import { readCellGuid } from '../lmdb/cellinfo.js';
 import { scanCell } from '../lmdb/discover.js';
 import { describeHolder, findHolders } from '../lmdb/holders.js';
 import { defaultWalkEngine, walkEnvs, type WalkEngine, type WalkOutcome } from '../lmdb/walk.js';
-import { hashFile } from '../lmdb/walk-js.js';
 import { SYNUP_VERSION } from '../version.js';
 import { compareDigests, compareEnvDigests, digestCell, envDigestOf, type CellDigest } from './digest.js';
 import { sha256File } from './files.js';
@@ -66,6 +65,7 @@ export function manifestDigest(dir: string, manifest: Manifest): CellDigest {
  */
 async function walkBackupEnvs(dirs: string[], expected: ManifestEnv[], jobs: number, engine?: WalkEngine): Promise<{ engine: WalkEngine; outcomes: WalkOutcome[]; unopened: Map<string, string> }> {
   if ((engine ?? defaultWalkEngine()) === 'native') return { ...(await walkEnvs(dirs, { digest: true, fileHash: true, jobs, engine: 'native' })), unopened: new Map() };
+  const { hashFile } = await import('../lmdb/walk-js.js');
   const hashes = await Promise.all(dirs.map((dir) => hashFile(path.join(dir, 'data.mdb')).then((h) => h.fileHash, () => 'unreadable')));
   const safe = dirs.filter((_, i) => hashes[i] === expected[i]!.fileHash);
   const { outcomes } = await walkEnvs(safe, { digest: true, fileHash: true, engine: 'lmdb-js' });

@@ -5,7 +5,6 @@ import { unpack } from 'msgpackr';
 import { SynupError } from '../errors.js';
 import { readMeta } from './format.js';
 import { nativeHelperPath, runHelper } from './native.js';
-import { openSubDb, withReadOnlyEnv } from './open.js';
 
 export interface CellInfo {
   /** Contents of cell.guid, or null when there is none. */
@@ -48,6 +47,7 @@ async function readVersionsNative(slab: string): Promise<VersionValues> {
 }
 
 async function readVersionsJs(slab: string): Promise<VersionValues> {
+  const { openSubDb, withReadOnlyEnv } = await import('./open.js');
   return withReadOnlyEnv(slab, (env) => {
     const info = openSubDb(env, 'cell:info');
     return Object.fromEntries(VERSION_KEYS.map((key) => [key, info?.getBinary(Buffer.from(key)) as Buffer | undefined]));

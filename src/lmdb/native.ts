@@ -4,7 +4,6 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import * as lmdb from 'lmdb';
 import { SynupError } from '../errors.js';
 import { readMeta, SUPPORTED_DATA_VERSION } from './format.js';
 
@@ -18,6 +17,7 @@ export function assertNativeDataV1(): Promise<void> {
   checked ??= (async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'synup-canary-'));
     try {
+      const lmdb = await import('lmdb');
       const env = lmdb.open({ path: dir, noSubdir: false });
       await env.put('canary', 1);
       await env.close();

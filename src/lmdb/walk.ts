@@ -2,7 +2,6 @@ import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { readMeta } from './format.js';
 import { dbName, type EnvWalk } from './dbinfo.js';
-import { walkEnvJs } from './walk-js.js';
 import { nativeHelperPath, runHelper, type HelperEvent } from './native.js';
 
 export type WalkOutcome = { dir: string; ok: true; walk: EnvWalk } | { dir: string; ok: false; error: string };
@@ -43,6 +42,7 @@ export async function walkEnvs(dirs: string[], options: WalkOptions = {}): Promi
   if (engine === 'native') {
     for (const outcome of await walkNative(readable, options)) outcomes.set(outcome.dir, outcome);
   } else {
+    const { walkEnvJs } = await import('./walk-js.js'); // loads lmdb-js only when it is the engine
     for (const dir of readable) {
       try {
         outcomes.set(dir, { dir, ok: true, walk: await walkEnvJs(dir, options) });
