@@ -94,6 +94,35 @@ describe('copyCell', () => {
     expect(events).toContain('copy');
   });
 
+  test('live: a writer keeps committing during the backup, undisturbed; the backup is one consistent snapshot that verifies', async () => {
+    const src = path.join(tempDir(), 'live');
+    cpSync(cell.dir, src, { recursive: true, verbatimSymlinks: true });
+    const layer = path.join(src, 'layers', cell.layerIdens[0]!, 'layer_v2.lmdb');
+    const script = `
+      const lmdb = require(${JSON.stringify(createRequire(import.meta.url).resolve('lmdb'))});
+      const env = lmdb.open({ path: ${JSON.stringify(layer)}, noSubdir: false, maxDbs: 64, encoding: 'binary', keyEncoding: 'binary' });
+      const db = env.openDB({ name: 'byprop', encoding: 'binary', keyEncoding: 'binary' });
+      let n = 0;
+      const tick = () => { env.transactionSync(() => db.putSync(Buffer.from('live:' + n), Buffer.alloc(3000, n % 256))); n++; if (n === 5) console.log('writing'); setImmediate(tick); };
+      process.on('SIGTERM', () => { console.log('commits ' + n); process.exit(0); });
+      tick();`;
+    const writer = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    writer.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => writer.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve) => writer.stdout!.on('data', () => out.includes('writing') && resolve()));
+      const made = await createBackup({ cellDir: src, dst: path.join(tempDir(), 'b'), mode: 'live', jobs: 2 });
+      expect(made.verification!.ok).toBe(true);
+      const before = Number(/commits (\d+)/.exec(out)?.[1] ?? 0);
+      expect(before).toBe(0); // still running: nothing stopped it
+    } finally {
+      writer.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(Number(/commits (\d+)/.exec(out)![1])).toBeGreaterThan(5);
+  });
+
   test('never writes into an existing dir, nor into a missing parent; the source is untouched', async () => {
     const before = treeState(cell.dir);
     const dst = tempDir();
