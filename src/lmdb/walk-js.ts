@@ -141,7 +141,7 @@ export async function walkEnvJs(dir: string, options: { digest?: boolean; fileHa
 }
 
 /** XXH64 over each sub-db's (name, flags, entries, digest), in main-db order. */
-export async function envDigest(dbs: DbWalk[]): Promise<string> {
+async function envDigest(dbs: DbWalk[]): Promise<string> {
   const hasher = new EntryHasher(await newHasher());
   for (const db of dbs) {
     const name = dbNameBytes(db.name);
