@@ -45,6 +45,7 @@ export const backupGate: Step = {
         engine: ctx.config.backup.engine,
         jobs: ctx.config.backup.jobs,
         skipDirs: ctx.config.backup.skipDirs,
+        python: ctx.config.backup.python,
       });
       if (!made.verification?.ok) {
         const problems = made.verification?.problems.slice(0, 3).map((p) => p.message).join('; ') ?? 'not verified';

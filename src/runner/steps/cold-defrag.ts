@@ -29,6 +29,7 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
     mode: 'cold',
     engine: ctx.config.backup.engine,
     jobs: ctx.config.backup.jobs,
+    python: ctx.config.backup.python,
     skipDirs: NOT_DATA,
     onProgress: (e) => {
       const what = e.message?.trim() || e.env;
