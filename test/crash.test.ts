@@ -28,13 +28,18 @@ const points: [string, 'new' | 'old', Record<string, string>][] = [
   ['cold-defrag:before-swap', 'new', {}],
   ['cold-defrag:between-renames', 'new', {}],
   ['cold-defrag:after', 'new', {}],
+  ['start:before', 'new', {}],
   ['start:after', 'new', {}],
+  ['wait-migrations:before', 'new', {}],
   ['wait-migrations:after', 'new', {}],
   ['confirm:after', 'new', {}],
+  ['confirm:before', 'new', {}],
   ['probes-on:after', 'new', {}],
+  ['finish:before', 'new', {}],
   ['journal-write', 'new', {}],
   ['rollback:start', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
   ['rollback:between-renames', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:cold-defrag', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
   ['rollback:stop', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
 ];
 
