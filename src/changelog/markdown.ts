@@ -1,29 +1,44 @@
-import { Lexer, type Token, type Tokens } from 'marked';
-import type { Bullet, Release, Section } from './model.js';
-import { plainText } from './text.js';
+import type { Token, Tokens } from 'marked';
+import { loadMarked } from './marked.js';
+import type { Bullet, ReleaseEntry, Section } from './model.js';
 
 const RELEASE_HEADING = /^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)(?:\s+-\s+(\d{4}-\d{2}-\d{2}))?\s*$/;
 
-function linksOf(tokens: Token[] | undefined, into: string[]): void {
+const BLOCK = new Set(['paragraph', 'blockquote', 'heading', 'code', 'space', 'hr', 'br']);
+
+/** Plain text of block and inline tokens, collecting http(s) link targets; nested list items read `- item` as in RST. */
+function flatten(tokens: Token[] | undefined, links: string[]): string {
+  let out = '';
   for (const token of tokens ?? []) {
-    if (token.type === 'link') into.push((token as Tokens.Link).href);
-    const nested = (token as { tokens?: Token[] }).tokens;
-    if (nested) linksOf(nested, into);
-    if (token.type === 'list') for (const item of (token as Tokens.List).items) linksOf(item.tokens, into);
+    const pad = BLOCK.has(token.type) ? ' ' : '';
+    if (token.type === 'link' && /^https?:\/\//i.test((token as Tokens.Link).href)) links.push((token as Tokens.Link).href);
+    if (token.type === 'list') {
+      for (const item of (token as Tokens.List).items) out += ` - ${flatten(item.tokens, links)}`;
+    } else if ('tokens' in token && token.tokens) {
+      out += pad + flatten(token.tokens, links) + pad;
+    } else {
+      out += pad + ('text' in token && typeof token.text === 'string' ? token.text : pad ? '' : token.raw) + pad;
+    }
   }
+  return out;
+}
+
+function plain(tokens: Token[] | undefined): Bullet {
+  const links: string[] = [];
+  return { text: flatten(tokens, links).replace(/\s+/g, ' ').trim(), links };
 }
 
 /** `## v2.3.0 - 2024-01-02` releases with `### Section` headings and `-` lists, read with marked's lexer. */
-export function parseMarkdown(text: string): (Omit<Release, 'migrations'> & { rawBullets: Map<Bullet, string> })[] {
-  const releases: (Omit<Release, 'migrations'> & { rawBullets: Map<Bullet, string> })[] = [];
-  let release: (typeof releases)[number] | null = null;
+export function parseMarkdown(text: string): ReleaseEntry[] {
+  const releases: ReleaseEntry[] = [];
+  let release: ReleaseEntry | null = null;
   let section: Section | null = null;
-  for (const token of Lexer.lex(text)) {
+  for (const token of loadMarked().Lexer.lex(text)) {
     if (token.type === 'heading') {
       const heading = token as Tokens.Heading;
       if (heading.depth <= 2) {
         const match = RELEASE_HEADING.exec(heading.text.trim());
-        release = match ? { version: match[1]!, date: match[2] ?? null, sections: [], prose: [], rawBullets: new Map() } : null;
+        release = match ? { version: match[1]!, date: match[2] ?? null, sections: [], prose: [] } : null;
         if (release) releases.push(release);
         section = null;
       } else if (release) {
@@ -34,15 +49,9 @@ export function parseMarkdown(text: string): (Omit<Release, 'migrations'> & { ra
     }
     if (!release) continue;
     if (token.type === 'list' && section) {
-      for (const item of (token as Tokens.List).items) {
-        const links: string[] = [];
-        linksOf(item.tokens, links);
-        const bullet: Bullet = { text: plainText(item.text.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')).text, links };
-        section.bullets.push(bullet);
-        release.rawBullets.set(bullet, item.text);
-      }
+      for (const item of (token as Tokens.List).items) section.bullets.push(plain(item.tokens));
     } else if (token.type === 'paragraph' || token.type === 'list') {
-      const prose = plainText(token.raw.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')).text;
+      const prose = plain([token]).text;
       if (prose) (section ? section.prose : release.prose).push(prose);
     }
   }

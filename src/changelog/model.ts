@@ -31,6 +31,9 @@ export interface Release {
   migrations: Migration[];
 }
 
+/** A release as a format parser reads it; migrations are derived from it in one place (parse.ts). */
+export type ReleaseEntry = Omit<Release, 'migrations'>;
+
 export interface Changelog {
   source: string;
   format: 'rst' | 'md';

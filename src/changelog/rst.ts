@@ -1,4 +1,4 @@
-import type { Bullet, Release, Section } from './model.js';
+import type { ReleaseEntry, Section } from './model.js';
 import { plainText } from './text.js';
 
 const RELEASE_HEADER = /^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)\s+-\s+(\d{4}-\d{2}-\d{2})\s*$/;
@@ -8,17 +8,23 @@ function isUnderline(line: string | undefined, ch: '=' | '-'): boolean {
   return true;
 }
 
-type RawRelease = Omit<Release, 'migrations'> & { rawBullets: Map<Bullet, string> };
+/** `text::` introduces a literal block: the marker reads as `text:`, a `::` on its own (or after a space) vanishes. */
+function withoutLiteralMarker(line: string): string | null {
+  if (!line.endsWith('::')) return line;
+  const text = line.slice(0, -2);
+  if (text.trim() === '') return null;
+  return text.endsWith(' ') ? text.trimEnd() : text + ':';
+}
 
 /**
  * CHANGELOG.rst as Synapse writes it: `vX.Y.Z - YYYY-MM-DD` entries underlined with `=`, sections underlined with
  * `-`, top-level `- ` bullets with indented continuation (nested bullets, several paragraphs, `::` literal blocks).
  * Blocks with another `=` title (e.g. "API Deprecation Notice") end the previous entry and are not releases.
  */
-export function parseRst(text: string): RawRelease[] {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  const releases: RawRelease[] = [];
-  let release: RawRelease | null = null;
+export function parseRst(text: string): ReleaseEntry[] {
+  const lines = (text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text).split('\n');
+  const releases: ReleaseEntry[] = [];
+  let release: ReleaseEntry | null = null;
   let section: Section | null = null;
   let bullet: { lines: string[] } | null = null;
   let paragraph: string[] = [];
@@ -31,13 +37,7 @@ export function parseRst(text: string): RawRelease[] {
     paragraph = [];
   };
   const flushBullet = () => {
-    if (bullet && section && release) {
-      const raw = bullet.lines.join('\n');
-      const { text: clean, links } = plainText(raw);
-      const made: Bullet = { text: clean, links };
-      section.bullets.push(made);
-      release.rawBullets.set(made, raw);
-    }
+    if (bullet && section) section.bullets.push(plainText(bullet.lines.join(' ')));
     bullet = null;
   };
   const flushAll = () => {
@@ -47,20 +47,22 @@ export function parseRst(text: string): RawRelease[] {
 
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
+    const trimmed = line.trim();
     const next = lines[i + 1];
-    if (line.trim() && isUnderline(next, '=')) {
+    if (trimmed && isUnderline(next, '=')) {
       flushAll();
       section = null;
-      const match = RELEASE_HEADER.exec(line.trim());
-      release = match ? { version: match[1]!, date: match[2]!, sections: [], prose: [], rawBullets: new Map() } : null;
+      const match = RELEASE_HEADER.exec(trimmed);
+      release = match ? { version: match[1]!, date: match[2]!, sections: [], prose: [] } : null;
       if (release) releases.push(release);
       i++;
       continue;
     }
     if (!release) continue;
-    if (line.trim() && !line.startsWith(' ') && isUnderline(next, '-')) {
+    const indented = line.startsWith(' ');
+    if (trimmed && !indented && isUnderline(next, '-')) {
       flushAll();
-      section = { title: line.trim(), bullets: [], prose: [] };
+      section = { title: trimmed, bullets: [], prose: [] };
       release.sections.push(section);
       i++;
       continue;
@@ -73,14 +75,15 @@ export function parseRst(text: string): RawRelease[] {
     }
     if (bullet) {
       // Indented lines (nested bullets, continuation, literal blocks) and blank lines between them stay in the bullet.
-      if (line.startsWith(' ') || (line.trim() === '' && (next === undefined || next.startsWith(' ') || next.trim() === ''))) {
-        if (line.trim()) bullet.lines.push(line.trim());
+      if (indented || (trimmed === '' && (next === undefined || next.startsWith(' ') || next.trim() === ''))) {
+        const kept = trimmed ? withoutLiteralMarker(trimmed) : null;
+        if (kept !== null) bullet.lines.push(kept);
         continue;
       }
       flushBullet();
     }
-    if (line.trim() === '') flushParagraph();
-    else if (!line.startsWith('..')) paragraph.push(line.trim());
+    if (trimmed === '') flushParagraph();
+    else if (!line.startsWith('..')) paragraph.push(trimmed);
   }
   flushAll();
   return releases;

@@ -1,18 +1,18 @@
-import semver from 'semver';
 import { SynupError } from '../errors.js';
 import type { Changelog, Migration, Release } from './model.js';
+import { compareVersions, validVersion } from './version.js';
 
 /** "2.170.0", "v2.170.0" → "2.170.0"; anything else is a usage error that shows what was received. */
 export function normalizeVersion(value: string, flag: string): string {
-  const v = semver.valid(value.trim().replace(/^v/, ''));
+  const v = validVersion(value.trim().replace(/^v/, ''));
   if (!v) throw new SynupError('usage', `${flag}: ${JSON.stringify(value)} is not a version; expected MAJOR.MINOR.PATCH, e.g. 2.170.0`);
   return v;
 }
 
 function nearest(changelog: Changelog, version: string): string {
   const versions = changelog.releases.map((r) => r.version);
-  const below = versions.filter((v) => semver.lt(v, version)).at(-1);
-  const above = versions.find((v) => semver.gt(v, version));
+  const below = versions.filter((v) => compareVersions(v, version) < 0).at(-1);
+  const above = versions.find((v) => compareVersions(v, version) > 0);
   return [below, above].filter(Boolean).join(' and ') || 'none';
 }
 
@@ -26,19 +26,22 @@ export function findRelease(changelog: Changelog, version: string, flag: string)
   return release;
 }
 
-/** The releases in (from, to], ascending. Refuses equal versions (usage) and a downgrade (Synapse cannot go back). */
+/**
+ * The releases in (from, to], ascending. Refuses, in this order: a malformed version, equal versions (usage), a
+ * downgrade (refused: Synapse cannot go back), a version the changelog does not know (usage, naming the nearest).
+ */
 export function selectReleases(changelog: Changelog, fromRaw: string, toRaw: string): Release[] {
   const from = normalizeVersion(fromRaw, '--from');
   const to = normalizeVersion(toRaw, '--to');
-  findRelease(changelog, from, '--from');
-  findRelease(changelog, to, '--to');
-  if (semver.eq(from, to)) throw new SynupError('usage', `--from and --to are both ${to}: nothing to upgrade`);
-  if (semver.lt(to, from)) {
+  if (compareVersions(from, to) === 0) throw new SynupError('usage', `--from and --to are both ${to}: nothing to upgrade`);
+  if (compareVersions(to, from) < 0) {
     throw new SynupError('refused', `refusing to downgrade from ${from} to ${to}: Synapse refuses to boot on data written by a newer version (BadVersion)`, {
       hint: 'to go back, restore a backup taken before the upgrade (`synup rollback` while the rollback point is kept)',
     });
   }
-  return changelog.releases.filter((r) => semver.gt(r.version, from) && semver.lte(r.version, to));
+  findRelease(changelog, from, '--from');
+  findRelease(changelog, to, '--to');
+  return changelog.releases.filter((r) => compareVersions(r.version, from) > 0 && compareVersions(r.version, to) <= 0);
 }
 
 export function selectMigrations(changelog: Changelog, from: string, to: string): Migration[] {

@@ -1,14 +1,12 @@
 import path from 'node:path';
-import { usageError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
-import { buildPlan, type DowntimeEstimate } from '../plan/index.js';
-import { renderPlanText } from '../plan/text.js';
-import { estimateCompactedBytes } from '../runner/estimate.js';
+import { normalizeVersion } from '../changelog/index.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { defaultStateDir } from '../config/schema.js';
-import { latestPassingRehearsal } from '../runner/rehearsals.js';
-import type { CommandContext } from './context.js';
+import { usageError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate } from '../plan/index.js';
 import { loadChangelogFor } from './changelog-source.js';
+import type { CommandContext } from './context.js';
 import { emitJson, say } from './output.js';
 
 interface PlanFlags {
@@ -25,36 +23,48 @@ const COPY_BYTES_PER_S = 150e6;
 const VERIFY_BYTES_PER_S = 800e6;
 
 /** Downtime from data size; the first boot from the newest passing rehearsal of the same from → to, if any. */
-async function estimateFor(cellDir: string, stateDir: string, from: string, to: string): Promise<DowntimeEstimate> {
+async function estimateFor(cellDir: string, guid: string | null, stateDir: string, from: string, to: string): Promise<DowntimeEstimate> {
+  const { estimateCompactedBytes } = await import('../runner/estimate.js');
+  const { latestPassingRehearsal } = await import('../runner/rehearsals.js');
   const dataBytes = await estimateCompactedBytes(cellDir);
   const defragSeconds = dataBytes / COPY_BYTES_PER_S + (2 * dataBytes) / VERIFY_BYTES_PER_S;
-  const { readCellInfo } = await import('../lmdb/cellinfo.js');
-  const rehearsal = latestPassingRehearsal(stateDir, from, to, (await readCellInfo(cellDir)).guid);
+  const rehearsal = latestPassingRehearsal(stateDir, from, to, guid);
   if (rehearsal?.migrationMs != null) return { dataBytes, defragSeconds, bootSeconds: rehearsal.migrationMs / 1000, basis: 'rehearsal' };
   return { dataBytes, defragSeconds, bootSeconds: null, basis: 'data size' };
 }
 
+/** The version the cell's own data says it is at (slabs/cell.lmdb, cell:info), checked against --from if given. */
+async function cellVersion(cellDir: string, from: string | undefined): Promise<{ version: string; guid: string | null }> {
+  const { readCellInfo } = await import('../lmdb/cellinfo.js');
+  const info = await readCellInfo(cellDir);
+  if (!info.cellVersion) {
+    if (from) return { version: from, guid: info.guid };
+    throw usageError(`cannot read the version of ${cellDir}: no cell:version in slabs/cell.lmdb`, 'pass --from <version>');
+  }
+  if (from && normalizeVersion(from, '--from') !== normalizeVersion(info.cellVersion, 'cell:version')) {
+    throw usageError(`--from ${from} does not match ${cellDir}, whose data is at ${info.cellVersion} (slabs/cell.lmdb cell:version)`, 'drop --from to plan from the version the cell is really at');
+  }
+  return { version: info.cellVersion, guid: info.guid };
+}
+
+/** `synup plan`: what an upgrade from → to crosses (migrations, warnings) and does (the ten steps), in four formats. */
 export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanFlags): Promise<number> {
-  const cellDir = flags.dir ? resolveCellDir(flags.dir, ctx.cwd) : undefined;
-  let from = flags.from;
-  if (!from) {
-    if (!cellDir) throw usageError('no current version: pass --from <version>, or --dir <cell dir> to read it from the cell');
-    const { readCellInfo } = await import('../lmdb/cellinfo.js');
-    const info = await readCellInfo(cellDir);
-    if (!info.cellVersion) throw usageError(`cannot read the version of ${cellDir} (no cell:version in slabs/cell.lmdb); pass --from`);
-    from = info.cellVersion;
+  const { config } = ctx.config();
+  const dirGiven = flags.dir ?? (flags.from ? undefined : config.cell.dir);
+  if (!flags.from && !dirGiven) {
+    throw usageError('no current version: pass --from <version>, or --dir <cell dir> to read it from the cell', 'or set cell.dir in synup.yaml');
   }
+  const cellDir = dirGiven ? resolveCellDir(dirGiven, ctx.cwd) : undefined;
+  const cell = cellDir ? await cellVersion(cellDir, flags.from) : { version: flags.from!, guid: null };
   const changelog = await loadChangelogFor(ctx, flags.changelog);
-  let plan = buildPlan({ changelog, from, to: flags.to });
-  if (cellDir) {
-    const stateDir = ctx.config().config.state.dir ?? defaultStateDir(ctx.env);
-    plan = { ...plan, estimate: await estimateFor(cellDir, stateDir, plan.from, plan.to) };
-  }
+  const plan = buildPlan({ changelog, from: cell.version, to: flags.to, dir: cellDir, config });
+  if (cellDir) plan.estimate = await estimateFor(cellDir, cell.guid, config.state.dir ?? defaultStateDir(ctx.env), plan.from, plan.to);
+
   const format = ctx.out.json ? 'json' : flags.format;
   const rendered =
     format === 'json' ? JSON.stringify(plan, null, 2) + '\n'
-    : format === 'md' ? (await import('../plan/render.js')).renderPlanMarkdown(plan)
-    : format === 'html' ? (await import('../plan/render.js')).renderPlanHtml(plan)
+    : format === 'md' ? renderPlanMarkdown(plan)
+    : format === 'html' ? renderPlanHtml(plan)
     : renderPlanText(plan) + '\n';
   if (flags.output) {
     const file = path.resolve(ctx.cwd, flags.output);
@@ -63,7 +73,6 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
     if (ctx.out.json) emitJson(ctx.out, { written: file, format });
     return 0;
   }
-  if (format === 'text') ctx.out.stderr.write(rendered);
-  else ctx.out.stdout.write(rendered);
+  (format === 'text' ? ctx.out.stderr : ctx.out.stdout).write(rendered);
   return 0;
 }

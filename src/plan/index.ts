@@ -1,20 +1,42 @@
 import type { Changelog, Migration } from '../changelog/index.js';
-import { selectReleases } from '../changelog/index.js';
-import { UPGRADE_STEPS } from './steps.js';
+import { normalizeVersion, selectReleases } from '../changelog/index.js';
+import type { SynupConfig } from '../config/schema.js';
+import { UPGRADE_STEPS, type StepName } from './steps.js';
+
+export { renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
+export { renderPlanText } from './text.js';
+export { UPGRADE_STEPS, type StepName } from './steps.js';
 
 export interface UpgradePlan {
   from: string;
   to: string;
+  /** Where the changelog came from (file path or URL). */
   changelog: string;
+  /** The cell dir the plan is for, when one was given. */
+  dir: string | null;
   /** Every release crossed, (from, to], ascending. */
   releases: { version: string; date: string | null; migrations: number }[];
+  /** Every migration in (from, to], ascending by version. */
   migrations: Migration[];
   releasesWithMigrations: number;
-  /** Texts that must stand out: WARNING bullets first, then notes about prose-only announcements. */
+  /** Texts that must stand out: backup warnings first, then notes about prose-only announcements. */
   warnings: string[];
   probesMustBeDisabled: boolean;
-  steps: { name: string; title: string; description: string }[];
+  /** The settings the steps were described with (from synup.yaml), or null when the plan was made without a config. */
+  settings: PlanSettings | null;
+  steps: { name: StepName; title: string; description: string }[];
   estimate: DowntimeEstimate | null;
+}
+
+export interface PlanSettings {
+  adapter: SynupConfig['service']['adapter'];
+  backupMaxAgeMs: number;
+  stopTimeoutMs: number;
+  /** health.startTimeout: how long the first boot may go without progress. */
+  startTimeoutMs: number;
+  activeUrl: string;
+  smokeCheck: boolean;
+  freeSpaceMargin: number;
 }
 
 export interface DowntimeEstimate {
@@ -31,32 +53,46 @@ export interface BuildPlanInput {
   changelog: Changelog;
   from: string;
   to: string;
+  /** The cell dir; recorded in the plan and named in the step descriptions. */
+  dir?: string;
+  /** synup.yaml: step descriptions then name the adapter, deadlines and limits that will apply. */
+  config?: SynupConfig;
   estimate?: DowntimeEstimate | null;
+}
+
+function settingsOf(config: SynupConfig): PlanSettings {
+  return {
+    adapter: config.service.adapter,
+    backupMaxAgeMs: config.backup.maxAge,
+    stopTimeoutMs: config.service.stopTimeout,
+    startTimeoutMs: config.health.startTimeout,
+    activeUrl: `https://${config.health.host}:${config.health.port}/api/v1/active`,
+    smokeCheck: Boolean(config.health.smoke),
+    freeSpaceMargin: config.upgrade.freeSpaceMargin,
+  };
 }
 
 /** changelog → plan: what an upgrade from → to will cross and do. Throws on bad versions (see selectReleases). */
 export function buildPlan(input: BuildPlanInput): UpgradePlan {
   const releases = selectReleases(input.changelog, input.from, input.to);
   const migrations = releases.flatMap((r) => r.migrations);
-  const from = input.changelog.releases.find((r) => r.version === input.from.replace(/^v/, ''))?.version ?? input.from;
-  const to = releases.at(-1)!.version;
-  const warnings = [
-    ...migrations.filter((m) => m.warning).map((m) => `${m.version}: ${m.text}`),
-    ...migrations.filter((m) => m.source === 'prose' && !m.warning).map((m) => `${m.version} announces a migration only in prose: read its entry`),
-  ];
   const plan: UpgradePlan = {
-    from,
-    to,
+    from: normalizeVersion(input.from, '--from'),
+    to: releases.at(-1)!.version,
     changelog: input.changelog.source,
+    dir: input.dir ?? null,
     releases: releases.map((r) => ({ version: r.version, date: r.date, migrations: r.migrations.length })),
     migrations,
     releasesWithMigrations: releases.filter((r) => r.migrations.length > 0).length,
-    warnings,
+    warnings: [
+      ...migrations.filter((m) => m.warning).map((m) => `${m.version}: ${m.text}`),
+      ...migrations.filter((m) => m.source === 'prose' && !m.warning).map((m) => `${m.version} announces a migration only in prose: read its entry`),
+    ],
     probesMustBeDisabled: migrations.length > 0,
+    settings: input.config ? settingsOf(input.config) : null,
     steps: [],
     estimate: input.estimate ?? null,
   };
   plan.steps = UPGRADE_STEPS.map((s) => ({ name: s.name, title: s.title, description: s.describe(plan) }));
   return plan;
 }
-

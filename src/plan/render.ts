@@ -1,4 +1,4 @@
-import { marked } from 'marked';
+import { loadMarked } from '../changelog/marked.js';
 import type { UpgradePlan } from './index.js';
 
 export interface RunbookExtras {
@@ -10,6 +10,13 @@ export interface RunbookExtras {
 }
 
 const md = (text: string) => text.replace(/([\\`*_[\]<>|])/g, '\\$1');
+/** A changelog link as Markdown: http(s) only, characters that could end the link percent-encoded, PRs shown as #N. */
+function mdLink(url: string): string {
+  if (!/^https?:\/\//i.test(url)) return '';
+  const pr = /\/pull\/(\d+)$/.exec(url)?.[1];
+  return `[${pr ? `#${pr}` : 'link'}](${url.replace(/[\s()<>\\"'`]/g, encodeURIComponent)})`;
+}
+const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
 
 /** A runbook to paste into a change ticket: warnings first, migrations, the steps as checkboxes, rollback. */
 export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}): string {
@@ -21,7 +28,8 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
   if (plan.estimate) {
     out.push(`- Estimated downtime: defrag ~${plan.estimate.defragSeconds.toFixed(0)} s${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis})` : ', first boot unknown until rehearsed'}`);
   }
-  out.push(`- Changelog: \`${plan.changelog}\``, '');
+  if (plan.dir) out.push(`- Cell dir: ${code(plan.dir)}`);
+  out.push(`- Changelog: ${code(plan.changelog)}`, '');
   if (plan.warnings.length) {
     out.push('## Warnings', '');
     for (const w of plan.warnings) out.push(`> **WARNING** ${md(w)}`, '>');
@@ -31,7 +39,7 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
   if (plan.migrations.length) {
     out.push('| Version | Date | Source | Migration |', '| --- | --- | --- | --- |');
     for (const m of plan.migrations) {
-      const links = m.links.map((l) => `[${l.replace(/^.*\/(\d+)$/, '#$1')}](${l})`).join(' ');
+      const links = m.links.map(mdLink).join(' ');
       out.push(`| ${m.version} | ${m.date ?? ''} | ${m.source} | ${m.warning ? '**WARNING** ' : ''}${md(m.text)} ${links} |`);
     }
   } else {
@@ -44,13 +52,13 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
   out.push('- [ ] change window announced; mirrors are upgraded before their leader; AHA, Axon, JsonStor before the Cortex', '');
   out.push('## Steps', '');
   plan.steps.forEach((s, i) => {
-    out.push(`${i + 1}. [ ] **${s.title}** (\`${s.name}\`) — ${md(s.description)} Started: ____ Done: ____`);
-    for (const action of extras.actions?.[s.name] ?? []) out.push(`   - \`${action.replace(/`/g, "'")}\``);
+    out.push(`${i + 1}. [ ] **${s.title}** (${code(s.name)}) — ${md(s.description)} Started: ____ Done: ____`);
+    for (const action of extras.actions?.[s.name] ?? []) out.push(`   - ${code(action)}`);
   });
   out.push('', '## Rollback', '');
   out.push('synup rolls back automatically on any failure from the stop on. By hand:', '');
   for (const line of extras.rollback ?? ['synup rollback --force -y', 'or: stop the service; mv <dir> <dir>.failed; mv <dir>.synup-pre-<run> <dir>; start the old version; restore the probes']) {
-    out.push(`- \`${line.replace(/`/g, "'")}\``);
+    out.push(`- ${code(line)}`);
   }
   out.push('');
   return out.join('\n');
@@ -60,7 +68,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '
 
 /** Standalone, printable HTML (no external assets), rendered from the Markdown runbook with marked. */
 export function renderPlanHtml(plan: UpgradePlan, extras: RunbookExtras = {}): string {
-  const body = marked.parse(renderPlanMarkdown(plan, extras), { async: false, gfm: true }) as string;
+  const body = loadMarked().marked.parse(renderPlanMarkdown(plan, extras), { async: false, gfm: true }) as string;
   const title = escapeHtml(extras.title ?? `Synapse upgrade ${plan.from} → ${plan.to}`);
   return `<!doctype html>
 <html lang="en">

@@ -1,17 +1,79 @@
 import type { UpgradePlan } from './index.js';
 
-/** The ten steps of DESIGN.md, in order; names are stable: journal, log prefixes and --ignore-preflight use them. */
+/** A config duration as an operator writes it in synup.yaml: 86400000 → "24h", 604800000 → "7d", 30000 → "30s". */
+function asConfigDuration(ms: number): string {
+  const units = [['d', 86_400_000, 7], ['h', 3_600_000, 1], ['m', 60_000, 1], ['s', 1000, 1]] as const;
+  for (const [unit, size, atLeast] of units) {
+    if (ms >= size * atLeast && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const ADAPTER_START: Record<string, (to: string) => string> = {
+  process: (to) => `run the configured command with {version} = ${to}`,
+  systemd: (to) => `set the unit's version variable to ${to} and start the unit`,
+  compose: (to) => `point the compose service at the image tag v${to} and bring it up`,
+  kubernetes: (to) => `set the container image tag to v${to} and scale the workload back up`,
+};
+
+/**
+ * The ten steps of DESIGN.md, in order. Names are stable: the journal, log prefixes (`[upgrade/<name>]`) and
+ * `--ignore-preflight` use them, and the runner takes its names and titles from here.
+ */
 export const UPGRADE_STEPS = [
-  { name: 'preflight', title: 'Preflight checks', describe: (p: UpgradePlan) => `Lock the cell, read its version from slabs/cell.lmdb (must be ${p.from}), check free space for the compacted copy and that staging is on the same filesystem.` },
-  { name: 'backup-gate', title: 'Backup gate', describe: () => 'Require a verified backup of this cell (same cell.guid) newer than backup.maxAge, or make one live now with --backup (before any downtime).' },
-  { name: 'probes-off', title: 'Disable probes', describe: (p: UpgradePlan) => `Save the startup/liveness probe spec in the journal and disable the probes${p.probesMustBeDisabled ? ' (required: migrations make the first boot slow)' : ''}.` },
-  { name: 'stop', title: 'Stop the service', describe: () => 'Graceful stop with a deadline, then forced; prove nothing holds cell.guid or a lock.mdb reader slot.' },
-  { name: 'cold-defrag', title: 'Cold defragmentation', describe: () => 'Compact every LMDB env into a staging dir next to the cell, verify it against the stopped cell (entries + digest per sub-db), swap by two renames; the old dir is kept as <dir>.synup-pre-<run>.' },
-  { name: 'start', title: 'Start the new version', describe: (p: UpgradePlan) => `Switch the service to ${p.to} and start it.` },
-  { name: 'wait-migrations', title: 'Wait for migrations', describe: (p: UpgradePlan) => `Poll https /api/v1/active and follow the log until active and "model migrations complete"; ${p.migrations.length} migration(s) in ${p.releasesWithMigrations} release(s) make the first boot longer.` },
-  { name: 'confirm', title: 'Confirm the version', describe: (p: UpgradePlan) => `The service and the data's cell:info must both say ${p.to}; run the configured smoke check.` },
+  {
+    name: 'preflight',
+    title: 'Preflight checks',
+    describe: (p: UpgradePlan) =>
+      `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} and that staging is on the same filesystem.`,
+  },
+  {
+    name: 'backup-gate',
+    title: 'Backup gate',
+    describe: (p: UpgradePlan) =>
+      `Require a verified backup of this cell (same cell.guid) newer than ${p.settings ? asConfigDuration(p.settings.backupMaxAgeMs) : 'backup.maxAge'}, or make one live now with --backup (before any downtime).`,
+  },
+  {
+    name: 'probes-off',
+    title: 'Disable probes',
+    describe: (p: UpgradePlan) =>
+      `Save the startup/liveness probe spec in the journal and disable the probes${p.probesMustBeDisabled ? ' (required: migrations make the first boot slow and probes would kill it)' : ''}${p.settings?.adapter === 'process' ? '; the process adapter has none' : ''}.`,
+  },
+  {
+    name: 'stop',
+    title: 'Stop the service',
+    describe: (p: UpgradePlan) =>
+      `Graceful stop with a ${p.settings ? `${asConfigDuration(p.settings.stopTimeoutMs)} ` : ''}deadline, then forced; prove nothing holds cell.guid or a lock.mdb reader slot.`,
+  },
+  {
+    name: 'cold-defrag',
+    title: 'Cold defragmentation',
+    describe: () =>
+      'Compact every LMDB env into a staging dir next to the cell, verify it against the stopped cell (entries + digest per sub-db), swap by two renames; the old dir is kept as <dir>.synup-pre-<run>.',
+  },
+  {
+    name: 'start',
+    title: 'Start the new version',
+    describe: (p: UpgradePlan) => `Switch the service to ${p.to} and start it${p.settings ? `: ${ADAPTER_START[p.settings.adapter]!(p.to)}` : ''}.`,
+  },
+  {
+    name: 'wait-migrations',
+    title: 'Wait for migrations',
+    describe: (p: UpgradePlan) =>
+      `Poll ${p.settings?.activeUrl ?? 'https /api/v1/active'} and follow the log until active and "model migrations complete"; ${p.migrations.length} migration(s) in ${p.releasesWithMigrations} release(s) make the first boot longer${p.settings ? `; a boot without progress for ${asConfigDuration(p.settings.startTimeoutMs)} fails and rolls back` : ''}.`,
+  },
+  {
+    name: 'confirm',
+    title: 'Confirm the version',
+    describe: (p: UpgradePlan) =>
+      `The service and the data's cell:info must both say ${p.to}${p.settings ? (p.settings.smokeCheck ? '; run the configured smoke check' : '; no smoke check configured (health.smoke)') : '; run the smoke check if one is configured'}.`,
+  },
   { name: 'probes-on', title: 'Restore probes', describe: () => 'Put the saved probe spec back exactly.' },
-  { name: 'finish', title: 'Finish', describe: () => 'Mark the run done; keep the pre-upgrade dir as the O(1) rollback point until `synup prune`.' },
-] as const;
+  {
+    name: 'finish',
+    title: 'Finish',
+    describe: () => 'Mark the run done; keep the pre-upgrade dir as the O(1) rollback point until `synup prune`.',
+  },
+] as const satisfies readonly { name: string; title: string; describe: (plan: UpgradePlan) => string }[];
 
 export type StepName = (typeof UPGRADE_STEPS)[number]['name'];

@@ -1,19 +1,18 @@
+import { table } from '../cli/output.js';
 import type { UpgradePlan } from './index.js';
 
 const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 
-/** Flyway `info` style: one row per migration, ascending. */
+/** Flyway `info` style: a summary, the warnings, one row per migration (ascending), then the steps. */
 export function renderPlanText(plan: UpgradePlan): string {
-  const lines = [`Upgrade ${plan.from} → ${plan.to}: ${plan.releases.length} release(s) crossed, ${plan.migrations.length} migration(s) in ${plan.releasesWithMigrations} release(s)`];
-  lines.push(plan.probesMustBeDisabled ? 'Probes: MUST be disabled during the first boot (migrations make it slow)' : 'Probes: no migrations announced; disabling them is still the safe default');
-  for (const w of plan.warnings) lines.push(`WARNING ${short(w, 200)}`);
+  const lines = [
+    `Upgrade ${plan.from} → ${plan.to}${plan.dir ? ` (${plan.dir})` : ''}: ${plan.releases.length} release(s) crossed, ${plan.migrations.length} migration(s) in ${plan.releasesWithMigrations} release(s)`,
+    plan.probesMustBeDisabled ? 'Probes: MUST be disabled during the first boot (migrations make it slow)' : 'Probes: no migrations announced; disabling them is still the safe default',
+    ...plan.warnings.map((w) => `WARNING ${short(w, 200)}`),
+  ];
   if (plan.migrations.length) {
     const rows = plan.migrations.map((m) => [m.version, m.date ?? '', m.source, m.warning ? 'yes' : '', short(m.text, 90)]);
-    const headers = ['Version', 'Date', 'Source', 'Warning', 'Migration'];
-    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-    const rule = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
-    lines.push(rule, fmt(headers), rule, ...rows.map(fmt), rule);
+    lines.push(table(['Version', 'Date', 'Source', 'Warning', 'Migration'], rows));
   } else {
     lines.push('No automatic migrations between these versions.');
   }

@@ -1,0 +1,9 @@
+// The two semver functions synup needs, imported alone: the package's index loads ~40 modules (≈ 20 ms of startup).
+import compare from 'semver/functions/compare.js';
+import valid from 'semver/functions/valid.js';
+
+/** Ascending order of two valid versions (-1, 0, 1); never by date. */
+export const compareVersions = (a: string, b: string): number => compare(a, b);
+
+/** The canonical form of a version ("v2.170.0" → "2.170.0"), or null when it is not MAJOR.MINOR.PATCH[-pre]. */
+export const validVersion = (value: string): string | null => valid(value.trim());
