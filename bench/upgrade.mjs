@@ -63,25 +63,17 @@ function du(dir) {
 }
 
 async function startService(dir, port, version) {
-  const child = execa(process.execPath, [SIM_CELL_JS, dir, '--version', version, '--port', String(port)], { stdio: 'ignore', detached: true, reject: false });
-  const t0 = performance.now();
-  for (;;) {
-    try {
-      const res = await fetch(`https://127.0.0.1:${port}/api/v1/active`, { dispatcher: undefined });
-      if ((await res.json()).result?.active) break;
-    } catch {}
-    if (performance.now() - t0 > 120_000) throw new Error('sim did not become active');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return child;
+  const child = execa(process.execPath, [SIM_CELL_JS, dir, '--version', version, '--port', String(port)], { stdio: 'ignore', reject: false });
+  const { waitForActive } = await import('../dist/health/index.js');
+  await waitForActive({ host: '127.0.0.1', port, cellDir: dir, deadlineMs: 120_000, initialDelayMs: 50, maxDelayMs: 100 });
+  return { child }; // wrapped: returning the execa promise itself would wait for the process to exit
 }
 
-async function stopService(child) {
+async function stopService({ child }) {
   child.kill('SIGTERM');
   await child;
 }
 
-process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the bench's own readiness poll of the manual way only
 if (!existsSync(path.join(cache, 'cell.guid'))) {
   console.log(`building a ${(TARGET / GB).toFixed(1)} GB fragmented sim cell in ${cache} (cached for later runs)…`);
   rmSync(cache, { recursive: true, force: true });
@@ -94,7 +86,13 @@ console.log(`cell: ${(du(cache) / GB).toFixed(2)} GB allocated`);
 
 // --- the manual way ---
 const manualCell = path.join(work, 'manual', 'cortex00');
-cpSync(cache, manualCell, { recursive: true });
+const stamp = (what) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${what}`);
+const sparseCopy = async (from, to) => {
+  mkdirSync(path.dirname(to), { recursive: true });
+  await execa('cp', ['-a', '--sparse=always', from, to]);
+};
+stamp('preparing the manual copy');
+await sparseCopy(cache, manualCell);
 const port1 = await freePort();
 let svc = await startService(manualCell, port1, FROM);
 const pyLmdb = (await execa('python3', ['-c', 'import lmdb'], { reject: false })).exitCode === 0;
@@ -103,6 +101,7 @@ if (!pyLmdb && !mdbCopy) {
   console.log('skipped: neither python3-lmdb nor mdb_copy is installed (apt-get install python3-lmdb lmdb-utils)');
   process.exit(0);
 }
+stamp('manual way: stop, compact copy to paths, mv, cp -R, start');
 let t0 = performance.now();
 await stopService(svc);
 const backup = path.join(work, 'manual', 'backup');
@@ -128,7 +127,8 @@ await stopService(svc);
 // --- synup ---
 const synupWork = path.join(work, 'synup');
 const synupCell = path.join(synupWork, 'cortex00');
-cpSync(cache, synupCell, { recursive: true });
+stamp('preparing the synup copy');
+await sparseCopy(cache, synupCell);
 const port2 = await freePort();
 writeFileSync(path.join(synupWork, 'synup.yaml'), [
   'cell: {dir: ./cortex00}',
@@ -146,6 +146,7 @@ const adapter = createAdapter(loadConfig({ cwd: synupWork }).config, { cellDir: 
 await adapter.start(FROM);
 const made = await synupCli(['backup', synupCell]);
 if (made.exitCode !== 0) throw new Error(made.stderr);
+stamp('synup upgrade');
 const up = await synupCli(['upgrade', '--to', TO, '-y']);
 if (up.exitCode !== 0) throw new Error(up.stderr);
 const history = JSON.parse((await synupCli(['history', '--json'])).stdout).runs.at(-1);

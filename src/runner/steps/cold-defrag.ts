@@ -1,7 +1,7 @@
 import { SynupError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../cli/output.js';
 import { copyCell } from '../../backup/copy.js';
-import { compareDigests, digestCell } from '../../backup/digest.js';
+import { compareDigests, digestCell, envDigestOf, type CellDigest } from '../../backup/digest.js';
 import { renameDurable } from '../../fsutil.js';
 import { crashPoint } from '../crash.js';
 import type { Step, StepContext } from '../context.js';
@@ -31,6 +31,8 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
     jobs: ctx.config.backup.jobs,
     python: ctx.config.backup.python,
     skipDirs: NOT_DATA,
+    // The stopped source's digest, taken from the very snapshot the copy read (one pass over the source, not two).
+    digest: true,
     onProgress: (e) => {
       const what = e.message?.trim() || e.env;
       if (what) ctx.progress(`${e.phase}: ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)} ${what}`, { bytes: e.bytesDone, totalBytes: e.bytesTotal });
@@ -38,7 +40,11 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
   });
   recordOwned(ctx, staging, 'staging', inodeOf(staging)!);
   crashPoint('cold-defrag:copied');
-  const [expected, actual] = await Promise.all([digestCell(ctx.cellDir, { skipDirs: NOT_DATA }), digestCell(staging, { skipDirs: NOT_DATA })]);
+  const walked = result.envs.every((e) => e.snapshot);
+  const expected: CellDigest = walked
+    ? { dir: ctx.cellDir, engine: 'native', envs: result.envs.map((e) => envDigestOf(e.path, e.snapshot!)) }
+    : await digestCell(ctx.cellDir, { skipDirs: NOT_DATA });
+  const actual = await digestCell(staging, { skipDirs: NOT_DATA });
   const problems = compareDigests(expected, actual);
   if (problems.length > 0) {
     throw new SynupError('failed', `the compacted copy does not match the stopped cell: ${problems.slice(0, 3).map((p) => p.message).join('; ')}`, {
