@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { discoverEnvs } from './discover.js';
 import { MDB_MAGIC } from './format.js';
+import { isAlive } from '../proc.js';
 
 export interface Holder {
   pid: number;
@@ -31,14 +32,6 @@ function devString(dev: number): string {
   return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** pids holding any lock (POSIX/lockf, FLOCK, OFD) on each file, from /proc/locks, matched by device and inode. */
 async function lockHolders(files: string[], procLocks: string): Promise<Map<string, number[]>> {
@@ -68,7 +61,7 @@ export async function readerPids(lockFile: string): Promise<number[]> {
   const pids: number[] = [];
   for (let i = 0; i < slots; i++) {
     const pid = buf.readInt32LE(READERS_OFFSET + i * READER_SLOT + READER_PID_OFFSET);
-    if (pid > 0 && !pids.includes(pid) && alive(pid)) pids.push(pid);
+    if (pid > 0 && !pids.includes(pid) && isAlive(pid)) pids.push(pid);
   }
   return pids;
 }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SynupError } from '../errors.js';
 import { ensurePrivateDir } from '../fsutil.js';
+import { isAlive } from '../proc.js';
 
 export interface LockInfo {
   pid: number;
@@ -24,14 +25,6 @@ export function lockFileFor(stateDir: string, cellDir: string): string {
   return path.join(stateDir, 'locks', `${path.basename(cellDir)}-${key}.lock`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function readLock(file: string): LockInfo | null {
   try {

@@ -9,7 +9,7 @@ import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOption
 import { resolvePath, type AdapterContext } from './context.js';
 import { followFile } from './follow-file.js';
 import { readPidRecord, writePidRecord, type PidRecord } from './pidfile.js';
-import { isAlive, processGroup, processStartTicks, signalProcess } from './proc.js';
+import { isAlive, processGroup, processStartTicks, signalProcess } from '../proc.js';
 import { cellLocked, describeHolders, waitUntilReleased } from './released.js';
 import { assertVersion } from './version.js';
 
