@@ -65,3 +65,14 @@ describe('synup rehearse', () => {
     expect(result.stderr).toMatch(/cannot rehearse from .*: /);
   });
 });
+
+describe('the runbook of a configured cell', () => {
+  it('lists the exact commands each step runs with the adapter, and the manual rollback', async () => {
+    harness = await startHarness({ version: '2.180.0', backup: false });
+    const md = await harness.run(['plan', '--dir', harness.cellDir, '--to', '2.182.0', '--format', 'md']);
+    expect(md.exitCode, md.stderr).toBe(0);
+    expect(md.stdout).toMatch(/# Synapse upgrade of cortex00: 2\.180\.0 → 2\.182\.0 \(process adapter\)/);
+    expect(md.stdout).toMatch(/Would run: .*cell\.js .*--version 2\.182\.0/);
+    expect(md.stdout).toMatch(/## Rollback[\s\S]*mv .*cortex00\.synup-pre-<run> .*cortex00/);
+  });
+});

@@ -4,7 +4,7 @@ import { resolveCellDir } from '../config/cell-dir.js';
 import { defaultStateDir } from '../config/schema.js';
 import { usageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate } from '../plan/index.js';
+import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
 import { loadChangelogFor } from './changelog-source.js';
 import type { CommandContext } from './context.js';
 import { emitJson, say } from './output.js';
@@ -47,6 +47,16 @@ async function cellVersion(cellDir: string, from: string | undefined): Promise<{
   return { version: info.cellVersion, guid: info.guid };
 }
 
+/** For a known cell: the exact commands each step runs with the configured adapter, and the manual rollback. */
+async function runbookExtras(ctx: CommandContext, cellDir: string, plan: UpgradePlan): Promise<RunbookExtras> {
+  const { openCellSession } = await import('../runner/session.js');
+  const { dryRunActions, manualRollback } = await import('../runner/dry-run.js');
+  const session = openCellSession(ctx, { dir: cellDir });
+  const options = { makeBackup: false, ignorePreflight: session.config.upgrade.ignorePreflight };
+  const actions = Object.fromEntries(dryRunActions(session, plan, options, ctx.out).map((s) => [s.name, s.actions]));
+  return { actions, rollback: manualRollback(session, plan), title: `Synapse upgrade of ${session.cellName}: ${plan.from} → ${plan.to} (${session.adapter.name} adapter)` };
+}
+
 /** `synup plan`: what an upgrade from → to crosses (migrations, warnings) and does (the ten steps), in four formats. */
 export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanFlags): Promise<number> {
   const { config } = ctx.config();
@@ -61,10 +71,11 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   if (cellDir) plan.estimate = await estimateFor(cellDir, cell.guid, config.state.dir ?? defaultStateDir(ctx.env), plan.from, plan.to);
 
   const format = ctx.out.json ? 'json' : flags.format;
+  const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, cellDir, plan) : {};
   const rendered =
     format === 'json' ? JSON.stringify(plan, null, 2) + '\n'
-    : format === 'md' ? renderPlanMarkdown(plan)
-    : format === 'html' ? renderPlanHtml(plan)
+    : format === 'md' ? renderPlanMarkdown(plan, extras)
+    : format === 'html' ? renderPlanHtml(plan, extras)
     : renderPlanText(plan) + '\n';
   if (flags.output) {
     const file = path.resolve(ctx.cwd, flags.output);

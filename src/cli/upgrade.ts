@@ -9,7 +9,7 @@ import { acquireLock } from '../runner/lock.js';
 import { latestPassingRehearsal } from '../runner/rehearsals.js';
 import { openCellSession } from '../runner/session.js';
 import { bindRun } from '../runner/start-run.js';
-import { STEPS } from '../runner/steps/index.js';
+import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
 import { runDirs } from '../runner/paths.js';
@@ -51,8 +51,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   const options: RunnerOptions = { makeBackup: flags.backup ?? false, ignorePreflight };
 
   if (flags.dryRun) {
-    const dry = { ...session, plan, options, out: ctx.out, emit: () => undefined, progress: () => undefined };
-    const steps = STEPS.map((step) => ({ name: step.name, actions: step.dryRun(dry) }));
+    const steps = dryRunActions(session, plan, options, ctx.out);
     if (ctx.out.json) emitJson(ctx.out, { dryRun: true, cellDir: session.cellDir, from: plan.from, to: plan.to, migrations: plan.migrations.length, steps });
     say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
     steps.forEach((step, i) => {
