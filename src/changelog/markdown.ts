@@ -1,6 +1,6 @@
 import type { Token, Tokens } from 'marked';
 import { loadMarked } from './marked.js';
-import type { Bullet, ReleaseEntry, Section } from './model.js';
+import type { Bullet, ReleaseBody, ReleaseEntry, Section } from './model.js';
 
 const RELEASE_HEADING = /^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)(?:\s+-\s+(\d{4}-\d{2}-\d{2}))?\s*$/;
 
@@ -30,16 +30,17 @@ function plain(tokens: Token[] | undefined): Bullet {
 
 /** `## v2.3.0 - 2024-01-02` releases with `### Section` headings and `-` lists, read with marked's lexer. */
 export function parseMarkdown(text: string): ReleaseEntry[] {
-  const releases: ReleaseEntry[] = [];
-  let release: ReleaseEntry | null = null;
+  const entries: ReleaseEntry[] = [];
+  let release: ReleaseBody | null = null;
   let section: Section | null = null;
   for (const token of loadMarked().Lexer.lex(text)) {
     if (token.type === 'heading') {
       const heading = token as Tokens.Heading;
       if (heading.depth <= 2) {
         const match = RELEASE_HEADING.exec(heading.text.trim());
-        release = match ? { version: match[1]!, date: match[2] ?? null, sections: [], prose: [] } : null;
-        if (release) releases.push(release);
+        const body: ReleaseBody = { sections: [], prose: [] };
+        release = match ? body : null;
+        if (match) entries.push({ version: match[1]!, date: match[2] ?? null, body: () => body });
         section = null;
       } else if (release) {
         section = { title: heading.text.trim(), bullets: [], prose: [] };
@@ -55,5 +56,5 @@ export function parseMarkdown(text: string): ReleaseEntry[] {
       if (prose) (section ? section.prose : release.prose).push(prose);
     }
   }
-  return releases;
+  return entries;
 }

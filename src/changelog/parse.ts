@@ -1,6 +1,6 @@
 import { SynupError } from '../errors.js';
 import { parseMarkdown } from './markdown.js';
-import type { Changelog, Migration, Release, ReleaseEntry } from './model.js';
+import type { Changelog, Migration, Release, ReleaseBody } from './model.js';
 import { parseRst } from './rst.js';
 import { FIRST_SECTION_RELEASE, isBoilerplate, isMigrationSection, isWarning, PROSE_MIGRATION } from './text.js';
 import { compareVersions, validVersion } from './version.js';
@@ -25,20 +25,51 @@ function sniff(text: string): 'rst' | 'md' | null {
  * A release's migrations: the bullets of its "Automatic Migrations" section(s) without the datamigration
  * boilerplate; before 2.78.0 (no such sections yet) the prose and bullets that announce one.
  */
-function migrationsOf(release: ReleaseEntry): Migration[] {
-  const base = { version: release.version, date: release.date };
-  const sections = release.sections.filter((s) => isMigrationSection(s.title));
+function migrationsOf(version: string, date: string | null, body: ReleaseBody): Migration[] {
+  const base = { version, date };
+  const sections = body.sections.filter((s) => isMigrationSection(s.title));
   if (sections.length > 0) {
     return sections.flatMap((s) =>
       s.bullets.filter((b) => !isBoilerplate(b.text)).map((b) => ({ ...base, text: b.text, links: b.links, warning: isWarning(b.text), source: 'section' as const })),
     );
   }
-  if (compareVersions(release.version, FIRST_SECTION_RELEASE) >= 0) return [];
+  if (compareVersions(version, FIRST_SECTION_RELEASE) >= 0) return [];
   const announcements = [
-    ...release.prose.map((text) => ({ text, links: [] as string[] })),
-    ...release.sections.flatMap((s) => [...s.prose.map((text) => ({ text, links: [] as string[] })), ...s.bullets]),
+    ...body.prose.map((text) => ({ text, links: [] as string[] })),
+    ...body.sections.flatMap((s) => [...s.prose.map((text) => ({ text, links: [] as string[] })), ...s.bullets]),
   ].filter((b) => PROSE_MIGRATION.test(b.text));
   return announcements.map((b) => ({ ...base, text: b.text, links: b.links, warning: isWarning(b.text), source: 'prose' as const }));
+}
+
+const LAZY = Symbol('release body');
+interface LazyBody {
+  read: () => ReleaseBody;
+  body?: ReleaseBody;
+  migrations?: Migration[];
+}
+type LazyRelease = Release & { [LAZY]: LazyBody };
+
+const bodyOf = (release: LazyRelease) => (release[LAZY].body ??= release[LAZY].read());
+
+/** One set of accessors shared by every release, so all keep one shape (per-object getters make a parse 3× slower). */
+const LAZY_FIELDS: PropertyDescriptorMap = {
+  sections: { enumerable: true, get: function (this: LazyRelease) { return bodyOf(this).sections; } },
+  prose: { enumerable: true, get: function (this: LazyRelease) { return bodyOf(this).prose; } },
+  migrations: {
+    enumerable: true,
+    get: function (this: LazyRelease) {
+      return (this[LAZY].migrations ??= migrationsOf(this.version, this.date, bodyOf(this)));
+    },
+  },
+};
+
+/**
+ * A Release whose sections, prose and migrations are read on first access, then kept. To every reader (JSON, spread,
+ * structuredClone, deep equality) they are ordinary enumerable properties; only their cost is deferred.
+ */
+function lazyRelease(version: string, date: string | null, read: () => ReleaseBody): Release {
+  const release = Object.defineProperty({ version, date }, LAZY, { value: { read } satisfies LazyBody });
+  return Object.defineProperties(release, LAZY_FIELDS) as Release;
 }
 
 /** Parses a Synapse changelog (CHANGELOG.rst or Markdown) into releases ascending by semver, with their migrations. */
@@ -55,8 +86,7 @@ export function parseChangelog(text: string, options: ParseOptions = {}): Change
     const version = validVersion(entry.version);
     if (!version || seen.has(version)) continue;
     seen.add(version);
-    entry.version = version;
-    releases.push({ ...entry, migrations: migrationsOf(entry) });
+    releases.push(lazyRelease(version, entry.date, entry.body));
   }
   if (releases.length === 0) throw bad(source, 'has no releases');
   releases.sort((a, b) => compareVersions(a.version, b.version));

@@ -1,10 +1,13 @@
-import type { ReleaseEntry, Section } from './model.js';
+import type { ReleaseBody, ReleaseEntry, Section } from './model.js';
 import { plainText } from './text.js';
 
+/** A title: a line starting at column 0 underlined with `=`. Releases and other blocks alike. */
+const TITLE = /^(\S[^\n]*)\n={3,}[ \t]*$/gm;
 const RELEASE_HEADER = /^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)\s+-\s+(\d{4}-\d{2}-\d{2})\s*$/;
-function isUnderline(line: string | undefined, ch: '=' | '-'): boolean {
+
+function isUnderline(line: string | undefined): boolean {
   if (line === undefined || line.length < 3) return false;
-  for (let i = 0; i < line.length; i++) if (line[i] !== ch) return false;
+  for (let i = 0; i < line.length; i++) if (line.charCodeAt(i) !== 45) return false;
   return true;
 }
 
@@ -17,59 +20,64 @@ function withoutLiteralMarker(line: string): string | null {
 }
 
 /**
- * CHANGELOG.rst as Synapse writes it: `vX.Y.Z - YYYY-MM-DD` entries underlined with `=`, sections underlined with
- * `-`, top-level `- ` bullets with indented continuation (nested bullets, several paragraphs, `::` literal blocks).
- * Blocks with another `=` title (e.g. "API Deprecation Notice") end the previous entry and are not releases.
+ * CHANGELOG.rst as Synapse writes it: `vX.Y.Z - YYYY-MM-DD` entries underlined with `=`, each body running to the
+ * next `=` title. Blocks with another `=` title (e.g. "API Deprecation Notice") end the previous entry and are not
+ * releases. Bodies are parsed on first use (parseRstBody).
  */
 export function parseRst(text: string): ReleaseEntry[] {
-  const lines = (text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text).split('\n');
-  const releases: ReleaseEntry[] = [];
-  let release: ReleaseEntry | null = null;
+  const normalized = text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+  const titles = [...normalized.matchAll(TITLE)];
+  const entries: ReleaseEntry[] = [];
+  titles.forEach((title, n) => {
+    const match = RELEASE_HEADER.exec(title[1]!.trim());
+    if (!match) return;
+    const start = title.index + title[0].length + 1;
+    const end = titles[n + 1]?.index ?? normalized.length;
+    entries.push({ version: match[1]!, date: match[2]!, body: () => parseRstBody(normalized.slice(start, end)) });
+  });
+  return entries;
+}
+
+/**
+ * One entry's body: sections underlined with `-`, top-level `- ` bullets with indented continuation (nested
+ * bullets, several paragraphs, `::` literal blocks), and paragraphs outside bullets (prose).
+ */
+export function parseRstBody(body: string): ReleaseBody {
+  const lines = body.split('\n');
+  const release: ReleaseBody = { sections: [], prose: [] };
   let section: Section | null = null;
-  let bullet: { lines: string[] } | null = null;
+  let bullet: string[] | null = null;
   let paragraph: string[] = [];
 
   const flushParagraph = () => {
-    if (paragraph.length && release) {
+    if (paragraph.length) {
       const { text: prose } = plainText(paragraph.join(' '));
       if (prose) (section ? section.prose : release.prose).push(prose);
     }
     paragraph = [];
   };
   const flushBullet = () => {
-    if (bullet && section) section.bullets.push(plainText(bullet.lines.join(' ')));
+    if (bullet && section) section.bullets.push(plainText(bullet.join(' ')));
     bullet = null;
-  };
-  const flushAll = () => {
-    flushBullet();
-    flushParagraph();
   };
 
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const trimmed = line.trim();
     const next = lines[i + 1];
-    if (trimmed && isUnderline(next, '=')) {
-      flushAll();
-      section = null;
-      const match = RELEASE_HEADER.exec(trimmed);
-      release = match ? { version: match[1]!, date: match[2]!, sections: [], prose: [] } : null;
-      if (release) releases.push(release);
-      i++;
-      continue;
-    }
-    if (!release) continue;
     const indented = line.startsWith(' ');
-    if (trimmed && !indented && isUnderline(next, '-')) {
-      flushAll();
+    if (trimmed && !indented && isUnderline(next)) {
+      flushBullet();
+      flushParagraph();
       section = { title: trimmed, bullets: [], prose: [] };
       release.sections.push(section);
       i++;
       continue;
     }
     if (line.startsWith('- ') || line === '-') {
-      flushAll();
-      if (section) bullet = { lines: [line.slice(2)] };
+      flushBullet();
+      flushParagraph();
+      if (section) bullet = [line.slice(2)];
       else paragraph.push(line.slice(2));
       continue;
     }
@@ -77,7 +85,7 @@ export function parseRst(text: string): ReleaseEntry[] {
       // Indented lines (nested bullets, continuation, literal blocks) and blank lines between them stay in the bullet.
       if (indented || (trimmed === '' && (next === undefined || next.startsWith(' ') || next.trim() === ''))) {
         const kept = trimmed ? withoutLiteralMarker(trimmed) : null;
-        if (kept !== null) bullet.lines.push(kept);
+        if (kept !== null) bullet.push(kept);
         continue;
       }
       flushBullet();
@@ -85,6 +93,7 @@ export function parseRst(text: string): ReleaseEntry[] {
     if (trimmed === '') flushParagraph();
     else if (!line.startsWith('..')) paragraph.push(trimmed);
   }
-  flushAll();
-  return releases;
+  flushBullet();
+  flushParagraph();
+  return release;
 }

@@ -32,7 +32,7 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
   out.push(`- Changelog: ${code(plan.changelog)}`, '');
   if (plan.warnings.length) {
     out.push('## Warnings', '');
-    for (const w of plan.warnings) out.push(`> **WARNING** ${md(w)}`, '>');
+    for (const w of plan.warnings) out.push(`> ${/^\S+: WARNING\b/.test(w) ? '' : '**WARNING** '}${md(w).replace(/^(\S+: )WARNING\b/, '$1**WARNING**')}`, '>');
     out.push('');
   }
   out.push('## Migrations', '');
@@ -40,7 +40,8 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
     out.push('| Version | Date | Source | Migration |', '| --- | --- | --- | --- |');
     for (const m of plan.migrations) {
       const links = m.links.map(mdLink).join(' ');
-      out.push(`| ${m.version} | ${m.date ?? ''} | ${m.source} | ${m.warning ? '**WARNING** ' : ''}${md(m.text)} ${links} |`);
+      const text = m.warning && /^WARNING\b/.test(m.text) ? md(m.text).replace(/^WARNING/, '**WARNING**') : `${m.warning ? '**WARNING** ' : ''}${md(m.text)}`;
+      out.push(`| ${m.version} | ${m.date ?? ''} | ${m.source} | ${text} ${links} |`);
     }
   } else {
     out.push('No automatic migrations between these versions.');
@@ -52,7 +53,7 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
   out.push('- [ ] change window announced; mirrors are upgraded before their leader; AHA, Axon, JsonStor before the Cortex', '');
   out.push('## Steps', '');
   plan.steps.forEach((s, i) => {
-    out.push(`${i + 1}. [ ] **${s.title}** (${code(s.name)}) — ${md(s.description)} Started: ____ Done: ____`);
+    out.push(`${i + 1}. [ ] **${s.title}** (${code(s.name)}) — ${md(s.description).replace(/\\`([^`]+)\\`/g, '`$1`')} Started: ____ Done: ____`);
     for (const action of extras.actions?.[s.name] ?? []) out.push(`   - ${code(action)}`);
   });
   out.push('', '## Rollback', '');
