@@ -45,7 +45,10 @@ export interface ReleaseEntry {
 }
 
 export interface Changelog {
+  /** File path or URL, for messages. */
   source: string;
+  /** For a URL: the local copy it was read from (fetched once; delete it to fetch again). */
+  cachedFile?: string;
   format: 'rst' | 'md';
   /** Ascending by semver (never by date: dates in the real file are not monotonic). */
   releases: Release[];

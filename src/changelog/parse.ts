@@ -73,9 +73,10 @@ function lazyRelease(version: string, date: string | null, read: () => ReleaseBo
 }
 
 /** Parses a Synapse changelog (CHANGELOG.rst or Markdown) into releases ascending by semver, with their migrations. */
-export function parseChangelog(text: string, options: ParseOptions = {}): Changelog {
+export function parseChangelog(input: string, options: ParseOptions = {}): Changelog {
   const source = options.source ?? '(text)';
-  if (text.trim() === '') throw bad(source, 'is empty');
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  if (!/\S/.test(text)) throw bad(source, 'is empty');
   if (text.includes('\u0000') || text.includes('\ufffd')) throw bad(source, 'is binary, not a text changelog');
   const format = options.format ?? sniff(text);
   if (!format) throw bad(source, 'has no releases: expected entries like "v2.170.0 - 2024-05-01" (RST) or "## v2.170.0 - 2024-05-01" (Markdown)');

@@ -57,7 +57,10 @@ export function parseRstBody(body: string): ReleaseBody {
     paragraph = [];
   };
   const flushBullet = () => {
-    if (bullet && section) section.bullets.push(plainText(bullet.join(' ')));
+    if (bullet && section) {
+      const made = plainText(bullet.join(' '));
+      if (made.text) section.bullets.push(made);
+    }
     bullet = null;
   };
 
@@ -77,8 +80,9 @@ export function parseRstBody(body: string): ReleaseBody {
     if (line.startsWith('- ') || line === '-') {
       flushBullet();
       flushParagraph();
-      if (section) bullet = [line.slice(2)];
-      else paragraph.push(line.slice(2));
+      const first = withoutLiteralMarker(line.slice(2).trim());
+      if (section) bullet = first === null ? [] : [first];
+      else if (first !== null) paragraph.push(first);
       continue;
     }
     if (bullet) {
@@ -91,7 +95,10 @@ export function parseRstBody(body: string): ReleaseBody {
       flushBullet();
     }
     if (trimmed === '') flushParagraph();
-    else if (!line.startsWith('..')) paragraph.push(trimmed);
+    else if (!line.startsWith('..')) {
+      const kept = withoutLiteralMarker(trimmed);
+      if (kept !== null) paragraph.push(kept);
+    }
   }
   flushBullet();
   flushParagraph();

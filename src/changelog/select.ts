@@ -19,9 +19,10 @@ function nearest(changelog: Changelog, version: string): string {
 export function findRelease(changelog: Changelog, version: string, flag: string): Release {
   const release = changelog.releases.find((r) => r.version === version);
   if (!release) {
-    throw new SynupError('usage', `${flag} ${version} is not a release in ${changelog.source}; nearest known: ${nearest(changelog, version)}`, {
-      hint: 'check the version, or use a newer changelog',
-    });
+    const hint = changelog.cachedFile
+      ? `check the version; if it is newer than the copy of the changelog fetched earlier, delete ${changelog.cachedFile} to fetch it again`
+      : 'check the version, or use a newer changelog';
+    throw new SynupError('usage', `${flag} ${version} is not a release in ${changelog.source}; nearest known: ${nearest(changelog, version)}`, { hint });
   }
   return release;
 }
