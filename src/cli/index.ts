@@ -53,10 +53,10 @@ function declare(program: Command, run: (name: string, args: string[], options: 
   program
     .command('plan')
     .description('show what an upgrade will do: migrations between two versions, checks, steps')
-    .option('--from <version>', 'current version (default: read from the cell)')
+    .option('--from <version>', 'current version (default: read from the cell dir)')
     .requiredOption('--to <version>', 'target version')
-    .option('--changelog <file|url>', 'Synapse CHANGELOG.rst or Markdown changelog')
-    .option('--dir <cell dir>', 'cell storage dir (reads the current version and sizes)')
+    .option('--changelog <file|url>', 'Synapse CHANGELOG.rst or Markdown changelog (default: changelog from synup.yaml); a URL is fetched once and cached')
+    .option('--dir <cell dir>', 'cell storage dir: its version, data size, rehearsals (default without --from: cell.dir from synup.yaml)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
     .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
     .action(on('plan'));
