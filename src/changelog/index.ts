@@ -1,4 +1,4 @@
 export type { Bullet, Changelog, Migration, Release, Section } from './model.js';
 export { parseChangelog, type ParseOptions } from './parse.js';
 export { loadChangelog, type LoadChangelogOptions } from './load.js';
-export { findRelease, normalizeVersion, selectMigrations, selectReleases } from './select.js';
+export { normalizeVersion, selectMigrations, selectReleases } from './select.js';

@@ -16,7 +16,7 @@ function nearest(changelog: Changelog, version: string): string {
   return [below, above].filter(Boolean).join(' and ') || 'none';
 }
 
-export function findRelease(changelog: Changelog, version: string, flag: string): Release {
+function findRelease(changelog: Changelog, version: string, flag: string): Release {
   const release = changelog.releases.find((r) => r.version === version);
   if (!release) {
     const hint = changelog.cachedFile
