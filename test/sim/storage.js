@@ -1,137 +1,219 @@
-// Storage of the simulated cell: the same LMDB layout, db names, key encoding and msgpack values as Synapse
-// (slabs/cell.lmdb `cell:info`, `cell:vers`, `cortex`; layers/<iden>/layer_v2.lmdb with a DUPSORT index).
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// The sim's storage: real LMDB envs in Synapse's layout, db names, key encoding (UTF-8) and values (msgpack):
+//   slabs/cell.lmdb            dbs cell:info (cell:version, synapse:version, nexus:version), cell:vers (storage
+//                              versions), cortex (layer:info:<iden> → layer info with model:version)
+//   layers/<iden>/layer_v2.lmdb  dbs bybuidv3 (nodes by buid), byform and byprop (DUPSORT indexes)
+// Written by the project's lmdb-js, which is built for LMDB data format v1 — Synapse's (py-lmdb) format.
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { open } from 'lmdb';
 import { pack, unpack } from 'msgpackr';
+import { fromTuple } from './versions.js';
 
+/** @typedef {import('./versions.js').VersionTuple} VersionTuple */
+/** @typedef {import('lmdb').RootDatabase<Buffer, Buffer>} Env */
+/** @typedef {import('lmdb').Database<Buffer, Buffer>} Db */
+/** @typedef {{ env: Env, nodes: Db, byform: Db, byprop: Db }} Layer */
+
+const BINARY = /** @type {const} */ ({ encoding: 'binary', keyEncoding: 'binary' });
+const MDB_MAGIC = 0xbeefc0de;
+const utf8 = (/** @type {string} */ text) => Buffer.from(text, 'utf8');
+const LAYER_INFO = 'layer:info:';
+
+/** The nexus version a first boot records (Synapse: NEXUS_VERSION in synapse/lib/cell.py). */
 export const NEXUS_VERSION = [2, 198];
-const enc = (s) => Buffer.from(s, 'utf8');
+/** Nodes rewritten per committed transaction by a storage migration. */
+export const MIGRATION_BATCH = 500;
 
-/** "2.181.0" ↔ [2, 181, 0], as Synapse stores versions (msgpack tuples). */
-export const toTuple = (version) => version.split('.').map(Number);
-export const fromTuple = (tuple) => (Array.isArray(tuple) ? tuple.join('.') : null);
-export function compareVersions(a, b) {
-  const x = toTuple(a);
-  const y = toTuple(b);
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return 0;
+/**
+ * Refuses what lmdb-js must not open (it would crash on an unknown format) or must not have written: anything but
+ * an LMDB data format v1 file. Reads the first meta page only. A missing file is fine (a new env).
+ * @param {string} file  a data.mdb
+ */
+export function assertDataV1(file) {
+  if (!existsSync(file)) return;
+  const head = Buffer.alloc(24);
+  const fd = openSync(file, 'r');
+  const read = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  if (read < head.length || head.readUInt32LE(16) !== MDB_MAGIC) throw new Error(`${file} is not an LMDB file (no 0xBEEFC0DE meta page)`);
+  const version = head.readUInt32LE(20);
+  if (version !== 1) {
+    throw new Error(`${file} has LMDB data format v${version}, not v1 (Synapse's); if the sim wrote it, the installed lmdb-js was not built with data v1: reinstall with \`npm ci\``);
+  }
 }
 
-function openEnv(dir) {
-  mkdirSync(dir, { recursive: true });
-  return open({ path: dir, noSubdir: false, maxDbs: 128, mapSize: 1 << 30, encoding: 'binary', keyEncoding: 'binary' });
-}
+/**
+ * A buid as Synapse makes one: sha256 of the msgpacked ndef.
+ * @param {number} i
+ */
+const buidOf = (i) => createHash('sha256').update(pack(['sim:node', i])).digest();
 
 export class SimStorage {
-  constructor(dir) {
+  /**
+   * @param {string} dir  the cell's storage dir
+   * @param {{ readOnly?: boolean }} [options]
+   */
+  constructor(dir, { readOnly = false } = {}) {
     this.dir = dir;
-    this.cell = openEnv(path.join(dir, 'slabs', 'cell.lmdb'));
-    this.info = this.cell.openDB({ name: 'cell:info', encoding: 'binary', keyEncoding: 'binary' });
-    this.vers = this.cell.openDB({ name: 'cell:vers', encoding: 'binary', keyEncoding: 'binary' });
-    this.cortex = this.cell.openDB({ name: 'cortex', encoding: 'binary', keyEncoding: 'binary' });
+    this.readOnly = readOnly;
+    /** @type {Map<string, Layer>} */
     this.layers = new Map();
+    this.cell = this.openEnv(path.join(dir, 'slabs', 'cell.lmdb'));
+    this.info = this.cell.openDB({ name: 'cell:info', ...BINARY });
+    this.vers = this.cell.openDB({ name: 'cell:vers', ...BINARY });
+    this.cortex = this.cell.openDB({ name: 'cortex', ...BINARY });
   }
 
-  getInfo(key) {
-    const raw = this.info.get(enc(key));
+  /** @param {string} envDir @returns {Env} */
+  openEnv(envDir) {
+    const file = path.join(envDir, 'data.mdb');
+    assertDataV1(file);
+    if (!this.readOnly) mkdirSync(envDir, { recursive: true });
+    const env = open({ path: envDir, noSubdir: false, readOnly: this.readOnly, maxDbs: 256, mapSize: 2 ** 30, ...BINARY });
+    assertDataV1(file);
+    return /** @type {Env} */ (env);
+  }
+
+  /** @param {Db} db @param {string} key @returns {unknown} */
+  static getPacked(db, key) {
+    const raw = db.getBinary(utf8(key));
     return raw === undefined ? undefined : unpack(raw);
   }
 
-  async setInfo(key, value) {
-    await this.info.put(enc(key), pack(value));
+  /** @param {string} key */
+  getInfo(key) {
+    return SimStorage.getPacked(this.info, key);
   }
 
+  /** @param {Record<string, unknown>} entries */
+  setInfo(entries) {
+    this.cell.transactionSync(() => {
+      for (const [key, value] of Object.entries(entries)) this.info.putSync(utf8(key), pack(value));
+    });
+  }
+
+  /** A storage version in cell:vers (0 when unset). @param {string} name @returns {number} */
+  getVers(name) {
+    return /** @type {number | undefined} */ (SimStorage.getPacked(this.vers, name)) ?? 0;
+  }
+
+  /** @param {string} name @param {number} value */
+  setVers(name, value) {
+    this.vers.putSync(utf8(name), pack(value));
+  }
+
+  /** @returns {string[]} */
   layerIdens() {
-    return [...this.cortex.getKeys({ start: enc('layer:info:'), end: enc('layer:info;') })].map((k) => k.toString('utf8').slice('layer:info:'.length));
+    return [...this.cortex.getKeys({ start: utf8(LAYER_INFO), end: utf8('layer:info;') })].map((k) => k.toString('utf8').slice(LAYER_INFO.length));
   }
 
+  /** @param {string} iden @returns {VersionTuple} */
+  layerModel(iden) {
+    const info = /** @type {{ 'model:version'?: VersionTuple } | undefined} */ (SimStorage.getPacked(this.cortex, LAYER_INFO + iden));
+    return info?.['model:version'] ?? [-1, -1, -1];
+  }
+
+  /** @param {string} iden @param {VersionTuple} modelVersion */
+  setLayerModel(iden, modelVersion) {
+    const info = /** @type {Record<string, unknown> | undefined} */ (SimStorage.getPacked(this.cortex, LAYER_INFO + iden)) ?? { iden };
+    this.cortex.putSync(utf8(LAYER_INFO + iden), pack({ ...info, 'model:version': modelVersion }));
+  }
+
+  /** @param {string} iden @returns {Layer} */
   layer(iden) {
     let layer = this.layers.get(iden);
     if (!layer) {
-      const env = openEnv(path.join(this.dir, 'layers', iden, 'layer_v2.lmdb'));
+      const env = this.openEnv(path.join(this.dir, 'layers', iden, 'layer_v2.lmdb'));
       layer = {
         env,
-        nodes: env.openDB({ name: 'nodes', encoding: 'binary', keyEncoding: 'binary' }),
-        byprop: env.openDB({ name: 'byprop', encoding: 'binary', keyEncoding: 'binary', dupSort: true }),
+        nodes: env.openDB({ name: 'bybuidv3', ...BINARY }),
+        byform: env.openDB({ name: 'byform', dupSort: true, ...BINARY }),
+        byprop: env.openDB({ name: 'byprop', dupSort: true, ...BINARY }),
       };
       this.layers.set(iden, layer);
     }
     return layer;
   }
 
-  async addLayer(iden, modelVersion) {
-    await this.cortex.put(enc(`layer:info:${iden}`), pack({ iden, 'model:version': modelVersion }));
-    return this.layer(iden);
-  }
-
-  async setLayerModel(iden, modelVersion) {
-    const current = unpack(this.cortex.get(enc(`layer:info:${iden}`)));
-    await this.cortex.put(enc(`layer:info:${iden}`), pack({ ...current, 'model:version': modelVersion }));
-  }
-
-  /** Deterministic nodes; every 7th one deleted again so the env has free pages, as a long-lived cell does. */
-  async seed(iden, count) {
-    const { env, nodes, byprop } = this.layer(iden);
-    const batch = 2000;
-    for (let start = 0; start < count; start += batch) {
-      await env.transaction(() => {
-        for (let i = start; i < Math.min(count, start + batch); i++) {
-          const key = createHash('sha256').update(`node:${i}`).digest().subarray(0, 16);
-          const size = i % 97 === 0 ? 6000 : 40 + (i % 200); // some values larger than a page (overflow pages)
-          const node = { form: 'sim:node', valu: i, props: { name: `node-${i}`, blob: Buffer.alloc(size, i % 251) }, marker: [] };
-          nodes.put(key, pack(node));
-          byprop.put(enc(`name=${i % 50}`), key);
-          byprop.put(enc('form=sim:node'), key);
+  /**
+   * Deterministic nodes (same count → same data): small values, and every 97th larger than a page (overflow
+   * pages); every 7th deleted again so the env has free pages, as a long-lived cell does.
+   * @param {string} iden
+   * @param {number} count
+   */
+  seedLayer(iden, count) {
+    const { env, nodes, byform, byprop } = this.layer(iden);
+    const form = utf8('sim:node');
+    const name = (/** @type {number} */ i) => utf8(`sim:node:name=${i % 50}`);
+    for (let start = 0; start < count; start += 2000) {
+      env.transactionSync(() => {
+        for (let i = start; i < Math.min(count, start + 2000); i++) {
+          const buid = buidOf(i);
+          const blob = Buffer.alloc(i % 97 === 0 ? 6000 : 40 + (i % 200), i % 251);
+          nodes.putSync(buid, pack({ ndef: ['sim:node', i], props: { name: `node-${i}`, blob }, migrated: [] }));
+          byform.putSync(form, buid);
+          byprop.putSync(name(i), buid);
         }
       });
     }
-    await env.transaction(() => {
+    env.transactionSync(() => {
       for (let i = 0; i < count; i += 7) {
-        const key = createHash('sha256').update(`node:${i}`).digest().subarray(0, 16);
-        nodes.remove(key);
-        byprop.remove(enc(`name=${i % 50}`), key);
-        byprop.remove(enc('form=sim:node'), key);
+        const buid = buidOf(i);
+        nodes.removeSync(buid);
+        byform.removeSync(form, buid);
+        byprop.removeSync(name(i), buid);
       }
     });
   }
 
-  /** A storage migration: rewrites every node with a marker of the version that migrated it, in committed batches. */
-  async migrateNodes(version, { batchSize = 500, pauseMs = 0, stopAfter = Infinity } = {}) {
-    let done = 0;
-    for (const iden of this.layerIdens()) {
-      const { env, nodes } = this.layer(iden);
-      const keys = [...nodes.getKeys()];
-      for (let i = 0; i < keys.length; i += batchSize) {
-        await env.transaction(() => {
-          for (const key of keys.slice(i, i + batchSize)) {
-            const node = unpack(nodes.get(key));
-            node.marker = [...node.marker, version];
-            nodes.put(key, pack(node));
-          }
-        });
-        done += Math.min(batchSize, keys.length - i);
-        if (done >= stopAfter) return done;
-        if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
-      }
-    }
-    return done;
+  /** Every node's layer and buid, in key order. @returns {{ iden: string, buid: Buffer }[]} */
+  nodeKeys() {
+    return this.layerIdens().flatMap((iden) => [...this.layer(iden).nodes.getKeys()].map((buid) => ({ iden, buid })));
   }
 
-  countNodes() {
-    return this.layerIdens().reduce((n, iden) => n + this.layer(iden).nodes.getCount(), 0);
+  /**
+   * Rewrites nodes in one transaction per layer: each records that `version`'s migration rewrote it (idempotent).
+   * @param {{ iden: string, buid: Buffer }[]} keys
+   * @param {string} version
+   */
+  markMigrated(keys, version) {
+    for (const iden of new Set(keys.map((k) => k.iden))) {
+      const { env, nodes } = this.layer(iden);
+      env.transactionSync(() => {
+        for (const { buid } of keys.filter((k) => k.iden === iden)) {
+          const raw = nodes.getBinary(buid);
+          if (raw === undefined) continue;
+          const node = unpack(raw);
+          if (!node.migrated.includes(version)) nodes.putSync(buid, pack({ ...node, migrated: [...node.migrated, version] }));
+        }
+      });
+    }
+  }
+
+  /** What the data says, for tests (`node test/sim/inspect.js <dir>`). */
+  describe() {
+    const version = (/** @type {string} */ key) => fromTuple(this.getInfo(key));
+    return {
+      cellVersion: version('cell:version'),
+      synapseVersion: version('synapse:version'),
+      nexusVersion: version('nexus:version'),
+      vers: Object.fromEntries([...this.vers.getRange({})].map(({ key, value }) => [key.toString('utf8'), unpack(value)])),
+      layers: this.layerIdens().map((iden) => {
+        /** @type {Record<string, number>} */
+        const migrated = {};
+        let nodes = 0;
+        for (const { value } of this.layer(iden).nodes.getRange({})) {
+          nodes++;
+          for (const v of unpack(value).migrated) migrated[v] = (migrated[v] ?? 0) + 1;
+        }
+        return { iden, modelVersion: fromTuple(this.layerModel(iden)), nodes, migrated };
+      }),
+    };
   }
 
   async close() {
     for (const { env } of this.layers.values()) await env.close();
     await this.cell.close();
   }
-}
-
-export function ensureCellFiles(dir) {
-  mkdirSync(dir, { recursive: true });
-  if (!existsSync(path.join(dir, 'cell.guid'))) writeFileSync(path.join(dir, 'cell.guid'), randomBytes(16).toString('hex'));
-  if (!existsSync(path.join(dir, 'cell.yaml'))) writeFileSync(path.join(dir, 'cell.yaml'), '# simulated Synapse cell (synup test/sim)\nhttps:port: 4443\n');
-  return readFileSync(path.join(dir, 'cell.guid'), 'utf8').trim();
 }

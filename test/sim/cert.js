@@ -1,0 +1,29 @@
+// sslcert.pem / sslkey.pem: a self-signed certificate made at first boot, as a Synapse cell makes one.
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generate } from 'selfsigned';
+
+/**
+ * Generates the pair when either file is missing: RSA 2048, SHA-256, CN localhost, SAN localhost + 127.0.0.1,
+ * valid for 10 years. The key is written first (mode 0600), the cert last: a cert on disk means a complete pair.
+ * @param {string} dir
+ * @returns {Promise<{ cert: string, key: string }>} the file paths
+ */
+export async function ensureCert(dir) {
+  const cert = path.join(dir, 'sslcert.pem');
+  const key = path.join(dir, 'sslkey.pem');
+  if (existsSync(cert) && existsSync(key)) return { cert, key };
+  const notBeforeDate = new Date();
+  const notAfterDate = new Date(notBeforeDate);
+  notAfterDate.setFullYear(notAfterDate.getFullYear() + 10);
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+  });
+  writeFileSync(key, pems.private, { mode: 0o600 });
+  writeFileSync(cert, pems.cert);
+  return { cert, key };
+}

@@ -1,0 +1,100 @@
+// The sim's options: flags over SYNUP_SIM_* env vars over defaults, normalized and checked here and nowhere else.
+import { parseArgs } from 'node:util';
+import { FAULT_MODES } from './faults.js';
+import { isVersion } from './versions.js';
+
+export const USAGE = `usage: node test/sim/cell.js <dir> --version X.Y.Z [options]
+  --port N            HTTPS port on 127.0.0.1 (default 4443; 0 = any free port, logged in "https listening: N")
+  --seed N            nodes written at first boot (default 0; ignored once the cell exists)
+  --migration-ms N    how long each migrating release takes: half storage, half model (default 1500)
+  --fault MODE[@X.Y.Z]  inject a fault (repeatable), only into version X.Y.Z when given
+  --init-only         create the storage (first boot) or check it, and exit without serving; faults do not apply
+env: SYNUP_SIM_FAULT=MODE[@X.Y.Z][,…]  SYNUP_SIM_MIGRATION_MS=N  SYNUP_SIM_PASSWORD=… (basic auth, user root, for /api/v1/core/info)`;
+
+export class UsageError extends Error {}
+
+/** The defaults, in one place. */
+const DEFAULTS = { port: 4443, seed: 0, migrationMs: 1500 };
+
+/**
+ * @typedef {object} SimOptions
+ * @property {string} dir
+ * @property {string} version
+ * @property {number} port
+ * @property {number} seed
+ * @property {number} migrationMs
+ * @property {Set<string>} faults  the fault modes that apply to this version
+ * @property {boolean} initOnly
+ * @property {string | undefined} password  SYNUP_SIM_PASSWORD: basic auth (user root) for /api/v1/core/info
+ */
+
+/**
+ * @param {string} name
+ * @param {string | undefined} text
+ * @param {number} fallback
+ * @param {number} [max]
+ */
+function integer(name, text, fallback, max = Number.MAX_SAFE_INTEGER) {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value > max) throw new UsageError(`${name} must be an integer from 0 to ${max}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/**
+ * `MODE` or `MODE@X.Y.Z` specs → the modes that apply to `version` (a scoped one only to its own version, so a test
+ * can break the new version and still roll back to a healthy old one).
+ * @param {string[]} specs
+ * @param {string} version
+ */
+function faultsFor(specs, version) {
+  const modes = new Set();
+  for (const spec of specs.map((s) => s.trim()).filter(Boolean)) {
+    const [mode, only, ...rest] = spec.split('@');
+    if (!FAULT_MODES.includes(mode)) throw new UsageError(`unknown fault ${JSON.stringify(mode)} in ${JSON.stringify(spec)}; known: ${FAULT_MODES.join(', ')}`);
+    if (rest.length > 0 || (only !== undefined && !isVersion(only))) throw new UsageError(`a fault is MODE or MODE@X.Y.Z, got ${JSON.stringify(spec)}`);
+    if (only === undefined || only === version) modes.add(mode);
+  }
+  return modes;
+}
+
+/**
+ * @param {string[]} argv  process.argv.slice(2)
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {SimOptions}
+ */
+export function parseOptions(argv, env) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        version: { type: 'string' },
+        port: { type: 'string' },
+        seed: { type: 'string' },
+        'migration-ms': { type: 'string' },
+        fault: { type: 'string', multiple: true, default: [] },
+        'init-only': { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(/** @type {Error} */ (error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(`expected one storage dir, got ${positionals.length}`);
+  const version = values.version;
+  if (version === undefined) throw new UsageError('--version is required');
+  if (!isVersion(version)) throw new UsageError(`--version must look like 2.181.0, got ${JSON.stringify(version)}`);
+  const faults = faultsFor([...(values.fault ?? []), ...(env.SYNUP_SIM_FAULT ?? '').split(',')], version);
+  return {
+    dir: positionals[0],
+    version,
+    port: integer('--port', values.port, DEFAULTS.port, 65535),
+    seed: integer('--seed', values.seed, DEFAULTS.seed),
+    migrationMs: integer(values['migration-ms'] === undefined ? 'SYNUP_SIM_MIGRATION_MS' : '--migration-ms', values['migration-ms'] ?? env.SYNUP_SIM_MIGRATION_MS, DEFAULTS.migrationMs),
+    faults: values['init-only'] ? new Set() : faults,
+    initOnly: values['init-only'] ?? false,
+    password: env.SYNUP_SIM_PASSWORD || undefined,
+  };
+}

@@ -1,0 +1,58 @@
+// The sim's HTTPS API on 127.0.0.1, with the cell's own certificate:
+//   GET /api/v1/active     {"status":"ok","result":{"active":bool}}  (no auth, as in Synapse)
+//   GET /api/v1/core/info  {"status":"ok","result":{"version":[2,181,0]}}  (HTTP basic auth as root when a password is set)
+//   anything else          404 {"status":"err","code":"NoSuchPath",…}
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+
+/**
+ * @typedef {object} ApiState
+ * @property {boolean} active
+ * @property {number[]} version  what /api/v1/core/info reports
+ */
+
+/** @param {string} text */
+const digest = (text) => createHash('sha256').update(text).digest();
+
+/**
+ * @param {import('node:http').IncomingMessage} req
+ * @param {string | undefined} password
+ */
+function authorized(req, password) {
+  if (!password) return true;
+  return timingSafeEqual(digest(req.headers.authorization ?? ''), digest('Basic ' + Buffer.from(`root:${password}`).toString('base64')));
+}
+
+/**
+ * Listens; resolves with the server and the bound port, rejects with the listen error (e.g. EADDRINUSE).
+ * @param {{ cert: string, key: string, port: number, state: ApiState, password?: string }} options  cert/key: file paths
+ * @returns {Promise<{ server: https.Server, port: number }>}
+ */
+export function listenHttps({ cert, key, port, state, password }) {
+  const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
+    /** @param {number} status @param {object} body @param {Record<string, string>} [headers] */
+    const send = (status, body, headers = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const route = new URL(req.url ?? '/', 'https://localhost').pathname;
+    if (req.method !== 'GET' && (route === '/api/v1/active' || route === '/api/v1/core/info')) {
+      return send(405, { status: 'err', code: 'MethodNotAllowed', mesg: `${req.method} is not allowed on ${route}` }, { allow: 'GET' });
+    }
+    if (route === '/api/v1/active') return send(200, { status: 'ok', result: { active: state.active } });
+    if (route === '/api/v1/core/info') {
+      if (!authorized(req, password)) return send(401, { status: 'err', code: 'NotAuthenticated', mesg: 'The session is not logged in.' }, { 'www-authenticate': 'Basic realm=synapse' });
+      return send(200, { status: 'ok', result: { version: state.version } });
+    }
+    return send(404, { status: 'err', code: 'NoSuchPath', mesg: `No such path: ${route}` });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      const address = /** @type {import('node:net').AddressInfo} */ (server.address());
+      resolve({ server, port: address.port });
+    });
+  });
+}
