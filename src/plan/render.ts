@@ -16,6 +16,8 @@ function mdLink(url: string): string {
   const pr = /\/pull\/(\d+)$/.exec(url)?.[1];
   return `[${pr ? `#${pr}` : 'link'}](${url.replace(/[\s()<>\\"'`]/g, encodeURIComponent)})`;
 }
+/** A bold WARNING: the text's own leading "WARNING", or one put in front. */
+const emphasizeWarning = (text: string) => (/^WARNING\b/.test(text) ? md(text).replace(/^WARNING/, '**WARNING**') : `**WARNING** ${md(text)}`);
 const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
 
 /** A runbook to paste into a change ticket: warnings first, migrations, the steps as checkboxes, rollback. */
@@ -32,7 +34,10 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
   out.push(`- Changelog: ${code(plan.changelog)}`, '');
   if (plan.warnings.length) {
     out.push('## Warnings', '');
-    for (const w of plan.warnings) out.push(`> ${/^\S+: WARNING\b/.test(w) ? '' : '**WARNING** '}${md(w).replace(/^(\S+: )WARNING\b/, '$1**WARNING**')}`, '>');
+    for (const w of plan.warnings) {
+      const [, version = '', text = w] = /^(\d\S*: )?(.*)$/s.exec(w)!;
+      out.push(`> ${version}${emphasizeWarning(text)}`, '>');
+    }
     out.push('');
   }
   out.push('## Migrations', '');
@@ -40,8 +45,7 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
     out.push('| Version | Date | Source | Migration |', '| --- | --- | --- | --- |');
     for (const m of plan.migrations) {
       const links = m.links.map(mdLink).join(' ');
-      const text = m.warning && /^WARNING\b/.test(m.text) ? md(m.text).replace(/^WARNING/, '**WARNING**') : `${m.warning ? '**WARNING** ' : ''}${md(m.text)}`;
-      out.push(`| ${m.version} | ${m.date ?? ''} | ${m.source} | ${text} ${links} |`);
+      out.push(`| ${m.version} | ${m.date ?? ''} | ${m.source} | ${m.warning ? emphasizeWarning(m.text) : md(m.text)} ${links} |`);
     }
   } else {
     out.push('No automatic migrations between these versions.');
