@@ -23,7 +23,7 @@ const COPY_BYTES_PER_S = 150e6;
 const VERIFY_BYTES_PER_S = 800e6;
 
 /** Downtime from data size; the first boot from the newest passing rehearsal of the same from → to, if any. */
-async function estimateFor(cellDir: string, guid: string | null, stateDir: string, from: string, to: string): Promise<DowntimeEstimate> {
+async function estimateFor(cellDir: string, guid: string | null, stateDir: string, { from, to }: UpgradePlan): Promise<DowntimeEstimate> {
   const { estimateCompactedBytes } = await import('../runner/estimate.js');
   const { latestPassingRehearsal } = await import('../runner/rehearsals.js');
   const dataBytes = await estimateCompactedBytes(cellDir);
@@ -61,14 +61,13 @@ async function runbookExtras(ctx: CommandContext, cellDir: string, plan: Upgrade
 export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanFlags): Promise<number> {
   const { config } = ctx.config();
   const dirGiven = flags.dir ?? (flags.from ? undefined : config.cell.dir);
-  if (!flags.from && !dirGiven) {
-    throw usageError('no current version: pass --from <version>, or --dir <cell dir> to read it from the cell', 'or set cell.dir in synup.yaml');
-  }
   const cellDir = dirGiven ? resolveCellDir(dirGiven, ctx.cwd) : undefined;
-  const cell = cellDir ? await cellVersion(cellDir, flags.from) : { version: flags.from!, guid: null };
+  const cell = cellDir ? await cellVersion(cellDir, flags.from) : null;
+  const from = cell?.version ?? flags.from;
+  if (!from) throw usageError('no current version: pass --from <version>, or --dir <cell dir> to read it from the cell', 'or set cell.dir in synup.yaml');
   const changelog = await loadChangelogFor(ctx, flags.changelog);
-  const plan = buildPlan({ changelog, from: cell.version, to: flags.to, dir: cellDir, config });
-  if (cellDir) plan.estimate = await estimateFor(cellDir, cell.guid, config.state.dir ?? defaultStateDir(ctx.env), plan.from, plan.to);
+  const plan = buildPlan({ changelog, from, to: flags.to, dir: cellDir, config });
+  if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, config.state.dir ?? defaultStateDir(ctx.env), plan);
 
   const format = ctx.out.json ? 'json' : flags.format;
   const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, cellDir, plan) : {};
