@@ -71,6 +71,7 @@ describe('buildPlan and the renderers', () => {
     expect(plan.settings).toMatchObject({ adapter: 'kubernetes', backupMaxAgeMs: 12 * 3_600_000, activeUrl: 'https://127.0.0.1:4555/api/v1/active' });
     expect(step('preflight')).toContain('Lock the cell /data/cortex00');
     expect(step('backup-gate')).toContain('newer than 12h');
+    expect(step('probes-off')).toMatch(/\(required: migrations make the first boot slow.*\): the container's startupProbe and livenessProbe are removed\.$/);
     expect(step('stop')).toContain('45s deadline');
     expect(step('start')).toContain('image tag to v2.5.0');
     expect(step('wait-migrations')).toMatch(/https:\/\/127\.0\.0\.1:4555\/api\/v1\/active.*10m fails and rolls back/);

@@ -9,6 +9,13 @@ function asConfigDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+const ADAPTER_PROBES: Record<string, string> = {
+  process: 'the process adapter has no probes',
+  systemd: 'a drop-in sets TimeoutStartSec=infinity and WatchdogSec=0',
+  compose: 'the override file disables the healthcheck',
+  kubernetes: "the container's startupProbe and livenessProbe are removed",
+};
+
 const ADAPTER_START: Record<string, (to: string) => string> = {
   process: (to) => `run the configured command with {version} = ${to}`,
   systemd: (to) => `set the unit's version variable to ${to} and start the unit`,
@@ -37,7 +44,7 @@ export const UPGRADE_STEPS = [
     name: 'probes-off',
     title: 'Disable probes',
     describe: (p: UpgradePlan) =>
-      `Save the startup/liveness probe spec in the journal and disable the probes${p.probesMustBeDisabled ? ' (required: migrations make the first boot slow and probes would kill it)' : ''}${p.settings?.adapter === 'process' ? '; the process adapter has none' : ''}.`,
+      `Save the startup/liveness probe spec in the journal and disable the probes${p.probesMustBeDisabled ? ' (required: migrations make the first boot slow and probes would kill it)' : ''}${p.settings ? `: ${ADAPTER_PROBES[p.settings.adapter]}` : ''}.`,
   },
   {
     name: 'stop',
