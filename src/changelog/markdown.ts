@@ -1,6 +1,7 @@
 import type { Token, Tokens } from 'marked';
 import { loadMarked } from './marked.js';
 import type { Bullet, ReleaseBody, ReleaseEntry, Section } from './model.js';
+import { collapseSpaces } from './text.js';
 
 const RELEASE_HEADING = /^v?(\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?)(?:\s+-\s+(\d{4}-\d{2}-\d{2}))?\s*$/;
 
@@ -25,7 +26,7 @@ function flatten(tokens: Token[] | undefined, links: string[]): string {
 
 function plain(tokens: Token[] | undefined): Bullet {
   const links: string[] = [];
-  return { text: flatten(tokens, links).replace(/\s+/g, ' ').trim(), links };
+  return { text: collapseSpaces(flatten(tokens, links)), links };
 }
 
 /** `## v2.3.0 - 2024-01-02` releases with `### Section` headings and `-` lists, read with marked's lexer. */
