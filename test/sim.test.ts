@@ -2,13 +2,14 @@
 // HTTPS, upgrade migrations in the real order, BadVersion, graceful stops, bad usage.
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findHolders } from '../src/lmdb/holders.js';
 import { tempDir } from './helpers.js';
 import { createSimCell, inspectSimCell, SIM_CELL_JS, simRequest, startSim } from './sim/index.js';
+import { migratingReleases } from './sim/migrations.js';
 import { fileDigests, logMessages, useSims } from './sim/testing.js';
 
 const { start } = useSims();
@@ -148,6 +149,18 @@ describe('HTTPS', () => {
     expect(sim.log()).not.toContain('s3cret');
   });
 
+  it('--port 0 listens on any free port and logs which', async () => {
+    const dir = newCellDir();
+    const sim = startSim({ dir, version: '2.180.0', port: 0 });
+    try {
+      const port = Number(/https listening: (\d+)/.exec(await sim.waitForLog(/https listening: \d+/))![1]);
+      expect(port).toBeGreaterThan(0);
+      expect((await simRequest({ dir, port, path: '/api/v1/active' })).status).toBe(200);
+    } finally {
+      await sim.stop();
+    }
+  });
+
   it('a port already in use: exits 1 with the bind error, after its storage work', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -260,6 +273,20 @@ describe('SIGTERM', () => {
     await next.waitForLog(/\.\.\.model migrations complete!/);
     await next.stop();
     expect(await inspectSimCell(dir)).toMatchObject({ vers: { 'sim:storage': 1 }, layers: [{ modelVersion: '0.2.31', migrated: { '2.181.0': 1200 } }] });
+  });
+});
+
+describe('the fixture changelog', () => {
+  it('declares the migrating releases by an "Automatic Migrations" (or "Automated") section, ordered by version not date', () => {
+    expect(migratingReleases()).toEqual(['2.181.0', '2.182.0', '2.183.0']);
+    const file = path.join(tempDir(), 'CHANGELOG.rst');
+    writeFileSync(
+      file,
+      ['v2.10.0 - 2024-01-01', '====================', '', 'Automated Migrations', '--------------------', '- x', '',
+        'v2.9.0 - 2024-06-01', '===================', '', 'Bugfixes', '--------', '- Automatic Migrations were fixed.', '',
+        'v2.8.0 - 2023-01-01', '===================', '', 'Automatic Migrations', '--------------------', '- y', ''].join('\r\n'),
+    );
+    expect(migratingReleases(file)).toEqual(['2.8.0', '2.10.0']);
   });
 });
 
