@@ -49,7 +49,10 @@ const stopping = new AbortController();
 /** Work that must settle before the envs close (the boot, the background model migration). */
 const running = new Set();
 /** @param {Promise<unknown>} work */
-const track = (work) => running.add(work.finally(() => running.delete(work)));
+function track(work) {
+  const tracked = work.finally(() => running.delete(tracked));
+  running.add(tracked);
+}
 
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));

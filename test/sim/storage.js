@@ -43,6 +43,12 @@ export function assertDataV1(file) {
   }
 }
 
+/** A msgpack value under a UTF-8 key, as Synapse's SafeKeyVal stores it. @param {Db} db @param {string} key @returns {unknown} */
+function getPacked(db, key) {
+  const raw = db.getBinary(utf8(key));
+  return raw === undefined ? undefined : unpack(raw);
+}
+
 /**
  * A buid as Synapse makes one: sha256 of the msgpacked ndef.
  * @param {number} i
@@ -75,15 +81,9 @@ export class SimStorage {
     return /** @type {Env} */ (env);
   }
 
-  /** @param {Db} db @param {string} key @returns {unknown} */
-  static getPacked(db, key) {
-    const raw = db.getBinary(utf8(key));
-    return raw === undefined ? undefined : unpack(raw);
-  }
-
   /** @param {string} key */
   getInfo(key) {
-    return SimStorage.getPacked(this.info, key);
+    return getPacked(this.info, key);
   }
 
   /** @param {Record<string, unknown>} entries */
@@ -95,7 +95,7 @@ export class SimStorage {
 
   /** A storage version in cell:vers (0 when unset). @param {string} name @returns {number} */
   getVers(name) {
-    return /** @type {number | undefined} */ (SimStorage.getPacked(this.vers, name)) ?? 0;
+    return /** @type {number | undefined} */ (getPacked(this.vers, name)) ?? 0;
   }
 
   /** @param {string} name @param {number} value */
@@ -110,13 +110,13 @@ export class SimStorage {
 
   /** @param {string} iden @returns {VersionTuple} */
   layerModel(iden) {
-    const info = /** @type {{ 'model:version'?: VersionTuple } | undefined} */ (SimStorage.getPacked(this.cortex, LAYER_INFO + iden));
+    const info = /** @type {{ 'model:version'?: VersionTuple } | undefined} */ (getPacked(this.cortex, LAYER_INFO + iden));
     return info?.['model:version'] ?? [-1, -1, -1];
   }
 
   /** @param {string} iden @param {VersionTuple} modelVersion */
   setLayerModel(iden, modelVersion) {
-    const info = /** @type {Record<string, unknown> | undefined} */ (SimStorage.getPacked(this.cortex, LAYER_INFO + iden)) ?? { iden };
+    const info = /** @type {Record<string, unknown> | undefined} */ (getPacked(this.cortex, LAYER_INFO + iden)) ?? { iden };
     this.cortex.putSync(utf8(LAYER_INFO + iden), pack({ ...info, 'model:version': modelVersion }));
   }
 
