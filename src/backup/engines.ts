@@ -60,7 +60,7 @@ export async function resolveEngine(requested: Engine, options: { python?: strin
     case 'auto':
       return nativeHelperPath() ? 'builtin' : findExecutable('mdb_copy') ? 'mdb_copy' : 'lmdb-js';
     case 'builtin':
-      if (!nativeHelperPath()) throw unavailable('native/build/synup-mdb-copy is not built', 'run `npm ci` with a C compiler installed, or use --engine mdb_copy / lmdb-js');
+      if (!nativeHelperPath()) throw unavailable('the built-in LMDB helper is missing (no prebuild for this machine, none built at install)', 'run `npm rebuild synup` with a C compiler installed, or use --engine mdb_copy / lmdb-js');
       return 'builtin';
     case 'mdb_copy':
       if (!findExecutable('mdb_copy')) throw unavailable('mdb_copy is not on PATH', 'install lmdb-utils (apt-get install lmdb-utils), or use --engine builtin');

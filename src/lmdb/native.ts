@@ -2,9 +2,9 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SynupError } from '../errors.js';
+import { LOCAL_BUILD_DIR, lmdb, PREBUILD_DIR } from './binding.js';
 import { readMeta, SUPPORTED_DATA_VERSION } from './format.js';
 
 let checked: Promise<void> | undefined;
@@ -17,15 +17,15 @@ export function assertNativeDataV1(): Promise<void> {
   checked ??= (async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'synup-canary-'));
     try {
-      const lmdb = await import('lmdb');
-      const env = lmdb.open({ path: dir, noSubdir: false });
+      const env = lmdb().open({ path: dir, noSubdir: false });
       await env.put('canary', 1);
       await env.close();
       const meta = await readMeta(path.join(dir, 'data.mdb'));
       if (meta.version !== SUPPORTED_DATA_VERSION) throw new Error(`format v${meta.version}`);
     } catch (error) {
-      throw new SynupError('failed', `the installed lmdb-js is not built for LMDB data format v1 (${(error as Error).message}); opening Synapse's files with it would crash`, {
-        hint: 'reinstall with `npm ci` (its postinstall builds lmdb-js from source with data v1; needs g++, make, python3)',
+      if (error instanceof SynupError) throw error;
+      throw new SynupError('failed', `synup's LMDB binding does not write LMDB data format v1 (${(error as Error).message}); opening Synapse's files with it would crash`, {
+        hint: 'run `npm rebuild synup` (builds the binding from source with data v1; needs g++, make, python3)',
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -34,18 +34,24 @@ export function assertNativeDataV1(): Promise<void> {
   return checked;
 }
 
-/** native/build/synup-mdb-copy (built by scripts/build-native.mjs at install), the same from src/ and dist/. */
-const HELPER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'synup-mdb-copy');
+const HELPER = 'synup-mdb-copy';
 
-/** The built-in C helper (LMDB 0.9.29, data v1), or null when it was not built. `SYNUP_NO_NATIVE=1` hides it (tests, fallbacks). */
+/**
+ * The built-in C helper (LMDB 0.9.29, data v1): the one built at install (native/build/, when the prebuild did not
+ * run here), else the static prebuild shipped for this machine; null when neither is there. `SYNUP_NO_NATIVE=1`
+ * hides it (tests, fallbacks).
+ */
 export function nativeHelperPath(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.SYNUP_NO_NATIVE === '1') return null;
-  try {
-    accessSync(HELPER, constants.X_OK);
-    return HELPER;
-  } catch {
-    return null;
+  for (const file of [path.join(LOCAL_BUILD_DIR, HELPER), path.join(PREBUILD_DIR, HELPER)]) {
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // next candidate
+    }
   }
+  return null;
 }
 
 /** One line the helper prints on stdout (see native/synup-copy.c for every event). */
@@ -66,7 +72,7 @@ export interface HelperRun {
 /** Runs the helper with an argument array, streaming its JSON-line events to `onEvent` as they come. */
 export async function runHelper(args: string[], options: { onEvent?: (event: HelperEvent) => void } = {}): Promise<HelperRun> {
   const helper = nativeHelperPath();
-  if (!helper) throw new SynupError('failed', 'the built-in LMDB helper is not built (native/build/synup-mdb-copy)', { hint: 'run `npm ci` (needs a C compiler), or pick another engine' });
+  if (!helper) throw new SynupError('failed', `the built-in LMDB helper is missing (no ${path.join('prebuilds', path.basename(PREBUILD_DIR), HELPER)}, none built in native/build/)`, { hint: 'run `npm rebuild synup` (needs a C compiler), or pick another engine' });
   const child = execa(helper, args, { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } });
   const events: HelperEvent[] = [];
   const lines = createInterface({ input: child.stdout! });

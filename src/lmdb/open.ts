@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import * as lmdb from 'lmdb';
+import type * as Lmdb from 'lmdb';
+import { lmdb } from './binding.js';
 import { readMeta, type MetaInfo } from './format.js';
 import { assertNativeDataV1 } from './native.js';
 
@@ -12,12 +13,12 @@ export const BINARY = { encoding: 'binary', keyEncoding: 'binary' } as const;
  * binary (data v1), runs `fn`, and closes it. LMDB creates a lock.mdb even for readers: one that was not there
  * before is removed again, so reading a backup never leaves a lock file in it.
  */
-export async function withReadOnlyEnv<T>(dir: string, fn: (env: lmdb.RootDatabase<Buffer, Buffer>, meta: MetaInfo) => Promise<T> | T): Promise<T> {
+export async function withReadOnlyEnv<T>(dir: string, fn: (env: Lmdb.RootDatabase<Buffer, Buffer>, meta: MetaInfo) => Promise<T> | T): Promise<T> {
   const meta = await readMeta(path.join(dir, 'data.mdb'));
   await assertNativeDataV1();
   const lockFile = path.join(dir, 'lock.mdb');
   const hadLock = existsSync(lockFile);
-  const env = lmdb.open<Buffer, Buffer>({ path: dir, noSubdir: false, readOnly: true, maxDbs: meta.mainEntries * 2 + 64, ...BINARY });
+  const env = lmdb().open<Buffer, Buffer>({ path: dir, noSubdir: false, readOnly: true, maxDbs: meta.mainEntries * 2 + 64, ...BINARY });
   try {
     return await fn(env, meta);
   } finally {
@@ -27,6 +28,6 @@ export async function withReadOnlyEnv<T>(dir: string, fn: (env: lmdb.RootDatabas
 }
 
 /** Opens a named sub-db of a read-only env; undefined when it does not exist. */
-export function openSubDb(env: lmdb.RootDatabase<Buffer, Buffer>, name: string, dupSort = false): lmdb.Database<Buffer, Buffer> | undefined {
-  return env.openDB<Buffer, Buffer>({ name, dupSort, ...BINARY }) as lmdb.Database<Buffer, Buffer> | undefined;
+export function openSubDb(env: Lmdb.RootDatabase<Buffer, Buffer>, name: string, dupSort = false): Lmdb.Database<Buffer, Buffer> | undefined {
+  return env.openDB<Buffer, Buffer>({ name, dupSort, ...BINARY }) as Lmdb.Database<Buffer, Buffer> | undefined;
 }

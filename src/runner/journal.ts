@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { lmdb } from '../lmdb/binding.js';
 import { ensurePrivateDir } from '../fsutil.js';
 import type { UpgradePlan } from '../plan/index.js';
 import type { StepName } from '../plan/steps.js';
@@ -87,7 +88,7 @@ export class Journal {
     ensurePrivateDir(stateDir);
     const dir = path.join(stateDir, JOURNAL_DIR);
     ensurePrivateDir(dir);
-    const env = open({ path: dir, noSubdir: false, maxDbs: 4, encoding: 'json' });
+    const env = lmdb().open({ path: dir, noSubdir: false, maxDbs: 4, encoding: 'json' });
     for (const file of readdirSync(dir)) chmodSync(path.join(dir, file), 0o600);
     const runs = env.openDB<RunRecord, string>({ name: 'runs', encoding: 'json' });
     return new Journal(env, runs);
