@@ -23,7 +23,7 @@ const formatOf = (name: string) => (/\.(md|markdown)$/i.test(name) ? 'md' : /\.r
 const tooBig = (source: string, bytes: number) =>
   new SynupError('usage', `changelog ${source} is ${(bytes / 2 ** 20).toFixed(0)} MiB: too big for a changelog`, { hint: "pass the Synapse repo's CHANGELOG.rst with --changelog" });
 
-function readChangelogFile(file: string): string {
+export function readChangelogFile(file: string): string {
   try {
     if (statSync(file).size > MAX_BYTES) throw tooBig(file, statSync(file).size);
     return readFileSync(file, 'utf8');
@@ -35,7 +35,7 @@ function readChangelogFile(file: string): string {
   }
 }
 
-async function fetchText(url: string, timeoutMs: number): Promise<string> {
+export async function fetchText(url: string, timeoutMs: number): Promise<string> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
     if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());

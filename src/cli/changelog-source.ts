@@ -1,15 +1,19 @@
 import path from 'node:path';
-import { loadChangelog, type Changelog } from '../changelog/index.js';
+import { loadChangelog, loadDefaultChangelog, type Changelog } from '../changelog/index.js';
 import { defaultStateDir } from '../config/schema.js';
-import { usageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 
-/** --changelog, else `changelog:` in synup.yaml, else a clear error. URLs are cached in the state dir. */
-export function loadChangelogFor(ctx: CommandContext, flag: string | undefined): Promise<Changelog> {
-  const { config } = ctx.config();
-  const spec = flag ?? config.changelog;
-  if (!spec) {
-    throw usageError('no changelog given', 'pass --changelog <CHANGELOG.rst|url> or set `changelog:` in synup.yaml (the Synapse repo\'s CHANGELOG.rst)');
-  }
-  return loadChangelog(spec, { cacheDir: path.join(config.state.dir ?? defaultStateDir(ctx.env), 'changelogs'), cwd: ctx.cwd });
+/** `<state dir>/changelogs`: fetched changelogs (URLs, `synup changelog update`). */
+export function changelogCacheDir(ctx: CommandContext): string {
+  return path.join(ctx.config().config.state.dir ?? defaultStateDir(ctx.env), 'changelogs');
+}
+
+/**
+ * --changelog, else `changelog:` in synup.yaml, else the built-in snapshot of Synapse's CHANGELOG.rst (or a newer
+ * copy from `synup changelog update`), which refuses a `to` newer than itself. URLs are cached in the state dir.
+ */
+export function loadChangelogFor(ctx: CommandContext, flag: string | undefined, to?: string): Promise<Changelog> {
+  const spec = flag ?? ctx.config().config.changelog;
+  if (!spec) return Promise.resolve(loadDefaultChangelog(changelogCacheDir(ctx), to));
+  return loadChangelog(spec, { cacheDir: changelogCacheDir(ctx), cwd: ctx.cwd });
 }

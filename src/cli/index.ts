@@ -35,6 +35,7 @@ const commands: Record<string, () => Promise<Action>> = {
   backup: async () => (await import('./backup.js')).runBackup as Action,
   verify: async () => (await import('./verify.js')).runVerify as Action,
   restore: async () => (await import('./restore.js')).runRestore as Action,
+  'changelog update': async () => (await import('./changelog.js')).runChangelogUpdate as Action,
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
@@ -163,6 +164,15 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
     .option('--root <dir>', 'read /proc and /sys under this root (for tests and containers)')
     .action(on('doctor'));
+
+  program
+    .command('changelog')
+    .description("Synapse's changelog: plans use a built-in snapshot, or a newer one fetched with `update`")
+    .command('update')
+    .description("fetch Synapse's CHANGELOG.rst at tag v<version> into the state dir; later plans use it by default")
+    .requiredOption('--to <version>', 'the Synapse release whose changelog to fetch (e.g. the upgrade target)')
+    .option('--base-url <url>', 'where tags are served: <url>/v<version>/CHANGELOG.rst (default: SYNUP_CHANGELOG_BASE_URL, else GitHub raw files of vertexproject/synapse)')
+    .action(on('changelog update'));
 }
 
 /** Runs the CLI; returns the exit code. Never calls process.exit, so tests can call it directly. */

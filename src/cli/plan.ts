@@ -65,7 +65,7 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const cell = cellDir ? await cellVersion(cellDir, flags.from) : null;
   const from = cell?.version ?? flags.from;
   if (!from) throw usageError('no current version: pass --from <version>, or --dir <cell dir> to read it from the cell', 'or set cell.dir in synup.yaml');
-  const changelog = await loadChangelogFor(ctx, flags.changelog);
+  const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
   const plan = buildPlan({ changelog, from, to: flags.to, dir: cellDir, config });
   if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, config.state.dir ?? defaultStateDir(ctx.env), plan);
 

@@ -38,7 +38,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
       hint: 'is this a Synapse service storage dir that has booted at least once?',
     });
   }
-  const changelog = await loadChangelogFor(ctx, flags.changelog);
+  const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
   const plan = buildPlan({ changelog, from: info.cellVersion, to: flags.to });
   if (flags.requireRehearsal && !latestPassingRehearsal(session.stateDir, plan.from, plan.to, info.guid)) {
     throw new SynupError('refused', `no passing rehearsal of ${plan.from} → ${plan.to} on a backup of this cell`, {

@@ -1,5 +1,5 @@
 import type { Changelog, Migration } from '../changelog/index.js';
-import { normalizeVersion, selectReleases } from '../changelog/index.js';
+import { newestRelease, normalizeVersion, selectReleases } from '../changelog/index.js';
 import type { SynupConfig } from '../config/schema.js';
 import { UPGRADE_STEPS, type StepName } from './steps.js';
 
@@ -10,8 +10,10 @@ export { UPGRADE_STEPS, type StepName } from './steps.js';
 export interface UpgradePlan {
   from: string;
   to: string;
-  /** Where the changelog came from (file path or URL). */
+  /** Where the changelog came from (file path, URL, or the built-in snapshot). */
   changelog: string;
+  /** The newest release in that changelog: which snapshot of it the plan was made from. */
+  changelogNewest: { version: string; date: string | null };
   /** The cell dir the plan is for, when one was given. */
   dir: string | null;
   /** Every release crossed, (from, to], ascending. */
@@ -80,6 +82,7 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
     from: normalizeVersion(input.from, '--from'),
     to: releases.at(-1)!.version,
     changelog: input.changelog.source,
+    changelogNewest: newestRelease(input.changelog),
     dir: input.dir ?? null,
     releases: releases.map((r) => ({ version: r.version, date: r.date, migrations: r.migrations.length })),
     migrations,

@@ -1,5 +1,6 @@
 import { loadMarked } from '../changelog/marked.js';
 import type { UpgradePlan } from './index.js';
+import { changelogLine } from './text.js';
 
 export interface RunbookExtras {
   /** Exact argv per step for the configured adapter (from ServiceAdapter.describe / dry-run lines). */
@@ -31,7 +32,7 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
     out.push(`- Estimated downtime: defrag ~${plan.estimate.defragSeconds.toFixed(0)} s${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis})` : ', first boot unknown until rehearsed'}`);
   }
   if (plan.dir) out.push(`- Cell dir: ${code(plan.dir)}`);
-  out.push(`- Changelog: ${code(plan.changelog)}`, '');
+  out.push(`- Changelog: ${md(changelogLine(plan))}`, '');
   if (plan.warnings.length) {
     out.push('## Warnings', '');
     for (const w of plan.warnings) {

@@ -3,11 +3,18 @@ import type { UpgradePlan } from './index.js';
 
 const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 
+/** The changelog a plan was made from and its newest entry, e.g. `/x/CHANGELOG.rst (newest entry 2.250.0, 2026-08-21)`. */
+export function changelogLine(plan: Pick<UpgradePlan, 'changelog' | 'changelogNewest'>): string {
+  const { version, date } = plan.changelogNewest;
+  return `${plan.changelog} (newest entry ${version}${date ? `, ${date}` : ''})`;
+}
+
 /** Flyway `info` style: a summary, the warnings, one row per migration (ascending), then the steps. */
 export function renderPlanText(plan: UpgradePlan): string {
   const lines = [
     `Upgrade ${plan.from} → ${plan.to}${plan.dir ? ` (${plan.dir})` : ''}: ${plan.releases.length} release(s) crossed, ${plan.migrations.length} migration(s) in ${plan.releasesWithMigrations} release(s)`,
     plan.probesMustBeDisabled ? 'Probes: MUST be disabled during the first boot (migrations make it slow)' : 'Probes: no migrations announced; disabling them is still the safe default',
+    `Changelog: ${changelogLine(plan)}`,
     ...plan.warnings.map((w) => `WARNING ${short(w, 200)}`),
   ];
   if (plan.migrations.length) {
