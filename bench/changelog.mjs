@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { parseChangelog } from '../dist/changelog/index.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const file = path.join(root, '..', 'shared', 'changelogs', 'synapse-CHANGELOG.rst');
+const file = path.join(root, 'changelogs', 'synapse-CHANGELOG.rst');
 if (!existsSync(file)) {
   console.log(`changelog bench skipped: ${file} is absent`);
   process.exit(0);

@@ -7,7 +7,8 @@ import { afterEach } from 'vitest';
 
 export const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const synupBin = path.join(repoRoot, 'bin', 'synup.js');
-export const sharedChangelog = path.join(repoRoot, '..', 'shared', 'changelogs', 'synapse-CHANGELOG.rst');
+/** The real Synapse CHANGELOG.rst: the snapshot synup ships (changelogs/NOTICE). */
+export const realChangelog = path.join(repoRoot, 'changelogs', 'synapse-CHANGELOG.rst');
 
 const tempDirs: string[] = [];
 
