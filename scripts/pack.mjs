@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run pack [-- --out DIR]`: the release tarball, the one file an operator carries into an air-gapped site.
+// `npm run pack [-- --out DIR] [--offline]`: the release tarball, the one file an operator carries into an air-gapped site.
 // Every runtime dependency is bundled (nothing is fetched at install: `npm install -g ./synup-X.tgz --offline`),
 // exactly as package-lock.json pins it, and optional dependencies are left out: lmdb's 15 MB data-v2 prebuilt
 // (@lmdb/*), which synup never loads (it ships its own data-v1 binding in prebuilds/), and msgpackr-extract.
@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const outIndex = process.argv.indexOf('--out');
 const outDir = path.resolve(outIndex > 0 ? process.argv[outIndex + 1] : root);
+// --offline: the npm cache only (tests; CI has just run `npm ci`, so the cache holds every locked package).
+const cacheMode = process.argv.includes('--offline') ? '--offline' : '--prefer-offline';
 const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
 
 function run(cmd, args, cwd) {
@@ -39,8 +41,7 @@ try {
   for (const entry of ['package.json', 'package-lock.json', 'LICENSE', 'README.md', ...pkg.files.filter((f) => !f.startsWith('!'))]) {
     cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
   }
-  // From the npm cache when it has the locked versions (CI, after `npm ci`), so packing needs no registry there.
-  run(npm[0], [...npm[1], 'ci', '--omit=dev', '--omit=optional', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], stage);
+  run(npm[0], [...npm[1], 'ci', '--omit=dev', '--omit=optional', '--ignore-scripts', cacheMode, '--no-audit', '--no-fund'], stage);
   editJson(path.join(stage, 'node_modules', 'lmdb', 'package.json'), (lmdb) => {
     delete lmdb.scripts.install;
     lmdb.gypfile = false; // else npm adds `node-gyp rebuild` as its install script
