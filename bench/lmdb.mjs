@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
+import '../dist/lmdb/binding.js'; // synup's data-v1 binding, before lmdb-js loads one
 import * as lmdb from 'lmdb';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
+import '../dist/lmdb/binding.js'; // synup's data-v1 binding, before lmdb-js loads one
 import { open } from 'lmdb';
 import { createSimCell, freePort, SIM_CELL_JS } from '../test/sim/index.js';
 

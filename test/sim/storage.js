@@ -2,10 +2,12 @@
 //   slabs/cell.lmdb            dbs cell:info (cell:version, synapse:version, nexus:version), cell:vers (storage
 //                              versions), cortex (layer:info:<iden> → layer info with model:version)
 //   layers/<iden>/layer_v2.lmdb  dbs bybuidv3 (nodes by buid), byform and byprop (DUPSORT indexes)
-// Written by the project's lmdb-js, which is built for LMDB data format v1 — Synapse's (py-lmdb) format.
+// Written by lmdb-js with synup's data-v1 binding — Synapse's (py-lmdb) format.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
+// synup's data-v1 binding first: it points lmdb-js's loader at it (built dist/; see src/lmdb/binding.ts).
+import '../../dist/lmdb/binding.js';
 import { open } from 'lmdb';
 import { pack, unpack } from 'msgpackr';
 import { fromTuple } from './versions.js';
