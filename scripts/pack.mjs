@@ -46,9 +46,11 @@ try {
     delete lmdb.scripts.install;
     lmdb.gypfile = false; // else npm adds `node-gyp rebuild` as its install script
   });
-  // Only the install step matters to users: prepare (tsc) and the test scripts need the repo.
+  // Only the install step matters to users: prepare (tsc) and the test scripts need the repo. Bundled
+  // dependencies as a list of names (yarn 1 fails on `true`).
   editJson(path.join(stage, 'package.json'), (synup) => {
     synup.scripts = { postinstall: synup.scripts.postinstall };
+    synup.bundleDependencies = Object.keys(synup.dependencies);
   });
   mkdirSync(outDir, { recursive: true });
   const [packed] = JSON.parse(run(npm[0], [...npm[1], 'pack', '--ignore-scripts', '--json', '--pack-destination', outDir], stage));

@@ -84,6 +84,7 @@ describe('the release tarball', () => {
     expect(Object.keys(pkg.scripts)).toEqual(['postinstall']);
     expect(pkg.repository.url).toMatch(/^git\+https:\/\//);
     expect(pkg.dependencies.selfsigned).toBeUndefined();
+    expect(pkg.bundleDependencies).toEqual(Object.keys(pkg.dependencies));
     // The bundled lmdb never compiles its own (data v2) addon at install.
     const lmdbPkg = JSON.parse((await execa('tar', ['-xzOf', tarball, 'package/node_modules/lmdb/package.json'])).stdout);
     expect(lmdbPkg.scripts.install).toBeUndefined();
