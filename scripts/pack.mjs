@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run pack [-- --out DIR] [--offline]`: the release tarball, the one file an operator carries into an air-gapped site.
+// `npm run pack [-- --out DIR] [--offline] [--no-build]`: the release tarball, the one file an operator carries into an air-gapped site.
 // Every runtime dependency is bundled (nothing is fetched at install: `npm install -g ./synup-X.tgz --offline`),
 // exactly as package-lock.json pins it, and optional dependencies are left out: lmdb's 15 MB data-v2 prebuilt
 // (@lmdb/*), which synup never loads (it ships its own data-v1 binding in prebuilds/), and msgpackr-extract.
@@ -34,7 +34,8 @@ function editJson(file, edit) {
   writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
 }
 
-run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], root);
+// --no-build: dist/ is already built (tests: rebuilding it under other running tests would race with them).
+if (!process.argv.includes('--no-build')) run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], root);
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const stage = mkdtempSync(path.join(os.tmpdir(), 'synup-pack-'));
 try {

@@ -31,7 +31,7 @@ function changelogAtTarget(): string {
 }
 
 beforeAll(async () => {
-  const packed = await execa(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--out', work, '--offline'], { cwd: repoRoot, timeout: 300_000 });
+  const packed = await execa(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--out', work, '--offline', '--no-build'], { cwd: repoRoot, timeout: 300_000 });
   tarball = packed.stdout.trim();
 
   const { cert, key } = await ensureCert(mkdirTemp('tls'));

@@ -39,7 +39,7 @@ function duBytes(dir: string): number {
 }
 
 beforeAll(async () => {
-  const packed = await execa(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--out', work, '--offline'], { cwd: repoRoot, timeout: 300_000 });
+  const packed = await execa(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--out', work, '--offline', '--no-build'], { cwd: repoRoot, timeout: 300_000 });
   tarball = packed.stdout.trim();
   mkdirSync(bareBin);
   symlinkSync(process.execPath, path.join(bareBin, 'node'));
@@ -135,5 +135,26 @@ describe('the release tarball', () => {
     measure('(c) global, --ignore-scripts', Date.now() - started, path.join(installed, 'node_modules'));
     expect(existsSync(path.join(installed, 'native', 'build'))).toBe(false);
     await checkInstalled(path.join(prefix, 'bin', 'synup'), env);
+
+    // The install script without a compiler: a warning, exit 0, nothing half-built; the prebuild still serves.
+    const script = await execa(process.execPath, [path.join(installed, 'scripts', 'build-native.mjs')], { env: { ...env, SYNUP_BUILD_FROM_SOURCE: '1' }, extendEnv: false, reject: false });
+    expect(script.exitCode).toBe(0);
+    expect(script.stderr).toMatch(/^synup: WARNING: .*\n.*install g\+\+, make and python3, then run `npm rebuild synup`/m);
+    expect(existsSync(path.join(installed, 'native', 'build', 'lmdb-v1'))).toBe(false);
+    await checkInstalled(path.join(prefix, 'bin', 'synup'), env);
+
+    // A prebuild for another lmdb than the installed one is refused before lmdb-js opens the cell (SYNUP_NO_NATIVE:
+    // inspect without the C helper, which is a program of its own and serves regardless).
+    const manifestFile = path.join(installed, 'prebuilds', 'linux-x64', 'manifest.json');
+    const manifest = readFileSync(manifestFile, 'utf8');
+    writeFileSync(manifestFile, manifest.replace(/"lmdb": "[^"]+"/, '"lmdb": "0.0.1"'));
+    const before = readdirSync(cellDir, { recursive: true }).sort();
+    const refused = await execa(path.join(prefix, 'bin', 'synup'), ['inspect', cellDir], { env: { ...env, SYNUP_NO_NATIVE: '1' }, extendEnv: false, reject: false });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/cannot load synup's LMDB data-v1 binding: the prebuilt binding is for lmdb 0\.0\.1 but lmdb \d+\.\d+\.\d+ is installed/);
+    expect(readdirSync(cellDir, { recursive: true }).sort()).toEqual(before);
+    // Commands that need no LMDB still work.
+    expect((await execa(path.join(prefix, 'bin', 'synup'), ['plan', '--from', '2.240.0', '--to', '2.250.0'], { env: { ...env, XDG_STATE_HOME: path.join(work, 'state') }, extendEnv: false, reject: false })).exitCode).toBe(0);
+    writeFileSync(manifestFile, manifest);
   });
 });
