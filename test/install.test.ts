@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { satisfies } from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCell } from './fixtures/cell.js';
 import { repoRoot, synup } from './helpers.js';
@@ -84,6 +85,9 @@ describe('the release tarball', () => {
     expect(Object.keys(pkg.scripts)).toEqual(['postinstall']);
     expect(pkg.repository.url).toMatch(/^git\+https:\/\//);
     expect(pkg.dependencies.selfsigned).toBeUndefined();
+    for (const node of ['20.19.0', '22.12.0', '24.0.0']) expect(satisfies(node, pkg.engines.node), `Node ${node}`).toBe(true);
+    // The only native binaries are synup's own prebuilds (checked against their manifest below).
+    expect(files.filter((f) => /\.node$/.test(f)).sort()).toEqual(['prebuilds/linux-arm64/node.napi.glibc.node', 'prebuilds/linux-x64/node.napi.glibc.node']);
     expect(pkg.bundleDependencies).toEqual(Object.keys(pkg.dependencies));
     // The bundled lmdb never compiles its own (data v2) addon at install.
     const lmdbPkg = JSON.parse((await execa('tar', ['-xzOf', tarball, 'package/node_modules/lmdb/package.json'])).stdout);
