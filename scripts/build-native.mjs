@@ -137,7 +137,13 @@ function prebuild(arch) {
   mkdirSync(localDir, { recursive: true });
   buildAddon(lmdb.dir, path.join(dir, ADDON), { arch: arch === os.arch() ? undefined : arch });
   buildHelper(lmdb.dir, path.join(dir, HELPER), { arch: arch === os.arch() ? undefined : arch, linkStatic: true });
-  const manifest = { lmdb: lmdb.version, dataFormat: 1, files: { [ADDON]: sha256(path.join(dir, ADDON)), [HELPER]: sha256(path.join(dir, HELPER)) } };
+  const manifest = {
+    lmdb: lmdb.version,
+    dataFormat: 1,
+    files: { [ADDON]: sha256(path.join(dir, ADDON)), [HELPER]: sha256(path.join(dir, HELPER)) },
+    // The helper's own source: a test fails when it changes and the prebuilds were not rebuilt.
+    sources: { 'native/synup-copy.c': sha256(path.join(root, 'native', 'synup-copy.c')) },
+  };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   if (arch === os.arch()) {
     const check = canary(root, lmdb.dir);
@@ -160,9 +166,10 @@ function install() {
   const lmdb = lmdbPackage();
   const forced = process.env.SYNUP_BUILD_FROM_SOURCE === '1';
   const prebuilt = forced ? { ok: false, why: 'SYNUP_BUILD_FROM_SOURCE=1' } : usablePrebuild(lmdb);
-  // A binding built here earlier is preferred by the loader: remove it when the prebuild now serves, so a stale
-  // one (another lmdb version) never shadows it.
+  // What was built here earlier is preferred by the loaders: remove it when the prebuild now serves, so a stale
+  // build (another lmdb version, an older synup-copy.c) never shadows it.
   if (prebuilt.ok) rmSync(localAddonDir, { recursive: true, force: true });
+  if (prebuilt.ok && prebuilt.helper) rmSync(path.join(localDir, HELPER), { force: true });
   const needAddon = !prebuilt.ok;
   const needHelper = !prebuilt.ok || !prebuilt.helper;
   if (!needAddon && !needHelper) {

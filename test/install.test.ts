@@ -23,7 +23,7 @@ let cellDir: string;
 let reference: { envs: string[]; entries: number };
 
 const npm = (args: string[], options: { cwd: string; env?: Record<string, string> }) =>
-  execa(process.execPath, [npmCli, ...args, '--offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+  execa(process.execPath, [npmCli, '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...args], {
     cwd: options.cwd,
     env: options.env,
     extendEnv: !options.env?.PATH,
@@ -101,6 +101,8 @@ describe('the release tarball', () => {
       const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
       expect(manifest.lmdb).toBe(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).dependencies.lmdb);
       for (const [file, sha] of Object.entries(manifest.files)) expect(createHash('sha256').update(readFileSync(path.join(dir, file))).digest('hex'), `${arch}/${file}`).toBe(sha);
+      // Built from today's helper source, else: node scripts/build-native.mjs --prebuild [--arch=arm64]
+      for (const [file, sha] of Object.entries(manifest.sources)) expect(createHash('sha256').update(readFileSync(path.join(repoRoot, file))).digest('hex'), `${arch} from ${file}`).toBe(sha);
     }
   });
 
@@ -115,6 +117,8 @@ describe('the release tarball', () => {
     // The bundled lmdb is synup's own and stays as shipped: no binary was built into it.
     expect(existsSync(path.join(project, 'node_modules', 'synup', 'node_modules', 'lmdb', 'build'))).toBe(false);
     await checkInstalled(path.join(project, 'node_modules', '.bin', 'synup'));
+    const npx = await npm(['exec', '--', 'synup', '--version'], { cwd: project });
+    expect(npx.stdout.trim()).toBe(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version);
   });
 
   it.skipIf(process.platform !== 'linux')('(b) installs globally into a prefix, building the binding from source when asked', async () => {
