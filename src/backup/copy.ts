@@ -6,7 +6,7 @@ import { SynupError } from '../errors.js';
 import { DEFAULT_SKIP_DIRS, largestFirst, scanCell, type CellTree } from '../lmdb/discover.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { readMeta } from '../lmdb/format.js';
-import { describeHolder, findHolders } from '../lmdb/holders.js';
+import { assertNotHeld } from '../safety/held.js';
 import { envCopiers, resolveEngine, synapseBackupModule, type Engine, type EngineName, type EnvCopyJob } from './engines.js';
 import { copyFileSparse, exists, finishDirs, fsyncTree, makeDirs, sha256File } from './files.js';
 
@@ -95,16 +95,6 @@ async function assertTargetIsNew(dst: string): Promise<void> {
   if (!parent?.isDirectory()) throw new SynupError('usage', `${path.dirname(dst)} does not exist`, { hint: 'create the parent dir of the destination first' });
 }
 
-async function assertNothingHolds(src: string): Promise<void> {
-  const holders = await findHolders(src);
-  if (holders.length > 0) {
-    const list = holders.slice(0, 5).map(describeHolder).join(', ');
-    throw new SynupError('refused', `cold copy refused: ${list} still hold${holders.length === 1 ? 's' : ''} ${src}`, {
-      hint: 'stop the service (and any other reader) first, or make a live copy instead',
-    });
-  }
-}
-
 function notesOf(tree: CellTree): string[] {
   return [
     ...tree.orphans.map((rel) => `${rel}: ends in .lmdb but holds no data.mdb; not copied`),
@@ -184,7 +174,7 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
   const started = Date.now();
   await assertTargetIsNew(o.dst);
   const tree = await scanCell(o.src, { skipDirs: o.skipDirs });
-  if (o.mode === 'cold') await assertNothingHolds(o.src);
+  if (o.mode === 'cold') await assertNotHeld(o.src, 'cold copy');
   for (const env of tree.envs) await readMeta(path.join(env.dir, 'data.mdb')); // refuses an unknown format before any native code
   const engine = await resolveEngine(o.engine, { python: o.python });
   const rootMode = (await lstat(o.src)).mode & 0o7777;

@@ -14,6 +14,7 @@ import type { Engine } from './engines.js';
 import { exists } from './files.js';
 import { RESERVED_FILES, sealManifest, writeManifest, type Manifest, type ManifestEnv } from './manifest.js';
 import { verifyBackup, type VerifyReport } from './verify.js';
+import { assertBackupDestination } from '../safety/paths.js';
 
 export interface CreateBackupOptions {
   cellDir: string;
@@ -118,6 +119,7 @@ async function manifestEnvs(copy: CopyCellResult, digests: EnvWalk[], copyWalks:
  */
 export async function createBackup(options: CreateBackupOptions): Promise<CreatedBackup> {
   const o = normalizeCreateOptions(options);
+  assertBackupDestination(o.dst, o.cellDir);
   for (const reserved of RESERVED_FILES) {
     if (await exists(path.join(o.cellDir, reserved))) throw new SynupError('refused', `${o.cellDir} has a ${reserved} at its top; synup keeps its own ${reserved} there in a backup`, { hint: 'is this a backup dir rather than a cell? back up the cell itself' });
   }

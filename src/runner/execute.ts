@@ -2,7 +2,8 @@ import { SynupError, errorMessage } from '../errors.js';
 import { UPGRADE_STEPS } from '../plan/steps.js';
 import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
-import type { StepState } from './journal.js';
+import type { RunRecord, StepState } from './journal.js';
+import { inodeOf, runDirs } from './paths.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
 
 export type RunResult = 'done' | 'rolled-back';
@@ -59,10 +60,26 @@ export async function executeSteps(ctx: StepContext): Promise<RunResult> {
 }
 
 /**
+ * A rollback whose rollback point is gone would stop a healthy service and start the old version on new data: it is
+ * refused before anything is stopped. Once the swap began, the original cell dir (by inode) must be at the cell's
+ * path or at the run's pre dir.
+ */
+export function assertRollbackPoint(run: RunRecord, cellDir: string): void {
+  const orig = run.data.origIno;
+  if (orig === undefined || (run.data.swap !== 'moved-out' && run.data.swap !== 'swapped')) return;
+  const pre = runDirs(cellDir, run.id).pre;
+  if (inodeOf(cellDir) === orig || inodeOf(pre) === orig) return;
+  throw new SynupError('refused', `cannot roll back run ${run.id}: its rollback point ${pre} is gone (pruned or moved); nothing was stopped`, {
+    hint: 'the cell stays as it is; to go back, stop the service and `synup restore` a backup taken before the upgrade',
+  });
+}
+
+/**
  * Undoes every step that ran (completed, failed, or interrupted), newest first. Each undo is idempotent, so a
  * rollback interrupted by a crash is simply run again by `synup resume`.
  */
 export async function rollback(ctx: StepContext, cause: unknown): Promise<void> {
+  assertRollbackPoint(ctx.run, ctx.cellDir);
   ctx.update((run) => {
     run.outcome = 'rolling-back';
     run.error ??= errorMessage(cause);
