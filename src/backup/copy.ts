@@ -35,6 +35,8 @@ export interface CopyCellOptions {
   /** Python for the synapse engine. */
   python?: string;
   onProgress?: (event: CopyProgress) => void;
+  /** Aborted (SIGINT/SIGTERM): the env copy under way finishes, then the copy stops and its dir is removed. */
+  signal?: AbortSignal;
 }
 
 export interface CopiedEnv {
@@ -84,6 +86,7 @@ function normalizeCopyOptions(options: CopyCellOptions) {
     digest: options.digest ?? false,
     python: options.python ?? 'python3',
     onProgress: options.onProgress ?? (() => undefined),
+    signal: options.signal,
   };
 }
 
@@ -122,11 +125,13 @@ async function copyTree(o: Options, tree: CellTree, engine: Exclude<EngineName, 
     o.onProgress({ phase: 'copy', env: envs[index]!.rel, bytesDone: sum(done), bytesTotal: sum(totals) });
   };
   const copied = jobs.length > 0 ? await envCopiers[engine](jobs, { jobs: o.jobs, digest: o.digest, onBytes: report }) : [];
+  o.signal?.throwIfAborted();
   for (const env of envs) await chmod(path.join(o.dst, env.rel, 'data.mdb'), env.mode);
   const filesTotal = sum(tree.files.map((f) => f.size));
   let filesDone = 0;
   const files: CopiedFileEntry[] = [];
   for (const file of tree.files) {
+    o.signal?.throwIfAborted();
     const { sha256, size } = await copyFileSparse(path.join(o.src, file.rel), path.join(o.dst, file.rel), file, (n) => {
       filesDone += n;
       o.onProgress({ phase: 'files', bytesDone: filesDone, bytesTotal: filesTotal });
@@ -184,6 +189,7 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
     if (engine === 'synapse') {
       madeDst = true;
       copied = await copyWithSynapse(o, tree);
+      o.signal?.throwIfAborted();
     } else {
       await mkdir(o.dst, { mode: 0o700 });
       madeDst = true;

@@ -15,6 +15,7 @@ import { exists } from './files.js';
 import { RESERVED_FILES, sealManifest, writeManifest, type Manifest, type ManifestEnv } from './manifest.js';
 import { verifyBackup, type VerifyReport } from './verify.js';
 import { assertBackupDestination } from '../safety/paths.js';
+import { Interrupted } from '../runner/interrupt.js';
 
 export interface CreateBackupOptions {
   cellDir: string;
@@ -32,6 +33,8 @@ export interface CreateBackupOptions {
   verify?: boolean;
   python?: string;
   now?: Date;
+  /** Aborted (SIGINT/SIGTERM): stops at the next safe point before the manifest and removes the partial dir. */
+  signal?: AbortSignal;
   onProgress?: (event: CopyProgress | { phase: 'verify'; bytesDone: number; bytesTotal: number; message?: string }) => void;
 }
 
@@ -62,6 +65,7 @@ function normalizeCreateOptions(options: CreateBackupOptions) {
     verify: options.verify ?? true,
     python: options.python ?? 'python3',
     onProgress: options.onProgress ?? (() => undefined),
+    signal: options.signal,
   };
 }
 
@@ -125,10 +129,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   }
   const info = await readCellInfo(o.cellDir);
   await mkdir(path.dirname(o.dst), { recursive: true });
-  const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress });
+  const partialRemoved = (error: unknown) =>
+    error instanceof Interrupted ? new Interrupted(error.signalName, `${error.message}: removed the partial backup ${o.dst} (no manifest yet); nothing else was changed`, 'run `synup backup` again when ready') : error;
+  const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress, signal: o.signal }).catch((error: unknown) => {
+    throw partialRemoved(error);
+  });
   let manifest: Manifest;
   let copyWalk: Awaited<ReturnType<typeof walkCopy>>;
   try {
+    o.signal?.throwIfAborted();
     o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `reading back ${copy.envs.length} envs` });
     const snapshotDigests = copy.envs.every((env) => env.snapshot);
     copyWalk = await walkCopy(copy, o.verify || (!snapshotDigests && o.mode === 'live'), o.jobs);
@@ -152,10 +161,11 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       totals: { bytesBefore: copy.bytesBefore, bytesAfter: copy.bytesAfter, durationMs: copy.durationMs },
       notes: copy.notes,
     });
+    o.signal?.throwIfAborted();
     writeManifest(o.dst, manifest);
   } catch (error) {
     await rm(o.dst, { recursive: true, force: true }); // synup's own, and without a manifest it is no backup
-    throw error;
+    throw partialRemoved(error);
   }
   if (!o.verify) return { dir: o.dst, manifest, copy, verification: null };
   // The copy's walk above is the verification's: its digests against the manifest's (the copied snapshot's).

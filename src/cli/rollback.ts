@@ -5,7 +5,7 @@ import { acquireLock } from '../runner/lock.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { note } from './output.js';
-import { openRun, reportRun } from './run-report.js';
+import { openRun, runInterruptible } from './run-report.js';
 import { confirmOrRefuse } from './upgrade.js';
 
 interface RollbackFlags {
@@ -50,9 +50,11 @@ export async function runRollback(ctx: CommandContext, _args: string[], flags: R
     await confirmOrRefuse(ctx, flags.yes ?? false, `Roll ${session.cellName} back from ${run.to} to ${run.from}?`);
     const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'rollback' }, false);
     try {
-      const { stepCtx } = await openRun(ctx, session, journal, run, 'rollback');
-      await rollback(stepCtx, new SynupError('failed', run.outcome === 'done' ? 'rollback requested by the operator' : (run.error ?? 'rollback requested by the operator')));
-      return reportRun(ctx, stepCtx.run, 'rolled-back');
+      return await runInterruptible(ctx, 'finishing the rollback', async (signal) => {
+        const { stepCtx } = await openRun(ctx, session, journal, run, 'rollback', signal);
+        await rollback(stepCtx, new SynupError('failed', run.outcome === 'done' ? 'rollback requested by the operator' : (run.error ?? 'rollback requested by the operator')));
+        return { run: stepCtx.run, result: 'rolled-back' as const };
+      });
     } finally {
       lock.release();
     }

@@ -2,6 +2,7 @@ import { SynupError, errorMessage } from '../errors.js';
 import { UPGRADE_STEPS } from '../plan/steps.js';
 import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
+import { Interrupted } from './interrupt.js';
 import type { RunRecord, StepState } from './journal.js';
 import { inodeOf, runDirs } from './paths.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
@@ -35,12 +36,14 @@ export async function executeSteps(ctx: StepContext): Promise<RunResult> {
   for (let i = 0; i < STEPS.length; i++) {
     const step = STEPS[i]!;
     if (ctx.run.steps[step.name]?.state === 'completed') continue;
+    if (ctx.signal?.aborted) return stopInterrupted(ctx, i, ctx.signal.reason);
     crashPoint(`${step.name}:before`);
     await mark(ctx, i, 'running');
     try {
       await step.run(ctx);
     } catch (error) {
       await mark(ctx, i, 'failed', errorMessage(error));
+      if (error instanceof Interrupted) return stopInterrupted(ctx, i + 1, error);
       if (i < FIRST_DOWNTIME_STEP) {
         await undoSteps(ctx, i, error);
         ctx.update((run) => {
@@ -57,6 +60,26 @@ export async function executeSteps(ctx: StepContext): Promise<RunResult> {
     crashPoint(`${step.name}:after`);
   }
   return 'done';
+}
+
+/**
+ * After SIGINT/SIGTERM, at a step boundary: before downtime the steps done are undone (probes) and the run ends
+ * 'failed' with the service as it was; once the service was stopped, the run is rolled back. Either way `resume` has
+ * nothing left to do; the caller reports and exits 128 + signal.
+ */
+async function stopInterrupted(ctx: StepContext, next: number, reason: Interrupted): Promise<RunResult> {
+  if (!ctx.run.data.stoppedAt) {
+    await undoSteps(ctx, next - 1, reason);
+    const message = `${reason.message} before any downtime: nothing was stopped, the service runs as before; run ${ctx.run.id} is marked failed, so \`synup resume\` has nothing to do`;
+    ctx.update((run) => {
+      run.outcome = 'failed';
+      run.error = message;
+      run.endedAt = new Date().toISOString();
+    });
+    throw new Interrupted(reason.signalName, message, `run \`synup upgrade --to ${ctx.run.to}\` again when ready`);
+  }
+  await rollback(ctx, reason);
+  return 'rolled-back';
 }
 
 /**

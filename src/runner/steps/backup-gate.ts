@@ -46,6 +46,7 @@ export const backupGate: Step = {
         jobs: ctx.config.backup.jobs,
         skipDirs: ctx.config.backup.skipDirs,
         python: ctx.config.backup.python,
+        signal: ctx.signal,
       });
       if (!made.verification?.ok) {
         const problems = made.verification?.problems.slice(0, 3).map((p) => p.message).join('; ') ?? 'not verified';
