@@ -70,7 +70,8 @@ export async function executeSteps(ctx: StepContext): Promise<RunResult> {
 async function stopInterrupted(ctx: StepContext, next: number, reason: Interrupted): Promise<RunResult> {
   if (!ctx.run.data.stoppedAt) {
     await undoSteps(ctx, next - 1, reason);
-    const message = `${reason.message} before any downtime: nothing was stopped, the service runs as before; run ${ctx.run.id} is marked failed, so \`synup resume\` has nothing to do`;
+    const detail = reason.message.replace(/^interrupted by \w+:?\s*/, '');
+    const message = `interrupted by ${reason.signalName} before any downtime: nothing was stopped, the service runs as before; run ${ctx.run.id} is marked failed, so \`synup resume\` has nothing to do${detail ? ` (${detail})` : ''}`;
     ctx.update((run) => {
       run.outcome = 'failed';
       run.error = message;
