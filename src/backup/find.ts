@@ -30,10 +30,10 @@ export interface FindBackupResult {
 }
 
 /**
- * Proves the bytes are still those verified: every data.mdb re-hashed (XXH64) and every file (sha256) against the
- * manifest. The backup is compacted, so this reads little more than the live data.
+ * Sizes only (cheap, for every backup), or with `hash` proof that the bytes are still those verified: every data.mdb
+ * re-hashed (XXH64) and every file (sha256) against the manifest. A backup is compacted, so this reads it once.
  */
-async function bytesChanged(dir: string, manifest: Manifest): Promise<{ changed: string | null; bytes: number }> {
+async function bytesChanged(dir: string, manifest: Manifest, options: { hash: boolean }): Promise<{ changed: string | null; bytes: number }> {
   const { hashFile } = await import('../lmdb/walk-js.js');
   let bytes = 0;
   for (const env of manifest.envs) {
@@ -41,6 +41,7 @@ async function bytesChanged(dir: string, manifest: Manifest): Promise<{ changed:
     const st = await lstat(path.join(dir, rel)).catch(() => null);
     if (!st) return { changed: `${rel} is missing since the backup was verified`, bytes };
     if (st.size !== env.bytes) return { changed: `${rel} is ${st.size} bytes, the manifest says ${env.bytes}`, bytes };
+    if (!options.hash) continue;
     const { fileHash, fileBytes } = await hashFile(path.join(dir, rel));
     bytes += fileBytes;
     if (fileHash !== env.fileHash) return { changed: `${rel} bytes differ from those verified (xxh64 ${fileHash}, expected ${env.fileHash})`, bytes };
@@ -49,6 +50,7 @@ async function bytesChanged(dir: string, manifest: Manifest): Promise<{ changed:
     const st = await lstat(path.join(dir, file.path)).catch(() => null);
     if (!st) return { changed: `${file.path} is missing since the backup was verified`, bytes };
     if (st.size !== file.size) return { changed: `${file.path} is ${st.size} bytes, the manifest says ${file.size}`, bytes };
+    if (!options.hash) continue;
     bytes += st.size;
     if ((await sha256File(path.join(dir, file.path))) !== file.sha256) return { changed: `${file.path} content differs from the backup as verified (sha256)`, bytes };
   }
@@ -71,6 +73,8 @@ async function judge(dir: string, options: FindBackupOptions, now: number): Prom
   if (!verification) return { reason: 'unverified: run `synup verify` on it' };
   if (verification.manifestChecksum !== manifest.checksum) return { reason: 'unverified: the recorded verification is of another manifest' };
   if (!verification.ok) return { reason: `failed verification: ${verification.problems[0]?.message ?? 'see synup-verified.json'}` };
+  const { changed } = await bytesChanged(dir, manifest, { hash: false });
+  if (changed) return { reason: `changed since verification: ${changed}` };
   return { backup: { dir, manifest, verifiedAt: verification.verifiedAt, ageMs } };
 }
 
@@ -93,7 +97,7 @@ export async function findUsableBackup(options: FindBackupOptions): Promise<Find
   const rehash = { bytes: 0, durationMs: 0 };
   let backup: UsableBackup | null = null;
   for (const candidate of candidates) {
-    const { changed, bytes } = await bytesChanged(candidate.dir, candidate.manifest);
+    const { changed, bytes } = await bytesChanged(candidate.dir, candidate.manifest, { hash: true });
     rehash.bytes += bytes;
     if (!changed) {
       backup = candidate;
