@@ -33,12 +33,13 @@ const SHOW_CURSOR = '\x1b[?25h';
  */
 export function trapInterrupts(out: Output, what: string): InterruptTrap {
   const controller = new AbortController();
+  const showCursor = () => ((out.stderr as { isTTY?: boolean }).isTTY ? SHOW_CURSOR : '');
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => {
     if (controller.signal.aborted) {
       out.stderr.write(`synup: ${name} again: still ${what}; please wait (the cell must not be left half-done)\n`);
       return;
     }
-    out.stderr.write(`${SHOW_CURSOR}synup: received ${name}: finishing the current action, then ${what}\n`);
+    out.stderr.write(`${showCursor()}synup: received ${name}: finishing the current action, then ${what}\n`);
     controller.abort(new Interrupted(name, `interrupted by ${name}`));
   };
   const onInt = () => onSignal('SIGINT');
@@ -50,7 +51,7 @@ export function trapInterrupts(out: Output, what: string): InterruptTrap {
     dispose() {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      if ((out.stderr as { isTTY?: boolean }).isTTY) out.stderr.write(SHOW_CURSOR);
+      out.stderr.write(showCursor());
     },
   };
 }
