@@ -31,12 +31,21 @@ function refuse(name: string, message: string, hint: string): never {
  * certificate pinned to the cell's own sslcert.pem (or validated by health.ca), and reports a version if it will.
  */
 async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> {
-  const { host, port } = ctx.config.health;
-  try {
-    return await ctx.health.readVersion();
-  } catch (error) {
-    return refuse('service-identity', `cannot prove the service on ${baseUrl({ host, port })} is this cell: ${errorMessage(error)}`,
-      `check that health.host/health.port point at this cell's HTTPS API (its certificate: ${path.join(ctx.cellDir, 'sslcert.pem')}, or health.ca)`);
+  const { host, port, startTimeout } = ctx.config.health;
+  const deadline = Date.now() + startTimeout;
+  for (;;) {
+    try {
+      return await ctx.health.readVersion();
+    } catch (error) {
+      // Not answering yet (just started?): retried until health.startTimeout. A foreign certificate is final.
+      const final = !(error instanceof SynupError) || error.code === 'refused' || Date.now() >= deadline || ctx.signal?.aborted;
+      if (!final) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      return refuse('service-identity', `cannot prove the service on ${baseUrl({ host, port })} is this cell: ${errorMessage(error)}`,
+        `check that health.host/health.port point at this cell's HTTPS API (its certificate: ${path.join(ctx.cellDir, 'sslcert.pem')}, or health.ca)`);
+    }
   }
 }
 
