@@ -142,7 +142,7 @@ describe('issue 11: refusals before any downtime', () => {
     expect(await harness.version()).toBe('2.182.0');
   });
 
-  it('5: the gate re-hashes the backup: 64 flipped bytes (same size) after verify are refused (exit 3)', async () => {
+  it('5: the gate and restore re-hash the backup: 64 flipped bytes (same size) after verify are refused (exit 3)', async () => {
     harness = await startHarness({ version: '2.180.0' });
     const [backup] = onlyBackup(harness);
     const layers = path.join(backup!, 'layers');
@@ -159,6 +159,11 @@ describe('issue 11: refusals before any downtime', () => {
     expect(result.stderr).toMatch(/: changed since verification: layers\/\S+\/layer_v2\.lmdb\/data\.mdb bytes differ from those verified \(xxh64 [0-9a-f]+, expected [0-9a-f]+\)/);
     expect(harness.siblings()).toEqual(['cortex00']);
     expect((await harness.adapter.status()).running).toBe(true);
+    // restore (and rehearse, which restores) goes by the same proof, before writing anything
+    const restore = await harness.run(['restore', backup!, path.join(harness.work, 'restored')]);
+    expect(restore.exitCode).toBe(3);
+    expect(errorLine(restore.stderr)).toMatch(/^synup: cannot restore from .*: changed since it was written: layers\/\S+\/data\.mdb bytes differ from those verified .*; nothing was changed$/);
+    expect(existsSync(path.join(harness.work, 'restored'))).toBe(false);
 
     // An intact backup passes, and the gate says what the re-hash cost.
     expect((await harness.run(['backup', harness.cellDir])).exitCode).toBe(0);

@@ -57,6 +57,11 @@ async function bytesChanged(dir: string, manifest: Manifest, options: { hash: bo
   return { changed: null, bytes };
 }
 
+/** Why a backup's bytes are no longer those of its manifest (re-hashed), or null: shared by the gate and restore. */
+export async function backupBytesChanged(dir: string, manifest: Manifest): Promise<string | null> {
+  return (await bytesChanged(dir, manifest, { hash: true })).changed;
+}
+
 async function judge(dir: string, options: FindBackupOptions, now: number): Promise<{ backup: UsableBackup } | { reason: string }> {
   const read = await readManifest(dir);
   if (!read.ok) {

@@ -4,6 +4,7 @@ import { SynupError } from '../errors.js';
 import { renameDurable } from '../fsutil.js';
 import type { WalkEngine } from '../lmdb/walk.js';
 import { backupStamp } from './create.js';
+import { backupBytesChanged } from './find.js';
 import { copyFileDense, copyFileSparse, finishDirs, makeDirs } from './files.js';
 import { readManifest, readVerification } from './manifest.js';
 import { verifyTree, type VerifyChecked } from './verify.js';
@@ -65,6 +66,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     throw new SynupError('refused', `${target} exists and is not empty; nothing was changed`, { hint: 'pass --replace to move it aside (it is kept, never deleted), or pick an empty dir' });
   }
   if (!(await stat(path.dirname(target)).catch(() => null))?.isDirectory()) throw new SynupError('usage', `${path.dirname(target)} does not exist`);
+  const changed = await backupBytesChanged(backupDir, manifest);
+  if (changed) {
+    throw new SynupError('refused', `cannot restore from ${backupDir}: changed since it was written: ${changed}; nothing was changed`, { hint: 'restore another backup; `synup verify` names every difference' });
+  }
 
   const stamp = backupStamp(options.now ?? new Date());
   const staging = `${target}.synup-restoring-${stamp}`;
