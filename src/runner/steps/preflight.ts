@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errorMessage, SynupError } from '../../errors.js';
 import { baseUrl, isListening } from '../../health/index.js';
 import { runDirs } from '../paths.js';
-import { formatBytes } from '../../cli/output.js';
+import { formatBytes, formatDuration } from '../../cli/output.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';
 import { estimateCompactedBytes } from '../estimate.js';
 import type { Step, StepContext } from '../context.js';
@@ -33,6 +33,7 @@ function refuse(name: string, message: string, hint: string): never {
 async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> {
   const { host, port, startTimeout } = ctx.config.health;
   const deadline = Date.now() + startTimeout;
+  let waiting = false;
   for (;;) {
     try {
       return await ctx.health.readVersion();
@@ -40,6 +41,8 @@ async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> 
       // Not answering yet (just started?): retried until health.startTimeout. A foreign certificate is final.
       const final = !(error instanceof SynupError) || error.code === 'refused' || Date.now() >= deadline || ctx.signal?.aborted;
       if (!final) {
+        if (!waiting) ctx.progress(`the running service does not answer on ${baseUrl({ host, port })} yet (${errorMessage(error)}); retrying for up to ${formatDuration(startTimeout)} (health.startTimeout)`);
+        waiting = true;
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
       }
