@@ -320,7 +320,7 @@ describe('backup, verify, find, restore', () => {
     cpSync(backup.dir, at('shrunk'), { recursive: true, verbatimSymlinks: true });
     truncateSync(path.join(at('shrunk'), 'cell.yaml'), 3);
     const created = Date.parse(backup.manifest.createdAt);
-    const found = await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, maxAgeMs: 3_600_000, now: new Date(created + 60_000) });
+    const found = await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, cellVersion: backup.manifest.cell.cellVersion, maxAgeMs: 3_600_000, now: new Date(created + 60_000) });
     expect(found.backup).toMatchObject({ dir: at('good'), ageMs: 60_000 });
     const reasons = Object.fromEntries(found.rejected.map((r) => [path.basename(r.dir), r.reason]));
     expect(reasons).toEqual({
@@ -329,12 +329,14 @@ describe('backup, verify, find, restore', () => {
       unverified: expect.stringMatching(/^unverified/),
       shrunk: expect.stringMatching(/^changed since verification: cell\.yaml/),
     });
-    const old = await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, maxAgeMs: 3_600_000, now: new Date(created + 2 * 86_400_000) });
+    const old = await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, cellVersion: backup.manifest.cell.cellVersion, maxAgeMs: 3_600_000, now: new Date(created + 2 * 86_400_000) });
     expect(old.backup).toBeNull();
     expect(old.rejected.find((r) => r.dir === at('good'))!.reason).toMatch(/^too old: /);
-    const foreign = await findUsableBackup({ backupsDir: dir, cellGuid: 'f'.repeat(32), maxAgeMs: 3_600_000, now: new Date(created) });
+    const foreign = await findUsableBackup({ backupsDir: dir, cellGuid: 'f'.repeat(32), cellVersion: backup.manifest.cell.cellVersion, maxAgeMs: 3_600_000, now: new Date(created) });
     expect(foreign.rejected.find((r) => r.dir === at('good'))!.reason).toMatch(/^foreign cell/);
-    expect(await findUsableBackup({ backupsDir: path.join(dir, 'none'), cellGuid: cell.guid, maxAgeMs: 1 })).toEqual({ backup: null, rejected: [] });
+    expect(await findUsableBackup({ backupsDir: path.join(dir, 'none'), cellGuid: cell.guid, cellVersion: backup.manifest.cell.cellVersion, maxAgeMs: 1 })).toMatchObject({ backup: null, rejected: [] });
+    const later = await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, cellVersion: '9.9.9', maxAgeMs: 3_600_000, now: new Date(created) });
+    expect(later.rejected.find((r) => r.dir === at('good'))!.reason).toMatch(/^taken at data version \S+, the cell is now at 9\.9\.9/);
   });
 
   test('restore into a new dir: same digests as the source, no lock files; a non-empty target is refused untouched; --replace moves it aside', async () => {
@@ -375,10 +377,10 @@ describe('backup, verify, find, restore', () => {
     const made = await createBackup({ cellDir: cell.dir, backupsDir: dir, mode: 'cold', verify: false, engine: 'lmdb-js' });
     expect(made.verification).toBeNull();
     expect(made.manifest).toMatchObject({ mode: 'cold', digestOf: 'source', consistency: 'snapshot', engine: 'lmdb-js' });
-    const found = await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, maxAgeMs: 3_600_000 });
+    const found = await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, cellVersion: backup.manifest.cell.cellVersion, maxAgeMs: 3_600_000 });
     expect(found.rejected[0]!.reason).toMatch(/^unverified/);
     expect((await verifyBackup(made.dir)).ok).toBe(true); // and verify makes it usable
-    expect((await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, maxAgeMs: 3_600_000 })).backup?.dir).toBe(made.dir);
+    expect((await findUsableBackup({ backupsDir: dir, cellGuid: cell.guid, cellVersion: backup.manifest.cell.cellVersion, maxAgeMs: 3_600_000 })).backup?.dir).toBe(made.dir);
 
     const odd = path.join(tempDir(), 'odd');
     cpSync(cell.dir, odd, { recursive: true, verbatimSymlinks: true });

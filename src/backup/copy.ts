@@ -6,7 +6,7 @@ import { SynupError } from '../errors.js';
 import { DEFAULT_SKIP_DIRS, largestFirst, scanCell, type CellTree } from '../lmdb/discover.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { readMeta } from '../lmdb/format.js';
-import { describeHolder, findHolders } from '../lmdb/holders.js';
+import { assertNotHeld } from '../safety/held.js';
 import { envCopiers, resolveEngine, synapseBackupModule, type Engine, type EngineName, type EnvCopyJob } from './engines.js';
 import { copyFileSparse, exists, finishDirs, fsyncTree, makeDirs, sha256File } from './files.js';
 
@@ -35,6 +35,8 @@ export interface CopyCellOptions {
   /** Python for the synapse engine. */
   python?: string;
   onProgress?: (event: CopyProgress) => void;
+  /** Aborted (SIGINT/SIGTERM): the env copy under way finishes, then the copy stops and its dir is removed. */
+  signal?: AbortSignal;
 }
 
 export interface CopiedEnv {
@@ -84,6 +86,7 @@ function normalizeCopyOptions(options: CopyCellOptions) {
     digest: options.digest ?? false,
     python: options.python ?? 'python3',
     onProgress: options.onProgress ?? (() => undefined),
+    signal: options.signal,
   };
 }
 
@@ -93,16 +96,6 @@ async function assertTargetIsNew(dst: string): Promise<void> {
   if (await exists(dst)) throw new SynupError('refused', `${dst} already exists; a copy is only ever made into a new dir`, { hint: 'pick another destination, or move that one away first' });
   const parent = await stat(path.dirname(dst)).catch(() => null);
   if (!parent?.isDirectory()) throw new SynupError('usage', `${path.dirname(dst)} does not exist`, { hint: 'create the parent dir of the destination first' });
-}
-
-async function assertNothingHolds(src: string): Promise<void> {
-  const holders = await findHolders(src);
-  if (holders.length > 0) {
-    const list = holders.slice(0, 5).map(describeHolder).join(', ');
-    throw new SynupError('refused', `cold copy refused: ${list} still hold${holders.length === 1 ? 's' : ''} ${src}`, {
-      hint: 'stop the service (and any other reader) first, or make a live copy instead',
-    });
-  }
 }
 
 function notesOf(tree: CellTree): string[] {
@@ -132,11 +125,13 @@ async function copyTree(o: Options, tree: CellTree, engine: Exclude<EngineName, 
     o.onProgress({ phase: 'copy', env: envs[index]!.rel, bytesDone: sum(done), bytesTotal: sum(totals) });
   };
   const copied = jobs.length > 0 ? await envCopiers[engine](jobs, { jobs: o.jobs, digest: o.digest, onBytes: report }) : [];
+  o.signal?.throwIfAborted();
   for (const env of envs) await chmod(path.join(o.dst, env.rel, 'data.mdb'), env.mode);
   const filesTotal = sum(tree.files.map((f) => f.size));
   let filesDone = 0;
   const files: CopiedFileEntry[] = [];
   for (const file of tree.files) {
+    o.signal?.throwIfAborted();
     const { sha256, size } = await copyFileSparse(path.join(o.src, file.rel), path.join(o.dst, file.rel), file, (n) => {
       filesDone += n;
       o.onProgress({ phase: 'files', bytesDone: filesDone, bytesTotal: filesTotal });
@@ -184,7 +179,7 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
   const started = Date.now();
   await assertTargetIsNew(o.dst);
   const tree = await scanCell(o.src, { skipDirs: o.skipDirs });
-  if (o.mode === 'cold') await assertNothingHolds(o.src);
+  if (o.mode === 'cold') await assertNotHeld(o.src, 'cold copy');
   for (const env of tree.envs) await readMeta(path.join(env.dir, 'data.mdb')); // refuses an unknown format before any native code
   const engine = await resolveEngine(o.engine, { python: o.python });
   const rootMode = (await lstat(o.src)).mode & 0o7777;
@@ -194,6 +189,7 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
     if (engine === 'synapse') {
       madeDst = true;
       copied = await copyWithSynapse(o, tree);
+      o.signal?.throwIfAborted();
     } else {
       await mkdir(o.dst, { mode: 0o700 });
       madeDst = true;

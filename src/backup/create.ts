@@ -14,6 +14,8 @@ import type { Engine } from './engines.js';
 import { exists } from './files.js';
 import { RESERVED_FILES, sealManifest, writeManifest, type Manifest, type ManifestEnv } from './manifest.js';
 import { verifyBackup, type VerifyReport } from './verify.js';
+import { assertBackupDestination } from '../safety/paths.js';
+import { Interrupted } from '../runner/interrupt.js';
 
 export interface CreateBackupOptions {
   cellDir: string;
@@ -31,6 +33,8 @@ export interface CreateBackupOptions {
   verify?: boolean;
   python?: string;
   now?: Date;
+  /** Aborted (SIGINT/SIGTERM): stops at the next safe point before the manifest and removes the partial dir. */
+  signal?: AbortSignal;
   onProgress?: (event: CopyProgress | { phase: 'verify'; bytesDone: number; bytesTotal: number; message?: string }) => void;
 }
 
@@ -61,6 +65,7 @@ function normalizeCreateOptions(options: CreateBackupOptions) {
     verify: options.verify ?? true,
     python: options.python ?? 'python3',
     onProgress: options.onProgress ?? (() => undefined),
+    signal: options.signal,
   };
 }
 
@@ -118,15 +123,21 @@ async function manifestEnvs(copy: CopyCellResult, digests: EnvWalk[], copyWalks:
  */
 export async function createBackup(options: CreateBackupOptions): Promise<CreatedBackup> {
   const o = normalizeCreateOptions(options);
+  assertBackupDestination(o.dst, o.cellDir);
   for (const reserved of RESERVED_FILES) {
     if (await exists(path.join(o.cellDir, reserved))) throw new SynupError('refused', `${o.cellDir} has a ${reserved} at its top; synup keeps its own ${reserved} there in a backup`, { hint: 'is this a backup dir rather than a cell? back up the cell itself' });
   }
   const info = await readCellInfo(o.cellDir);
   await mkdir(path.dirname(o.dst), { recursive: true });
-  const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress });
+  const partialRemoved = (error: unknown) =>
+    error instanceof Interrupted ? new Interrupted(error.signalName, `${error.message}: removed the partial backup ${o.dst} (no manifest yet); nothing else was changed`, 'run `synup backup` again when ready') : error;
+  const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress, signal: o.signal }).catch((error: unknown) => {
+    throw partialRemoved(error);
+  });
   let manifest: Manifest;
   let copyWalk: Awaited<ReturnType<typeof walkCopy>>;
   try {
+    o.signal?.throwIfAborted();
     o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `reading back ${copy.envs.length} envs` });
     const snapshotDigests = copy.envs.every((env) => env.snapshot);
     copyWalk = await walkCopy(copy, o.verify || (!snapshotDigests && o.mode === 'live'), o.jobs);
@@ -150,10 +161,11 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       totals: { bytesBefore: copy.bytesBefore, bytesAfter: copy.bytesAfter, durationMs: copy.durationMs },
       notes: copy.notes,
     });
+    o.signal?.throwIfAborted();
     writeManifest(o.dst, manifest);
   } catch (error) {
     await rm(o.dst, { recursive: true, force: true }); // synup's own, and without a manifest it is no backup
-    throw error;
+    throw partialRemoved(error);
   }
   if (!o.verify) return { dir: o.dst, manifest, copy, verification: null };
   // The copy's walk above is the verification's: its digests against the manifest's (the copied snapshot's).

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fsutil.js';
+import { unsafeRelativePath } from '../safety/paths.js';
 
 /** A backup without it is incomplete: it is written last (temp + fsync + rename), after every byte of data. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -69,7 +70,20 @@ export function writeManifest(dir: string, manifest: Manifest): void {
 
 export type ManifestRead =
   | { ok: true; manifest: Manifest }
-  | { ok: false; code: 'incomplete' | 'manifest-unreadable' | 'manifest-tampered'; message: string };
+  | { ok: false; code: 'incomplete' | 'manifest-unreadable' | 'manifest-tampered' | 'manifest-unsafe'; message: string };
+
+/** A path in the manifest that would lead a restore outside its target: `..`, absolute, or below a symlink. */
+function unsafeManifestPath(manifest: Manifest): string | null {
+  const links = manifest.symlinks.map((l) => l.path);
+  const all = [...manifest.envs, ...manifest.files, ...manifest.dirs, ...manifest.symlinks].map((e) => e.path);
+  for (const rel of all) {
+    const unsafe = unsafeRelativePath(rel);
+    if (unsafe) return unsafe;
+    const via = links.find((link) => rel.startsWith(link + '/'));
+    if (via) return `${JSON.stringify(rel)} lies below the symlink ${JSON.stringify(via)}`;
+  }
+  return null;
+}
 
 /** Reads and checks a backup's manifest: present, valid JSON of the right shape, checksum intact. */
 export async function readManifest(dir: string): Promise<ManifestRead> {
@@ -98,6 +112,8 @@ export async function readManifest(dir: string): Promise<ManifestRead> {
     const issue = parsed.error.issues[0]!;
     return { ok: false, code: 'manifest-unreadable', message: `${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message} (written by another synup version?)` };
   }
+  const unsafe = unsafeManifestPath(parsed.data);
+  if (unsafe) return { ok: false, code: 'manifest-unsafe', message: `${file}: path ${unsafe}: a restore would write outside its target` };
   return { ok: true, manifest: parsed.data };
 }
 

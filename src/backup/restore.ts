@@ -4,15 +4,20 @@ import { SynupError } from '../errors.js';
 import { renameDurable } from '../fsutil.js';
 import type { WalkEngine } from '../lmdb/walk.js';
 import { backupStamp } from './create.js';
+import { backupBytesChanged } from './find.js';
 import { copyFileDense, copyFileSparse, finishDirs, makeDirs } from './files.js';
 import { readManifest, readVerification } from './manifest.js';
 import { verifyTree, type VerifyChecked } from './verify.js';
+import { assertNotHeld } from '../safety/held.js';
+import { assertNotInBackup, isWithin, realPathOf } from '../safety/paths.js';
 
 export interface RestoreOptions {
   backupDir: string;
   targetDir: string;
   /** A non-empty target is moved aside to `<target>.synup-replaced-<stamp>` (never deleted). */
   replace?: boolean;
+  /** synup's state dir: a target under a live synup run's lock is refused too. */
+  stateDir?: string;
   jobs?: number;
   engine?: WalkEngine;
   now?: Date;
@@ -51,11 +56,20 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (verification && verification.manifestChecksum === manifest.checksum && !verification.ok) {
     throw new SynupError('refused', `${backupDir} failed its last verification (${verification.problems[0]?.message ?? 'see synup-verified.json'})`, { hint: 'restore another backup, or run `synup verify` again if the disk was fixed' });
   }
+  assertNotInBackup(target, 'restore target');
+  if (isWithin(realPathOf(backupDir), realPathOf(target))) {
+    throw new SynupError('refused', `restore target ${target} contains the backup ${backupDir}; nothing was changed`, { hint: 'restore into a dir outside the backup' });
+  }
+  await assertNotHeld(target, 'restore', { stateDir: options.stateDir });
   const state = await targetState(target);
   if (state === 'occupied' && !options.replace) {
     throw new SynupError('refused', `${target} exists and is not empty; nothing was changed`, { hint: 'pass --replace to move it aside (it is kept, never deleted), or pick an empty dir' });
   }
   if (!(await stat(path.dirname(target)).catch(() => null))?.isDirectory()) throw new SynupError('usage', `${path.dirname(target)} does not exist`);
+  const changed = await backupBytesChanged(backupDir, manifest);
+  if (changed) {
+    throw new SynupError('refused', `cannot restore from ${backupDir}: changed since it was written: ${changed}; nothing was changed`, { hint: 'restore another backup; `synup verify` names every difference' });
+  }
 
   const stamp = backupStamp(options.now ?? new Date());
   const staging = `${target}.synup-restoring-${stamp}`;

@@ -154,7 +154,7 @@ async function againstProblems(manifest: Manifest, backupDir: string, against: s
 /**
  * Re-opens and walks every env of a backup (every sub-db, every DUPSORT duplicate), re-hashes every file, and
  * compares all of it with the manifest; optionally with a stopped cell (`against`) and a cell's identity (`cellDir`).
- * The result is recorded in the backup dir (synup-verified.json) when it has a manifest.
+ * The backup's own result (not the --cell/--against comparison) is recorded in the backup dir (synup-verified.json).
  */
 export async function verifyBackup(backupDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now();
@@ -166,6 +166,8 @@ export async function verifyBackup(backupDir: string, options: VerifyOptions = {
   const problems: VerifyProblem[] = [];
   let checked: VerifyChecked = { envs: 0, subDbs: 0, entries: 0, files: 0, bytes: 0 };
   let engine: WalkEngine | null = null;
+  /** The backup's own state; a mismatch with another cell (--cell, --against) is not a property of the backup. */
+  let ownProblems: VerifyProblem[] = [];
   if (!read.ok) {
     problems.push({ code: read.code, message: read.message });
   } else {
@@ -173,6 +175,7 @@ export async function verifyBackup(backupDir: string, options: VerifyOptions = {
     problems.push(...tree.problems);
     checked = tree.checked;
     engine = tree.engine;
+    ownProblems = [...tree.problems];
     if (options.cellDir) problems.push(...(await cellProblems(dir, read.manifest, path.resolve(options.cellDir))));
     if (options.against) problems.push(...(await againstProblems(read.manifest, dir, path.resolve(options.against), jobs, options.engine)));
   }
@@ -189,14 +192,12 @@ export async function verifyBackup(backupDir: string, options: VerifyOptions = {
   if (read.ok && options.record !== false) {
     writeVerification(dir, {
       verifiedAt: report.verifiedAt,
-      ok: report.ok,
+      ok: ownProblems.length === 0,
       manifestChecksum: read.manifest.checksum,
       synupVersion: SYNUP_VERSION,
       engine: engine ?? 'none',
       durationMs: report.durationMs,
-      problems: problems.map(({ code, message }) => ({ code, message })),
-      ...(options.against ? { against: path.resolve(options.against) } : {}),
-      ...(options.cellDir ? { cellDir: path.resolve(options.cellDir) } : {}),
+      problems: ownProblems.map(({ code, message }) => ({ code, message })),
     });
     report.recorded = true;
   }

@@ -1,11 +1,11 @@
 import { SynupError } from '../errors.js';
 import type { Changelog, Migration, Release } from './model.js';
-import { compareVersions, validVersion } from './version.js';
+import { compareVersions, isReleaseVersion, validVersion } from './version.js';
 
 /** "2.170.0", "v2.170.0" → "2.170.0"; anything else is a usage error that shows what was received. */
 export function normalizeVersion(value: string, flag: string): string {
   const v = validVersion(value.trim().replace(/^v/, ''));
-  if (!v) throw new SynupError('usage', `${flag}: ${JSON.stringify(value)} is not a version; expected MAJOR.MINOR.PATCH, e.g. 2.170.0`);
+  if (!v || !isReleaseVersion(v)) throw new SynupError('usage', `${flag}: ${JSON.stringify(value)} is not a version; expected MAJOR.MINOR.PATCH, e.g. 2.170.0`);
   return v;
 }
 

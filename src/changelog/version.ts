@@ -7,3 +7,9 @@ export const compareVersions = (a: string, b: string): number => compare(a, b);
 
 /** The canonical form of a version ("v2.170.0" → "2.170.0"), or null when it is not MAJOR.MINOR.PATCH[-pre]. */
 export const validVersion = (value: string): string | null => valid(value.trim());
+
+/**
+ * The one version rule of the whole product (plan, upgrade, every adapter): a Synapse release is MAJOR.MINOR.PATCH,
+ * nothing more. A pre-release such as 2.250.0-rc1 has no image tag or venv and would fail at `start`, after stop.
+ */
+export const isReleaseVersion = (value: string): boolean => /^\d+\.\d+\.\d+$/.test(value);

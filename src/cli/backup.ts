@@ -4,6 +4,7 @@ import { createBackup } from '../backup/create.js';
 import type { Engine } from '../backup/engines.js';
 import { progressPrinter } from '../backup/progress.js';
 import { resolveCellDir } from '../config/cell-dir.js';
+import { trapInterrupts } from '../runner/interrupt.js';
 import type { CommandContext } from './context.js';
 import { emitJson, formatBytes, formatDuration, say } from './output.js';
 
@@ -21,6 +22,7 @@ export async function runBackup(ctx: CommandContext, args: string[], flags: Back
   const { config } = ctx.config();
   const cellDir = resolveCellDir(args[0] ?? config.cell.dir, ctx.cwd);
   const progress = progressPrinter(ctx.out);
+  const trap = trapInterrupts(ctx.out, 'removing the partial backup');
   const made = await createBackup({
     cellDir,
     dst: args[1] ? path.resolve(ctx.cwd, args[1]) : undefined,
@@ -32,8 +34,12 @@ export async function runBackup(ctx: CommandContext, args: string[], flags: Back
     skipDirs: [...config.backup.skipDirs, ...(flags.skipDirs ?? [])],
     verify: flags.verify ?? true,
     python: config.backup.python,
+    signal: trap.signal,
     onProgress: (event) => progress.update(event),
-  }).finally(() => progress.done());
+  }).finally(() => {
+    progress.done();
+    trap.dispose();
+  });
   const { copy, manifest, verification } = made;
   if (ctx.out.json) {
     emitJson(ctx.out, {

@@ -1,17 +1,20 @@
 import path from 'node:path';
 import { progressPrinter } from '../backup/progress.js';
 import { restoreBackup } from '../backup/restore.js';
+import { defaultStateDir } from '../config/schema.js';
 import type { CommandContext } from './context.js';
 import { emitJson, formatBytes, formatDuration, say } from './output.js';
 
 /** Restores a backup into a dir (copied beside it, verified, renamed into place). */
 export async function runRestore(ctx: CommandContext, args: string[], flags: { replace?: boolean }): Promise<number> {
   const { config } = ctx.config();
+  const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
   const progress = progressPrinter(ctx.out);
   const result = await restoreBackup({
     backupDir: path.resolve(ctx.cwd, args[0]!),
     targetDir: path.resolve(ctx.cwd, args[1]!),
     replace: flags.replace ?? false,
+    stateDir,
     jobs: config.backup.jobs,
     onProgress: (event) => progress.update(event),
   }).finally(() => progress.done());

@@ -5,7 +5,7 @@ import { acquireLock } from '../runner/lock.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { emitJson, say } from './output.js';
-import { openRun, reportRun } from './run-report.js';
+import { openRun, runInterruptible } from './run-report.js';
 import { confirmOrRefuse } from './upgrade.js';
 
 interface ResumeFlags {
@@ -38,11 +38,17 @@ export async function runResume(ctx: CommandContext, _args: string[], flags: Res
     await confirmOrRefuse(ctx, flags.yes ?? false, `Resume run ${run.id} (${run.from} → ${run.to}, ${run.outcome})?`);
     const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'resume' }, flags.force ?? false);
     try {
-      const { stepCtx, reporter } = await openRun(ctx, session, journal, run, 'resume');
-      await reporter.emit({ type: 'run', state: 'started', runId: run.id, message: `resuming run ${run.id} (${run.outcome})` });
-      if (run.outcome === 'running') return reportRun(ctx, stepCtx.run, await executeSteps(stepCtx));
-      await rollback(stepCtx, new SynupError('failed', run.error ?? 'interrupted rollback'));
-      return reportRun(ctx, stepCtx.run, 'rolled-back');
+      const what = run.outcome === 'running' ? 'stopping before any downtime, or rolling back once the service was stopped' : 'finishing the rollback';
+      return await runInterruptible(ctx, what, async (signal) => {
+        const { stepCtx, reporter } = await openRun(ctx, session, journal, run, 'resume', signal);
+        await reporter.emit({ type: 'run', state: 'started', runId: run.id, message: `resuming run ${run.id} (${run.outcome})` });
+        if (run.outcome === 'running') {
+          const result = await executeSteps(stepCtx);
+          return { run: stepCtx.run, result };
+        }
+        await rollback(stepCtx, new SynupError('failed', run.error ?? 'interrupted rollback'));
+        return { run: stepCtx.run, result: 'rolled-back' };
+      });
     } finally {
       lock.release();
     }

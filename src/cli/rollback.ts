@@ -1,11 +1,11 @@
 import { SynupError } from '../errors.js';
-import { rollback } from '../runner/execute.js';
+import { assertRollbackPoint, rollback } from '../runner/execute.js';
 import { Journal } from '../runner/journal.js';
 import { acquireLock } from '../runner/lock.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { note } from './output.js';
-import { openRun, reportRun } from './run-report.js';
+import { openRun, runInterruptible } from './run-report.js';
 import { confirmOrRefuse } from './upgrade.js';
 
 interface RollbackFlags {
@@ -40,12 +40,21 @@ export async function runRollback(ctx: CommandContext, _args: string[], flags: R
       }
       note(ctx.out, `warning: rolling back a successful upgrade; writes since ${run.endedAt} are lost (kept in the …synup-failed-${run.id} dir)`);
     }
+    const later = journal.list({ cellDir: session.cellDir }).filter((r) => r.id !== run.id && r.startedAt > run.startedAt && r.outcome !== 'rolled-back' && r.outcome !== 'failed');
+    if (later.length > 0) {
+      throw new SynupError('refused', `run ${run.id} is not the latest run of ${session.cellDir}: rolling it back would also undo ${later.map((r) => `${r.id} (${r.from} → ${r.to}, ${r.outcome})`).join(', ')}; nothing was changed`, {
+        hint: `roll back the latest run first (\`synup rollback --run ${later.at(-1)!.id}\`), newest to oldest`,
+      });
+    }
+    assertRollbackPoint(run, session.cellDir);
     await confirmOrRefuse(ctx, flags.yes ?? false, `Roll ${session.cellName} back from ${run.to} to ${run.from}?`);
     const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'rollback' }, false);
     try {
-      const { stepCtx } = await openRun(ctx, session, journal, run, 'rollback');
-      await rollback(stepCtx, new SynupError('failed', run.outcome === 'done' ? 'rollback requested by the operator' : (run.error ?? 'rollback requested by the operator')));
-      return reportRun(ctx, stepCtx.run, 'rolled-back');
+      return await runInterruptible(ctx, 'finishing the rollback', async (signal) => {
+        const { stepCtx } = await openRun(ctx, session, journal, run, 'rollback', signal);
+        await rollback(stepCtx, new SynupError('failed', run.outcome === 'done' ? 'rollback requested by the operator' : (run.error ?? 'rollback requested by the operator')));
+        return { run: stepCtx.run, result: 'rolled-back' as const };
+      });
     } finally {
       lock.release();
     }

@@ -16,7 +16,7 @@ import { runDirs } from '../runner/paths.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from './output.js';
-import { reportRun, reporterFor } from './run-report.js';
+import { reporterFor, runInterruptible } from './run-report.js';
 
 interface UpgradeFlags {
   to: string;
@@ -87,10 +87,12 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
       owned: [],
     });
     const reporter = reporterFor(ctx, 'upgrade');
-    const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter, options });
-    await reporter.emit({ type: 'run', state: 'started', runId, message: `run ${runId}: ${session.cellName} ${plan.from} → ${plan.to}` });
-    const result = await executeSteps(stepCtx);
-    return reportRun(ctx, stepCtx.run, result);
+    return await runInterruptible(ctx, 'stopping before any downtime, or rolling back once the service was stopped', async (signal) => {
+      const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter, options, signal });
+      await reporter.emit({ type: 'run', state: 'started', runId, message: `run ${runId}: ${session.cellName} ${plan.from} → ${plan.to}` });
+      const result = await executeSteps(stepCtx);
+      return { run: stepCtx.run, result };
+    });
   } finally {
     await journal.close();
     lock.release();

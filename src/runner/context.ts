@@ -33,6 +33,8 @@ export interface StepContext {
   journal: Journal;
   options: RunnerOptions;
   out: Output;
+  /** Aborted when the operator interrupts synup (SIGINT/SIGTERM); long waits stop early, the runner then stops cleanly. */
+  signal?: AbortSignal;
   /** The current journal record (refreshed after every update). */
   run: RunRecord;
   update(change: (run: RunRecord) => void): RunRecord;

@@ -2,7 +2,9 @@ import { SynupError, errorMessage } from '../errors.js';
 import { UPGRADE_STEPS } from '../plan/steps.js';
 import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
-import type { StepState } from './journal.js';
+import { Interrupted } from './interrupt.js';
+import type { RunRecord, StepState } from './journal.js';
+import { inodeOf, runDirs } from './paths.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
 
 export type RunResult = 'done' | 'rolled-back';
@@ -34,12 +36,14 @@ export async function executeSteps(ctx: StepContext): Promise<RunResult> {
   for (let i = 0; i < STEPS.length; i++) {
     const step = STEPS[i]!;
     if (ctx.run.steps[step.name]?.state === 'completed') continue;
+    if (ctx.signal?.aborted) return stopInterrupted(ctx, i, ctx.signal.reason);
     crashPoint(`${step.name}:before`);
     await mark(ctx, i, 'running');
     try {
       await step.run(ctx);
     } catch (error) {
       await mark(ctx, i, 'failed', errorMessage(error));
+      if (error instanceof Interrupted) return stopInterrupted(ctx, i + 1, error);
       if (i < FIRST_DOWNTIME_STEP) {
         await undoSteps(ctx, i, error);
         ctx.update((run) => {
@@ -59,10 +63,47 @@ export async function executeSteps(ctx: StepContext): Promise<RunResult> {
 }
 
 /**
+ * After SIGINT/SIGTERM, at a step boundary: before downtime the steps done are undone (probes) and the run ends
+ * 'failed' with the service as it was; once the service was stopped, the run is rolled back. Either way `resume` has
+ * nothing left to do; the caller reports and exits 128 + signal.
+ */
+async function stopInterrupted(ctx: StepContext, next: number, reason: Interrupted): Promise<RunResult> {
+  if (!ctx.run.data.stoppedAt) {
+    await undoSteps(ctx, next - 1, reason);
+    const detail = reason.message.replace(/^interrupted by \w+:?\s*/, '');
+    const message = `interrupted by ${reason.signalName} before any downtime: nothing was stopped, the service runs as before; run ${ctx.run.id} is marked failed, so \`synup resume\` has nothing to do${detail ? ` (${detail})` : ''}`;
+    ctx.update((run) => {
+      run.outcome = 'failed';
+      run.error = message;
+      run.endedAt = new Date().toISOString();
+    });
+    throw new Interrupted(reason.signalName, message, `run \`synup upgrade --to ${ctx.run.to}\` again when ready`);
+  }
+  await rollback(ctx, reason);
+  return 'rolled-back';
+}
+
+/**
+ * A rollback whose rollback point is gone would stop a healthy service and start the old version on new data: it is
+ * refused before anything is stopped. Once the swap began, the original cell dir (by inode) must be at the cell's
+ * path or at the run's pre dir.
+ */
+export function assertRollbackPoint(run: RunRecord, cellDir: string): void {
+  const orig = run.data.origIno;
+  if (orig === undefined || (run.data.swap !== 'moved-out' && run.data.swap !== 'swapped')) return;
+  const pre = runDirs(cellDir, run.id).pre;
+  if (inodeOf(cellDir) === orig || inodeOf(pre) === orig) return;
+  throw new SynupError('refused', `cannot roll back run ${run.id}: its rollback point ${pre} is gone (pruned or moved); nothing was stopped`, {
+    hint: 'the cell stays as it is; to go back, stop the service and `synup restore` a backup taken before the upgrade',
+  });
+}
+
+/**
  * Undoes every step that ran (completed, failed, or interrupted), newest first. Each undo is idempotent, so a
  * rollback interrupted by a crash is simply run again by `synup resume`.
  */
 export async function rollback(ctx: StepContext, cause: unknown): Promise<void> {
+  assertRollbackPoint(ctx.run, ctx.cellDir);
   ctx.update((run) => {
     run.outcome = 'rolling-back';
     run.error ??= errorMessage(cause);

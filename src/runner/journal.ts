@@ -49,6 +49,8 @@ export interface RunData {
   /** Inode of the original cell dir: tells, whatever names are where, which dir holds the pre-upgrade data. */
   origIno?: number;
   estimateBytes?: number;
+  /** Whether the service ran before the upgrade: a rollback leaves a stopped service stopped. */
+  wasRunning?: boolean;
   backupDir?: string;
   madeBackup?: boolean;
   savedProbes?: Record<string, unknown>;

@@ -15,6 +15,7 @@ export function bindRun(input: {
   out: Output;
   reporter: Reporter;
   options: RunnerOptions;
+  signal?: AbortSignal;
 }): StepContext {
   const { session, journal, reporter } = input;
   let currentStep: StepName = 'preflight';
@@ -27,6 +28,7 @@ export function bindRun(input: {
     plan: input.plan,
     journal,
     options: input.options,
+    signal: input.signal,
     out: input.out,
     run: input.run,
     update(change) {

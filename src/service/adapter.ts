@@ -37,6 +37,8 @@ export interface ServiceAdapter {
   status(): Promise<ServiceStatus>;
   /** Switch to `version` (image tag / venv / unit environment) and start it. Returns once the tool says started. */
   start(version: string): Promise<void>;
+  /** Throws when `start(version)` could not work (no binary, no command): checked in preflight, before any downtime. */
+  checkStart?(version: string): void;
   /** Graceful stop with a deadline, then forced; resolves only when the service is really gone. */
   stop(options: StopOptions): Promise<StopResult>;
   disableProbes(): Promise<SavedProbes>;

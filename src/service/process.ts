@@ -142,6 +142,10 @@ export class ProcessAdapter implements ServiceAdapter {
     }
   }
 
+  checkStart(version: string): void {
+    findExecutable(this.argv(version)[0]!, this.settings);
+  }
+
   async start(version: string): Promise<void> {
     const argv = this.argv(version);
     findExecutable(argv[0]!, this.settings);

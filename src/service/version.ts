@@ -1,8 +1,9 @@
+import { isReleaseVersion } from '../changelog/version.js';
 import { usageError } from '../errors.js';
 
 /** A Synapse release version; anything else is refused before it reaches an image tag, a file or an argv. */
 export function assertVersion(version: string): string {
-  if (!/^\d+\.\d+\.\d+$/.test(version)) throw usageError(`not a Synapse version: ${JSON.stringify(version)}`, 'versions look like 2.181.0');
+  if (!isReleaseVersion(version)) throw usageError(`not a Synapse version: ${JSON.stringify(version)}`, 'versions look like 2.181.0');
   return version;
 }
 

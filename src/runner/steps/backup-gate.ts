@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { SynupError } from '../../errors.js';
-import { formatDuration } from '../../cli/output.js';
+import { formatBytes, formatDuration } from '../../cli/output.js';
 import { createBackup } from '../../backup/create.js';
 import { findUsableBackup } from '../../backup/find.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';
@@ -18,16 +18,16 @@ export async function requireUsableBackup(config: SynupConfig, cellDir: string) 
       hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)',
     });
   }
-  const { guid } = await readCellInfo(cellDir);
+  const { guid, cellVersion } = await readCellInfo(cellDir);
   const maxAgeMs = config.backup.maxAge;
-  const { backup, rejected } = await findUsableBackup({ backupsDir, cellGuid: guid ?? '', maxAgeMs });
+  const { backup, rejected, rehash } = await findUsableBackup({ backupsDir, cellGuid: guid ?? '', cellVersion, maxAgeMs });
   if (!backup) {
     const reasons = rejected.slice(0, 5).map((r) => `  ${path.basename(r.dir)}: ${r.reason}`).join('\n');
     throw new SynupError('refused', `no verified backup of this cell newer than ${formatDuration(maxAgeMs)} in ${backupsDir}${reasons ? '\n' + reasons : ''}`, {
       hint: 'run `synup backup` first, or pass --backup to make one now (before any downtime)',
     });
   }
-  return backup;
+  return { ...backup, rehash };
 }
 
 export const backupGate: Step = {
@@ -46,6 +46,7 @@ export const backupGate: Step = {
         jobs: ctx.config.backup.jobs,
         skipDirs: ctx.config.backup.skipDirs,
         python: ctx.config.backup.python,
+        signal: ctx.signal,
       });
       if (!made.verification?.ok) {
         const problems = made.verification?.problems.slice(0, 3).map((p) => p.message).join('; ') ?? 'not verified';
@@ -58,7 +59,8 @@ export const backupGate: Step = {
       return;
     }
     const backup = await requireUsableBackup(ctx.config, ctx.cellDir);
-    ctx.progress(`backup ${backup.dir} (${formatDuration(backup.ageMs)} old, verified)`);
+    const mbps = backup.rehash.durationMs > 0 ? ` at ${formatBytes((backup.rehash.bytes * 1000) / backup.rehash.durationMs)}/s` : '';
+    ctx.progress(`backup ${backup.dir} (${formatDuration(backup.ageMs)} old, verified; ${formatBytes(backup.rehash.bytes)} re-hashed unchanged in ${formatDuration(backup.rehash.durationMs)}${mbps})`);
     ctx.update((run) => {
       run.data.backupDir = backup.dir;
     });

@@ -33,6 +33,8 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
     skipDirs: NOT_DATA,
     // The stopped source's digest, taken from the very snapshot the copy read (one pass over the source, not two).
     digest: true,
+    // On SIGINT/SIGTERM the env copy under way ends, the staging dir is removed, and the runner rolls back.
+    signal: ctx.signal,
     onProgress: (e) => {
       const what = e.message?.trim() || e.env;
       if (what) ctx.progress(`${e.phase}: ${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)} ${what}`, { bytes: e.bytesDone, totalBytes: e.bytesTotal });

@@ -1,7 +1,9 @@
-import { statfs, stat } from 'node:fs/promises';
+import { mkdir, rmdir, statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { SynupError } from '../../errors.js';
-import { formatBytes } from '../../cli/output.js';
+import { errorMessage, SynupError } from '../../errors.js';
+import { baseUrl, isListening } from '../../health/index.js';
+import { runDirs } from '../paths.js';
+import { formatBytes, formatDuration } from '../../cli/output.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';
 import { estimateCompactedBytes } from '../estimate.js';
 import type { Step, StepContext } from '../context.js';
@@ -19,6 +21,69 @@ function check(ctx: StepContext, name: PreflightCheck, failed: string | null, hi
   throw new SynupError('refused', `[ERROR ${name}] ${failed}`, { hint: `${hint}; or skip this check with --ignore-preflight=${name}` });
 }
 
+/** Refused, never skippable: acting on a guess here leaves the cell down. */
+function refuse(name: string, message: string, hint: string): never {
+  throw new SynupError('refused', `[ERROR ${name}] ${message}; nothing was stopped`, { hint });
+}
+
+/**
+ * The running service must be this cell before synup stops anything: its HTTPS API on health.port answers with the
+ * certificate pinned to the cell's own sslcert.pem (or validated by health.ca), and reports a version if it will.
+ */
+async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> {
+  const { host, port, startTimeout } = ctx.config.health;
+  const deadline = Date.now() + startTimeout;
+  let waiting = false;
+  for (;;) {
+    try {
+      return await ctx.health.readVersion();
+    } catch (error) {
+      // Not answering yet (just started?): retried until health.startTimeout. A foreign certificate is final.
+      const final = !(error instanceof SynupError) || error.code === 'refused' || Date.now() >= deadline || ctx.signal?.aborted;
+      if (!final) {
+        if (!waiting) ctx.progress(`the running service does not answer on ${baseUrl({ host, port })} yet (${errorMessage(error)}); retrying for up to ${formatDuration(startTimeout)} (health.startTimeout)`);
+        waiting = true;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      return refuse('service-identity', `cannot prove the service on ${baseUrl({ host, port })} is this cell: ${errorMessage(error)}`,
+        `check that health.host/health.port point at this cell's HTTPS API (its certificate: ${path.join(ctx.cellDir, 'sslcert.pem')}, or health.ca)`);
+    }
+  }
+}
+
+/** With the service stopped, its port must be free, or the new version (and then the old one) could not bind. */
+async function assertPortFree(ctx: StepContext): Promise<void> {
+  const { host, port } = ctx.config.health;
+  if (await isListening(host, port)) {
+    refuse('port', `the service is stopped but something else listens on ${host}:${port} (health.port): the new version could not bind it`,
+      'stop whatever listens there, or fix health.port');
+  }
+}
+
+/** Both versions must be startable (the new one now, the old one for a rollback): binaries, command, version syntax. */
+function assertStartable(ctx: StepContext, from: string, to: string): void {
+  for (const version of [to, from]) {
+    try {
+      ctx.adapter.checkStart?.(version);
+    } catch (error) {
+      refuse('start-command', `${ctx.adapter.name} adapter cannot start ${version}: ${errorMessage(error)}`, error instanceof SynupError && error.hint ? error.hint : 'fix service.* in synup.yaml');
+    }
+  }
+}
+
+/** The swap creates dirs beside the cell: prove now that it can (EACCES, EROFS, immutable dir), not after stop. */
+async function assertCanStageBeside(ctx: StepContext, parent: string): Promise<void> {
+  const probe = `${runDirs(ctx.cellDir, ctx.run.id).staging}.probe`;
+  try {
+    await mkdir(probe, { mode: 0o700 });
+    await rmdir(probe);
+  } catch (error) {
+    refuse('staging-dir', `cannot create ${probe} beside the cell (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}): the defragmented copy and the swap need write access to ${parent}`,
+      `give synup write access to ${parent} (it renames the cell dir there)`);
+  }
+}
+
 export const preflight: Step = {
   name: 'preflight',
   async run(ctx) {
@@ -28,16 +93,23 @@ export const preflight: Step = {
       'make the plan from the cell (omit --from) or check --dir points at the right cell');
 
     const status = await ctx.adapter.status();
+    ctx.update((run) => {
+      run.data.wasRunning ??= status.running;
+    });
     if (status.running) {
-      const running = await ctx.health.readVersion().catch(() => null);
+      const running = await proveServiceIsThisCell(ctx);
       check(ctx, 'service-version', running && running !== from ? `the running service reports ${running}, its data says ${from}` : null,
         'the service and its data disagree; find out why before upgrading');
+    } else {
+      await assertPortFree(ctx);
     }
-
+    assertStartable(ctx, from, to);
     const parent = path.dirname(ctx.cellDir);
     const [cellStat, parentStat] = await Promise.all([stat(ctx.cellDir), stat(parent)]);
     check(ctx, 'same-filesystem', cellStat.dev !== parentStat.dev ? `${ctx.cellDir} is a mount point: staging in ${parent} would be on another filesystem, so the swap could not be a rename` : null,
       'mount the filesystem one level up (e.g. /data, with the cell in /data/cortex00)');
+
+    await assertCanStageBeside(ctx, parent);
 
     const needed = await estimateCompactedBytes(ctx.cellDir);
     const margin = Math.ceil(needed * ctx.config.upgrade.freeSpaceMargin);

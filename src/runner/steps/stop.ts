@@ -33,8 +33,12 @@ export const stop: Step = {
     }
     await stopService(ctx);
   },
-  /** Start the old version again (its data is back in place by now: cold-defrag's undo ran first). */
+  /** Start the old version again (its data is back in place by now: cold-defrag's undo ran first), if it ran before. */
   async undo(ctx) {
+    if (ctx.run.data.wasRunning === false) {
+      ctx.progress(`left stopped, as it was before the upgrade (old version ${ctx.run.from} and its data are back in place)`);
+      return;
+    }
     const status = await ctx.adapter.status();
     if (!status.running) await ctx.adapter.start(ctx.run.from);
     await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) });

@@ -54,6 +54,7 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   let fingerprint = await dataFingerprint(ctx.cellDir);
   try {
     while (!(active && (!modelMigrating || modelDone))) {
+      ctx.signal?.throwIfAborted();
       if (fatalAt !== null && Date.now() - fatalAt > 1000) throw new SynupError('failed', `the new version failed while booting: ${fatalMessage()}`);
       const status = await ctx.adapter.status();
       if (!status.running) {
