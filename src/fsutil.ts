@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { SynupError } from './errors.js';
 
@@ -29,12 +29,17 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o60
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeFileSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
   }
-  renameSync(tmp, file);
   fsyncDir(path.dirname(file));
 }
 
@@ -43,4 +48,73 @@ export function renameDurable(from: string, to: string): void {
   renameSync(from, to);
   fsyncDir(path.dirname(to));
   if (path.dirname(from) !== path.dirname(to)) fsyncDir(path.dirname(from));
+}
+
+/**
+ * Reads a regular file as UTF-8, at most `maxBytes` (counted while reading, so a growing file or a device cannot
+ * exhaust memory). Opened non-blocking so a FIFO cannot hang the open; anything but a regular file is refused.
+ * Says why when it is not a regular file or bigger than `maxBytes`; throws the errno error otherwise.
+ */
+export function readRegularFile(file: string, maxBytes: number): { text: string } | { notRegular: string } | { tooBig: true } {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { notRegular: st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file' };
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(1 << 20, maxBytes + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > maxBytes) return { tooBig: true };
+      chunks.push(chunk.subarray(0, n));
+    }
+    return { text: Buffer.concat(chunks).toString('utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** An output file an operator named (`-o`, `--report`): refused before any work if it cannot be written there. */
+export function checkOutputFile(file: string, flag: string): void {
+  const parent = path.dirname(file);
+  const st = statIfExists(file);
+  if (st?.isDirectory()) throw new SynupError('usage', `${flag} ${file} is a directory`, { hint: `name a file, e.g. ${path.join(file, 'plan.md')}` });
+  const dir = statIfExists(parent);
+  if (!dir) throw new SynupError('usage', `${flag} ${file}: the dir ${parent} does not exist`, { hint: `create it first (mkdir -p ${parent}) or name a file in an existing dir` });
+  if (!dir.isDirectory()) throw new SynupError('usage', `${flag} ${file}: ${parent} is not a directory`);
+  const why = whyNotWritable(parent);
+  if (why) throw new SynupError('refused', `${flag} ${file}: cannot write there: ${why}`, { hint: 'name a file in a dir synup may write' });
+}
+
+function statIfExists(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
+}
+
+/** Why synup cannot create files in `dir` (read-only filesystem, permissions), or null when it can. */
+export function whyNotWritable(dir: string): string | null {
+  try {
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return `${code === 'EROFS' ? `${dir} is on a read-only filesystem` : `permission denied on ${dir}`} (${code})`;
+  }
+}
+
+/**
+ * A dir synup is about to create files in (made with mkdir -p if missing): refused up front when its nearest
+ * existing ancestor is not a writable directory, instead of a raw errno after work has begun.
+ */
+export function checkWritableDir(dir: string, what: string): void {
+  let existing = dir;
+  while (!statIfExists(existing)) existing = path.dirname(existing);
+  if (!statIfExists(existing)!.isDirectory()) throw new SynupError('usage', `cannot use ${dir} as ${what}: ${existing} is not a directory`, { hint: `point ${what} at a directory` });
+  const why = whyNotWritable(existing);
+  if (why) throw new SynupError('refused', `cannot write ${what} ${dir}: ${why}`, { hint: `point ${what} at a writable directory` });
 }

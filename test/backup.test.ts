@@ -208,9 +208,17 @@ describe('backup, verify, find, restore', () => {
     expect((await readManifest(backup.dir)).ok).toBe(true);
   });
 
-  test('mdb_stat (LMDB 0.9.x from lmdb-utils) reads the backup: same sub-dbs and entries as the manifest', async () => {
+  test('a second backup in the same second gets its own name (-2), not a raw EEXIST', async () => {
+    const dir = path.join(tempDir(), 'backups');
+    const now = new Date('2026-01-02T03:04:05Z');
+    const first = await createBackup({ cellDir: cell.dir, backupsDir: dir, mode: 'live', jobs: 2, verify: false, now });
+    const second = await createBackup({ cellDir: cell.dir, backupsDir: dir, mode: 'live', jobs: 2, verify: false, now });
+    expect([path.basename(first.dir), path.basename(second.dir)]).toEqual(['cortex00_20260102030405', 'cortex00_20260102030405-2']);
+  });
+
+  test('mdb_stat (LMDB 0.9.x from lmdb-utils) reads the backup: same sub-dbs and entries as the manifest', async (ctx) => {
     const mdbStat = findExecutable('mdb_stat');
-    if (!mdbStat) return console.log('skipped: mdb_stat not installed (lmdb-utils)');
+    if (!mdbStat) return ctx.skip('mdb_stat not installed (lmdb-utils)');
     for (const env of backup.manifest.envs) {
       const copy = path.join(tempDir(), 'env'); // mdb_stat creates a lock.mdb: never in the backup itself
       cpSync(path.join(backup.dir, env.path), copy, { recursive: true });
@@ -255,8 +263,8 @@ describe('backup, verify, find, restore', () => {
     }
   });
 
-  test('damaged page headers crash LMDB: contained in the helper process and named by env, the other envs still checked', async () => {
-    if (!nativeHelperPath()) return console.log('skipped: native helper not built');
+  test('damaged page headers crash LMDB: contained in the helper process and named by env, the other envs still checked', async (ctx) => {
+    if (!nativeHelperPath()) return ctx.skip('native helper not built');
     const dir = damaged();
     const env = layerEnv();
     const file = path.join(dir, env.path, 'data.mdb');
@@ -390,10 +398,10 @@ describe('backup, verify, find, restore', () => {
 });
 
 describe('synapse engine', () => {
-  test('delegates the copy to python -m synapse.tools.service.backup, still writes the manifest and verifies', async () => {
+  test('delegates the copy to python -m synapse.tools.service.backup, still writes the manifest and verifies', async (ctx) => {
     let python: string | null = null;
     for (const py of ['python3', '/usr/bin/python3']) if ((await execa(py, ['-c', 'import lmdb'], { reject: false })).exitCode === 0) python ??= py;
-    if (!python) return console.log('skipped: no python3 with the lmdb module');
+    if (!python) return ctx.skip('no python3 with the lmdb module');
     // A stand-in for Synapse's tool (same command line and layout: env.copy(compact=True) per env, other files copied).
     const pkg = path.join(tempDir(), 'py');
     mkdirSync(path.join(pkg, 'synapse', 'tools', 'service'), { recursive: true });

@@ -1,6 +1,8 @@
-import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync, mkdtempSync } from 'node:fs';
 import { lockFileFor } from '../src/runner/lock.js';
@@ -9,6 +11,9 @@ import { repoRoot, synup } from './helpers.js';
 
 let work: string;
 let cell: string;
+/** A listener standing in for the live cell's HTTPS port (health.port) during the `rehearse --port` case. */
+let live: net.Server;
+const LIVE_PORT = 23101;
 
 /**
  * Every path under the work dir (links not followed), files with size and mtime: "nothing changed on disk" is
@@ -42,6 +47,17 @@ beforeAll(async () => {
   writeFileSync(path.join(work, 'bad-config', 'bad-type.yaml'), 'health: {port: https}\n');
   writeFileSync(path.join(work, 'bad-config', 'broken.yaml'), 'cell: [\n');
   writeFileSync(path.join(work, 'bad-config', 'bad-duration.yaml'), 'backup: {maxAge: soon}\n');
+  writeFileSync(path.join(work, 'bad-config', 'host-with-scheme.yaml'), "health: {host: 'https://127.0.0.1'}\n");
+  writeFileSync(path.join(work, 'bad-config', 'zero-stop-timeout.yaml'), 'service: {stopTimeout: 0}\n');
+  writeFileSync(path.join(work, 'bad-config', 'name-with-slash.yaml'), "cell: {name: '../elsewhere/cortex00'}\n");
+  // The sim changelog without the cell's own release (2.180.0).
+  const simChangelog = readFileSync(path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst'), 'utf8');
+  writeFileSync(path.join(work, 'without-2.180.0.rst'), simChangelog.replace(/^v2\.180\.0 - [\s\S]*?(?=^v2\.179\.0)/m, ''));
+  await execa('mkfifo', [path.join(work, 'a-fifo')]);
+  const made = await synup(['backup', 'cortex00', 'a-backup'], { cwd: work });
+  if (made.exitCode !== 0) throw new Error(made.stderr);
+  live = net.createServer().listen(LIVE_PORT, '127.0.0.1');
+  await new Promise((resolve) => live.once('listening', resolve));
   writeFileSync(
     path.join(work, 'synup.yaml'),
     [
@@ -53,9 +69,12 @@ beforeAll(async () => {
     ].join('\n'),
   );
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(async () => {
+  await new Promise((resolve) => live?.close(resolve));
+  rmSync(work, { recursive: true, force: true });
+});
 
-type Case = [name: string, args: string[], code: 2 | 3, message: RegExp, setup?: () => void];
+type Case = [name: string, args: string[], code: 2 | 3, message: RegExp, setup?: () => void, env?: Record<string, string>];
 
 const cases: Case[] = [
   ['unknown config key', ['-c', 'bad-config/unknown-key.yaml', 'upgrade', '--to', '2.181.0', '-y'], 2, /cell: unknown key "dri"/],
@@ -93,6 +112,25 @@ const cases: Case[] = [
   ['doctor on a dir without cell.guid', ['doctor', '--dir', 'not-a-cell'], 3, /not-a-cell is not a Synapse cell dir/],
   ['backup --jobs 0', ['backup', 'cortex00', 'out', '--jobs', '0'], 2, /--jobs must be a whole number ≥ 1/],
   ['an unknown command', ['upgarde', '--to', '2.181.0'], 2, /unknown command 'upgarde'/],
+  ['plan --json with --format md', ['--json', 'plan', '--to', '2.181.0', '--format', 'md'], 2, /--json and --format md ask for two different outputs/],
+  ['plan -o into a missing dir', ['plan', '--to', '2.181.0', '-o', 'no-such-dir/plan.md'], 2, /-o .*no-such-dir\/plan\.md: the dir .*no-such-dir does not exist/],
+  ['plan -o naming a dir', ['plan', '--to', '2.181.0', '-o', 'full'], 2, /-o .*full is a directory/],
+  ['--changelog /dev/zero', ['plan', '--to', '2.181.0', '--changelog', '/dev/zero'], 2, /changelog \/dev\/zero is a device, not a regular file/],
+  ['--changelog a FIFO (would block forever)', ['plan', '--to', '2.181.0', '--changelog', 'a-fifo'], 2, /changelog .*a-fifo is a FIFO, not a regular file/],
+  ['--changelog a directory', ['plan', '--to', '2.181.0', '--changelog', 'full'], 2, /changelog .*full is a directory, not a regular file/],
+  ['--changelog https:// without a host', ['plan', '--to', '2.181.0', '--changelog', 'https://'], 2, /changelog URL https:\/\/ is not a valid URL/],
+  ['--changelog ftp://', ['plan', '--to', '2.181.0', '--changelog', 'ftp://example.com/CHANGELOG.rst'], 2, /unsupported URL scheme ftp/],
+  ['--changelog file://', ['plan', '--to', '2.181.0', '--changelog', 'file:///etc/hosts'], 2, /file:\/\/ URLs are not read/],
+  ['--changelog plain http off loopback', ['plan', '--to', '2.181.0', '--changelog', 'http://example.com/CHANGELOG.rst'], 2, /plain http is only fetched from loopback/],
+  ['a cell version missing from the changelog', ['upgrade', '--to', '2.181.0', '-y', '--changelog', 'without-2.180.0.rst'], 2, /^synup: the version of .*cortex00 \(slabs\/cell\.lmdb\) 2\.180\.0 is not a release in .*without-2\.180\.0\.rst/m],
+  ['inspect /', ['inspect', '/'], 3, /refusing to inspect \/: it is the filesystem root/],
+  ['doctor --root that does not exist', ['doctor', '--root', '/nonexistent'], 2, /--root \/nonexistent has no proc\/sys/],
+  ['-c with an empty path', ['-c', '', 'status'], 2, /--config was given an empty path/],
+  ['health.host with a scheme', ['-c', 'bad-config/host-with-scheme.yaml', 'status'], 2, /health\.host: expected a host name or IP address .* without a scheme/],
+  ['service.stopTimeout: 0', ['-c', 'bad-config/zero-stop-timeout.yaml', 'status'], 2, /service\.stopTimeout: expected a duration above zero/],
+  ['cell.name with a /', ['-c', 'bad-config/name-with-slash.yaml', 'status'], 2, /cell\.name: expected a name .* without "\/"/],
+  ['rehearse --port of a live service', ['rehearse', '--backup', 'a-backup', '--to', '2.181.0', '--port', String(LIVE_PORT)], 3, /port 23101 on 127\.0\.0\.1 is already in use/],
+  ['rehearse --report into a missing dir', ['rehearse', '--backup', 'a-backup', '--to', '2.181.0', '--report', 'no-such-dir/r.xml'], 2, /--report .*: the dir .*no-such-dir does not exist/],
 ];
 
 function lock(pid: number): void {
@@ -100,15 +138,120 @@ function lock(pid: number): void {
 }
 
 describe(`bad input: ${cases.length} cases, each a clear error, exit 2 or 3, nothing changed on disk`, () => {
-  it.each(cases)('%s', async (name, args, code, message, setup) => {
+  it.each(cases)('%s', async (name, args, code, message, setup, extraEnv) => {
     setup?.();
-    const env: Record<string, string> = name === 'a state dir that is a file' ? { SYNUP_STATE_DIR: path.join(work, 'state-is-a-file') } : {};
+    const env: Record<string, string> = name === 'a state dir that is a file' ? { SYNUP_STATE_DIR: path.join(work, 'state-is-a-file') } : (extraEnv ?? {});
     const before = snapshot(work);
-    const result = await synup(args, { cwd: work, env });
+    const result = await synup(args, { cwd: work, env, timeout: 20_000 });
     expect(result.exitCode, result.stderr).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
+    expect(result.stderr.split('\n').filter((l) => l.startsWith('synup: '))).toHaveLength(1);
     expect(snapshot(work)).toEqual(before);
     if (setup) rmSync(lockFileFor(path.join(work, 'state'), cell), { force: true });
+  });
+
+  it.each(cases)('%s, with --json: stdout is JSON lines, the last one the error', async (name, args, code, _message, setup, extraEnv) => {
+    setup?.();
+    const env: Record<string, string> = name === 'a state dir that is a file' ? { SYNUP_STATE_DIR: path.join(work, 'state-is-a-file') } : (extraEnv ?? {});
+    const result = await synup(args[0] === '--json' ? args : ['--json', ...args], { cwd: work, env, timeout: 20_000 });
+    expect(result.exitCode, result.stderr).toBe(code);
+    const lines = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    expect(lines.at(-1)).toMatchObject({ ok: false, error: { code: code === 2 ? 'usage' : 'refused', message: expect.any(String) } });
+    if (setup) rmSync(lockFileFor(path.join(work, 'state'), cell), { force: true });
+  });
+});
+
+describe('--json: every output is JSON, parse errors, --version and --help included', () => {
+  it.each([
+    ['--version', ['--json', '--version'], 0, { version: expect.stringMatching(/^\d+\.\d+\.\d+/) }],
+    ['--version before --json', ['--version', '--json'], 0, { version: expect.any(String) }],
+    ['--help', ['--json', '--help'], 0, { help: expect.stringMatching(/Usage: synup/) }],
+    ['a missing option argument', ['--json', 'upgrade', '--to'], 2, { ok: false, error: { code: 'usage', message: "option '--to <version>' argument missing" } }],
+  ])('%s', async (_name, args, code, document) => {
+    const result = await synup(args as string[], { cwd: work });
+    expect(result.exitCode, result.stderr).toBe(code);
+    expect(JSON.parse(result.stdout)).toMatchObject(document as object);
+  });
+});
+
+describe('commands that only look change nothing', () => {
+  it('prune --dry-run with no journal creates no state dir and takes no lock', async () => {
+    const state = path.join(work, 'prune-state');
+    const before = snapshot(work);
+    const result = await synup(['prune', '--dry-run', '--older-than', '0s'], { cwd: work, env: { SYNUP_STATE_DIR: state } });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/Nothing synup made is left to prune/);
+    expect(snapshot(work)).toEqual(before);
+  });
+
+  it('prune --dry-run works while another run holds the lock, and leaves the lock as it was', async () => {
+    lock(process.pid);
+    try {
+      const before = snapshot(work);
+      const result = await synup(['prune', '--dry-run'], { cwd: work });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(snapshot(work)).toEqual(before);
+    } finally {
+      rmSync(lockFileFor(path.join(work, 'state'), cell), { force: true });
+    }
+  });
+
+  it('upgrade --help names the preflight checks --ignore-preflight accepts, not the steps', async () => {
+    const result = await synup(['upgrade', '--help'], { cwd: work });
+    const help = result.stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/--ignore-preflight <checks> .*data-version, service-version, free-space, same-filesystem/);
+    expect(help).not.toMatch(/cold-defrag/);
+  });
+});
+
+/** Root with CAP_SYS_ADMIN can mount a read-only tmpfs: the only honest way to get EROFS (root ignores file modes). */
+async function canMountReadOnly(): Promise<boolean> {
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'synup-ro-probe-'));
+  try {
+    const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', probe], { reject: false });
+    if (mounted.exitCode !== 0) return false;
+    await execa('umount', [probe]);
+    return true;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+const readOnlyMounts = await canMountReadOnly();
+if (!readOnlyMounts) console.warn('skipping read-only filesystem cases: mounting a read-only tmpfs needs root with CAP_SYS_ADMIN');
+
+describe.skipIf(!readOnlyMounts)('a read-only filesystem (a real read-only tmpfs)', () => {
+  let mnt: string;
+  beforeAll(async () => {
+    mnt = mkdtempSync(path.join(os.tmpdir(), 'synup-ro-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
+    const made = await synup(['backup', cell, path.join(mnt, 'b')], { cwd: work });
+    if (made.exitCode !== 0) throw new Error(made.stderr);
+    await execa('mount', ['-o', 'remount,ro', mnt]);
+  });
+  afterAll(async () => {
+    await execa('umount', [mnt], { reject: false });
+    rmSync(mnt, { recursive: true, force: true });
+  });
+
+  it('backup.dir on it is refused before the copy (exit 3, one line, nothing written)', async () => {
+    const before = snapshot(work);
+    const result = await synup(['backup'], { cwd: work, env: { SYNUP_BACKUP_DIR: path.join(mnt, 'backups') } });
+    expect(result.exitCode, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/^synup: cannot write the backup dir .*backups: .* is on a read-only filesystem \(EROFS\)$/m);
+    expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
+    expect(snapshot(work)).toEqual(before);
+    expect(readdirSync(mnt)).toEqual(['b']);
+  });
+
+  it('verify of a backup on it prints the result and says it was not recorded (exit 0, not a lost result)', async () => {
+    const before = snapshot(mnt);
+    const result = await synup(['verify', path.join(mnt, 'b')], { cwd: work });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^OK$/m);
+    expect(result.stderr).toMatch(/not recorded in the backup: .*\/b is on a read-only filesystem \(EROFS\)/);
+    const json = await synup(['--json', 'verify', path.join(mnt, 'b')], { cwd: work });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, recorded: false, notRecorded: expect.stringMatching(/EROFS/) });
+    expect(snapshot(mnt)).toEqual(before);
   });
 });

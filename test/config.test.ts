@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
@@ -39,6 +39,18 @@ describe('synup.yaml', () => {
     expect(config.service.stopTimeout).toBe(5000);
   });
 
+  it('resolves a relative SYNUP_* path against the cwd, a relative path in the file against the file', () => {
+    const cwd = tempDir();
+    const configDir = path.join(cwd, 'etc');
+    mkdirSync(configDir);
+    writeFileSync(path.join(configDir, 'synup.yaml'), 'backup: {dir: ./b}\n');
+    const { config } = loadConfig({ cwd, file: 'etc/synup.yaml', env: { SYNUP_STATE_DIR: 'state', SYNUP_CELL_DIR: 'data/cortex00', SYNUP_CHANGELOG: 'CHANGELOG.rst' } });
+    expect(config.state.dir).toBe(path.join(cwd, 'state'));
+    expect(config.cell.dir).toBe(path.join(cwd, 'data', 'cortex00'));
+    expect(config.changelog).toBe(path.join(cwd, 'CHANGELOG.rst'));
+    expect(config.backup.dir).toBe(path.join(configDir, 'b'));
+  });
+
   it('lets SYNUP_* variables override the file', () => {
     const { config } = load('cell: {dir: /a}\n', { SYNUP_CELL_DIR: '/b', SYNUP_HEALTH_PASSWORD: 's3cret' });
     expect(config.cell.dir).toBe('/b');
@@ -54,6 +66,12 @@ describe('synup.yaml', () => {
     ['not a mapping', '- a\n- b\n', /expected a mapping at the top level, received a list/],
     ['invalid YAML', 'cell: {dir: [\n', /is not valid YAML/],
     ['empty command argv', 'service: {process: {command: []}}\n', /service\.process\.command/],
+    ['a host with a scheme', "health: {host: 'https://127.0.0.1'}\n", /health\.host: expected a host name or IP address/],
+    ['a host with a port', "health: {host: '127.0.0.1:4443'}\n", /health\.host: expected a host name or IP address/],
+    ['a zero stop deadline', 'service: {stopTimeout: 0}\n', /service\.stopTimeout: expected a duration above zero/],
+    ['a zero start deadline', 'health: {startTimeout: 0s}\n', /health\.startTimeout: expected a duration above zero/],
+    ['a cell name with a /', 'cell: {name: a/b}\n', /cell\.name: expected a name/],
+    ['a cell name of ..', "cell: {name: '..'}\n", /cell\.name: expected a name/],
   ])('rejects %s with its path and what was expected', (_name, yaml, message) => {
     const error = loadError(yaml);
     expect(error.code).toBe('usage');

@@ -61,3 +61,25 @@ describe('crash matrix: SIGKILL at any point, then synup resume', () => {
     expect(readdirSync(path.join(harness.stateDir, 'locks')).filter((f) => f.endsWith('.lock'))).toEqual([]);
   });
 });
+
+describe('resume reports the run it finished', () => {
+  it('after a kill mid-upgrade: the summary says done, the real downtime and the kept rollback point', async () => {
+    harness = await startHarness({ version: FROM });
+    const killed = await harness.run(['upgrade', '--to', TO, '-y'], { SYNUP_CRASH_AT: 'start:before' });
+    expect(killed.signal).toBe('SIGKILL');
+    const resumed = await harness.run(['--json', 'resume', '-y']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    const summary = resumed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'summary');
+    expect(summary).toMatchObject({ outcome: 'done', downtimeMs: expect.any(Number), preDir: expect.stringMatching(/cortex00\.synup-pre-/) });
+    expect(harness.siblings().some((n) => /^cortex00\.synup-pre-/.test(n))).toBe(true);
+  });
+
+  it('the human summary names the downtime and the rollback point, not "n/a" and "null"', async () => {
+    harness = await startHarness({ version: FROM });
+    await harness.run(['upgrade', '--to', TO, '-y'], { SYNUP_CRASH_AT: 'wait-migrations:before' });
+    const resumed = await harness.run(['resume', '-y']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/Upgraded cortex00 2\.180\.0 → 2\.182\.0\. Downtime \d/);
+    expect(resumed.stderr).toMatch(/Rollback point kept: \/.*cortex00\.synup-pre-/);
+  });
+});

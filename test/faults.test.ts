@@ -45,11 +45,20 @@ describe('every fault of the new version → automatic rollback to a healthy old
     expect(await harness.version()).toBe(TO);
   });
 
-  it('a cell whose pages the old version corrupted on exit is never swapped: the defrag fails cleanly, data untouched', async () => {
+  it('a cell whose pages the old version corrupted on exit is never swapped: exit 4, the old version back, data untouched', async () => {
     harness = await startHarness({ version: FROM, processEnv: { SYNUP_SIM_FAULT: `corrupt-on-exit@${FROM}` } });
+    // Read while it runs (LMDB readers do not disturb it): a graceful stop would already flip the page.
+    const before = await harness.digest();
     const result = await harness.run(['upgrade', '--to', TO, '-y']);
-    expect(result.exitCode).not.toBe(0);
-    expect(result.stderr).toMatch(/cold-defrag\] failed/);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/cold-defrag\] failed .*MDB_PAGE_NOTFOUND/);
+    expect(result.stderr).toMatch(new RegExp(`Rolled back cortex00 to ${FROM.replace(/\./g, '\\.')}`));
     expect(harness.siblings()).toEqual(['cortex00']);
+    expect((await harness.adapter.status()).running).toBe(true);
+    expect(await harness.version()).toBe(FROM);
+    // The fault XORs the page header on every graceful stop: this second stop restores it, so every entry must be
+    // exactly what it was before the upgrade (synup changed nothing in the cell dir).
+    await harness.adapter.stop({ timeoutMs: 5000 });
+    expect(await harness.digest()).toEqual(before);
   });
 });

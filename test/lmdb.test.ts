@@ -66,8 +66,8 @@ describe('discovery', () => {
 });
 
 describe('walk and digest', () => {
-  test('the TypeScript walk gives the same entries and digests as the native helper, for every env', async () => {
-    if (!helper) return console.log('skipped: native helper not built');
+  test('the TypeScript walk gives the same entries and digests as the native helper, for every env', async (ctx) => {
+    if (!helper) return ctx.skip('native helper not built');
     const cell = await buildCell(tempDir(), { entries: 150, layers: 1 });
     const dirs = cell.envs.map((rel) => path.join(cell.dir, rel));
     const native = await walkEnvs(dirs, { digest: true, fileHash: true, engine: 'native', jobs: 2 });
@@ -146,8 +146,8 @@ describe('inspect', () => {
     expect(report.orphans).toEqual(['layers/orphan.lmdb']);
   });
 
-  test('mdb_stat agrees on entries and free pages', async () => {
-    if (!mdbStat || !helper) return console.log('skipped: mdb_stat not installed or helper not built');
+  test('mdb_stat agrees on entries and free pages', async (ctx) => {
+    if (!mdbStat || !helper) return ctx.skip('mdb_stat not installed or helper not built');
     const cell = await buildCell(tempDir(), { entries: 120, layers: 1, extras: false });
     const report = await inspectCell(cell.dir);
     const layer = report.envs.find((e) => e.path.endsWith('layer_v2.lmdb'))!;
@@ -207,8 +207,8 @@ describe('holders', () => {
     expect(await findHolders(cell.dir)).toEqual([]); // a dead reader's slot is not a holder
   });
 
-  test('the lock Synapse takes on cell.guid (lockf) is a cell-lock', async () => {
-    if (!python) return console.log('skipped: python3 not installed');
+  test('the lock Synapse takes on cell.guid (lockf) is a cell-lock', async (ctx) => {
+    if (!python) return ctx.skip('python3 not installed');
     const cell = await buildCell(tempDir(), { entries: 10, layers: 0, extras: false });
     const guidFile = path.join(cell.dir, 'cell.guid');
     const child = spawn(python, ['-c', `import fcntl, sys, time\nf = open(${JSON.stringify(guidFile)}, 'r+')\nfcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\nprint('ready', flush=True)\ntime.sleep(60)`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -225,8 +225,8 @@ describe('holders', () => {
 });
 
 describe('native helper', () => {
-  test('one snapshot: read txns on every env are begun before any env is copied', async () => {
-    if (!helper) return console.log('skipped: native helper not built');
+  test('one snapshot: read txns on every env are begun before any env is copied', async (ctx) => {
+    if (!helper) return ctx.skip('native helper not built');
     const cell = await buildCell(tempDir(), { entries: 300, layers: 1, extras: false });
     const big = path.join(cell.dir, 'layers', cell.layerIdens[0]!, 'layer_v2.lmdb');
     const small = path.join(cell.dir, 'slabs', 'cell.lmdb');
@@ -264,8 +264,8 @@ describe('native helper', () => {
     expect(existsSync(path.join(out, 'small.lmdb', 'lock.mdb'))).toBe(false);
   });
 
-  test('refuses to overwrite an existing output and reports bad usage', async () => {
-    if (!helper) return console.log('skipped: native helper not built');
+  test('refuses to overwrite an existing output and reports bad usage', async (ctx) => {
+    if (!helper) return ctx.skip('native helper not built');
     const cell = await buildCell(tempDir(), { entries: 10, layers: 0, extras: false });
     const out = path.join(tempDir(), 'exists.mdb');
     writeFileSync(out, 'keep me');
@@ -277,8 +277,8 @@ describe('native helper', () => {
     expect((await execa(helper, ['walk', '-j', 'x', 'a'], { reject: false })).exitCode).toBe(2);
   });
 
-  test('the original one-env form still works (SRC OUT_FD)', async () => {
-    if (!helper) return console.log('skipped: native helper not built');
+  test('the original one-env form still works (SRC OUT_FD)', async (ctx) => {
+    if (!helper) return ctx.skip('native helper not built');
     const cell = await buildCell(tempDir(), { entries: 10, layers: 0, extras: false });
     const dst = path.join(tempDir(), 'one.lmdb');
     mkdirSync(dst);
@@ -292,10 +292,10 @@ describe('native helper', () => {
 });
 
 describe('other readers accept synup\'s copies', () => {
-  test('py-lmdb (what Synapse uses) reads a compacted copy with the same entries', async () => {
-    if (!helper) return console.log('skipped: native helper not built');
+  test('py-lmdb (what Synapse uses) reads a compacted copy with the same entries', async (ctx) => {
+    if (!helper) return ctx.skip('native helper not built');
     const py = await pythonHasLmdb();
-    if (!py) return console.log('skipped: python3 lmdb module not importable');
+    if (!py) return ctx.skip('python3 lmdb module not importable');
     const cell = await buildCell(tempDir(), { entries: 100, layers: 1, extras: false });
     const src = path.join(cell.dir, 'layers', cell.layerIdens[0]!, 'layer_v2.lmdb');
     const dst = path.join(tempDir(), 'copy.lmdb');

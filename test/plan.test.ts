@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -118,6 +118,18 @@ describe('synup plan', () => {
     expect(Object.keys(plan.steps[0]).sort()).toEqual(['description', 'name', 'title']);
   });
 
+  it('reads the real CHANGELOG.rst saved as .md as RST: the content decides, not the extension', async () => {
+    const asMd = path.join(tempDir(), 'CHANGELOG.md');
+    copyFileSync(realChangelog, asMd);
+    const args = ['plan', '--from', '2.176.0', '--to', '2.182.0', '--json'];
+    const rst = JSON.parse((await synup([...args, '--changelog', realChangelog])).stdout);
+    const md = await synup([...args, '--changelog', asMd]);
+    expect(md.exitCode, md.stderr).toBe(0);
+    const plan = JSON.parse(md.stdout);
+    expect(plan.migrations.length).toBeGreaterThan(0);
+    expect(plan.migrations).toEqual(rst.migrations);
+  });
+
   it('makes the 2.187.0 warning stand out in every format', async () => {
     const args = ['plan', '--from', '2.186.0', '--to', '2.190.0', '--changelog', realChangelog];
     const text = await synup(args);
@@ -220,7 +232,7 @@ describe('synup plan', () => {
       ['--to newer than the built-in changelog', ['--from', '2.3.0', '--to', '9.0.0'], 2, /--to 9\.0\.0 is newer than the built-in snapshot of Synapse's CHANGELOG\.rst/],
       ['no from and no dir', ['--to', '2.5.0', '--changelog', fixture], 2, /no current version: pass --from <version>, or --dir <cell dir>/],
       ['unknown format', ['--from', '2.3.0', '--to', '2.5.0', '--changelog', fixture, '--format', 'pdf'], 2, /argument 'pdf' is invalid/],
-      ['output into a missing dir', ['--from', '2.3.0', '--to', '2.5.0', '--changelog', fixture, '-o', 'no/such/dir/plan.md'], 1, /plan\.md/],
+      ['output into a missing dir', ['--from', '2.3.0', '--to', '2.5.0', '--changelog', fixture, '-o', 'no/such/dir/plan.md'], 2, /-o .*plan\.md: the dir .*no\/such\/dir does not exist/],
     ];
     it.each(cases)('%s', async (_name, args, code, message) => {
       const dir = tempDir();
@@ -263,6 +275,14 @@ describe('synup plan', () => {
       const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', url], { env: { SYNUP_STATE_DIR: state } });
       expect(result.exitCode).toBe(1);
       expect(result.stderr.split('\n')[0]).toMatch(/^synup: cannot fetch changelog http:\/\/127\.0\.0\.1:\d+\/CHANGELOG\.rst: ECONNREFUSED$/);
+      expect(readdirSync(state)).toEqual([]);
+    });
+
+    it('a port fetch refuses to use says so (undici only says "fetch failed")', async () => {
+      const state = tempDir();
+      const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', 'http://127.0.0.1:1/CHANGELOG.rst'], { env: { SYNUP_STATE_DIR: state } });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr.split('\n')[0]).toBe('synup: cannot fetch changelog http://127.0.0.1:1/CHANGELOG.rst: bad port');
       expect(readdirSync(state)).toEqual([]);
     });
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Journal } from '../src/runner/journal.js';
 import { startHarness, type Harness } from './upgrade-harness.js';
 
 let harness: Harness | undefined;
@@ -42,6 +43,29 @@ describe('synup upgrade on a real sim cell', () => {
     expect(await harness.version()).toBe('2.180.0');
     expect(harness.siblings().some((n) => /^cortex00\.synup-failed-/.test(n))).toBe(true);
     expect(await stoppedDigest(harness, '2.180.0')).toEqual(before);
+  });
+
+  it('rollback --force of an upgrade that served for two hours counts only the two outages as downtime', async () => {
+    harness = await startHarness({ version: '2.180.0' });
+    expect((await harness.run(['upgrade', '--to', '2.181.0', '-y'])).exitCode).toBe(0);
+    // The upgrade happened two hours ago: every timestamp of the run moved back, nothing else changed.
+    const twoHours = 2 * 3_600_000;
+    const earlier = (iso?: string) => (iso ? new Date(Date.parse(iso) - twoHours).toISOString() : iso);
+    const journal = Journal.open(harness.stateDir);
+    const run = journal.latest(harness.cellDir)!;
+    const upgradeDowntime = Date.parse(run.data.activeAt!) - Date.parse(run.data.stoppedAt!);
+    journal.update(run.id, (r) => {
+      Object.assign(r, { startedAt: earlier(r.startedAt), endedAt: earlier(r.endedAt) });
+      Object.assign(r.data, { stoppedAt: earlier(r.data.stoppedAt), newStartedAt: earlier(r.data.newStartedAt), activeAt: earlier(r.data.activeAt), migratedAt: earlier(r.data.migratedAt) });
+    });
+    await journal.close();
+    const result = await harness.run(['--json', 'rollback', '--force', '-y']);
+    expect(result.exitCode, result.stderr).toBe(4);
+    const summary = result.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'summary');
+    expect(summary).toMatchObject({ outcome: 'rolled-back' });
+    expect(summary.downtimeMs).toBeGreaterThan(upgradeDowntime);
+    expect(summary.downtimeMs).toBeLessThan(60_000);
+    expect(await harness.version()).toBe('2.180.0');
   });
 
   it('--dry-run prints every step and changes nothing', async () => {

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { existsSync } from 'node:fs';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SynupError, usageError } from '../errors.js';
@@ -7,6 +8,7 @@ import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { readMeta } from '../lmdb/format.js';
 import { walkEnvs, type WalkEngine, type WalkOutcome } from '../lmdb/walk.js';
+import { checkWritableDir } from '../fsutil.js';
 import { SYNUP_VERSION } from '../version.js';
 import { copyCell, type CopyCellResult, type CopyProgress } from './copy.js';
 import { envDigestOf } from './digest.js';
@@ -50,6 +52,14 @@ export function backupStamp(now: Date): string {
   return now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
+/** `<name>_<stamp>`, or `<name>_<stamp>-2`, -3 … when a backup was already made in the same second. */
+function freeBackupName(backupsDir: string, base: string): string {
+  for (let n = 1; ; n++) {
+    const candidate = path.join(backupsDir, n === 1 ? base : `${base}-${n}`);
+    if (!existsSync(candidate)) return candidate;
+  }
+}
+
 function normalizeCreateOptions(options: CreateBackupOptions) {
   const cellDir = path.resolve(options.cellDir);
   const now = options.now ?? new Date();
@@ -57,7 +67,7 @@ function normalizeCreateOptions(options: CreateBackupOptions) {
   if (!options.dst && !options.backupsDir) throw usageError('no backup destination: pass one, or set backup.dir in synup.yaml');
   return {
     cellDir,
-    dst: path.resolve(options.dst ?? path.join(options.backupsDir!, `${name}_${backupStamp(now)}`)),
+    dst: path.resolve(options.dst ?? freeBackupName(options.backupsDir!, `${name}_${backupStamp(now)}`)),
     mode: options.mode,
     engine: options.engine ?? 'auto',
     jobs: options.jobs ?? os.availableParallelism(),
@@ -127,6 +137,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   for (const reserved of RESERVED_FILES) {
     if (await exists(path.join(o.cellDir, reserved))) throw new SynupError('refused', `${o.cellDir} has a ${reserved} at its top; synup keeps its own ${reserved} there in a backup`, { hint: 'is this a backup dir rather than a cell? back up the cell itself' });
   }
+  checkWritableDir(path.dirname(o.dst), 'the backup dir');
   const info = await readCellInfo(o.cellDir);
   await mkdir(path.dirname(o.dst), { recursive: true });
   const partialRemoved = (error: unknown) =>

@@ -6,6 +6,7 @@ import { readCellGuid } from '../lmdb/cellinfo.js';
 import { scanCell } from '../lmdb/discover.js';
 import { describeHolder, findHolders } from '../lmdb/holders.js';
 import { defaultWalkEngine, walkEnvs, type WalkEngine, type WalkOutcome } from '../lmdb/walk.js';
+import { whyNotWritable } from '../fsutil.js';
 import { SYNUP_VERSION } from '../version.js';
 import { compareDigests, compareEnvDigests, digestCell, envDigestOf, type CellDigest } from './digest.js';
 import { sha256File } from './files.js';
@@ -38,6 +39,8 @@ export interface VerifyReport {
   durationMs: number;
   /** Whether the result was written to the backup dir (only for a dir with a manifest). */
   recorded: boolean;
+  /** Why it could not be written (a read-only backup): the result still stands, it is only not kept. */
+  notRecorded?: string;
 }
 
 export interface VerifyOptions {
@@ -189,7 +192,9 @@ export async function verifyBackup(backupDir: string, options: VerifyOptions = {
     durationMs: Date.now() - started,
     recorded: false,
   };
-  if (read.ok && options.record !== false) {
+  // A backup on read-only media keeps no record; the report says so, and the result is not lost.
+  const unwritable = read.ok && options.record !== false ? whyNotWritable(dir) : null;
+  if (read.ok && options.record !== false && !unwritable) {
     writeVerification(dir, {
       verifiedAt: report.verifiedAt,
       ok: ownProblems.length === 0,
@@ -201,5 +206,6 @@ export async function verifyBackup(backupDir: string, options: VerifyOptions = {
     });
     report.recorded = true;
   }
+  if (unwritable) report.notRecorded = unwritable;
   return report;
 }

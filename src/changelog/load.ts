@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SynupError } from '../errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
+import { ensurePrivateDir, readRegularFile, writeFileAtomic } from '../fsutil.js';
 import type { Changelog } from './model.js';
 import { parseChangelog } from './parse.js';
 
@@ -18,38 +18,78 @@ export interface LoadChangelogOptions {
 /** The real CHANGELOG.rst is 0.5 MiB; anything this big is not a changelog (and must not be read into memory). */
 const MAX_BYTES = 32 * 2 ** 20;
 
-const isUrl = (spec: string) => /^https?:\/\//i.test(spec);
+const HINT = "pass the Synapse repo's CHANGELOG.rst (a file path, or an https:// URL) with --changelog";
+const hasScheme = (spec: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(spec);
 const formatOf = (name: string) => (/\.(md|markdown)$/i.test(name) ? 'md' : /\.rst$/i.test(name) ? 'rst' : undefined);
-const tooBig = (source: string, bytes: number) =>
-  new SynupError('usage', `changelog ${source} is ${(bytes / 2 ** 20).toFixed(0)} MiB: too big for a changelog`, { hint: "pass the Synapse repo's CHANGELOG.rst with --changelog" });
+const tooBig = (source: string) => new SynupError('usage', `changelog ${source} is over ${MAX_BYTES / 2 ** 20} MiB: too big for a changelog`, { hint: HINT });
 
+/** Only regular files, read with a size cap: a device (/dev/zero) or a FIFO is refused, not read forever. */
 export function readChangelogFile(file: string): string {
+  let read: ReturnType<typeof readRegularFile>;
   try {
-    if (statSync(file).size > MAX_BYTES) throw tooBig(file, statSync(file).size);
-    return readFileSync(file, 'utf8');
+    read = readRegularFile(file, MAX_BYTES);
   } catch (error) {
-    if (error instanceof SynupError) throw error;
     throw new SynupError('usage', `cannot read changelog ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
       hint: 'pass an existing CHANGELOG.rst (or Markdown changelog) with --changelog',
     });
   }
+  if ('notRegular' in read) throw new SynupError('usage', `changelog ${file} is ${read.notRegular}, not a regular file`, { hint: HINT });
+  if ('tooBig' in read) throw tooBig(file);
+  return read.text;
 }
 
-export async function fetchText(url: string, timeoutMs: number): Promise<string> {
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Which URLs synup fetches: https anywhere; plain http only from loopback (a local mirror or a test server),
+ * because a changelog read over the network decides which migrations an operator is warned about.
+ */
+function checkUrl(spec: string): URL {
+  let url: URL;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
-    const length = Number(response.headers.get('content-length') ?? 0);
-    if (length > MAX_BYTES) {
-      await response.body?.cancel();
-      throw tooBig(url, length);
-    }
-    return await response.text();
-  } catch (error) {
-    if (error instanceof SynupError) throw error;
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new SynupError('failed', `cannot fetch changelog ${url}: ${cause}`, { hint: 'check the URL and the network, or download the file and pass its path with --changelog' });
+    url = new URL(spec);
+  } catch {
+    throw new SynupError('usage', `changelog URL ${spec} is not a valid URL`, { hint: HINT });
   }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.test(url.hostname))) return url;
+  if (url.protocol === 'file:') throw new SynupError('usage', `changelog ${spec}: file:// URLs are not read`, { hint: `pass the file's path instead: --changelog ${url.pathname}` });
+  if (url.protocol === 'http:') throw new SynupError('usage', `changelog ${spec}: plain http is only fetched from loopback`, { hint: `use https://${url.host}${url.pathname}` });
+  throw new SynupError('usage', `changelog ${spec}: unsupported URL scheme ${url.protocol.replace(/:$/, '')}`, { hint: HINT });
+}
+
+/** Why a fetch failed, from the innermost cause (undici says only "fetch failed"). */
+function fetchCause(error: unknown): string {
+  let cause: unknown = error;
+  while ((cause as { cause?: unknown })?.cause) cause = (cause as { cause: unknown }).cause;
+  const { code, message } = cause as { code?: string; message?: string };
+  if ((error as Error).name === 'TimeoutError') return 'timed out';
+  return code ?? message ?? String(cause);
+}
+
+/** The body of an https URL (http on loopback), size capped while reading; a clear error with the real cause otherwise. */
+export async function fetchText(spec: string, timeoutMs: number): Promise<string> {
+  const url = checkUrl(spec);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+  } catch (error) {
+    throw new SynupError('failed', `cannot fetch changelog ${url.href}: ${fetchCause(error)}`, { hint: 'check the URL and the network, or download the file and pass its path with --changelog' });
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new SynupError('failed', `cannot fetch changelog ${url.href}: HTTP ${response.status} ${response.statusText}`.trim(), { hint: 'check the URL, or download the file and pass its path with --changelog' });
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body ?? []) {
+    total += chunk.length;
+    if (total > MAX_BYTES) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooBig(url.href);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The cache file of a URL: readable name, hash for uniqueness. */
@@ -59,14 +99,15 @@ function cacheFileFor(url: string, cacheDir: string): string {
 }
 
 /**
- * A changelog from a file, or from an http(s) URL fetched once and cached in `cacheDir` (later runs work offline;
+ * A changelog from a regular file, or from an https URL (http on loopback) fetched once and cached in `cacheDir` (later runs work offline;
  * delete the cached file to fetch again). Only a changelog that parses is cached.
  */
 export async function loadChangelog(spec: string, options: LoadChangelogOptions): Promise<Changelog> {
-  if (!isUrl(spec)) {
+  if (!hasScheme(spec)) {
     const file = path.resolve(options.cwd ?? process.cwd(), spec);
     return parseChangelog(readChangelogFile(file), { source: file, format: formatOf(file) });
   }
+  checkUrl(spec); // refused before the cache is consulted
   const cached = cacheFileFor(spec, options.cacheDir);
   if (existsSync(cached)) return { ...parseChangelog(readChangelogFile(cached), { source: spec, format: formatOf(spec) }), cachedFile: cached };
   const text = await fetchText(spec, options.timeoutMs ?? 30_000);

@@ -6,7 +6,7 @@ import { FIRST_SECTION_RELEASE, isBoilerplate, isMigrationSection, isWarning, PR
 import { compareVersions, validVersion } from './version.js';
 
 export interface ParseOptions {
-  /** Sniffed from the text when absent. */
+  /** Used only when the text itself does not say (the content wins over a file's extension). */
   format?: 'rst' | 'md';
   /** Where the text came from, for messages. */
   source?: string;
@@ -78,7 +78,7 @@ export function parseChangelog(input: string, options: ParseOptions = {}): Chang
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   if (!/\S/.test(text)) throw bad(source, 'is empty');
   if (text.includes('\u0000') || text.includes('\ufffd')) throw bad(source, 'is binary, not a text changelog');
-  const format = options.format ?? sniff(text);
+  const format = sniff(text) ?? options.format;
   if (!format) throw bad(source, 'has no releases: expected entries like "v2.170.0 - 2024-05-01" (RST) or "## v2.170.0 - 2024-05-01" (Markdown)');
   if (!text.endsWith('\n')) throw bad(source, 'appears truncated: it does not end with a newline');
   const seen = new Set<string>();

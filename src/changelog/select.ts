@@ -31,16 +31,16 @@ function findRelease(changelog: Changelog, version: string, flag: string): Relea
  * The releases in (from, to], ascending. Refuses, in this order: a malformed version, equal versions (usage), a
  * downgrade (refused: Synapse cannot go back), a version the changelog does not know (usage, naming the nearest).
  */
-export function selectReleases(changelog: Changelog, fromRaw: string, toRaw: string): Release[] {
-  const from = normalizeVersion(fromRaw, '--from');
+export function selectReleases(changelog: Changelog, fromRaw: string, toRaw: string, fromLabel = '--from'): Release[] {
+  const from = normalizeVersion(fromRaw, fromLabel);
   const to = normalizeVersion(toRaw, '--to');
-  if (compareVersions(from, to) === 0) throw new SynupError('usage', `--from and --to are both ${to}: nothing to upgrade`);
+  if (compareVersions(from, to) === 0) throw new SynupError('usage', `${fromLabel} and --to are both ${to}: nothing to upgrade`);
   if (compareVersions(to, from) < 0) {
     throw new SynupError('refused', `refusing to downgrade from ${from} to ${to}: Synapse refuses to boot on data written by a newer version (BadVersion)`, {
       hint: 'to go back, restore a backup taken before the upgrade (`synup rollback` while the rollback point is kept)',
     });
   }
-  findRelease(changelog, from, '--from');
+  findRelease(changelog, from, fromLabel);
   findRelease(changelog, to, '--to');
   return changelog.releases.filter((r) => compareVersions(r.version, from) > 0 && compareVersions(r.version, to) <= 0);
 }

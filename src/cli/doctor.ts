@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { usageError } from '../errors.js';
 import { runHostChecks } from '../doctor/checks.js';
 import { estimateCompactedBytes } from '../runner/estimate.js';
 import { resolveCellDir } from '../config/cell-dir.js';
@@ -12,10 +15,14 @@ interface DoctorFlags {
 /** Host checks from the devops guide: sysctls (current vs recommended), filesystem, disk, free space, tools, clock. */
 export async function runDoctor(ctx: CommandContext, _args: string[], flags: DoctorFlags): Promise<number> {
   const { config } = ctx.config();
+  const root = path.resolve(ctx.cwd, flags.root ?? '/');
+  if (!existsSync(path.join(root, 'proc', 'sys'))) {
+    throw usageError(`--root ${root} has no proc/sys: doctor reads the host's sysctls and mounts from <root>/proc and <root>/sys`, 'drop --root on a normal host, or point it at a tree that holds proc/ and sys/');
+  }
   const given = flags.dir ?? config.cell.dir;
   const cellDir = given ? resolveCellDir(given, ctx.cwd) : undefined;
   const checks = runHostChecks({
-    root: flags.root ?? '/',
+    root,
     dataDir: cellDir ?? ctx.cwd,
     neededBytes: cellDir ? await estimateCompactedBytes(cellDir) : undefined,
     pathEnv: ctx.env.PATH ?? '',

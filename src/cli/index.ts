@@ -1,7 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import { SynupError, usageError } from '../errors.js';
+import { ExitCode, usageError } from '../errors.js';
 import { createContext, type CommandContext } from './context.js';
-import { createOutput, reportError, type OutputOptions } from './output.js';
+import { createOutput, emitJson, reportError, type OutputOptions } from './output.js';
+import { PREFLIGHT_CHECKS } from '../plan/steps.js';
 import { SYNUP_VERSION } from '../version.js';
 
 export interface MainOptions extends Pick<OutputOptions, 'stdout' | 'stderr'> {
@@ -107,7 +108,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--dry-run', 'print the steps and change nothing')
     .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
     .option('--force', 'take over a stale lock left by a dead run')
-    .option('--ignore-preflight <names>', 'skip named preflight checks, e.g. free-space', collect)
+    .option('--ignore-preflight <checks>', `skip named preflight checks (comma-separated or repeated): ${PREFLIGHT_CHECKS.join(', ')}`, collect)
     .option('--require-rehearsal', 'refuse unless a passing rehearsal of the same from → to on a backup of this cell exists')
     .action(on('upgrade'));
 
@@ -175,31 +176,40 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .action(on('changelog update'));
 }
 
+/** Whether --json was given before any `--` (commander has not parsed yet when it reports a parse error). */
+const wantsJson = (argv: string[]) => argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length).includes('--json');
+
 /** Runs the CLI; returns the exit code. Never calls process.exit, so tests can call it directly. */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const stderr = options.stderr ?? process.stderr;
+  const json = wantsJson(argv);
+  const rawOut = createOutput({ json, stdout: options.stdout, stderr, env });
+  // Under --json, commander's own stdout text (help, version) is held back and sent as one JSON document.
+  let heldOut = '';
   const program = new Command('synup')
     .description('Safe, guided upgrades of Vertex Synapse services')
     .version(SYNUP_VERSION, '-V, --version')
-    .option('--json', 'one JSON document on stdout; human output stays on stderr')
+    .option('--json', 'one JSON document on stdout (NDJSON event lines during a run), errors included; human output stays on stderr')
     .option('-c, --config <file>', 'config file (default: ./synup.yaml if present)')
     .option('--no-color', 'no colours (also NO_COLOR)')
     .option('-v, --verbose', 'more detail (repeatable)', (_: string, n: number) => n + 1, 0)
-    .showHelpAfterError()
+    .showHelpAfterError('  fix: see `synup --help` or `synup <command> --help`')
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => (options.stdout ?? process.stdout).write(s),
+      writeOut: (s) => (json ? (heldOut += s) : rawOut.stdout.write(s)),
       writeErr: (s) => stderr.write(s),
+      // Parse errors read like every other synup error: one `synup: …` line, then the fix.
+      outputError: (s, write) => write(`synup: ${s.replace(/^error: /, '').replace(/\n(?=.)/g, ' ')}`),
     });
 
   let exitCode = 0;
   declare(program, async (name, args, cmdOptions) => {
     const flags = program.opts<GlobalFlags>();
     const out = createOutput({ json: flags.json, color: flags.color, verbose: flags.verbose, stdout: options.stdout, stderr, env });
-    const ctx = createContext(out, cwd, env, flags.config);
     try {
+      const ctx = createContext(out, cwd, env, flags.config);
       const action = await commands[name]!();
       exitCode = (await action(ctx, args, cmdOptions)) ?? 0;
     } catch (error) {
@@ -211,11 +221,19 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      return 2;
+      if (error.code === 'commander.version') {
+        if (json) emitJson(rawOut, { version: SYNUP_VERSION });
+        return 0;
+      }
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') {
+        if (json) emitJson(rawOut, { help: heldOut });
+        return 0;
+      }
+      // commander has already printed its message (and the usage) on stderr; under --json the error is also the document.
+      if (json) emitJson(rawOut, { ok: false, error: { code: 'usage', message: error.message.replace(/^error: /, '').replace(/\n/g, ' ') } });
+      return ExitCode.usage;
     }
-    const out = createOutput({ json: argv.includes('--json'), stdout: options.stdout, stderr, env });
-    return reportError(out, error instanceof SynupError ? error : error);
+    return reportError(rawOut, error);
   }
   return exitCode;
 }

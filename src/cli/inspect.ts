@@ -1,4 +1,6 @@
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
+import { SynupError } from '../errors.js';
 import { resolveEngine } from '../backup/engines.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { inspectCell } from '../lmdb/inspect.js';
@@ -14,6 +16,9 @@ const percent = (ratio: number | undefined) => (ratio === undefined ? '' : `${(r
 /** LMDB envs of a cell: sizes (file vs on disk), pages, free pages (fragmentation), sub-dbs with flags, depth, entries. */
 export async function runInspect(ctx: CommandContext, args: string[], flags: InspectFlags): Promise<number> {
   const dir = path.resolve(ctx.cwd, args[0]!);
+  if (existsSync(dir) && realpathSync(dir) === path.parse(dir).root) {
+    throw new SynupError('refused', `refusing to inspect ${dir}: it is the filesystem root, not a cell or backup dir`, { hint: 'pass a cell storage dir (e.g. /data/cortex00) or a backup dir' });
+  }
   const { config } = ctx.config();
   const report = await inspectCell(dir, { skipDirs: [...DEFAULT_SKIP_DIRS, ...(flags.skipDirs ?? [])], jobs: config.backup.jobs });
   const compactEngine = await resolveEngine('auto');

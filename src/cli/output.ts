@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { SynupError } from '../errors.js';
+import { fromErrno, SynupError } from '../errors.js';
 
 /** Where a command writes. Human text goes to stderr, the one JSON document to stdout (DESIGN.md). */
 export interface Output {
@@ -43,8 +43,12 @@ export function note(out: Output, text: string): void {
   out.stderr.write(text + '\n');
 }
 
+/**
+ * The one way JSON reaches stdout: one document on one line, so any output is valid JSON when it is the only
+ * line and valid NDJSON after a run's event lines.
+ */
 export function emitJson(out: Output, value: unknown): void {
-  out.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  out.stdout.write(JSON.stringify(value) + '\n');
 }
 
 const styles = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
@@ -66,8 +70,8 @@ export function table(headers: string[], rows: string[][]): string {
 
 /** Prints an error the way every synup error reads: what failed, then how to fix it. */
 export function reportError(out: Output, error: unknown): number {
-  const err = error instanceof SynupError ? error : null;
-  const message = error instanceof Error ? error.message : String(error);
+  const err = error instanceof SynupError ? error : fromErrno(error);
+  const message = err?.message ?? (error instanceof Error ? error.message : String(error));
   if (out.json) {
     emitJson(out, { ok: false, error: { code: err?.code ?? 'failed', message, hint: err?.hint, ...(err?.details ?? {}) } });
   }
@@ -88,10 +92,17 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** A duration for people: "850 ms", "12.5 s", "2 min 5 s", "1 h", "1 h 5 min", "2 d 3 h": the largest unit and the next, zeros left out. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 120) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - m * 60)} s`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  const units = [['d', 86_400], ['h', 3_600], ['min', 60], ['s', 1]] as const;
+  const seconds = Math.round(ms / 1000);
+  const first = units.findIndex(([, size]) => seconds >= size);
+  return units
+    .slice(first, first + 2)
+    .map(([unit, size], i) => [unit, i === 0 ? Math.floor(seconds / size) : Math.floor((seconds % units[first]![1]) / size)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([unit, n]) => `${n} ${unit}`)
+    .join(' ');
 }

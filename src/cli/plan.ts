@@ -3,7 +3,7 @@ import { normalizeVersion } from '../changelog/index.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { defaultStateDir } from '../config/schema.js';
 import { usageError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
 import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
 import { loadChangelogFor } from './changelog-source.js';
 import type { CommandContext } from './context.js';
@@ -60,27 +60,32 @@ async function runbookExtras(ctx: CommandContext, cellDir: string, plan: Upgrade
 /** `synup plan`: what an upgrade from → to crosses (migrations, warnings) and does (the ten steps), in four formats. */
 export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanFlags): Promise<number> {
   const { config } = ctx.config();
+  if (ctx.out.json && flags.format !== 'text' && flags.format !== 'json') {
+    throw usageError(`--json and --format ${flags.format} ask for two different outputs`, `drop --json to get ${flags.format}, or drop --format to get the plan as JSON`);
+  }
+  const outputFile = flags.output ? path.resolve(ctx.cwd, flags.output) : undefined;
+  if (outputFile) checkOutputFile(outputFile, '-o');
   const dirGiven = flags.dir ?? (flags.from ? undefined : config.cell.dir);
   const cellDir = dirGiven ? resolveCellDir(dirGiven, ctx.cwd) : undefined;
   const cell = cellDir ? await cellVersion(cellDir, flags.from) : null;
   const from = cell?.version ?? flags.from;
   if (!from) throw usageError('no current version: pass --from <version>, or --dir <cell dir> to read it from the cell', 'or set cell.dir in synup.yaml');
   const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
-  const plan = buildPlan({ changelog, from, to: flags.to, dir: cellDir, config });
+  const fromLabel = cellDir && !flags.from ? `the version of ${cellDir} (slabs/cell.lmdb)` : '--from';
+  const plan = buildPlan({ changelog, from, fromLabel, to: flags.to, dir: cellDir, config });
   if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, config.state.dir ?? defaultStateDir(ctx.env), plan);
 
   const format = ctx.out.json ? 'json' : flags.format;
   const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, cellDir, plan) : {};
   const rendered =
-    format === 'json' ? JSON.stringify(plan, null, 2) + '\n'
+    format === 'json' ? JSON.stringify(plan, null, ctx.out.json ? undefined : 2) + '\n'
     : format === 'md' ? renderPlanMarkdown(plan, extras)
     : format === 'html' ? renderPlanHtml(plan, extras)
     : renderPlanText(plan) + '\n';
-  if (flags.output) {
-    const file = path.resolve(ctx.cwd, flags.output);
-    writeFileAtomic(file, rendered, 0o644);
-    say(ctx.out, `Wrote ${format} plan ${plan.from} → ${plan.to} to ${file}`);
-    if (ctx.out.json) emitJson(ctx.out, { written: file, format });
+  if (outputFile) {
+    writeFileAtomic(outputFile, rendered, 0o644);
+    say(ctx.out, `Wrote ${format} plan ${plan.from} → ${plan.to} to ${outputFile}`);
+    if (ctx.out.json) emitJson(ctx.out, { written: outputFile, format });
     return 0;
   }
   (format === 'text' ? ctx.out.stderr : ctx.out.stdout).write(rendered);

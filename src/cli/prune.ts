@@ -16,11 +16,14 @@ export async function runPrune(ctx: CommandContext, _args: string[], flags: { di
   const maxAge = parseDuration(flags.olderThan);
   if (maxAge === null) throw usageError(`--older-than: expected a duration like 7d or 12h, received ${JSON.stringify(flags.olderThan)}`);
   const session = openCellSession(ctx, { dir: flags.dir });
-  const journal = Journal.open(session.stateDir);
   const removed: string[] = [];
   const kept: { path: string; reason: string }[] = [];
+  // Nothing recorded means nothing synup made: say so without creating a state dir or a journal.
+  if (!Journal.exists(session.stateDir)) return reportPrune(ctx, flags, removed, kept);
+  const journal = Journal.open(session.stateDir);
   try {
-    const lock = acquireLock(session.stateDir, session.cellDir, { runId: 'prune', command: 'prune' });
+    // A dry run changes nothing, so it takes no lock (and works while a run holds it).
+    const lock = flags.dryRun ? null : acquireLock(session.stateDir, session.cellDir, { runId: 'prune', command: 'prune' });
     try {
       for (const run of journal.list({ cellDir: session.cellDir })) {
         const ended = run.outcome === 'done' || run.outcome === 'rolled-back' || run.outcome === 'failed';
@@ -43,11 +46,15 @@ export async function runPrune(ctx: CommandContext, _args: string[], flags: { di
         }
       }
     } finally {
-      lock.release();
+      lock?.release();
     }
   } finally {
     await journal.close();
   }
+  return reportPrune(ctx, flags, removed, kept);
+}
+
+function reportPrune(ctx: CommandContext, flags: { olderThan: string; dryRun?: boolean }, removed: string[], kept: { path: string; reason: string }[]): number {
   if (ctx.out.json) emitJson(ctx.out, { dryRun: Boolean(flags.dryRun), removed, kept });
   for (const p of removed) say(ctx.out, `${flags.dryRun ? 'would remove' : 'removed'} ${p}`);
   for (const k of kept) say(ctx.out, `kept ${k.path}: ${k.reason}`);

@@ -4,7 +4,8 @@ import { readManifest } from '../backup/manifest.js';
 import { restoreBackup } from '../backup/restore.js';
 import { defaultStateDir } from '../config/schema.js';
 import { SynupError, errorMessage } from '../errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
+import { checkOutputFile, ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
+import { isListening } from '../health/index.js';
 import { buildPlan } from '../plan/index.js';
 import { UPGRADE_STEPS } from '../plan/steps.js';
 import { createAdapter } from '../service/index.js';
@@ -39,11 +40,15 @@ const REHEARSED = ['start', 'wait-migrations', 'confirm'] as const;
 export async function runRehearse(ctx: CommandContext, _args: string[], flags: RehearseFlags): Promise<number> {
   const { config } = ctx.config();
   const backupDir = path.resolve(ctx.cwd, flags.backup);
+  const reportFile = flags.report ? path.resolve(ctx.cwd, flags.report) : undefined;
+  const summaryFile = flags.summary ? path.resolve(ctx.cwd, flags.summary) : undefined;
+  if (reportFile) checkOutputFile(reportFile, '--report');
+  if (summaryFile) checkOutputFile(summaryFile, '--summary');
   const read = await readManifest(backupDir);
   if (!read.ok) throw new SynupError('refused', `cannot rehearse from ${backupDir}: ${read.message}`, { hint: 'pick a complete, verified backup (`synup verify`)' });
   const from = read.manifest.cell.cellVersion;
   if (!from) throw new SynupError('refused', `backup ${backupDir} does not record the cell's version`);
-  const plan = buildPlan({ changelog: await loadChangelogFor(ctx, flags.changelog, flags.to), from, to: flags.to });
+  const plan = buildPlan({ changelog: await loadChangelogFor(ctx, flags.changelog, flags.to), from, fromLabel: `the version recorded in ${backupDir}`, to: flags.to });
   if (config.service.adapter !== 'process' || !config.service.process?.command) {
     throw new SynupError('usage', 'rehearse boots the target version itself: it needs service.process.command (a start command template)', {
       hint: 'add service.process.command to the synup.yaml the rehearsal runs with (it may differ from production\'s adapter)',
@@ -54,6 +59,11 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
   const scratchRoot = path.join(stateDir, 'rehearsals', id);
   const cellDir = path.join(scratchRoot, 'cell');
   const port = flags.port ?? config.health.port + 1;
+  if (await isListening(config.health.host, port)) {
+    throw new SynupError('refused', `port ${port} on ${config.health.host} is already in use: the rehearsal's scratch service needs a free port`, {
+      hint: `pass --port <a free port>${port === config.health.port ? ' (it must not be the live cell\'s health.port)' : ''}`,
+    });
+  }
   const scratchConfig = { ...config, health: { ...config.health, port } };
   const adapter = createAdapter(scratchConfig, { cellDir, stateDir: scratchRoot, cwd: ctx.cwd, env: ctx.env });
   ensurePrivateDir(scratchRoot);
@@ -107,8 +117,8 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
     durationMs: Date.now() - started, migrationMs, migrations: plan.migrations.length, cases,
   };
   recordRehearsal(stateDir, { id, at: result.startedAt, cellGuid: result.cellGuid, from, to: plan.to, ok, migrationMs, dataBytes: read.manifest.totals.bytesAfter, backup: backupDir });
-  if (flags.report) writeFileAtomic(path.resolve(ctx.cwd, flags.report), renderJUnit(result), 0o644);
-  if (flags.summary) writeFileAtomic(path.resolve(ctx.cwd, flags.summary), renderRehearsalMarkdown(result), 0o644);
+  if (reportFile) writeFileAtomic(reportFile, renderJUnit(result), 0o644);
+  if (summaryFile) writeFileAtomic(summaryFile, renderRehearsalMarkdown(result), 0o644);
   if (ctx.out.json) emitJson(ctx.out, result);
   say(ctx.out, `Rehearsal ${from} → ${plan.to} ${ok ? 'passed' : 'FAILED'} in ${formatDuration(result.durationMs)}${migrationMs !== null ? `; first boot ${formatDuration(migrationMs)}` : ''}`);
   for (const c of cases.filter((x) => !x.ok)) say(ctx.out, `  ${c.name}: ${c.error}`);

@@ -39,7 +39,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
     });
   }
   const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
-  const plan = buildPlan({ changelog, from: info.cellVersion, to: flags.to });
+  const plan = buildPlan({ changelog, from: info.cellVersion, fromLabel: `the version of ${session.cellDir} (slabs/cell.lmdb)`, to: flags.to });
   if (flags.requireRehearsal && !latestPassingRehearsal(session.stateDir, plan.from, plan.to, info.guid)) {
     throw new SynupError('refused', `no passing rehearsal of ${plan.from} → ${plan.to} on a backup of this cell`, {
       hint: `run \`synup rehearse --backup <backup of this cell> --to ${plan.to}\` first`,

@@ -24,6 +24,7 @@ export async function runVerify(ctx: CommandContext, args: string[], flags: Veri
   say(ctx.out, `${report.backupDir}: ${c.envs} envs, ${c.subDbs} sub-dbs, ${c.entries} entries, ${c.files} files, ${formatBytes(c.bytes)} read in ${formatDuration(report.durationMs)}${report.engine ? ` (${report.engine})` : ''}`);
   for (const problem of report.problems) say(ctx.out, paint(ctx.out, 'red', `${problem.code}: ${problem.message}`));
   say(ctx.out, report.ok ? paint(ctx.out, 'green', 'OK') : paint(ctx.out, 'red', `${report.problems.length} error${report.problems.length === 1 ? '' : 's'} found`));
-  if (!report.recorded) say(ctx.out, 'nothing recorded: no manifest in that dir');
+  if (report.notRecorded) say(ctx.out, `not recorded in the backup: ${report.notRecorded}; the result above stands, but the upgrade's backup gate will not see it`);
+  else if (!report.recorded) say(ctx.out, 'nothing recorded: no manifest in that dir');
   return report.ok ? 0 : 1;
 }

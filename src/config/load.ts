@@ -20,13 +20,13 @@ export interface LoadedConfig {
   file: string | null;
 }
 
-/** Environment variables that override the file (flags override these in each command). */
-const envOverrides: Record<string, string[]> = {
-  SYNUP_CHANGELOG: ['changelog'],
-  SYNUP_CELL_DIR: ['cell', 'dir'],
-  SYNUP_STATE_DIR: ['state', 'dir'],
-  SYNUP_BACKUP_DIR: ['backup', 'dir'],
-  SYNUP_HEALTH_PASSWORD: ['health', 'password'],
+/** Environment variables that override the file (flags override these in each command); `path`: relative to the cwd. */
+const envOverrides: Record<string, { keys: string[]; path: boolean }> = {
+  SYNUP_CHANGELOG: { keys: ['changelog'], path: true },
+  SYNUP_CELL_DIR: { keys: ['cell', 'dir'], path: true },
+  SYNUP_STATE_DIR: { keys: ['state', 'dir'], path: true },
+  SYNUP_BACKUP_DIR: { keys: ['backup', 'dir'], path: true },
+  SYNUP_HEALTH_PASSWORD: { keys: ['health', 'password'], path: false },
 };
 
 /**
@@ -36,6 +36,9 @@ const envOverrides: Record<string, string[]> = {
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
+  if (options.file !== undefined && options.file.trim() === '') {
+    throw usageError('--config was given an empty path', 'pass the path of a synup.yaml, or drop -c to use ./synup.yaml');
+  }
   const file = options.file ? path.resolve(cwd, options.file) : path.join(cwd, CONFIG_FILE);
   let raw: unknown = {};
   let used: string | null = null;
@@ -48,9 +51,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     throw usageError(`config ${file}: expected a mapping at the top level, received ${Array.isArray(raw) ? 'a list' : typeof raw}`);
   }
   const merged = structuredClone(raw) as Record<string, unknown>;
-  for (const [name, keys] of Object.entries(envOverrides)) {
+  // A relative path in a SYNUP_* variable is relative to where synup was started, like a flag's.
+  for (const [name, { keys, path: isPath }] of Object.entries(envOverrides)) {
     const value = env[name];
-    if (value !== undefined && value !== '') setPath(merged, keys, value);
+    if (value !== undefined && value !== '') setPath(merged, keys, isPath ? absolute(value, cwd) : value);
   }
   const result = configSchema.safeParse(merged);
   if (!result.success) throw configError(used ?? 'environment', result.error);
@@ -93,8 +97,11 @@ function setPath(target: Record<string, unknown>, keys: string[], value: unknown
 }
 
 /** Relative paths in synup.yaml are relative to the file, not to wherever synup was started. */
+const isUrl = (p: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
+const absolute = (p: string, base: string) => (isUrl(p) ? p : path.resolve(base, p));
+
 function resolvePaths(config: SynupConfig, base: string): void {
-  const abs = (p: string | undefined) => (p === undefined || /^[a-z]+:\/\//i.test(p) ? p : path.resolve(base, p));
+  const abs = (p: string | undefined) => (p === undefined ? p : absolute(p, base));
   config.cell.dir = abs(config.cell.dir);
   config.changelog = abs(config.changelog);
   config.state.dir = abs(config.state.dir);

@@ -12,6 +12,20 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ms;
 });
 
+/** A duration that must be more than zero (a deadline of 0 would kill or fail at once). */
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'expected a duration above zero, like 30s' });
+
+/** A host name or IP address: no scheme, port or path (those have their own keys). */
+const host = z
+  .string()
+  .min(1)
+  .refine((value) => !/[/:]/.test(value) || /^\[?[0-9a-f:]+\]?$/i.test(value), {
+    message: 'expected a host name or IP address like 127.0.0.1, without a scheme, port or path (the port is health.port)',
+  });
+
+/** Used in file names (pid file, backups, locks): one path component. */
+const cellName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" and "-" (it becomes part of file names), without "/"');
+
 const argv = z.array(z.string().min(1)).min(1);
 
 export const processAdapterSchema = z.strictObject({
@@ -51,7 +65,7 @@ export const kubernetesAdapterSchema = z.strictObject({
 export const configSchema = z.strictObject({
   cell: z
     .strictObject({
-      name: z.string().min(1).optional(),
+      name: cellName.optional(),
       dir: z.string().min(1).optional(),
       kind: z.string().default('cortex'),
     })
@@ -61,7 +75,7 @@ export const configSchema = z.strictObject({
   backup: z
     .strictObject({
       dir: z.string().min(1).optional(),
-      maxAge: duration.default(24 * 3_600_000),
+      maxAge: positiveDuration.default(24 * 3_600_000),
       engine: z.enum(['auto', 'mdb_copy', 'builtin', 'lmdb-js', 'synapse']).default('auto'),
       jobs: z.number().int().positive().optional(),
       skipDirs: z.array(z.string()).default([]),
@@ -71,7 +85,7 @@ export const configSchema = z.strictObject({
   service: z
     .strictObject({
       adapter: z.enum(['process', 'systemd', 'compose', 'kubernetes']).default('process'),
-      stopTimeout: duration.default(30_000),
+      stopTimeout: positiveDuration.default(30_000),
       process: processAdapterSchema.optional(),
       systemd: systemdAdapterSchema.optional(),
       compose: composeAdapterSchema.optional(),
@@ -80,7 +94,7 @@ export const configSchema = z.strictObject({
     .default({ adapter: 'process', stopTimeout: 30_000 }),
   health: z
     .strictObject({
-      host: z.string().default('127.0.0.1'),
+      host: host.default('127.0.0.1'),
       port: z.number().int().min(1).max(65535).default(4443),
       /** PEM CA file to trust instead of the cell's own sslcert.pem. */
       ca: z.string().optional(),
@@ -88,7 +102,7 @@ export const configSchema = z.strictObject({
       /** Basic auth for the HTTPS API; never logged. */
       username: z.string().optional(),
       password: z.string().optional(),
-      startTimeout: duration.default(300_000),
+      startTimeout: positiveDuration.default(300_000),
       smoke: argv.optional(),
     })
     .default({ host: '127.0.0.1', port: 4443, insecure: false, startTimeout: 300_000 }),

@@ -54,6 +54,8 @@ export interface DowntimeEstimate {
 export interface BuildPlanInput {
   changelog: Changelog;
   from: string;
+  /** Where `from` came from, for messages (default `--from`): a version read from a cell must not blame a flag. */
+  fromLabel?: string;
   to: string;
   /** The cell dir; recorded in the plan and named in the step descriptions. */
   dir?: string;
@@ -76,10 +78,10 @@ function settingsOf(config: SynupConfig): PlanSettings {
 
 /** changelog → plan: what an upgrade from → to will cross and do. Throws on bad versions (see selectReleases). */
 export function buildPlan(input: BuildPlanInput): UpgradePlan {
-  const releases = selectReleases(input.changelog, input.from, input.to);
+  const releases = selectReleases(input.changelog, input.from, input.to, input.fromLabel);
   const migrations = releases.flatMap((r) => r.migrations);
   const plan: UpgradePlan = {
-    from: normalizeVersion(input.from, '--from'),
+    from: normalizeVersion(input.from, input.fromLabel ?? '--from'),
     to: releases.at(-1)!.version,
     changelog: input.changelog.source,
     changelogNewest: newestRelease(input.changelog),

@@ -24,8 +24,15 @@ const ADAPTER_START: Record<string, (to: string) => string> = {
 };
 
 /**
- * The ten steps of DESIGN.md, in order. Names are stable: the journal, log prefixes (`[upgrade/<name>]`) and
- * `--ignore-preflight` use them, and the runner takes its names and titles from here.
+ * The checks of the preflight step an operator can skip deliberately with `--ignore-preflight=<name>` (checks, not
+ * steps: no step can be skipped). Here rather than in the step so the CLI's help names them without loading LMDB.
+ */
+export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem'] as const;
+export type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
+
+/**
+ * The ten steps of DESIGN.md, in order. Names are stable: the journal and log prefixes (`[upgrade/<name>]`) use
+ * them, and the runner takes its names and titles from here.
  */
 export const UPGRADE_STEPS = [
   {

@@ -105,6 +105,7 @@ export function assertRollbackPoint(run: RunRecord, cellDir: string): void {
 export async function rollback(ctx: StepContext, cause: unknown): Promise<void> {
   assertRollbackPoint(ctx.run, ctx.cellDir);
   ctx.update((run) => {
+    if (run.outcome === 'done') run.data.reopenedForRollbackAt = new Date().toISOString();
     run.outcome = 'rolling-back';
     run.error ??= errorMessage(cause);
   });

@@ -60,6 +60,8 @@ export interface RunData {
   newStartedAt?: string;
   activeAt?: string;
   migratedAt?: string;
+  /** A rollback of a finished upgrade (`rollback --force`) began: the second outage starts here, not at stoppedAt. */
+  reopenedForRollbackAt?: string;
   stagingDir?: string;
   preDir?: string;
   failedDir?: string;

@@ -65,7 +65,14 @@ export function acquireLock(stateDir: string, cellDir: string, info: Omit<LockIn
         hint: 'run `synup resume` to finish or roll back that run, or pass --force to take the lock over',
       });
     }
-    renameSync(file, `${file}.stale-${Date.now()}`);
+    // Renamed first so two takers cannot both remove it; then removed, so stale locks do not pile up.
+    const aside = `${file}.stale-${process.pid}-${Date.now()}`;
+    try {
+      renameSync(file, aside);
+      unlinkSync(aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
   throw new SynupError('refused', `could not take the lock ${file}`);
 }

@@ -24,8 +24,20 @@ export interface RunSummary {
 
 const ms = (a?: string, b?: string) => (a && b ? Date.parse(b) - Date.parse(a) : null);
 
+/**
+ * Downtime: stop → the new version active (done), or stop → rolled back. After `rollback --force` of a finished
+ * upgrade, the hours the new version served are not downtime: the upgrade's outage plus the rollback's.
+ */
+function downtimeOf(run: RunRecord): number | null {
+  const { stoppedAt, activeAt, reopenedForRollbackAt } = run.data;
+  if (run.outcome === 'done') return ms(stoppedAt, activeAt);
+  if (!reopenedForRollbackAt) return ms(stoppedAt, run.endedAt);
+  const upgrade = ms(stoppedAt, activeAt) ?? 0;
+  const back = ms(reopenedForRollbackAt, run.endedAt);
+  return back === null ? null : upgrade + back;
+}
+
 export function summarizeRun(run: RunRecord): RunSummary {
-  const downtimeEnd = run.outcome === 'done' ? run.data.activeAt : run.endedAt;
   const before = run.data.bytesBefore ?? null;
   const after = run.data.bytesAfter ?? null;
   return {
@@ -36,7 +48,7 @@ export function summarizeRun(run: RunRecord): RunSummary {
     outcome: run.outcome,
     startedAt: run.startedAt,
     endedAt: run.endedAt ?? null,
-    downtimeMs: ms(run.data.stoppedAt, downtimeEnd),
+    downtimeMs: downtimeOf(run),
     bytesBefore: before,
     bytesAfter: after,
     reclaimedBytes: before !== null && after !== null ? before - after : null,

@@ -8,9 +8,9 @@ import { readCellInfo } from '../../lmdb/cellinfo.js';
 import { estimateCompactedBytes } from '../estimate.js';
 import type { Step, StepContext } from '../context.js';
 
-/** Named checks an operator can skip deliberately with --ignore-preflight=<name>. */
-export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem'] as const;
-export type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
+import { PREFLIGHT_CHECKS, type PreflightCheck } from '../../plan/steps.js';
+
+export { PREFLIGHT_CHECKS };
 
 function check(ctx: StepContext, name: PreflightCheck, failed: string | null, hint: string): void {
   if (!failed) return;
