@@ -4,7 +4,8 @@ import { resolveCellDir } from '../config/cell-dir.js';
 import { defaultStateDir, type SynupConfig } from '../config/schema.js';
 import { createAdapter } from '../service/index.js';
 import type { ServiceAdapter } from '../service/adapter.js';
-import { readServiceVersion, waitForActive } from '../health/index.js';
+import { checkActive, readServiceVersion, waitForActive } from '../health/index.js';
+import { errorMessage } from '../errors.js';
 import type { HealthProbe } from './context.js';
 
 /** Everything a runner command needs about one cell, resolved once from flags > SYNUP_* > synup.yaml > defaults. */
@@ -36,6 +37,7 @@ export function healthProbe(config: SynupConfig, cellDir: string): HealthProbe {
   };
   return {
     waitForActive: ({ deadlineMs, signal }) => waitForActive({ ...target, deadlineMs, signal }).then(() => undefined),
+    check: () => checkActive(target).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
     readVersion: () => readServiceVersion({ ...target, username: config.health.username, password: config.health.password }),
   };
 }

@@ -32,6 +32,14 @@ export interface LogOptions {
   since?: Date;
 }
 
+export interface TailOptions {
+  /** The last this many lines first. */
+  lines: number;
+  /** Then keep following new lines until the signal aborts. */
+  follow: boolean;
+  signal: AbortSignal;
+}
+
 export interface ServiceAdapter {
   readonly name: AdapterName;
   status(): Promise<ServiceStatus>;
@@ -45,6 +53,14 @@ export interface ServiceAdapter {
   restoreProbes(saved: SavedProbes): Promise<void>;
   /** Follows the service log, one line at a time, until the signal aborts. */
   logs(options: LogOptions): AsyncIterable<string>;
+  /** `synup logs`: the last lines of the service log, then (with follow) new ones as they come. */
+  tail(options: TailOptions): AsyncIterable<string>;
+  /**
+   * Takes over a running instance synup did not start so stop/upgrade manage it (process adapter: the holder of
+   * cell.guid's lock), after `confirm` (which may refuse it). Absent: the adapter's tool (systemd, docker, kubectl)
+   * already owns the service.
+   */
+  adopt?(confirm?: () => Promise<void>): Promise<unknown>;
   /** The exact argv the adapter runs for an action, for `--dry-run` and runbooks. */
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][];
 }

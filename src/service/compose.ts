@@ -4,7 +4,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, usageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import type { TailOptions, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { earliest, followTool, runTool } from './tool.js';
@@ -159,6 +159,11 @@ export class ComposeAdapter implements ServiceAdapter {
   logs(options: LogOptions): AsyncIterable<string> {
     const from = earliest(options.since, this.lastStart);
     const argv = this.compose(existsSync(this.settings.overrideFile), 'logs', '-f', '--no-log-prefix', ...(from ? ['--since', from.toISOString()] : []), this.settings.service);
+    return followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd });
+  }
+
+  tail(options: TailOptions): AsyncIterable<string> {
+    const argv = this.compose(existsSync(this.settings.overrideFile), 'logs', '--no-log-prefix', '--tail', String(options.lines), ...(options.follow ? ['-f'] : []), this.settings.service);
     return followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd });
   }
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import type { TailOptions, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
 import type { AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { followTool, isToolMissing, runTool } from './tool.js';
@@ -239,6 +239,11 @@ export class KubernetesAdapter implements ServiceAdapter {
       }
       await sleep(this.settings.logRetryMs, undefined, { signal: options.signal }).catch(() => undefined);
     }
+  }
+
+  async *tail(options: TailOptions): AsyncGenerator<string> {
+    const container = this.settings.container ?? this.container(await this.workload()).container.name;
+    yield* followTool(this.kubectl('logs', `--tail=${options.lines}`, ...(options.follow ? ['-f'] : []), this.target, '-c', container), { env: this.settings.env, signal: options.signal });
   }
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][] {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import type { TailOptions, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
 import { readEnvVariable, writeEnvVariable } from './env-file.js';
 import { waitUntilReleased } from './released.js';
@@ -169,6 +169,11 @@ export class SystemdAdapter implements ServiceAdapter {
 
   logs(options: LogOptions): AsyncIterable<string> {
     return followTool(this.journalctl(options.since), { env: this.settings.env, signal: options.signal });
+  }
+
+  tail(options: TailOptions): AsyncIterable<string> {
+    const argv = ['journalctl', ...(this.settings.user ? ['--user'] : []), '-u', this.settings.unit, '-n', String(options.lines), ...(options.follow ? ['-f'] : []), '-o', 'cat', '--no-pager'];
+    return followTool(argv, { env: this.settings.env, signal: options.signal });
   }
 
   /** From the earlier of the caller's `since` and this adapter's own last start (nothing of a boot is missed). */

@@ -1,0 +1,174 @@
+// start | stop | restart | adopt | logs through the CLI, on real sim cells served by the process adapter; the cell
+// started by hand (as an operator's is on day one) and then adopted, upgraded, stopped.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { findHolders } from '../src/lmdb/holders.js';
+import { acquireLock } from '../src/runner/lock.js';
+import { isAlive } from '../src/proc.js';
+import { SIM_CHANGELOG } from './upgrade-harness.js';
+import { createSimCell, freePort, SIM_CELL_JS } from './sim/index.js';
+import { fileDigests } from './sim/testing.js';
+import { synup, tempDir } from './helpers.js';
+
+const byHand: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of byHand.splice(0)) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+});
+
+async function setup(version = '2.180.0') {
+  const work = tempDir('synup-operate-');
+  const cellDir = path.join(work, 'cortex00');
+  const port = await freePort();
+  await createSimCell(cellDir, { version, seed: 200 });
+  writeFileSync(
+    path.join(work, 'synup.yaml'),
+    [
+      'cell: {name: cortex00, dir: ./cortex00}',
+      `changelog: ${JSON.stringify(SIM_CHANGELOG)}`,
+      'state: {dir: ./state}',
+      'backup: {dir: ./backups, maxAge: 1h}',
+      'service:',
+      '  adapter: process',
+      '  stopTimeout: 5s',
+      `  process: {command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}']}`,
+      `health: {port: ${port}, startTimeout: 20s}`,
+      '',
+    ].join('\n'),
+  );
+  const run = (args: string[], env: Record<string, string> = {}) => synup(args, { cwd: work, env: { CI: 'true', ...env } });
+  return { work, cellDir, port, run, stateDir: path.join(work, 'state') };
+}
+
+/** `node cell.js <dir> … > cell.log 2>&1 &` from a shell with job control: its own process group, log in a file. */
+async function startByHand(t: { work: string; cellDir: string; port: number }, version: string): Promise<{ child: ChildProcess; log: string }> {
+  const log = path.join(t.work, 'by-hand.log');
+  const fd = openSync(log, 'a');
+  const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', version, '--port', String(t.port)], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  byHand.push(child);
+  for (let i = 0; i < 200 && !/https listening/.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(readFileSync(log, 'utf8')).toMatch(/https listening/);
+  return { child, log };
+}
+
+const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
+
+describe('a cell started outside synup', () => {
+  it("is found by its lock (held by the cell's own pid), adopted, its log read, upgraded and stopped", async () => {
+    const t = await setup();
+    const { child, log } = await startByHand(t, '2.180.0');
+
+    const holders = (await findHolders(t.cellDir)).filter((h) => h.kind === 'cell-lock');
+    expect(holders.map((h) => h.pid)).toEqual([child.pid]);
+
+    const status = await t.run(['status', '--json']);
+    expect(status.exitCode).toBe(0);
+    expect(json(status.stdout)).toMatchObject({ running: true, pid: child.pid });
+    expect(String(json(status.stdout).detail)).toContain('synup adopt');
+
+    const adopted = await t.run(['adopt', '--json']);
+    expect(adopted.stderr).toBe('');
+    expect(adopted.exitCode).toBe(0);
+    expect(json(adopted.stdout)).toMatchObject({ action: 'adopt', adopted: true, pid: child.pid });
+    const record = JSON.parse(readFileSync(path.join(t.stateDir, 'cortex00.pid'), 'utf8'));
+    expect(record).toMatchObject({ pid: child.pid, version: null, logFile: log, adopted: { pgid: child.pid } });
+
+    const logs = await t.run(['logs', '-n', '2']);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout.trimEnd().split('\n')).toEqual(readFileSync(log, 'utf8').trimEnd().split('\n').slice(-2));
+
+    const twice = await t.run(['start']);
+    expect(twice.exitCode).toBe(3);
+    expect(twice.stderr).toMatch(/already running/);
+
+    const backup = await t.run(['backup']);
+    expect(backup.exitCode).toBe(0);
+    const upgraded = await t.run(['upgrade', '--to', '2.182.0', '-y']);
+    expect(upgraded.stderr).toMatch(/completed/);
+    expect(upgraded.exitCode).toBe(0);
+    expect(isAlive(child.pid!)).toBe(false);
+
+    const after = json((await t.run(['status', '--json'])).stdout);
+    expect(after).toMatchObject({ running: true, configuredVersion: '2.182.0' });
+    expect(after.pid).not.toBe(child.pid);
+
+    const stopped = await t.run(['stop', '--json']);
+    expect(stopped.exitCode).toBe(0);
+    expect(json(stopped.stdout)).toMatchObject({ action: 'stop', wasRunning: true, forced: false });
+    expect(await findHolders(t.cellDir)).toEqual([]);
+  }, 120_000);
+
+  it('refuses to adopt a lock holder whose command line does not name the cell dir (exit 3, nothing recorded)', async () => {
+    const t = await setup();
+    const holder = spawn('flock', ['--exclusive', path.join(t.cellDir, 'cell.guid'), 'sleep', '30'], { detached: true, stdio: 'ignore' });
+    byHand.push(holder);
+    for (let i = 0; i < 50 && (await findHolders(t.cellDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const result = await t.run(['adopt']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toMatch(/command line does not name .*cortex00/);
+    expect(existsSync(path.join(t.stateDir, 'cortex00.pid'))).toBe(false);
+  }, 60_000);
+});
+
+describe('start, restart, stop, logs', () => {
+  it('start runs the version in the data and waits until active; restart; stop leaves nothing holding the cell', async () => {
+    const t = await setup('2.181.0');
+    const started = await t.run(['start', '--json']);
+    expect(started.stderr).toBe('');
+    expect(started.exitCode).toBe(0);
+    const s = json(started.stdout);
+    expect(s).toMatchObject({ action: 'start', version: '2.181.0' });
+    expect(isAlive(s.pid as number)).toBe(true);
+
+    const restarted = await t.run(['restart', '--json']);
+    expect(restarted.exitCode).toBe(0);
+    const r = json(restarted.stdout);
+    expect(r).toMatchObject({ action: 'restart', version: '2.181.0', stop: { wasRunning: true, forced: false } });
+    expect(isAlive(s.pid as number)).toBe(false);
+
+    const logs = await t.run(['logs', '-n', '1', '--json']);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ line: expect.stringMatching(/\[\w+\]/) }]);
+
+    const stopped = await t.run(['stop']);
+    expect(stopped.exitCode).toBe(0);
+    expect(stopped.stderr).toMatch(/^cortex00 stopped in /);
+    expect(await findHolders(t.cellDir)).toEqual([]);
+    const again = await t.run(['stop']);
+    expect(again.stderr).toMatch(/was not running/);
+  }, 90_000);
+
+  it('refuses (exit 3) start, stop, restart and adopt while a synup run holds the cell lock; nothing changes', async () => {
+    const t = await setup();
+    const lock = acquireLock(t.stateDir, t.cellDir, { runId: 'run-under-test', command: 'upgrade' });
+    try {
+      const before = fileDigests(t.cellDir);
+      for (const command of ['start', 'stop', 'restart', 'adopt']) {
+        const result = await t.run([command, '--json']);
+        expect({ command, exitCode: result.exitCode }).toEqual({ command, exitCode: 3 });
+        expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'refused' } });
+        expect(result.stderr).toMatch(/locked by synup upgrade/);
+      }
+      expect(fileDigests(t.cellDir)).toEqual(before);
+      expect(existsSync(path.join(t.stateDir, 'cortex00.pid'))).toBe(false);
+    } finally {
+      lock.release();
+    }
+  }, 60_000);
+
+  it('logs -n rejects a bad count (exit 2, one line)', async () => {
+    const t = await setup();
+    const result = await t.run(['logs', '-n', 'many']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--lines must be a whole number ≥ 0, received "many"/);
+  }, 30_000);
+});
