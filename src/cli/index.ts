@@ -227,7 +227,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     .description('Safe, guided upgrades of Vertex Synapse services')
     .version(SYNUP_VERSION, '-V, --version')
     .option('--json', 'one JSON document on stdout; human output stays on stderr')
-    .option('-c, --config <file>', 'config file (default: ./synup.yaml if present)')
+    .option('-c, --config <file>', 'config file (default: $SYNUP_CONFIG, else ./synup.yaml, else /etc/synup/synup.yaml)')
     .option('--no-color', 'no colours (also NO_COLOR)')
     .option('-v, --verbose', 'more detail (repeatable)', (_: string, n: number) => n + 1, 0)
     .showHelpAfterError()
