@@ -32,6 +32,13 @@ export interface LogOptions {
   since?: Date;
 }
 
+/** Image references with their content digests (`repo@sha256:…`), so the journal says what really ran. */
+export interface ServiceArtifacts {
+  image: string;
+  id: string | null;
+  digests: string[];
+}
+
 export interface TailOptions {
   /** The last this many lines first. */
   lines: number;
@@ -61,6 +68,17 @@ export interface ServiceAdapter {
    * already owns the service.
    */
   adopt?(confirm?: () => Promise<void>): Promise<unknown>;
+  /**
+   * Before any downtime: makes `version` present where the service runs (compose: `docker compose pull` of its
+   * image, like kubeadm's pre-pull). Absent: nothing to fetch (the process/systemd binaries are checked by start).
+   */
+  prepare?(version: string): Promise<ServiceArtifacts>;
+  /** After start: what the service really runs (compose: its image id and digests); absent when unknown. */
+  runningArtifacts?(): Promise<ServiceArtifacts | null>;
+  /** The argv that runs `argv` where the service runs: as is (process, systemd), `docker compose exec`, `kubectl exec`. */
+  execArgv(argv: string[]): Promise<string[]>;
+  /** Where Synapse's healthcheck finds the cell from there: `cell://<dir>/` locally, `cell:///vertex/storage/` in a container. */
+  readonly cellUrl: string;
   /** The exact argv the adapter runs for an action, for `--dry-run` and runbooks. */
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][];
 }

@@ -290,6 +290,14 @@ export class ProcessAdapter implements ServiceAdapter {
     return record?.logFile ?? this.settings.logFile;
   }
 
+  get cellUrl(): string {
+    return `cell://${this.ctx.cellDir}/`;
+  }
+
+  async execArgv(argv: string[]): Promise<string[]> {
+    return argv;
+  }
+
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][] {
     const pid = `<pid in ${this.settings.pidFile}>`;
     if (action === 'start') return [this.argv(version ?? null)];

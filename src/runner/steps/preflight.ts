@@ -118,9 +118,14 @@ export const preflight: Step = {
     check(ctx, 'free-space', free < needed + margin ? `${formatBytes(free)} free on the cell's filesystem, the compacted copy needs up to ${formatBytes(needed)} + ${formatBytes(margin)} margin` : null,
       'free space next to the cell dir (old synup dirs: `synup prune`)');
 
+    // Last, once every check passed: fetching the new version is slow and needs no downtime.
+    const prepared = ctx.run.data.prepared ?? (await ctx.adapter.prepare?.(to));
+    if (prepared) ctx.progress(`pulled ${prepared.image}${prepared.digests.length ? ` (${prepared.digests.join(', ')})` : ''}`);
+
     ctx.update((run) => {
       run.data.origIno = cellStat.ino;
       run.data.estimateBytes = needed;
+      if (prepared) run.data.prepared = prepared;
     });
     ctx.progress(`cell ${info.guid ?? '?'} at ${from} → ${to}; ${ctx.plan.migrations.length} migration(s); ${formatBytes(free)} free, needs ≤ ${formatBytes(needed)}`);
   },
@@ -128,6 +133,7 @@ export const preflight: Step = {
     return [
       `Would lock ${ctx.cellDir} for this run and read its version from slabs/cell.lmdb (cell:info)`,
       `Would check: ${PREFLIGHT_CHECKS.filter((c) => !ctx.options.ignorePreflight.includes(c)).join(', ')}`,
+      ...(ctx.adapter.prepare ? [`Would fetch ${ctx.plan.to} where the service runs (${ctx.adapter.name}: pull the image) before any downtime, and record its digest`] : []),
     ];
   },
 };
