@@ -107,6 +107,25 @@ describe('a cell started outside synup', () => {
     expect(await findHolders(t.cellDir)).toEqual([]);
   }, 120_000);
 
+  it('upgrade adopts it by itself (no `synup adopt` first) and stops it; status, then resume, work from any directory with SYNUP_CONFIG', async () => {
+    const t = await setup();
+    const { child } = await startByHand(t, '2.180.0');
+    expect((await t.run(['backup'])).exitCode).toBe(0);
+    const upgraded = await t.run(['upgrade', '--to', '2.181.0', '-y']);
+    expect(upgraded.stderr).toMatch(/\[upgrade\/stop\] completed/);
+    expect(upgraded.exitCode).toBe(0);
+    expect(isAlive(child.pid!)).toBe(false);
+    expect(child.exitCode ?? (await new Promise((resolve) => child.once('exit', resolve)))).toBe(0); // SIGTERM: a graceful stop
+
+    const elsewhere = (args: string[]) => synup(args, { cwd: '/', env: { CI: 'true', SYNUP_CONFIG: path.join(t.work, 'synup.yaml') } });
+    const status = await elsewhere(['status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ cell: { dir: t.cellDir }, running: true, configuredVersion: '2.181.0', dataVersion: '2.181.0' });
+    const resumed = await elsewhere(['resume', '--json']);
+    expect(resumed.exitCode).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: false, outcome: 'done' });
+    expect((await t.run(['stop'])).exitCode).toBe(0);
+  }, 120_000);
+
   it('refuses to adopt a lock holder whose command line does not name the cell dir (exit 3, nothing recorded)', async () => {
     const t = await setup();
     const holder = spawn('flock', ['--exclusive', path.join(t.cellDir, 'cell.guid'), 'sleep', '30'], { detached: true, stdio: 'ignore' });
