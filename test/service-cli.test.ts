@@ -81,6 +81,7 @@ describe('a cell started outside synup', () => {
     expect(json(adopted.stdout)).toMatchObject({ action: 'adopt', adopted: true, pid: child.pid });
     const record = JSON.parse(readFileSync(path.join(t.stateDir, 'cortex00.pid'), 'utf8'));
     expect(record).toMatchObject({ pid: child.pid, version: null, logFile: log, adopted: { pgid: child.pid } });
+    expect(String(json((await t.run(['status', '--json'])).stdout).detail)).toMatch(new RegExp(`^pid ${child.pid} adopted at .* \\(started by something else: .*cell\\.js ${t.cellDir} `));
 
     const logs = await t.run(['logs', '-n', '2']);
     expect(logs.exitCode).toBe(0);
@@ -125,6 +126,26 @@ describe('a cell started outside synup', () => {
     expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: false, outcome: 'done' });
     expect((await t.run(['stop'])).exitCode).toBe(0);
   }, 120_000);
+
+  it('stops an adopted cell that does not lead its process group by its pid alone (the group is its starter\'s)', async () => {
+    const t = await setup();
+    const log = path.join(t.work, 'in-our-group.log');
+    const fd = openSync(log, 'a');
+    // not detached: the sim shares this test process's group, which synup must never signal
+    const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', '2.180.0', '--port', String(t.port)], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    try {
+      for (let i = 0; i < 200 && !/https listening/.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const stopped = await t.run(['stop', '--json']);
+      expect(stopped.stderr).toBe('');
+      expect(json(stopped.stdout)).toMatchObject({ wasRunning: true, forced: false });
+      const record = JSON.parse(readFileSync(path.join(t.stateDir, 'cortex00.pid'), 'utf8'));
+      expect(record.adopted.pgid).not.toBe(child.pid);
+      expect(await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)))).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
 
   it('refuses to adopt a lock holder whose command line does not name the cell dir (exit 3, nothing recorded)', async () => {
     const t = await setup();
@@ -183,6 +204,15 @@ describe('start, restart, stop, logs', () => {
       lock.release();
     }
   }, 60_000);
+
+  it('a bad health.check is a config error (exit 2, one line naming the key)', async () => {
+    const t = await setup();
+    writeFileSync(path.join(t.work, 'synup.yaml'), readFileSync(path.join(t.work, 'synup.yaml'), 'utf8').replace('health: {', 'health: {check: tls, '));
+    const result = await t.run(['start']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.split('\n')[0]).toMatch(/^synup: config .*synup\.yaml: health\.check: Invalid option: expected one of "https"\|"tool"$/);
+    expect(existsSync(t.stateDir)).toBe(false);
+  }, 30_000);
 
   it('logs -n rejects a bad count (exit 2, one line)', async () => {
     const t = await setup();
