@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findHolders } from '../src/lmdb/holders.js';
 import { acquireLock } from '../src/runner/lock.js';
@@ -10,7 +11,7 @@ import { isAlive } from '../src/proc.js';
 import { SIM_CHANGELOG } from './upgrade-harness.js';
 import { createSimCell, freePort, SIM_CELL_JS } from './sim/index.js';
 import { fileDigests } from './sim/testing.js';
-import { synup, tempDir } from './helpers.js';
+import { synup, synupBin, tempDir } from './helpers.js';
 
 const byHand: ChildProcess[] = [];
 afterEach(async () => {
@@ -179,9 +180,27 @@ describe('start, restart, stop, logs', () => {
     expect(logs.exitCode).toBe(0);
     expect(logs.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ line: expect.stringMatching(/\[\w+\]/) }]);
 
+    // logs -n 1 -f: the last line, then what comes next (the shutdown), until interrupted
+    const following = execa(process.execPath, [synupBin, 'logs', '-n', '1', '-f'], { cwd: t.work, env: { NO_COLOR: '1' }, reject: false });
+    let seen = '';
+    const saw = (re: RegExp) => new Promise<void>((resolve) => {
+      const check = () => re.test(seen) && resolve();
+      following.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk;
+        check();
+      });
+      check();
+    });
+    await saw(/\n/);
     const stopped = await t.run(['stop']);
     expect(stopped.exitCode).toBe(0);
     expect(stopped.stderr).toMatch(/^cortex00 stopped in /);
+    await saw(/cell shutdown complete/);
+    following.kill('SIGINT');
+    const followed = await following;
+    expect(followed.exitCode).toBe(0);
+    expect(seen.split('\n').filter((l) => /https listening/.test(l))).toEqual([]); // only the last line before -f
+    expect(seen).toMatch(/Caught SIGTERM: shutting down/);
     expect(await findHolders(t.cellDir)).toEqual([]);
     const again = await t.run(['stop']);
     expect(again.stderr).toMatch(/was not running/);

@@ -53,10 +53,7 @@ export async function findRunningInstance(cellDir: string): Promise<RunningInsta
   if (pid === undefined) return null;
   const argv = readArgv(pid);
   const cwd = realOrNull(`/proc/${pid}/cwd`);
-  const names = argv.slice(1).some((arg) => {
-    const candidate = cwd || arg.startsWith('/') ? realOrNull(path.resolve(cwd ?? '/', arg)) : null;
-    return candidate === cellDir;
-  });
+  const names = argv.slice(1).some((arg) => (path.isAbsolute(arg) || cwd !== null) && realOrNull(path.resolve(cwd ?? '/', arg)) === cellDir);
   if (!names) {
     throw refusal(`pid ${pid} holds ${describeHolders(holders)} but its command line does not name ${cellDir}: ${argv.join(' ') || '(unreadable)'}`, 'stop that process yourself (it is not a service synup can adopt), then run `synup start`');
   }
