@@ -148,6 +148,17 @@ describe('a cell started outside synup', () => {
     }
   }, 60_000);
 
+  it('logs of an adopted cell writing to a pipe: exit 1, says so, with what to do', async () => {
+    const t = await setup();
+    const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', '2.180.0', '--port', String(t.port)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    byHand.push(child);
+    await new Promise<void>((resolve) => child.stdout!.on('data', (chunk: Buffer) => /https listening/.test(String(chunk)) && resolve()));
+    expect((await t.run(['adopt'])).exitCode).toBe(0);
+    const logs = await t.run(['logs']);
+    expect(logs.exitCode).toBe(1);
+    expect(logs.stderr).toBe(`synup: pid ${child.pid} (adopted) does not write its log to a file synup can read\n  fix: read it where its starter sends it (a terminal, a pipe, the journal), or restart it with \`synup restart\` so synup keeps its log`);
+  }, 60_000);
+
   it('refuses to adopt a lock holder whose command line does not name the cell dir (exit 3, nothing recorded)', async () => {
     const t = await setup();
     const holder = spawn('flock', ['--exclusive', path.join(t.cellDir, 'cell.guid'), 'sleep', '30'], { detached: true, stdio: 'ignore' });
