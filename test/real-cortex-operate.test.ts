@@ -1,6 +1,7 @@
 // Operating a real Synapse Cortex (the lab's upstream source): started by hand with run-cortex.sh, as an operator's
 // is on day one, then found, health-checked with Synapse's own healthcheck tool (no HTTPS), adopted, its log read,
-// stopped with its whole process group, and started again by synup. Kept to one lean test (two Cortex boots).
+// stopped with its whole process group, started again by synup and upgraded 2.242.0 → 2.250.0 with that health
+// check. Kept to one lean test (three Cortex boots).
 // SYN_LAB: the lab dir (setup.sh); run-cortex.sh is taken from ../shared/synapse-lab/ beside the repo, or from
 // SYN_LAB_RUN_CORTEX when the checkout lives elsewhere (a git worktree).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,7 +40,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
-describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck tool, stop, start (process adapter)', () => {
+describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck tool, stop, start, upgrade (process adapter)', () => {
   const groups: number[] = [];
   afterAll(async () => {
     for (const pgid of groups) {
@@ -53,7 +54,7 @@ describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck 
     }
   });
 
-  it('a Cortex started by hand is found, healthy over its Unix socket, adopted, stopped with its whole group, then started by synup', async () => {
+  it('a Cortex started by hand is found, healthy over its Unix socket, adopted, stopped with its whole group, started by synup, upgraded', async () => {
     const lab = LAB!;
     const work = tempDir('synup-real-operate-');
     const cellDir = path.join(work, 'cortex00');
@@ -66,6 +67,8 @@ describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck 
       stringify({
         cell: { name: 'cortex00', dir: './cortex00' },
         state: { dir: './state' },
+        changelog: path.join(lab, 'src-v2.250.0', 'CHANGELOG.rst'),
+        backup: { dir: './backups', maxAge: '1h' },
         service: { adapter: 'process', stopTimeout: '30s', process: { command: [RUN, `${lab}/src-v{version}`, '{dir}'] } },
         health: { check: 'tool', startTimeout: '150s', tool: { command: ['/usr/bin/python3', '-m', 'synapse.tools.service.healthcheck', '-c', '{cell}'], env: { PYTHONPATH: pythonPath }, timeout: '30s' } },
       }),
@@ -110,10 +113,22 @@ describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck 
     groups.push(s.pid);
     console.log(`real Cortex 2.242.0 started by synup: healthy (healthcheck tool) after ${s.activeAfterMs} ms`);
 
+    expect((await run(['backup'])).exitCode).toBe(0);
+    const upgraded = await run(['upgrade', '--to', '2.250.0', '-y', '--json']);
+    const events = upgraded.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const summary = events.find((e) => e.type === 'summary');
+    expect(summary).toMatchObject({ outcome: 'done', from: '2.242.0', to: '2.250.0' });
+    expect(upgraded.exitCode).toBe(0);
+    expect(groupMembers(s.pid)).toEqual([]); // the 2.242.0 group, stopped by the upgrade
+    const after = JSON.parse((await run(['status', '--json'])).stdout);
+    expect(after).toMatchObject({ running: true, dataVersion: '2.250.0', configuredVersion: '2.250.0', active: { active: true, detail: 'nominal' } });
+    groups.push(after.pid);
+    console.log(`real Cortex 2.242.0 → 2.250.0 (adopted history, health.check: tool): downtime ${summary.downtimeMs} ms`);
+
     const again = await run(['stop', '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ wasRunning: true, forced: false });
     console.log(`real Cortex stopped by synup in ${JSON.parse(again.stdout).durationMs} ms (first, adopted: ${JSON.parse(stopped.stdout).durationMs} ms)`);
-    await until('the synup-started group to be gone', 10_000, async () => (groupMembers(s.pid).length === 0 ? true : null));
+    await until('the synup-started group to be gone', 10_000, async () => (groupMembers(after.pid).length === 0 ? true : null));
     expect(await findHolders(cellDir)).toEqual([]);
   }, 420_000);
 });
