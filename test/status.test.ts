@@ -81,7 +81,7 @@ describe('synup status', () => {
       pid: expect.any(Number),
       configuredVersion: '2.180.0',
       serviceVersion: '2.180.0',
-      dataVersion: null,
+      dataVersion: '2.180.0',
       active: { active: true, detail: 'active', url: `https://127.0.0.1:${cell.port}/api/v1/active`, trust: `pinned to ${path.join(cell.cellDir, 'sslcert.pem')}` },
     });
     const human = await synup(['status'], { cwd: cell.work });

@@ -37,12 +37,23 @@ const commands: Record<string, () => Promise<Action>> = {
   verify: async () => (await import('./verify.js')).runVerify as Action,
   restore: async () => (await import('./restore.js')).runRestore as Action,
   'changelog update': async () => (await import('./changelog.js')).runChangelogUpdate as Action,
+  start: async () => (await import('./service.js')).runStart as Action,
+  stop: async () => (await import('./service.js')).runStop as Action,
+  restart: async () => (await import('./service.js')).runRestart as Action,
+  adopt: async () => (await import('./service.js')).runAdopt as Action,
+  logs: async () => (await import('./service.js')).runLogs as Action,
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 export const positiveInt = (name: string) => (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw usageError(`${name} must be a whole number ≥ 1, received ${JSON.stringify(value)}`);
+  return n;
+};
+
+const positiveIntOrZero = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`${name} must be a whole number ≥ 0, received ${JSON.stringify(value)}`);
   return n;
 };
 
@@ -135,6 +146,38 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .action(on('status'));
 
   program
+    .command('start')
+    .description('start the service at the version its data was last written by; wait until healthy')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .action(on('start'));
+
+  program
+    .command('stop')
+    .description('stop the service (graceful, forced after service.stopTimeout) until nothing holds its files')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .action(on('stop'));
+
+  program
+    .command('restart')
+    .description('stop, then start the version in the data and wait until healthy')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .action(on('restart'));
+
+  program
+    .command('adopt')
+    .description('take over a running service synup did not start (process adapter: the holder of cell.guid\'s lock)')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .action(on('adopt'));
+
+  program
+    .command('logs')
+    .description('the service log: the last lines, then new ones with --follow')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('-n, --lines <n>', 'how many of the last lines', positiveIntOrZero('--lines'), 100)
+    .option('-f, --follow', 'keep printing new lines until interrupted')
+    .action(on('logs'));
+
+  program
     .command('history')
     .description('past runs: from/to, outcome, downtime, step durations, bytes reclaimed')
     .option('--dir <cell dir>', 'only runs of this cell')
@@ -192,7 +235,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     .description('Safe, guided upgrades of Vertex Synapse services')
     .version(SYNUP_VERSION, '-V, --version')
     .option('--json', 'one JSON document on stdout (NDJSON event lines during a run), errors included; human output stays on stderr')
-    .option('-c, --config <file>', 'config file (default: ./synup.yaml if present)')
+    .option('-c, --config <file>', 'config file (default: $SYNUP_CONFIG, else ./synup.yaml, else /etc/synup/synup.yaml)')
     .option('--no-color', 'no colours (also NO_COLOR)')
     .option('-v, --verbose', 'more detail (repeatable)', (_: string, n: number) => n + 1, 0)
     .showHelpAfterError('  fix: see `synup --help` or `synup <command> --help`')

@@ -92,7 +92,7 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
       const run = journal.create({
         id, cellDir, cellName: `rehearsal-${id}`, from, to: plan.to, plan, startedAt: new Date().toISOString(), outcome: 'running', steps: {}, data: {}, owned: [],
       });
-      const session = { config: scratchConfig, cellDir, cellName: run.cellName, stateDir: scratchRoot, adapter, health: healthProbe(scratchConfig, cellDir) };
+      const session = { config: scratchConfig, cellDir, cellName: run.cellName, stateDir: scratchRoot, adapter, health: healthProbe(scratchConfig, cellDir, adapter, ctx.env) };
       // With --json stdout carries the one result document, so step lines go to stderr.
       const reporter = ctx.out.json ? createReporter(ctx.out, 'rehearse', 'plain') : reporterFor(ctx, 'rehearse');
       const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter, options: { makeBackup: false, ignorePreflight: [] } });

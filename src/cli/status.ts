@@ -1,7 +1,7 @@
 import { ACTIVE_PATH, baseUrl, checkActive, describeTrust, readServiceVersion, trustFor, type ActiveCheck } from '../health/index.js';
 import { readCellGuid, readCellInfo } from '../lmdb/cellinfo.js';
 import { Journal } from '../runner/journal.js';
-import { openCellSession } from '../runner/session.js';
+import { healthToolCommand, openCellSession } from '../runner/session.js';
 import { summarizeRun } from '../runner/summary.js';
 import { errorMessage } from '../errors.js';
 import type { CommandContext } from './context.js';
@@ -17,7 +17,7 @@ export interface CellStatus {
   configuredVersion: string | null;
   /** What the running service reports (/api/v1/core/info); null when stopped or it will not tell. */
   serviceVersion: string | null;
-  /** What the data says (slabs/cell.lmdb cell:info), read only while the service is stopped. */
+  /** What the data says (slabs/cell.lmdb cell:info, read-only: also while the service runs). */
   dataVersion: string | null;
   dataError: string | null;
   active: (ActiveCheck & { trust: string }) | null;
@@ -43,18 +43,20 @@ export async function runStatus(ctx: CommandContext): Promise<number> {
     active: null,
     lastRun: null,
   };
-  if (service.running) {
+  if (service.running && config.health.check === 'tool') {
+    status.active = { ...(await session.health.check()), url: healthToolCommand(config, session.adapter).join(' '), trust: 'not used (health.check: tool)' };
+  } else if (service.running) {
     const trust = describeTrust(trustFor(target));
     status.active = { ...(await checkActive(target).catch((error) => ({ active: false, detail: errorMessage(error), url: baseUrl(target) + ACTIVE_PATH }))), trust };
     if (status.active.active) {
       status.serviceVersion = await readServiceVersion({ ...target, username: config.health.username, password: config.health.password }).catch(() => null);
     }
-  } else {
-    try {
-      status.dataVersion = (await readCellInfo(cellDir)).cellVersion;
-    } catch (error) {
-      status.dataError = errorMessage(error);
-    }
+  }
+  // Read-only, also while the service runs (as confirm does): a floating image tag (v2.x.x) tells no version.
+  try {
+    status.dataVersion = (await readCellInfo(cellDir)).cellVersion;
+  } catch (error) {
+    status.dataError = errorMessage(error);
   }
   if (Journal.exists(session.stateDir)) {
     const journal = Journal.open(session.stateDir);

@@ -6,12 +6,16 @@ import { SynupError, usageError } from '../errors.js';
 import { configSchema, type SynupConfig } from './schema.js';
 
 export const CONFIG_FILE = 'synup.yaml';
+/** The system-wide config, used when neither -c, SYNUP_CONFIG nor ./synup.yaml names one. */
+export const SYSTEM_CONFIG_FILE = '/etc/synup/synup.yaml';
 
 export interface LoadConfigOptions {
   /** Explicit --config path; must exist. */
   file?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** The last place looked (default SYSTEM_CONFIG_FILE); a parameter so tests need not write /etc. */
+  systemFile?: string;
 }
 
 export interface LoadedConfig {
@@ -30,27 +34,34 @@ const envOverrides: Record<string, { keys: string[]; path: boolean }> = {
 };
 
 /**
- * Reads synup.yaml (from --config, or ./synup.yaml when present), applies SYNUP_* variables, validates.
+ * The config file: `-c`, else `SYNUP_CONFIG`, else ./synup.yaml, else /etc/synup/synup.yaml; null when none exists.
+ * A named file (-c, SYNUP_CONFIG) must exist; the two default places are used only when present.
+ */
+export function findConfigFile(options: LoadConfigOptions = {}): string | null {
+  const cwd = options.cwd ?? process.cwd();
+  const named = options.file ?? (options.env ?? process.env).SYNUP_CONFIG;
+  if (named) return path.resolve(cwd, named);
+  for (const candidate of [path.join(cwd, CONFIG_FILE), options.systemFile ?? SYSTEM_CONFIG_FILE]) if (existsSync(candidate)) return candidate;
+  return null;
+}
+
+/**
+ * Reads the config file (see findConfigFile), applies SYNUP_* variables, validates.
  * A bad key names its path and what was expected.
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
   if (options.file !== undefined && options.file.trim() === '') {
     throw usageError('--config was given an empty path', 'pass the path of a synup.yaml, or drop -c to use ./synup.yaml');
   }
-  const file = options.file ? path.resolve(cwd, options.file) : path.join(cwd, CONFIG_FILE);
-  let raw: unknown = {};
-  let used: string | null = null;
-  if (options.file || existsSync(file)) {
-    raw = readYaml(file);
-    used = file;
-  }
-  if (raw === null || raw === undefined) raw = {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
+  const used = findConfigFile(options);
+  const file = used ?? 'environment';
+  const raw: unknown = used ? readYaml(used) : {};
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw usageError(`config ${file}: expected a mapping at the top level, received ${Array.isArray(raw) ? 'a list' : typeof raw}`);
   }
-  const merged = structuredClone(raw) as Record<string, unknown>;
+  const merged = structuredClone(raw ?? {}) as Record<string, unknown>;
   // A relative path in a SYNUP_* variable is relative to where synup was started, like a flag's.
   for (const [name, { keys, path: isPath }] of Object.entries(envOverrides)) {
     const value = env[name];
@@ -68,7 +79,7 @@ function readYaml(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw usageError(`cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'pass an existing file with --config, or remove the flag to use defaults');
+    throw usageError(`cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'pass an existing file with -c/--config or SYNUP_CONFIG, or leave both unset to use ./synup.yaml or /etc/synup/synup.yaml');
   }
   try {
     return parseYaml(text);

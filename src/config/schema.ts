@@ -104,8 +104,19 @@ export const configSchema = z.strictObject({
       password: z.string().optional(),
       startTimeout: positiveDuration.default(300_000),
       smoke: argv.optional(),
+      /** https: GET /api/v1/active; tool: Synapse's healthcheck tool run through the adapter (no HTTPS needed). */
+      check: z.enum(['https', 'tool']).default('https'),
+      tool: z
+        .strictObject({
+          /** Default: `python3 -m synapse.tools.service.healthcheck -c cell://{dir}/` (in a container: python, /vertex/storage). */
+          command: argv.optional(),
+          /** Extra environment for a local command (e.g. PYTHONPATH). */
+          env: z.record(z.string(), z.string()).default({}),
+          timeout: duration.default(15_000),
+        })
+        .default({ env: {}, timeout: 15_000 }),
     })
-    .default({ host: '127.0.0.1', port: 4443, insecure: false, startTimeout: 300_000 }),
+    .default({ host: '127.0.0.1', port: 4443, insecure: false, startTimeout: 300_000, check: 'https', tool: { env: {}, timeout: 15_000 } }),
   upgrade: z
     .strictObject({
       freeSpaceMargin: z.number().min(0).max(10).default(0.2),

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { discoverEnvs } from './discover.js';
 import { MDB_MAGIC } from './format.js';
@@ -33,7 +33,12 @@ function devString(dev: number): string {
 }
 
 
-/** pids holding any lock (POSIX/lockf, FLOCK, OFD) on each file, from /proc/locks, matched by device and inode. */
+/**
+ * pids holding any lock on each file, matched by device and inode in /proc/locks. A POSIX (lockf/fcntl) lock belongs
+ * to the process /proc/locks names. A FLOCK or OFD lock belongs to an open file description, and /proc/locks shows
+ * the pid that made the call (perhaps long gone, e.g. flock(1)) or -1: its holders are the processes that have that
+ * description open with the lock on it, read from /proc/<pid>/fdinfo/<fd>.
+ */
 async function lockHolders(files: string[], procLocks: string): Promise<Map<string, number[]>> {
   const byId = new Map<string, string>();
   for (const file of files) {
@@ -41,16 +46,48 @@ async function lockHolders(files: string[], procLocks: string): Promise<Map<stri
     if (st) byId.set(`${devString(st.dev)}:${st.ino}`, file);
   }
   const found = new Map<string, number[]>();
+  const add = (file: string, pid: number) => {
+    const pids = found.get(file) ?? [];
+    if (!pids.includes(pid)) found.set(file, [...pids, pid]);
+  };
+  const byDescription = new Set<string>();
   for (const line of procLocks.split('\n')) {
     // "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" ("1: -> POSIX …" for a waiter)
-    const fields = line.trim().split(/\s+/).filter((f) => f !== '->');
+    if (line.includes('->')) continue;
+    const fields = line.trim().split(/\s+/);
     if (fields.length < 6) continue;
     const [maj, min, ino] = fields[5]!.split(':');
     const file = byId.get(`${maj}:${min}:${ino}`) ?? byId.get(`${maj!.padStart(2, '0')}:${min!.padStart(2, '0')}:${ino}`);
     if (!file) continue;
-    found.set(file, [...(found.get(file) ?? []), Number(fields[4])]);
+    if (fields[1] === 'POSIX') add(file, Number(fields[4]));
+    else byDescription.add(file);
+  }
+  if (byDescription.size > 0) {
+    for (const { pid, file } of await descriptionLockOwners([...byDescription])) add(file, pid);
   }
   return found;
+}
+
+/** Processes whose open files show a lock in /proc/<pid>/fdinfo, for the given files (flock/OFD owners). */
+async function descriptionLockOwners(files: string[]): Promise<{ pid: number; file: string }[]> {
+  const ids = new Map<string, string>();
+  for (const file of files) {
+    const st = await stat(file).catch(() => null);
+    if (st) ids.set(`${st.dev}:${st.ino}`, file);
+  }
+  const owners: { pid: number; file: string }[] = [];
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
+  for (const pid of pids) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const st = await stat(`/proc/${pid}/fd/${fd}`).catch(() => null);
+      const file = st && ids.get(`${st.dev}:${st.ino}`);
+      if (!file) continue;
+      const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
+      if (/^lock:\s/m.test(info)) owners.push({ pid: Number(pid), file });
+    }
+  }
+  return owners;
 }
 
 /** Live pids in an LMDB lock.mdb reader table (a slot is free when its pid is 0). */
@@ -67,7 +104,7 @@ export async function readerPids(lockFile: string): Promise<number[]> {
 }
 
 /**
- * Who still holds the cell: locks on cell.guid (Synapse's lockf, or flock) and, per env, LMDB's own locks on lock.mdb
+ * Who still holds the cell: locks on cell.guid (Synapse's lockf, or flock, by the process holding it) and, per env, LMDB's own locks on lock.mdb
  * and live slots in its reader table (pid alive; and locking lock.mdb when /proc/locks is readable, so a stale slot
  * whose pid was reused does not count). synup's own pid is left out.
  */

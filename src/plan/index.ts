@@ -70,7 +70,7 @@ function settingsOf(config: SynupConfig): PlanSettings {
     backupMaxAgeMs: config.backup.maxAge,
     stopTimeoutMs: config.service.stopTimeout,
     startTimeoutMs: config.health.startTimeout,
-    activeUrl: `https://${config.health.host}:${config.health.port}/api/v1/active`,
+    activeUrl: config.health.check === 'tool' ? "Synapse's healthcheck tool (health.check: tool)" : `https://${config.health.host}:${config.health.port}/api/v1/active`,
     smokeCheck: Boolean(config.health.smoke),
     freeSpaceMargin: config.upgrade.freeSpaceMargin,
   };

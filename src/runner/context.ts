@@ -9,6 +9,8 @@ import type { Journal, RunRecord } from './journal.js';
 export interface HealthProbe {
   /** Resolves when /api/v1/active says active; rejects at the deadline or when aborted. */
   waitForActive(options: { deadlineMs: number; signal: AbortSignal }): Promise<void>;
+  /** One check now: active or not, and why (for `status` and `adopt`). */
+  check(): Promise<{ active: boolean; detail: string }>;
   /** The version the running service reports, or null when it cannot tell (no credentials / endpoint). */
   readVersion(): Promise<string | null>;
 }

@@ -4,6 +4,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import { lmdb } from '../lmdb/binding.js';
 import { ensurePrivateDir } from '../fsutil.js';
 import type { UpgradePlan } from '../plan/index.js';
+import type { ServiceArtifacts } from '../service/adapter.js';
 import type { StepName } from '../plan/steps.js';
 import { crashPoint } from './crash.js';
 
@@ -74,6 +75,10 @@ export interface RunData {
   envs?: number;
   migrations?: number;
   confirmedVersion?: string;
+  /** What the adapter fetched before downtime (compose: the target image and its digest). */
+  prepared?: ServiceArtifacts;
+  /** What runs after start (compose: the image the container runs, by digest). */
+  runningArtifacts?: ServiceArtifacts;
 }
 
 const JOURNAL_DIR = 'journal.lmdb';

@@ -4,7 +4,9 @@ import { resolveCellDir } from '../config/cell-dir.js';
 import { defaultStateDir, type SynupConfig } from '../config/schema.js';
 import { createAdapter } from '../service/index.js';
 import type { ServiceAdapter } from '../service/adapter.js';
-import { readServiceVersion, waitForActive } from '../health/index.js';
+import { checkActive, readServiceVersion, waitForActive } from '../health/index.js';
+import { errorMessage } from '../errors.js';
+import { checkWithTool, waitWithTool } from '../health/tool.js';
 import type { HealthProbe } from './context.js';
 
 /** Everything a runner command needs about one cell, resolved once from flags > SYNUP_* > synup.yaml > defaults. */
@@ -23,10 +25,15 @@ export function openCellSession(ctx: CommandContext, options: { dir?: string; al
   const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
   const cellName = config.cell.name ?? path.basename(cellDir);
   const adapter = createAdapter(config, { cellDir, stateDir, cwd: ctx.cwd, env: ctx.env });
-  return { config, cellDir, cellName, stateDir, adapter, health: healthProbe(config, cellDir) };
+  return { config, cellDir, cellName, stateDir, adapter, health: healthProbe(config, cellDir, adapter, ctx.env) };
 }
 
-export function healthProbe(config: SynupConfig, cellDir: string): HealthProbe {
+/**
+ * How the runner and the service commands ask "is it up?": HTTPS /api/v1/active with the cell's certificate pinned
+ * (health.check: https), or Synapse's healthcheck tool run through the adapter (health.check: tool).
+ */
+export function healthProbe(config: SynupConfig, cellDir: string, adapter: ServiceAdapter, env: NodeJS.ProcessEnv): HealthProbe {
+  if (config.health.check === 'tool') return toolProbe(config, adapter, env);
   const target = {
     host: config.health.host,
     port: config.health.port,
@@ -36,6 +43,24 @@ export function healthProbe(config: SynupConfig, cellDir: string): HealthProbe {
   };
   return {
     waitForActive: ({ deadlineMs, signal }) => waitForActive({ ...target, deadlineMs, signal }).then(() => undefined),
+    check: () => checkActive(target).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
     readVersion: () => readServiceVersion({ ...target, username: config.health.username, password: config.health.password }),
+  };
+}
+
+/** `{cell}` in health.tool.command: where the healthcheck finds the cell from where it runs. */
+export function healthToolCommand(config: SynupConfig, adapter: ServiceAdapter): string[] {
+  const python = adapter.name === 'compose' || adapter.name === 'kubernetes' ? 'python' : 'python3';
+  const template = config.health.tool.command ?? [python, '-m', 'synapse.tools.service.healthcheck', '-c', '{cell}'];
+  return template.map((arg) => arg.replaceAll('{cell}', adapter.cellUrl));
+}
+
+function toolProbe(config: SynupConfig, adapter: ServiceAdapter, env: NodeJS.ProcessEnv): HealthProbe {
+  const target = async () => ({ argv: await adapter.execArgv(healthToolCommand(config, adapter)), env: { ...env, ...config.health.tool.env }, timeoutMs: config.health.tool.timeout });
+  return {
+    waitForActive: async ({ deadlineMs, signal }) => waitWithTool(await target(), { deadlineMs, signal }),
+    check: async () => checkWithTool(await target()).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
+    // The healthcheck does not tell the version: confirm then relies on the data's cell:version.
+    readVersion: async () => null,
   };
 }

@@ -32,6 +32,21 @@ export interface LogOptions {
   since?: Date;
 }
 
+/** Image references with their content digests (`repo@sha256:…`), so the journal says what really ran. */
+export interface ServiceArtifacts {
+  image: string;
+  id: string | null;
+  digests: string[];
+}
+
+export interface TailOptions {
+  /** The last this many lines first. */
+  lines: number;
+  /** Then keep following new lines until the signal aborts. */
+  follow: boolean;
+  signal: AbortSignal;
+}
+
 export interface ServiceAdapter {
   readonly name: AdapterName;
   status(): Promise<ServiceStatus>;
@@ -45,6 +60,25 @@ export interface ServiceAdapter {
   restoreProbes(saved: SavedProbes): Promise<void>;
   /** Follows the service log, one line at a time, until the signal aborts. */
   logs(options: LogOptions): AsyncIterable<string>;
+  /** `synup logs`: the last lines of the service log, then (with follow) new ones as they come. */
+  tail(options: TailOptions): AsyncIterable<string>;
+  /**
+   * Takes over a running instance synup did not start so stop/upgrade manage it (process adapter: the holder of
+   * cell.guid's lock), after `confirm` (which may refuse it). Absent: the adapter's tool (systemd, docker, kubectl)
+   * already owns the service.
+   */
+  adopt?(confirm?: () => Promise<void>): Promise<unknown>;
+  /**
+   * Before any downtime: makes `version` present where the service runs (compose: `docker compose pull` of its
+   * image, like kubeadm's pre-pull). Absent: nothing to fetch (the process/systemd binaries are checked by start).
+   */
+  prepare?(version: string): Promise<ServiceArtifacts>;
+  /** After start: what the service really runs (compose: its image id and digests); absent when unknown. */
+  runningArtifacts?(): Promise<ServiceArtifacts | null>;
+  /** The argv that runs `argv` where the service runs: as is (process, systemd), `docker compose exec`, `kubectl exec`. */
+  execArgv(argv: string[]): Promise<string[]>;
+  /** Where Synapse's healthcheck finds the cell from there: `cell://<dir>/` locally, `cell:///vertex/storage/` in a container. */
+  readonly cellUrl: string;
   /** The exact argv the adapter runs for an action, for `--dry-run` and runbooks. */
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][];
 }

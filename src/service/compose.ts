@@ -1,20 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, usageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import type { LogOptions, SavedProbes, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { earliest, followTool, runTool } from './tool.js';
-import { imageFor, versionOfImage } from './version.js';
+import { CONTAINER_CELL_URL, imageFor, versionOfImage } from './version.js';
 
 /** service.compose with every default applied. */
 export interface ComposeSettings {
   file: string;
   /** synup's own override file (image tag, healthcheck during an upgrade), passed as a second `-f`. */
   overrideFile: string;
+  /** synup's pull-only override (the target image), present only while `docker compose pull` runs. */
+  pullFile: string;
   project: string | null;
   service: string;
   image: string;
@@ -33,6 +35,7 @@ export function composeSettings(config: SynupConfig, ctx: AdapterContext): Compo
   return {
     file,
     overrideFile: own.overrideFile ? resolvePath(ctx, own.overrideFile) : path.join(path.dirname(file), `${stem}.synup.yaml`),
+    pullFile: path.join(path.dirname(file), `${stem}.synup-pull.yaml`),
     project: own.project ?? null,
     service: own.service,
     image: own.image,
@@ -45,6 +48,12 @@ export function composeSettings(config: SynupConfig, ctx: AdapterContext): Compo
 
 /** First line of synup's override file: a file without it is never written over. */
 export const OVERRIDE_MARKER = '# synup-owned override: the image tag synup switched to, and the healthcheck it disables during an upgrade';
+
+/** First line of the pull-only override; removed right after the pull, so a later `up` never sees it. */
+export const PULL_MARKER = '# synup-owned, temporary: the image `docker compose pull` fetches before an upgrade';
+
+/** How long a pull may take (a Synapse image is a few hundred MB). */
+const PULL_TIMEOUT_MS = 30 * 60_000;
 
 interface OverrideService {
   image?: string;
@@ -63,6 +72,7 @@ const RUNNING_STATES = new Set(['running', 'restarting', 'paused', 'removing']);
 
 /** `docker compose ps --format json`: one object per line (compose ≥ 2.21) or one array (older). */
 function parsePs(stdout: string): PsEntry[] {
+  // `docker compose images --format json` has the same two shapes.
   const text = stdout.trim();
   if (text === '') return [];
   if (text.startsWith('[')) return JSON.parse(text) as PsEntry[];
@@ -110,8 +120,10 @@ export class ComposeAdapter implements ServiceAdapter {
   async status(): Promise<ServiceStatus> {
     const entries = await this.entries();
     const running = entries.filter((e) => RUNNING_STATES.has(e.State ?? ''));
-    const configuredVersion = versionOfImage(this.readOverride().image) ?? versionOfImage(entries[0]?.Image);
-    const detail = entries.length === 0 ? `no container for service ${this.settings.service}` : entries.map((e) => `${e.Name ?? '?'} ${e.State ?? '?'}${e.Health ? ` (${e.Health})` : ''}`).join(', ');
+    const image = this.readOverride().image ?? entries[0]?.Image;
+    const configuredVersion = versionOfImage(image);
+    const floating = image && !configuredVersion ? `; image ${image} has a floating tag: the version is read from the data` : '';
+    const detail = (entries.length === 0 ? `no container for service ${this.settings.service}` : entries.map((e) => `${e.Name ?? '?'} ${e.State ?? '?'}${e.Health ? ` (${e.Health})` : ''}`).join(', ')) + floating;
     return { running: running.length > 0, configuredVersion, detail };
   }
 
@@ -141,6 +153,40 @@ export class ComposeAdapter implements ServiceAdapter {
     return { forced, durationMs: Date.now() - started };
   }
 
+  /** `docker compose pull` of the target image through a pull-only override, then its id and digests. */
+  async prepare(version: string): Promise<ServiceArtifacts> {
+    const image = imageFor(this.settings.image, version);
+    const file = this.settings.pullFile;
+    if (existsSync(file) && !readFileSync(file, 'utf8').startsWith(PULL_MARKER)) {
+      throw refusal(`${file} exists but was not written by synup; leaving it alone`, 'move it away: synup writes the image to pull there for the moment of the pull');
+    }
+    writeFileAtomic(file, `${PULL_MARKER}\n${stringifyYaml({ services: { [this.settings.service]: { image } } })}`, 0o644);
+    try {
+      await runTool(['docker', 'compose', '-f', this.settings.file, '-f', file, ...(this.settings.project ? ['-p', this.settings.project] : []), 'pull', this.settings.service], {
+        env: this.settings.env,
+        cwd: this.settings.cwd,
+        timeoutMs: PULL_TIMEOUT_MS,
+      });
+    } finally {
+      rmSync(file, { force: true });
+    }
+    return this.inspectImage(image);
+  }
+
+  /** The image the service's container runs (`docker compose images`), with its digests. */
+  async runningArtifacts(): Promise<ServiceArtifacts | null> {
+    const entries = parsePs((await this.run('images', '--format', 'json', this.settings.service)).stdout) as { ID?: string; Repository?: string; Tag?: string }[];
+    const entry = entries.find((e) => e.ID);
+    if (!entry?.ID) return null;
+    return { ...(await this.inspectImage(entry.ID)), image: `${entry.Repository ?? '?'}:${entry.Tag ?? '?'}` };
+  }
+
+  private async inspectImage(ref: string): Promise<ServiceArtifacts> {
+    const { stdout } = await runTool(['docker', 'image', 'inspect', ref], { env: this.settings.env, cwd: this.settings.cwd });
+    const [info] = JSON.parse(stdout) as { Id?: string; RepoDigests?: string[] }[];
+    return { image: ref, id: info?.Id ?? null, digests: info?.RepoDigests ?? [] };
+  }
+
   async disableProbes(): Promise<SavedProbes> {
     const current = this.readOverride();
     const saved: SavedProbes = { overrideFile: this.settings.overrideFile, hadHealthcheck: 'healthcheck' in current };
@@ -160,6 +206,17 @@ export class ComposeAdapter implements ServiceAdapter {
     const from = earliest(options.since, this.lastStart);
     const argv = this.compose(existsSync(this.settings.overrideFile), 'logs', '-f', '--no-log-prefix', ...(from ? ['--since', from.toISOString()] : []), this.settings.service);
     return followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd });
+  }
+
+  tail(options: TailOptions): AsyncIterable<string> {
+    const argv = this.compose(existsSync(this.settings.overrideFile), 'logs', '--no-log-prefix', '--tail', String(options.lines), ...(options.follow ? ['-f'] : []), this.settings.service);
+    return followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd });
+  }
+
+  readonly cellUrl = CONTAINER_CELL_URL;
+
+  async execArgv(argv: string[]): Promise<string[]> {
+    return this.compose(existsSync(this.settings.overrideFile), 'exec', '-T', this.settings.service, ...argv);
   }
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status'): string[][] {

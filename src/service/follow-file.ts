@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,5 +59,31 @@ export async function* followFile(file: string, options: FollowFileOptions): Asy
       }
     }
     await sleep(pollMs, undefined, { signal: options.signal }).catch(() => undefined);
+  }
+}
+
+/** Bytes read back from a log's end to find its last lines (bounded memory: long lines are cut at this size). */
+const TAIL_WINDOW = 1024 * 1024;
+
+/** The last `count` complete lines of `file` and its size (where following continues); none when it is missing. */
+export function lastLines(file: string, count: number): { lines: string[]; end: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return { lines: [], end: 0 };
+  }
+  try {
+    const { size } = statSync(file);
+    const from = Math.max(0, size - TAIL_WINDOW);
+    const buffer = Buffer.alloc(size - from);
+    readSync(fd, buffer, 0, buffer.length, from);
+    const text = buffer.toString('utf8');
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+    const lines = complete.split('\n').slice(0, -1);
+    if (from > 0) lines.shift(); // the first one is cut
+    return { lines: count === 0 ? [] : lines.slice(-count), end: from + Buffer.byteLength(complete) };
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import type { AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { followTool, isToolMissing, runTool } from './tool.js';
-import { imageFor, versionOfImage } from './version.js';
+import { CONTAINER_CELL_URL, imageFor, versionOfImage } from './version.js';
 
 /** service.kubernetes with every default applied. */
 export interface KubernetesSettings {
@@ -239,6 +239,18 @@ export class KubernetesAdapter implements ServiceAdapter {
       }
       await sleep(this.settings.logRetryMs, undefined, { signal: options.signal }).catch(() => undefined);
     }
+  }
+
+  async *tail(options: TailOptions): AsyncGenerator<string> {
+    const container = this.settings.container ?? this.container(await this.workload()).container.name;
+    yield* followTool(this.kubectl('logs', `--tail=${options.lines}`, ...(options.follow ? ['-f'] : []), this.target, '-c', container), { env: this.settings.env, signal: options.signal });
+  }
+
+  readonly cellUrl = CONTAINER_CELL_URL;
+
+  async execArgv(argv: string[]): Promise<string[]> {
+    const container = this.settings.container ?? this.container(await this.workload()).container.name;
+    return this.kubectl('exec', this.target, '-c', container, '--', ...argv);
   }
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][] {

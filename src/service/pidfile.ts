@@ -2,17 +2,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { SynupError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 
-/** What synup records about an instance it started: the pid file is JSON, written temp + fsync + rename. */
+/** What synup records about an instance it started or adopted: the pid file is JSON, written temp + fsync + rename. */
 export interface PidRecord {
   pid: number;
-  version: string;
+  /** The version synup started; null for an adopted instance whose version synup did not choose. */
+  version: string | null;
   startedAt: string;
   /** /proc start time of the pid, so a reused pid is not mistaken for the service. */
   startTicks: number | null;
-  logFile: string;
+  /** The instance's log; null for an adopted instance whose output is not a file synup can read. */
+  logFile: string | null;
   /** Size of the log when this instance started: its own output begins here. */
   logOffset: number;
   stoppedAt?: string;
+  /** Set when synup adopted an instance something else started (see findRunningInstance). */
+  adopted?: { at: string; argv: string[]; pgid: number | null; groupStartTicks: number | null };
 }
 
 export function readPidRecord(file: string): PidRecord | null {
@@ -25,7 +29,7 @@ export function readPidRecord(file: string): PidRecord | null {
       hint: 'point service.process.pidFile at a file only synup writes',
     });
   }
-  if (!Number.isInteger(record.pid) || typeof record.version !== 'string') {
+  if (!Number.isInteger(record.pid) || (typeof record.version !== 'string' && !(record.adopted && record.version === null))) {
     throw new SynupError('failed', `pid file ${file} lacks pid/version: it was not written by synup`, { hint: 'point service.process.pidFile at a file only synup writes' });
   }
   return record as PidRecord;

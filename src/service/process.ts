@@ -5,9 +5,10 @@ import { execa } from 'execa';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
-import { followFile } from './follow-file.js';
+import { findRunningInstance } from './adopt.js';
+import { followFile, lastLines } from './follow-file.js';
 import { readPidRecord, writePidRecord, type PidRecord } from './pidfile.js';
 import { isAlive, processGroup, processStartTicks, signalProcess } from '../proc.js';
 import { cellLocked, describeHolders, waitUntilReleased } from './released.js';
@@ -111,12 +112,14 @@ export class ProcessAdapter implements ServiceAdapter {
     const record = readPidRecord(this.settings.pidFile);
     const configuredVersion = record?.version ?? null;
     if (record && isLive(record)) {
-      return { running: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} started ${record.version} at ${record.startedAt}; log ${record.logFile}` };
+      const log = record.logFile ? `log ${record.logFile}` : 'its log is not a file synup can read';
+      const how = record.adopted ? `adopted at ${record.adopted.at} (started by something else: ${record.adopted.argv.join(' ')})` : `started ${record.version} at ${record.startedAt}`;
+      return { running: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
     }
     const locks = await cellLocked(this.ctx.cellDir);
     if (locks.length > 0) {
       const pid = locks.map((h) => h.pid).find((p) => isAlive(p));
-      return { running: true, pid, configuredVersion, detail: `cell.guid is locked (${describeHolders(locks)}) by an instance synup did not start` };
+      return { running: true, pid, configuredVersion, detail: `cell.guid is locked (${describeHolders(locks)}) by an instance synup did not start; \`synup adopt\` takes it over (stop, restart and upgrade do so themselves)` };
     }
     if (record && !record.stoppedAt) return { running: false, configuredVersion, detail: `pid ${record.pid} (${record.version}) is gone${this.lastLogLine(record)}` };
     return { running: false, configuredVersion, detail: record ? `stopped at ${record.stoppedAt}` : 'not started by synup' };
@@ -124,6 +127,7 @@ export class ProcessAdapter implements ServiceAdapter {
 
   /** The last line this instance wrote (why it died, usually), for status details. */
   private lastLogLine(record: PidRecord): string {
+    if (!record.logFile) return '';
     try {
       const size = statSync(record.logFile).size;
       const from = Math.max(record.logOffset, size - 4096);
@@ -205,10 +209,8 @@ export class ProcessAdapter implements ServiceAdapter {
 
   async stop(options: StopOptions): Promise<StopResult> {
     const started = Date.now();
-    const record = this.liveRecord();
-    const target = record
-      ? { pid: record.pid, startTicks: record.startTicks, group: processGroup(record.pid) === record.pid }
-      : await this.foreignInstance();
+    const record = this.liveRecord() ?? (await this.adopt());
+    const target = record ? { pid: record.pid, startTicks: record.startTicks, group: this.leadsGroup(record) } : null;
     let forced = false;
     if (target) {
       signalProcess(target.pid, 'SIGTERM', target.group);
@@ -227,10 +229,35 @@ export class ProcessAdapter implements ServiceAdapter {
     return { forced, durationMs: Date.now() - started };
   }
 
-  /** A live process holding cell.guid that synup did not start: it is this cell's service, so stop stops it. */
-  private async foreignInstance(): Promise<{ pid: number; startTicks: number | null; group: boolean } | null> {
-    const pid = (await cellLocked(this.ctx.cellDir)).map((h) => h.pid).find((p) => isAlive(p));
-    return pid === undefined ? null : { pid, startTicks: processStartTicks(pid), group: false };
+  /** Whether the instance leads its own process group (synup started it detached, or a shell with job control did). */
+  private leadsGroup(record: PidRecord): boolean {
+    if (!record.adopted) return processGroup(record.pid) === record.pid;
+    return record.adopted.pgid === record.pid && isAlive(record.pid, record.adopted.groupStartTicks);
+  }
+
+  /**
+   * Takes over the live instance something else started (the holder of cell.guid's lock, checked to name this cell
+   * dir): records it in the pid file so status, stop, restart and upgrade manage it. Returns the live record synup
+   * already has, the new one, or null when nothing runs. `confirm` may refuse the instance before it is recorded.
+   */
+  async adopt(confirm?: () => Promise<void>): Promise<PidRecord | null> {
+    const live = this.liveRecord();
+    if (live) return live;
+    const instance = await findRunningInstance(this.ctx.cellDir);
+    if (!instance) return null;
+    await confirm?.();
+    const record: PidRecord = {
+      pid: instance.pid,
+      version: null,
+      startedAt: new Date().toISOString(),
+      startTicks: instance.startTicks,
+      logFile: instance.logFile,
+      logOffset: 0,
+      adopted: { at: new Date().toISOString(), argv: instance.argv, pgid: instance.pgid, groupStartTicks: instance.groupStartTicks },
+    };
+    this.prepareDir(this.settings.pidFile);
+    writePidRecord(this.settings.pidFile, record);
+    return record;
   }
 
   async disableProbes(): Promise<SavedProbes> {
@@ -241,8 +268,34 @@ export class ProcessAdapter implements ServiceAdapter {
 
   async *logs(options: LogOptions): AsyncGenerator<string> {
     const record = readPidRecord(this.settings.pidFile);
-    const from = record?.logOffset ?? (existsSync(this.settings.logFile) ? statSync(this.settings.logFile).size : 0);
-    yield* followFile(record?.logFile ?? this.settings.logFile, { from, signal: options.signal });
+    const file = this.logFileOf(record);
+    const from = record?.logOffset ?? (existsSync(file) ? statSync(file).size : 0);
+    yield* followFile(file, { from, signal: options.signal });
+  }
+
+  async *tail(options: TailOptions): AsyncGenerator<string> {
+    const file = this.logFileOf(readPidRecord(this.settings.pidFile));
+    const { lines, end } = lastLines(file, options.lines);
+    yield* lines;
+    if (options.follow) yield* followFile(file, { from: end, signal: options.signal });
+  }
+
+  /** The current instance's log file; an adopted instance writing to a pipe or a terminal has none synup can read. */
+  private logFileOf(record: PidRecord | null): string {
+    if (record && record.logFile === null) {
+      throw new SynupError('failed', `pid ${record.pid} (adopted) does not write its log to a file synup can read`, {
+        hint: 'read it where its starter sends it (a terminal, a pipe, the journal), or restart it with `synup restart` so synup keeps its log',
+      });
+    }
+    return record?.logFile ?? this.settings.logFile;
+  }
+
+  get cellUrl(): string {
+    return `cell://${this.ctx.cellDir}/`;
+  }
+
+  async execArgv(argv: string[]): Promise<string[]> {
+    return argv;
   }
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][] {

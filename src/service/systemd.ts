@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult } from './adapter.js';
+import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
 import { readEnvVariable, writeEnvVariable } from './env-file.js';
 import { waitUntilReleased } from './released.js';
@@ -171,6 +171,11 @@ export class SystemdAdapter implements ServiceAdapter {
     return followTool(this.journalctl(options.since), { env: this.settings.env, signal: options.signal });
   }
 
+  tail(options: TailOptions): AsyncIterable<string> {
+    const argv = ['journalctl', ...(this.settings.user ? ['--user'] : []), '-u', this.settings.unit, '-n', String(options.lines), ...(options.follow ? ['-f'] : []), '-o', 'cat', '--no-pager'];
+    return followTool(argv, { env: this.settings.env, signal: options.signal });
+  }
+
   /** From the earlier of the caller's `since` and this adapter's own last start (nothing of a boot is missed). */
   private journalctl(since: Date | undefined): string[] {
     const from = earliest(since, this.lastStart);
@@ -184,6 +189,14 @@ export class SystemdAdapter implements ServiceAdapter {
       'cat',
       ...(from ? [`--since=@${Math.floor(from.getTime() / 1000)}`] : []),
     ];
+  }
+
+  get cellUrl(): string {
+    return `cell://${this.ctx.cellDir}/`;
+  }
+
+  async execArgv(argv: string[]): Promise<string[]> {
+    return argv;
   }
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status'): string[][] {

@@ -15,3 +15,6 @@ export function versionOfImage(image: string | undefined): string | null {
 
 /** Image reference for a version, the way Vertex tags its images. */
 export const imageFor = (image: string, version: string) => `${image}:v${assertVersion(version)}`;
+
+/** The storage dir in Vertex's images, as Synapse's healthcheck names it (`cell:///vertex/storage/`). */
+export const CONTAINER_CELL_URL = 'cell:///vertex/storage/';

@@ -31,7 +31,9 @@ export const confirm: Step = {
   },
   dryRun(ctx) {
     return [
-      `Would check the running version (/api/v1/core/info) and the data's cell:version are ${ctx.plan.to}`,
+      ctx.config.health.check === 'tool'
+        ? `Would check the data's cell:version is ${ctx.plan.to} (the healthcheck tool does not tell the version)`
+        : `Would check the running version (/api/v1/core/info) and the data's cell:version are ${ctx.plan.to}`,
       ...(ctx.config.health.smoke ? [`Would run smoke check: ${ctx.config.health.smoke.join(' ')}`] : []),
     ];
   },

@@ -31,6 +31,7 @@ function refuse(name: string, message: string, hint: string): never {
  * certificate pinned to the cell's own sslcert.pem (or validated by health.ca), and reports a version if it will.
  */
 async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> {
+  if (ctx.config.health.check === 'tool') return proveByHealthTool(ctx);
   const { host, port, startTimeout } = ctx.config.health;
   const deadline = Date.now() + startTimeout;
   let waiting = false;
@@ -49,6 +50,23 @@ async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> 
       return refuse('service-identity', `cannot prove the service on ${baseUrl({ host, port })} is this cell: ${errorMessage(error)}`,
         `check that health.host/health.port point at this cell's HTTPS API (its certificate: ${path.join(ctx.cellDir, 'sslcert.pem')}, or health.ca)`);
     }
+  }
+}
+
+/**
+ * health.check: tool — Synapse's healthcheck reaches the cell through its own Unix socket in the cell dir (or the
+ * adapter's container), so a healthy answer is this cell's. Retried until health.startTimeout; it tells no version.
+ */
+async function proveByHealthTool(ctx: StepContext): Promise<null> {
+  const deadline = Date.now() + ctx.config.health.startTimeout;
+  for (let waiting = false; ; waiting = true) {
+    const check = await ctx.health.check();
+    if (check.active) return null;
+    if (Date.now() >= deadline || ctx.signal?.aborted) {
+      return refuse('service-identity', `the running service does not answer the health check: ${check.detail}`, 'check health.tool in synup.yaml and the service log (`synup logs`)');
+    }
+    if (!waiting) ctx.progress(`the running service does not answer the health check yet (${check.detail}); retrying for up to ${formatDuration(ctx.config.health.startTimeout)} (health.startTimeout)`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 
@@ -100,7 +118,7 @@ export const preflight: Step = {
       const running = await proveServiceIsThisCell(ctx);
       check(ctx, 'service-version', running && running !== from ? `the running service reports ${running}, its data says ${from}` : null,
         'the service and its data disagree; find out why before upgrading');
-    } else {
+    } else if (ctx.config.health.check === 'https') {
       await assertPortFree(ctx);
     }
     assertStartable(ctx, from, to);
@@ -118,9 +136,14 @@ export const preflight: Step = {
     check(ctx, 'free-space', free < needed + margin ? `${formatBytes(free)} free on the cell's filesystem, the compacted copy needs up to ${formatBytes(needed)} + ${formatBytes(margin)} margin` : null,
       'free space next to the cell dir (old synup dirs: `synup prune`)');
 
+    // Last, once every check passed: fetching the new version is slow and needs no downtime.
+    const prepared = ctx.run.data.prepared ?? (await ctx.adapter.prepare?.(to));
+    if (prepared) ctx.progress(`pulled ${prepared.image}${prepared.digests.length ? ` (${prepared.digests.join(', ')})` : ''}`);
+
     ctx.update((run) => {
       run.data.origIno = cellStat.ino;
       run.data.estimateBytes = needed;
+      if (prepared) run.data.prepared = prepared;
     });
     ctx.progress(`cell ${info.guid ?? '?'} at ${from} → ${to}; ${ctx.plan.migrations.length} migration(s); ${formatBytes(free)} free, needs ≤ ${formatBytes(needed)}`);
   },
@@ -128,6 +151,7 @@ export const preflight: Step = {
     return [
       `Would lock ${ctx.cellDir} for this run and read its version from slabs/cell.lmdb (cell:info)`,
       `Would check: ${PREFLIGHT_CHECKS.filter((c) => !ctx.options.ignorePreflight.includes(c)).join(', ')}`,
+      ...(ctx.adapter.prepare ? [`Would fetch ${ctx.plan.to} where the service runs (${ctx.adapter.name}: pull the image) before any downtime, and record its digest`] : []),
     ];
   },
 };

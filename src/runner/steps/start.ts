@@ -10,6 +10,13 @@ export const start: Step = {
     });
     const status = await ctx.adapter.status();
     if (!status.running) await ctx.adapter.start(ctx.run.to);
+    const running = await ctx.adapter.runningArtifacts?.();
+    if (running) {
+      ctx.update((run) => {
+        run.data.runningArtifacts = running;
+      });
+      ctx.progress(`running ${running.image} (${running.digests.join(', ') || running.id || 'no digest'})`);
+    }
   },
   /** Stop the new version before its data is moved aside. */
   async undo(ctx) {

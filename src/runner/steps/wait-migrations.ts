@@ -2,6 +2,7 @@ import { SynupError } from '../../errors.js';
 import { formatDuration } from '../../cli/output.js';
 import { classifyLogLine } from '../../health/logwatch.js';
 import type { Step, StepContext } from '../context.js';
+import { healthToolCommand } from '../session.js';
 import { dataFingerprint } from '../progress.js';
 
 const POLL_MS = 1000;
@@ -99,7 +100,9 @@ export const waitMigrations: Step = {
   dryRun(ctx) {
     const { stallMs, deadlineMs } = bootBudget(ctx);
     return [
-      `Would poll https://${ctx.config.health.host}:${ctx.config.health.port}/api/v1/active (trusting ${ctx.config.health.ca ?? 'the cell\'s own sslcert.pem'}) and follow the service log`,
+      ctx.config.health.check === 'tool'
+        ? `Would run ${healthToolCommand(ctx.config, ctx.adapter).join(' ')} through the ${ctx.adapter.name} adapter until it reports nominal, and follow the service log`
+        : `Would poll https://${ctx.config.health.host}:${ctx.config.health.port}/api/v1/active (trusting ${ctx.config.health.ca ?? 'the cell\'s own sslcert.pem'}) and follow the service log`,
       `Would wait for "model migrations complete" when a model migration begins; fail after ${formatDuration(stallMs)} without progress or ${formatDuration(deadlineMs)} in all`,
     ];
   },
