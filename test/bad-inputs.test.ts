@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync, mkdtempSync } from 'node:fs';
-import { lockFileFor } from '../src/runner/lock.js';
+import { lockFileFor } from '../src/safety/lock.js';
 import { createSimCell, SIM_CELL_JS } from './sim/index.js';
 import { repoRoot, synup } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lockFileFor } from '../src/runner/lock.js';
+import { lockFileFor } from '../src/safety/lock.js';
 import { startHarness, type Harness } from './upgrade-harness.js';
 
 let harness: Harness | undefined;

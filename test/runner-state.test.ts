@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { Journal, newRunId, type RunRecord } from '../src/runner/journal.js';
-import { acquireLock, lockFileFor } from '../src/runner/lock.js';
+import { acquireLock, lockFileFor } from '../src/safety/lock.js';
 import { tempDir } from './helpers.js';
 
 function record(id: string, cellDir: string): RunRecord {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sealManifest, type Manifest } from '../src/backup/manifest.js';
-import { acquireLock } from '../src/runner/lock.js';
+import { acquireLock } from '../src/safety/lock.js';
 import { createSimCell, startSim } from './sim/index.js';
 import { fileDigests, useSims } from './sim/testing.js';
 import { synup, synupBin, tempDir } from './helpers.js';

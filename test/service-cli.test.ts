@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findHolders } from '../src/lmdb/holders.js';
-import { acquireLock } from '../src/runner/lock.js';
+import { acquireLock } from '../src/safety/lock.js';
 import { isAlive } from '../src/proc.js';
 import { SIM_CHANGELOG } from './upgrade-harness.js';
 import { createSimCell, freePort, SIM_CELL_JS } from './sim/index.js';

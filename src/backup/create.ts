@@ -17,7 +17,7 @@ import { exists } from './files.js';
 import { RESERVED_FILES, sealManifest, writeManifest, type Manifest, type ManifestEnv } from './manifest.js';
 import { verifyBackup, type VerifyReport } from './verify.js';
 import { assertBackupDestination } from '../safety/paths.js';
-import { Interrupted } from '../runner/interrupt.js';
+import { Interrupted } from '../interrupt.js';
 
 export interface CreateBackupOptions {
   cellDir: string;

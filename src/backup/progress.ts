@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, note, type Output } from '../cli/output.js';
+import { formatBytes, formatDuration, note, type Output } from '../ui/output.js';
 
 export interface ByteProgress {
   phase: string;

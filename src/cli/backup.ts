@@ -4,9 +4,9 @@ import { createBackup } from '../backup/create.js';
 import type { Engine } from '../backup/engines.js';
 import { progressPrinter } from '../backup/progress.js';
 import { resolveCellDir } from '../config/cell-dir.js';
-import { trapInterrupts } from '../runner/interrupt.js';
+import { trapInterrupts } from '../interrupt.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, say } from './output.js';
+import { emitJson, formatBytes, formatDuration, say } from '../ui/output.js';
 
 interface BackupFlags {
   cold?: boolean;

@@ -1,11 +1,10 @@
 import path from 'node:path';
 import { loadChangelog, loadDefaultChangelog, type Changelog } from '../changelog/index.js';
-import { defaultStateDir } from '../config/schema.js';
 import type { CommandContext } from './context.js';
 
 /** `<state dir>/changelogs`: fetched changelogs (URLs, `synup changelog update`). */
 export function changelogCacheDir(ctx: CommandContext): string {
-  return path.join(ctx.config().config.state.dir ?? defaultStateDir(ctx.env), 'changelogs');
+  return path.join(ctx.config().stateDir, 'changelogs');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { newestRelease, updateChangelog } from '../changelog/index.js';
 import { changelogCacheDir } from './changelog-source.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from './output.js';
+import { emitJson, say } from '../ui/output.js';
 
 interface ChangelogUpdateFlags {
   to: string;

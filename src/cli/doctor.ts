@@ -5,7 +5,7 @@ import { runHostChecks } from '../doctor/checks.js';
 import { estimateCompactedBytes } from '../runner/estimate.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import type { CommandContext } from './context.js';
-import { emitJson, paint, say, table } from './output.js';
+import { emitJson, paint, say, table } from '../ui/output.js';
 
 interface DoctorFlags {
   dir?: string;

@@ -1,14 +1,12 @@
-import { defaultStateDir } from '../config/schema.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { Journal } from '../runner/journal.js';
 import { summarizeRun } from '../runner/summary.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, say, table } from './output.js';
+import { emitJson, formatBytes, formatDuration, say, table } from '../ui/output.js';
 
 /** The audit trail: every run with from/to, outcome, downtime, step durations and bytes reclaimed. */
 export async function runHistory(ctx: CommandContext, _args: string[], flags: { dir?: string }): Promise<number> {
-  const { config } = ctx.config();
-  const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
+  const { stateDir } = ctx.config();
   const cellDir = flags.dir ? resolveCellDir(flags.dir, ctx.cwd) : undefined;
   let runs: ReturnType<typeof summarizeRun>[] = [];
   if (Journal.exists(stateDir)) {

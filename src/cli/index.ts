@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, usageError } from '../errors.js';
 import { createContext, type CommandContext } from './context.js';
-import { createOutput, emitJson, reportError, type OutputOptions } from './output.js';
+import { createOutput, emitJson, reportError, type OutputOptions } from '../ui/output.js';
 import { PREFLIGHT_CHECKS } from '../plan/steps.js';
 import { SYNUP_VERSION } from '../version.js';
 

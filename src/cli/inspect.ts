@@ -5,7 +5,7 @@ import { resolveEngine } from '../backup/engines.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { inspectCell } from '../lmdb/inspect.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, paint, say, table } from './output.js';
+import { emitJson, formatBytes, paint, say, table } from '../ui/output.js';
 
 interface InspectFlags {
   skipDirs?: string[];

@@ -1,13 +1,12 @@
 import path from 'node:path';
 import { normalizeVersion } from '../changelog/index.js';
 import { resolveCellDir } from '../config/cell-dir.js';
-import { defaultStateDir } from '../config/schema.js';
 import { usageError } from '../errors.js';
 import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
 import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
 import { loadChangelogFor } from './changelog-source.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from './output.js';
+import { emitJson, say } from '../ui/output.js';
 
 interface PlanFlags {
   from?: string;
@@ -51,7 +50,7 @@ async function cellVersion(cellDir: string, from: string | undefined): Promise<{
 async function runbookExtras(ctx: CommandContext, cellDir: string, plan: UpgradePlan): Promise<RunbookExtras> {
   const { openCellSession } = await import('../runner/session.js');
   const { dryRunActions, manualRollback } = await import('../runner/dry-run.js');
-  const session = openCellSession(ctx, { dir: cellDir });
+  const session = openCellSession(ctx.config(), { dir: cellDir });
   const options = { makeBackup: false, ignorePreflight: session.config.upgrade.ignorePreflight };
   const actions = Object.fromEntries(dryRunActions(session, plan, options, ctx.out).map((s) => [s.name, s.actions]));
   return { actions, rollback: manualRollback(session, plan), title: `Synapse upgrade of ${session.cellName}: ${plan.from} → ${plan.to} (${session.adapter.name} adapter)` };
@@ -73,7 +72,7 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
   const fromLabel = cellDir && !flags.from ? `the version of ${cellDir} (slabs/cell.lmdb)` : '--from';
   const plan = buildPlan({ changelog, from, fromLabel, to: flags.to, dir: cellDir, config });
-  if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, config.state.dir ?? defaultStateDir(ctx.env), plan);
+  if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, ctx.config().stateDir, plan);
 
   const format = ctx.out.json ? 'json' : flags.format;
   const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, cellDir, plan) : {};

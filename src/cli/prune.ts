@@ -2,11 +2,11 @@ import { rm } from 'node:fs/promises';
 import { parseDuration } from '../config/duration.js';
 import { usageError } from '../errors.js';
 import { Journal } from '../runner/journal.js';
-import { acquireLock } from '../runner/lock.js';
+import { acquireLock } from '../safety/lock.js';
 import { inodeOf } from '../runner/paths.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from './output.js';
+import { emitJson, say } from '../ui/output.js';
 
 /**
  * Removes only dirs the journal says synup made or renamed for a run that has ended (pre-upgrade copies, failed
@@ -15,7 +15,7 @@ import { emitJson, say } from './output.js';
 export async function runPrune(ctx: CommandContext, _args: string[], flags: { dir?: string; olderThan: string; dryRun?: boolean }): Promise<number> {
   const maxAge = parseDuration(flags.olderThan);
   if (maxAge === null) throw usageError(`--older-than: expected a duration like 7d or 12h, received ${JSON.stringify(flags.olderThan)}`);
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx.config(), { dir: flags.dir });
   const removed: string[] = [];
   const kept: { path: string; reason: string }[] = [];
   // Nothing recorded means nothing synup made: say so without creating a state dir or a journal.

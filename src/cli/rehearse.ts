@@ -2,7 +2,6 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readManifest } from '../backup/manifest.js';
 import { restoreBackup } from '../backup/restore.js';
-import { defaultStateDir } from '../config/schema.js';
 import { SynupError, errorMessage } from '../errors.js';
 import { checkOutputFile, ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
 import { isListening } from '../health/index.js';
@@ -18,7 +17,7 @@ import { bindRun } from '../runner/start-run.js';
 import { STEPS } from '../runner/steps/index.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
-import { emitJson, formatDuration, say } from './output.js';
+import { emitJson, formatDuration, say } from '../ui/output.js';
 import { reporterFor } from './run-report.js';
 
 interface RehearseFlags {
@@ -54,7 +53,7 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
       hint: 'add service.process.command to the synup.yaml the rehearsal runs with (it may differ from production\'s adapter)',
     });
   }
-  const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
+  const stateDir = ctx.config().stateDir;
   const id = newRunId();
   const scratchRoot = path.join(stateDir, 'rehearsals', id);
   const cellDir = path.join(scratchRoot, 'cell');

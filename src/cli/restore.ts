@@ -1,14 +1,12 @@
 import path from 'node:path';
 import { progressPrinter } from '../backup/progress.js';
 import { restoreBackup } from '../backup/restore.js';
-import { defaultStateDir } from '../config/schema.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, say } from './output.js';
+import { emitJson, formatBytes, formatDuration, say } from '../ui/output.js';
 
 /** Restores a backup into a dir (copied beside it, verified, renamed into place). */
 export async function runRestore(ctx: CommandContext, args: string[], flags: { replace?: boolean }): Promise<number> {
-  const { config } = ctx.config();
-  const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
+  const { config, stateDir } = ctx.config();
   const progress = progressPrinter(ctx.out);
   const result = await restoreBackup({
     backupDir: path.resolve(ctx.cwd, args[0]!),

@@ -1,10 +1,10 @@
 import { SynupError } from '../errors.js';
 import { executeSteps, rollback } from '../runner/execute.js';
 import { Journal } from '../runner/journal.js';
-import { acquireLock } from '../runner/lock.js';
+import { acquireLock } from '../safety/lock.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from './output.js';
+import { emitJson, say } from '../ui/output.js';
 import { openRun, runInterruptible } from './run-report.js';
 import { confirmOrRefuse } from './upgrade.js';
 
@@ -25,7 +25,7 @@ function noRuns(ctx: CommandContext, cellDir: string, stateDir: string): number 
  * its rollback. The cell ends fully upgraded or fully as before.
  */
 export async function runResume(ctx: CommandContext, _args: string[], flags: ResumeFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir, allowMissing: true });
+  const session = openCellSession(ctx.config(), { dir: flags.dir, allowMissing: true });
   if (!Journal.exists(session.stateDir)) return noRuns(ctx, session.cellDir, session.stateDir);
   const journal = Journal.open(session.stateDir);
   try {

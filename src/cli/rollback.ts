@@ -1,10 +1,10 @@
 import { SynupError } from '../errors.js';
 import { assertRollbackPoint, rollback } from '../runner/execute.js';
 import { Journal } from '../runner/journal.js';
-import { acquireLock } from '../runner/lock.js';
+import { acquireLock } from '../safety/lock.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
-import { note } from './output.js';
+import { note } from '../ui/output.js';
 import { openRun, runInterruptible } from './run-report.js';
 import { confirmOrRefuse } from './upgrade.js';
 
@@ -21,7 +21,7 @@ function noRuns(_ctx: CommandContext, cellDir: string, stateDir: string): never 
 
 /** Puts the pre-upgrade data and version back by choice; after a successful upgrade only with --force. */
 export async function runRollback(ctx: CommandContext, _args: string[], flags: RollbackFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir, allowMissing: true });
+  const session = openCellSession(ctx.config(), { dir: flags.dir, allowMissing: true });
   if (!Journal.exists(session.stateDir)) return noRuns(ctx, session.cellDir, session.stateDir);
   const journal = Journal.open(session.stateDir);
   try {

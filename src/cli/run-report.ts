@@ -2,12 +2,12 @@ import type { RunResult } from '../runner/execute.js';
 import type { Journal, RunRecord } from '../runner/journal.js';
 import type { CellSession } from '../runner/session.js';
 import { bindRun } from '../runner/start-run.js';
-import { trapInterrupts, type Interrupted } from '../runner/interrupt.js';
+import { trapInterrupts, type Interrupted } from '../interrupt.js';
 import { summarizeRun } from '../runner/summary.js';
 import { chooseRenderer, createReporter, type Reporter } from '../runner/ui.js';
 import type { CommandContext } from './context.js';
 import { ExitCode } from '../errors.js';
-import { formatBytes, formatDuration, say } from './output.js';
+import { formatBytes, formatDuration, say } from '../ui/output.js';
 
 export function reporterFor(ctx: CommandContext, command: string): Reporter {
   const isTTY = Boolean((ctx.out.stderr as { isTTY?: boolean }).isTTY);

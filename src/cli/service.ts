@@ -1,9 +1,9 @@
 import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
-import { acquireLock } from '../runner/lock.js';
+import { acquireLock } from '../safety/lock.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatDuration, say } from './output.js';
+import { emitJson, formatDuration, say } from '../ui/output.js';
 
 interface ServiceFlags {
   dir?: string;
@@ -52,7 +52,7 @@ async function stopService(session: CellSession): Promise<{ wasRunning: boolean;
 const cellOf = (session: CellSession) => ({ name: session.cellName, dir: session.cellDir, adapter: session.adapter.name });
 
 export async function runStart(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx.config(), { dir: flags.dir });
   const result = await withCellLock(session, 'start', () => startAndWait(session));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'start', ...result });
   else say(ctx.out, `${session.cellName} ${result.version} started${result.pid ? ` (pid ${result.pid})` : ''}, active after ${formatDuration(result.activeAfterMs)}`);
@@ -60,7 +60,7 @@ export async function runStart(ctx: CommandContext, _args: string[], flags: Serv
 }
 
 export async function runStop(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx.config(), { dir: flags.dir });
   const result = await withCellLock(session, 'stop', () => stopService(session));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'stop', ...result });
   else say(ctx.out, result.wasRunning ? `${session.cellName} stopped in ${formatDuration(result.durationMs)}${result.forced ? ' (forced after service.stopTimeout)' : ''}` : `${session.cellName} was not running`);
@@ -68,7 +68,7 @@ export async function runStop(ctx: CommandContext, _args: string[], flags: Servi
 }
 
 export async function runRestart(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx.config(), { dir: flags.dir });
   const { stopped, started } = await withCellLock(session, 'restart', async () => ({ stopped: await stopService(session), started: await startAndWait(session) }));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'restart', stop: stopped, ...started });
   else say(ctx.out, `${session.cellName} ${stopped.wasRunning ? `stopped in ${formatDuration(stopped.durationMs)}, ` : ''}${started.version} started${started.pid ? ` (pid ${started.pid})` : ''}, active after ${formatDuration(started.activeAfterMs)}`);
@@ -81,7 +81,7 @@ export async function runRestart(ctx: CommandContext, _args: string[], flags: Se
  * certificate pinned, or the configured healthcheck tool). Other adapters' tools already own their service.
  */
 export async function runAdopt(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx.config(), { dir: flags.dir });
   const { adapter } = session;
   if (!adapter.adopt) {
     if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'adopt', adopted: false, reason: `the ${adapter.name} adapter manages the service through its tool` });
@@ -109,7 +109,7 @@ export async function runAdopt(ctx: CommandContext, _args: string[], flags: Serv
 
 /** The last --lines lines of the service log; with --follow, new ones until interrupted. Takes no lock: read only. */
 export async function runLogs(ctx: CommandContext, _args: string[], flags: ServiceFlags & { lines: number; follow?: boolean }): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx.config(), { dir: flags.dir });
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);

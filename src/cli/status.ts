@@ -5,7 +5,7 @@ import { healthToolCommand, openCellSession } from '../runner/session.js';
 import { summarizeRun } from '../runner/summary.js';
 import { errorMessage } from '../errors.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from './output.js';
+import { emitJson, say } from '../ui/output.js';
 
 export interface CellStatus {
   cell: { name: string; dir: string; guid: string | null };
@@ -26,7 +26,7 @@ export interface CellStatus {
 
 /** `synup status`: the configured cell — running or not, versions, active over HTTPS, adapter, last run. */
 export async function runStatus(ctx: CommandContext): Promise<number> {
-  const session = openCellSession(ctx, {});
+  const session = openCellSession(ctx.config(), {});
   const { config, cellDir } = session;
   const service = await session.adapter.status();
   const target = { host: config.health.host, port: config.health.port, cellDir, ca: config.health.ca, insecure: config.health.insecure };

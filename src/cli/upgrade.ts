@@ -5,7 +5,7 @@ import { buildPlan } from '../plan/index.js';
 import type { RunnerOptions } from '../runner/context.js';
 import { executeSteps } from '../runner/execute.js';
 import { Journal, newRunId } from '../runner/journal.js';
-import { acquireLock } from '../runner/lock.js';
+import { acquireLock } from '../safety/lock.js';
 import { latestPassingRehearsal } from '../runner/rehearsals.js';
 import { openCellSession } from '../runner/session.js';
 import { bindRun } from '../runner/start-run.js';
@@ -15,7 +15,7 @@ import { requireUsableBackup } from '../runner/steps/backup-gate.js';
 import { runDirs } from '../runner/paths.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
-import { emitJson, say } from './output.js';
+import { emitJson, say } from '../ui/output.js';
 import { reporterFor, runInterruptible } from './run-report.js';
 
 interface UpgradeFlags {
@@ -31,7 +31,7 @@ interface UpgradeFlags {
 }
 
 export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
-  const session = openCellSession(ctx, { dir: flags.dir });
+  const session = openCellSession(ctx.config(), { dir: flags.dir });
   const info = await readCellInfo(session.cellDir);
   if (!info.cellVersion) {
     throw new SynupError('refused', `cannot tell the version of ${session.cellDir}: slabs/cell.lmdb has no cell:info cell:version`, {

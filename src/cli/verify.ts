@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { verifyBackup } from '../backup/verify.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, paint, say } from './output.js';
+import { emitJson, formatBytes, formatDuration, paint, say } from '../ui/output.js';
 
 interface VerifyFlags {
   against?: string;

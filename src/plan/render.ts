@@ -1,5 +1,5 @@
 import { loadMarked } from '../changelog/marked.js';
-import type { UpgradePlan } from './index.js';
+import type { UpgradePlan } from './types.js';
 import { changelogLine } from './text.js';
 
 export interface RunbookExtras {

@@ -1,4 +1,4 @@
-import type { UpgradePlan } from './index.js';
+import type { UpgradePlan } from './types.js';
 
 /** A config duration as an operator writes it in synup.yaml: 86400000 → "24h", 604800000 → "7d", 30000 → "30s". */
 function asConfigDuration(ms: number): string {

@@ -1,5 +1,5 @@
-import { table } from '../cli/output.js';
-import type { UpgradePlan } from './index.js';
+import { table } from '../ui/output.js';
+import type { UpgradePlan } from './types.js';
 
 const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 

@@ -1,5 +1,5 @@
 import type { SynupConfig } from '../config/schema.js';
-import type { Output } from '../cli/output.js';
+import type { Output } from '../ui/output.js';
 import type { UpgradePlan } from '../plan/index.js';
 import type { StepName } from '../plan/steps.js';
 import type { ServiceAdapter } from '../service/adapter.js';

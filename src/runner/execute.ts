@@ -2,7 +2,7 @@ import { SynupError, errorMessage } from '../errors.js';
 import { UPGRADE_STEPS } from '../plan/steps.js';
 import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
-import { Interrupted } from './interrupt.js';
+import { Interrupted } from '../interrupt.js';
 import type { RunRecord, StepState } from './journal.js';
 import { inodeOf, runDirs } from './paths.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import type { CommandContext } from '../cli/context.js';
 import { resolveCellDir } from '../config/cell-dir.js';
-import { defaultStateDir, type SynupConfig } from '../config/schema.js';
+import type { SynupConfig } from '../config/schema.js';
+import type { Settings } from '../config/settings.js';
 import { createAdapter } from '../service/index.js';
 import type { ServiceAdapter } from '../service/adapter.js';
 import { checkActive, readServiceVersion, waitForActive } from '../health/index.js';
@@ -19,13 +19,12 @@ export interface CellSession {
   health: HealthProbe;
 }
 
-export function openCellSession(ctx: CommandContext, options: { dir?: string; allowMissing?: boolean }): CellSession {
-  const { config } = ctx.config();
-  const cellDir = resolveCellDir(options.dir ?? config.cell.dir, ctx.cwd, { allowMissing: options.allowMissing });
-  const stateDir = config.state.dir ?? defaultStateDir(ctx.env);
+export function openCellSession(settings: Settings, options: { dir?: string; allowMissing?: boolean }): CellSession {
+  const { config, stateDir, cwd, env } = settings;
+  const cellDir = resolveCellDir(options.dir ?? config.cell.dir, cwd, { allowMissing: options.allowMissing });
   const cellName = config.cell.name ?? path.basename(cellDir);
-  const adapter = createAdapter(config, { cellDir, stateDir, cwd: ctx.cwd, env: ctx.env });
-  return { config, cellDir, cellName, stateDir, adapter, health: healthProbe(config, cellDir, adapter, ctx.env) };
+  const adapter = createAdapter(config, { cellDir, stateDir, cwd, env });
+  return { config, cellDir, cellName, stateDir, adapter, health: healthProbe(config, cellDir, adapter, env) };
 }
 
 /**

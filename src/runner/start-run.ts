@@ -1,4 +1,4 @@
-import type { Output } from '../cli/output.js';
+import type { Output } from '../ui/output.js';
 import type { UpgradePlan } from '../plan/index.js';
 import type { StepName } from '../plan/steps.js';
 import type { RunnerOptions, StepContext } from './context.js';

@@ -1,5 +1,5 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
-import { formatDuration, type Output } from '../cli/output.js';
+import { formatDuration, type Output } from '../ui/output.js';
 import type { RunnerEvent } from './context.js';
 
 export type RendererName = 'listr' | 'plain' | 'json';

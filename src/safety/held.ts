@@ -3,7 +3,7 @@ import os from 'node:os';
 import { SynupError } from '../errors.js';
 import { describeHolder, findHolders } from '../lmdb/holders.js';
 import { isAlive } from '../proc.js';
-import { lockFileFor, readLock } from '../runner/lock.js';
+import { lockFileFor, readLock } from './lock.js';
 
 /**
  * The "cell is not held" guard, for anything that reads a cell as stopped or moves a cell dir: no process holds

@@ -1,4 +1,4 @@
-import { formatDuration } from '../../cli/output.js';
+import { formatDuration } from '../../ui/output.js';
 import { findHolders } from '../../lmdb/holders.js';
 import { SynupError } from '../../errors.js';
 import type { Step, StepContext } from '../context.js';

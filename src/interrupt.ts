@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
-import { SynupError } from '../errors.js';
-import type { Output } from '../cli/output.js';
+import { SynupError } from './errors.js';
+import type { Output } from './ui/output.js';
 
 /** synup was asked to stop by a signal; exits 128 + the signal number (130 SIGINT, 143 SIGTERM), as a shell does. */
 export class Interrupted extends SynupError {

@@ -1,0 +1,48 @@
+import type { Migration } from '../changelog/index.js';
+import type { SynupConfig } from '../config/schema.js';
+
+/** The plan's data types, apart from the code that builds and renders plans (so renderers need not import the builder). */
+export interface UpgradePlan {
+  from: string;
+  to: string;
+  /** Where the changelog came from (file path, URL, or the built-in snapshot). */
+  changelog: string;
+  /** The newest release in that changelog: which snapshot of it the plan was made from. */
+  changelogNewest: { version: string; date: string | null };
+  /** The cell dir the plan is for, when one was given. */
+  dir: string | null;
+  /** Every release crossed, (from, to], ascending. */
+  releases: { version: string; date: string | null; migrations: number }[];
+  /** Every migration in (from, to], ascending by version. */
+  migrations: Migration[];
+  releasesWithMigrations: number;
+  /** Texts that must stand out: backup warnings first, then notes about prose-only announcements. */
+  warnings: string[];
+  probesMustBeDisabled: boolean;
+  /** The settings the steps were described with (from synup.yaml), or null when the plan was made without a config. */
+  settings: PlanSettings | null;
+  /** The upgrade's steps as they will run, described with this plan's facts and settings. */
+  steps: { name: string; title: string; description: string }[];
+  estimate: DowntimeEstimate | null;
+}
+
+export interface PlanSettings {
+  adapter: SynupConfig['service']['adapter'];
+  backupMaxAgeMs: number;
+  stopTimeoutMs: number;
+  /** health.startTimeout: how long the first boot may go without progress. */
+  startTimeoutMs: number;
+  activeUrl: string;
+  smokeCheck: boolean;
+  freeSpaceMargin: number;
+}
+
+export interface DowntimeEstimate {
+  /** Bytes of the compacted copy (upper bound from the meta pages). */
+  dataBytes: number;
+  /** Stop + compaction + verify + swap, from data size at the measured fd-copy rate. */
+  defragSeconds: number;
+  /** First boot of the target: from a rehearsal of the same from→to if there is one, else null (unknown). */
+  bootSeconds: number | null;
+  basis: 'data size' | 'rehearsal';
+}
