@@ -4,7 +4,7 @@ import type { CommandContext } from './context.js';
 
 /** `<state dir>/changelogs`: fetched changelogs (URLs, `synup changelog update`). */
 export function changelogCacheDir(ctx: CommandContext): string {
-  return path.join(ctx.config().stateDir, 'changelogs');
+  return path.join(ctx.stateDir(), 'changelogs');
 }
 
 /**
@@ -12,7 +12,7 @@ export function changelogCacheDir(ctx: CommandContext): string {
  * copy from `synup changelog update`), which refuses a `to` newer than itself. URLs are cached in the state dir.
  */
 export function loadChangelogFor(ctx: CommandContext, flag: string | undefined, to?: string): Promise<Changelog> {
-  const spec = flag ?? ctx.config().config.changelog;
+  const spec = flag ?? ctx.configIfAny()?.config.changelog;
   if (!spec) return Promise.resolve(loadDefaultChangelog(changelogCacheDir(ctx), to));
   return loadChangelog(spec, { cacheDir: changelogCacheDir(ctx), cwd: ctx.cwd });
 }

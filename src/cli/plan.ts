@@ -58,13 +58,14 @@ async function runbookExtras(ctx: CommandContext, cellDir: string, plan: Upgrade
 
 /** `synup plan`: what an upgrade from → to crosses (migrations, warnings) and does (the ten steps), in four formats. */
 export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanFlags): Promise<number> {
-  const { config } = ctx.config();
+  // Without a config file or SYNUP_* variable the plan is made without settings (and without loading yaml or zod).
+  const config = ctx.configIfAny()?.config;
   if (ctx.out.json && flags.format !== 'text' && flags.format !== 'json') {
     throw usageError(`--json and --format ${flags.format} ask for two different outputs`, `drop --json to get ${flags.format}, or drop --format to get the plan as JSON`);
   }
   const outputFile = flags.output ? path.resolve(ctx.cwd, flags.output) : undefined;
   if (outputFile) checkOutputFile(outputFile, '-o');
-  const dirGiven = flags.dir ?? (flags.from ? undefined : config.cell.dir);
+  const dirGiven = flags.dir ?? (flags.from ? undefined : config?.cell.dir);
   const cellDir = dirGiven ? resolveCellDir(dirGiven, ctx.cwd) : undefined;
   const cell = cellDir ? await cellVersion(cellDir, flags.from) : null;
   const from = cell?.version ?? flags.from;
@@ -72,7 +73,7 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
   const fromLabel = cellDir && !flags.from ? `the version of ${cellDir} (slabs/cell.lmdb)` : '--from';
   const plan = buildPlan({ changelog, from, fromLabel, to: flags.to, dir: cellDir, config });
-  if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, ctx.config().stateDir, plan);
+  if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, ctx.stateDir(), plan);
 
   const format = ctx.out.json ? 'json' : flags.format;
   const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, cellDir, plan) : {};

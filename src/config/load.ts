@@ -1,9 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { SynupError, usageError } from '../errors.js';
 import { configSchema, type SynupConfig } from './schema.js';
+
+/** yaml is loaded (from its CommonJS build) only when there is a file to read. */
+const require = createRequire(import.meta.url);
 
 export const CONFIG_FILE = 'synup.yaml';
 /** The system-wide config, used when neither -c, SYNUP_CONFIG nor ./synup.yaml names one. */
@@ -45,6 +48,12 @@ export function findConfigFile(options: LoadConfigOptions = {}): string | null {
   return null;
 }
 
+/** Whether anything configures synup (a config file, or a SYNUP_* override): without, every setting is its default. */
+export function hasConfigSource(options: LoadConfigOptions = {}): boolean {
+  const env = options.env ?? process.env;
+  return findConfigFile(options) !== null || Object.keys(envOverrides).some((name) => env[name] !== undefined && env[name] !== '');
+}
+
 /**
  * Reads the config file (see findConfigFile), applies SYNUP_* variables, validates.
  * A bad key names its path and what was expected.
@@ -81,6 +90,7 @@ function readYaml(file: string): unknown {
   } catch (error) {
     throw usageError(`cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'pass an existing file with -c/--config or SYNUP_CONFIG, or leave both unset to use ./synup.yaml or /etc/synup/synup.yaml');
   }
+  const { parse: parseYaml, YAMLParseError } = require('yaml') as typeof import('yaml');
   try {
     return parseYaml(text);
   } catch (error) {

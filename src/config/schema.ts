@@ -1,133 +1,152 @@
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import type { z as Zod } from 'zod';
 import { parseDuration } from './duration.js';
 
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 15m, 24h or 7d, received ${JSON.stringify(value)}` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const require = createRequire(import.meta.url);
 
-/** A duration that must be more than zero (a deadline of 0 would kill or fail at once). */
-const positiveDuration = duration.refine((ms) => ms > 0, { message: 'expected a duration above zero, like 30s' });
 
-/** A host name or IP address: no scheme, port or path (those have their own keys). */
-const host = z
-  .string()
-  .min(1)
-  .refine((value) => !/[/:]/.test(value) || /^\[?[0-9a-f:]+\]?$/i.test(value), {
-    message: 'expected a host name or IP address like 127.0.0.1, without a scheme, port or path (the port is health.port)',
+/** Every key of synup.yaml, its type and default (README.md "Configuration"). */
+function buildSchema(z: typeof Zod) {
+  const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 15m, 24h or 7d, received ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
   });
 
-/** Used in file names (pid file, backups, locks): one path component. */
-const cellName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" and "-" (it becomes part of file names), without "/"');
+  /** A duration that must be more than zero (a deadline of 0 would kill or fail at once). */
+  const positiveDuration = duration.refine((ms) => ms > 0, { message: 'expected a duration above zero, like 30s' });
 
-const argv = z.array(z.string().min(1)).min(1);
+  /** A host name or IP address: no scheme, port or path (those have their own keys). */
+  const host = z
+    .string()
+    .min(1)
+    .refine((value) => !/[/:]/.test(value) || /^\[?[0-9a-f:]+\]?$/i.test(value), {
+      message: 'expected a host name or IP address like 127.0.0.1, without a scheme, port or path (the port is health.port)',
+    });
 
-export const processAdapterSchema = z.strictObject({
-  /** argv template; `{version}`, `{dir}`, `{port}` are substituted. Never run through a shell. */
-  command: argv.optional(),
-  pidFile: z.string().optional(),
-  logFile: z.string().optional(),
-  env: z.record(z.string(), z.string()).default({}),
-});
+  /** Used in file names (pid file, backups, locks): one path component. */
+  const cellName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" and "-" (it becomes part of file names), without "/"');
 
-export const systemdAdapterSchema = z.strictObject({
-  unit: z.string().min(1),
-  environmentFile: z.string().optional(),
-  versionVariable: z.string().default('SYNAPSE_VERSION'),
-  dropInDir: z.string().optional(),
-  user: z.boolean().default(false),
-});
+  const argv = z.array(z.string().min(1)).min(1);
 
-export const composeAdapterSchema = z.strictObject({
-  file: z.string().default('docker-compose.yaml'),
-  service: z.string().min(1),
-  project: z.string().optional(),
-  image: z.string().default('vertexproject/synapse-cortex'),
-  overrideFile: z.string().optional(),
-});
+  const processAdapterSchema = z.strictObject({
+    /** argv template; `{version}`, `{dir}`, `{port}` are substituted. Never run through a shell. */
+    command: argv.optional(),
+    pidFile: z.string().optional(),
+    logFile: z.string().optional(),
+    env: z.record(z.string(), z.string()).default({}),
+  });
 
-export const kubernetesAdapterSchema = z.strictObject({
-  kind: z.enum(['statefulset', 'deployment']).default('statefulset'),
-  name: z.string().min(1),
-  namespace: z.string().default('default'),
-  container: z.string().optional(),
-  context: z.string().optional(),
-  image: z.string().default('vertexproject/synapse-cortex'),
-  replicas: z.number().int().positive().default(1),
-});
+  const systemdAdapterSchema = z.strictObject({
+    unit: z.string().min(1),
+    environmentFile: z.string().optional(),
+    versionVariable: z.string().default('SYNAPSE_VERSION'),
+    dropInDir: z.string().optional(),
+    user: z.boolean().default(false),
+  });
 
-export const configSchema = z.strictObject({
-  cell: z
-    .strictObject({
-      name: cellName.optional(),
-      dir: z.string().min(1).optional(),
-      kind: z.string().default('cortex'),
-    })
-    .default({ kind: 'cortex' }),
-  changelog: z.string().min(1).optional(),
-  state: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
-  backup: z
-    .strictObject({
-      dir: z.string().min(1).optional(),
-      maxAge: positiveDuration.default(24 * 3_600_000),
-      engine: z.enum(['auto', 'mdb_copy', 'builtin', 'lmdb-js', 'synapse']).default('auto'),
-      jobs: z.number().int().positive().optional(),
-      skipDirs: z.array(z.string()).default([]),
-      python: z.string().default('python3'),
-    })
-    .default({ maxAge: 24 * 3_600_000, engine: 'auto', skipDirs: [], python: 'python3' }),
-  service: z
-    .strictObject({
-      adapter: z.enum(['process', 'systemd', 'compose', 'kubernetes']).default('process'),
-      stopTimeout: positiveDuration.default(30_000),
-      process: processAdapterSchema.optional(),
-      systemd: systemdAdapterSchema.optional(),
-      compose: composeAdapterSchema.optional(),
-      kubernetes: kubernetesAdapterSchema.optional(),
-    })
-    .default({ adapter: 'process', stopTimeout: 30_000 }),
-  health: z
-    .strictObject({
-      host: host.default('127.0.0.1'),
-      port: z.number().int().min(1).max(65535).default(4443),
-      /** PEM CA file to trust instead of the cell's own sslcert.pem. */
-      ca: z.string().optional(),
-      insecure: z.boolean().default(false),
-      /** Basic auth for the HTTPS API; never logged. */
-      username: z.string().optional(),
-      password: z.string().optional(),
-      startTimeout: positiveDuration.default(300_000),
-      smoke: argv.optional(),
-      /** https: GET /api/v1/active; tool: Synapse's healthcheck tool run through the adapter (no HTTPS needed). */
-      check: z.enum(['https', 'tool']).default('https'),
-      tool: z
-        .strictObject({
-          /** Default: `python3 -m synapse.tools.service.healthcheck -c cell://{dir}/` (in a container: python, /vertex/storage). */
-          command: argv.optional(),
-          /** Extra environment for a local command (e.g. PYTHONPATH). */
-          env: z.record(z.string(), z.string()).default({}),
-          timeout: duration.default(15_000),
-        })
-        .default({ env: {}, timeout: 15_000 }),
-    })
-    .default({ host: '127.0.0.1', port: 4443, insecure: false, startTimeout: 300_000, check: 'https', tool: { env: {}, timeout: 15_000 } }),
-  upgrade: z
-    .strictObject({
-      freeSpaceMargin: z.number().min(0).max(10).default(0.2),
-      ignorePreflight: z.array(z.string()).default([]),
-    })
-    .default({ freeSpaceMargin: 0.2, ignorePreflight: [] }),
-});
+  const composeAdapterSchema = z.strictObject({
+    file: z.string().default('docker-compose.yaml'),
+    service: z.string().min(1),
+    project: z.string().optional(),
+    image: z.string().default('vertexproject/synapse-cortex'),
+    overrideFile: z.string().optional(),
+  });
 
-export type SynupConfig = z.output<typeof configSchema>;
-export type ConfigInput = z.input<typeof configSchema>;
+  const kubernetesAdapterSchema = z.strictObject({
+    kind: z.enum(['statefulset', 'deployment']).default('statefulset'),
+    name: z.string().min(1),
+    namespace: z.string().default('default'),
+    container: z.string().optional(),
+    context: z.string().optional(),
+    image: z.string().default('vertexproject/synapse-cortex'),
+    replicas: z.number().int().positive().default(1),
+  });
 
+  return z.strictObject({
+    cell: z
+      .strictObject({
+        name: cellName.optional(),
+        dir: z.string().min(1).optional(),
+        kind: z.string().default('cortex'),
+      })
+      .default({ kind: 'cortex' }),
+    changelog: z.string().min(1).optional(),
+    state: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
+    backup: z
+      .strictObject({
+        dir: z.string().min(1).optional(),
+        maxAge: positiveDuration.default(24 * 3_600_000),
+        engine: z.enum(['auto', 'mdb_copy', 'builtin', 'lmdb-js', 'synapse']).default('auto'),
+        jobs: z.number().int().positive().optional(),
+        skipDirs: z.array(z.string()).default([]),
+        python: z.string().default('python3'),
+      })
+      .default({ maxAge: 24 * 3_600_000, engine: 'auto', skipDirs: [], python: 'python3' }),
+    service: z
+      .strictObject({
+        adapter: z.enum(['process', 'systemd', 'compose', 'kubernetes']).default('process'),
+        stopTimeout: positiveDuration.default(30_000),
+        process: processAdapterSchema.optional(),
+        systemd: systemdAdapterSchema.optional(),
+        compose: composeAdapterSchema.optional(),
+        kubernetes: kubernetesAdapterSchema.optional(),
+      })
+      .default({ adapter: 'process', stopTimeout: 30_000 }),
+    health: z
+      .strictObject({
+        host: host.default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535).default(4443),
+        /** PEM CA file to trust instead of the cell's own sslcert.pem. */
+        ca: z.string().optional(),
+        insecure: z.boolean().default(false),
+        /** Basic auth for the HTTPS API; never logged. */
+        username: z.string().optional(),
+        password: z.string().optional(),
+        startTimeout: positiveDuration.default(300_000),
+        smoke: argv.optional(),
+        /** https: GET /api/v1/active; tool: Synapse's healthcheck tool run through the adapter (no HTTPS needed). */
+        check: z.enum(['https', 'tool']).default('https'),
+        tool: z
+          .strictObject({
+            /** Default: `python3 -m synapse.tools.service.healthcheck -c cell://{dir}/` (in a container: python, /vertex/storage). */
+            command: argv.optional(),
+            /** Extra environment for a local command (e.g. PYTHONPATH). */
+            env: z.record(z.string(), z.string()).default({}),
+            timeout: duration.default(15_000),
+          })
+          .default({ env: {}, timeout: 15_000 }),
+      })
+      .default({ host: '127.0.0.1', port: 4443, insecure: false, startTimeout: 300_000, check: 'https', tool: { env: {}, timeout: 15_000 } }),
+    upgrade: z
+      .strictObject({
+        freeSpaceMargin: z.number().min(0).max(10).default(0.2),
+        ignorePreflight: z.array(z.string()).default([]),
+      })
+      .default({ freeSpaceMargin: 0.2, ignorePreflight: [] }),
+  });
+}
+
+type ConfigSchema = ReturnType<typeof buildSchema>;
+export type SynupConfig = Zod.output<ConfigSchema>;
+export type ConfigInput = Zod.input<ConfigSchema>;
+
+let built: ConfigSchema | undefined;
+/**
+ * synup.yaml's schema, built on first use: zod is loaded (synchronously, from its CommonJS build) only by a
+ * command that reads a config, so `synup plan` without one starts without it.
+ */
+export const configSchema = {
+  parse: (value: unknown): SynupConfig => (built ??= buildSchema(require('zod') as typeof import('zod'))).parse(value),
+  safeParse: (value: unknown) => (built ??= buildSchema(require('zod') as typeof import('zod'))).safeParse(value),
+};
+
+/** state.dir's default: $XDG_STATE_HOME/synup, else ~/.local/state/synup. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
   return path.join(base, 'synup');
