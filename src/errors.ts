@@ -40,7 +40,6 @@ export class SynupError extends Error {
 
 export const usageError = (message: string, hint?: string) => new SynupError('usage', message, { hint });
 export const refusal = (message: string, hint?: string) => new SynupError('refused', message, { hint });
-export const failure = (message: string, options?: SynupErrorOptions) => new SynupError('failed', message, options);
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -3,13 +3,15 @@ import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } fr
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadChangelog, parseChangelog, selectMigrations, selectReleases, type Changelog } from '../src/changelog/index.js';
+import { loadChangelog, parseChangelog, selectReleases, type Changelog } from '../src/changelog/index.js';
 import { SynupError } from '../src/errors.js';
 import { realChangelog, repoRoot, tempDir } from './helpers.js';
 
 const realText = readFileSync(realChangelog, 'utf8');
 const real = parseChangelog(realText, { source: 'CHANGELOG.rst' });
 const release = (changelog: Changelog, version: string) => changelog.releases.find((r) => r.version === version)!;
+/** The migrations in (from, to], as a plan lists them. */
+const selectMigrations = (changelog: Changelog, from: string, to: string) => selectReleases(changelog, from, to).flatMap((r) => r.migrations);
 const versionsOf = (from: string, to: string) => [...new Set(selectMigrations(real, from, to).map((m) => m.version))];
 
 /** The exit-code name and message a call fails with, or null. */

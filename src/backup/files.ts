@@ -125,7 +125,10 @@ export async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** Runs `fn` over items with at most `jobs` at a time, in order of start. */
+/**
+ * Runs `fn` over items with at most `jobs` at a time, in order of start. Not p-limit: after the first failure no
+ * further item starts (each is a multi-GB copy), which a limiter's queue does not do without extra bookkeeping.
+ */
 export async function runPool<T, R>(items: T[], jobs: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;

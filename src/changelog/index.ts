@@ -1,5 +1,5 @@
 export type { Bullet, Changelog, Migration, Release, Section } from './model.js';
 export { parseChangelog, type ParseOptions } from './parse.js';
 export { loadChangelog, type LoadChangelogOptions } from './load.js';
-export { normalizeVersion, selectMigrations, selectReleases } from './select.js';
+export { normalizeVersion, selectReleases } from './select.js';
 export { BUILTIN_CHANGELOG, DEFAULT_CHANGELOG_BASE_URL, loadDefaultChangelog, newestRelease, updateChangelog } from './snapshot.js';

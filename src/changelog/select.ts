@@ -1,5 +1,5 @@
 import { SynupError } from '../errors.js';
-import type { Changelog, Migration, Release } from './model.js';
+import type { Changelog, Release } from './model.js';
 import { compareVersions, isReleaseVersion, validVersion } from './version.js';
 
 /** "2.170.0", "v2.170.0" → "2.170.0"; anything else is a usage error that shows what was received. */
@@ -43,8 +43,4 @@ export function selectReleases(changelog: Changelog, fromRaw: string, toRaw: str
   findRelease(changelog, from, fromLabel);
   findRelease(changelog, to, '--to');
   return changelog.releases.filter((r) => compareVersions(r.version, from) > 0 && compareVersions(r.version, to) <= 0);
-}
-
-export function selectMigrations(changelog: Changelog, from: string, to: string): Migration[] {
-  return selectReleases(changelog, from, to).flatMap((r) => r.migrations);
 }

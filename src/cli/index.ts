@@ -21,28 +21,21 @@ interface GlobalFlags {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Action = (ctx: CommandContext, args: string[], options: any) => Promise<number | void>;
 
-/** Each command's module is loaded only when it runs: `synup plan` never loads the LMDB engine. */
-const commands: Record<string, () => Promise<Action>> = {
-  plan: async () => (await import('./plan.js')).runPlan as Action,
-  upgrade: async () => (await import('./upgrade.js')).runUpgrade as Action,
-  resume: async () => (await import('./resume.js')).runResume as Action,
-  rollback: async () => (await import('./rollback.js')).runRollback as Action,
-  history: async () => (await import('./history.js')).runHistory as Action,
-  status: async () => (await import('./status.js')).runStatus as Action,
-  rehearse: async () => (await import('./rehearse.js')).runRehearse as Action,
-  doctor: async () => (await import('./doctor.js')).runDoctor as Action,
-  prune: async () => (await import('./prune.js')).runPrune as Action,
-  inspect: async () => (await import('./inspect.js')).runInspect as Action,
-  backup: async () => (await import('./backup.js')).runBackup as Action,
-  verify: async () => (await import('./verify.js')).runVerify as Action,
-  restore: async () => (await import('./restore.js')).runRestore as Action,
-  'changelog update': async () => (await import('./changelog.js')).runChangelogUpdate as Action,
-  start: async () => (await import('./service.js')).runStart as Action,
-  stop: async () => (await import('./service.js')).runStop as Action,
-  restart: async () => (await import('./service.js')).runRestart as Action,
-  adopt: async () => (await import('./service.js')).runAdopt as Action,
-  logs: async () => (await import('./service.js')).runLogs as Action,
-};
+/** The commands that operate the service, all in ./service.js. */
+const SERVICE_COMMANDS = ['start', 'stop', 'restart', 'adopt', 'logs'];
+
+/**
+ * A command's module, loaded only when it runs (`synup plan` never loads the LMDB engine): `x y` runs `runXY` from
+ * ./x.js, the service commands theirs from ./service.js.
+ */
+async function loadCommand(name: string): Promise<Action> {
+  const words = name.split(' ');
+  const file = SERVICE_COMMANDS.includes(name) ? 'service' : words[0]!;
+  const run = 'run' + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  const action = ((await import(`./${file}.js`)) as Record<string, unknown>)[run];
+  if (typeof action !== 'function') throw new Error(`command ${name}: ./${file}.js has no ${run}`);
+  return action as Action;
+}
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 export const positiveInt = (name: string) => (value: string) => {
@@ -145,29 +138,15 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .description('the configured cell: running or not, version, active, adapter, last run')
     .action(on('status'));
 
-  program
-    .command('start')
-    .description('start the service at the version its data was last written by; wait until healthy')
-    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
-    .action(on('start'));
-
-  program
-    .command('stop')
-    .description('stop the service (graceful, forced after service.stopTimeout) until nothing holds its files')
-    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
-    .action(on('stop'));
-
-  program
-    .command('restart')
-    .description('stop, then start the version in the data and wait until healthy')
-    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
-    .action(on('restart'));
-
-  program
-    .command('adopt')
-    .description('take over a running service synup did not start (process adapter: the holder of cell.guid\'s lock)')
-    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
-    .action(on('adopt'));
+  const serviceCommands: [name: string, description: string][] = [
+    ['start', 'start the service at the version its data was last written by; wait until healthy'],
+    ['stop', 'stop the service (graceful, forced after service.stopTimeout) until nothing holds its files'],
+    ['restart', 'stop, then start the version in the data and wait until healthy'],
+    ['adopt', "take over a running service synup did not start (process adapter: the holder of cell.guid's lock)"],
+  ];
+  for (const [name, description] of serviceCommands) {
+    program.command(name).description(description).option('--dir <cell dir>', 'cell storage dir (default: cell.dir)').action(on(name));
+  }
 
   program
     .command('logs')
@@ -253,7 +232,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     const out = createOutput({ json: flags.json, color: flags.color, verbose: flags.verbose, stdout: options.stdout, stderr, env });
     try {
       const ctx = createContext(out, cwd, env, flags.config);
-      const action = await commands[name]!();
+      const action = await loadCommand(name);
       exitCode = (await action(ctx, args, cmdOptions)) ?? 0;
     } catch (error) {
       exitCode = reportError(out, error);

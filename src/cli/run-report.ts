@@ -7,7 +7,7 @@ import { summarizeRun } from '../runner/summary.js';
 import { chooseRenderer, createReporter, type Reporter } from '../runner/ui.js';
 import type { CommandContext } from './context.js';
 import { ExitCode } from '../errors.js';
-import { formatBytes, formatDuration, say } from '../ui/output.js';
+import { emitJson, formatBytes, formatDuration, say } from '../ui/output.js';
 
 export function reporterFor(ctx: CommandContext, command: string): Reporter {
   const isTTY = Boolean((ctx.out.stderr as { isTTY?: boolean }).isTTY);
@@ -18,7 +18,7 @@ export function reporterFor(ctx: CommandContext, command: string): Reporter {
 /** The end of a run: downtime, bytes reclaimed, where things are; exit 0 done, 4 rolled back. */
 export function reportRun(ctx: CommandContext, run: RunRecord, result: RunResult): number {
   const s = summarizeRun(run);
-  if (ctx.out.json) ctx.out.stdout.write(JSON.stringify({ type: 'summary', ...s }) + '\n');
+  if (ctx.out.json) emitJson(ctx.out, { type: 'summary', ...s });
   const downtime = s.downtimeMs !== null ? formatDuration(s.downtimeMs) : 'n/a';
   if (result === 'done') {
     say(ctx.out, `Upgraded ${run.cellName} ${run.from} → ${run.to}. Downtime ${downtime}.`);

@@ -116,7 +116,7 @@ export async function runLogs(ctx: CommandContext, _args: string[], flags: Servi
   process.once('SIGTERM', stop);
   try {
     for await (const line of session.adapter.tail({ lines: flags.lines, follow: flags.follow === true, signal: controller.signal })) {
-      if (ctx.out.json) ctx.out.stdout.write(JSON.stringify({ line }) + '\n');
+      if (ctx.out.json) emitJson(ctx.out, { line });
       else ctx.out.stdout.write(line + '\n');
     }
   } finally {

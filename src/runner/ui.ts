@@ -1,5 +1,5 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
-import { formatDuration, type Output } from '../ui/output.js';
+import { emitJson, formatDuration, type Output } from '../ui/output.js';
 import type { RunnerEvent } from './context.js';
 
 export type RendererName = 'listr' | 'plain' | 'json';
@@ -33,14 +33,18 @@ function plainReporter(out: Output, command: string): Reporter {
 function jsonReporter(out: Output): Reporter {
   return {
     emit(event) {
-      out.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+      emitJson(out, { time: new Date().toISOString(), ...event });
     },
   };
 }
 
 type TaskHandle = { task: ListrTaskWrapper<unknown, any, any>; done: () => void; fail: (e: Error) => void };
 
-/** listr2 on a TTY: one task per step (and per undo), its output line showing progress such as MB/s and ETA. */
+/**
+ * listr2 on a TTY: one task per step (and per undo), its output line showing progress such as MB/s and ETA.
+ * listr2 only renders: the steps are not listr2 tasks because the executor journals every state change with fsync,
+ * resumes from the journal after a crash and rolls back in reverse, none of which listr2's task rollback does.
+ */
 function listrReporter(out: Output): Reporter {
   let current: TaskHandle | null = null;
   let running: Promise<unknown> = Promise.resolve();

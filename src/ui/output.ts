@@ -1,4 +1,5 @@
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { styleText } from 'node:util';
 import { fromErrno, SynupError } from '../errors.js';
 
 /** Where a command writes. Human text goes to stderr, the one JSON document to stdout (DESIGN.md). */
@@ -51,13 +52,11 @@ export function emitJson(out: Output, value: unknown): void {
   out.stdout.write(JSON.stringify(value) + '\n');
 }
 
-const styles = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
-export type Style = keyof typeof styles;
+export type Style = 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan';
 
+/** Colour only where the output is a colour terminal (see createOutput); the escape codes are Node's own. */
 export function paint(out: Output, style: Style, text: string): string {
-  if (!out.color) return text;
-  const [open, close] = styles[style];
-  return `\u001b[${open}m${text}\u001b[${close}m`;
+  return out.color ? styleText(style, text) : text;
 }
 
 /** Renders rows as an aligned text table (Flyway `info` style). */
