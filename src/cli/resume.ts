@@ -6,7 +6,7 @@ import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { emitJson, say } from '../ui/output.js';
 import { openRun, runInterruptible } from './run-report.js';
-import { confirmOrRefuse } from './upgrade.js';
+import { confirmOrRefuse } from '../ui/prompt.js';
 
 interface ResumeFlags {
   dir?: string;
@@ -35,7 +35,7 @@ export async function runResume(ctx: CommandContext, _args: string[], flags: Res
       say(ctx.out, run ? `Nothing to resume: the last run ${run.id} ended ${run.outcome}.` : `Nothing to resume: no synup run of ${session.cellDir} in the journal.`);
       return 0;
     }
-    await confirmOrRefuse(ctx, flags.yes ?? false, `Resume run ${run.id} (${run.from} → ${run.to}, ${run.outcome})?`);
+    await confirmOrRefuse(ctx.out, flags.yes ?? false, `Resume run ${run.id} (${run.from} → ${run.to}, ${run.outcome})?`);
     const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'resume' }, flags.force ?? false);
     try {
       const what = run.outcome === 'running' ? 'stopping before any downtime, or rolling back once the service was stopped' : 'finishing the rollback';

@@ -6,7 +6,7 @@ import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { note } from '../ui/output.js';
 import { openRun, runInterruptible } from './run-report.js';
-import { confirmOrRefuse } from './upgrade.js';
+import { confirmOrRefuse } from '../ui/prompt.js';
 
 interface RollbackFlags {
   dir?: string;
@@ -47,7 +47,7 @@ export async function runRollback(ctx: CommandContext, _args: string[], flags: R
       });
     }
     assertRollbackPoint(run, session.cellDir);
-    await confirmOrRefuse(ctx, flags.yes ?? false, `Roll ${session.cellName} back from ${run.to} to ${run.from}?`);
+    await confirmOrRefuse(ctx.out, flags.yes ?? false, `Roll ${session.cellName} back from ${run.to} to ${run.from}?`);
     const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'rollback' }, false);
     try {
       return await runInterruptible(ctx, 'finishing the rollback', async (signal) => {

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { buildPlan } from '../plan/index.js';
@@ -16,6 +15,7 @@ import { runDirs } from '../runner/paths.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from '../ui/output.js';
+import { confirmOrRefuse } from '../ui/prompt.js';
 import { reporterFor, runInterruptible } from './run-report.js';
 
 interface UpgradeFlags {
@@ -66,7 +66,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   try {
     // Refusals that need no run: nothing is journaled for them.
     if (!options.makeBackup) await requireUsableBackup(session.config, session.cellDir);
-    await confirmOrRefuse(ctx, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
+    await confirmOrRefuse(ctx.out, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
   } catch (error) {
     lock.release();
     throw error;
@@ -96,20 +96,5 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   } finally {
     await journal.close();
     lock.release();
-  }
-}
-
-/** Asks on a TTY; without one, `-y` is required (a maintenance-window script must say it means it). */
-export async function confirmOrRefuse(ctx: CommandContext, yes: boolean, question: string): Promise<void> {
-  if (yes) return;
-  if (!process.stdin.isTTY || ctx.out.json) {
-    throw usageError('refusing to act without confirmation: no terminal to ask on', 'pass -y/--yes to confirm non-interactively');
-  }
-  const rl = createInterface({ input: process.stdin, output: ctx.out.stderr });
-  try {
-    const answer = await rl.question(`${question} [y/N] `);
-    if (!/^y(es)?$/i.test(answer.trim())) throw new SynupError('refused', 'not confirmed; nothing was changed');
-  } finally {
-    rl.close();
   }
 }
