@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SynupError } from '../errors.js';
 import { readCellGuid } from '../lmdb/cellinfo.js';
 import { scanCell } from '../lmdb/discover.js';
-import { describeHolder, findHolders } from '../lmdb/holders.js';
+import { assertNotHeld } from '../safety/held.js';
 import { defaultWalkEngine, walkEnvs, type WalkEngine, type WalkOutcome } from '../lmdb/walk.js';
 import { whyNotWritable } from '../fsutil.js';
 import { SYNUP_VERSION } from '../version.js';
@@ -146,10 +146,7 @@ async function cellProblems(backupDir: string, manifest: Manifest, cellDir: stri
 }
 
 async function againstProblems(manifest: Manifest, backupDir: string, against: string, jobs: number, engine?: WalkEngine): Promise<VerifyProblem[]> {
-  const holders = await findHolders(against);
-  if (holders.length > 0) {
-    throw new SynupError('refused', `--against ${against}: ${describeHolder(holders[0]!)} still holds it; the comparison needs a stopped cell`, { hint: 'stop the service first, or verify without --against' });
-  }
+  await assertNotHeld(against, 'verify --against (the comparison needs a stopped cell)');
   const actual = await digestCell(against, { skipDirs: manifest.skipDirs, jobs, engine });
   return compareDigests(manifestDigest(backupDir, manifest), actual).map((p) => ({ ...p, message: `against ${against}: ${p.message}` }));
 }

@@ -1,3 +1,4 @@
+import { versionFromTuple } from '../changelog/version.js';
 import { SynupError } from '../errors.js';
 import { getJson } from './request.js';
 import { baseUrl, Unreachable, type HealthTarget } from './tls.js';
@@ -14,12 +15,6 @@ export interface VersionOptions extends HealthTarget {
 
 /** Synapse answers these when the request lacks (valid) credentials. */
 const AUTH_CODES = new Set(['NotAuthenticated', 'AuthDeny']);
-
-function versionString(value: unknown): string | null {
-  if (Array.isArray(value) && value.length > 0 && value.every((n) => Number.isInteger(n) && n >= 0)) return value.join('.');
-  if (typeof value === 'string' && /^\d+\.\d+\.\d+/.test(value)) return value;
-  return null;
-}
 
 /**
  * The running service's Synapse version from GET /api/v1/core/info (`result.version`, a tuple like [2, 181, 0])
@@ -41,7 +36,7 @@ export async function readServiceVersion(options: VersionOptions): Promise<strin
   const body = response.json as { status?: unknown; code?: unknown; result?: { version?: unknown } } | undefined;
   if ([401, 403, 404].includes(response.status)) return null;
   if (body && body.status === 'err' && typeof body.code === 'string' && AUTH_CODES.has(body.code)) return null;
-  const version = response.status === 200 && body?.status === 'ok' ? versionString(body.result?.version) : null;
+  const version = response.status === 200 && body?.status === 'ok' ? versionFromTuple(body.result?.version) : null;
   if (version === null) {
     throw new SynupError('failed', `${url} answered HTTP ${response.status} without a version: ${JSON.stringify(response.excerpt.slice(0, 120))}`);
   }

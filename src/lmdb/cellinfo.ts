@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { unpack } from 'msgpackr';
+import { versionFromTuple } from '../changelog/version.js';
 import { SynupError } from '../errors.js';
 import { readMeta } from './format.js';
 import { nativeHelperPath, runHelper } from './native.js';
@@ -14,13 +15,8 @@ export interface CellInfo {
   nexusVersion: string | null;
 }
 
-/** A Synapse version as stored: msgpack tuple [2, 181, 0] → "2.181.0" (a string is kept as is). */
-function versionOf(value: Buffer | undefined): string | null {
-  if (!value) return null;
-  const decoded: unknown = unpack(value);
-  if (Array.isArray(decoded) && decoded.every((n) => Number.isInteger(n))) return decoded.join('.');
-  return typeof decoded === 'string' ? decoded : null;
-}
+/** A Synapse version as stored: a msgpack tuple [2, 181, 0]. */
+const versionOf = (value: Buffer | undefined): string | null => (value ? versionFromTuple(unpack(value)) : null);
 
 export async function readCellGuid(cellDir: string): Promise<string | null> {
   try {

@@ -1,21 +1,33 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { SynupError } from '../errors.js';
-import { describeHolder, findHolders } from '../lmdb/holders.js';
+import { describeHolder, findHolders, type Holder } from '../lmdb/holders.js';
 import { isAlive } from '../proc.js';
 import { lockFileFor, readLock } from './lock.js';
 
 /**
- * The "cell is not held" guard, for anything that reads a cell as stopped or moves a cell dir: no process holds
- * cell.guid's lock or an LMDB reader slot (the running service, a backup tool…), and no live synup run holds the
- * cell's run lock. `action` names what is refused ("cold copy", "restore --replace").
+ * "Is the cell held": the one place that asks whether processes hold a cell's files (cell.guid's lock, LMDB reader
+ * slots) or a live synup run holds its run lock, and the one way such holders are named in messages. Before synup
+ * acts, a holder is a refusal (exit 3, nothing changed); after synup stopped the service, a failure of the run.
+ */
+
+/** `pid 12 (python3, lock on /x/cell.guid), pid 13 (…), and 4 more`: at most five named. */
+export function describeHolders(holders: Holder[]): string {
+  return holders.slice(0, 5).map(describeHolder).join(', ') + (holders.length > 5 ? `, and ${holders.length - 5} more` : '');
+}
+
+const hold = (holders: Holder[]) => (holders.length === 1 ? 'holds' : 'hold');
+
+/**
+ * The guard for anything that reads a cell as stopped or moves a cell dir: no process holds cell.guid's lock or an
+ * LMDB reader slot (the running service, a backup tool…), and no live synup run holds the cell's run lock.
+ * `action` names what is refused ("cold copy", "restore --replace").
  */
 export async function assertNotHeld(dir: string, action: string, options: { stateDir?: string } = {}): Promise<void> {
   if (!existsSync(dir)) return;
   const holders = await findHolders(dir);
   if (holders.length > 0) {
-    const list = holders.slice(0, 5).map(describeHolder).join(', ');
-    throw new SynupError('refused', `${action} refused: ${list} still hold${holders.length === 1 ? 's' : ''} ${dir}; nothing was changed`, {
+    throw new SynupError('refused', `${action} refused: ${describeHolders(holders)} still ${hold(holders)} ${dir}; nothing was changed`, {
       hint: 'stop the service (and any tool reading the cell) first',
       details: { holders },
     });
@@ -27,4 +39,12 @@ export async function assertNotHeld(dir: string, action: string, options: { stat
       hint: 'wait for that run to finish (or `synup resume` it)',
     });
   }
+}
+
+/** After a stop: the service is gone but something still holds the cell's files, so its data must not be touched. */
+export function stillHeldAfterStop(holders: Holder[]): SynupError {
+  return new SynupError('failed', `the service stopped but ${describeHolders(holders)} still ${hold(holders)} the cell's files`, {
+    hint: 'find and stop that process (a mirror, a backup tool, a python shell?), then `synup resume` or start it again',
+    details: { holders },
+  });
 }

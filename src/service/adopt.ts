@@ -2,7 +2,8 @@ import { readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { refusal } from '../errors.js';
 import { isAlive, processGroup, processStartTicks } from '../proc.js';
-import { cellLocked, describeHolders } from './released.js';
+import { cellLocked } from './released.js';
+import { describeHolders } from '../safety/held.js';
 
 /** A running instance of the cell that synup did not start, checked to be this cell's service. */
 export interface RunningInstance {

@@ -11,7 +11,8 @@ import { findRunningInstance } from './adopt.js';
 import { followFile, lastLines } from './follow-file.js';
 import { readPidRecord, writePidRecord, type PidRecord } from './pidfile.js';
 import { isAlive, processGroup, processStartTicks, signalProcess } from '../proc.js';
-import { cellLocked, describeHolders, waitUntilReleased } from './released.js';
+import { cellLocked, waitUntilReleased } from './released.js';
+import { describeHolders } from '../safety/held.js';
 import { assertVersion } from './version.js';
 
 /** service.process with every default applied: the one place they live. */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from '../poll.js';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil.js';
@@ -112,15 +112,11 @@ export class SystemdAdapter implements ServiceAdapter {
     await this.run(this.systemctl('start', '--no-block', this.settings.unit));
   }
 
-  private async waitInactive(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
-      const { stdout } = await this.run(this.systemctl('is-active', this.settings.unit), [1, 2, 3, 4]);
-      if (!RUNNING_STATES.has(stdout.trim())) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
-    }
+  private waitInactive(timeoutMs: number): Promise<boolean> {
+    const inactive = async () => !RUNNING_STATES.has((await this.run(this.systemctl('is-active', this.settings.unit), [1, 2, 3, 4])).stdout.trim());
+    return waitUntil(inactive, timeoutMs, { firstMs: 50, maxMs: 500 });
   }
+
 
   async stop(options: StopOptions): Promise<StopResult> {
     const started = Date.now();

@@ -1,17 +1,12 @@
 import { formatDuration } from '../../ui/output.js';
 import { findHolders } from '../../lmdb/holders.js';
-import { SynupError } from '../../errors.js';
+import { stillHeldAfterStop } from '../../safety/held.js';
 import type { Step, StepContext } from '../context.js';
 
 /** Proves the service is really gone: nobody holds cell.guid's lock or a reader slot in any lock.mdb. */
 export async function assertNothingHolds(ctx: StepContext): Promise<void> {
   const holders = await findHolders(ctx.cellDir);
-  if (holders.length > 0) {
-    const list = holders.slice(0, 5).map((h) => `pid ${h.pid} (${h.kind} ${h.path})`).join(', ');
-    throw new SynupError('failed', `the service is stopped but ${list} still hold${holders.length === 1 ? 's' : ''} the cell's files; refusing to defragment live data`, {
-      hint: 'find and stop that process (a mirror, a backup tool, a shell in python?), then `synup resume`',
-    });
-  }
+  if (holders.length > 0) throw stillHeldAfterStop(holders);
 }
 
 export async function stopService(ctx: StepContext): Promise<void> {
