@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration } from '../src/ui/output.js';
+import { formatDuration } from '../src/units.js';
 
 describe('formatDuration: the largest unit and the next, zeros left out', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { formatDuration } from '../ui/output.js';
+import { formatDuration } from '../units.js';
 import { sha256File } from './files.js';
 import { readManifest, readVerification, type Manifest } from './manifest.js';
 

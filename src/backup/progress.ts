@@ -1,4 +1,5 @@
-import { formatBytes, formatDuration, note, type Output } from '../ui/output.js';
+import { note, type Output } from '../ui/output.js';
+import { formatBytes, formatDuration } from '../units.js';
 
 export interface ByteProgress {
   phase: string;

@@ -6,7 +6,8 @@ import { progressPrinter } from '../backup/progress.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { trapInterrupts } from '../interrupt.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, say } from '../ui/output.js';
+import { emitJson, say } from '../ui/output.js';
+import { formatBytes, formatDuration } from '../units.js';
 
 interface BackupFlags {
   cold?: boolean;

@@ -2,7 +2,8 @@ import { resolveCellDir } from '../config/cell-dir.js';
 import { Journal } from '../runner/journal.js';
 import { summarizeRun } from '../runner/summary.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, say, table } from '../ui/output.js';
+import { emitJson, say, table } from '../ui/output.js';
+import { formatBytes, formatDuration } from '../units.js';
 
 /** The audit trail: every run with from/to, outcome, downtime, step durations and bytes reclaimed. */
 export async function runHistory(ctx: CommandContext, _args: string[], flags: { dir?: string }): Promise<number> {

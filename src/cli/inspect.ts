@@ -5,7 +5,8 @@ import { resolveEngine } from '../backup/engines.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { inspectCell } from '../lmdb/inspect.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, paint, say, table } from '../ui/output.js';
+import { emitJson, paint, say, table } from '../ui/output.js';
+import { formatBytes } from '../units.js';
 
 interface InspectFlags {
   skipDirs?: string[];

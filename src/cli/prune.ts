@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../units.js';
 import { usageError } from '../errors.js';
 import { Journal } from '../runner/journal.js';
 import { acquireLock } from '../safety/lock.js';

@@ -17,7 +17,8 @@ import { bindRun } from '../runner/start-run.js';
 import { STEPS } from '../runner/steps/index.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
-import { emitJson, formatDuration, say } from '../ui/output.js';
+import { emitJson, say } from '../ui/output.js';
+import { formatDuration } from '../units.js';
 import { reporterFor } from './run-report.js';
 
 interface RehearseFlags {

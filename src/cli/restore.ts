@@ -2,7 +2,8 @@ import path from 'node:path';
 import { progressPrinter } from '../backup/progress.js';
 import { restoreBackup } from '../backup/restore.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, say } from '../ui/output.js';
+import { emitJson, say } from '../ui/output.js';
+import { formatBytes, formatDuration } from '../units.js';
 
 /** Restores a backup into a dir (copied beside it, verified, renamed into place). */
 export async function runRestore(ctx: CommandContext, args: string[], flags: { replace?: boolean }): Promise<number> {

@@ -7,7 +7,8 @@ import { summarizeRun } from '../runner/summary.js';
 import { chooseRenderer, createReporter, type Reporter } from '../runner/ui.js';
 import type { CommandContext } from './context.js';
 import { ExitCode } from '../errors.js';
-import { emitJson, formatBytes, formatDuration, say } from '../ui/output.js';
+import { emitJson, say } from '../ui/output.js';
+import { formatBytes, formatDuration } from '../units.js';
 
 export function reporterFor(ctx: CommandContext, command: string): Reporter {
   const isTTY = Boolean((ctx.out.stderr as { isTTY?: boolean }).isTTY);

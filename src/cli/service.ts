@@ -3,7 +3,8 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import { acquireLock } from '../safety/lock.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatDuration, say } from '../ui/output.js';
+import { emitJson, say } from '../ui/output.js';
+import { formatDuration } from '../units.js';
 
 interface ServiceFlags {
   dir?: string;

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { verifyBackup } from '../backup/verify.js';
 import type { CommandContext } from './context.js';
-import { emitJson, formatBytes, formatDuration, paint, say } from '../ui/output.js';
+import { emitJson, paint, say } from '../ui/output.js';
+import { formatBytes, formatDuration } from '../units.js';
 
 interface VerifyFlags {
   against?: string;

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { z as Zod } from 'zod';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../units.js';
 
 const require = createRequire(import.meta.url);
 

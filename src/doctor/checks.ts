@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import path from 'node:path';
+import { formatBytes } from '../units.js';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail' | 'info';
 
@@ -95,9 +96,8 @@ function freeSpaceCheck(options: HostCheckOptions): HostCheck {
   const fs = statfsSync(options.dataDir);
   const free = fs.bavail * fs.bsize;
   const needed = options.neededBytes;
-  const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-  if (needed === undefined) return { name: 'free-space', level: 'info', current: `${gib(free)} free`, recommended: 'at least the compacted size of the cell + 20%' };
-  return { name: 'free-space', level: free >= needed * 1.2 ? 'ok' : 'fail', current: `${gib(free)} free`, recommended: `≥ ${gib(needed * 1.2)} (compacted cell + 20%)` };
+  if (needed === undefined) return { name: 'free-space', level: 'info', current: `${formatBytes(free)} free`, recommended: 'at least the compacted size of the cell + 20%' };
+  return { name: 'free-space', level: free >= needed * 1.2 ? 'ok' : 'fail', current: `${formatBytes(free)} free`, recommended: `≥ ${formatBytes(needed * 1.2)} (compacted cell + 20%)` };
 }
 
 function lmdbUtilsCheck(pathEnv: string): HostCheck {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SynupError } from '../errors.js';
-import { formatDuration } from '../ui/output.js';
+import { formatDuration } from '../units.js';
 import { getJson } from './request.js';
 import { baseUrl, describeTrust, trustFor, Unreachable, type HealthTarget } from './tls.js';
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { SynupError } from '../errors.js';
-import { formatDuration } from '../ui/output.js';
+import { formatDuration } from '../units.js';
 
 /**
  * Synapse's own health check (`python -m synapse.tools.service.healthcheck -c cell:///vertex/storage/`, the Docker

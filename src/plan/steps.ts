@@ -1,13 +1,5 @@
+import { formatConfigDuration } from '../units.js';
 import type { UpgradePlan } from './types.js';
-
-/** A config duration as an operator writes it in synup.yaml: 86400000 → "24h", 604800000 → "7d", 30000 → "30s". */
-function asConfigDuration(ms: number): string {
-  const units = [['d', 86_400_000, 7], ['h', 3_600_000, 1], ['m', 60_000, 1], ['s', 1000, 1]] as const;
-  for (const [unit, size, atLeast] of units) {
-    if (ms >= size * atLeast && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
 
 const ADAPTER_PROBES: Record<string, string> = {
   process: 'the process adapter has no probes',
@@ -45,7 +37,7 @@ export const UPGRADE_STEPS = [
     name: 'backup-gate',
     title: 'Backup gate',
     describe: (p: UpgradePlan) =>
-      `Require a verified backup of this cell (same cell.guid) newer than ${p.settings ? asConfigDuration(p.settings.backupMaxAgeMs) : 'backup.maxAge'}, or make one live now with --backup (before any downtime).`,
+      `Require a verified backup of this cell (same cell.guid) newer than ${p.settings ? formatConfigDuration(p.settings.backupMaxAgeMs) : 'backup.maxAge'}, or make one live now with --backup (before any downtime).`,
   },
   {
     name: 'probes-off',
@@ -57,7 +49,7 @@ export const UPGRADE_STEPS = [
     name: 'stop',
     title: 'Stop the service',
     describe: (p: UpgradePlan) =>
-      `Graceful stop with a ${p.settings ? `${asConfigDuration(p.settings.stopTimeoutMs)} ` : ''}deadline, then forced; prove nothing holds cell.guid or a lock.mdb reader slot.`,
+      `Graceful stop with a ${p.settings ? `${formatConfigDuration(p.settings.stopTimeoutMs)} ` : ''}deadline, then forced; prove nothing holds cell.guid or a lock.mdb reader slot.`,
   },
   {
     name: 'cold-defrag',
@@ -74,7 +66,7 @@ export const UPGRADE_STEPS = [
     name: 'wait-migrations',
     title: 'Wait for migrations',
     describe: (p: UpgradePlan) =>
-      `Poll ${p.settings?.activeUrl ?? 'https /api/v1/active'} and follow the log until active and "model migrations complete"; ${p.migrations.length} migration(s) in ${p.releasesWithMigrations} release(s) make the first boot longer${p.settings ? `; a boot without progress for ${asConfigDuration(p.settings.startTimeoutMs)} fails and rolls back` : ''}.`,
+      `Poll ${p.settings?.activeUrl ?? 'https /api/v1/active'} and follow the log until active and "model migrations complete"; ${p.migrations.length} migration(s) in ${p.releasesWithMigrations} release(s) make the first boot longer${p.settings ? `; a boot without progress for ${formatConfigDuration(p.settings.startTimeoutMs)} fails and rolls back` : ''}.`,
   },
   {
     name: 'confirm',

@@ -1,5 +1,6 @@
 import { table } from '../ui/output.js';
 import type { UpgradePlan } from './types.js';
+import { formatBytes } from '../units.js';
 
 const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 
@@ -25,7 +26,7 @@ export function renderPlanText(plan: UpgradePlan): string {
   }
   if (plan.estimate) {
     const e = plan.estimate;
-    lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${(e.dataBytes / 2 ** 20).toFixed(0)} MiB${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
+    lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${formatBytes(e.dataBytes)}${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
   }
   lines.push('Steps:');
   plan.steps.forEach((s, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${s.name.padEnd(16)} ${s.description}`));

@@ -1,3 +1,5 @@
+import { formatDuration } from '../units.js';
+
 export interface RehearsalCase {
   name: string;
   title: string;
@@ -45,7 +47,7 @@ export function renderJUnit(result: RehearsalResult): string {
 }
 
 export function renderRehearsalMarkdown(result: RehearsalResult): string {
-  const secs = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(1)} s`);
+  const secs = (ms: number | null) => (ms === null ? '—' : formatDuration(ms));
   return [
     `# Upgrade rehearsal ${result.from} → ${result.to}: ${result.ok ? 'PASSED' : 'FAILED'}`,
     '',

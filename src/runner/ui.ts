@@ -1,5 +1,6 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
-import { emitJson, formatDuration, type Output } from '../ui/output.js';
+import { emitJson, type Output } from '../ui/output.js';
+import { formatDuration } from '../units.js';
 import type { RunnerEvent } from './context.js';
 
 export type RendererName = 'listr' | 'plain' | 'json';

@@ -79,29 +79,3 @@ export function reportError(out: Output, error: unknown): number {
   if (!err && out.verbose > 0 && error instanceof Error && error.stack) out.stderr.write(error.stack + '\n');
   return err?.exitCode ?? 1;
 }
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-/** A duration for people: "850 ms", "12.5 s", "2 min 5 s", "1 h", "1 h 5 min", "2 d 3 h": the largest unit and the next, zeros left out. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
-  const units = [['d', 86_400], ['h', 3_600], ['min', 60], ['s', 1]] as const;
-  const seconds = Math.round(ms / 1000);
-  const first = units.findIndex(([, size]) => seconds >= size);
-  return units
-    .slice(first, first + 2)
-    .map(([unit, size], i) => [unit, i === 0 ? Math.floor(seconds / size) : Math.floor((seconds % units[first]![1]) / size)] as const)
-    .filter(([, n]) => n > 0)
-    .map(([unit, n]) => `${n} ${unit}`)
-    .join(' ');
-}

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { SynupError } from '../../errors.js';
-import { formatBytes, formatDuration } from '../../ui/output.js';
+import { formatBytes, formatDuration } from '../../units.js';
 import { createBackup } from '../../backup/create.js';
 import { findUsableBackup } from '../../backup/find.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';

@@ -1,5 +1,5 @@
 import { SynupError } from '../../errors.js';
-import { formatBytes, formatDuration } from '../../ui/output.js';
+import { formatBytes, formatDuration } from '../../units.js';
 import { copyCell } from '../../backup/copy.js';
 import { compareDigests, digestCell, envDigestOf, type CellDigest } from '../../backup/digest.js';
 import { renameDurable } from '../../fsutil.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errorMessage, SynupError } from '../../errors.js';
 import { baseUrl, isListening } from '../../health/index.js';
 import { runDirs } from '../paths.js';
-import { formatBytes, formatDuration } from '../../ui/output.js';
+import { formatBytes, formatDuration } from '../../units.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';
 import { estimateCompactedBytes } from '../estimate.js';
 import type { Step, StepContext } from '../context.js';

@@ -1,4 +1,4 @@
-import { formatDuration } from '../../ui/output.js';
+import { formatDuration } from '../../units.js';
 import { findHolders } from '../../lmdb/holders.js';
 import { stillHeldAfterStop } from '../../safety/held.js';
 import type { Step, StepContext } from '../context.js';

@@ -1,5 +1,5 @@
 import { SynupError } from '../../errors.js';
-import { formatDuration } from '../../ui/output.js';
+import { formatDuration } from '../../units.js';
 import { classifyLogLine } from '../../health/logwatch.js';
 import type { Step, StepContext } from '../context.js';
 import { healthToolCommand } from '../session.js';
