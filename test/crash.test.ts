@@ -37,10 +37,10 @@ const points: [string, 'new' | 'old', Record<string, string>][] = [
   ['probes-on:after', 'new', {}],
   ['finish:before', 'new', {}],
   ['journal-write', 'new', {}],
-  ['rollback:start', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
-  ['rollback:between-renames', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
-  ['rollback:cold-defrag', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
-  ['rollback:stop', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:start', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:between-renames', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:cold-defrag', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:stop', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
 ];
 
 describe('crash matrix: SIGKILL at any point, then synup resume', () => {

@@ -1,11 +1,11 @@
 import type { Changelog, Migration } from '../changelog/index.js';
 import { newestRelease, normalizeVersion, selectReleases } from '../changelog/index.js';
 import type { SynupConfig } from '../config/schema.js';
-import { UPGRADE_STEPS, type StepName } from './steps.js';
+import { DATA_ONLY_CONFIRM, UPGRADE_STEPS, type StepName } from './steps.js';
 
 export { renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
 export { renderPlanText } from './text.js';
-export { UPGRADE_STEPS, type StepName } from './steps.js';
+export { DATA_ONLY_CONFIRM, UPGRADE_STEPS, type StepName } from './steps.js';
 
 export interface UpgradePlan {
   from: string;
@@ -21,6 +21,12 @@ export interface UpgradePlan {
   /** Every migration in (from, to], ascending by version. */
   migrations: Migration[];
   releasesWithMigrations: number;
+  /**
+   * Releases with migrations that also change the data model (a "Model Changes" section, or migration text naming the
+   * model): their first boot may run a model migration (`beginning model migration` … `model migrations complete`).
+   * A superset of the real model revisions (2.180.0 → 2.250.0: 12 releases, 8 revisions). Absent in older journaled plans.
+   */
+  modelChanges?: string[];
   /** Texts that must stand out: backup warnings first, then notes about prose-only announcements. */
   warnings: string[];
   probesMustBeDisabled: boolean;
@@ -38,8 +44,11 @@ export interface PlanSettings {
   startTimeoutMs: number;
   activeUrl: string;
   smokeCheck: boolean;
+  /** health.password (or SYNUP_HEALTH_PASSWORD) is set: confirm can ask the running service its version. */
+  serviceVersionCheck: boolean;
   freeSpaceMargin: number;
 }
+
 
 export interface DowntimeEstimate {
   /** Bytes of the compacted copy (upper bound from the meta pages). */
@@ -72,6 +81,7 @@ function settingsOf(config: SynupConfig): PlanSettings {
     startTimeoutMs: config.health.startTimeout,
     activeUrl: config.health.check === 'tool' ? "Synapse's healthcheck tool (health.check: tool)" : `https://${config.health.host}:${config.health.port}/api/v1/active`,
     smokeCheck: Boolean(config.health.smoke),
+    serviceVersionCheck: config.health.password !== undefined,
     freeSpaceMargin: config.upgrade.freeSpaceMargin,
   };
 }
@@ -89,9 +99,14 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
     releases: releases.map((r) => ({ version: r.version, date: r.date, migrations: r.migrations.length })),
     migrations,
     releasesWithMigrations: releases.filter((r) => r.migrations.length > 0).length,
+    modelChanges: releases
+      .filter((r) => r.migrations.length > 0 && (r.sections.some((s) => /^model changes$/i.test(s.title.trim())) || r.migrations.some((m) => /\bmodel\b/i.test(m.text))))
+      .map((r) => r.version),
     warnings: [
       ...migrations.filter((m) => m.warning).map((m) => `${m.version}: ${m.text}`),
       ...migrations.filter((m) => m.source === 'prose' && !m.warning).map((m) => `${m.version} announces a migration only in prose: read its entry`),
+      // For a cell's upgrade (not a changelog query): say it where the warnings stand out.
+      ...(input.config && input.dir && input.config.health.password === undefined ? [DATA_ONLY_CONFIRM] : []),
     ],
     probesMustBeDisabled: migrations.length > 0,
     settings: input.config ? settingsOf(input.config) : null,
