@@ -6,11 +6,11 @@ import { baseUrl, Unreachable, type HealthTarget } from './tls.js';
  * A one-value Storm call: cheap whatever the data model's size (/api/v1/core/info returns the whole model, ~1.5 MB on
  * a real Cortex). Answers the same on Synapse 2.180.0, 2.242.0 and 2.250.0 (checked against the real Cortex).
  */
-export const VERSION_PATH = '/api/v1/storm/call';
-export const VERSION_QUERY = 'return($lib.version.synapse())';
+const VERSION_PATH = '/api/v1/storm/call';
+const VERSION_QUERY = 'return($lib.version.synapse())';
 
 /** Synapse's default admin user: `auth:passwd` in cell.yaml sets root's password. */
-export const DEFAULT_USERNAME = 'root';
+const DEFAULT_USERNAME = 'root';
 
 export interface VersionOptions extends HealthTarget {
   /** HTTP basic auth (health.username / health.password); the password is never logged or echoed. */

@@ -49,7 +49,7 @@ export function processSettings(config: SynupConfig, ctx: AdapterContext): Proce
 const BASE_ENV = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|SYN_\w+|SYNDEV_\w+)$/;
 
 /** synup's environment without its own settings and secrets (SYNUP_HEALTH_PASSWORD…) or anything else not in BASE_ENV. */
-export function serviceBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function serviceBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([name]) => BASE_ENV.test(name)));
 }
 
