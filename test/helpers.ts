@@ -21,6 +21,8 @@ function sharedDirOf(root: string): string {
   return gitdir ? path.join(path.resolve(root, gitdir), '..', '..', '..', '..', 'shared') : beside;
 }
 export const sharedDir = sharedDirOf(repoRoot);
+/** The lab's run-cortex.sh (real-Cortex tests): SYN_LAB_RUN_CORTEX, else ../shared/synapse-lab/run-cortex.sh. */
+export const runCortexScript = process.env.SYN_LAB_RUN_CORTEX ?? path.join(sharedDir, 'synapse-lab', 'run-cortex.sh');
 
 const tempDirs: string[] = [];
 

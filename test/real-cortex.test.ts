@@ -11,11 +11,11 @@ import { loadConfig } from '../src/config/load.js';
 import { waitForActive } from '../src/health/index.js';
 import { readCellInfo } from '../src/lmdb/cellinfo.js';
 import { createAdapter } from '../src/service/index.js';
-import { realChangelog, sharedDir, synup } from './helpers.js';
+import { realChangelog, runCortexScript, synup } from './helpers.js';
 import { freePort } from './sim/index.js';
 
 const LAB = process.env.SYN_LAB ? path.resolve(process.env.SYN_LAB) : undefined;
-const RUN_CORTEX = path.join(sharedDir, 'synapse-lab', 'run-cortex.sh');
+const RUN_CORTEX = runCortexScript;
 const PASSWORD = 'real-secret';
 /** uid/gid of Vertex's images and deployment guide (`user: "999"`). */
 const SERVICE_UID = 999;
