@@ -76,7 +76,7 @@ try {
 
   banner(`An upgrade to ${BAD} whose first boot dies in the middle of a migration: automatic rollback`);
   await synup(['backup', cellDir]);
-  await synup(['upgrade', '--to', BAD, '-y'], { expect: [4], env: { SYNUP_SIM_FAULT: `die-mid-migration@${BAD}` } });
+  await synup(['upgrade', '--to', BAD, '-y'], { expect: [4], env: { SYN_SIM_FAULT: `die-mid-migration@${BAD}` } });
   await synup(['status']);
 
   banner('The audit trail');

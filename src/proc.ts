@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Fields of /proc/<pid>/stat after the `(comm)` field (comm may hold spaces and parentheses). */
 function statFields(pid: number): string[] | null {
@@ -42,4 +42,21 @@ export function signalProcess(pid: number, signal: NodeJS.Signals, group: boolea
 export function processGroup(pid: number): number | null {
   const fields = statFields(pid);
   return fields ? Number(fields[2]) : null;
+}
+
+/** Live (non-zombie) members of process group `pgid`, from /proc; [] without /proc. */
+export function groupMembers(pgid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      const fields = statFields(pid);
+      return fields !== null && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X';
+    });
 }

@@ -37,10 +37,10 @@ const points: [string, 'new' | 'old', Record<string, string>][] = [
   ['probes-on:after', 'new', {}],
   ['finish:before', 'new', {}],
   ['journal-write', 'new', {}],
-  ['rollback:start', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
-  ['rollback:between-renames', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
-  ['rollback:cold-defrag', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
-  ['rollback:stop', 'old', { SYNUP_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:start', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:between-renames', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:cold-defrag', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
+  ['rollback:stop', 'old', { SYN_SIM_FAULT: `die-mid-migration@${TO}` }],
 ];
 
 describe('crash matrix: SIGKILL at any point, then synup resume', () => {
@@ -79,7 +79,7 @@ describe('resume reports the run it finished', () => {
     await harness.run(['upgrade', '--to', TO, '-y'], { SYNUP_CRASH_AT: 'wait-migrations:before' });
     const resumed = await harness.run(['resume', '-y']);
     expect(resumed.exitCode, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toMatch(/Upgraded cortex00 2\.180\.0 → 2\.182\.0\. Downtime \d/);
+    expect(resumed.stderr).toMatch(/Upgraded cortex00 2\.180\.0 → 2\.182\.0\. Downtime: API back after \d[^,]*, migrated after \d/);
     expect(resumed.stderr).toMatch(/Rollback point kept: \/.*cortex00\.synup-pre-/);
   });
 });

@@ -27,7 +27,7 @@ describe('every fault of the new version → automatic rollback to a healthy old
   ])('%s', async (fault, reason) => {
     harness = await startHarness({ version: FROM, startTimeout: '4s' });
     const before = await stoppedDigest(harness);
-    const result = await harness.run(['upgrade', '--to', TO, '-y'], { SYNUP_SIM_FAULT: `${fault}@${TO}` });
+    const result = await harness.run(['upgrade', '--to', TO, '-y'], { SYN_SIM_FAULT: `${fault}@${TO}` });
     expect(result.exitCode, result.stderr).toBe(4);
     expect(result.stderr).toMatch(reason);
     expect(result.stderr).toMatch(new RegExp(`Rolled back cortex00 to ${FROM.replace(/\./g, '\\.')}`));
@@ -38,7 +38,7 @@ describe('every fault of the new version → automatic rollback to a healthy old
   });
 
   it('an old version that ignores SIGTERM is killed after the stop deadline and the upgrade goes on', async () => {
-    harness = await startHarness({ version: FROM, processEnv: { SYNUP_SIM_FAULT: `ignore-sigterm@${FROM}` } });
+    harness = await startHarness({ version: FROM, processEnv: { SYN_SIM_FAULT: `ignore-sigterm@${FROM}` } });
     const result = await harness.run(['upgrade', '--to', TO, '-y']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/forced: it ignored the graceful stop/);
@@ -46,7 +46,7 @@ describe('every fault of the new version → automatic rollback to a healthy old
   });
 
   it('a cell whose pages the old version corrupted on exit is never swapped: exit 4, the old version back, data untouched', async () => {
-    harness = await startHarness({ version: FROM, processEnv: { SYNUP_SIM_FAULT: `corrupt-on-exit@${FROM}` } });
+    harness = await startHarness({ version: FROM, processEnv: { SYN_SIM_FAULT: `corrupt-on-exit@${FROM}` } });
     // Read while it runs (LMDB readers do not disturb it): a graceful stop would already flip the page.
     const before = await harness.digest();
     const result = await harness.run(['upgrade', '--to', TO, '-y']);

@@ -196,18 +196,21 @@ describe('waitForActive', () => {
 });
 
 describe('readServiceVersion', () => {
-  it('reads result.version as a dotted version', async () => {
-    const server = await serve(cellCert, (req) => ({ body: req.url === '/api/v1/core/info' ? '{"status": "ok", "result": {"version": [2, 181, 0], "synapse": {}}}' : '{}' }));
+  it('asks a Storm call ($lib.version.synapse(), cheap whatever the model size) and reads its tuple as a dotted version', async () => {
+    const server = await serve(cellCert, (req) => ({ body: req.url === '/api/v1/storm/call' && req.method === 'POST' ? '{"status": "ok", "result": [2, 181, 0]}' : '{}' }));
     expect(await readServiceVersion({ host: '127.0.0.1', port: server.port, cellDir: cellDirWith(cellCert) })).toBe('2.181.0');
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/storm/call']);
   });
 
-  it('sends basic auth when configured, and null when the service wants credentials', async () => {
+  it('sends basic auth when a password is configured (user root unless health.username says otherwise), and null when the service wants credentials', async () => {
     const expected = 'Basic ' + Buffer.from('root:s3cret-pw').toString('base64');
     const server = await serve(cellCert, (req) =>
-      req.authorization === expected ? { body: '{"status":"ok","result":{"version":[2,250,0]}}' } : { status: 401, body: '{"status": "err", "code": "NotAuthenticated"}' },
+      req.authorization === expected ? { body: '{"status":"ok","result":[2,250,0]}' } : { status: 401, body: '{"status": "err", "code": "NotAuthenticated"}' },
     );
     const target = { host: '127.0.0.1', port: server.port, cellDir: cellDirWith(cellCert) };
     expect(await readServiceVersion({ ...target, username: 'root', password: 's3cret-pw' })).toBe('2.250.0');
+    expect(await readServiceVersion({ ...target, password: 's3cret-pw' })).toBe('2.250.0');
+    expect(await readServiceVersion({ ...target, username: 'admin', password: 's3cret-pw' })).toBeNull();
     expect(await readServiceVersion(target)).toBeNull();
     expect(await readServiceVersion({ ...target, username: 'root', password: 'wrong' })).toBeNull();
   });

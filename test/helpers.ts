@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,20 @@ export const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)
 export const synupBin = path.join(repoRoot, 'bin', 'synup.js');
 /** The real Synapse CHANGELOG.rst: the snapshot synup ships (changelogs/NOTICE). */
 export const realChangelog = path.join(repoRoot, 'changelogs', 'synapse-CHANGELOG.rst');
+/**
+ * `../shared/` beside the repo; in a git worktree (its `.git` is a file: `gitdir: <main>/.git/worktrees/<name>`), beside
+ * the main checkout when the worktree has none.
+ */
+function sharedDirOf(root: string): string {
+  const beside = path.join(root, '..', 'shared');
+  if (existsSync(beside)) return beside;
+  const gitFile = path.join(root, '.git');
+  const gitdir = existsSync(gitFile) && statSync(gitFile).isFile() ? /^gitdir: (.+)$/m.exec(readFileSync(gitFile, 'utf8'))?.[1] : undefined;
+  return gitdir ? path.join(path.resolve(root, gitdir), '..', '..', '..', '..', 'shared') : beside;
+}
+export const sharedDir = sharedDirOf(repoRoot);
+/** The lab's run-cortex.sh (real-Cortex tests): SYN_LAB_RUN_CORTEX, else ../shared/synapse-lab/run-cortex.sh. */
+export const runCortexScript = process.env.SYN_LAB_RUN_CORTEX ?? path.join(sharedDir, 'synapse-lab', 'run-cortex.sh');
 
 const tempDirs: string[] = [];
 

@@ -2,18 +2,18 @@
 // is on day one, then found, health-checked with Synapse's own healthcheck tool (no HTTPS), adopted, its log read,
 // stopped with its whole process group, started again by synup and upgraded 2.242.0 → 2.250.0 with that health
 // check. Kept to one lean test (three Cortex boots).
-// SYN_LAB: the lab dir (setup.sh); run-cortex.sh is taken from ../shared/synapse-lab/ beside the repo, or from
-// SYN_LAB_RUN_CORTEX when the checkout lives elsewhere (a git worktree).
+// SYN_LAB: the lab dir (setup.sh); run-cortex.sh: see runCortexScript in helpers.ts (SYN_LAB_RUN_CORTEX, else
+// ../shared/synapse-lab/ beside the repo or, in a git worktree, beside its main checkout).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { findHolders } from '../src/lmdb/holders.js';
-import { repoRoot, synup, tempDir } from './helpers.js';
+import { runCortexScript, synup, tempDir } from './helpers.js';
 
 const LAB = process.env.SYN_LAB;
-const RUN = process.env.SYN_LAB_RUN_CORTEX ?? path.resolve(repoRoot, '..', 'shared', 'synapse-lab', 'run-cortex.sh');
+const RUN = runCortexScript;
 const skipReason = !LAB ? 'set SYN_LAB to a directory prepared by ../shared/synapse-lab/setup.sh' : !existsSync(path.join(LAB, '.ok')) ? `${LAB} is not set up (no .ok): run ../shared/synapse-lab/setup.sh "$SYN_LAB"` : !existsSync(RUN) ? `${RUN} is missing (set SYN_LAB_RUN_CORTEX)` : null;
 if (skipReason) console.warn(`real-Cortex operate tests skipped: ${skipReason}`);
 

@@ -48,7 +48,7 @@ describe('synup rehearse', () => {
     const backup = newestBackup(harness);
     const port = await freePort();
     const result = await harness.run(['rehearse', '--backup', backup, '--to', '2.181.0', '--port', String(port), '--report', 'r.xml'], {
-      SYNUP_SIM_FAULT: 'crash-on-boot@2.181.0',
+      SYN_SIM_FAULT: 'crash-on-boot@2.181.0',
     });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/Rehearsal 2\.180\.0 → 2\.181\.0 FAILED/);

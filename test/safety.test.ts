@@ -291,7 +291,7 @@ describe('issue 11: rollback restores the state before the upgrade', () => {
   it('12: a service stopped before the upgrade stays stopped after the rollback (exit 4)', async () => {
     harness = await startHarness({ version: '2.180.0' });
     await harness.adapter.stop({ timeoutMs: 5000 });
-    const result = await harness.run(['upgrade', '--to', '2.182.0', '-y'], { SYNUP_SIM_FAULT: 'die-mid-migration@2.182.0' });
+    const result = await harness.run(['upgrade', '--to', '2.182.0', '-y'], { SYN_SIM_FAULT: 'die-mid-migration@2.182.0' });
     expect(result.exitCode).toBe(4);
     expect(result.stderr).toMatch(/left stopped, as it was before the upgrade/);
     expect(result.stderr).toMatch(/Rolled back cortex00 to 2\.180\.0/);
@@ -323,7 +323,7 @@ function addManyFiles(cellDir: string, n = 3000): void {
 
 describe('issue 11 item 9: SIGINT/SIGTERM', () => {
   it('SIGINT once the service is stopped: rolls back, says so and what resume will do, exit 130', async () => {
-    harness = await startHarness({ version: '2.180.0', processEnv: { SYNUP_SIM_MIGRATION_MS: '20000' }, startTimeout: '30s' });
+    harness = await startHarness({ version: '2.180.0', processEnv: { SYN_SIM_MIGRATION_MS: '20000' }, startTimeout: '30s' });
     const { child, waitFor } = spawnSynup(harness, ['upgrade', '--to', '2.182.0', '-y']);
     await waitFor(/\[upgrade\/wait-migrations\] running/);
     child.kill('SIGINT');

@@ -42,7 +42,7 @@ afterEach(async () => {
 describe('secrets and permissions', () => {
   it('never writes the API password to logs, journal, JSON, history or runbooks; state is private', async () => {
     const secret = 'S3cr3t-pa55-' + Math.random().toString(36).slice(2);
-    harness = await startHarness({ version: '2.180.0', extraYaml: 'upgrade: {freeSpaceMargin: 0.2}', processEnv: { SYNUP_SIM_PASSWORD: secret } });
+    harness = await startHarness({ version: '2.180.0', extraYaml: 'upgrade: {freeSpaceMargin: 0.2}', processEnv: { SYN_SIM_PASSWORD: secret } });
     const env = { SYNUP_HEALTH_PASSWORD: secret };
     const outputs = [
       await harness.run(['upgrade', '--to', '2.181.0', '-y', '--json'], env),

@@ -40,7 +40,7 @@ async function simService(options: { version: string; env?: Record<string, strin
   const port = await freePort();
   const config = configSchema.parse({
     cell: { name: 'cortex00', dir: cellDir },
-    service: { adapter: 'process', process: { command: SIM_COMMAND, env: { SYNUP_SIM_MIGRATION_MS: '300', ...options.env }, ...options.process } },
+    service: { adapter: 'process', process: { command: SIM_COMMAND, env: { SYN_SIM_MIGRATION_MS: '300', ...options.env }, ...options.process } },
     health: { port },
   } satisfies ConfigInput);
   const adapter = createAdapter(config, { cellDir, stateDir, cwd: work });
@@ -143,7 +143,7 @@ describe('process adapter with a real sim cell', () => {
   });
 
   it('kills a service that ignores SIGTERM once the deadline passes', async () => {
-    const sim = await simService({ version: '2.180.0', env: { SYNUP_SIM_FAULT: 'ignore-sigterm' } });
+    const sim = await simService({ version: '2.180.0', env: { SYN_SIM_FAULT: 'ignore-sigterm' } });
     await sim.adapter.start('2.180.0');
     await sim.waitActive();
     const result = await sim.adapter.stop({ timeoutMs: 300 });
@@ -175,11 +175,11 @@ describe('process adapter with a real sim cell', () => {
     expect((await readCellInfo(sim.cellDir)).cellVersion).toBe('2.181.0');
   });
 
-  it('a crash on boot shows in status with the last log line', async () => {
-    const sim = await simService({ version: '2.180.0', env: { SYNUP_SIM_FAULT: 'crash-on-boot' } });
+  it('a crash on boot shows in status with its exit status and the exception it died of', async () => {
+    const sim = await simService({ version: '2.180.0', env: { SYN_SIM_FAULT: 'crash-on-boot' } });
     await sim.adapter.start('2.180.0');
     const status = await untilStopped(sim.adapter);
-    expect(status.detail).toMatch(/^pid \d+ \(2\.180\.0\) is gone; last log line: .*simulated crash on boot/);
+    expect(status.detail).toMatch(/^pid \d+ \(2\.180\.0\) exited with status 1: synapse\.exc\.SynErr: simulated crash on boot/);
   });
 
   it('an older version on newer data exits with BadVersion, and the log watch says so', async () => {
@@ -196,7 +196,7 @@ describe('process adapter with a real sim cell', () => {
     ['never-active', /answers but is not active/],
     ['hang-before-active', /ECONNREFUSED/],
   ])('fault %s: running, but waitForActive fails at its deadline with the reason', async (fault, reason) => {
-    const sim = await simService({ version: '2.180.0', env: { SYNUP_SIM_FAULT: fault } });
+    const sim = await simService({ version: '2.180.0', env: { SYN_SIM_FAULT: fault } });
     await sim.adapter.start('2.180.0');
     await followUntil(sim.adapter, fault === 'never-active' ? /https listening/ : /hanging before the listener/);
     const error = await rejection(waitForActive({ host: '127.0.0.1', port: sim.port, cellDir: sim.cellDir, deadlineMs: 500 }));
@@ -205,7 +205,7 @@ describe('process adapter with a real sim cell', () => {
   });
 
   it('fault wrong-version: the service reports a version its data does not have', async () => {
-    const sim = await simService({ version: '2.180.0', env: { SYNUP_SIM_FAULT: 'wrong-version' } });
+    const sim = await simService({ version: '2.180.0', env: { SYN_SIM_FAULT: 'wrong-version' } });
     await sim.adapter.start('2.180.0');
     await sim.waitActive();
     expect(await readServiceVersion({ host: '127.0.0.1', port: sim.port, cellDir: sim.cellDir })).toBe('2.0.0');

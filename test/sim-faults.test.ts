@@ -132,7 +132,7 @@ describe('fault injection', () => {
 describe('fault scoping', () => {
   it('MODE@VERSION applies only to that version: the old version boots healthy, the new one fails', async () => {
     const dir = await cell('2.180.0');
-    const env = { SYNUP_SIM_FAULT: 'crash-on-boot@2.181.0, wrong-version@2.181.0' };
+    const env = { SYN_SIM_FAULT: 'crash-on-boot@2.181.0, wrong-version@2.181.0' };
     const old = await start({ dir, version: '2.180.0', env });
     await old.waitForLog(/cell is active/);
     expect((await simRequest({ dir, port: old.port, path: '/api/v1/core/info' })).json.result.version).toEqual([2, 180, 0]);
@@ -142,9 +142,9 @@ describe('fault scoping', () => {
     expect(lastLine(next.log())).toContain('fault crash-on-boot');
   });
 
-  it('--fault flags and SYNUP_SIM_FAULT add up', async () => {
+  it('--fault flags and SYN_SIM_FAULT add up', async () => {
     const dir = await cell('2.180.0');
-    const sim = await start({ dir, version: '2.180.0', faults: ['never-active'], env: { SYNUP_SIM_FAULT: 'wrong-version' } });
+    const sim = await start({ dir, version: '2.180.0', faults: ['never-active'], env: { SYN_SIM_FAULT: 'wrong-version' } });
     await sim.waitForLog(/cell is not active/);
     expect((await simRequest({ dir, port: sim.port, path: '/api/v1/core/info' })).json.result.version).toEqual([2, 0, 0]);
   });

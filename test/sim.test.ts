@@ -30,6 +30,17 @@ function lockingFd(pid: number, file: string): string | undefined {
   });
 }
 
+/** A non-fatal error the sim logs at every boot, with its traceback, as a real Cortex logs a failing Storm dmon. */
+const DMON_TRACEBACK = [
+  'Dmon query exited: sim-dmon',
+  'Traceback (most recent call last):',
+  '  File "/opt/synapse/synapse/lib/storm.py", line 1370, in dmonloop',
+  '    async for nodes in self.core.storm(text, opts=opts):',
+  "synapse.exc.NoSuchForm: No form named sim:gone. mesg='No form named sim:gone.'",
+];
+/** Python logging's asctime of a log line, in ms. */
+const stampOf = (line: string) => Date.parse(line.slice(0, 23).replace(' ', 'T').replace(',', '.') + 'Z');
+
 const cellLocks = async (dir: string) => (await findHolders(dir)).filter((h) => h.kind === 'cell-lock');
 const hasTool = (tool: string) => spawnSync(tool, ['-V'], { stdio: 'ignore' }).error === undefined;
 
@@ -136,9 +147,9 @@ describe('HTTPS', () => {
     expect(await get('/api/v1/nope')).toMatchObject({ status: 404, json: { status: 'err', code: 'NoSuchPath' } });
   });
 
-  it('with SYNUP_SIM_PASSWORD, /api/v1/core/info wants basic auth as root (401 NotAuthenticated otherwise); /api/v1/active does not', async () => {
+  it('with SYN_SIM_PASSWORD, /api/v1/core/info wants basic auth as root (401 NotAuthenticated otherwise); /api/v1/active does not', async () => {
     const dir = newCellDir();
-    const sim = await start({ dir, version: '2.180.0', env: { SYNUP_SIM_PASSWORD: 's3cret' } });
+    const sim = await start({ dir, version: '2.180.0', env: { SYN_SIM_PASSWORD: 's3cret' } });
     await sim.waitForLog(/cell is active/);
     const info = (auth?: { user: string; password: string }) => simRequest({ dir, port: sim.port, path: '/api/v1/core/info', auth });
     expect(await info()).toMatchObject({ status: 401, headers: { 'www-authenticate': 'Basic realm=synapse' }, json: { status: 'err', code: 'NotAuthenticated' } });
@@ -175,6 +186,57 @@ describe('HTTPS', () => {
   });
 });
 
+describe('as unkind as the real Cortex', () => {
+  it('logs `beginning model migration` 60–100 ms before `https listening`, and a non-fatal traceback once active', async () => {
+    const dir = newCellDir();
+    await createSimCell(dir, { version: '2.180.0', seed: 10 });
+    const sim = await start({ dir, version: '2.181.0', migrationMs: 400 });
+    await sim.waitForLog(/\.\.\.model migrations complete!/);
+    const lines = sim.log().split('\n');
+    const begin = stampOf(lines.find((l) => l.includes('beginning model migration'))!);
+    const listening = stampOf(lines.find((l) => l.includes('https listening'))!);
+    expect(listening - begin).toBeGreaterThanOrEqual(60);
+    expect(listening - begin).toBeLessThan(150);
+    expect(logMessages(sim.log())).toEqual(expect.arrayContaining(DMON_TRACEBACK));
+    expect((await sim.stop()).code).toBe(0);
+  });
+
+  it('/api/v1/core/info is as large as a real one (≥ 1.5 MB); a Storm call $lib.version.synapse() answers the version', async () => {
+    const dir = newCellDir();
+    const sim = await start({ dir, version: '2.180.0', env: { SYN_SIM_PASSWORD: 's3cret' } });
+    await sim.waitForLog(/cell is active/);
+    const auth = { user: 'root', password: 's3cret' };
+    const info = await simRequest({ dir, port: sim.port, path: '/api/v1/core/info', auth });
+    expect(JSON.stringify(info.json).length).toBeGreaterThanOrEqual(1_500_000);
+    const call = (query: string, who?: typeof auth) => simRequest({ dir, port: sim.port, path: '/api/v1/storm/call', auth: who, body: { query } });
+    expect(await call('return($lib.version.synapse())', auth)).toMatchObject({ status: 200, json: { status: 'ok', result: [2, 180, 0] } });
+    expect(await call('return($lib.version.synapse())')).toMatchObject({ status: 401, json: { code: 'NotAuthenticated' } });
+    expect(await call('inet:fqdn', auth)).toMatchObject({ json: { status: 'err', code: 'BadSyntax' } });
+  });
+
+  it('a drive worker in its process group holds a reader slot, ends with a graceful stop and survives a SIGKILLed sim', async () => {
+    const dir = newCellDir();
+    const sim = await start({ dir, version: '2.180.0' });
+    await sim.waitForLog(/cell is active/);
+    const readers = async () => (await findHolders(dir)).filter((h) => h.kind === 'reader').map((h) => h.pid);
+    const workers = async () => (await readers()).filter((pid) => pid !== sim.child.pid);
+    await expect.poll(async () => (await workers()).length, { timeout: 10_000 }).toBe(1); // the worker starts in its own time
+    const [worker] = await workers();
+    expect(readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]).toBe(String(sim.child.pid)); // same process group
+    sim.child.kill('SIGKILL'); // the main process only, as the OOM killer does
+    await sim.exited;
+    expect(await readers()).toEqual([worker]);
+    await sim.stop('SIGKILL'); // the group
+    await expect.poll(readers, { timeout: 5000 }).toEqual([]);
+
+    const again = await start({ dir, version: '2.180.0' });
+    await again.waitForLog(/cell is active/);
+    await expect.poll(async () => (await readers()).length, { timeout: 10_000 }).toBe(2);
+    expect((await again.stop()).code).toBe(0);
+    expect(await readers()).toEqual([]);
+  });
+});
+
 describe('an upgrade boot', () => {
   it('runs the migrations of (old, new] in the real Cortex order: storage, model begins, listener, active, model completes', async () => {
     const dir = newCellDir();
@@ -190,6 +252,7 @@ describe('an upgrade boot', () => {
       'beginning model migration -> (0, 2, 31)',
       `https listening: ${sim.port}`,
       'cell is active (leader)',
+      ...DMON_TRACEBACK,
       'beginning model migration -> (0, 2, 32)',
       '...model migrations complete!',
     ]);
@@ -307,9 +370,9 @@ describe('bad usage', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('SYNUP_SIM_FAULT is checked too', () => {
+  it('SYN_SIM_FAULT is checked too', () => {
     const dir = newCellDir();
-    const run = spawnSync(process.execPath, [SIM_CELL_JS, dir, '--version', '2.181.0'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SYNUP_SIM_FAULT: 'never-active,bogus@2.181.0' } });
+    const run = spawnSync(process.execPath, [SIM_CELL_JS, dir, '--version', '2.181.0'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SYN_SIM_FAULT: 'never-active,bogus@2.181.0' } });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('unknown fault "bogus" in "bogus@2.181.0"');
     expect(existsSync(dir)).toBe(false);

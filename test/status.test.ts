@@ -59,6 +59,7 @@ describe('synup status', () => {
       detail: 'not started by synup',
       configuredVersion: null,
       serviceVersion: null,
+      serviceVersionError: null,
       dataVersion: '2.180.0',
       dataError: null,
       active: null,

@@ -26,7 +26,18 @@ export interface Harness {
 }
 
 /** A real sim cell served by the process adapter, a synup.yaml pointing at it, and a fresh verified backup. */
-export async function startHarness(options: { version: string; seed?: number; backup?: boolean; extraYaml?: string; startTimeout?: string; processEnv?: Record<string, string> }): Promise<Harness> {
+export async function startHarness(options: {
+  version: string;
+  seed?: number;
+  backup?: boolean;
+  extraYaml?: string;
+  startTimeout?: string;
+  processEnv?: Record<string, string>;
+  /** argv put before the sim's in service.process.command (e.g. setpriv to run it as another user). */
+  runAs?: string[];
+  /** Called with the cell made, before the service is started. */
+  beforeStart?: (paths: { work: string; cellDir: string }) => void;
+}): Promise<Harness> {
   const work = tempDir('synup-e2e-');
   const cellDir = path.join(work, 'cortex00');
   const stateDir = path.join(work, 'state');
@@ -43,7 +54,7 @@ export async function startHarness(options: { version: string; seed?: number; ba
       'service:',
       '  adapter: process',
       '  stopTimeout: 5s',
-      `  process: {command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: ${JSON.stringify(options.processEnv ?? {})}}`,
+      `  process: {command: [${(options.runAs ?? []).map((a) => JSON.stringify(a) + ', ').join('')}${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: ${JSON.stringify(options.processEnv ?? {})}}`,
       `health: {port: ${port}, startTimeout: ${options.startTimeout ?? '15s'}}`,
       options.extraYaml ?? '',
       '',
@@ -51,6 +62,7 @@ export async function startHarness(options: { version: string; seed?: number; ba
   );
   const { config } = loadConfig({ cwd: work });
   const adapter = createAdapter(config, { cellDir, stateDir, cwd: work });
+  options.beforeStart?.({ work, cellDir });
   await adapter.start(options.version);
   const harness: Harness = {
     work,

@@ -36,7 +36,7 @@ describe('synup upgrade on a real sim cell', () => {
   it('rolls back automatically when the new version dies mid-migration: old version healthy, data as before', async () => {
     harness = await startHarness({ version: '2.180.0' });
     const before = await stoppedDigest(harness, '2.180.0');
-    const result = await harness.run(['upgrade', '--to', '2.182.0', '-y'], { SYNUP_SIM_FAULT: 'die-mid-migration@2.182.0' });
+    const result = await harness.run(['upgrade', '--to', '2.182.0', '-y'], { SYN_SIM_FAULT: 'die-mid-migration@2.182.0' });
     expect(result.stderr).toMatch(/Rolled back cortex00 to 2\.180\.0/);
     expect(result.exitCode).toBe(4);
     expect((await harness.adapter.status()).running).toBe(true);

@@ -8,6 +8,7 @@ import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { readMeta } from '../lmdb/format.js';
 import { assertNotHeld } from '../safety/held.js';
 import { envCopiers, resolveEngine, synapseBackupModule, type Engine, type EngineName, type EnvCopyJob } from './engines.js';
+import { copyOwnership } from './owners.js';
 import { copyFileSparse, exists, finishDirs, fsyncTree, makeDirs, sha256File } from './files.js';
 
 export interface CopyProgress {
@@ -72,6 +73,9 @@ export interface CopyCellResult {
   notes: string[];
   bytesBefore: number;
   bytesAfter: number;
+  /** Really on disk (st_blocks), source and copy: a sparse data.mdb's size is its map size, not its use. */
+  diskBytesBefore: number;
+  diskBytesAfter: number;
   durationMs: number;
 }
 
@@ -196,8 +200,11 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
       copied = await copyTree(o, tree, engine);
     }
     await finishDirs(o.dst, copied.dirs, rootMode);
+    await copyOwnership(o.src, o.dst);
     const bytesBefore = sum(copied.envs.map((e) => e.bytesBefore)) + sum(tree.files.map((f) => f.size));
     const bytesAfter = sum(copied.envs.map((e) => e.bytesAfter)) + sum(copied.files.map((f) => f.size));
+    const written = await scanCell(o.dst, { skipDirs: [] });
+    const onDisk = (t: CellTree) => sum(t.envs.map((e) => e.allocatedBytes)) + sum(t.files.map((f) => f.allocatedBytes));
     const snapshotEngine = engine === 'builtin' || engine === 'synapse';
     return {
       engine,
@@ -212,6 +219,8 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
       notes: notesOf(tree),
       bytesBefore,
       bytesAfter,
+      diskBytesBefore: onDisk(tree),
+      diskBytesAfter: onDisk(written),
       durationMs: Date.now() - started,
     };
   } catch (error) {

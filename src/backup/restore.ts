@@ -7,6 +7,7 @@ import { backupStamp } from './create.js';
 import { backupBytesChanged } from './find.js';
 import { copyFileDense, copyFileSparse, finishDirs, makeDirs } from './files.js';
 import { readManifest, readVerification } from './manifest.js';
+import { copyOwnership } from './owners.js';
 import { verifyTree, type VerifyChecked } from './verify.js';
 import { assertNotHeld } from '../safety/held.js';
 import { assertNotInBackup, isWithin, realPathOf } from '../safety/paths.js';
@@ -93,6 +94,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     for (const link of manifest.symlinks) await symlink(link.target, path.join(staging, link.path));
     await finishDirs(staging, manifest.dirs, manifest.rootMode);
+    await copyOwnership(backupDir, staging);
     progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
     const { problems, checked } = await verifyTree(staging, manifest, { jobs: options.jobs, engine: options.engine });
     if (problems.length > 0) {

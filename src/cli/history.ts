@@ -31,7 +31,7 @@ export async function runHistory(ctx: CommandContext, _args: string[], flags: { 
     r.cellDir,
     `${r.from} → ${r.to}`,
     r.outcome,
-    r.downtimeMs === null ? '' : formatDuration(r.downtimeMs),
+    r.downtimeMs === null ? '' : `${formatDuration(r.downtimeMs)}${r.migratedMs !== null ? ` (migrated ${formatDuration(r.migratedMs)})` : ''}`,
     r.bytesBefore === null || r.bytesAfter === null ? '' : `${formatBytes(r.bytesBefore)} → ${formatBytes(r.bytesAfter)}`,
   ]);
   say(ctx.out, table(['run', 'cell', 'versions', 'outcome', 'downtime', 'defrag'], rows));

@@ -22,14 +22,15 @@ export function reportRun(ctx: CommandContext, run: RunRecord, result: RunResult
   if (ctx.out.json) emitJson(ctx.out, { type: 'summary', ...s });
   const downtime = s.downtimeMs !== null ? formatDuration(s.downtimeMs) : 'n/a';
   if (result === 'done') {
-    say(ctx.out, `Upgraded ${run.cellName} ${run.from} → ${run.to}. Downtime ${downtime}.`);
+    const migrated = s.migratedMs !== null ? formatDuration(s.migratedMs) : 'n/a';
+    say(ctx.out, `Upgraded ${run.cellName} ${run.from} → ${run.to}. Downtime: API back after ${downtime}, migrated after ${migrated}.`);
     if (s.bytesBefore !== null && s.bytesAfter !== null) {
-      say(ctx.out, `Defragmented ${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)} (${formatBytes(s.reclaimedBytes ?? 0)} reclaimed, engine ${s.engine}).`);
+      say(ctx.out, `Defragmented ${formatBytes(s.bytesBefore)} → ${formatBytes(s.bytesAfter)} on disk (${formatBytes(s.reclaimedBytes ?? 0)} reclaimed, engine ${s.engine}).`);
     }
     say(ctx.out, `Rollback point kept: ${s.preDir} (remove with \`synup prune\`).`);
     return ExitCode.ok;
   }
-  say(ctx.out, `Rolled back ${run.cellName} to ${run.from}: ${s.error}. Downtime ${downtime}.`);
+  say(ctx.out, `Rolled back ${run.cellName} to ${run.from}: ${s.error}. Downtime: API back after ${downtime}.`);
   if (s.failedDir) say(ctx.out, `The new version's data is kept for diagnosis in ${s.failedDir}.`);
   return ExitCode.rolledBack;
 }

@@ -1,4 +1,4 @@
-import { ACTIVE_PATH, baseUrl, checkActive, describeTrust, readServiceVersion, trustFor, type ActiveCheck } from '../health/index.js';
+import { ACTIVE_PATH, baseUrl, checkActive, describeTrust, trustFor, type ActiveCheck } from '../health/index.js';
 import { readCellGuid, readCellInfo } from '../lmdb/cellinfo.js';
 import { Journal } from '../runner/journal.js';
 import { healthToolCommand, openCellSession } from '../runner/session.js';
@@ -15,8 +15,10 @@ export interface CellStatus {
   detail: string | null;
   /** What the adapter is set to run (pid file, EnvironmentFile, image tag). */
   configuredVersion: string | null;
-  /** What the running service reports (/api/v1/core/info); null when stopped or it will not tell. */
+  /** What the running service reports (a Storm call); null when stopped or it will not tell (see serviceVersionError). */
   serviceVersion: string | null;
+  /** Why the running service's version is unknown: no credentials, refused, no answer. */
+  serviceVersionError: string | null;
   /** What the data says (slabs/cell.lmdb cell:info, read-only: also while the service runs). */
   dataVersion: string | null;
   dataError: string | null;
@@ -38,6 +40,7 @@ export async function runStatus(ctx: CommandContext): Promise<number> {
     detail: service.detail ?? null,
     configuredVersion: service.configuredVersion ?? null,
     serviceVersion: null,
+    serviceVersionError: null,
     dataVersion: null,
     dataError: null,
     active: null,
@@ -49,7 +52,12 @@ export async function runStatus(ctx: CommandContext): Promise<number> {
     const trust = describeTrust(trustFor(target));
     status.active = { ...(await checkActive(target).catch((error) => ({ active: false, detail: errorMessage(error), url: baseUrl(target) + ACTIVE_PATH }))), trust };
     if (status.active.active) {
-      status.serviceVersion = await readServiceVersion({ ...target, username: config.health.username, password: config.health.password }).catch(() => null);
+      try {
+        status.serviceVersion = await session.health.readVersion();
+        if (status.serviceVersion === null) status.serviceVersionError = config.health.password === undefined ? 'no credentials: set SYNUP_HEALTH_PASSWORD (user health.username, default root)' : 'the service refused the credentials';
+      } catch (error) {
+        status.serviceVersionError = errorMessage(error);
+      }
     }
   }
   // Read-only, also while the service runs (as confirm does): a floating image tag (v2.x.x) tells no version.
@@ -79,6 +87,7 @@ function render(s: CellStatus): string {
   const versions = [
     s.configuredVersion && `${s.configuredVersion} configured`,
     s.serviceVersion && `${s.serviceVersion} reported by the service`,
+    s.serviceVersionError && `service version unknown (${s.serviceVersionError})`,
     s.dataVersion && `${s.dataVersion} in the data`,
     s.dataError && `data unreadable: ${s.dataError}`,
   ].filter(Boolean);

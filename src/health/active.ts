@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SynupError } from '../errors.js';
 import { formatDuration } from '../units.js';
-import { getJson } from './request.js';
+import { requestJson } from './request.js';
 import { baseUrl, describeTrust, trustFor, Unreachable, type HealthTarget } from './tls.js';
 
 export const ACTIVE_PATH = '/api/v1/active';
@@ -49,7 +49,7 @@ function judgeActive(status: number, json: unknown, excerpt: string): Pick<Activ
 export async function checkActive(options: CheckOptions): Promise<ActiveCheck> {
   const url = baseUrl(options) + ACTIVE_PATH;
   try {
-    const response = await getJson(options, ACTIVE_PATH, { signal: options.signal, timeoutMs: options.timeoutMs });
+    const response = await requestJson(options, ACTIVE_PATH, { signal: options.signal, timeoutMs: options.timeoutMs });
     return { ...judgeActive(response.status, response.json, response.excerpt), url };
   } catch (error) {
     if (error instanceof Unreachable) return { active: false, detail: error.message, url };

@@ -78,8 +78,10 @@ export interface MigrationState {
   listening: boolean;
   /** Listening, and no model migration running or (when expected) still to come: active AND migrated. */
   migrated: boolean;
-  /** BadVersion or a traceback: the boot failed. */
+  /** BadVersion: the boot failed. */
   failure: string | null;
+  /** Tracebacks logged: Synapse logs many non-fatal ones (logger.exception), so they do not fail a boot. */
+  tracebacks: number;
   /** Why the watch ended: migrated, failed, or the log ended (or was aborted) first. */
   ended: 'migrated' | 'failed' | 'log-ended';
 }
@@ -95,7 +97,7 @@ export interface WatchOptions {
 
 /**
  * Reads a service log until the boot is migrated (listening, and any model migration complete) or failed
- * (BadVersion, a traceback), or the lines end. Abort by ending the iterable (e.g. the adapter's logs signal).
+ * (BadVersion; a traceback alone is not a failure), or the lines end. Abort by ending the iterable (e.g. the adapter's logs signal).
  */
 export async function watchMigrations(lines: AsyncIterable<string>, options: WatchOptions = {}): Promise<MigrationState> {
   const state: MigrationState = {
@@ -106,6 +108,7 @@ export async function watchMigrations(lines: AsyncIterable<string>, options: Wat
     listening: false,
     migrated: false,
     failure: null,
+    tracebacks: 0,
     ended: 'log-ended',
   };
   for await (const line of lines) {
@@ -119,7 +122,8 @@ export async function watchMigrations(lines: AsyncIterable<string>, options: Wat
     }
     if (event.kind === 'model-migration-complete') state.model = 'complete';
     if (event.kind === 'listening') state.listening = true;
-    if (event.kind === 'bad-version' || event.kind === 'traceback') state.failure ??= event.message;
+    if (event.kind === 'traceback') state.tracebacks++;
+    if (event.kind === 'bad-version') state.failure ??= event.message;
     const modelDone = state.model === 'complete' || (state.model === 'none' && !options.expectModelMigration);
     state.migrated = state.listening && modelDone && state.failure === null;
     options.onEvent?.(event, state);

@@ -8,6 +8,8 @@ export interface RequestOptions {
   /** Connect + TLS + response, all together. */
   timeoutMs?: number;
   headers?: Record<string, string>;
+  /** A JSON body, sent with POST (Synapse reads Storm calls from the body). */
+  body?: unknown;
 }
 
 const requestDefaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024 } as const;
@@ -21,10 +23,10 @@ export interface JsonResponse {
 }
 
 /**
- * GET `path` from the cell's HTTPS API over a connection whose certificate was judged first (see connectTrusted).
- * Network trouble → `Unreachable`; untrusted certificate → refused SynupError; caller's abort → its reason.
+ * GET `path` (POST with `body`) from the cell's HTTPS API over a connection whose certificate was judged first (see
+ * connectTrusted). Network trouble → `Unreachable`; untrusted certificate → refused SynupError; caller's abort → its reason.
  */
-export async function getJson(target: HealthTarget, path: string, options: RequestOptions = {}): Promise<JsonResponse> {
+export async function requestJson(target: HealthTarget, path: string, options: RequestOptions = {}): Promise<JsonResponse> {
   const timeoutMs = options.timeoutMs ?? requestDefaults.timeoutMs;
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
@@ -33,14 +35,20 @@ export async function getJson(target: HealthTarget, path: string, options: Reque
   try {
     socket = await connectTrusted(target, signal);
     const connection = socket;
+    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     return await new Promise<JsonResponse>((resolve, reject) => {
       const request = https.request(
         {
           host: target.host,
           port: target.port,
           path,
-          method: 'GET',
-          headers: { accept: 'application/json', connection: 'close', ...options.headers },
+          method: payload ? 'POST' : 'GET',
+          headers: {
+            accept: 'application/json',
+            connection: 'close',
+            ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+            ...options.headers,
+          },
           createConnection: () => connection,
         },
         (response) => {
@@ -71,7 +79,7 @@ export async function getJson(target: HealthTarget, path: string, options: Reque
       signal.addEventListener('abort', onAbort, { once: true });
       request.on('close', () => signal.removeEventListener('abort', onAbort));
       request.on('error', (error: NodeJS.ErrnoException) => reject(error instanceof Unreachable ? error : new Unreachable(`${url}: ${error.code ?? error.message}`)));
-      request.end();
+      request.end(payload);
     });
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;

@@ -1,12 +1,12 @@
 import type { Changelog } from '../changelog/index.js';
 import { newestRelease, normalizeVersion, selectReleases } from '../changelog/index.js';
 import type { SynupConfig } from '../config/schema.js';
-import { UPGRADE_STEPS } from './steps.js';
+import { DATA_ONLY_CONFIRM, UPGRADE_STEPS } from './steps.js';
 import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
 export { renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
 export { renderPlanText } from './text.js';
-export { UPGRADE_STEPS, type StepName } from './steps.js';
+export { DATA_ONLY_CONFIRM, UPGRADE_STEPS, type StepName } from './steps.js';
 export type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
 export interface BuildPlanInput {
@@ -30,6 +30,7 @@ function settingsOf(config: SynupConfig): PlanSettings {
     startTimeoutMs: config.health.startTimeout,
     activeUrl: config.health.check === 'tool' ? "Synapse's healthcheck tool (health.check: tool)" : `https://${config.health.host}:${config.health.port}/api/v1/active`,
     smokeCheck: Boolean(config.health.smoke),
+    serviceVersionCheck: config.health.password !== undefined,
     freeSpaceMargin: config.upgrade.freeSpaceMargin,
   };
 }
@@ -47,9 +48,14 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
     releases: releases.map((r) => ({ version: r.version, date: r.date, migrations: r.migrations.length })),
     migrations,
     releasesWithMigrations: releases.filter((r) => r.migrations.length > 0).length,
+    modelChanges: releases
+      .filter((r) => r.migrations.length > 0 && (r.sections.some((s) => /^model changes$/i.test(s.title.trim())) || r.migrations.some((m) => /\bmodel\b/i.test(m.text))))
+      .map((r) => r.version),
     warnings: [
       ...migrations.filter((m) => m.warning).map((m) => `${m.version}: ${m.text}`),
       ...migrations.filter((m) => m.source === 'prose' && !m.warning).map((m) => `${m.version} announces a migration only in prose: read its entry`),
+      // For a cell's upgrade (not a changelog query): say it where the warnings stand out.
+      ...(input.config && input.dir && input.config.health.password === undefined ? [DATA_ONLY_CONFIRM] : []),
     ],
     probesMustBeDisabled: migrations.length > 0,
     settings: input.config ? settingsOf(input.config) : null,

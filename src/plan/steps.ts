@@ -1,6 +1,10 @@
 import { formatConfigDuration } from '../units.js';
 import type { UpgradePlan } from './types.js';
 
+/** Said in the plan and in the run when confirm can check only the data. */
+export const DATA_ONLY_CONFIRM =
+  'confirm can check only the data: no health password (SYNUP_HEALTH_PASSWORD or health.password; user health.username, default root), so the running service is not asked its version';
+
 const ADAPTER_PROBES: Record<string, string> = {
   process: 'the process adapter has no probes',
   systemd: 'a drop-in sets TimeoutStartSec=infinity and WatchdogSec=0',
@@ -19,7 +23,7 @@ const ADAPTER_START: Record<string, (to: string) => string> = {
  * The checks of the preflight step an operator can skip deliberately with `--ignore-preflight=<name>` (checks, not
  * steps: no step can be skipped). Here rather than in the step so the CLI's help names them without loading LMDB.
  */
-export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem'] as const;
+export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem', 'ownership'] as const;
 export type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
 
 /**
@@ -31,7 +35,7 @@ export const UPGRADE_STEPS = [
     name: 'preflight',
     title: 'Preflight checks',
     describe: (p: UpgradePlan) =>
-      `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} and that staging is on the same filesystem.`,
+      `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} that staging is on the same filesystem, and that synup can keep the owner, group and mode of every file it copies.`,
   },
   {
     name: 'backup-gate',
@@ -72,7 +76,7 @@ export const UPGRADE_STEPS = [
     name: 'confirm',
     title: 'Confirm the version',
     describe: (p: UpgradePlan) =>
-      `The service and the data's cell:info must both say ${p.to}${p.settings ? (p.settings.smokeCheck ? '; run the configured smoke check' : '; no smoke check configured (health.smoke)') : '; run the smoke check if one is configured'}.`,
+      `${p.settings && !p.settings.serviceVersionCheck ? `The data's cell:info must say ${p.to} (WARNING: ${DATA_ONLY_CONFIRM})` : `The service (a Storm call, $lib.version.synapse()) and the data's cell:info must both say ${p.to}`}${p.settings ? (p.settings.smokeCheck ? '; run the configured smoke check' : '; no smoke check configured (health.smoke)') : '; run the smoke check if one is configured'}.`,
   },
   { name: 'probes-on', title: 'Restore probes', describe: () => 'Put the saved probe spec back exactly.' },
   {

@@ -16,6 +16,12 @@ export interface UpgradePlan {
   /** Every migration in (from, to], ascending by version. */
   migrations: Migration[];
   releasesWithMigrations: number;
+  /**
+   * Releases with migrations that also change the data model (a "Model Changes" section, or migration text naming the
+   * model): their first boot may run a model migration (`beginning model migration` … `model migrations complete`).
+   * A superset of the real model revisions (2.180.0 → 2.250.0: 12 releases, 8 revisions). Absent in older journaled plans.
+   */
+  modelChanges?: string[];
   /** Texts that must stand out: backup warnings first, then notes about prose-only announcements. */
   warnings: string[];
   probesMustBeDisabled: boolean;
@@ -34,6 +40,8 @@ export interface PlanSettings {
   startTimeoutMs: number;
   activeUrl: string;
   smokeCheck: boolean;
+  /** health.password (or SYNUP_HEALTH_PASSWORD) is set: confirm can ask the running service its version. */
+  serviceVersionCheck: boolean;
   freeSpaceMargin: number;
 }
 

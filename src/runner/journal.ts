@@ -70,6 +70,7 @@ export interface RunData {
   swap?: 'none' | 'moved-out' | 'swapped';
   defragVerified?: boolean;
   engine?: string;
+  /** Cold defrag: bytes really on disk (st_blocks) of the stopped cell and of its compacted copy. */
   bytesBefore?: number;
   bytesAfter?: number;
   envs?: number;

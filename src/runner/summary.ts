@@ -8,8 +8,10 @@ export interface RunSummary {
   outcome: RunRecord['outcome'];
   startedAt: string;
   endedAt: string | null;
-  /** Service unavailable: stop → the new (or, after a rollback, the old) version active again. */
+  /** API back: stop → the new (or, after a rollback, the old) version active again. */
   downtimeMs: number | null;
+  /** Migrated: stop → the new version's model migrations complete (active is not migrated); null unless done. */
+  migratedMs: number | null;
   bytesBefore: number | null;
   bytesAfter: number | null;
   reclaimedBytes: number | null;
@@ -49,6 +51,7 @@ export function summarizeRun(run: RunRecord): RunSummary {
     startedAt: run.startedAt,
     endedAt: run.endedAt ?? null,
     downtimeMs: downtimeOf(run),
+    migratedMs: run.outcome === 'done' ? ms(run.data.stoppedAt, run.data.migratedAt) : null,
     bytesBefore: before,
     bytesAfter: after,
     reclaimedBytes: before !== null && after !== null ? before - after : null,

@@ -10,6 +10,8 @@ export interface ServiceStatus {
   configuredVersion?: string | null;
   pid?: number;
   detail?: string;
+  /** Processes the service left behind although it is not running (a SIGKILLed Cortex's drive workers); stop() ends them. */
+  leftoverPids?: number[];
 }
 
 /** Whatever the adapter needs to put probes back exactly as they were; JSON-serializable, stored in the journal. */
@@ -30,6 +32,11 @@ export interface LogOptions {
   signal: AbortSignal;
   /** Only lines written after this moment (best effort per tool). */
   since?: Date;
+  /**
+   * Called each time the follower has handed out every line the log held when it looked (a file read to its end).
+   * Followers of a tool's stream cannot tell and never call it.
+   */
+  onCaughtUp?(): void;
 }
 
 /** Image references with their content digests (`repo@sha256:…`), so the journal says what really ran. */

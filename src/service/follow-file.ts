@@ -7,6 +7,8 @@ export interface FollowFileOptions {
   /** Byte offset to start from. */
   from: number;
   signal: AbortSignal;
+  /** Called after every line up to the file's end (as it was when read) has been handed out. */
+  onCaughtUp?(): void;
   pollMs?: number;
   /** Longer lines are cut into pieces of this many characters (memory stays bounded). */
   maxLineChars?: number;
@@ -54,6 +56,7 @@ export async function* followFile(file: string, options: FollowFileOptions): Asy
             pending = pending.slice(maxLineChars);
           }
         }
+        if (position >= size) options.onCaughtUp?.();
       } finally {
         await handle.close();
       }

@@ -1,6 +1,5 @@
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
@@ -10,9 +9,10 @@ import { resolvePath, type AdapterContext } from './context.js';
 import { findRunningInstance } from './adopt.js';
 import { followFile, lastLines } from './follow-file.js';
 import { readPidRecord, writePidRecord, type PidRecord } from './pidfile.js';
-import { isAlive, processGroup, processStartTicks, signalProcess } from '../proc.js';
+import { groupMembers, isAlive, processGroup, processStartTicks, signalProcess } from '../proc.js';
 import { cellLocked, waitUntilReleased } from './released.js';
 import { describeHolders } from '../safety/held.js';
+import { waitUntil } from '../poll.js';
 import { assertVersion } from './version.js';
 
 /** service.process with every default applied: the one place they live. */
@@ -21,13 +21,15 @@ export interface ProcessSettings {
   command: string[] | null;
   pidFile: string;
   logFile: string;
-  /** Environment of the service: synup's own plus service.process.env. */
+  /** Environment of the service: a safe base of synup's own (serviceBaseEnv) plus service.process.env. */
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** After SIGKILL, how long the process may take to disappear. */
   killWaitMs: number;
   /** After the process is gone, how long its locks may take to drop. */
   releaseWaitMs: number;
+  /** After the main process is gone, how long the rest of its group may take to follow before it is SIGKILLed. */
+  groupWaitMs: number;
 }
 
 export function processSettings(config: SynupConfig, ctx: AdapterContext): ProcessSettings {
@@ -36,11 +38,20 @@ export function processSettings(config: SynupConfig, ctx: AdapterContext): Proce
     command: own?.command ?? null,
     pidFile: own?.pidFile ? resolvePath(ctx, own.pidFile) : path.join(ctx.stateDir, `${ctx.cellName}.pid`),
     logFile: own?.logFile ? resolvePath(ctx, own.logFile) : path.join(ctx.stateDir, `${ctx.cellName}.log`),
-    env: { ...ctx.env, ...(own?.env ?? {}) },
+    env: { ...serviceBaseEnv(ctx.env), ...(own?.env ?? {}) },
     cwd: ctx.cwd,
     killWaitMs: 10_000,
     releaseWaitMs: 5_000,
+    groupWaitMs: 5_000,
   };
+}
+
+/** What a service may inherit from synup's environment: the basics of a login, and Synapse's own settings (SYN_*). */
+const BASE_ENV = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|SYN_\w+|SYNDEV_\w+)$/;
+
+/** synup's environment without its own settings and secrets (SYNUP_HEALTH_PASSWORD…) or anything else not in BASE_ENV. */
+function serviceBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => BASE_ENV.test(name)));
 }
 
 /** execa's types list only fds 3–9 for stdout/stderr; any open fd is passed to spawn(2) as is at runtime. */
@@ -77,25 +88,31 @@ function findExecutable(file: string, settings: ProcessSettings): string {
 /** The recorded instance is still running (not marked stopped, pid alive with the same start time). */
 const isLive = (record: PidRecord) => !record.stoppedAt && isAlive(record.pid, record.startTicks);
 
-async function waitGone(pid: number, startTicks: number | null, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (let pause = 20; isAlive(pid, startTicks); pause = Math.min(pause * 2, 200)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
-  }
-  return true;
-}
+const waitGone = (pid: number, startTicks: number | null, timeoutMs: number) => waitUntil(() => !isAlive(pid, startTicks), timeoutMs);
+
+/**
+ * What is left of the group of an instance synup started (detached: pgid = its pid): a Cortex's drive workers and
+ * sub-cells outlive a SIGKILLed main process and keep LMDB reader slots. A pgid is not reused while members remain;
+ * members started before the instance cannot be its own (a group that took the number after it was empty).
+ */
+const leftoversOf = (record: PidRecord | null) =>
+  record && !record.stoppedAt && (!record.adopted || record.adopted.pgid === record.pid)
+    ? groupMembers(record.pid).filter((pid) => record.startTicks === null || (processStartTicks(pid) ?? 0) >= record.startTicks)
+    : [];
 
 /** The cell as a bare process synup starts detached, with a pid file and a log file (bare metal, a venv, the sim). */
 export class ProcessAdapter implements ServiceAdapter {
   readonly name = 'process' as const;
+
+  /** How each instance this adapter object started ended ("exited with status 1", "was killed by SIGKILL"). */
+  private readonly exits = new Map<number, string>();
 
   constructor(
     private readonly ctx: AdapterContext,
     private readonly settings: ProcessSettings,
   ) {}
 
-  /** The instance synup started, if it is still alive. */
+  /** The instance synup started (or adopted), if it is still alive. */
   private liveRecord(): PidRecord | null {
     const record = readPidRecord(this.settings.pidFile);
     return record && isLive(record) ? record : null;
@@ -122,12 +139,21 @@ export class ProcessAdapter implements ServiceAdapter {
       const pid = locks.map((h) => h.pid).find((p) => isAlive(p));
       return { running: true, pid, configuredVersion, detail: `cell.guid is locked (${describeHolders(locks)}) by an instance synup did not start; \`synup adopt\` takes it over (stop, restart and upgrade do so themselves)` };
     }
-    if (record && !record.stoppedAt) return { running: false, configuredVersion, detail: `pid ${record.pid} (${record.version}) is gone${this.lastLogLine(record)}` };
+    const leftoverPids = leftoversOf(record);
+    if (record && !record.stoppedAt) {
+      const left = leftoverPids.length > 0 ? `; ${leftoverPids.length} process(es) of its group remain (pids ${leftoverPids.join(', ')})` : '';
+      const exit = this.exits.get(record.pid);
+      const why = exit?.startsWith('was killed') ? '' : this.finalException(record);
+      return { running: false, configuredVersion, leftoverPids, detail: `pid ${record.pid} (${record.version ?? 'adopted'}) ${exit ?? 'is gone'}${why ? `: ${why}` : ''}${left}` };
+    }
     return { running: false, configuredVersion, detail: record ? `stopped at ${record.stoppedAt}` : 'not started by synup' };
   }
 
-  /** The last line this instance wrote (why it died, usually), for status details. */
-  private lastLogLine(record: PidRecord): string {
+  /**
+   * The exception this instance died of (`synapse.exc.BadVersion: …`, Python's last words), when it is the last line
+   * it wrote; '' otherwise: an earlier line is no explanation (Synapse logs many non-fatal tracebacks).
+   */
+  private finalException(record: PidRecord): string {
     if (!record.logFile) return '';
     try {
       const size = statSync(record.logFile).size;
@@ -141,7 +167,7 @@ export class ProcessAdapter implements ServiceAdapter {
         closeSync(fd);
       }
       const last = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean).pop();
-      return last ? `; last log line: ${last}` : '';
+      return last && /^([A-Za-z_]\w*\.)*[A-Z]\w*: /.test(last) ? last : '';
     } catch {
       return '';
     }
@@ -170,7 +196,10 @@ export class ProcessAdapter implements ServiceAdapter {
       });
     }
     subprocess.unref();
-    void subprocess.catch(() => undefined);
+    void subprocess.then(
+      (result) => this.exits.set(pid, result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`),
+      () => undefined,
+    );
     writePidRecord(this.settings.pidFile, {
       pid,
       version,
@@ -210,8 +239,9 @@ export class ProcessAdapter implements ServiceAdapter {
 
   async stop(options: StopOptions): Promise<StopResult> {
     const started = Date.now();
-    const record = this.liveRecord() ?? (await this.adopt());
-    const target = record ? { pid: record.pid, startTicks: record.startTicks, group: this.leadsGroup(record) } : null;
+    const live = this.liveRecord() ?? (await this.adopt());
+    const record = live ?? readPidRecord(this.settings.pidFile);
+    const target = live ? { pid: live.pid, startTicks: live.startTicks, group: this.leadsGroup(live) } : null;
     let forced = false;
     if (target) {
       signalProcess(target.pid, 'SIGTERM', target.group);
@@ -225,8 +255,9 @@ export class ProcessAdapter implements ServiceAdapter {
         }
       }
     }
+    if (await this.stopLeftovers(record)) forced = true;
     await waitUntilReleased(this.ctx.cellDir, this.settings.releaseWaitMs);
-    if (record) writePidRecord(this.settings.pidFile, { ...record, stoppedAt: new Date().toISOString() });
+    if (record && !record.stoppedAt) writePidRecord(this.settings.pidFile, { ...record, stoppedAt: new Date().toISOString() });
     return { forced, durationMs: Date.now() - started };
   }
 
@@ -261,6 +292,25 @@ export class ProcessAdapter implements ServiceAdapter {
     return record;
   }
 
+  /**
+   * The rest of the group of an instance synup started, once its main process is gone (stopped, or SIGKILLed by the
+   * OOM killer): SIGTERM, `groupWaitMs` to go, then SIGKILL. Returns whether it had to force.
+   */
+  private async stopLeftovers(record: PidRecord | null): Promise<boolean> {
+    if (leftoversOf(record).length === 0) return false;
+    const pgid = record!.pid;
+    const empty = () => groupMembers(pgid).length === 0;
+    if (!(await waitUntil(empty, Math.min(1000, this.settings.groupWaitMs)))) signalProcess(pgid, 'SIGTERM', true);
+    if (await waitUntil(empty, this.settings.groupWaitMs)) return false;
+    signalProcess(pgid, 'SIGKILL', true);
+    if (!(await waitUntil(empty, this.settings.killWaitMs))) {
+      throw new SynupError('failed', `process group ${pgid} (pids ${groupMembers(pgid).join(', ')}) survived SIGKILL for ${this.settings.killWaitMs} ms`, {
+        hint: `check \`ps -o pid,stat,wchan -g ${pgid}\`; retry once they are gone`,
+      });
+    }
+    return true;
+  }
+
   async disableProbes(): Promise<SavedProbes> {
     return {};
   }
@@ -271,7 +321,7 @@ export class ProcessAdapter implements ServiceAdapter {
     const record = readPidRecord(this.settings.pidFile);
     const file = this.logFileOf(record);
     const from = record?.logOffset ?? (existsSync(file) ? statSync(file).size : 0);
-    yield* followFile(file, { from, signal: options.signal });
+    yield* followFile(file, { from, signal: options.signal, onCaughtUp: options.onCaughtUp });
   }
 
   async *tail(options: TailOptions): AsyncGenerator<string> {

@@ -45,6 +45,7 @@ export async function caAndServerCert(): Promise<{ ca: Pem; server: Pem }> {
 
 export interface SeenRequest {
   url: string;
+  method: string;
   authorization: string | undefined;
 }
 
@@ -61,7 +62,7 @@ export type Reply = { status?: number; body: string };
 export async function startHttpsServer(pem: Pem, reply: (request: SeenRequest, n: number) => Reply): Promise<TestServer> {
   const requests: SeenRequest[] = [];
   const server = https.createServer({ cert: pem.cert, key: pem.key }, (req, res) => {
-    const seen = { url: req.url ?? '', authorization: req.headers.authorization };
+    const seen = { url: req.url ?? '', method: req.method ?? '', authorization: req.headers.authorization };
     requests.push(seen);
     const answer = reply(seen, requests.length);
     res.writeHead(answer.status ?? 200, { 'content-type': 'application/json' });

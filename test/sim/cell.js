@@ -5,9 +5,12 @@
 // migrations before the listener and model migrations after it, BadVersion on older code, and injectable faults.
 //   node test/sim/cell.js <dir> --version 2.181.0 [--port 4443] [--seed N] [--migration-ms N] [--fault MODE[@X.Y.Z]] [--init-only]
 // See options.js for every flag and env var, faults.js for the fault modes.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureCert } from './cert.js';
 import { corruptAPage, WRONG_VERSION } from './faults.js';
 import { ensureCellGuid, lockCellGuid } from './lock.js';
@@ -45,6 +48,8 @@ const releaseLock = lock.release;
 let storage = null;
 /** @type {import('node:https').Server | null} */
 let server = null;
+/** @type {import('node:child_process').ChildProcess | null} */
+let worker = null;
 const stopping = new AbortController();
 /** Work that must settle before the envs close (the boot, the background model migration). */
 const running = new Set();
@@ -68,6 +73,11 @@ async function stop(/** @type {'SIGTERM' | 'SIGINT'} */ signal) {
   server?.closeAllConnections();
   await Promise.allSettled([...running]);
   await storage?.close();
+  if (worker && worker.exitCode === null && worker.signalCode === null) {
+    const gone = once(worker, 'exit');
+    worker.kill('SIGTERM');
+    await gone;
+  }
   if (faults.has('corrupt-on-exit')) log.warning(`${corruptAPage(dir)} (fault corrupt-on-exit)`, 'cell.py:fini');
   releaseLock();
   log.warning('cell shutdown complete', 'cell.py:fini');
@@ -128,6 +138,13 @@ async function boot() {
     process.exit(0);
   }
 
+  // Like the real Cortex's drive worker (SYNDEV_CELL_DRIVE_NOSPAWN=1 keeps it in the main process there too): in
+  // this process group, holding a reader slot; ended with this process unless that is SIGKILLed.
+  if (process.env.SYNDEV_CELL_DRIVE_NOSPAWN !== '1') {
+    worker = spawn(process.execPath, [fileURLToPath(new URL('./worker.js', import.meta.url)), dir], { stdio: 'ignore' });
+    process.on('exit', () => worker?.kill('SIGTERM'));
+  }
+
   const durationMs = options.migrationMs / 2;
   await runStorageMigrations({ storage, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });
   if (stopping.signal.aborted) return;
@@ -139,6 +156,8 @@ async function boot() {
   // Active (the leader) before the listener: the model migration starts first and runs in the background.
   const state = { active: !faults.has('never-active'), version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple };
   if (state.active) track(runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal }));
+  // The real Cortex logs `beginning model migration` 60–100 ms before `https listening`, and is active right after.
+  await new Promise((resolve) => setTimeout(resolve, 60 + Math.random() * 40));
   try {
     const listening = await listenHttps({ ...certs, port: options.port, state, password: options.password });
     server = listening.server;
@@ -149,6 +168,8 @@ async function boot() {
     die('OSError', `error while attempting to bind on address ('127.0.0.1', ${options.port}): ${code ?? message}`);
   }
   log.info(state.active ? 'cell is active (leader)' : 'cell is not active (fault never-active)', 'cell.py:setCellActive');
+  // Synapse logs many non-fatal errors with a full traceback (a failing Storm dmon, here); the cell runs on.
+  log.exception('Dmon query exited: sim-dmon', 'storm.py:dmonloop', 'synapse.exc.NoSuchForm: No form named sim:gone. mesg=\'No form named sim:gone.\'');
 }
 
 track(boot().catch((error) => die('synapse.exc.SynErr', /** @type {Error} */ (error).stack ?? String(error))));

@@ -7,7 +7,7 @@ export const FAULTS = {
   'crash-on-boot': 'exits 1 with a traceback right after taking the cell.guid lock, before any data is opened or written',
   'hang-before-active': 'runs the storage migrations, then never opens the HTTPS listener (keeps running; SIGTERM stops it)',
   'never-active': 'opens the listener but /api/v1/active answers active:false for ever (and no model migration runs)',
-  'wrong-version': '/api/v1/core/info reports version 2.0.0 whatever the real one is',
+  'wrong-version': '/api/v1/core/info and the Storm version call report 2.0.0 whatever the real one is',
   'die-mid-migration': 'exits 1 halfway through the first storage migration, after committing half of its node rewrites (cell:version already bumped, as Synapse bumps it before migrating)',
   'ignore-sigterm': 'logs and ignores SIGTERM (SIGINT and SIGKILL still stop it)',
   'corrupt-on-exit': 'on a graceful stop, after closing the envs, flips the header bytes of an in-use page of a data.mdb (the main-db root of the first layer env)',

@@ -19,8 +19,20 @@ const INSPECT_JS = path.join(here, 'inspect.js');
 
 /** @type {Set<import('node:child_process').ChildProcess>} */
 const live = new Set();
+/** Sims started by startSim lead their own process group (their drive worker is in it): signals go to the group. */
+/** @type {Set<number>} */
+const groups = new Set();
+/** @param {number} pgid @param {NodeJS.Signals} signal */
+function signalGroup(pgid, signal) {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    groups.delete(pgid); // ESRCH: the group is gone
+  }
+}
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
+  for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
 });
 
 /**
@@ -94,14 +106,18 @@ export async function inspectSimCell(dir) {
 }
 
 /**
- * GET from a sim's HTTPS API, trusting only the cell's own sslcert.pem (and checking it names 127.0.0.1).
- * @param {{ dir: string, port: number, path: string, auth?: { user: string, password: string }, timeoutMs?: number }} options
+ * GET from a sim's HTTPS API (POST of `body` as JSON when given), trusting only the cell's own sslcert.pem (and
+ * checking it names 127.0.0.1).
+ * @param {{ dir: string, port: number, path: string, auth?: { user: string, password: string }, body?: unknown, timeoutMs?: number }} options
  * @returns {Promise<{ status: number, headers: import('node:http').IncomingHttpHeaders, json: any }>}
  */
-export function simRequest({ dir, port, path: route, auth, timeoutMs = 10_000 }) {
+export function simRequest({ dir, port, path: route, auth, body: payload, timeoutMs = 10_000 }) {
   return new Promise((resolve, reject) => {
-    const headers = auth ? { authorization: 'Basic ' + Buffer.from(`${auth.user}:${auth.password}`).toString('base64') } : undefined;
-    const req = https.get({ host: '127.0.0.1', port, path: route, ca: readFileSync(path.join(dir, 'sslcert.pem')), headers, timeout: timeoutMs, agent: false }, (res) => {
+    /** @type {Record<string, string>} */
+    const headers = auth ? { authorization: 'Basic ' + Buffer.from(`${auth.user}:${auth.password}`).toString('base64') } : {};
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const method = payload === undefined ? 'GET' : 'POST';
+    const req = https.request({ host: '127.0.0.1', port, path: route, method, ca: readFileSync(path.join(dir, 'sslcert.pem')), headers, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
@@ -109,12 +125,13 @@ export function simRequest({ dir, port, path: route, auth, timeoutMs = 10_000 })
         try {
           resolve({ status: res.statusCode ?? 0, headers: res.headers, json: JSON.parse(body) });
         } catch {
-          reject(new Error(`GET ${route}: HTTP ${res.statusCode} with a body that is not JSON: ${body.slice(0, 200)}`));
+          reject(new Error(`${method} ${route}: HTTP ${res.statusCode} with a body that is not JSON: ${body.slice(0, 200)}`));
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${route}: no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${route}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
+    req.end(payload === undefined ? undefined : JSON.stringify(payload));
   });
 }
 
@@ -126,7 +143,8 @@ export function simRequest({ dir, port, path: route, auth, timeoutMs = 10_000 })
  * @property {() => string} log  everything it wrote so far (stdout and stderr, interleaved as received)
  * @property {(re: RegExp, timeoutMs?: number) => Promise<string>} waitForLog  the first line matching `re`;
  *   rejects at the timeout (default 30 s) or when the process exits first, with the log in the message
- * @property {(signal?: NodeJS.Signals, timeoutMs?: number) => Promise<Exit>} stop  sends `signal` (SIGTERM), then
+ * @property {(signal?: NodeJS.Signals, timeoutMs?: number) => Promise<Exit>} stop  sends `signal` (SIGTERM) to the sim's
+ *   process group (the sim and its drive worker), then
  *   SIGKILL after `timeoutMs` (10 s); resolves with how it ended (at once if it already had)
  */
 
@@ -140,8 +158,10 @@ export function startSim({ dir, version, port, env = {}, faults = [], migrationM
   const argv = [SIM_CELL_JS, dir, '--version', version, '--port', String(port), ...faults.flatMap((f) => ['--fault', f]), ...args];
   if (migrationMs !== undefined) argv.push('--migration-ms', String(migrationMs));
   if (seed !== undefined) argv.push('--seed', String(seed));
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
   live.add(child);
+  const pgid = /** @type {number} */ (child.pid);
+  groups.add(pgid);
   let output = '';
   let partial = '';
   /** @type {Set<(line: string) => void>} */
@@ -192,10 +212,12 @@ export function startSim({ dir, version, port, env = {}, faults = [], migrationM
     },
     async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
       if (!gone()) {
-        child.kill(signal);
-        const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        signalGroup(pgid, signal);
+        const kill = setTimeout(() => signalGroup(pgid, 'SIGKILL'), timeoutMs);
         await exited.finally(() => clearTimeout(kill));
       }
+      // What outlived the sim (its worker, when the sim itself was SIGKILLed) goes too.
+      signalGroup(pgid, 'SIGKILL');
       return exited;
     },
   };

@@ -10,7 +10,18 @@ function write(level, mesg, where) {
   process.stdout.write(`${asctime()} [${level}] ${mesg} [${where}:MainThread:MainProcess]\n`);
 }
 
+/**
+ * A non-fatal error with its traceback, as Synapse's `logger.exception` writes one (a failing Storm dmon, a skipped
+ * item during a migration): the process carries on.
+ * @param {string} mesg @param {string} where @param {string} exception e.g. "synapse.exc.NoSuchForm: No form named sim:gone"
+ */
+function exception(mesg, where, exception) {
+  write('ERROR', mesg, where);
+  process.stdout.write(`Traceback (most recent call last):\n  File "/opt/synapse/synapse/lib/storm.py", line 1370, in dmonloop\n    async for nodes in self.core.storm(text, opts=opts):\n${exception}\n`);
+}
+
 export const log = {
+  exception,
   /** @param {string} mesg @param {string} where */
   info: (mesg, where) => write('INFO', mesg, where),
   /** @param {string} mesg @param {string} where */

@@ -1,4 +1,4 @@
-// The sim's options: flags over SYNUP_SIM_* env vars over defaults, normalized and checked here and nowhere else.
+// The sim's options: flags over SYN_SIM_* env vars over defaults, normalized and checked here and nowhere else.
 import { parseArgs } from 'node:util';
 import { FAULT_MODES } from './faults.js';
 import { isVersion } from './versions.js';
@@ -9,7 +9,7 @@ export const USAGE = `usage: node test/sim/cell.js <dir> --version X.Y.Z [option
   --migration-ms N    how long each migrating release takes: half storage, half model (default 1500)
   --fault MODE[@X.Y.Z]  inject a fault (repeatable), only into version X.Y.Z when given
   --init-only         create the storage (first boot) or check it, and exit without serving; faults do not apply
-env: SYNUP_SIM_FAULT=MODE[@X.Y.Z][,…]  SYNUP_SIM_MIGRATION_MS=N  SYNUP_SIM_PASSWORD=… (basic auth, user root, for /api/v1/core/info)`;
+env: SYN_SIM_FAULT=MODE[@X.Y.Z][,…]  SYN_SIM_MIGRATION_MS=N  SYN_SIM_PASSWORD=… (basic auth, user root, for /api/v1/core/info)`;
 
 export class UsageError extends Error {}
 
@@ -25,7 +25,7 @@ const DEFAULTS = { port: 4443, seed: 0, migrationMs: 1500 };
  * @property {number} migrationMs
  * @property {Set<string>} faults  the fault modes that apply to this version
  * @property {boolean} initOnly
- * @property {string | undefined} password  SYNUP_SIM_PASSWORD: basic auth (user root) for /api/v1/core/info
+ * @property {string | undefined} password  SYN_SIM_PASSWORD: basic auth (user root) for /api/v1/core/info
  */
 
 /**
@@ -86,15 +86,15 @@ export function parseOptions(argv, env) {
   const version = values.version;
   if (version === undefined) throw new UsageError('--version is required');
   if (!isVersion(version)) throw new UsageError(`--version must look like 2.181.0, got ${JSON.stringify(version)}`);
-  const faults = faultsFor([...(values.fault ?? []), ...(env.SYNUP_SIM_FAULT ?? '').split(',')], version);
+  const faults = faultsFor([...(values.fault ?? []), ...(env.SYN_SIM_FAULT ?? '').split(',')], version);
   return {
     dir: positionals[0],
     version,
     port: integer('--port', values.port, DEFAULTS.port, 65535),
     seed: integer('--seed', values.seed, DEFAULTS.seed),
-    migrationMs: integer(values['migration-ms'] === undefined ? 'SYNUP_SIM_MIGRATION_MS' : '--migration-ms', values['migration-ms'] ?? env.SYNUP_SIM_MIGRATION_MS, DEFAULTS.migrationMs),
+    migrationMs: integer(values['migration-ms'] === undefined ? 'SYN_SIM_MIGRATION_MS' : '--migration-ms', values['migration-ms'] ?? env.SYN_SIM_MIGRATION_MS, DEFAULTS.migrationMs),
     faults: values['init-only'] ? new Set() : faults,
     initOnly: values['init-only'] ?? false,
-    password: env.SYNUP_SIM_PASSWORD || undefined,
+    password: env.SYN_SIM_PASSWORD || undefined,
   };
 }

@@ -1,6 +1,9 @@
 // The sim's HTTPS API on 127.0.0.1, with the cell's own certificate:
 //   GET /api/v1/active     {"status":"ok","result":{"active":bool}}  (no auth, as in Synapse)
-//   GET /api/v1/core/info  {"status":"ok","result":{"version":[2,181,0]}}  (HTTP basic auth as root when a password is set)
+//   GET /api/v1/core/info  {"status":"ok","result":{"version":[2,181,0],"modeldef":…}}  ~1.55 MB, like the real Cortex's
+//                          whole data model (HTTP basic auth as root when a password is set)
+//   POST /api/v1/storm/call {"query":"return($lib.version.synapse())"} → {"status":"ok","result":[2,181,0]} (same auth;
+//                          the only Storm the sim knows)
 //   anything else          404 {"status":"err","code":"NoSuchPath",…}
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -11,6 +14,25 @@ import https from 'node:https';
  * @property {boolean} active
  * @property {number[]} version  what /api/v1/core/info reports
  */
+
+/** The real Cortex's /api/v1/core/info carries its whole data model: 1,478,239 bytes on 2.242.0, 1,509,314 on 2.250.0. */
+const MODEL_BYTES = 1_550_000;
+/** A deterministic stand-in for the data model, as large as the real one. */
+const modeldef = Object.fromEntries(
+  Array.from({ length: Math.ceil(MODEL_BYTES / 100) }, (_, i) => [`sim:form${i}`, { doc: 'A simulated form, here to make core/info as large as a real one.', i }]),
+);
+const VERSION_QUERY = 'return($lib.version.synapse())';
+
+/** @param {import('node:http').IncomingMessage} req @returns {Promise<unknown>} */
+async function readJson(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 /** @param {string} text */
 const digest = (text) => createHash('sha256').update(text).digest();
@@ -41,9 +63,18 @@ export function listenHttps({ cert, key, port, state, password }) {
       return send(405, { status: 'err', code: 'MethodNotAllowed', mesg: `${req.method} is not allowed on ${route}` }, { allow: 'GET' });
     }
     if (route === '/api/v1/active') return send(200, { status: 'ok', result: { active: state.active } });
+    const notAuthenticated = () => send(401, { status: 'err', code: 'NotAuthenticated', mesg: 'The session is not logged in.' }, { 'www-authenticate': 'Basic realm=synapse' });
     if (route === '/api/v1/core/info') {
-      if (!authorized(req, password)) return send(401, { status: 'err', code: 'NotAuthenticated', mesg: 'The session is not logged in.' }, { 'www-authenticate': 'Basic realm=synapse' });
-      return send(200, { status: 'ok', result: { version: state.version } });
+      if (!authorized(req, password)) return notAuthenticated();
+      return send(200, { status: 'ok', result: { version: state.version, modeldef } });
+    }
+    if (route === '/api/v1/storm/call') {
+      if (!authorized(req, password)) return notAuthenticated();
+      return void readJson(req).then((body) => {
+        const query = /** @type {{ query?: unknown } | undefined} */ (body)?.query;
+        if (query !== VERSION_QUERY) return send(200, { status: 'err', code: 'BadSyntax', mesg: `the sim runs only ${VERSION_QUERY}` });
+        return send(200, { status: 'ok', result: state.version });
+      });
     }
     return send(404, { status: 'err', code: 'NoSuchPath', mesg: `No such path: ${route}` });
   });

@@ -56,11 +56,11 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
   ctx.update((run) => {
     run.data.defragVerified = true;
     run.data.engine = result.engine;
-    run.data.bytesBefore = result.bytesBefore;
-    run.data.bytesAfter = result.bytesAfter;
+    run.data.bytesBefore = result.diskBytesBefore;
+    run.data.bytesAfter = result.diskBytesAfter;
     run.data.envs = result.envs.length;
   });
-  ctx.progress(`${result.envs.length} envs compacted with ${result.engine}: ${formatBytes(result.bytesBefore)} → ${formatBytes(result.bytesAfter)} in ${formatDuration(result.durationMs)}, verified`);
+  ctx.progress(`${result.envs.length} envs compacted with ${result.engine}: ${formatBytes(result.diskBytesBefore)} → ${formatBytes(result.diskBytesAfter)} on disk in ${formatDuration(result.durationMs)}, verified`);
 }
 
 export const coldDefrag: Step = {

@@ -2,12 +2,22 @@ import { execa } from 'execa';
 import { SynupError } from '../../errors.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';
 import type { Step } from '../context.js';
+import { DATA_ONLY_CONFIRM } from '../../plan/index.js';
 
 export const confirm: Step = {
   name: 'confirm',
   async run(ctx) {
     const to = ctx.run.to;
     const reported = await ctx.health.readVersion();
+    if (reported === null) {
+      const why =
+        ctx.config.health.check === 'tool'
+          ? 'the healthcheck tool does not tell the version: confirm checks only the data'
+          : ctx.config.health.password === undefined
+            ? DATA_ONLY_CONFIRM
+            : 'the service refused health.username/health.password: confirm can check only the data';
+      ctx.progress(`WARNING: ${why}`);
+    }
     if (reported !== null && reported !== to) {
       throw new SynupError('failed', `the service reports version ${reported}, expected ${to}`);
     }
@@ -33,7 +43,9 @@ export const confirm: Step = {
     return [
       ctx.config.health.check === 'tool'
         ? `Would check the data's cell:version is ${ctx.plan.to} (the healthcheck tool does not tell the version)`
-        : `Would check the running version (/api/v1/core/info) and the data's cell:version are ${ctx.plan.to}`,
+        : ctx.config.health.password === undefined
+          ? `Would check the data's cell:version is ${ctx.plan.to} (WARNING: ${DATA_ONLY_CONFIRM})`
+          : `Would check the running version (Storm $lib.version.synapse()) and the data's cell:version are ${ctx.plan.to}`,
       ...(ctx.config.health.smoke ? [`Would run smoke check: ${ctx.config.health.smoke.join(' ')}`] : []),
     ];
   },

@@ -5,6 +5,7 @@ import { baseUrl, isListening } from '../../health/index.js';
 import { runDirs } from '../paths.js';
 import { formatBytes, formatDuration } from '../../units.js';
 import { readCellInfo } from '../../lmdb/cellinfo.js';
+import { ownershipProblem } from '../../backup/owners.js';
 import { estimateCompactedBytes } from '../estimate.js';
 import type { Step, StepContext } from '../context.js';
 
@@ -105,6 +106,7 @@ async function assertCanStageBeside(ctx: StepContext, parent: string): Promise<v
 export const preflight: Step = {
   name: 'preflight',
   async run(ctx) {
+    check(ctx, 'ownership', await ownershipProblem(ctx.cellDir), 'run synup as root (or as the user owning every file of the cell), so the defragmented copy keeps the owners the service needs');
     const info = await readCellInfo(ctx.cellDir);
     const { from, to } = ctx.plan;
     check(ctx, 'data-version', info.cellVersion !== from ? `the cell's data says version ${info.cellVersion ?? 'unknown'}, the plan starts from ${from}` : null,

@@ -11,9 +11,10 @@ export async function assertNothingHolds(ctx: StepContext): Promise<void> {
 
 export async function stopService(ctx: StepContext): Promise<void> {
   const status = await ctx.adapter.status();
-  if (status.running) {
+  if (status.running || (status.leftoverPids?.length ?? 0) > 0) {
     const result = await ctx.adapter.stop({ timeoutMs: ctx.config.service.stopTimeout });
-    ctx.progress(`stopped in ${formatDuration(result.durationMs)}${result.forced ? ' (forced: it ignored the graceful stop)' : ''}`);
+    const what = status.running ? 'stopped' : `stopped what it left behind (pids ${status.leftoverPids!.join(', ')})`;
+    ctx.progress(`${what} in ${formatDuration(result.durationMs)}${result.forced ? ' (forced: it ignored the graceful stop)' : ''}`);
   }
   await assertNothingHolds(ctx);
 }

@@ -16,9 +16,15 @@ export function bootBudget(ctx: Pick<StepContext, 'config' | 'plan'>): { stallMs
   return { stallMs, deadlineMs: stallMs * (2 + 2 * ctx.plan.migrations.length) };
 }
 
+/** A tool's log stream (journalctl -f…) cannot say it is caught up: this long without a line after active stands in. */
+const TOOL_SETTLE_MS = 2000;
+
 /**
  * Waits until the new version is active AND its model migrations are done ("active" is not "migrated": the
  * listener comes up while the data-model migration still runs). Progress = new log lines or data files changing.
+ * Failure = the process exits, BadVersion, no progress, or the deadline; a traceback alone is not (Synapse logs
+ * non-fatal ones). "No model migration" is concluded only once the log has been read up to the moment active was
+ * seen: the real Cortex logs `beginning model migration` only 60–100 ms before its listener is up.
  */
 async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   const { stallMs, deadlineMs } = bootBudget(ctx);
@@ -26,24 +32,21 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   const since = ctx.run.data.newStartedAt ? new Date(ctx.run.data.newStartedAt) : undefined;
   const follow = new AbortController();
   let lastProgress = Date.now();
+  let lastLineAt = 0;
+  let caughtUpAt = 0;
   let modelMigrating = false;
   let modelDone = false;
-  let fatalAt: number | null = null;
-  const recent: string[] = [];
-  /** A traceback's last line names the exception; give the service a moment to print it. */
-  const fatalMessage = () => recent.filter((l) => l.trim()).at(-1)?.trim() ?? 'unknown error';
+  let badVersion: string | null = null;
 
   const logs = (async () => {
     try {
-      for await (const line of ctx.adapter.logs({ signal: follow.signal, since })) {
-        lastProgress = Date.now();
-        recent.push(line);
-        if (recent.length > 20) recent.shift();
+      for await (const line of ctx.adapter.logs({ signal: follow.signal, since, onCaughtUp: () => (caughtUpAt = Date.now()) })) {
+        lastProgress = lastLineAt = Date.now();
         const event = classifyLogLine(line);
         if (!event) continue;
         if (event.kind === 'model-migration-begin') modelMigrating = true;
         if (event.kind === 'model-migration-complete') modelDone = true;
-        if (event.kind === 'bad-version' || event.kind === 'traceback') fatalAt ??= Date.now();
+        if (event.kind === 'bad-version') badVersion ??= event.message;
         if (event.kind !== 'other') ctx.progress(line.trim());
       }
     } catch (error) {
@@ -51,33 +54,36 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
     }
   })();
 
-  let active = false;
+  let activeAt: number | null = null;
+  /** The follower has read every line written before active was seen. */
+  const logReadPastActive = () =>
+    activeAt !== null && (caughtUpAt > activeAt || (caughtUpAt === 0 && Date.now() - Math.max(activeAt, lastLineAt) >= TOOL_SETTLE_MS));
   let fingerprint = await dataFingerprint(ctx.cellDir);
   try {
-    while (!(active && (!modelMigrating || modelDone))) {
+    while (!(logReadPastActive() && (!modelMigrating || modelDone))) {
       ctx.signal?.throwIfAborted();
-      if (fatalAt !== null && Date.now() - fatalAt > 1000) throw new SynupError('failed', `the new version failed while booting: ${fatalMessage()}`);
+      if (badVersion !== null) throw new SynupError('failed', `the new version refused the data: ${badVersion}`);
       const status = await ctx.adapter.status();
       if (!status.running) {
-        throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${recent.length ? `: ${fatalMessage()}` : status.detail ? `: ${status.detail}` : ''}`);
+        throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${status.detail ? `: ${status.detail}` : ''}`);
       }
       const now = Date.now();
       if (now - started > deadlineMs) throw new SynupError('failed', `the new version is not active and migrated after ${formatDuration(deadlineMs)} (hard deadline for ${ctx.plan.migrations.length} release(s) with migrations)`);
       if (now - lastProgress > stallMs) throw new SynupError('failed', `no progress for ${formatDuration(stallMs)} (no log line, no data file change) while waiting for the new version to become active`, { hint: 'raise health.startTimeout if this service needs longer' });
-      if (!active) {
+      if (activeAt === null) {
         try {
           await ctx.health.waitForActive({ deadlineMs: POLL_MS, signal: AbortSignal.timeout(POLL_MS * 3) });
-          active = true;
+          activeAt = Date.now();
           ctx.update((run) => {
-            run.data.activeAt ??= new Date().toISOString();
+            run.data.activeAt ??= new Date(activeAt!).toISOString();
           });
-          ctx.progress(`active after ${formatDuration(Date.now() - started)}${modelMigrating && !modelDone ? '; model migrations still running' : ''}`);
+          ctx.progress(`active after ${formatDuration(activeAt - started)}`);
           continue;
         } catch {
           // not active yet
         }
       } else {
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        await new Promise((resolve) => setTimeout(resolve, logReadPastActive() ? POLL_MS : 50));
       }
       const next = await dataFingerprint(ctx.cellDir);
       if (next !== fingerprint) {
@@ -88,6 +94,10 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   } finally {
     follow.abort();
     await logs;
+  }
+  const modelChanges = ctx.plan.modelChanges ?? [];
+  if (!modelMigrating && modelChanges.length > 0) {
+    ctx.progress(`WARNING: the changelog announces data-model changes in ${modelChanges.join(', ')}, but the service logged no model migration up to the moment it was active (was the data already migrated?)`);
   }
   ctx.update((run) => {
     run.data.migratedAt = new Date().toISOString();
