@@ -14,7 +14,7 @@ import { renderJUnit, renderRehearsalMarkdown, type RehearsalCase, type Rehearsa
 import { healthProbe } from '../runner/session.js';
 import { createReporter } from '../runner/ui.js';
 import { bindRun } from '../runner/start-run.js';
-import { STEPS } from '../runner/steps/index.js';
+import { executeSteps } from '../runner/execute.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from '../ui/output.js';
@@ -96,13 +96,16 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
       // With --json stdout carries the one result document, so step lines go to stderr.
       const reporter = ctx.out.json ? createReporter(ctx.out, 'rehearse', 'plain') : reporterFor(ctx, 'rehearse');
       const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter, options: { makeBackup: false, ignorePreflight: [] } });
-      const bootStart = Date.now();
+      ok = await executeSteps(stepCtx, { only: REHEARSED, undoOnFailure: false }).then(() => true, () => false);
+      const steps = stepCtx.run.steps;
       for (const name of REHEARSED) {
-        const step = STEPS.find((s) => s.name === name)!;
-        ok = await timed(name, UPGRADE_STEPS.find((s) => s.name === name)!.title, () => step.run(stepCtx));
-        if (!ok) break;
-        if (name === 'wait-migrations') migrationMs = Date.now() - bootStart;
+        const rec = steps[name];
+        if (!rec?.startedAt) break;
+        const durationMs = Date.parse(rec.endedAt ?? new Date().toISOString()) - Date.parse(rec.startedAt);
+        cases.push({ name, title: UPGRADE_STEPS.find((s) => s.name === name)!.title, durationMs, ok: rec.state === 'completed', ...(rec.error ? { error: rec.error } : {}) });
       }
+      const booted = steps['wait-migrations'];
+      if (booted?.state === 'completed') migrationMs = Date.parse(booted.endedAt!) - Date.parse(steps.start!.startedAt!);
     }
   } finally {
     await timed('stop', 'Stop the rehearsal service', async () => {

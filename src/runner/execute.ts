@@ -1,5 +1,5 @@
 import { SynupError, errorMessage } from '../errors.js';
-import { UPGRADE_STEPS } from '../plan/steps.js';
+import { UPGRADE_STEPS, type StepName } from '../plan/steps.js';
 import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
 import { Interrupted } from '../interrupt.js';
@@ -28,13 +28,22 @@ async function mark(ctx: StepContext, index: number, state: StepState, error?: s
   await ctx.emit({ type: 'step', step: step.name, state: state === 'pending' ? 'running' : state, title: titleOf(step.name), durationMs, error });
 }
 
+export interface ExecuteOptions {
+  /** Only these steps, in the upgrade's order: a rehearsal runs the new version's first boot, as the upgrade runs it. */
+  only?: readonly StepName[];
+  /** false: a failure ends the run as failed and nothing is undone (a rehearsal's scratch copy is thrown away). */
+  undoOnFailure?: boolean;
+}
+
 /**
- * Runs the steps not yet completed, in order. A failure before any downtime undoes what was done (probes) and
- * rethrows; a failure from `stop` on rolls back automatically and resolves 'rolled-back' (exit 4).
+ * The one step executor (upgrade, resume, rehearsal): runs the steps not yet completed, in order. A failure before
+ * any downtime undoes what was done (probes) and rethrows; a failure from `stop` on rolls back automatically and
+ * resolves 'rolled-back' (exit 4).
  */
-export async function executeSteps(ctx: StepContext): Promise<RunResult> {
+export async function executeSteps(ctx: StepContext, options: ExecuteOptions = {}): Promise<RunResult> {
   for (let i = 0; i < STEPS.length; i++) {
     const step = STEPS[i]!;
+    if (options.only && !options.only.includes(step.name)) continue;
     if (ctx.run.steps[step.name]?.state === 'completed') continue;
     if (ctx.signal?.aborted) return stopInterrupted(ctx, i, ctx.signal.reason);
     crashPoint(`${step.name}:before`);
@@ -44,8 +53,8 @@ export async function executeSteps(ctx: StepContext): Promise<RunResult> {
     } catch (error) {
       await mark(ctx, i, 'failed', errorMessage(error));
       if (error instanceof Interrupted) return stopInterrupted(ctx, i + 1, error);
-      if (i < FIRST_DOWNTIME_STEP) {
-        await undoSteps(ctx, i, error);
+      if (i < FIRST_DOWNTIME_STEP || options.undoOnFailure === false) {
+        if (options.undoOnFailure !== false) await undoSteps(ctx, i, error);
         ctx.update((run) => {
           run.outcome = 'failed';
           run.error = errorMessage(error);
