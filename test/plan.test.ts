@@ -5,7 +5,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseChangelog } from '../src/changelog/index.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, UPGRADE_STEPS } from '../src/plan/index.js';
+import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type PlanDocument, type UpgradePlan } from '../src/plan/index.js';
+import { adapterPlanText } from '../src/service/index.js';
+import { describeSteps, STEPS } from '../src/runner/steps/index.js';
 import { repoRoot, realChangelog, synup, tempDir } from './helpers.js';
 import { createSimCell } from './sim/index.js';
 
@@ -13,6 +15,8 @@ const fixture = path.join(repoRoot, 'changelogs', 'fixture-CHANGELOG.rst');
 const fixtureMd = path.join(repoRoot, 'changelogs', 'fixture-CHANGELOG.md');
 const simChangelog = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 const listing = (dir: string) => readdirSync(dir, { recursive: true }).map(String).sort();
+/** The plan as `synup plan` renders it: the steps described for it, in the configured adapter's words if any. */
+const documentOf = (plan: UpgradePlan): PlanDocument => ({ ...plan, steps: describeSteps(plan, plan.settings ? adapterPlanText(plan.settings.adapter) : null) });
 const STEP_NAMES = ['preflight', 'backup-gate', 'probes-off', 'stop', 'cold-defrag', 'start', 'wait-migrations', 'confirm', 'probes-on', 'finish'];
 
 let server: Server | undefined;
@@ -47,16 +51,17 @@ describe('buildPlan and the renderers', () => {
     ]);
     expect(plan.migrations.map((m) => [m.version, m.warning])).toEqual([['2.3.0', false], ['2.5.0', true], ['2.5.0', false]]);
     expect(plan.warnings).toEqual([expect.stringMatching(/^2\.5\.0: WARNING - It is strongly advised to perform a backup/)]);
-    expect(plan.steps.map((s) => s.name)).toEqual(STEP_NAMES);
-    expect(UPGRADE_STEPS.map((s) => s.name)).toEqual(STEP_NAMES);
-    expect(plan.steps.map((s) => s.title)).toEqual(UPGRADE_STEPS.map((s) => s.title));
-    expect(plan.steps.every((s) => s.description.length > 20)).toBe(true);
+    const { steps } = documentOf(plan);
+    expect(steps.map((s) => s.name)).toEqual(STEP_NAMES);
+    expect(STEPS.map((s) => s.name)).toEqual(STEP_NAMES);
+    expect(steps.map((s) => s.title)).toEqual(STEPS.map((s) => s.title));
+    expect(steps.every((s) => s.description.length > 20)).toBe(true);
   });
 
   it('says when nothing migrates, and notes releases that announce a migration only in prose', () => {
     const quiet = buildPlan({ changelog, from: '2.3.0', to: '2.4.1' });
     expect(quiet).toMatchObject({ migrations: [], warnings: [], probesMustBeDisabled: false });
-    expect(renderPlanText(quiet)).toContain('No automatic migrations between these versions.');
+    expect(renderPlanText(documentOf(quiet))).toContain('No automatic migrations between these versions.');
     const prose = buildPlan({ changelog, from: '2.0.0', to: '2.2.0' });
     expect(prose.warnings).toEqual(['2.1.0 announces a migration only in prose: read its entry']);
   });
@@ -66,7 +71,7 @@ describe('buildPlan and the renderers', () => {
     writeFileSync(path.join(work, 'synup.yaml'), 'backup: {maxAge: 12h}\nservice: {adapter: kubernetes, stopTimeout: 45s, kubernetes: {name: cortex}}\nhealth: {port: 4555, startTimeout: 10m}\n');
     const { config } = loadConfig({ cwd: work, env: {} });
     const plan = buildPlan({ changelog, from: '2.2.0', to: '2.5.0', dir: '/data/cortex00', config });
-    const step = (name: string) => plan.steps.find((s) => s.name === name)!.description;
+    const step = (name: string) => documentOf(plan).steps.find((s) => s.name === name)!.description;
     expect(plan.dir).toBe('/data/cortex00');
     expect(plan.settings).toMatchObject({ adapter: 'kubernetes', backupMaxAgeMs: 12 * 3_600_000, activeUrl: 'https://127.0.0.1:4555/api/v1/active' });
     expect(step('preflight')).toContain('Lock the cell /data/cortex00');
@@ -94,9 +99,9 @@ describe('buildPlan and the renderers', () => {
       { source: 'hostile.md' },
     );
     const plan = buildPlan({ changelog: hostile, from: '2.0.0', to: '2.1.0' });
-    const md = renderPlanMarkdown(plan);
+    const md = renderPlanMarkdown(documentOf(plan));
     expect(md).toContain('[#1](https://example.com/pull/1)');
-    const html = renderPlanHtml(plan);
+    const html = renderPlanHtml(documentOf(plan));
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).not.toMatch(/<script|<img|onerror=alert\(2\)"/i);
     expect(html).toContain('&lt;script&gt;');

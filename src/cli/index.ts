@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, usageError } from '../errors.js';
 import { createContext, type CommandContext } from './context.js';
 import { createOutput, emitJson, reportError, type OutputOptions } from '../ui/output.js';
-import { PREFLIGHT_CHECKS } from '../plan/steps.js';
+import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { SYNUP_VERSION } from '../version.js';
 
 export interface MainOptions extends Pick<OutputOptions, 'stdout' | 'stderr'> {

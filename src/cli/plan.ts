@@ -3,7 +3,8 @@ import { normalizeVersion } from '../changelog/index.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { usageError } from '../errors.js';
 import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
-import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
+import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate, type PlanDocument, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
+import { describeSteps } from '../runner/steps/index.js';
 import { loadChangelogFor } from './changelog-source.js';
 import type { CommandContext } from './context.js';
 import { emitJson, say } from '../ui/output.js';
@@ -74,14 +75,17 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const fromLabel = cellDir && !flags.from ? `the version of ${cellDir} (slabs/cell.lmdb)` : '--from';
   const plan = buildPlan({ changelog, from, fromLabel, to: flags.to, dir: cellDir, config });
   if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, ctx.stateDir(), plan);
+  // The configured adapter's words for its actions; the registry loads the adapters, so only when there is a config.
+  const adapter = config ? (await import('../service/index.js')).adapterPlanText(config.service.adapter) : null;
+  const document: PlanDocument = { ...plan, steps: describeSteps(plan, adapter) };
 
   const format = ctx.out.json ? 'json' : flags.format;
   const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, cellDir, plan) : {};
   const rendered =
-    format === 'json' ? JSON.stringify(plan, null, ctx.out.json ? undefined : 2) + '\n'
-    : format === 'md' ? renderPlanMarkdown(plan, extras)
-    : format === 'html' ? renderPlanHtml(plan, extras)
-    : renderPlanText(plan) + '\n';
+    format === 'json' ? JSON.stringify(document, null, ctx.out.json ? undefined : 2) + '\n'
+    : format === 'md' ? renderPlanMarkdown(document, extras)
+    : format === 'html' ? renderPlanHtml(document, extras)
+    : renderPlanText(document) + '\n';
   if (outputFile) {
     writeFileAtomic(outputFile, rendered, 0o644);
     say(ctx.out, `Wrote ${format} plan ${plan.from} → ${plan.to} to ${outputFile}`);

@@ -6,7 +6,6 @@ import { SynupError, errorMessage } from '../errors.js';
 import { checkOutputFile, ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
 import { isListening } from '../health/index.js';
 import { buildPlan } from '../plan/index.js';
-import { UPGRADE_STEPS } from '../plan/steps.js';
 import { createAdapter } from '../service/index.js';
 import { Journal, newRunId } from '../runner/journal.js';
 import { recordRehearsal } from '../runner/rehearsals.js';
@@ -15,6 +14,7 @@ import { healthProbe } from '../runner/session.js';
 import { createReporter } from '../runner/ui.js';
 import { bindRun } from '../runner/start-run.js';
 import { executeSteps } from '../runner/execute.js';
+import { STEPS } from '../runner/steps/index.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from '../ui/output.js';
@@ -102,7 +102,7 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
         const rec = steps[name];
         if (!rec?.startedAt) break;
         const durationMs = Date.parse(rec.endedAt ?? new Date().toISOString()) - Date.parse(rec.startedAt);
-        cases.push({ name, title: UPGRADE_STEPS.find((s) => s.name === name)!.title, durationMs, ok: rec.state === 'completed', ...(rec.error ? { error: rec.error } : {}) });
+        cases.push({ name, title: STEPS.find((s) => s.name === name)!.title, durationMs, ok: rec.state === 'completed', ...(rec.error ? { error: rec.error } : {}) });
       }
       const booted = steps['wait-migrations'];
       if (booted?.state === 'completed') migrationMs = Date.parse(booted.endedAt!) - Date.parse(steps.start!.startedAt!);

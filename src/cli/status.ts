@@ -1,7 +1,8 @@
 import { ACTIVE_PATH, baseUrl, checkActive, describeTrust, trustFor, type ActiveCheck } from '../health/index.js';
 import { readCellGuid, readCellInfo } from '../lmdb/cellinfo.js';
 import { Journal } from '../runner/journal.js';
-import { healthToolCommand, openCellSession } from '../runner/session.js';
+import { healthToolCommand } from '../health/tool-command.js';
+import { openCellSession } from '../runner/session.js';
 import { summarizeRun } from '../runner/summary.js';
 import { errorMessage } from '../errors.js';
 import type { CommandContext } from './context.js';

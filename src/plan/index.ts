@@ -1,13 +1,15 @@
 import type { Changelog } from '../changelog/index.js';
 import { newestRelease, normalizeVersion, selectReleases } from '../changelog/index.js';
 import type { SynupConfig } from '../config/schema.js';
-import { DATA_ONLY_CONFIRM, UPGRADE_STEPS } from './steps.js';
 import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
 export { renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
 export { renderPlanText } from './text.js';
-export { DATA_ONLY_CONFIRM, UPGRADE_STEPS, type StepName } from './steps.js';
-export type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
+export type { DowntimeEstimate, PlanDocument, PlannedStep, PlanSettings, UpgradePlan } from './types.js';
+
+/** Said in the plan and in the run when confirm can check only the data. */
+export const DATA_ONLY_CONFIRM =
+  'confirm can check only the data: no health password (SYNUP_HEALTH_PASSWORD or health.password; user health.username, default root), so the running service is not asked its version';
 
 export interface BuildPlanInput {
   changelog: Changelog;
@@ -59,9 +61,7 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
     ],
     probesMustBeDisabled: migrations.length > 0,
     settings: input.config ? settingsOf(input.config) : null,
-    steps: [],
     estimate: input.estimate ?? null,
   };
-  plan.steps = UPGRADE_STEPS.map((s) => ({ name: s.name, title: s.title, description: s.describe(plan) }));
   return plan;
 }

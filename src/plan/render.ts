@@ -1,5 +1,5 @@
 import { loadMarked } from '../changelog/marked.js';
-import type { UpgradePlan } from './types.js';
+import type { PlanDocument } from './types.js';
 import { changelogLine } from './text.js';
 
 export interface RunbookExtras {
@@ -22,7 +22,7 @@ const emphasizeWarning = (text: string) => (/^WARNING\b/.test(text) ? md(text).r
 const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
 
 /** A runbook to paste into a change ticket: warnings first, migrations, the steps as checkboxes, rollback. */
-export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}): string {
+export function renderPlanMarkdown(plan: PlanDocument, extras: RunbookExtras = {}): string {
   const out: string[] = [];
   out.push(`# ${extras.title ?? `Synapse upgrade ${plan.from} → ${plan.to}`}`, '');
   out.push(`- Releases crossed: **${plan.releases.length}** (${plan.releases[0]?.version} … ${plan.to})`);
@@ -73,7 +73,7 @@ export function renderPlanMarkdown(plan: UpgradePlan, extras: RunbookExtras = {}
 const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** Standalone, printable HTML (no external assets), rendered from the Markdown runbook with marked. */
-export function renderPlanHtml(plan: UpgradePlan, extras: RunbookExtras = {}): string {
+export function renderPlanHtml(plan: PlanDocument, extras: RunbookExtras = {}): string {
   const body = loadMarked().marked.parse(renderPlanMarkdown(plan, extras), { async: false, gfm: true }) as string;
   const title = escapeHtml(extras.title ?? `Synapse upgrade ${plan.from} → ${plan.to}`);
   return `<!doctype html>

@@ -1,5 +1,5 @@
 import { table } from '../ui/output.js';
-import type { UpgradePlan } from './types.js';
+import type { PlanDocument, UpgradePlan } from './types.js';
 import { formatBytes } from '../units.js';
 
 const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
@@ -11,7 +11,7 @@ export function changelogLine(plan: Pick<UpgradePlan, 'changelog' | 'changelogNe
 }
 
 /** Flyway `info` style: a summary, the warnings, one row per migration (ascending), then the steps. */
-export function renderPlanText(plan: UpgradePlan): string {
+export function renderPlanText(plan: PlanDocument): string {
   const lines = [
     `Upgrade ${plan.from} → ${plan.to}${plan.dir ? ` (${plan.dir})` : ''}: ${plan.releases.length} release(s) crossed, ${plan.migrations.length} migration(s) in ${plan.releasesWithMigrations} release(s)`,
     plan.probesMustBeDisabled ? 'Probes: MUST be disabled during the first boot (migrations make it slow)' : 'Probes: no migrations announced; disabling them is still the safe default',

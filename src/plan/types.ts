@@ -27,8 +27,6 @@ export interface UpgradePlan {
   probesMustBeDisabled: boolean;
   /** The settings the steps were described with (from synup.yaml), or null when the plan was made without a config. */
   settings: PlanSettings | null;
-  /** The upgrade's steps as they will run, described with this plan's facts and settings. */
-  steps: { name: string; title: string; description: string }[];
   estimate: DowntimeEstimate | null;
 }
 
@@ -54,3 +52,13 @@ export interface DowntimeEstimate {
   bootSeconds: number | null;
   basis: 'data size' | 'rehearsal';
 }
+
+/** A step as a plan shows it: declared in src/runner/steps/, described for one plan. */
+export interface PlannedStep {
+  name: string;
+  title: string;
+  description: string;
+}
+
+/** What `synup plan` renders: the plan and the steps that will carry it out. */
+export type PlanDocument = UpgradePlan & { steps: PlannedStep[] };

@@ -1,8 +1,7 @@
 import type { SynupConfig } from '../config/schema.js';
 import type { Output } from '../ui/output.js';
 import type { UpgradePlan } from '../plan/index.js';
-import type { StepName } from '../plan/steps.js';
-import type { ServiceAdapter } from '../service/adapter.js';
+import type { AdapterPlanText, ServiceAdapter } from '../service/adapter.js';
 import type { Journal, RunRecord } from './journal.js';
 
 /** What the runner needs to know about the service's health; built by the CLI from src/health. */
@@ -16,8 +15,8 @@ export interface HealthProbe {
 }
 
 export type RunnerEvent =
-  | { type: 'step'; step: StepName; state: 'running' | 'completed' | 'failed' | 'skipped' | 'rolling-back' | 'rolled-back' | 'rollback-failed'; title: string; durationMs?: number; error?: string }
-  | { type: 'progress'; step: StepName; message: string; bytes?: number; totalBytes?: number }
+  | { type: 'step'; step: string; state: 'running' | 'completed' | 'failed' | 'skipped' | 'rolling-back' | 'rolled-back' | 'rollback-failed'; title: string; durationMs?: number; error?: string }
+  | { type: 'progress'; step: string; message: string; bytes?: number; totalBytes?: number }
   | { type: 'run'; state: 'started' | 'done' | 'rolled-back' | 'rollback-failed' | 'failed'; runId: string; message?: string };
 
 export interface RunnerOptions {
@@ -44,9 +43,17 @@ export interface StepContext {
   progress(message: string, extra?: { bytes?: number; totalBytes?: number }): void;
 }
 
-/** One upgrade step: `run` and `undo` are idempotent, so resume can call them again after a crash. */
+/**
+ * One upgrade step, declared once in its own file: its name (stable: the journal and the `[upgrade/<name>]` lines use
+ * it), title, what it will do for a plan, and how it runs, undoes and dry-runs. `run` and `undo` are idempotent, so
+ * resume can call them again after a crash. Step files load their heavy modules (LMDB, backups) when they run, so
+ * `synup plan` can describe the steps without loading them.
+ */
 export interface Step {
-  name: StepName;
+  name: string;
+  title: string;
+  /** What the step will do, for `synup plan`: with the configured adapter's words when there is a config. */
+  describe(plan: UpgradePlan, adapter: AdapterPlanText | null): string;
   run(ctx: StepContext): Promise<void>;
   /** Puts back what `run` changed (as far as it got). Absent: nothing to undo. */
   undo?(ctx: StepContext): Promise<void>;

@@ -1,5 +1,4 @@
 import { SynupError, errorMessage } from '../errors.js';
-import { UPGRADE_STEPS, type StepName } from '../plan/steps.js';
 import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
 import { Interrupted } from '../interrupt.js';
@@ -8,8 +7,6 @@ import { inodeOf, runDirs } from './paths.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
 
 export type RunResult = 'done' | 'rolled-back';
-
-const titleOf = (name: string) => UPGRADE_STEPS.find((s) => s.name === name)?.title ?? name;
 
 async function mark(ctx: StepContext, index: number, state: StepState, error?: string): Promise<void> {
   const step = STEPS[index]!;
@@ -25,12 +22,12 @@ async function mark(ctx: StepContext, index: number, state: StepState, error?: s
   });
   const rec = record.steps[step.name]!;
   const durationMs = rec.startedAt && rec.endedAt ? Date.parse(rec.endedAt) - Date.parse(rec.startedAt) : undefined;
-  await ctx.emit({ type: 'step', step: step.name, state: state === 'pending' ? 'running' : state, title: titleOf(step.name), durationMs, error });
+  await ctx.emit({ type: 'step', step: step.name, state: state === 'pending' ? 'running' : state, title: step.title, durationMs, error });
 }
 
 export interface ExecuteOptions {
   /** Only these steps, in the upgrade's order: a rehearsal runs the new version's first boot, as the upgrade runs it. */
-  only?: readonly StepName[];
+  only?: readonly string[];
   /** false: a failure ends the run as failed and nothing is undone (a rehearsal's scratch copy is thrown away). */
   undoOnFailure?: boolean;
 }

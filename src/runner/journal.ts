@@ -5,7 +5,6 @@ import { lmdb } from '../lmdb/binding.js';
 import { ensurePrivateDir } from '../fsutil.js';
 import type { UpgradePlan } from '../plan/index.js';
 import type { ServiceArtifacts } from '../service/adapter.js';
-import type { StepName } from '../plan/steps.js';
 import { crashPoint } from './crash.js';
 
 /** listr2's task states, used as-is (STYLE.md). */
@@ -38,7 +37,8 @@ export interface RunRecord {
   startedAt: string;
   endedAt?: string;
   outcome: RunOutcome;
-  steps: Partial<Record<StepName, StepRecord>>;
+  /** By step name (src/runner/steps/). */
+  steps: Partial<Record<string, StepRecord>>;
   /** Facts steps hand to later steps (and to resume): saved probes, dirs, timings, sizes. */
   data: RunData;
   owned: OwnedDir[];

@@ -7,6 +7,7 @@ import type { ServiceAdapter } from '../service/adapter.js';
 import { checkActive, readServiceVersion, waitForActive } from '../health/index.js';
 import { errorMessage } from '../errors.js';
 import { checkWithTool, waitWithTool } from '../health/tool.js';
+import { healthToolCommand } from '../health/tool-command.js';
 import type { HealthProbe } from './context.js';
 
 /** Everything a runner command needs about one cell, resolved once from flags > SYNUP_* > synup.yaml > defaults. */
@@ -45,13 +46,6 @@ export function healthProbe(config: SynupConfig, cellDir: string, adapter: Servi
     check: () => checkActive(target).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
     readVersion: () => readServiceVersion({ ...target, username: config.health.username, password: config.health.password }),
   };
-}
-
-/** `{cell}` in health.tool.command: where the healthcheck finds the cell from where it runs. */
-export function healthToolCommand(config: SynupConfig, adapter: ServiceAdapter): string[] {
-  const python = adapter.name === 'compose' || adapter.name === 'kubernetes' ? 'python' : 'python3';
-  const template = config.health.tool.command ?? [python, '-m', 'synapse.tools.service.healthcheck', '-c', '{cell}'];
-  return template.map((arg) => arg.replaceAll('{cell}', adapter.cellUrl));
 }
 
 function toolProbe(config: SynupConfig, adapter: ServiceAdapter, env: NodeJS.ProcessEnv): HealthProbe {

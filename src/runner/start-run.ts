@@ -1,6 +1,5 @@
 import type { Output } from '../ui/output.js';
 import type { UpgradePlan } from '../plan/index.js';
-import type { StepName } from '../plan/steps.js';
 import type { RunnerOptions, StepContext } from './context.js';
 import { Journal, type RunRecord } from './journal.js';
 import type { CellSession } from './session.js';
@@ -18,7 +17,7 @@ export function bindRun(input: {
   signal?: AbortSignal;
 }): StepContext {
   const { session, journal, reporter } = input;
-  let currentStep: StepName = 'preflight';
+  let currentStep = 'preflight';
   const ctx: StepContext = {
     config: session.config,
     cellDir: session.cellDir,

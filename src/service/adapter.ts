@@ -4,6 +4,14 @@
  */
 export type AdapterName = 'process' | 'systemd' | 'compose' | 'kubernetes';
 
+/** What a plan says an adapter does, in words, before any cell or config is resolved (each adapter class has one). */
+export interface AdapterPlanText {
+  /** How the startup/liveness probes are disabled for the first boot. */
+  probesOff: string;
+  /** How the service is switched to `version` and started. */
+  start(version: string): string;
+}
+
 export interface ServiceStatus {
   running: boolean;
   /** Version the adapter is set to run (image tag, EnvironmentFile, last start), if it knows. */

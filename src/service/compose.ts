@@ -4,7 +4,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, usageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { earliest, followTool, runTool } from './tool.js';
@@ -82,6 +82,10 @@ function parsePs(stdout: string): PsEntry[] {
 /** A docker compose service: version through synup's override file (`image: …:v{version}`), `stop`/`up -d`. */
 export class ComposeAdapter implements ServiceAdapter {
   readonly name = 'compose' as const;
+  static readonly plan: AdapterPlanText = {
+    probesOff: 'the override file disables the healthcheck',
+    start: (version) => `point the compose service at the image tag v${version} and bring it up`,
+  };
   private lastStart: Date | undefined;
 
   constructor(

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import type { AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { followTool, isToolMissing, runTool } from './tool.js';
@@ -75,6 +75,10 @@ type JsonPatchOp = { op: 'test' | 'add' | 'replace' | 'remove'; path: string; va
 /** A StatefulSet/Deployment: scale to 0 to stop, `set image` + scale to start, probes removed/restored by JSON patch. */
 export class KubernetesAdapter implements ServiceAdapter {
   readonly name = 'kubernetes' as const;
+  static readonly plan: AdapterPlanText = {
+    probesOff: "the container's startupProbe and livenessProbe are removed",
+    start: (version) => `set the container image tag to v${version} and scale the workload back up`,
+  };
 
   constructor(
     private readonly ctx: AdapterContext,

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
 import { findRunningInstance } from './adopt.js';
 import { followFile, lastLines } from './follow-file.js';
@@ -103,6 +103,10 @@ const leftoversOf = (record: PidRecord | null) =>
 /** The cell as a bare process synup starts detached, with a pid file and a log file (bare metal, a venv, the sim). */
 export class ProcessAdapter implements ServiceAdapter {
   readonly name = 'process' as const;
+  static readonly plan: AdapterPlanText = {
+    probesOff: 'the process adapter has no probes',
+    start: (version) => `run the configured command with {version} = ${version}`,
+  };
 
   /** How each instance this adapter object started ended ("exited with status 1", "was killed by SIGKILL"). */
   private readonly exits = new Map<number, string>();

@@ -5,7 +5,7 @@ import { waitUntil } from '../poll.js';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil.js';
-import type { LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { resolvePath, type AdapterContext } from './context.js';
 import { readEnvVariable, writeEnvVariable } from './env-file.js';
 import { waitUntilReleased } from './released.js';
@@ -57,6 +57,10 @@ const RUNNING_STATES = new Set(['active', 'activating', 'deactivating', 'reloadi
 /** A systemd unit: version through an EnvironmentFile, start/stop timeouts lifted by a drop-in during the upgrade. */
 export class SystemdAdapter implements ServiceAdapter {
   readonly name = 'systemd' as const;
+  static readonly plan: AdapterPlanText = {
+    probesOff: 'a drop-in sets TimeoutStartSec=infinity and WatchdogSec=0',
+    start: (version) => `set the unit's version variable to ${version} and start the unit`,
+  };
   private lastStart: Date | undefined;
 
   constructor(

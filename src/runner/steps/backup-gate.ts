@@ -1,9 +1,6 @@
 import path from 'node:path';
 import { SynupError } from '../../errors.js';
-import { formatBytes, formatDuration } from '../../units.js';
-import { createBackup } from '../../backup/create.js';
-import { findUsableBackup } from '../../backup/find.js';
-import { readCellInfo } from '../../lmdb/cellinfo.js';
+import { formatBytes, formatConfigDuration, formatDuration } from '../../units.js';
 import type { SynupConfig } from '../../config/schema.js';
 import type { Step } from '../context.js';
 
@@ -18,6 +15,8 @@ export async function requireUsableBackup(config: SynupConfig, cellDir: string) 
       hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)',
     });
   }
+  const { readCellInfo } = await import('../../lmdb/cellinfo.js');
+  const { findUsableBackup } = await import('../../backup/find.js');
   const { guid, cellVersion } = await readCellInfo(cellDir);
   const maxAgeMs = config.backup.maxAge;
   const { backup, rejected, rehash } = await findUsableBackup({ backupsDir, cellGuid: guid ?? '', cellVersion, maxAgeMs });
@@ -32,12 +31,16 @@ export async function requireUsableBackup(config: SynupConfig, cellDir: string) 
 
 export const backupGate: Step = {
   name: 'backup-gate',
+  title: 'Backup gate',
+  describe: (p) =>
+    `Require a verified backup of this cell (same cell.guid) newer than ${p.settings ? formatConfigDuration(p.settings.backupMaxAgeMs) : 'backup.maxAge'}, or make one live now with --backup (before any downtime).`,
   async run(ctx) {
     if (ctx.run.data.backupDir) return;
     if (ctx.options.makeBackup) {
       const backupsDir = ctx.config.backup.dir;
       if (!backupsDir) throw new SynupError('refused', 'no backup dir configured for --backup', { hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)' });
       ctx.progress(`making a live backup of ${ctx.cellDir} in ${backupsDir} (before any downtime)`);
+      const { createBackup } = await import('../../backup/create.js');
       const made = await createBackup({
         cellDir: ctx.cellDir,
         backupsDir,

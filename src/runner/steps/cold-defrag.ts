@@ -1,7 +1,6 @@
 import { SynupError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../units.js';
-import { copyCell } from '../../backup/copy.js';
-import { compareDigests, digestCell, envDigestOf, type CellDigest } from '../../backup/digest.js';
+import type { CellDigest } from '../../backup/digest.js';
 import { renameDurable } from '../../fsutil.js';
 import { crashPoint } from '../crash.js';
 import type { Step, StepContext } from '../context.js';
@@ -23,6 +22,8 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
     run.data.stagingDir = staging;
     run.data.defragVerified = false;
   });
+  const { copyCell } = await import('../../backup/copy.js');
+  const { compareDigests, digestCell, envDigestOf } = await import('../../backup/digest.js');
   const result = await copyCell({
     src: ctx.cellDir,
     dst: staging,
@@ -65,6 +66,9 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
 
 export const coldDefrag: Step = {
   name: 'cold-defrag',
+  title: 'Cold defragmentation',
+  describe: () =>
+    `Compact every LMDB env into a staging dir next to the cell, verify it against the stopped cell (entries + digest per sub-db), swap by two renames; the old dir is kept as ${runDirs('<dir>', '<run>').pre}.`,
   async run(ctx) {
     const dirs = runDirs(ctx.cellDir, ctx.run.id);
     const orig = ctx.run.data.origIno!;

@@ -1,11 +1,12 @@
-import { execa } from 'execa';
 import { SynupError } from '../../errors.js';
-import { readCellInfo } from '../../lmdb/cellinfo.js';
 import type { Step } from '../context.js';
 import { DATA_ONLY_CONFIRM } from '../../plan/index.js';
 
 export const confirm: Step = {
   name: 'confirm',
+  title: 'Confirm the version',
+  describe: (p) =>
+    `${p.settings && !p.settings.serviceVersionCheck ? `The data's cell:info must say ${p.to} (WARNING: ${DATA_ONLY_CONFIRM})` : `The service (a Storm call, $lib.version.synapse()) and the data's cell:info must both say ${p.to}`}${p.settings ? (p.settings.smokeCheck ? '; run the configured smoke check' : '; no smoke check configured (health.smoke)') : '; run the smoke check if one is configured'}.`,
   async run(ctx) {
     const to = ctx.run.to;
     const reported = await ctx.health.readVersion();
@@ -22,6 +23,7 @@ export const confirm: Step = {
       throw new SynupError('failed', `the service reports version ${reported}, expected ${to}`);
     }
     // The data is the ground truth: Synapse writes cell:version at boot (read-only open; LMDB allows a reader).
+    const { readCellInfo } = await import('../../lmdb/cellinfo.js');
     const info = await readCellInfo(ctx.cellDir);
     if (info.cellVersion !== to) {
       throw new SynupError('failed', `the cell's data says version ${info.cellVersion ?? 'unknown'}, expected ${to}: the new version did not take over the data`);
@@ -29,6 +31,7 @@ export const confirm: Step = {
     const smoke = ctx.config.health.smoke;
     if (smoke) {
       const [cmd, ...args] = smoke;
+      const { execa } = await import('execa');
       const result = await execa(cmd!, args, { reject: false, timeout: 120_000, stdin: 'ignore' });
       if (result.exitCode !== 0) {
         throw new SynupError('failed', `smoke check \`${smoke.join(' ')}\` failed (exit ${result.exitCode ?? result.signal}): ${String(result.stderr || result.stdout).split('\n')[0]}`);

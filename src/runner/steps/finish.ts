@@ -3,6 +3,8 @@ import { runDirs } from '../paths.js';
 
 export const finish: Step = {
   name: 'finish',
+  title: 'Finish',
+  describe: () => 'Mark the run done; keep the pre-upgrade dir as the O(1) rollback point until `synup prune`.',
   async run(ctx) {
     ctx.update((run) => {
       run.outcome = 'done';

@@ -1,17 +1,16 @@
 import { mkdir, rmdir, statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, SynupError } from '../../errors.js';
-import { baseUrl, isListening } from '../../health/index.js';
+import { isListening } from '../../health/port.js';
 import { runDirs } from '../paths.js';
 import { formatBytes, formatDuration } from '../../units.js';
-import { readCellInfo } from '../../lmdb/cellinfo.js';
 import { ownershipProblem } from '../../backup/owners.js';
 import { estimateCompactedBytes } from '../estimate.js';
 import type { Step, StepContext } from '../context.js';
 
-import { PREFLIGHT_CHECKS, type PreflightCheck } from '../../plan/steps.js';
-
-export { PREFLIGHT_CHECKS };
+/** The checks of this step an operator can skip deliberately with `--ignore-preflight=<name>` (no step can be skipped). */
+export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem', 'ownership'] as const;
+type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
 
 function check(ctx: StepContext, name: PreflightCheck, failed: string | null, hint: string): void {
   if (!failed) return;
@@ -34,6 +33,7 @@ function refuse(name: string, message: string, hint: string): never {
 async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> {
   if (ctx.config.health.check === 'tool') return proveByHealthTool(ctx);
   const { host, port, startTimeout } = ctx.config.health;
+  const { baseUrl } = await import('../../health/tls.js');
   const deadline = Date.now() + startTimeout;
   let waiting = false;
   for (;;) {
@@ -105,8 +105,12 @@ async function assertCanStageBeside(ctx: StepContext, parent: string): Promise<v
 
 export const preflight: Step = {
   name: 'preflight',
+  title: 'Preflight checks',
+  describe: (p) =>
+    `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} that staging is on the same filesystem, and that synup can keep the owner, group and mode of every file it copies.`,
   async run(ctx) {
     check(ctx, 'ownership', await ownershipProblem(ctx.cellDir), 'run synup as root (or as the user owning every file of the cell), so the defragmented copy keeps the owners the service needs');
+    const { readCellInfo } = await import('../../lmdb/cellinfo.js');
     const info = await readCellInfo(ctx.cellDir);
     const { from, to } = ctx.plan;
     check(ctx, 'data-version', info.cellVersion !== from ? `the cell's data says version ${info.cellVersion ?? 'unknown'}, the plan starts from ${from}` : null,

@@ -10,6 +10,9 @@ async function restore(ctx: StepContext): Promise<void> {
 
 export const probesOff: Step = {
   name: 'probes-off',
+  title: 'Disable probes',
+  describe: (p, adapter) =>
+    `Save the startup/liveness probe spec in the journal and disable the probes${p.probesMustBeDisabled ? ' (required: migrations make the first boot slow and probes would kill it)' : ''}${adapter ? `: ${adapter.probesOff}` : ''}.`,
   async run(ctx) {
     if (ctx.run.data.probesDisabled) return;
     if (ctx.run.data.probesDisabling && ctx.adapter.name !== 'process') {
@@ -34,6 +37,8 @@ export const probesOff: Step = {
 
 export const probesOn: Step = {
   name: 'probes-on',
+  title: 'Restore probes',
+  describe: () => 'Put the saved probe spec back exactly.',
   run: restore,
   dryRun(ctx) {
     return ctx.adapter.describe('restore-probes').map((argv) => `Would run: ${argv.join(' ')}`);

@@ -3,6 +3,8 @@ import { stopService } from './stop.js';
 
 export const start: Step = {
   name: 'start',
+  title: 'Start the new version',
+  describe: (p, adapter) => `Switch the service to ${p.to} and start it${adapter ? `: ${adapter.start(p.to)}` : ''}.`,
   async run(ctx) {
     // Recorded before starting, so following the log from here misses none of the first boot's lines.
     ctx.update((run) => {

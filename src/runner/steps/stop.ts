@@ -1,4 +1,4 @@
-import { formatDuration } from '../../units.js';
+import { formatConfigDuration, formatDuration } from '../../units.js';
 import { findHolders } from '../../lmdb/holders.js';
 import { stillHeldAfterStop } from '../../safety/held.js';
 import type { Step, StepContext } from '../context.js';
@@ -21,6 +21,9 @@ export async function stopService(ctx: StepContext): Promise<void> {
 
 export const stop: Step = {
   name: 'stop',
+  title: 'Stop the service',
+  describe: (p) =>
+    `Graceful stop with a ${p.settings ? `${formatConfigDuration(p.settings.stopTimeoutMs)} ` : ''}deadline, then forced; prove nothing holds cell.guid or a lock.mdb reader slot.`,
   async run(ctx) {
     if (!ctx.run.data.stoppedAt) {
       ctx.update((run) => {

@@ -1,8 +1,8 @@
 import { SynupError } from '../../errors.js';
-import { formatDuration } from '../../units.js';
+import { formatConfigDuration, formatDuration } from '../../units.js';
 import { classifyLogLine } from '../../health/logwatch.js';
 import type { Step, StepContext } from '../context.js';
-import { healthToolCommand } from '../session.js';
+import { healthToolCommand } from '../../health/tool-command.js';
 import { dataFingerprint } from '../progress.js';
 
 const POLL_MS = 1000;
@@ -106,6 +106,9 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
 
 export const waitMigrations: Step = {
   name: 'wait-migrations',
+  title: 'Wait for migrations',
+  describe: (p) =>
+    `Poll ${p.settings?.activeUrl ?? 'https /api/v1/active'} and follow the log until active and "model migrations complete"; ${p.migrations.length} migration(s) in ${p.releasesWithMigrations} release(s) make the first boot longer${p.settings ? `; a boot without progress for ${formatConfigDuration(p.settings.startTimeoutMs)} fails and rolls back` : ''}.`,
   run: waitActiveAndMigrated,
   dryRun(ctx) {
     const { stallMs, deadlineMs } = bootBudget(ctx);
