@@ -369,4 +369,42 @@ describe('issue 11 item 9: SIGINT/SIGTERM', () => {
     expect(existsSync(dst)).toBe(false);
     expect(readdirSync(work)).toEqual(['cortex00']);
   });
+
+  it('SIGKILL during `synup backup` (no handler runs): the partial dir is marked as synup\'s own and removed by `synup prune`, nothing else', async () => {
+    const work = tempDir('synup-safety-');
+    const cellDir = path.join(work, 'cortex00');
+    await createSimCell(cellDir, { version: '2.180.0', seed: 50 });
+    addManyFiles(cellDir);
+    const backupsDir = path.join(work, 'backups');
+    mkdirSync(path.join(backupsDir, 'not-synups'), { recursive: true });
+    writeFileSync(path.join(work, 'synup.yaml'), `cell: {name: cortex00, dir: ./cortex00}\nstate: {dir: ./state}\nbackup: {dir: ./backups}\n`);
+    const whole = await synup(['backup', '--json'], { cwd: work });
+    expect(whole.exitCode).toBe(0);
+    const wholeDir = (JSON.parse(whole.stdout.trim().split('\n').at(-1)!) as { dir: string }).dir;
+    const before = new Set(readdirSync(backupsDir));
+    const child = execa(process.execPath, [synupBin, 'backup'], { cwd: work, env: { NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 60_000 });
+    let partial: string | undefined;
+    for (let i = 0; i < 3000 && child.exitCode === null; i++) {
+      partial = readdirSync(backupsDir).find((n) => !before.has(n) && !n.endsWith('.synup-partial') && existsSync(path.join(backupsDir, n, 'extra')));
+      if (partial) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    await child;
+    expect(partial, 'the backup was killed while copying').toBeDefined();
+    const partialDir = path.join(backupsDir, partial!);
+    expect(existsSync(path.join(partialDir, 'manifest.json'))).toBe(false);
+    expect(existsSync(`${partialDir}.synup-partial`)).toBe(true);
+
+    const dry = await synup(['prune', '--dry-run', '--json'], { cwd: work });
+    expect(dry.exitCode).toBe(0);
+    expect((JSON.parse(dry.stdout) as { removed: string[] }).removed).toEqual([partialDir]);
+    expect(existsSync(partialDir)).toBe(true);
+
+    const pruned = await synup(['prune'], { cwd: work });
+    expect(pruned.exitCode).toBe(0);
+    expect(pruned.stderr).toContain(`removed ${partialDir}`);
+    expect(readdirSync(backupsDir).sort()).toEqual([path.basename(wholeDir), 'not-synups'].sort());
+    expect((await synup(['verify', wholeDir], { cwd: work })).exitCode).toBe(0);
+  });
 });

@@ -14,6 +14,7 @@ import { copyCell, type CopyCellResult, type CopyProgress } from './copy.js';
 import { envDigestOf } from './digest.js';
 import type { Engine } from './engines.js';
 import { exists } from './files.js';
+import { clearPartial, markPartial } from './partial.js';
 import { RESERVED_FILES, sealManifest, writeManifest, type Manifest, type ManifestEnv } from './manifest.js';
 import { verifyBackup, type VerifyReport } from './verify.js';
 import { assertBackupDestination } from '../safety/paths.js';
@@ -142,41 +143,49 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   await mkdir(path.dirname(o.dst), { recursive: true });
   const partialRemoved = (error: unknown) =>
     error instanceof Interrupted ? new Interrupted(error.signalName, `${error.message}: removed the partial backup ${o.dst} (no manifest yet); nothing else was changed`, 'run `synup backup` again when ready') : error;
-  const copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress, signal: o.signal }).catch((error: unknown) => {
-    throw partialRemoved(error);
-  });
+  // Marked as synup's own before anything exists there, so `synup prune` can remove it if this process is killed.
+  const marked = !(await exists(o.dst));
+  if (marked) markPartial(o.dst);
+  let copy: CopyCellResult;
   let manifest: Manifest;
   let copyWalk: Awaited<ReturnType<typeof walkCopy>>;
   try {
-    o.signal?.throwIfAborted();
-    o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `reading back ${copy.envs.length} envs` });
-    const snapshotDigests = copy.envs.every((env) => env.snapshot);
-    copyWalk = await walkCopy(copy, o.verify || (!snapshotDigests && o.mode === 'live'), o.jobs);
-    const { digestOf, walks } = await manifestDigests(copy, o.mode, copyWalk.outcomes, o.jobs);
-    manifest = sealManifest({
-      format: 'synup-backup/1',
-      synupVersion: SYNUP_VERSION,
-      createdAt: new Date().toISOString(),
-      mode: o.mode,
-      engine: copy.engine,
-      consistency: copy.consistency,
-      digestOf,
-      source: { dir: o.cellDir, host: os.hostname() },
-      cell: { guid: info.guid, cellVersion: info.cellVersion, synapseVersion: info.synapseVersion },
-      skipDirs: o.skipDirs,
-      envs: await manifestEnvs(copy, walks, copyWalk.outcomes),
-      files: copy.files,
-      symlinks: copy.symlinks,
-      dirs: copy.dirs,
-      rootMode: copy.rootMode,
-      totals: { bytesBefore: copy.bytesBefore, bytesAfter: copy.bytesAfter, durationMs: copy.durationMs },
-      notes: copy.notes,
+    copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress, signal: o.signal }).catch((error: unknown) => {
+      throw partialRemoved(error);
     });
-    o.signal?.throwIfAborted();
-    writeManifest(o.dst, manifest);
-  } catch (error) {
-    await rm(o.dst, { recursive: true, force: true }); // synup's own, and without a manifest it is no backup
-    throw partialRemoved(error);
+    try {
+      o.signal?.throwIfAborted();
+      o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `reading back ${copy.envs.length} envs` });
+      const snapshotDigests = copy.envs.every((env) => env.snapshot);
+      copyWalk = await walkCopy(copy, o.verify || (!snapshotDigests && o.mode === 'live'), o.jobs);
+      const { digestOf, walks } = await manifestDigests(copy, o.mode, copyWalk.outcomes, o.jobs);
+      manifest = sealManifest({
+        format: 'synup-backup/1',
+        synupVersion: SYNUP_VERSION,
+        createdAt: new Date().toISOString(),
+        mode: o.mode,
+        engine: copy.engine,
+        consistency: copy.consistency,
+        digestOf,
+        source: { dir: o.cellDir, host: os.hostname() },
+        cell: { guid: info.guid, cellVersion: info.cellVersion, synapseVersion: info.synapseVersion },
+        skipDirs: o.skipDirs,
+        envs: await manifestEnvs(copy, walks, copyWalk.outcomes),
+        files: copy.files,
+        symlinks: copy.symlinks,
+        dirs: copy.dirs,
+        rootMode: copy.rootMode,
+        totals: { bytesBefore: copy.bytesBefore, bytesAfter: copy.bytesAfter, durationMs: copy.durationMs },
+        notes: copy.notes,
+      });
+      o.signal?.throwIfAborted();
+      writeManifest(o.dst, manifest);
+    } catch (error) {
+      await rm(o.dst, { recursive: true, force: true }); // synup's own, and without a manifest it is no backup
+      throw partialRemoved(error);
+    }
+  } finally {
+    if (marked) clearPartial(o.dst);
   }
   if (!o.verify) return { dir: o.dst, manifest, copy, verification: null };
   // The copy's walk above is the verification's: its digests against the manifest's (the copied snapshot's).

@@ -164,7 +164,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
 
   program
     .command('prune')
-    .description('remove dirs synup created and marked (pre-upgrade copies, failed dirs, staging) older than --older-than')
+    .description('remove dirs synup created and marked (pre-upgrade copies, failed dirs, staging) older than --older-than, and backups a killed `synup backup` left unfinished')
     .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
     .option('--older-than <duration>', 'e.g. 7d', '7d')
     .option('--dry-run', 'list what would be removed')

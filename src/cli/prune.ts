@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { findAbandonedBackups, removeAbandonedBackup } from '../backup/partial.js';
 import { parseDuration } from '../units.js';
 import { usageError } from '../errors.js';
 import { Journal } from '../runner/journal.js';
@@ -10,7 +11,8 @@ import { emitJson, say } from '../ui/output.js';
 
 /**
  * Removes only dirs the journal says synup made or renamed for a run that has ended (pre-upgrade copies, failed
- * dirs, stale staging), older than --older-than, and only if the dir at that path is still the same inode.
+ * dirs, stale staging), older than --older-than, and only if the dir at that path is still the same inode; and
+ * backups in backup.dir that a killed `synup backup` left without a manifest (marked by src/backup/partial.ts).
  */
 export async function runPrune(ctx: CommandContext, _args: string[], flags: { dir?: string; olderThan: string; dryRun?: boolean }): Promise<number> {
   const maxAge = parseDuration(flags.olderThan);
@@ -18,6 +20,13 @@ export async function runPrune(ctx: CommandContext, _args: string[], flags: { di
   const session = openCellSession(ctx.config(), { dir: flags.dir });
   const removed: string[] = [];
   const kept: { path: string; reason: string }[] = [];
+  // Backups whose writer was killed before their manifest: marked as synup's own, useless, never a whole backup.
+  if (session.config.backup.dir) {
+    for (const partial of findAbandonedBackups(session.config.backup.dir)) {
+      if (!flags.dryRun) await removeAbandonedBackup(partial);
+      removed.push(partial.complete ? partial.marker : partial.dir);
+    }
+  }
   // Nothing recorded means nothing synup made: say so without creating a state dir or a journal.
   if (!Journal.exists(session.stateDir)) return reportPrune(ctx, flags, removed, kept);
   const journal = Journal.open(session.stateDir);
