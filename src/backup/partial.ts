@@ -8,10 +8,10 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../fsutil.js';
+import { PARTIAL_SUFFIX } from '../siblings.js';
 import { isAlive, processStartTicks } from '../proc.js';
 import { MANIFEST_FILE } from './manifest.js';
 
-const SUFFIX = '.synup-partial';
 
 interface PartialMarker {
   pid: number;
@@ -32,12 +32,12 @@ export interface AbandonedBackup {
 /** Marks `dst` as a backup this process is writing, before anything is created there. */
 export function markPartial(dst: string): void {
   const marker: PartialMarker = { pid: process.pid, startTicks: processStartTicks(process.pid), host: os.hostname(), startedAt: new Date().toISOString() };
-  writeFileAtomic(dst + SUFFIX, `${JSON.stringify(marker)}\n`);
+  writeFileAtomic(dst + PARTIAL_SUFFIX, `${JSON.stringify(marker)}\n`);
 }
 
 /** The backup is whole (manifest written) or removed: the marker goes. */
 export function clearPartial(dst: string): void {
-  rmSync(dst + SUFFIX, { force: true });
+  rmSync(dst + PARTIAL_SUFFIX, { force: true });
 }
 
 function readMarker(file: string): PartialMarker | null {
@@ -61,11 +61,11 @@ export function findAbandonedBackups(backupsDir: string): AbandonedBackup[] {
   }
   const abandoned: AbandonedBackup[] = [];
   for (const name of names) {
-    if (!name.endsWith(SUFFIX) || name === SUFFIX) continue;
+    if (!name.endsWith(PARTIAL_SUFFIX) || name === PARTIAL_SUFFIX) continue;
     const marker = path.join(backupsDir, name);
     const record = readMarker(marker);
     if (!record || record.host !== os.hostname() || isAlive(record.pid, record.startTicks)) continue;
-    const dir = marker.slice(0, -SUFFIX.length);
+    const dir = marker.slice(0, -PARTIAL_SUFFIX.length);
     let complete = false;
     try {
       complete = readdirSync(dir).includes(MANIFEST_FILE);

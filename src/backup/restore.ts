@@ -11,6 +11,7 @@ import { copyOwnership } from './owners.js';
 import { verifyTree, type VerifyChecked } from './verify.js';
 import { assertNotHeld } from '../safety/held.js';
 import { assertNotInBackup, isWithin, realPathOf } from '../safety/paths.js';
+import { restoreDirs } from '../siblings.js';
 
 export interface RestoreOptions {
   backupDir: string;
@@ -73,7 +74,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   }
 
   const stamp = backupStamp(options.now ?? new Date());
-  const staging = `${target}.synup-restoring-${stamp}`;
+  const staging = restoreDirs(target, stamp).restoring;
   const total = manifest.envs.reduce((sum, env) => sum + env.bytes, 0) + manifest.files.reduce((sum, file) => sum + file.size, 0);
   const progress = options.onProgress ?? (() => undefined);
   let done = 0;
@@ -102,7 +103,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
     let movedAside: string | null = null;
     if (state === 'occupied') {
-      movedAside = `${target}.synup-replaced-${stamp}`;
+      movedAside = restoreDirs(target, stamp).replaced;
       renameDurable(target, movedAside);
     }
     try {

@@ -4,7 +4,7 @@ import { parseDuration } from '../units.js';
 import { usageError } from '../errors.js';
 import { Journal } from '../runner/journal.js';
 import { acquireLock } from '../safety/lock.js';
-import { inodeOf } from '../runner/paths.js';
+import { inodeOf } from '../siblings.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { emitJson, say } from '../ui/output.js';

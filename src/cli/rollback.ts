@@ -5,6 +5,7 @@ import { acquireLock } from '../safety/lock.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { note } from '../ui/output.js';
+import { runDirs } from '../siblings.js';
 import { openRun, runInterruptible } from './run-report.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 
@@ -38,7 +39,7 @@ export async function runRollback(ctx: CommandContext, _args: string[], flags: R
           hint: 'pass --force if that is what you want',
         });
       }
-      note(ctx.out, `warning: rolling back a successful upgrade; writes since ${run.endedAt} are lost (kept in the …synup-failed-${run.id} dir)`);
+      note(ctx.out, `warning: rolling back a successful upgrade; writes since ${run.endedAt} are lost (kept in ${runDirs(session.cellDir, run.id).failed})`);
     }
     const later = journal.list({ cellDir: session.cellDir }).filter((r) => r.id !== run.id && r.startedAt > run.startedAt && r.outcome !== 'rolled-back' && r.outcome !== 'failed');
     if (later.length > 0) {

@@ -11,7 +11,7 @@ import { bindRun } from '../runner/start-run.js';
 import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
-import { runDirs } from '../runner/paths.js';
+import { runDirs } from '../siblings.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from '../ui/output.js';

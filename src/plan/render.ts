@@ -1,5 +1,6 @@
 import { loadMarked } from '../changelog/marked.js';
 import type { PlanDocument } from './types.js';
+import { runDirs } from '../siblings.js';
 import { changelogLine } from './text.js';
 
 export interface RunbookExtras {
@@ -63,7 +64,8 @@ export function renderPlanMarkdown(plan: PlanDocument, extras: RunbookExtras = {
   });
   out.push('', '## Rollback', '');
   out.push('synup rolls back automatically on any failure from the stop on. By hand:', '');
-  for (const line of extras.rollback ?? ['synup rollback --force -y', 'or: stop the service; mv <dir> <dir>.failed; mv <dir>.synup-pre-<run> <dir>; start the old version; restore the probes']) {
+  const dirs = runDirs('<dir>', '<run>');
+  for (const line of extras.rollback ?? ['synup rollback --force -y', `or: stop the service; mv <dir> ${dirs.failed}; mv ${dirs.pre} <dir>; start the old version; restore the probes`]) {
     out.push(`- ${code(line)}`);
   }
   out.push('');

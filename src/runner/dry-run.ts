@@ -1,7 +1,7 @@
 import type { Output } from '../ui/output.js';
 import type { UpgradePlan } from '../plan/index.js';
 import type { RunnerOptions } from './context.js';
-import { runDirs } from './paths.js';
+import { runDirs } from '../siblings.js';
 import type { CellSession } from './session.js';
 import { STEPS } from './steps/index.js';
 

@@ -3,7 +3,7 @@ import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
 import { Interrupted } from '../interrupt.js';
 import type { RunRecord, StepState } from './journal.js';
-import { inodeOf, runDirs } from './paths.js';
+import { inodeOf, runDirs } from '../siblings.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
 
 export type RunResult = 'done' | 'rolled-back';

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { StepContext } from './context.js';
 import type { OwnedDir } from './journal.js';
-import { inodeOf } from './paths.js';
+import { inodeOf } from '../siblings.js';
 
 /** Records a dir synup made (or renamed into place) so that prune/cleanup may later remove it — and nothing else. */
 export function recordOwned(ctx: StepContext, dir: string, kind: OwnedDir['kind'], ino: number): void {

@@ -5,7 +5,7 @@ import { renameDurable } from '../../fsutil.js';
 import { crashPoint } from '../crash.js';
 import type { Step, StepContext } from '../context.js';
 import { recordOwned, removeStaging } from '../owned.js';
-import { inodeOf, runDirs } from '../paths.js';
+import { inodeOf, runDirs } from '../../siblings.js';
 
 /** Runtime dirs of a Cortex that are not data (DESIGN.md); `backups/` is kept: it may hold the operator's backups. */
 const NOT_DATA = ['**/tmp', '**/sockets'];

@@ -1,5 +1,5 @@
 import type { Step } from '../context.js';
-import { runDirs } from '../paths.js';
+import { runDirs } from '../../siblings.js';
 
 export const finish: Step = {
   name: 'finish',

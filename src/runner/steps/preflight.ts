@@ -2,7 +2,7 @@ import { mkdir, rmdir, statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, SynupError } from '../../errors.js';
 import { isListening } from '../../health/port.js';
-import { runDirs } from '../paths.js';
+import { runDirs } from '../../siblings.js';
 import { formatBytes, formatDuration } from '../../units.js';
 import { ownershipProblem } from '../../backup/owners.js';
 import { estimateCompactedBytes } from '../estimate.js';
