@@ -4,8 +4,6 @@ import { errorMessage, SynupError } from '../../errors.js';
 import { isListening } from '../../health/port.js';
 import { runDirs } from '../../siblings.js';
 import { formatBytes, formatDuration } from '../../units.js';
-import { ownershipProblem } from '../../backup/owners.js';
-import { estimateCompactedBytes } from '../estimate.js';
 import type { Step, StepContext } from '../context.js';
 
 /** The checks of this step an operator can skip deliberately with `--ignore-preflight=<name>` (no step can be skipped). */
@@ -109,6 +107,7 @@ export const preflight: Step = {
   describe: (p) =>
     `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} that staging is on the same filesystem, and that synup can keep the owner, group and mode of every file it copies.`,
   async run(ctx) {
+    const { ownershipProblem } = await import('../../backup/owners.js');
     check(ctx, 'ownership', await ownershipProblem(ctx.cellDir), 'run synup as root (or as the user owning every file of the cell), so the defragmented copy keeps the owners the service needs');
     const { readCellInfo } = await import('../../lmdb/cellinfo.js');
     const info = await readCellInfo(ctx.cellDir);
@@ -135,6 +134,7 @@ export const preflight: Step = {
 
     await assertCanStageBeside(ctx, parent);
 
+    const { estimateCompactedBytes } = await import('../estimate.js');
     const needed = await estimateCompactedBytes(ctx.cellDir);
     const margin = Math.ceil(needed * ctx.config.upgrade.freeSpaceMargin);
     const fs = await statfs(parent);

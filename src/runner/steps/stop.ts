@@ -1,10 +1,10 @@
 import { formatConfigDuration, formatDuration } from '../../units.js';
-import { findHolders } from '../../lmdb/holders.js';
-import { stillHeldAfterStop } from '../../safety/held.js';
 import type { Step, StepContext } from '../context.js';
 
 /** Proves the service is really gone: nobody holds cell.guid's lock or a reader slot in any lock.mdb. */
 export async function assertNothingHolds(ctx: StepContext): Promise<void> {
+  const { findHolders } = await import('../../lmdb/holders.js');
+  const { stillHeldAfterStop } = await import('../../safety/held.js');
   const holders = await findHolders(ctx.cellDir);
   if (holders.length > 0) throw stillHeldAfterStop(holders);
 }

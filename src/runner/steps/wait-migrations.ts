@@ -1,9 +1,7 @@
 import { SynupError } from '../../errors.js';
 import { formatConfigDuration, formatDuration } from '../../units.js';
-import { classifyLogLine } from '../../health/logwatch.js';
 import type { Step, StepContext } from '../context.js';
 import { healthToolCommand } from '../../health/tool-command.js';
-import { dataFingerprint } from '../progress.js';
 
 const POLL_MS = 1000;
 
@@ -27,6 +25,8 @@ const TOOL_SETTLE_MS = 2000;
  * seen: the real Cortex logs `beginning model migration` only 60–100 ms before its listener is up.
  */
 async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
+  const { classifyLogLine } = await import('../../health/logwatch.js');
+  const { dataFingerprint } = await import('../progress.js');
   const { stallMs, deadlineMs } = bootBudget(ctx);
   const started = Date.now();
   const since = ctx.run.data.newStartedAt ? new Date(ctx.run.data.newStartedAt) : undefined;
