@@ -3,14 +3,14 @@
  * died (SIGKILL, power cut) before the manifest. The marker is a sidecar file beside the backup dir, so the backup's
  * own tree never holds it: `<dst>.synup-partial` = { pid, startTicks, host, startedAt }.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../fsutil.js';
 import { PARTIAL_SUFFIX } from '../siblings.js';
 import { isAlive, processStartTicks } from '../proc.js';
 import { MANIFEST_FILE } from './manifest.js';
+import { readRecord, writeRecord } from '../records.js';
 
 
 interface PartialMarker {
@@ -32,7 +32,7 @@ export interface AbandonedBackup {
 /** Marks `dst` as a backup this process is writing, before anything is created there. */
 export function markPartial(dst: string): void {
   const marker: PartialMarker = { pid: process.pid, startTicks: processStartTicks(process.pid), host: os.hostname(), startedAt: new Date().toISOString() };
-  writeFileAtomic(dst + PARTIAL_SUFFIX, `${JSON.stringify(marker)}\n`);
+  writeRecord(dst + PARTIAL_SUFFIX, marker);
 }
 
 /** The backup is whole (manifest written) or removed: the marker goes. */
@@ -41,14 +41,10 @@ export function clearPartial(dst: string): void {
 }
 
 function readMarker(file: string): PartialMarker | null {
-  try {
-    const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<PartialMarker>;
-    return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.startedAt === 'string'
-      ? { pid: value.pid, startTicks: value.startTicks ?? null, host: value.host, startedAt: value.startedAt }
-      : null;
-  } catch {
-    return null;
-  }
+  const value = readRecord<Partial<PartialMarker>>(file);
+  return typeof value?.pid === 'number' && typeof value.host === 'string' && typeof value.startedAt === 'string'
+    ? { pid: value.pid, startTicks: value.startTicks ?? null, host: value.host, startedAt: value.startedAt }
+    : null;
 }
 
 /** Markers in `backupsDir` whose writer, on this host, is gone. A writer on another host is never judged dead. */

@@ -2,7 +2,7 @@ import { resolveCellDir } from '../config/cell-dir.js';
 import { Journal } from '../runner/journal.js';
 import { summarizeRun } from '../runner/summary.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say, table } from '../ui/output.js';
+import { columns, emitJson, say, table } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
 
 /** The audit trail: every run with from/to, outcome, downtime, step durations and bytes reclaimed. */
@@ -38,7 +38,7 @@ export async function runHistory(ctx: CommandContext, _args: string[], flags: { 
   if (ctx.out.verbose > 0) {
     for (const r of runs) {
       say(ctx.out, `\n${r.id}${r.error ? ` — ${r.error}` : ''}`);
-      for (const s of r.steps) say(ctx.out, `  ${s.name.padEnd(16)} ${s.state.padEnd(12)} ${s.durationMs === null ? '' : formatDuration(s.durationMs)}`);
+      for (const line of columns(r.steps.map((s) => [s.name, s.state, s.durationMs === null ? '' : formatDuration(s.durationMs)]), { indent: '  ' })) say(ctx.out, line);
     }
   }
   return 0;

@@ -5,7 +5,7 @@ import { resolveEngine } from '../backup/engines.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { inspectCell } from '../lmdb/inspect.js';
 import type { CommandContext } from './context.js';
-import { emitJson, paint, say, table } from '../ui/output.js';
+import { columns, emitJson, paint, say, table } from '../ui/output.js';
 import { formatBytes } from '../units.js';
 
 interface InspectFlags {
@@ -47,9 +47,8 @@ export async function runInspect(ctx: CommandContext, args: string[], flags: Ins
       continue;
     }
     say(ctx.out, `\n${env.path}`);
-    for (const db of env.dbs ?? []) {
-      say(ctx.out, `  ${(db.name === '' ? '(main db entries)' : db.name).padEnd(32)} ${(db.flags.join('|') || '-').padEnd(10)} depth ${String(db.depth).padStart(2)}  ${String(db.entries).padStart(10)} entries  ${db.pages} pages`);
-    }
+    const dbRows = (env.dbs ?? []).map((db) => [db.name === '' ? '(main db entries)' : db.name, db.flags.join('|') || '-', `depth ${db.depth}`, String(db.entries), `entries  ${db.pages} pages`]);
+    for (const line of columns(dbRows, { indent: '  ', right: [3] })) say(ctx.out, line);
   }
   const t = report.totals;
   say(ctx.out, `\n${t.envs} envs: ${formatBytes(t.fileBytes)} (${formatBytes(t.allocatedBytes)} on disk), ${formatBytes(t.freeBytes)} free, compacted ≈ ${formatBytes(t.compactedBytes)}, ${t.entries} entries`);

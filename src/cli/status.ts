@@ -6,7 +6,7 @@ import { openCellSession } from '../runner/session.js';
 import { summarizeRun } from '../runner/summary.js';
 import { errorMessage } from '../errors.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from '../ui/output.js';
+import { columns, emitJson, say } from '../ui/output.js';
 
 export interface CellStatus {
   cell: { name: string; dir: string; guid: string | null };
@@ -100,5 +100,5 @@ function render(s: CellStatus): string {
     ['active', s.active ? `${s.active.active ? 'yes' : `no (${s.active.detail})`} — ${s.active.url}, certificate ${s.active.trust}` : 'no (not running)'],
     ['last run', s.lastRun ? `${s.lastRun.id} ${s.lastRun.from} → ${s.lastRun.to} ${s.lastRun.outcome}` : 'none'],
   ];
-  return [`${s.cell.name}  ${s.cell.dir}${s.cell.guid ? `  (guid ${s.cell.guid})` : ''}`, ...rows.filter(([, v]) => v !== '').map(([k, v]) => `  ${k.padEnd(9)} ${v}`)].join('\n');
+  return [`${s.cell.name}  ${s.cell.dir}${s.cell.guid ? `  (guid ${s.cell.guid})` : ''}`, ...columns(rows.filter(([, v]) => v !== ''), { indent: '  ', minWidths: [9] })].join('\n');
 }

@@ -1,4 +1,4 @@
-import { table } from '../ui/output.js';
+import { columns, table } from '../ui/output.js';
 import type { PlanDocument, UpgradePlan } from './types.js';
 import { formatBytes } from '../units.js';
 
@@ -29,6 +29,6 @@ export function renderPlanText(plan: PlanDocument): string {
     lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${formatBytes(e.dataBytes)}${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
   }
   lines.push('Steps:');
-  plan.steps.forEach((s, i) => lines.push(`  ${String(i + 1).padStart(2)}. ${s.name.padEnd(16)} ${s.description}`));
+  lines.push(...columns(plan.steps.map((s, i) => [`${i + 1}.`, s.name, s.description]), { indent: '  ', right: [0] }));
   return lines.join('\n');
 }

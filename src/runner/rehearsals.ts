@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
+import { ensurePrivateDir } from '../fsutil.js';
+import { readRecord, writeRecord } from '../records.js';
 
 /** What a rehearsal measured, kept so `plan --dir` can predict downtime and `upgrade --require-rehearsal` can check. */
 export interface RehearsalRecord {
@@ -18,18 +18,12 @@ export interface RehearsalRecord {
 const fileIn = (stateDir: string) => path.join(stateDir, 'rehearsals.json');
 
 export function readRehearsals(stateDir: string): RehearsalRecord[] {
-  const file = fileIn(stateDir);
-  if (!existsSync(file)) return [];
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as RehearsalRecord[];
-  } catch {
-    return [];
-  }
+  return readRecord<RehearsalRecord[]>(fileIn(stateDir)) ?? [];
 }
 
 export function recordRehearsal(stateDir: string, record: RehearsalRecord): void {
   ensurePrivateDir(stateDir);
-  writeFileAtomic(fileIn(stateDir), JSON.stringify([...readRehearsals(stateDir), record], null, 2) + '\n');
+  writeRecord(fileIn(stateDir), [...readRehearsals(stateDir), record]);
 }
 
 /** The newest passing rehearsal of exactly from → to (of this cell when its guid is known). */

@@ -1,10 +1,11 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { SynupError } from '../errors.js';
 import { ensurePrivateDir } from '../fsutil.js';
 import { isAlive } from '../proc.js';
+import { readRecord } from '../records.js';
 
 export interface LockInfo {
   pid: number;
@@ -26,13 +27,7 @@ export function lockFileFor(stateDir: string, cellDir: string): string {
 }
 
 
-export function readLock(file: string): LockInfo | null {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
-  } catch {
-    return null;
-  }
-}
+export const readLock = (file: string): LockInfo | null => readRecord<LockInfo>(file);
 
 /**
  * One run per cell. The lock file is created with O_EXCL; a lock whose pid is dead (on this host) is stale and is

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { SynupError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { readRecord, writeRecord } from '../records.js';
 
 /** What synup records about an instance it started or adopted: the pid file is JSON, written temp + fsync + rename. */
 export interface PidRecord {
@@ -20,15 +19,12 @@ export interface PidRecord {
 }
 
 export function readPidRecord(file: string): PidRecord | null {
-  if (!existsSync(file)) return null;
-  let record: Partial<PidRecord>;
-  try {
-    record = JSON.parse(readFileSync(file, 'utf8')) as Partial<PidRecord>;
-  } catch (error) {
-    throw new SynupError('failed', `pid file ${file} is not synup's JSON record: ${(error as Error).message}`, {
+  const record = readRecord<Partial<PidRecord>>(file, (message) => {
+    throw new SynupError('failed', `pid file ${file} is not synup's JSON record: ${message}`, {
       hint: 'point service.process.pidFile at a file only synup writes',
     });
-  }
+  });
+  if (record === null) return null;
   if (!Number.isInteger(record.pid) || (typeof record.version !== 'string' && !(record.adopted && record.version === null))) {
     throw new SynupError('failed', `pid file ${file} lacks pid/version: it was not written by synup`, { hint: 'point service.process.pidFile at a file only synup writes' });
   }
@@ -36,5 +32,5 @@ export function readPidRecord(file: string): PidRecord | null {
 }
 
 export function writePidRecord(file: string, record: PidRecord): void {
-  writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n', 0o644);
+  writeRecord(file, record, 0o644);
 }

@@ -59,6 +59,16 @@ export function paint(out: Output, style: Style, text: string): string {
   return out.color ? styleText(style, text) : text;
 }
 
+/**
+ * Tables, the one module for them: `table` draws a bordered table (Flyway `info` style), `columns` aligns rows
+ * without borders (each column as wide as its widest cell; `right` columns right-aligned, for numbers).
+ */
+export function columns(rows: string[][], options: { indent?: string; right?: number[]; minWidths?: number[] } = {}): string[] {
+  const widths = rows.reduce<number[]>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), options.minWidths ?? []);
+  const pad = (cell: string, i: number) => (options.right?.includes(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!));
+  return rows.map((row) => (options.indent ?? '') + row.map((cell, i) => (i === row.length - 1 && !options.right?.includes(i) ? cell : pad(cell, i))).join(' '));
+}
+
 /** Renders rows as an aligned text table (Flyway `info` style). */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
