@@ -36,6 +36,7 @@ const commands: Record<string, () => Promise<Action>> = {
   backup: async () => (await import('./backup.js')).runBackup as Action,
   verify: async () => (await import('./verify.js')).runVerify as Action,
   restore: async () => (await import('./restore.js')).runRestore as Action,
+  'volume-job': async () => (await import('./volume-job.js')).runVolumeJob as Action,
   'changelog update': async () => (await import('./changelog.js')).runChangelogUpdate as Action,
   start: async () => (await import('./service.js')).runStart as Action,
   stop: async () => (await import('./service.js')).runStop as Action,
@@ -208,6 +209,15 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
     .option('--root <dir>', 'read /proc and /sys under this root (for tests and containers)')
     .action(on('doctor'));
+
+  program
+    .command('volume-job', { hidden: true })
+    .description('internal: run inside a Kubernetes Job on the cell volume (SYNUP_CELL_DIR, SYNUP_BACKUP_DIR); one JSON result line')
+    .argument('<op>', 'cell-info | backup | backup-gate | defrag | undo-defrag')
+    .option('--run <id>', 'run id (defrag, undo-defrag)')
+    .option('--max-age <duration>', 'backup-gate: newest usable backup younger than this', '24h')
+    .addOption(new Option('--engine <engine>', 'compact-copy engine').choices(['auto', 'mdb_copy', 'builtin', 'lmdb-js', 'synapse']))
+    .action(on('volume-job'));
 
   program
     .command('changelog')
