@@ -60,6 +60,25 @@ export const kubernetesAdapterSchema = z.strictObject({
   context: z.string().optional(),
   image: z.string().default('vertexproject/synapse-cortex'),
   replicas: z.number().int().positive().default(1),
+  /** The cell's PersistentVolumeClaim, worked on by Jobs running synup's image (see README, Kubernetes). */
+  volume: z
+    .strictObject({
+      image: z.string().min(1).optional(),
+      mountPath: z.string().startsWith('/').default('/vertex/storage'),
+      backupClaim: z.string().min(1).optional(),
+      runAsUser: z.number().int().min(0).optional(),
+      jobTimeout: duration.default(6 * 3_600_000),
+    })
+    .default({ mountPath: '/vertex/storage', jobTimeout: 6 * 3_600_000 }),
+  /** A Helm-managed workload is upgraded with `helm upgrade --reuse-values`; without a chart it is refused. */
+  helm: z
+    .strictObject({
+      chart: z.string().min(1).optional(),
+      chartVersion: z.string().min(1).optional(),
+      imageKey: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('image.tag'),
+      imageValue: z.string().includes('{version}').default('v{version}'),
+    })
+    .default({ imageKey: 'image.tag', imageValue: 'v{version}' }),
 });
 
 export const configSchema = z.strictObject({
