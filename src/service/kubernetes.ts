@@ -97,6 +97,10 @@ export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
     return this.settings.kind;
   }
 
+  get workloadName(): string {
+    return this.settings.name;
+  }
+
   get cellName(): string {
     return this.ctx.cellName;
   }

@@ -43,13 +43,13 @@ export async function runVolumeJob<T>(kubectl: Kubectl, manifest: Record<string,
   const where = `job/${name}`;
   const deadline = Date.now() + options.timeoutMs;
   let job: JobObject = found ?? {};
-  while (!finished(job)) {
+  for (let pause = 100; !finished(job); pause = Math.min(pause * 2, options.pollMs)) {
     if (Date.now() >= deadline) {
       throw new SynupError('failed', `${where} did not finish within ${Math.round(options.timeoutMs / 1000)} s`, {
         hint: `\`kubectl -n ${kubectl.options.namespace} describe ${where}\`: a Pending pod usually means its volume cannot attach (the old pod still holds it) or no node fits`,
       });
     }
-    await sleep(options.pollMs);
+    await sleep(pause);
     job = await kubectl.json<JobObject>('get', where, '-o', 'json');
   }
   const { stdout } = await kubectl.run('logs', where, '-c', 'synup');

@@ -25,7 +25,7 @@ export interface VolumeSettings {
 export interface WorkloadAccess {
   readonly target: string;
   readonly kind: 'statefulset' | 'deployment';
-  readonly name: string;
+  readonly workloadName: string;
   readonly cellName: string;
   workload(): Promise<Workload>;
   container(workload: Workload): { index: number; container: Container };
@@ -78,7 +78,7 @@ export class KubernetesVolume {
     const template = workload.spec?.volumeClaimTemplates?.find((t) => t.metadata?.name === mount.name);
     if (this.access.kind === 'statefulset' && template) {
       if ((workload.spec?.replicas ?? 1) > 1) throw refusal(`${this.access.target} has ${workload.spec?.replicas} replicas: one Synapse cell has one volume`, 'scale it to 1 replica first');
-      return { claim: `${mount.name}-${this.access.name}-0`, subPath: mount.subPath ?? null };
+      return { claim: `${mount.name}-${this.access.workloadName}-0`, subPath: mount.subPath ?? null };
     }
     throw usageError(`${this.access.target}: volume ${mount.name} at ${this.settings.mountPath} is not a PersistentVolumeClaim`, 'synup works on the data through a Job that mounts the claim: give the cell a PVC');
   }
@@ -108,7 +108,7 @@ export class KubernetesVolume {
       name: volumeJobName(op, runId),
       namespace: this.kubectl.options.namespace,
       image: this.settings.image,
-      workload: this.access.name,
+      workload: this.access.workloadName,
       op,
       args,
       cellName: this.access.cellName,
