@@ -14,7 +14,7 @@ import { createAdapter } from '../src/service/index.js';
 import type { KubernetesAdapter } from '../src/service/kubernetes.js';
 import { SYNUP_VERSION } from '../src/version.js';
 import { fakeWorld } from './fakes/index.js';
-import { repoRoot, tempDir } from './helpers.js';
+import { realChangelog, repoRoot, synup, tempDir } from './helpers.js';
 import { createSimCell, inspectSimCell } from './sim/index.js';
 import { fileDigests } from './sim/testing.js';
 
@@ -465,5 +465,63 @@ describe('the image: docker/entrypoint.sh and the Dockerfile', () => {
     expect(readdirSync(path.join(repoRoot, 'prebuilds')).sort()).toEqual(['linux-arm64', 'linux-x64']);
     const ignored = readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8').split('\n');
     for (const local of ['node_modules', 'dist', 'native/build']) expect(ignored).toContain(local);
+  });
+});
+
+describe('synup upgrade in a cluster (CLI; fake kubectl runs the Jobs on a sim cell; health by kubectl exec)', () => {
+  const HEALTHY = JSON.stringify({ status: 'nominal', iden: 'cell:///vertex/storage/', components: [] }) + '\n';
+  const FAILED = JSON.stringify({ status: 'failed', iden: 'cell:///vertex/storage/', components: [{ name: 'error', status: 'failed', mesg: 'Unable to connect to cell @ cell:///vertex/storage/.' }] }) + '\n';
+
+  async function cluster(exec: { stdout: string; exitCode: number }, execByImage?: Record<string, { stdout: string; exitCode: number }>) {
+    const t = await setup();
+    const state = t.world.state<{ kube: Kube & { exec?: unknown; execByImage?: unknown; logs?: string[] } }>();
+    state.kube.exec = exec;
+    state.kube.execByImage = execByImage;
+    state.kube.logs = ['Starting cortex version 2.181.0', 'cell is active (leader)'];
+    t.world.setState(state);
+    writeFileSync(path.join(t.work, 'synup.yaml'), [
+      'cell: {name: cortex00}',
+      `state: {dir: ${path.join(t.work, 'state')}}`,
+      'service:',
+      '  adapter: kubernetes',
+      '  stopTimeout: 10s',
+      '  kubernetes: {kind: deployment, name: cortex00, namespace: synapse, volume: {backupClaim: synup-backups}}',
+      'health: {check: tool, startTimeout: 3s}',
+      '',
+    ].join('\n'));
+    const upgrade = () => synup(['upgrade', '--to', '2.181.0', '--changelog', realChangelog, '--backup', '-y'], { cwd: t.work, env: t.world.env as Record<string, string> });
+    return { ...t, upgrade };
+  }
+
+  it('upgrade: stop, Jobs (cell-info, cold backup, defrag) only while no pod runs, one template patch, start; exit 0', async () => {
+    const t = await cluster({ stdout: HEALTHY, exitCode: 0 });
+    const data = await inspectSimCell(t.cellDir);
+    const run = await t.upgrade();
+    expect({ exitCode: run.exitCode, stderr: run.exitCode === 0 ? '' : run.stderr }).toEqual({ exitCode: 0, stderr: '' });
+    expect(t.live().workloads['deployment/cortex00']!.spec.template.spec.containers[0]!.image).toBe('vertexproject/synapse-cortex:v2.181.0');
+    expect(await inspectSimCell(t.cellDir)).toEqual(data);
+    expect(readdirSync(t.backups)).toHaveLength(1);
+    const ops = t.calls().flatMap((c, i) => (c[3] === 'create' ? [[i, path.basename(c[5]!)]] : c[3] === 'patch' || c[3] === 'scale' ? [[i, `${c[3]} ${c[5]}`]] : []));
+    expect(ops.map(([, what]) => what)).toEqual([
+      'scale --replicas=0',
+      expect.stringMatching(/^synup-cell-info-.*\.json$/),
+      expect.stringMatching(/^synup-backup-.*\.json$/),
+      expect.stringMatching(/^synup-defrag-.*\.json$/),
+      'patch --type=json',
+      'scale --replicas=1',
+    ]);
+    expect(run.stderr).toContain('defragmenting pvc/example-cortex00 of deployment/cortex00 in a Job');
+    expect(t.live().jobs).toEqual({});
+  });
+
+  it('the new version never gets healthy: rolled back (exit 4), the undo-defrag Job puts the old data back, the old image runs again', async () => {
+    const t = await cluster({ stdout: HEALTHY, exitCode: 0 }, { 'vertexproject/synapse-cortex:v2.181.0': { stdout: FAILED, exitCode: 1 } });
+    const before = fileDigests(t.cellDir);
+    const run = await t.upgrade();
+    expect(run.exitCode).toBe(4);
+    expect(t.live().workloads['deployment/cortex00']!.spec.template.spec.containers[0]!.image).toBe('vertexproject/synapse-cortex:v2.180.0');
+    expect(t.calls().some((c) => c[3] === 'create' && c[5]!.includes('synup-undo-defrag-'))).toBe(true);
+    expect(Object.fromEntries(Object.entries(fileDigests(t.cellDir)).filter(([f]) => !f.startsWith('.synup-')))).toEqual(before);
+    expect(t.live().pods).toHaveLength(1);
   });
 });

@@ -60,6 +60,8 @@ export const kubernetesAdapterSchema = z.strictObject({
   context: z.string().optional(),
   image: z.string().default('vertexproject/synapse-cortex'),
   replicas: z.number().int().positive().default(1),
+  /** volume: the data is on the workload's PVC, reached by Jobs (default without cell.dir); local: cell.dir is it. */
+  data: z.enum(['volume', 'local']).optional(),
   /** The cell's PersistentVolumeClaim, worked on by Jobs running synup's image (see README, Kubernetes). */
   volume: z
     .strictObject({

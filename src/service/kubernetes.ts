@@ -32,6 +32,8 @@ export interface KubernetesSettings {
   /** Pause before following the pod log again (container not started yet, or restarted). */
   logRetryMs: number;
   releaseWaitMs: number;
+  /** Where the data is: on the PVC (Jobs) or at cell.dir, visible to synup. */
+  data: 'volume' | 'local';
   /** health.startTimeout in seconds: the startup budget the new pod's startupProbe must allow. */
   startBudgetSeconds: number;
   volume: VolumeSettings;
@@ -54,6 +56,7 @@ export function kubernetesSettings(config: SynupConfig, ctx: AdapterContext): Ku
     killWaitMs: 60_000,
     logRetryMs: 2_000,
     releaseWaitMs: 5_000,
+    data: dataMode(config),
     startBudgetSeconds: Math.ceil(config.health.startTimeout / 1000),
     volume: {
       image: own.volume.image ?? `synup/synup:${SYNUP_VERSION}`,
@@ -70,6 +73,20 @@ export function kubernetesSettings(config: SynupConfig, ctx: AdapterContext): Ku
 
 type JsonPatchOp = { op: 'test' | 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 
+function dataMode(config: SynupConfig): 'volume' | 'local' {
+  return config.service.kubernetes?.data ?? (config.cell.dir ? 'local' : 'volume');
+}
+
+/**
+ * The local stand-in for a cell whose data is on a PVC: the key of its lock and journal (nothing is stored in it),
+ * or null when the data is a local dir.
+ */
+export function remoteCellKey(config: SynupConfig, stateDir: string): string | null {
+  const own = config.service.kubernetes;
+  if (config.service.adapter !== 'kubernetes' || !own || dataMode(config) === 'local') return null;
+  return path.join(stateDir, 'cluster', [own.context ?? 'current', own.namespace, own.kind, own.name].join('_'));
+}
+
 /**
  * A StatefulSet/Deployment: scale to 0 to stop; start = one JSON patch of the pod template while at 0 (new image and,
  * when needed, a startup budget long enough for the migrations) then scale up, so no running pod is ever rolled by
@@ -78,6 +95,7 @@ type JsonPatchOp = { op: 'test' | 'add' | 'replace' | 'remove'; path: string; va
 export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
   readonly name = 'kubernetes' as const;
   readonly volume: KubernetesVolume;
+  readonly remoteData?: KubernetesVolume;
   private readonly kube: Kubectl;
   private nodeOfLastPod: string | null = null;
 
@@ -87,6 +105,7 @@ export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
   ) {
     this.kube = new Kubectl({ namespace: settings.namespace, context: settings.context, env: settings.env });
     this.volume = new KubernetesVolume(this.kube, this, settings.volume);
+    if (settings.data === 'volume') this.remoteData = this.volume;
   }
 
   get target(): string {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { refusal, SynupError, usageError } from '../../errors.js';
 import type { CellInfo } from '../../lmdb/cellinfo.js';
+import type { RemoteCellData } from '../../volume/remote.js';
 import type { VolumeJobOp } from '../../volume/result.js';
 import { runVolumeJob } from './job.js';
 import type { Kubectl } from './kubectl.js';
@@ -60,7 +61,7 @@ export interface VolumeDefrag {
  * runs `synup volume-job <op>` with the claim mounted exactly where Synapse mounts it, started only once every pod
  * of the workload is gone (a ReadWriteOnce volume attaches to one node; two writers would corrupt LMDB).
  */
-export class KubernetesVolume {
+export class KubernetesVolume implements RemoteCellData {
   constructor(
     private readonly kubectl: Kubectl,
     private readonly access: WorkloadAccess,
@@ -81,6 +82,11 @@ export class KubernetesVolume {
       return { claim: `${mount.name}-${this.access.workloadName}-0`, subPath: mount.subPath ?? null };
     }
     throw usageError(`${this.access.target}: volume ${mount.name} at ${this.settings.mountPath} is not a PersistentVolumeClaim`, 'synup works on the data through a Job that mounts the claim: give the cell a PVC');
+  }
+
+  async describe(): Promise<string> {
+    const workload = await this.access.workload();
+    return `pvc/${this.locate(workload, this.access.container(workload).container).claim} of ${this.access.target}`;
   }
 
   private securityContexts(workload: Workload, container: Container) {
