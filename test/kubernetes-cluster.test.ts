@@ -152,11 +152,12 @@ beforeAll(async () => {
     '/apis': {
       kind: 'APIGroupList',
       apiVersion: 'v1',
-      groups: ['apps', 'batch'].map((group) => ({ name: group, versions: [{ groupVersion: `${group}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${group}/v1`, version: 'v1' } })),
+      groups: ['apps', 'batch', 'rbac.authorization.k8s.io'].map((group) => ({ name: group, versions: [{ groupVersion: `${group}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${group}/v1`, version: 'v1' } })),
     },
     '/api/v1': { kind: 'APIResourceList', groupVersion: 'v1', resources: [resource('Pod', 'pods')] },
     '/apis/apps/v1': { kind: 'APIResourceList', groupVersion: 'apps/v1', resources: [resource('Deployment', 'deployments'), resource('StatefulSet', 'statefulsets')] },
     '/apis/batch/v1': { kind: 'APIResourceList', groupVersion: 'batch/v1', resources: [resource('Job', 'jobs')] },
+    '/apis/rbac.authorization.k8s.io/v1': { kind: 'APIResourceList', groupVersion: 'rbac.authorization.k8s.io/v1', resources: [resource('Role', 'roles'), resource('RoleBinding', 'rolebindings')] },
   };
   discovery = http.createServer((req, res) => {
     const doc = docs[(req.url ?? '').split('?')[0]!];
@@ -472,7 +473,7 @@ describe('synup upgrade in a cluster (CLI; fake kubectl runs the Jobs on a sim c
   const HEALTHY = JSON.stringify({ status: 'nominal', iden: 'cell:///vertex/storage/', components: [] }) + '\n';
   const FAILED = JSON.stringify({ status: 'failed', iden: 'cell:///vertex/storage/', components: [{ name: 'error', status: 'failed', mesg: 'Unable to connect to cell @ cell:///vertex/storage/.' }] }) + '\n';
 
-  async function cluster(exec: { stdout: string; exitCode: number }, execByImage?: Record<string, { stdout: string; exitCode: number }>) {
+  async function cluster(exec: { stdout: string; exitCode: number }, execByImage?: Record<string, { stdout: string; exitCode: number }>, healthCheck = 'tool') {
     const t = await setup();
     const state = t.world.state<{ kube: Kube & { exec?: unknown; execByImage?: unknown; logs?: string[] } }>();
     state.kube.exec = exec;
@@ -486,10 +487,10 @@ describe('synup upgrade in a cluster (CLI; fake kubectl runs the Jobs on a sim c
       '  adapter: kubernetes',
       '  stopTimeout: 10s',
       '  kubernetes: {kind: deployment, name: cortex00, namespace: synapse, volume: {backupClaim: synup-backups}}',
-      'health: {check: tool, startTimeout: 3s}',
+      `health: {check: ${healthCheck}, startTimeout: 3s}`,
       '',
     ].join('\n'));
-    const upgrade = () => synup(['upgrade', '--to', '2.181.0', '--changelog', realChangelog, '--backup', '-y'], { cwd: t.work, env: t.world.env as Record<string, string> });
+    const upgrade = (flags = ['--backup', '-y']) => synup(['upgrade', '--to', '2.181.0', '--changelog', realChangelog, ...flags], { cwd: t.work, env: t.world.env as Record<string, string> });
     return { ...t, upgrade };
   }
 
@@ -523,5 +524,53 @@ describe('synup upgrade in a cluster (CLI; fake kubectl runs the Jobs on a sim c
     expect(t.calls().some((c) => c[3] === 'create' && c[5]!.includes('synup-undo-defrag-'))).toBe(true);
     expect(Object.fromEntries(Object.entries(fileDigests(t.cellDir)).filter(([f]) => !f.startsWith('.synup-')))).toEqual(before);
     expect(t.live().pods).toHaveLength(1);
+  });
+
+  it('no usable backup on the claim (no --backup): the gate Job refuses after the stop, so the old version is started again (exit 4), data untouched', async () => {
+    const t = await cluster({ stdout: HEALTHY, exitCode: 0 });
+    const before = fileDigests(t.cellDir);
+    const run = await t.upgrade(['-y']);
+    expect(run.exitCode).toBe(4);
+    expect(run.stderr).toContain('no verified backup of this cell newer than 1 d on the backup claim');
+    expect(t.calls().filter((c) => c[3] === 'create').map((c) => path.basename(c[5]!).replace(/-\d{8}-\d{6}-[0-9a-f]+\.json$/, ''))).toEqual(['synup-cell-info', 'synup-backup-gate']);
+    expect(fileDigests(t.cellDir)).toEqual(before);
+    expect(t.live().workloads['deployment/cortex00']!.spec.template.spec.containers[0]!.image).toBe('vertexproject/synapse-cortex:v2.180.0');
+    expect(t.live().pods).toHaveLength(1);
+  });
+
+  it('health.check https in a cluster: refused in preflight (exit 3), nothing scaled, no Job', async () => {
+    const t = await cluster({ stdout: HEALTHY, exitCode: 0 }, undefined, 'https');
+    const run = await t.upgrade();
+    expect(run.exitCode).toBe(3);
+    expect(run.stderr).toContain('[ERROR health-check] health.check is https, but pvc/example-cortex00 of deployment/cortex00 is in a cluster: 127.0.0.1:4443 is not the pod, and its certificate is on the volume; nothing was stopped');
+    expect(t.calls().some((c) => ['scale', 'create', 'patch', 'annotate'].includes(c[3]!))).toBe(false);
+  });
+
+  it('--dry-run: the Jobs and the one patch are named; nothing runs in the cluster', async () => {
+    const t = await cluster({ stdout: HEALTHY, exitCode: 0 });
+    const run = await t.upgrade(['--dry-run']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toContain("Would run Jobs on the cell's volume (synup volume-job) once the pod is gone: cell-info, the backup gate on the backup claim, defrag (compact, verify, swap inside the volume)");
+    expect(run.stderr).toContain('patch deployment/cortex00 --type=json -p <JSON patch, while at 0 replicas: image vertexproject/synapse-cortex:v2.181.0');
+    expect(t.calls().every((c) => c[3] === 'get')).toBe(true);
+  });
+});
+
+describe.skipIf(!kubectlInstalled)('README: the RBAC synup documents', () => {
+  it('the Role and RoleBinding parse with the real kubectl (create --dry-run=client)', async () => {
+    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const yaml = /```yaml\n(apiVersion: rbac[\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toContain('kind: RoleBinding');
+    const file = path.join(tempDir('synup-rbac-'), 'rbac.yaml');
+    writeFileSync(file, yaml!);
+    const created = await execa('kubectl', ['--server', discoveryUrl, 'create', '--dry-run=client', '--validate=false', '-o', 'json', '-f', file], { env: kubeEnv(), reject: false });
+    expect(created.stderr).toBe('');
+    // One pretty-printed JSON document per object, back to back.
+    const items = JSON.parse(`[${created.stdout.replace(/^\}\n\{$/gm, '},{')}]`) as { kind: string; rules?: { resources: string[]; verbs: string[] }[] }[];
+    expect(items.map((i) => i.kind)).toEqual(['Role', 'RoleBinding']);
+    const may = (resource: string, verb: string) => items[0]!.rules!.some((r) => r.resources.includes(resource) && r.verbs.includes(verb));
+    for (const [resource, verb] of [['jobs', 'create'], ['jobs', 'delete'], ['pods/log', 'get'], ['pods/exec', 'create'], ['deployments/scale', 'patch'], ['statefulsets', 'patch'], ['pods', 'list']]) {
+      expect({ resource, verb, allowed: may(resource!, verb!) }).toEqual({ resource, verb, allowed: true });
+    }
   });
 });
