@@ -1,8 +1,9 @@
 // `synup volume-job <op>` (hidden): what a Kubernetes Job runs inside the cell's volume, through the real CLI on a
 // sim cell. Every outcome is one JSON result line on stdout and synup's exit code.
-import { renameSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { defragVolume } from '../src/volume/defrag.js';
 import { synup, tempDir } from './helpers.js';
 import { createSimCell, inspectSimCell } from './sim/index.js';
 import { fileDigests } from './sim/testing.js';
@@ -69,5 +70,18 @@ describe('synup volume-job', () => {
     expect(redo.exitCode).toBe(3);
     expect(result(redo.stdout).error?.message).toBe(`the defrag of run r2 was undone: its work dir ${work} is the rollback's`);
     expect(await inspectSimCell(dir)).toEqual(data);
+  });
+
+  it('a defrag that stopped before its copy was verified swapped nothing: the rollback\'s undo removes synup\'s work dir and restores nothing', async () => {
+    const dir = await cell();
+    const before = fileDigests(dir);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(defragVolume({ cellDir: dir, runId: 'r3', signal: controller.signal })).rejects.toThrow();
+    expect(existsSync(path.join(dir, '.synup-defrag-r3', 'owner.json'))).toBe(true);
+    const undo = await job(dir, ['undo-defrag', '--run', 'r3']);
+    expect({ exitCode: undo.exitCode, result: result(undo.stdout).result }).toEqual({ exitCode: 0, result: { restored: [] } });
+    expect(existsSync(path.join(dir, '.synup-defrag-r3'))).toBe(false);
+    expect(fileDigests(dir)).toEqual(before);
   });
 });

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { createBackup } from '../backup/create.js';
 import { findUsableBackup } from '../backup/find.js';
@@ -6,6 +6,7 @@ import type { Engine } from '../backup/engines.js';
 import { parseDuration } from '../config/duration.js';
 import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
+import { estimateCompactedBytes } from '../runner/estimate.js';
 import { defragVolume, undoVolumeDefrag } from '../volume/defrag.js';
 import { VOLUME_JOB_MARKER, VOLUME_JOB_OPS, type VolumeJobOp } from '../volume/result.js';
 import type { CommandContext } from './context.js';
@@ -40,7 +41,9 @@ async function runOp(op: VolumeJobOp, env: NodeJS.ProcessEnv, flags: VolumeJobFl
       const info = await readCellInfo(cellDir);
       // The cell's public certificate: health through `kubectl port-forward` pins it.
       const certPem = await readFile(path.join(cellDir, 'sslcert.pem'), 'utf8').catch(() => null);
-      return { ...info, certPem };
+      // The in-volume defrag writes its compacted copy on the same volume.
+      const fs = await statfs(cellDir);
+      return { ...info, certPem, freeBytes: fs.bavail * fs.bsize, compactedBytes: await estimateCompactedBytes(cellDir) };
     }
     case 'backup': {
       const made = await createBackup({ cellDir, backupsDir: needBackups(backupsDir), name: cellName, mode: 'cold', engine: flags.engine });

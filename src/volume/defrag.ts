@@ -47,6 +47,8 @@ export function volumeWorkDir(cellDir: string, runId: string): string {
 }
 
 const statePath = (work: string) => path.join(work, 'state.json');
+/** Written first: the work dir is synup's (an undo may remove it when nothing was swapped yet). */
+const ownerPath = (work: string) => path.join(work, 'owner.json');
 
 function readState(work: string): DefragState | null {
   return existsSync(statePath(work)) ? (JSON.parse(readFileSync(statePath(work), 'utf8')) as DefragState) : null;
@@ -79,6 +81,7 @@ export async function defragVolume(options: VolumeDefragOptions): Promise<Volume
   const started = Date.now();
   const work = volumeWorkDir(options.cellDir, options.runId);
   mkdirSync(work, { recursive: true, mode: 0o700 });
+  if (!existsSync(ownerPath(work))) writeFileAtomic(ownerPath(work), JSON.stringify({ createdBy: 'synup volume-job defrag', runId: options.runId }));
   const state = readState(work) ?? (await compactAndVerify(options, work));
   if (state.phase === 'undone') throw new SynupError('refused', `the defrag of run ${options.runId} was undone: its work dir ${work} is the rollback's`, { hint: 'use a new run id' });
   const pre = path.join(work, 'pre');
@@ -91,10 +94,17 @@ export async function defragVolume(options: VolumeDefragOptions): Promise<Volume
   return { workDir: work, swapped: state.entries, bytesBefore: state.bytesBefore, bytesAfter: state.bytesAfter, engine: state.engine, durationMs: Date.now() - started };
 }
 
-/** Puts the pre-defrag entries back (the compacted ones go to `failed/`): the rollback of `defragVolume`. */
+/**
+ * Puts the pre-defrag entries back (the compacted ones go to `failed/`): the rollback of `defragVolume`. A defrag
+ * that stopped before its copy was verified swapped nothing: its work dir (synup's, by owner.json) is removed.
+ */
 export function undoVolumeDefrag(cellDir: string, runId: string): { restored: string[] } {
   const work = volumeWorkDir(cellDir, runId);
   const state = readState(work);
+  if (!state && existsSync(ownerPath(work))) {
+    rmSync(work, { recursive: true, force: true });
+    return { restored: [] };
+  }
   if (!state) throw new SynupError('refused', `${work} has no synup defrag state: nothing of this run to undo`, { hint: 'check the run id (synup history)' });
   const failed = path.join(work, 'failed');
   mkdirSync(failed, { recursive: true, mode: 0o700 });

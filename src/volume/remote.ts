@@ -8,7 +8,8 @@ import type { CellInfo } from '../lmdb/cellinfo.js';
 export interface RemoteCellData {
   /** Where the data is, for messages (e.g. `pvc/example-cortex00 of deployment/cortex00`). */
   describe(): Promise<string>;
-  cellInfo(runId: string): Promise<CellInfo>;
+  /** The data's identity and versions, and the room on the volume for a compacted copy. */
+  cellInfo(runId: string): Promise<CellInfo & { freeBytes: number; compactedBytes: number }>;
   /** A cold, verified backup to the operator's backup location. */
   backup(runId: string): Promise<{ dir: string; bytes: number }>;
   /** The newest usable backup of this cell younger than maxAgeMs, or why none counts. */

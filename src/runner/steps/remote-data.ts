@@ -18,6 +18,12 @@ export async function remoteColdDefrag(ctx: StepContext, remote: RemoteCellData)
       hint: 'the image and the data disagree; find out why before upgrading (the old version is started again)',
     });
   }
+  const margin = Math.ceil(info.compactedBytes * ctx.config.upgrade.freeSpaceMargin);
+  if (info.freeBytes < info.compactedBytes + margin && !ctx.options.ignorePreflight.includes('free-space')) {
+    throw new SynupError('refused', `[ERROR free-space] ${formatBytes(info.freeBytes)} free on ${where}, the compacted copy needs up to ${formatBytes(info.compactedBytes)} + ${formatBytes(margin)} margin`, {
+      hint: 'grow the PVC (or remove old .synup-defrag-<run> dirs on it), or skip this check with --ignore-preflight=free-space',
+    });
+  }
   if (!ctx.run.data.backupDir) await remoteBackupGate(ctx, remote, runId, where);
   ctx.update((run) => {
     run.data.swap = 'moved-out';

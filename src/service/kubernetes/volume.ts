@@ -139,7 +139,7 @@ export class KubernetesVolume implements RemoteCellData {
     return runVolumeJob<T>(this.kubectl, manifest, op, { manifestDir: this.settings.manifestDir, timeoutMs: this.settings.jobTimeoutMs, pollMs: this.settings.pollMs });
   }
 
-  cellInfo(runId: string): Promise<CellInfo & { certPem: string | null }> {
+  cellInfo(runId: string): Promise<CellInfo & { certPem: string | null; freeBytes: number; compactedBytes: number }> {
     return this.run('cell-info', runId);
   }
 
