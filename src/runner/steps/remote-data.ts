@@ -52,7 +52,7 @@ async function remoteBackupGate(ctx: StepContext, remote: RemoteCellData, runId:
   const { backup, rejected } = await remote.backupGate(runId, ctx.config.backup.maxAge);
   if (!backup) {
     throw new SynupError('refused', `no verified backup of this cell newer than ${formatDuration(ctx.config.backup.maxAge)} on the backup claim${rejected.length ? `: ${rejected.slice(0, 3).map((r) => r.reason).join('; ')}` : ''}`, {
-      hint: 'pass --backup to make one (a cold backup in a Job during the downtime), or `synup backup` it first',
+      hint: 'pass --backup to make one: a cold backup by a Job on the backup claim, during this downtime',
     });
   }
   ctx.update((run) => {
