@@ -315,6 +315,19 @@ describe('kubernetes: the data on the PVC, through Jobs (fake kubectl runs the J
     expect(Object.keys(t.live().jobs ?? {})).toEqual(['synup-undo-defrag-never-ran']);
   });
 
+  it('a Job whose pod stays Pending: deleted (foreground, waited for) before synup goes on; the error says why', async () => {
+    const t = await setup({ pods: [], k8s: { volume: { backupClaim: 'synup-backups', jobStartTimeout: '1s' } } });
+    const state = t.world.state<{ kube: Kube & { jobsPending?: boolean } }>();
+    state.kube.jobsPending = true;
+    t.world.setState(state);
+    const error = await rejection(t.adapter.volume.defrag('run9'));
+    expect(error.code).toBe('failed');
+    expect(error.message).toBe('job/synup-defrag-run9 did not start within 1 s (deleted)');
+    expect(t.calls().at(-1)).toEqual([...K, 'delete', 'job/synup-defrag-run9', '--ignore-not-found', '--cascade=foreground', '--wait=true']);
+    expect(t.live().jobs).toEqual({});
+    expect(existsSync(path.join(t.cellDir, '.synup-defrag-run9'))).toBe(false);
+  });
+
   it('a Job of that name synup did not create is refused, not reused', async () => {
     const t = await setup({ pods: [] });
     const state = t.world.state<{ kube: Kube }>();

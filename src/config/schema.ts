@@ -70,8 +70,9 @@ export const kubernetesAdapterSchema = z.strictObject({
       backupClaim: z.string().min(1).optional(),
       runAsUser: z.number().int().min(0).optional(),
       jobTimeout: duration.default(6 * 3_600_000),
+      jobStartTimeout: duration.default(10 * 60_000),
     })
-    .default({ mountPath: '/vertex/storage', jobTimeout: 6 * 3_600_000 }),
+    .default({ mountPath: '/vertex/storage', jobTimeout: 6 * 3_600_000, jobStartTimeout: 10 * 60_000 }),
   /** A Helm-managed workload is upgraded with `helm upgrade --reuse-values`; without a chart it is refused. */
   helm: z
     .strictObject({

@@ -64,6 +64,7 @@ export function kubernetesSettings(config: SynupConfig, ctx: AdapterContext): Ku
       backupClaim: own.volume.backupClaim ?? null,
       runAsUser: own.volume.runAsUser ?? null,
       jobTimeoutMs: own.volume.jobTimeout,
+      jobStartTimeoutMs: own.volume.jobStartTimeout,
       pollMs: 2_000,
       manifestDir: path.join(ctx.stateDir, 'kubernetes'),
     },

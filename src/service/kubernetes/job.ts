@@ -9,13 +9,15 @@ import { SYNUP_LABELS } from './manifests.js';
 
 interface JobObject {
   metadata?: { labels?: Record<string, string> };
-  status?: { succeeded?: number; failed?: number; active?: number; conditions?: { type?: string; status?: string; reason?: string; message?: string }[] };
+  status?: { succeeded?: number; failed?: number; active?: number; ready?: number; conditions?: { type?: string; status?: string; reason?: string; message?: string }[] };
 }
 
 export interface RunJobOptions {
   /** Where the manifest is kept (synup's state dir): what was applied, for the operator and the journal. */
   manifestDir: string;
   timeoutMs: number;
+  /** How long its pod may take to run (Pending: the volume not attachable, no node fits, the image not pullable). */
+  startTimeoutMs: number;
   pollMs: number;
 }
 
@@ -41,12 +43,20 @@ export async function runVolumeJob<T>(kubectl: Kubectl, manifest: Record<string,
   if (found && !ownedBySynup(found)) throw new SynupError('refused', `job/${name} exists and was not created by synup`, { hint: 'rename or delete that Job; synup never touches what it did not create' });
   if (!found) await kubectl.run('create', '-f', file);
   const where = `job/${name}`;
-  const deadline = Date.now() + options.timeoutMs;
+  const started = Date.now();
   let job: JobObject = found ?? {};
+  let running = false;
   for (let pause = 100; !finished(job); pause = Math.min(pause * 2, options.pollMs)) {
-    if (Date.now() >= deadline) {
-      throw new SynupError('failed', `${where} did not finish within ${Math.round(options.timeoutMs / 1000)} s`, {
-        hint: `\`kubectl -n ${kubectl.options.namespace} describe ${where}\`: a Pending pod usually means its volume cannot attach (the old pod still holds it) or no node fits`,
+    running ||= (job.status?.ready ?? 0) > 0;
+    // `ready` is reported by Kubernetes ≥ 1.24; without it only the overall deadline applies.
+    const late = !running && job.status?.ready !== undefined && Date.now() - started >= options.startTimeoutMs;
+    if (late || Date.now() - started >= options.timeoutMs) {
+      // Never leave it behind: a Job that starts later could open the data next to the Synapse the rollback starts.
+      await kubectl.run('delete', where, '--ignore-not-found', '--cascade=foreground', '--wait=true');
+      throw new SynupError('failed', late ? `${where} did not start within ${Math.round(options.startTimeoutMs / 1000)} s (deleted)` : `${where} did not finish within ${Math.round(options.timeoutMs / 1000)} s (deleted)`, {
+        hint: late
+          ? 'a Pending pod: its volume cannot attach (still held by a node?), no node fits, or synup\'s image cannot be pulled (`kubectl get events`)'
+          : 'raise service.kubernetes.volume.jobTimeout for a cell this large',
       });
     }
     await sleep(pause);

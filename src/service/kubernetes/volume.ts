@@ -18,6 +18,7 @@ export interface VolumeSettings {
   /** The uid the Job runs as when the workload sets none (it must own the cell's files). */
   runAsUser: number | null;
   jobTimeoutMs: number;
+  jobStartTimeoutMs: number;
   pollMs: number;
   manifestDir: string;
 }
@@ -136,7 +137,7 @@ export class KubernetesVolume implements RemoteCellData {
       throw refusal(`${this.access.target} still has ${pods.length} pod(s) (${pods.map((p) => p.metadata?.name).join(', ')}): the volume job would share its ReadWriteOnce volume with a running Synapse`, 'synup runs volume jobs only while the workload is scaled to 0');
     }
     const manifest = await this.manifest(op, runId, args);
-    return runVolumeJob<T>(this.kubectl, manifest, op, { manifestDir: this.settings.manifestDir, timeoutMs: this.settings.jobTimeoutMs, pollMs: this.settings.pollMs });
+    return runVolumeJob<T>(this.kubectl, manifest, op, { manifestDir: this.settings.manifestDir, timeoutMs: this.settings.jobTimeoutMs, startTimeoutMs: this.settings.jobStartTimeoutMs, pollMs: this.settings.pollMs });
   }
 
   cellInfo(runId: string): Promise<CellInfo & { certPem: string | null; freeBytes: number; compactedBytes: number }> {
