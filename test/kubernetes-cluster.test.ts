@@ -440,6 +440,14 @@ describe('kubernetes: Helm-managed workloads', () => {
     expect((await t.adapter.status()).configuredVersion).toBe('2.250.0');
   });
 
+  it('describe (dry-run, runbooks): with helm.chart the start is the helm upgrade', async () => {
+    const t = await setup({ workload: helmManaged(), helm: releases, k8s: { helm: { chart: 'vertex/cortex' } } });
+    expect(t.adapter.describe('start', '2.250.0')).toEqual([
+      ['helm', 'upgrade', '<release>', 'vertex/cortex', '--namespace', 'synapse', '--reuse-values', '--set-string', 'image.tag=v2.250.0'],
+      [...K, 'scale', 'deployment/cortex00', '--replicas=1'],
+    ]);
+  });
+
   it('a chart whose startupProbe is shorter than health.startTimeout: refused (synup will not drift the template)', async () => {
     const workload = helmManaged();
     workload.spec.template.spec.containers[0]!.startupProbe.failureThreshold = 10;

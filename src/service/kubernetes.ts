@@ -317,6 +317,11 @@ export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][] {
     const image = version ? imageFor(this.settings.image, version) : `${this.settings.image}:v{version}`;
+    if (action === 'start' && this.settings.helm.chart) {
+      // A Helm release (detected from the live workload at run time) is upgraded by Helm; any other by the patch below.
+      const helm = helmUpgradeArgv({ release: '<release>', chart: this.settings.helm.chart, namespace: this.settings.namespace, context: this.settings.context, helm: this.settings.helm, version: version ?? '{version}' });
+      return [helm, this.kubectl('scale', this.target, `--replicas=${this.settings.replicas}`)];
+    }
     if (action === 'start') {
       return [
         this.kubectl('patch', this.target, '--type=json', '-p', `<JSON patch, while at 0 replicas: image ${image}, startupProbe widened to the ${BUDGET_ANNOTATION} annotation if set>`),
