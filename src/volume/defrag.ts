@@ -12,7 +12,7 @@ import { renameDurable, writeFileAtomic } from '../fsutil.js';
  * entry: `<cell>/E` → `.synup-defrag-<run>/pre/E`, then `new/E` → `<cell>/E`. Each rename is atomic and durable; the
  * work dir's state.json says how far the swap got, so running the same op again finishes it and `undo` reverses it.
  */
-export interface VolumeDefragOptions {
+interface VolumeDefragOptions {
   cellDir: string;
   runId: string;
   engine?: Engine;
@@ -20,7 +20,7 @@ export interface VolumeDefragOptions {
   signal?: AbortSignal;
 }
 
-export interface VolumeDefragResult {
+interface VolumeDefragResult {
   workDir: string;
   swapped: string[];
   bytesBefore: number;
@@ -41,7 +41,7 @@ interface DefragState {
 const SKIP = ['**/tmp', '**/sockets', '.synup-defrag-*'];
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export function volumeWorkDir(cellDir: string, runId: string): string {
+function volumeWorkDir(cellDir: string, runId: string): string {
   if (!RUN_ID.test(runId)) throw new SynupError('usage', `run id ${JSON.stringify(runId)} is not a plain name (letters, digits, _ . -)`);
   return path.join(cellDir, `.synup-defrag-${runId}`);
 }

@@ -12,7 +12,7 @@ interface JobObject {
   status?: { succeeded?: number; failed?: number; active?: number; ready?: number; conditions?: { type?: string; status?: string; reason?: string; message?: string }[] };
 }
 
-export interface RunJobOptions {
+interface RunJobOptions {
   /** Where the manifest is kept (synup's state dir): what was applied, for the operator and the journal. */
   manifestDir: string;
   timeoutMs: number;

@@ -1,7 +1,7 @@
 import { SynupError } from '../../errors.js';
 import { runTool, type ToolResult } from '../tool.js';
 
-export interface KubectlOptions {
+interface KubectlOptions {
   namespace: string;
   context: string | null;
   env: NodeJS.ProcessEnv;

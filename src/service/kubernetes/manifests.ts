@@ -5,9 +5,9 @@ import type { Workload } from './workload.js';
 export const SYNUP_LABELS = { 'app.kubernetes.io/managed-by': 'synup', 'app.kubernetes.io/name': 'synup' } as const;
 
 /** Where the Job mounts the backup claim. */
-export const BACKUP_MOUNT_PATH = '/synup/backups';
+const BACKUP_MOUNT_PATH = '/synup/backups';
 
-export interface VolumeJobSpec {
+interface VolumeJobSpec {
   name: string;
   namespace: string;
   image: string;

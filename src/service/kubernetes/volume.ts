@@ -36,19 +36,19 @@ export interface WorkloadAccess {
   lastNode(): string | null;
 }
 
-export interface VolumeBackup {
+interface VolumeBackup {
   dir: string;
   bytes: number;
   engine: string;
   verified: boolean;
 }
 
-export interface VolumeBackupGate {
+interface VolumeBackupGate {
   backup: { dir: string; ageMs: number } | null;
   rejected: { dir: string; reason: string }[];
 }
 
-export interface VolumeDefrag {
+interface VolumeDefrag {
   workDir: string;
   swapped: string[];
   bytesBefore: number;

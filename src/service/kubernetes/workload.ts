@@ -19,7 +19,7 @@ export interface Container {
   securityContext?: Record<string, unknown>;
 }
 
-export interface PodSpec {
+interface PodSpec {
   containers?: Container[];
   volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
   securityContext?: Record<string, unknown>;
