@@ -25,13 +25,12 @@ type Action = (ctx: CommandContext, args: string[], options: any) => Promise<num
 const SERVICE_COMMANDS = ['start', 'stop', 'restart', 'adopt', 'logs'];
 
 /**
- * A command's module, loaded only when it runs (`synup plan` never loads the LMDB engine): `x y` runs `runXY` from
- * ./x.js, the service commands theirs from ./service.js.
+ * A command's module, loaded only when it runs (`synup plan` never loads the LMDB engine): `x y` (or `x-y`) runs `runXY` from
+ * ./x.js (./x-y.js), the service commands theirs from ./service.js.
  */
 async function loadCommand(name: string): Promise<Action> {
-  const words = name.split(' ');
-  const file = SERVICE_COMMANDS.includes(name) ? 'service' : words[0]!;
-  const run = 'run' + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  const file = SERVICE_COMMANDS.includes(name) ? 'service' : name.split(' ')[0]!;
+  const run = 'run' + name.split(/[ -]/).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
   const action = ((await import(`./${file}.js`)) as Record<string, unknown>)[run];
   if (typeof action !== 'function') throw new Error(`command ${name}: ./${file}.js has no ${run}`);
   return action as Action;
@@ -187,6 +186,15 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
     .option('--root <dir>', 'read /proc and /sys under this root (for tests and containers)')
     .action(on('doctor'));
+
+  program
+    .command('volume-job', { hidden: true })
+    .description('internal: run inside a Kubernetes Job on the cell volume (SYNUP_CELL_DIR, SYNUP_BACKUP_DIR); one JSON result line')
+    .argument('<op>', 'cell-info | backup | backup-gate | defrag | undo-defrag')
+    .option('--run <id>', 'run id (defrag, undo-defrag)')
+    .option('--max-age <duration>', 'backup-gate: newest usable backup younger than this', '24h')
+    .addOption(new Option('--engine <engine>', 'compact-copy engine').choices(['auto', 'mdb_copy', 'builtin', 'lmdb-js', 'synapse']))
+    .action(on('volume-job'));
 
   program
     .command('changelog')

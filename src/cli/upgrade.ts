@@ -6,7 +6,7 @@ import { executeSteps } from '../runner/execute.js';
 import { Journal, newRunId } from '../runner/journal.js';
 import { acquireLock } from '../safety/lock.js';
 import { latestPassingRehearsal } from '../runner/rehearsals.js';
-import { openCellSession } from '../runner/session.js';
+import { openCellSession, type CellSession } from '../runner/session.js';
 import { bindRun } from '../runner/start-run.js';
 import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
@@ -32,14 +32,9 @@ interface UpgradeFlags {
 
 export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
   const session = openCellSession(ctx.config(), { dir: flags.dir });
-  const info = await readCellInfo(session.cellDir);
-  if (!info.cellVersion) {
-    throw new SynupError('refused', `cannot tell the version of ${session.cellDir}: slabs/cell.lmdb has no cell:info cell:version`, {
-      hint: 'is this a Synapse service storage dir that has booted at least once?',
-    });
-  }
+  const info = await versionBeforeUpgrade(session);
   const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
-  const plan = buildPlan({ changelog, from: info.cellVersion, fromLabel: `the version of ${session.cellDir} (slabs/cell.lmdb)`, to: flags.to });
+  const plan = buildPlan({ changelog, from: info.cellVersion, fromLabel: info.label, to: flags.to });
   if (flags.requireRehearsal && !latestPassingRehearsal(session.stateDir, plan.from, plan.to, info.guid)) {
     throw new SynupError('refused', `no passing rehearsal of ${plan.from} → ${plan.to} on a backup of this cell`, {
       hint: `run \`synup rehearse --backup <backup of this cell> --to ${plan.to}\` first`,
@@ -65,7 +60,8 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   const lock = acquireLock(session.stateDir, session.cellDir, { runId, command: 'upgrade' }, flags.force ?? false);
   try {
     // Refusals that need no run: nothing is journaled for them.
-    if (!options.makeBackup) await requireUsableBackup(session.config, session.cellDir);
+    // Data on a volume: the gate runs in a Job once the pod is gone (it cannot be read before).
+    if (!options.makeBackup && !session.adapter.remoteData) await requireUsableBackup(session.config, session.cellDir);
     await confirmOrRefuse(ctx.out, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
   } catch (error) {
     lock.release();
@@ -97,4 +93,23 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
     await journal.close();
     lock.release();
   }
+}
+
+/**
+ * The version the upgrade starts from: the cell's data (slabs/cell.lmdb), or for data on a volume synup can read only
+ * once the pod is gone, the workload's image tag (checked against the data by a Job after the stop).
+ */
+async function versionBeforeUpgrade(session: CellSession): Promise<{ cellVersion: string; guid: string | null; label: string }> {
+  if (session.adapter.remoteData) {
+    const { configuredVersion, detail } = await session.adapter.status();
+    if (!configuredVersion) throw new SynupError('refused', `cannot tell the version of ${detail ?? session.cellName}: its image tag names no release`, { hint: 'run the workload with a versioned image (vertexproject/synapse-cortex:v2.x.y)' });
+    return { cellVersion: configuredVersion, guid: null, label: `the image tag of ${await session.adapter.remoteData.describe()}` };
+  }
+  const info = await readCellInfo(session.cellDir);
+  if (!info.cellVersion) {
+    throw new SynupError('refused', `cannot tell the version of ${session.cellDir}: slabs/cell.lmdb has no cell:info cell:version`, {
+      hint: 'is this a Synapse service storage dir that has booted at least once?',
+    });
+  }
+  return { cellVersion: info.cellVersion, guid: info.guid, label: `the version of ${session.cellDir} (slabs/cell.lmdb)` };
 }

@@ -66,6 +66,28 @@ function buildSchema(z: typeof Zod) {
     context: z.string().optional(),
     image: z.string().default('vertexproject/synapse-cortex'),
     replicas: z.number().int().positive().default(1),
+    /** volume: the data is on the workload's PVC, reached by Jobs (default without cell.dir); local: cell.dir is it. */
+    data: z.enum(['volume', 'local']).optional(),
+    /** The cell's PersistentVolumeClaim, worked on by Jobs running synup's image (see README, Kubernetes). */
+    volume: z
+      .strictObject({
+        image: z.string().min(1).optional(),
+        mountPath: z.string().startsWith('/').default('/vertex/storage'),
+        backupClaim: z.string().min(1).optional(),
+        runAsUser: z.number().int().min(0).optional(),
+        jobTimeout: duration.default(6 * 3_600_000),
+        jobStartTimeout: duration.default(10 * 60_000),
+      })
+      .default({ mountPath: '/vertex/storage', jobTimeout: 6 * 3_600_000, jobStartTimeout: 10 * 60_000 }),
+    /** A Helm-managed workload is upgraded with `helm upgrade --reuse-values`; without a chart it is refused. */
+    helm: z
+      .strictObject({
+        chart: z.string().min(1).optional(),
+        chartVersion: z.string().min(1).optional(),
+        imageKey: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('image.tag'),
+        imageValue: z.string().includes('{version}').default('v{version}'),
+      })
+      .default({ imageKey: 'image.tag', imageValue: 'v{version}' }),
   });
 
   return z.strictObject({

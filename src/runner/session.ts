@@ -1,8 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { resolveCellDir } from '../config/cell-dir.js';
 import type { SynupConfig } from '../config/schema.js';
 import type { Settings } from '../config/settings.js';
 import { createAdapter } from '../service/index.js';
+import { remoteCellKey } from '../service/kubernetes.js';
 import type { ServiceAdapter } from '../service/adapter.js';
 import { checkActive, readServiceVersion, waitForActive } from '../health/index.js';
 import { errorMessage } from '../errors.js';
@@ -22,8 +24,10 @@ export interface CellSession {
 
 export function openCellSession(settings: Settings, options: { dir?: string; allowMissing?: boolean }): CellSession {
   const { config, stateDir, cwd, env } = settings;
-  const cellDir = resolveCellDir(options.dir ?? config.cell.dir, cwd, { allowMissing: options.allowMissing });
-  const cellName = config.cell.name ?? path.basename(cellDir);
+  const remoteKey = options.dir ? null : remoteCellKey(config, stateDir);
+  if (remoteKey) mkdirSync(remoteKey, { recursive: true, mode: 0o700 });
+  const cellDir = remoteKey ?? resolveCellDir(options.dir ?? config.cell.dir, cwd, { allowMissing: options.allowMissing });
+  const cellName = config.cell.name ?? (remoteKey ? config.service.kubernetes!.name : path.basename(cellDir));
   const adapter = createAdapter(config, { cellDir, stateDir, cwd, env });
   return { config, cellDir, cellName, stateDir, adapter, health: healthProbe(config, cellDir, adapter, env) };
 }

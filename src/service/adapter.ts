@@ -1,3 +1,5 @@
+import type { RemoteCellData } from '../volume/remote.js';
+
 /**
  * The one interface the runner drives. Adapters know their tool (a process, systemctl, docker compose, kubectl),
  * never the plan or the journal. Every method is idempotent: calling it again after a crash is safe.
@@ -94,6 +96,8 @@ export interface ServiceAdapter {
   execArgv(argv: string[]): Promise<string[]>;
   /** Where Synapse's healthcheck finds the cell from there: `cell://<dir>/` locally, `cell:///vertex/storage/` in a container. */
   readonly cellUrl: string;
+  /** Set when the cell's data is not a local dir (Kubernetes PVC): the runner works on it through this. */
+  readonly remoteData?: RemoteCellData;
   /** The exact argv the adapter runs for an action, for `--dry-run` and runbooks. */
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][];
 }

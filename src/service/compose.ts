@@ -2,10 +2,10 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { SynupConfig } from '../config/schema.js';
-import { refusal, usageError } from '../errors.js';
+import { refusal } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
-import { resolvePath, type AdapterContext } from './context.js';
+import { adapterSection, resolvePath, type AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { earliest, followTool, runTool } from './tool.js';
 import { CONTAINER_CELL_URL, imageFor, versionOfImage } from './version.js';
@@ -28,8 +28,7 @@ export interface ComposeSettings {
 }
 
 export function composeSettings(config: SynupConfig, ctx: AdapterContext): ComposeSettings {
-  const own = config.service.compose;
-  if (!own) throw usageError('service.adapter is compose but service.compose is not set', 'add service.compose.service (the Cortex service name) and service.compose.file to synup.yaml');
+  const own = adapterSection(config, 'compose', 'service.compose.service (the Cortex service name) and service.compose.file');
   const file = resolvePath(ctx, own.file);
   const stem = path.basename(file).replace(/\.ya?ml$/, '');
   return {

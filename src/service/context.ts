@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { SynupConfig } from '../config/schema.js';
+import { usageError } from '../errors.js';
 
 /** What every adapter knows about the cell it drives, resolved once by `createAdapter`. */
 export interface AdapterContext {
@@ -36,3 +37,12 @@ export function adapterContext(config: SynupConfig, options: CreateAdapterOption
 
 /** A service.* path from synup.yaml, relative to where synup runs. */
 export const resolvePath = (ctx: AdapterContext, file: string) => path.resolve(ctx.cwd, file);
+
+type Sections = Required<Pick<SynupConfig['service'], 'systemd' | 'compose' | 'kubernetes'>>;
+
+/** The adapter's own section of synup.yaml (service.<name>), or a usage error saying what to add there. */
+export function adapterSection<K extends keyof Sections>(config: SynupConfig, name: K, add: string): Sections[K] {
+  const own = config.service[name];
+  if (!own) throw usageError(`service.adapter is ${name} but service.${name} is not set`, `add ${add} to synup.yaml`);
+  return own as Sections[K];
+}

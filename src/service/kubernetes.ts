@@ -1,8 +1,16 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from '../poll.js';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
+import { SYNUP_VERSION } from '../version.js';
 import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
-import type { AdapterContext } from './context.js';
+import { adapterSection, type AdapterContext } from './context.js';
+import { helmRelease, helmUpgradeArgv, requireHelmChart, type HelmSettings } from './kubernetes/helm.js';
+import { Kubectl } from './kubernetes/kubectl.js';
+import { BUDGET_ANNOTATION, startupBudgetSeconds, widenedStartupProbe } from './kubernetes/probes.js';
+import { KubernetesVolume, type VolumeSettings, type WorkloadAccess } from './kubernetes/volume.js';
+import type { Container, Pod, Workload } from './kubernetes/workload.js';
 import { waitUntilReleased } from './released.js';
 import { followTool, isToolMissing, runTool } from './tool.js';
 import { CONTAINER_CELL_URL, imageFor, versionOfImage } from './version.js';
@@ -25,11 +33,16 @@ export interface KubernetesSettings {
   /** Pause before following the pod log again (container not started yet, or restarted). */
   logRetryMs: number;
   releaseWaitMs: number;
+  /** Where the data is: on the PVC (Jobs) or at cell.dir, visible to synup. */
+  data: 'volume' | 'local';
+  /** health.startTimeout in seconds: the startup budget the new pod's startupProbe must allow. */
+  startBudgetSeconds: number;
+  volume: VolumeSettings;
+  helm: HelmSettings;
 }
 
 export function kubernetesSettings(config: SynupConfig, ctx: AdapterContext): KubernetesSettings {
-  const own = config.service.kubernetes;
-  if (!own) throw usageError('service.adapter is kubernetes but service.kubernetes is not set', 'add service.kubernetes.name (the StatefulSet) and namespace to synup.yaml');
+  const own = adapterSection(config, 'kubernetes', 'service.kubernetes.name (the StatefulSet) and namespace');
   return {
     kind: own.kind,
     name: own.name,
@@ -43,72 +56,97 @@ export function kubernetesSettings(config: SynupConfig, ctx: AdapterContext): Ku
     killWaitMs: 60_000,
     logRetryMs: 2_000,
     releaseWaitMs: 5_000,
+    data: dataMode(config),
+    startBudgetSeconds: Math.ceil(config.health.startTimeout / 1000),
+    volume: {
+      image: own.volume.image ?? `synup/synup:${SYNUP_VERSION}`,
+      mountPath: own.volume.mountPath,
+      backupClaim: own.volume.backupClaim ?? null,
+      runAsUser: own.volume.runAsUser ?? null,
+      jobTimeoutMs: own.volume.jobTimeout,
+      jobStartTimeoutMs: own.volume.jobStartTimeout,
+      pollMs: 2_000,
+      manifestDir: path.join(ctx.stateDir, 'kubernetes'),
+    },
+    helm: { chart: own.helm.chart ?? null, chartVersion: own.helm.chartVersion ?? null, imageKey: own.helm.imageKey, imageValue: own.helm.imageValue },
   };
-}
-
-/** The probes synup lifts during an upgrade: a slow first boot must not be killed by them. */
-const LIFTED_PROBES = ['startupProbe', 'livenessProbe'] as const;
-
-interface Container {
-  name: string;
-  image?: string;
-  startupProbe?: unknown;
-  livenessProbe?: unknown;
-}
-
-interface Workload {
-  spec?: {
-    replicas?: number;
-    selector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
-    template?: { spec?: { containers?: Container[] } };
-  };
-  status?: { readyReplicas?: number };
-}
-
-interface Pod {
-  metadata?: { name?: string };
-  status?: { phase?: string; containerStatuses?: { name: string; state?: { waiting?: { reason?: string } } }[] };
 }
 
 type JsonPatchOp = { op: 'test' | 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 
-/** A StatefulSet/Deployment: scale to 0 to stop, `set image` + scale to start, probes removed/restored by JSON patch. */
-export class KubernetesAdapter implements ServiceAdapter {
+function dataMode(config: SynupConfig): 'volume' | 'local' {
+  return config.service.kubernetes?.data ?? (config.cell.dir ? 'local' : 'volume');
+}
+
+/**
+ * The local stand-in for a cell whose data is on a PVC: the key of its lock and journal (nothing is stored in it),
+ * or null when the data is a local dir.
+ */
+export function remoteCellKey(config: SynupConfig, stateDir: string): string | null {
+  const own = config.service.kubernetes;
+  if (config.service.adapter !== 'kubernetes' || !own || dataMode(config) === 'local') return null;
+  return path.join(stateDir, 'cluster', [own.context ?? 'current', own.namespace, own.kind, own.name].join('_'));
+}
+
+/**
+ * A StatefulSet/Deployment: scale to 0 to stop; start = one JSON patch of the pod template while at 0 (new image and,
+ * when needed, a startup budget long enough for the migrations) then scale up, so no running pod is ever rolled by
+ * synup; a Helm release is upgraded with `helm upgrade --reuse-values` instead. The data: see KubernetesVolume.
+ */
+export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
   readonly name = 'kubernetes' as const;
   static readonly plan: AdapterPlanText = {
     probesOff: "the container's startupProbe and livenessProbe are removed",
     start: (version) => `set the container image tag to v${version} and scale the workload back up`,
   };
+  readonly volume: KubernetesVolume;
+  readonly remoteData?: KubernetesVolume;
+  private readonly kube: Kubectl;
+  private nodeOfLastPod: string | null = null;
 
   constructor(
     private readonly ctx: AdapterContext,
     private readonly settings: KubernetesSettings,
-  ) {}
+  ) {
+    this.kube = new Kubectl({ namespace: settings.namespace, context: settings.context, env: settings.env });
+    this.volume = new KubernetesVolume(this.kube, this, settings.volume);
+    if (settings.data === 'volume') this.remoteData = this.volume;
+  }
 
-  private get target(): string {
+  get target(): string {
     return `${this.settings.kind}/${this.settings.name}`;
   }
 
+  get kind(): 'statefulset' | 'deployment' {
+    return this.settings.kind;
+  }
+
+  get workloadName(): string {
+    return this.settings.name;
+  }
+
+  get cellName(): string {
+    return this.ctx.cellName;
+  }
+
+  lastNode(): string | null {
+    return this.nodeOfLastPod;
+  }
+
   private kubectl(...args: string[]): string[] {
-    const s = this.settings;
-    return ['kubectl', ...(s.context ? ['--context', s.context] : []), '-n', s.namespace, ...args];
+    return this.kube.argv(...args);
   }
 
-  private async json<T>(...args: string[]): Promise<T> {
-    const { stdout } = await runTool(this.kubectl(...args), { env: this.settings.env });
-    try {
-      return JSON.parse(stdout) as T;
-    } catch {
-      throw new SynupError('failed', `\`kubectl ${args.join(' ')}\` did not print JSON: ${JSON.stringify(stdout.slice(0, 120))}`);
-    }
+  private json<T>(...args: string[]): Promise<T> {
+    return this.kube.json<T>(...args);
   }
 
-  private workload(): Promise<Workload> {
+  workload(): Promise<Workload> {
     return this.json<Workload>('get', this.target, '-o', 'json');
   }
 
   /** Index and spec of the Synapse container in the pod template. */
-  private container(workload: Workload): { index: number; container: Container } {
+  container(workload: Workload): { index: number; container: Container } {
     const containers = workload.spec?.template?.spec?.containers ?? [];
     const wanted = this.settings.container;
     const index = wanted ? containers.findIndex((c) => c.name === wanted) : containers.length === 1 ? 0 : -1;
@@ -130,24 +168,26 @@ export class KubernetesAdapter implements ServiceAdapter {
     return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
   }
 
-  private async pods(selector: string): Promise<Pod[]> {
+  private async podsOf(selector: string): Promise<Pod[]> {
     return (await this.json<{ items?: Pod[] }>('get', 'pods', '-l', selector, '-o', 'json')).items ?? [];
+  }
+
+  pods(workload: Workload): Promise<Pod[]> {
+    return this.podsOf(this.selector(workload));
   }
 
   /** Polls the pod list until `done` or the deadline; returns the last list. */
   private async waitPods(selector: string, timeoutMs: number, done: (pods: Pod[]) => boolean): Promise<Pod[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (let pause = 250; ; pause = Math.min(pause * 2, 2000)) {
-      const pods = await this.pods(selector);
-      if (done(pods) || Date.now() >= deadline) return pods;
-      await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
-    }
+    let pods: Pod[] = [];
+    await waitUntil(async () => done((pods = await this.podsOf(selector))), timeoutMs, { firstMs: 250, maxMs: 2000 });
+    return pods;
   }
+
 
   async status(): Promise<ServiceStatus> {
     const workload = await this.workload();
     const { container } = this.container(workload);
-    const pods = await this.pods(this.selector(workload));
+    const pods = await this.pods(workload);
     const waiting = pods.flatMap((p) => p.status?.containerStatuses ?? []).map((c) => c.state?.waiting?.reason).filter(Boolean);
     return {
       running: pods.length > 0,
@@ -156,13 +196,30 @@ export class KubernetesAdapter implements ServiceAdapter {
     };
   }
 
+  /** The template change for `version`, made only while scaled to 0: the image and, when asked for, a startup budget. */
+  private startPatch(workload: Workload, version: string): JsonPatchOp[] {
+    const { index, container } = this.container(workload);
+    const budget = Number(workload.metadata?.annotations?.[BUDGET_ANNOTATION] ?? 0);
+    const startup = budget > 0 ? widenedStartupProbe(container, budget) : null;
+    return [
+      { op: 'test', path: this.containerPath(index, 'name'), value: container.name },
+      { op: container.image === undefined ? 'add' : 'replace', path: this.containerPath(index, 'image'), value: imageFor(this.settings.image, version) },
+      ...(startup ? [{ op: container.startupProbe ? 'replace' : 'add', path: this.containerPath(index, 'startupProbe'), value: startup } as JsonPatchOp] : []),
+    ];
+  }
+
   async start(version: string): Promise<void> {
-    const image = imageFor(this.settings.image, version);
     const workload = await this.workload();
-    const { container } = this.container(workload);
     const selector = this.selector(workload);
-    if ((await this.pods(selector)).length > 0) throw refusal(`${this.target} still has pods`, 'stop it first (scale to 0): the data must not be shared by two versions');
-    await runTool(this.kubectl('set', 'image', this.target, `${container.name}=${image}`), { env: this.settings.env });
+    if ((await this.podsOf(selector)).length > 0) throw refusal(`${this.target} still has pods`, 'stop it first (scale to 0): the data must not be shared by two versions');
+    const release = helmRelease(workload);
+    if (release) {
+      const chart = requireHelmChart(this.target, release, this.settings.helm);
+      await runTool(helmUpgradeArgv({ release, chart, namespace: this.settings.namespace, context: this.settings.context, helm: this.settings.helm, version }), { env: this.settings.env, timeoutMs: 600_000 });
+    } else {
+      await this.patch(this.startPatch(workload, version));
+    }
+    // After a helm upgrade too: whether Helm restores the replicas synup scaled away depends on the chart.
     await runTool(this.kubectl('scale', this.target, `--replicas=${this.settings.replicas}`), { env: this.settings.env });
     const pods = await this.waitPods(selector, this.settings.podAppearMs, (list) => list.length > 0);
     if (pods.length === 0) throw new SynupError('failed', `${this.target} was scaled to ${this.settings.replicas} but no pod appeared within ${this.settings.podAppearMs / 1000} s`, { hint: `check \`kubectl -n ${this.settings.namespace} describe ${this.target}\` (quota, scheduling, PVC)` });
@@ -172,6 +229,7 @@ export class KubernetesAdapter implements ServiceAdapter {
     const started = Date.now();
     const selector = this.selector(await this.workload());
     let forced = false;
+    this.nodeOfLastPod = (await this.podsOf(selector)).map((p) => p.spec?.nodeName).find(Boolean) ?? this.nodeOfLastPod;
     await runTool(this.kubectl('scale', this.target, '--replicas=0'), { env: this.settings.env });
     let pods = await this.waitPods(selector, options.timeoutMs, (list) => list.length === 0);
     if (pods.length > 0) {
@@ -193,36 +251,38 @@ export class KubernetesAdapter implements ServiceAdapter {
     await runTool(this.kubectl('patch', this.target, '--type=json', '-p', JSON.stringify(ops)), { env: this.settings.env });
   }
 
-  /** Saves the container's startupProbe/livenessProbe exactly as they are, then removes them (one JSON patch). */
+  /**
+   * Before any downtime, and without touching the pod template (that would roll the running pod): saves the
+   * container's probes, and when its startupProbe would kill a boot shorter than health.startTimeout, records the
+   * budget the next start must give it as an annotation on the workload. A Helm release without a chart to upgrade
+   * with, or whose startup budget is too short (synup will not drift from the chart), is refused here.
+   */
   async disableProbes(): Promise<SavedProbes> {
-    const { index, container } = this.container(await this.workload());
-    const saved: SavedProbes = { container: container.name, probes: {} };
-    const probes = saved.probes as Record<string, unknown>;
-    for (const key of LIFTED_PROBES) if (container[key] !== undefined) probes[key] = container[key];
-    const keys = Object.keys(probes);
-    if (keys.length > 0) {
-      await this.patch([
-        { op: 'test', path: this.containerPath(index, 'name'), value: container.name },
-        ...keys.map((key): JsonPatchOp => ({ op: 'remove', path: this.containerPath(index, key) })),
-      ]);
+    const workload = await this.workload();
+    const { container } = this.container(workload);
+    const saved: SavedProbes = { container: container.name, probes: probesOf(container) };
+    const budget = this.settings.startBudgetSeconds;
+    const needsBudget = widenedStartupProbe(container, budget) !== null;
+    const release = helmRelease(workload);
+    if (release) {
+      requireHelmChart(this.target, release, this.settings.helm);
+      if (needsBudget) {
+        throw refusal(`${this.target} (Helm release ${release}): its startupProbe allows ${startupBudgetSeconds(container.startupProbe)} s of boot, less than health.startTimeout (${budget} s), so the kubelet could kill a migrating Synapse`, 'raise the startupProbe (failureThreshold × periodSeconds) in the chart values, or lower health.startTimeout');
+      }
+      return saved;
     }
-    return saved;
+    if (needsBudget) await runTool(this.kubectl('annotate', this.target, `${BUDGET_ANNOTATION}=${budget}`, '--overwrite'), { env: this.settings.env });
+    return { ...saved, budgetSeconds: needsBudget ? budget : 0 };
   }
 
-  /** Puts the saved probes back exactly (add, or replace when one is present again). */
+  /**
+   * Removes the budget annotation (metadata only: nothing restarts). The startup budget start gave the template stays:
+   * changing the template of a running pod would roll it outside the measured downtime. The original probes are in
+   * the journal (savedProbes) for an operator who wants them back at a time of their choosing.
+   */
   async restoreProbes(saved: SavedProbes): Promise<void> {
-    const probes = (saved.probes ?? {}) as Record<string, unknown>;
-    const keys = Object.keys(probes).filter((k) => (LIFTED_PROBES as readonly string[]).includes(k));
-    if (keys.length === 0) return;
-    const workload = await this.workload();
-    const containers = workload.spec?.template?.spec?.containers ?? [];
-    const index = containers.findIndex((c) => c.name === saved.container);
-    if (index < 0) throw new SynupError('failed', `${this.target} has no container ${String(saved.container)} any more: cannot put its probes back`, { hint: `re-apply your manifest; the saved probes were ${JSON.stringify(probes)}` });
-    const current = containers[index] as unknown as Record<string, unknown>;
-    await this.patch([
-      { op: 'test', path: this.containerPath(index, 'name'), value: saved.container },
-      ...keys.map((key): JsonPatchOp => ({ op: current[key] === undefined ? 'add' : 'replace', path: this.containerPath(index, key), value: probes[key] })),
-    ]);
+    if (!saved.budgetSeconds) return;
+    await runTool(this.kubectl('annotate', this.target, `${BUDGET_ANNOTATION}-`), { env: this.settings.env });
   }
 
   /**
@@ -258,15 +318,26 @@ export class KubernetesAdapter implements ServiceAdapter {
   }
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status', version?: string): string[][] {
-    const container = this.settings.container ?? '<container>';
+    const image = version ? imageFor(this.settings.image, version) : `${this.settings.image}:v{version}`;
+    if (action === 'start' && this.settings.helm.chart) {
+      // A Helm release (detected from the live workload at run time) is upgraded by Helm; any other by the patch below.
+      const helm = helmUpgradeArgv({ release: '<release>', chart: this.settings.helm.chart, namespace: this.settings.namespace, context: this.settings.context, helm: this.settings.helm, version: version ?? '{version}' });
+      return [helm, this.kubectl('scale', this.target, `--replicas=${this.settings.replicas}`)];
+    }
     if (action === 'start') {
       return [
-        this.kubectl('set', 'image', this.target, `${container}=${version ? imageFor(this.settings.image, version) : `${this.settings.image}:v{version}`}`),
+        this.kubectl('patch', this.target, '--type=json', '-p', `<JSON patch, while at 0 replicas: image ${image}, startupProbe widened to the ${BUDGET_ANNOTATION} annotation if set>`),
         this.kubectl('scale', this.target, `--replicas=${this.settings.replicas}`),
       ];
     }
     if (action === 'stop') return [this.kubectl('scale', this.target, '--replicas=0')];
     if (action === 'status') return [this.kubectl('get', this.target, '-o', 'json')];
-    return [this.kubectl('patch', this.target, '--type=json', '-p', `<JSON patch ${action === 'disable-probes' ? 'removing' : 'adding back'} ${LIFTED_PROBES.join('/')}>`)];
+    if (action === 'disable-probes') return [this.kubectl('annotate', this.target, `${BUDGET_ANNOTATION}=${this.settings.startBudgetSeconds}`, '--overwrite')];
+    return [this.kubectl('annotate', this.target, `${BUDGET_ANNOTATION}-`)];
   }
+}
+
+/** The probes a restart decision depends on, as they were before the upgrade. */
+function probesOf(container: Container): Record<string, unknown> {
+  return Object.fromEntries((['startupProbe', 'livenessProbe'] as const).filter((k) => container[k] !== undefined).map((k) => [k, container[k]]));
 }

@@ -6,7 +6,7 @@ import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil.js';
 import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
-import { resolvePath, type AdapterContext } from './context.js';
+import { adapterSection, resolvePath, type AdapterContext } from './context.js';
 import { readEnvVariable, writeEnvVariable } from './env-file.js';
 import { waitUntilReleased } from './released.js';
 import { earliest, followTool, runTool } from './tool.js';
@@ -30,8 +30,7 @@ export interface SystemdSettings {
 const UNIT_TYPES = /\.(service|socket|target|scope|slice|mount|timer|path)$/;
 
 export function systemdSettings(config: SynupConfig, ctx: AdapterContext): SystemdSettings {
-  const own = config.service.systemd;
-  if (!own) throw usageError('service.adapter is systemd but service.systemd is not set', 'add service.systemd.unit (e.g. synapse-cortex.service) to synup.yaml');
+  const own = adapterSection(config, 'systemd', 'service.systemd.unit (e.g. synapse-cortex.service)');
   const unit = UNIT_TYPES.test(own.unit) ? own.unit : `${own.unit}.service`;
   const unitDir = own.user ? path.join(ctx.env.XDG_CONFIG_HOME || path.join(ctx.env.HOME || os.homedir(), '.config'), 'systemd', 'user') : '/etc/systemd/system';
   const dropInDir = own.dropInDir ? resolvePath(ctx, own.dropInDir) : path.join(unitDir, `${unit}.d`);

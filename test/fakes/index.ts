@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Dir holding the fake `systemctl`, `journalctl`, `docker` and `kubectl`. */
+/** Dir holding the fake `systemctl`, `journalctl`, `docker`, `kubectl` and `helm`. */
 export const FAKES_DIR = path.dirname(fileURLToPath(import.meta.url));
 
 export interface FakeWorld {

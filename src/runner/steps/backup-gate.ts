@@ -36,6 +36,10 @@ export const backupGate: Step = {
     `Require a verified backup of this cell (same cell.guid) newer than ${p.settings ? formatConfigDuration(p.settings.backupMaxAgeMs) : 'backup.maxAge'}, or make one live now with --backup (before any downtime).`,
   async run(ctx) {
     if (ctx.run.data.backupDir) return;
+    if (ctx.adapter.remoteData) {
+      ctx.progress(`the data is on ${await ctx.adapter.remoteData.describe()}: the backup is ${ctx.options.makeBackup ? 'made' : 'checked'} by a Job once the pod is gone (the volume attaches to one pod at a time)`);
+      return;
+    }
     if (ctx.options.makeBackup) {
       const backupsDir = ctx.config.backup.dir;
       if (!backupsDir) throw new SynupError('refused', 'no backup dir configured for --backup', { hint: 'set backup.dir in synup.yaml (or SYNUP_BACKUP_DIR)' });
@@ -69,6 +73,7 @@ export const backupGate: Step = {
     });
   },
   dryRun(ctx) {
+    if (ctx.adapter.remoteData) return ['Would leave the backup to a Job on the volume once the pod is gone (step cold-defrag)'];
     return ctx.options.makeBackup
       ? [`Would make a live compacted backup of ${ctx.cellDir} into ${ctx.config.backup.dir ?? '(backup.dir unset!)'} and verify it`]
       : [`Would require a verified backup of this cell (cell.guid) newer than ${formatDuration(ctx.config.backup.maxAge)} in ${ctx.config.backup.dir ?? '(backup.dir unset!)'}`];

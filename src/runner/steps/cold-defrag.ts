@@ -6,6 +6,7 @@ import { crashPoint } from '../crash.js';
 import type { Step, StepContext } from '../context.js';
 import { recordOwned, removeStaging } from '../owned.js';
 import { inodeOf, runDirs } from '../../siblings.js';
+import { remoteColdDefrag, remoteUndoDefrag } from './remote-data.js';
 
 /** Runtime dirs of a Cortex that are not data (DESIGN.md); `backups/` is kept: it may hold the operator's backups. */
 const NOT_DATA = ['**/tmp', '**/sockets'];
@@ -70,6 +71,7 @@ export const coldDefrag: Step = {
   describe: () =>
     `Compact every LMDB env into a staging dir next to the cell, verify it against the stopped cell (entries + digest per sub-db), swap by two renames; the old dir is kept as ${runDirs('<dir>', '<run>').pre}.`,
   async run(ctx) {
+    if (ctx.adapter.remoteData) return remoteColdDefrag(ctx, ctx.adapter.remoteData);
     const dirs = runDirs(ctx.cellDir, ctx.run.id);
     const orig = ctx.run.data.origIno!;
     const cellIno = inodeOf(ctx.cellDir);
@@ -98,6 +100,7 @@ export const coldDefrag: Step = {
   },
   /** Puts the pre-upgrade dir back by rename: O(1) whatever the data size. The new data is kept as …synup-failed-<run>. */
   async undo(ctx) {
+    if (ctx.adapter.remoteData) return remoteUndoDefrag(ctx, ctx.adapter.remoteData);
     const dirs = runDirs(ctx.cellDir, ctx.run.id);
     const orig = ctx.run.data.origIno!;
     if (inodeOf(ctx.cellDir) !== orig && inodeOf(dirs.pre) === orig) {
@@ -122,6 +125,11 @@ export const coldDefrag: Step = {
     });
   },
   dryRun(ctx) {
+    if (ctx.adapter.remoteData) {
+      return [
+        `Would run Jobs on the cell's volume (synup volume-job) once the pod is gone: cell-info, ${ctx.options.makeBackup ? 'a cold backup to the backup claim' : 'the backup gate on the backup claim'}, defrag (compact, verify, swap inside the volume)`,
+      ];
+    }
     const dirs = runDirs(ctx.cellDir, '<run>');
     return [
       `Would compact every LMDB env of ${ctx.cellDir} into ${dirs.staging} (engine ${ctx.config.backup.engine}) and copy the other files`,

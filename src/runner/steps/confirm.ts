@@ -22,10 +22,11 @@ export const confirm: Step = {
     if (reported !== null && reported !== to) {
       throw new SynupError('failed', `the service reports version ${reported}, expected ${to}`);
     }
-    // The data is the ground truth: Synapse writes cell:version at boot (read-only open; LMDB allows a reader).
+    // The data is the ground truth: Synapse writes cell:version at boot (read-only open; LMDB allows a reader). On a
+    // volume only the running pod can read it: the healthcheck through it (wait-migrations) stands for it there.
     const { readCellInfo } = await import('../../lmdb/cellinfo.js');
-    const info = await readCellInfo(ctx.cellDir);
-    if (info.cellVersion !== to) {
+    const info = ctx.adapter.remoteData ? null : await readCellInfo(ctx.cellDir);
+    if (info && info.cellVersion !== to) {
       throw new SynupError('failed', `the cell's data says version ${info.cellVersion ?? 'unknown'}, expected ${to}: the new version did not take over the data`);
     }
     const smoke = ctx.config.health.smoke;
@@ -40,7 +41,7 @@ export const confirm: Step = {
     ctx.update((run) => {
       run.data.confirmedVersion = to;
     });
-    ctx.progress(`version ${to} confirmed by ${reported ? 'the service and ' : ''}its data${smoke ? '; smoke check passed' : ''}`);
+    ctx.progress(`version ${to} confirmed by ${[reported ? 'the service' : null, info ? 'its data' : 'its image tag'].filter(Boolean).join(' and ')}${smoke ? '; smoke check passed' : ''}`);
   },
   dryRun(ctx) {
     return [

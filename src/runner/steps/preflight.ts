@@ -101,19 +101,46 @@ async function assertCanStageBeside(ctx: StepContext, parent: string): Promise<v
   }
 }
 
+/** Room and rights for the compacted copy and the swap beside a local cell dir. */
+async function assertLocalRoom(ctx: StepContext): Promise<{ ino: number; needed: number; free: number }> {
+  const parent = path.dirname(ctx.cellDir);
+  const [cellStat, parentStat] = await Promise.all([stat(ctx.cellDir), stat(parent)]);
+  check(ctx, 'same-filesystem', cellStat.dev !== parentStat.dev ? `${ctx.cellDir} is a mount point: staging in ${parent} would be on another filesystem, so the swap could not be a rename` : null,
+    'mount the filesystem one level up (e.g. /data, with the cell in /data/cortex00)');
+
+  await assertCanStageBeside(ctx, parent);
+
+  const { estimateCompactedBytes } = await import('../estimate.js');
+  const needed = await estimateCompactedBytes(ctx.cellDir);
+  const margin = Math.ceil(needed * ctx.config.upgrade.freeSpaceMargin);
+  const fs = await statfs(parent);
+  const free = fs.bavail * fs.bsize;
+  check(ctx, 'free-space', free < needed + margin ? `${formatBytes(free)} free on the cell's filesystem, the compacted copy needs up to ${formatBytes(needed)} + ${formatBytes(margin)} margin` : null,
+    'free space next to the cell dir (old synup dirs: `synup prune`)');
+  return { ino: cellStat.ino, needed, free };
+}
+
 export const preflight: Step = {
   name: 'preflight',
   title: 'Preflight checks',
   describe: (p) =>
     `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} that staging is on the same filesystem, and that synup can keep the owner, group and mode of every file it copies.`,
   async run(ctx) {
-    const { ownershipProblem } = await import('../../backup/owners.js');
-    check(ctx, 'ownership', await ownershipProblem(ctx.cellDir), 'run synup as root (or as the user owning every file of the cell), so the defragmented copy keeps the owners the service needs');
-    const { readCellInfo } = await import('../../lmdb/cellinfo.js');
-    const info = await readCellInfo(ctx.cellDir);
     const { from, to } = ctx.plan;
-    check(ctx, 'data-version', info.cellVersion !== from ? `the cell's data says version ${info.cellVersion ?? 'unknown'}, the plan starts from ${from}` : null,
-      'make the plan from the cell (omit --from) or check --dir points at the right cell');
+    // Data on a volume synup cannot see (Kubernetes PVC): read by a Job once the pod is gone (cold-defrag step).
+    const remote = ctx.adapter.remoteData;
+    const { ownershipProblem } = await import('../../backup/owners.js');
+    const { readCellInfo } = await import('../../lmdb/cellinfo.js');
+    if (!remote) check(ctx, 'ownership', await ownershipProblem(ctx.cellDir), 'run synup as root (or as the user owning every file of the cell), so the defragmented copy keeps the owners the service needs');
+    const info = remote ? null : await readCellInfo(ctx.cellDir);
+    if (info) {
+      check(ctx, 'data-version', info.cellVersion !== from ? `the cell's data says version ${info.cellVersion ?? 'unknown'}, the plan starts from ${from}` : null,
+        'make the plan from the cell (omit --from) or check --dir points at the right cell');
+    }
+    if (remote && ctx.config.health.check !== 'tool') {
+      refuse('health-check', `health.check is ${ctx.config.health.check}, but ${await remote.describe()} is in a cluster: ${ctx.config.health.host}:${ctx.config.health.port} is not the pod, and its certificate is on the volume`,
+        "set health.check: tool (Synapse's healthcheck through `kubectl exec`)");
+    }
 
     const status = await ctx.adapter.status();
     ctx.update((run) => {
@@ -127,31 +154,22 @@ export const preflight: Step = {
       await assertPortFree(ctx);
     }
     assertStartable(ctx, from, to);
-    const parent = path.dirname(ctx.cellDir);
-    const [cellStat, parentStat] = await Promise.all([stat(ctx.cellDir), stat(parent)]);
-    check(ctx, 'same-filesystem', cellStat.dev !== parentStat.dev ? `${ctx.cellDir} is a mount point: staging in ${parent} would be on another filesystem, so the swap could not be a rename` : null,
-      'mount the filesystem one level up (e.g. /data, with the cell in /data/cortex00)');
-
-    await assertCanStageBeside(ctx, parent);
-
-    const { estimateCompactedBytes } = await import('../estimate.js');
-    const needed = await estimateCompactedBytes(ctx.cellDir);
-    const margin = Math.ceil(needed * ctx.config.upgrade.freeSpaceMargin);
-    const fs = await statfs(parent);
-    const free = fs.bavail * fs.bsize;
-    check(ctx, 'free-space', free < needed + margin ? `${formatBytes(free)} free on the cell's filesystem, the compacted copy needs up to ${formatBytes(needed)} + ${formatBytes(margin)} margin` : null,
-      'free space next to the cell dir (old synup dirs: `synup prune`)');
+    const room = remote ? null : await assertLocalRoom(ctx);
 
     // Last, once every check passed: fetching the new version is slow and needs no downtime.
     const prepared = ctx.run.data.prepared ?? (await ctx.adapter.prepare?.(to));
     if (prepared) ctx.progress(`pulled ${prepared.image}${prepared.digests.length ? ` (${prepared.digests.join(', ')})` : ''}`);
 
     ctx.update((run) => {
-      run.data.origIno = cellStat.ino;
-      run.data.estimateBytes = needed;
+      if (room) {
+        run.data.origIno = room.ino;
+        run.data.estimateBytes = room.needed;
+      }
       if (prepared) run.data.prepared = prepared;
     });
-    ctx.progress(`cell ${info.guid ?? '?'} at ${from} → ${to}; ${ctx.plan.migrations.length} migration(s); ${formatBytes(free)} free, needs ≤ ${formatBytes(needed)}`);
+    ctx.progress(room
+      ? `cell ${info?.guid ?? '?'} at ${from} → ${to}; ${ctx.plan.migrations.length} migration(s); ${formatBytes(room.free)} free, needs ≤ ${formatBytes(room.needed)}`
+      : `cell on ${await remote!.describe()} at ${from} (its image) → ${to}; ${ctx.plan.migrations.length} migration(s); its data is read, backed up and defragmented by Jobs once the pod is gone`);
   },
   dryRun(ctx) {
     return [
