@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyLogLine, watchMigrations, type LogEvent } from '../src/health/logwatch.js';
+import { classifyLogLine, type LogEvent } from '../src/health/logwatch.js';
+import { watchLog } from './helpers.js';
 
 /** The real Cortex 2.239 → 2.250 first boot, in order (DESIGN.md), with Synapse's default log format. */
 const SYNAPSE_BOOT = [
@@ -63,10 +64,10 @@ describe('classifyLogLine', () => {
   });
 });
 
-describe('watchMigrations', () => {
+describe('the boot state machine over a whole log', () => {
   it('a real Cortex boot ends migrated only after the model migration completes, not at "active"', async () => {
     const seen: string[] = [];
-    const state = await watchMigrations(lines(SYNAPSE_BOOT), { onEvent: (event, s) => seen.push(`${event.kind}:${s.migrated}`) });
+    const state = await watchLog(lines(SYNAPSE_BOOT), { onEvent: (event, s) => seen.push(`${event.kind}:${s.migrated}`) });
     expect(state).toEqual({
       storageBegun: 2,
       storageCompleted: 2,
@@ -83,27 +84,27 @@ describe('watchMigrations', () => {
   });
 
   it('without migrations, listening is migrated', async () => {
-    const state = await watchMigrations(lines(['https listening: 4443', 'never read']));
+    const state = await watchLog(lines(['https listening: 4443', 'never read']));
     expect(state).toMatchObject({ migrated: true, ended: 'migrated', model: 'none' });
   });
 
   it('when the plan expects a model migration, waits for it even if its first line comes after the listener', async () => {
     const boot = ['https listening: 4443', 'cell is active (leader)', 'beginning model migration -> (0, 2, 31)', '...model migrations complete!'];
-    const early = await watchMigrations(lines(boot.slice(0, 2)), { expectModelMigration: true });
+    const early = await watchLog(lines(boot.slice(0, 2)), { expectModelMigration: true });
     expect(early).toMatchObject({ migrated: false, ended: 'log-ended', listening: true });
-    const full = await watchMigrations(lines(boot), { expectModelMigration: true });
+    const full = await watchLog(lines(boot), { expectModelMigration: true });
     expect(full).toMatchObject({ migrated: true, ended: 'migrated', modelVersions: ['0.2.31'] });
   });
 
   it('ends failed on BadVersion, with the message; a traceback alone is not a failure (Synapse logs non-fatal ones)', async () => {
-    const state = await watchMigrations(lines(['Migrating Drive Slabs', '[ERROR] Dmon query exited: x', 'Traceback (most recent call last):', 'synapse.exc.NoSuchForm: No form named x', 'https listening: 4443']));
+    const state = await watchLog(lines(['Migrating Drive Slabs', '[ERROR] Dmon query exited: x', 'Traceback (most recent call last):', 'synapse.exc.NoSuchForm: No form named x', 'https listening: 4443']));
     expect(state).toMatchObject({ ended: 'migrated', failure: null, tracebacks: 1, migrated: true, listening: true, storageBegun: 1 });
-    const bad = await watchMigrations(lines(['synapse.exc.BadVersion: Cell version regression']));
+    const bad = await watchLog(lines(['synapse.exc.BadVersion: Cell version regression']));
     expect(bad).toMatchObject({ ended: 'failed', failure: expect.stringContaining('BadVersion') });
   });
 
   it('a log that ends mid-migration is not migrated', async () => {
-    const state = await watchMigrations(lines(SYNAPSE_BOOT.slice(0, 6)));
+    const state = await watchLog(lines(SYNAPSE_BOOT.slice(0, 6)));
     expect(state).toMatchObject({ ended: 'log-ended', migrated: false, model: 'running', listening: true });
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type Result } from 'execa';
 import { afterEach } from 'vitest';
+import { classifyLogLine, newMigrationState, observe, type LogEvent, type MigrationState } from '../src/health/logwatch.js';
 
 export const repoRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const synupBin = path.join(repoRoot, 'bin', 'synup.js');
@@ -52,4 +53,24 @@ export function synup(args: string[], options: RunOptions = {}): Promise<Result<
     stdin: 'ignore',
     timeout: options.timeout ?? 60_000,
   }) as Promise<Result<{ reject: false }>>;
+}
+
+/**
+ * Folds a service log through the boot state machine (health/logwatch.ts) until migrated or failed, or the lines end:
+ * what the wait-migrations step reads from the log, without its health polls.
+ */
+export async function watchLog(
+  lines: AsyncIterable<string>,
+  options: { expectModelMigration?: boolean; onEvent?: (event: LogEvent, state: Readonly<MigrationState>) => void } = {},
+): Promise<MigrationState & { ended: 'migrated' | 'failed' | 'log-ended' }> {
+  const state = newMigrationState();
+  for await (const line of lines) {
+    const event = classifyLogLine(line);
+    if (!event || event.kind === 'other') continue;
+    observe(state, event, options);
+    options.onEvent?.(event, state);
+    if (state.failure !== null) return { ...state, ended: 'failed' };
+    if (state.migrated) return { ...state, ended: 'migrated' };
+  }
+  return { ...state, ended: 'log-ended' };
 }

@@ -4,12 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema, type ConfigInput } from '../src/config/schema.js';
 import { SynupError } from '../src/errors.js';
-import { readServiceVersion, waitForActive, watchMigrations } from '../src/health/index.js';
+import { readServiceVersion, waitForActive } from '../src/health/index.js';
 import { readCellInfo } from '../src/lmdb/cellinfo.js';
 import { findHolders } from '../src/lmdb/holders.js';
 import { createAdapter, type ServiceAdapter } from '../src/service/index.js';
 import { createSimCell, freePort, SIM_CELL_JS, startSim } from './sim/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir, watchLog } from './helpers.js';
 
 const SIM_COMMAND = [process.execPath, SIM_CELL_JS, '{dir}', '--version', '{version}', '--port', '{port}'];
 
@@ -163,7 +163,7 @@ describe('process adapter with a real sim cell', () => {
     const controller = new AbortController();
     const kinds: string[] = [];
     const [state] = await Promise.all([
-      watchMigrations(sim.adapter.logs({ signal: controller.signal }), { expectModelMigration: true, onEvent: (e) => kinds.push(e.kind) }),
+      watchLog(sim.adapter.logs({ signal: controller.signal }), { expectModelMigration: true, onEvent: (e) => kinds.push(e.kind) }),
       sim.waitActive(),
     ]);
     controller.abort();
@@ -186,7 +186,7 @@ describe('process adapter with a real sim cell', () => {
     const sim = await simService({ version: '2.181.0' });
     await sim.adapter.start('2.180.0');
     const controller = new AbortController();
-    const state = await watchMigrations(sim.adapter.logs({ signal: controller.signal }));
+    const state = await watchLog(sim.adapter.logs({ signal: controller.signal }));
     controller.abort();
     expect(state).toMatchObject({ ended: 'failed', failure: expect.stringContaining('BadVersion') });
     expect((await untilStopped(sim.adapter)).detail).toContain('BadVersion');

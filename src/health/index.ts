@@ -1,5 +1,5 @@
 export { checkActive, waitForActive, ACTIVE_PATH, type ActiveCheck, type CheckOptions, type WaitOptions } from './active.js';
 export { readServiceVersion, type VersionOptions } from './version.js';
-export { classifyLogLine, watchMigrations, type LogEvent, type LogEventKind, type MigrationState, type WatchOptions } from './logwatch.js';
+export { classifyLogLine, newMigrationState, observe, type LogEvent, type LogEventKind, type MigrationState } from './logwatch.js';
 export { trustFor, describeTrust, baseUrl, type HealthTarget, type Trust } from './tls.js';
 export { isListening } from './port.js';

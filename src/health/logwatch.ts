@@ -82,59 +82,37 @@ export interface MigrationState {
   failure: string | null;
   /** Tracebacks logged: Synapse logs many non-fatal ones (logger.exception), so they do not fail a boot. */
   tracebacks: number;
-  /** Why the watch ended: migrated, failed, or the log ended (or was aborted) first. */
-  ended: 'migrated' | 'failed' | 'log-ended';
 }
 
-export interface WatchOptions {
-  /**
-   * The plan says this boot migrates the data model: then listening alone is not enough, the watch waits for
-   * `model migrations complete` (the `beginning model migration` line may come before or after the listener).
-   */
-  expectModelMigration?: boolean;
-  onEvent?(event: LogEvent, state: Readonly<MigrationState>): void;
-}
+export const newMigrationState = (): MigrationState => ({
+  storageBegun: 0,
+  storageCompleted: 0,
+  modelVersions: [],
+  model: 'none',
+  listening: false,
+  migrated: false,
+  failure: null,
+  tracebacks: 0,
+});
 
 /**
- * Reads a service log until the boot is migrated (listening, and any model migration complete) or failed
- * (BadVersion; a traceback alone is not a failure), or the lines end. Abort by ending the iterable (e.g. the adapter's logs signal).
+ * The state machine of a booting service's log, one event at a time (the wait-migrations step runs it on the
+ * followed log). `expectModelMigration`: the plan says this boot migrates the data model, so listening alone is not
+ * migrated (the `beginning model migration` line may come before or after the listener). A traceback alone is not a
+ * failure; BadVersion is.
  */
-export async function watchMigrations(lines: AsyncIterable<string>, options: WatchOptions = {}): Promise<MigrationState> {
-  const state: MigrationState = {
-    storageBegun: 0,
-    storageCompleted: 0,
-    modelVersions: [],
-    model: 'none',
-    listening: false,
-    migrated: false,
-    failure: null,
-    tracebacks: 0,
-    ended: 'log-ended',
-  };
-  for await (const line of lines) {
-    const event = classifyLogLine(line);
-    if (!event || event.kind === 'other') continue;
-    if (event.kind === 'storage-migration-begin') state.storageBegun++;
-    if (event.kind === 'storage-migration-complete') state.storageCompleted++;
-    if (event.kind === 'model-migration-begin') {
-      state.model = 'running';
-      if (event.modelVersion) state.modelVersions.push(event.modelVersion);
-    }
-    if (event.kind === 'model-migration-complete') state.model = 'complete';
-    if (event.kind === 'listening') state.listening = true;
-    if (event.kind === 'traceback') state.tracebacks++;
-    if (event.kind === 'bad-version') state.failure ??= event.message;
-    const modelDone = state.model === 'complete' || (state.model === 'none' && !options.expectModelMigration);
-    state.migrated = state.listening && modelDone && state.failure === null;
-    options.onEvent?.(event, state);
-    if (state.failure !== null) {
-      state.ended = 'failed';
-      break;
-    }
-    if (state.migrated) {
-      state.ended = 'migrated';
-      break;
-    }
+export function observe(state: MigrationState, event: LogEvent, options: { expectModelMigration?: boolean } = {}): MigrationState {
+  if (event.kind === 'storage-migration-begin') state.storageBegun++;
+  if (event.kind === 'storage-migration-complete') state.storageCompleted++;
+  if (event.kind === 'model-migration-begin') {
+    state.model = 'running';
+    if (event.modelVersion) state.modelVersions.push(event.modelVersion);
   }
+  if (event.kind === 'model-migration-complete') state.model = 'complete';
+  if (event.kind === 'listening') state.listening = true;
+  if (event.kind === 'traceback') state.tracebacks++;
+  if (event.kind === 'bad-version') state.failure ??= event.message;
+  const modelDone = state.model === 'complete' || (state.model === 'none' && !options.expectModelMigration);
+  state.migrated = state.listening && modelDone && state.failure === null;
   return state;
 }

@@ -25,7 +25,7 @@ const TOOL_SETTLE_MS = 2000;
  * seen: the real Cortex logs `beginning model migration` only 60–100 ms before its listener is up.
  */
 async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
-  const { classifyLogLine } = await import('../../health/logwatch.js');
+  const { classifyLogLine, newMigrationState, observe } = await import('../../health/logwatch.js');
   const { dataFingerprint } = await import('../progress.js');
   const { stallMs, deadlineMs } = bootBudget(ctx);
   const started = Date.now();
@@ -34,9 +34,7 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   let lastProgress = Date.now();
   let lastLineAt = 0;
   let caughtUpAt = 0;
-  let modelMigrating = false;
-  let modelDone = false;
-  let badVersion: string | null = null;
+  const boot = newMigrationState();
 
   const logs = (async () => {
     try {
@@ -44,9 +42,7 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
         lastProgress = lastLineAt = Date.now();
         const event = classifyLogLine(line);
         if (!event) continue;
-        if (event.kind === 'model-migration-begin') modelMigrating = true;
-        if (event.kind === 'model-migration-complete') modelDone = true;
-        if (event.kind === 'bad-version') badVersion ??= event.message;
+        observe(boot, event);
         if (event.kind !== 'other') ctx.progress(line.trim());
       }
     } catch (error) {
@@ -60,9 +56,9 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
     activeAt !== null && (caughtUpAt > activeAt || (caughtUpAt === 0 && Date.now() - Math.max(activeAt, lastLineAt) >= TOOL_SETTLE_MS));
   let fingerprint = await dataFingerprint(ctx.cellDir);
   try {
-    while (!(logReadPastActive() && (!modelMigrating || modelDone))) {
+    while (!(logReadPastActive() && boot.model !== 'running')) {
       ctx.signal?.throwIfAborted();
-      if (badVersion !== null) throw new SynupError('failed', `the new version refused the data: ${badVersion}`);
+      if (boot.failure !== null) throw new SynupError('failed', `the new version refused the data: ${boot.failure}`);
       const status = await ctx.adapter.status();
       if (!status.running) {
         throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${status.detail ? `: ${status.detail}` : ''}`);
@@ -96,7 +92,7 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
     await logs;
   }
   const modelChanges = ctx.plan.modelChanges ?? [];
-  if (!modelMigrating && modelChanges.length > 0) {
+  if (boot.model === 'none' && modelChanges.length > 0) {
     ctx.progress(`WARNING: the changelog announces data-model changes in ${modelChanges.join(', ')}, but the service logged no model migration up to the moment it was active (was the data already migrated?)`);
   }
   ctx.update((run) => {
