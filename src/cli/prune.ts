@@ -3,7 +3,7 @@ import { findAbandonedBackups, removeAbandonedBackup } from '../backup/partial.j
 import { parseDuration } from '../units.js';
 import { usageError } from '../errors.js';
 import { Journal } from '../runner/journal.js';
-import { acquireLock } from '../safety/lock.js';
+import { withCellLock } from '../runner/run.js';
 import { inodeOf } from '../siblings.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
@@ -31,9 +31,7 @@ export async function runPrune(ctx: CommandContext, _args: string[], flags: { di
   if (!Journal.exists(session.stateDir)) return reportPrune(ctx, flags, removed, kept);
   const journal = Journal.open(session.stateDir);
   try {
-    // A dry run changes nothing, so it takes no lock (and works while a run holds it).
-    const lock = flags.dryRun ? null : acquireLock(session.stateDir, session.cellDir, { runId: 'prune', command: 'prune' });
-    try {
+    const pruneRuns = async () => {
       for (const run of journal.list({ cellDir: session.cellDir })) {
         const ended = run.outcome === 'done' || run.outcome === 'rolled-back' || run.outcome === 'failed';
         for (const owned of run.owned) {
@@ -54,9 +52,9 @@ export async function runPrune(ctx: CommandContext, _args: string[], flags: { di
           }
         }
       }
-    } finally {
-      lock?.release();
-    }
+    };
+    // A dry run changes nothing, so it takes no lock (and works while a run holds it).
+    await (flags.dryRun ? pruneRuns() : withCellLock(session, { runId: 'prune', command: 'prune' }, pruneRuns));
   } finally {
     await journal.close();
   }

@@ -1,11 +1,11 @@
 import { SynupError } from '../errors.js';
 import { executeSteps, rollback } from '../runner/execute.js';
 import { Journal } from '../runner/journal.js';
-import { acquireLock } from '../safety/lock.js';
+import { withCellRun } from '../runner/run.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { emitJson, say } from '../ui/output.js';
-import { openRun, runInterruptible } from './run-report.js';
+import { reportCellRun, reporterFor } from './run-report.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 
 interface ResumeFlags {
@@ -36,22 +36,15 @@ export async function runResume(ctx: CommandContext, _args: string[], flags: Res
       return 0;
     }
     await confirmOrRefuse(ctx.out, flags.yes ?? false, `Resume run ${run.id} (${run.from} → ${run.to}, ${run.outcome})?`);
-    const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'resume' }, flags.force ?? false);
-    try {
-      const what = run.outcome === 'running' ? 'stopping before any downtime, or rolling back once the service was stopped' : 'finishing the rollback';
-      return await runInterruptible(ctx, what, async (signal) => {
-        const { stepCtx, reporter } = await openRun(ctx, session, journal, run, 'resume', signal);
-        await reporter.emit({ type: 'run', state: 'started', runId: run.id, message: `resuming run ${run.id} (${run.outcome})` });
-        if (run.outcome === 'running') {
-          const result = await executeSteps(stepCtx);
-          return { run: stepCtx.run, result };
-        }
-        await rollback(stepCtx, new SynupError('failed', run.error ?? 'interrupted rollback'));
-        return { run: stepCtx.run, result: 'rolled-back' };
-      });
-    } finally {
-      lock.release();
-    }
+    const onInterrupt = run.outcome === 'running' ? 'stopping before any downtime, or rolling back once the service was stopped' : 'finishing the rollback';
+    const reporter = reporterFor(ctx, 'resume');
+    const outcome = await withCellRun({ session, journal, run, command: 'resume', out: ctx.out, reporter, force: flags.force, onInterrupt }, async (stepCtx) => {
+      await reporter.emit({ type: 'run', state: 'started', runId: run.id, message: `resuming run ${run.id} (${run.outcome})` });
+      if (run.outcome === 'running') return executeSteps(stepCtx);
+      await rollback(stepCtx, new SynupError('failed', run.error ?? 'interrupted rollback'));
+      return 'rolled-back';
+    });
+    return reportCellRun(ctx, outcome);
   } finally {
     await journal.close();
   }

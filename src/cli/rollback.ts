@@ -1,12 +1,12 @@
 import { SynupError } from '../errors.js';
 import { assertRollbackPoint, rollback } from '../runner/execute.js';
 import { Journal } from '../runner/journal.js';
-import { acquireLock } from '../safety/lock.js';
+import { withCellRun } from '../runner/run.js';
 import { openCellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { note } from '../ui/output.js';
 import { runDirs } from '../siblings.js';
-import { openRun, runInterruptible } from './run-report.js';
+import { reportCellRun, reporterFor } from './run-report.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 
 interface RollbackFlags {
@@ -49,16 +49,12 @@ export async function runRollback(ctx: CommandContext, _args: string[], flags: R
     }
     assertRollbackPoint(run, session.cellDir);
     await confirmOrRefuse(ctx.out, flags.yes ?? false, `Roll ${session.cellName} back from ${run.to} to ${run.from}?`);
-    const lock = acquireLock(session.stateDir, session.cellDir, { runId: run.id, command: 'rollback' }, false);
-    try {
-      return await runInterruptible(ctx, 'finishing the rollback', async (signal) => {
-        const { stepCtx } = await openRun(ctx, session, journal, run, 'rollback', signal);
-        await rollback(stepCtx, new SynupError('failed', run.outcome === 'done' ? 'rollback requested by the operator' : (run.error ?? 'rollback requested by the operator')));
-        return { run: stepCtx.run, result: 'rolled-back' as const };
-      });
-    } finally {
-      lock.release();
-    }
+    const reporter = reporterFor(ctx, 'rollback');
+    const outcome = await withCellRun({ session, journal, run, command: 'rollback', out: ctx.out, reporter, onInterrupt: 'finishing the rollback' }, async (stepCtx) => {
+      await rollback(stepCtx, new SynupError('failed', run.outcome === 'done' ? 'rollback requested by the operator' : (run.error ?? 'rollback requested by the operator')));
+      return 'rolled-back';
+    });
+    return reportCellRun(ctx, outcome);
   } finally {
     await journal.close();
   }

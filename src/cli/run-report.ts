@@ -1,8 +1,6 @@
 import type { RunResult } from '../runner/execute.js';
-import type { Journal, RunRecord } from '../runner/journal.js';
-import type { CellSession } from '../runner/session.js';
-import { bindRun } from '../runner/start-run.js';
-import { trapInterrupts, type Interrupted } from '../interrupt.js';
+import type { RunRecord } from '../runner/journal.js';
+import type { CellRunOutcome } from '../runner/run.js';
 import { summarizeRun } from '../runner/summary.js';
 import { chooseRenderer, createReporter, type Reporter } from '../runner/ui.js';
 import type { CommandContext } from './context.js';
@@ -36,30 +34,16 @@ export function reportRun(ctx: CommandContext, run: RunRecord, result: RunResult
 }
 
 /**
- * Runs a run's steps with SIGINT/SIGTERM trapped (see trapInterrupts), then reports. After a signal it also says
- * what was done and what `resume` will do, and exits 128 + signal unless the run had already finished.
+ * Reports a run: its summary, and after a signal also what was done and what `resume` will do; exits 128 + signal
+ * unless the run had already finished.
  */
-export async function runInterruptible(ctx: CommandContext, what: string, body: (signal: AbortSignal) => Promise<{ run: RunRecord; result: RunResult }>): Promise<number> {
-  const trap = trapInterrupts(ctx.out, what);
-  try {
-    const { run, result } = await body(trap.signal);
-    const code = reportRun(ctx, run, result);
-    if (!trap.signal.aborted) return code;
-    const reason = trap.signal.reason as Interrupted;
-    if (result === 'done') {
-      say(ctx.out, `${reason.signalName} arrived as the run finished: ${run.cellName} is at ${run.to}; \`synup resume\` has nothing to do.`);
-      return code;
-    }
-    say(ctx.out, `Stopped on ${reason.signalName}: ${run.cellName} is back at ${run.from}${run.data.wasRunning === false ? ', stopped as it was before' : ' and running'}; \`synup resume\` has nothing to do.`);
-    return reason.exitCode;
-  } finally {
-    trap.dispose();
+export function reportCellRun(ctx: CommandContext, { run, result, interrupted }: CellRunOutcome): number {
+  const code = reportRun(ctx, run, result);
+  if (!interrupted) return code;
+  if (result === 'done') {
+    say(ctx.out, `${interrupted.signalName} arrived as the run finished: ${run.cellName} is at ${run.to}; \`synup resume\` has nothing to do.`);
+    return code;
   }
-}
-
-/** Rebinds a journaled run (resume, rollback): rebuilds its plan from the changelog it was made with. */
-export async function openRun(ctx: CommandContext, session: CellSession, journal: Journal, run: RunRecord, command: string, signal?: AbortSignal) {
-  const reporter = reporterFor(ctx, command);
-  const stepCtx = bindRun({ session, journal, run, plan: run.plan, out: ctx.out, reporter, options: { makeBackup: false, ignorePreflight: [] }, signal });
-  return { stepCtx, reporter };
+  say(ctx.out, `Stopped on ${interrupted.signalName}: ${run.cellName} is back at ${run.from}${run.data.wasRunning === false ? ', stopped as it was before' : ' and running'}; \`synup resume\` has nothing to do.`);
+  return interrupted.exitCode;
 }

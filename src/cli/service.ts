@@ -1,6 +1,6 @@
 import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
-import { acquireLock } from '../safety/lock.js';
+import { withCellLock } from '../runner/run.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
 import { emitJson, say } from '../ui/output.js';
@@ -8,16 +8,6 @@ import { formatDuration } from '../units.js';
 
 interface ServiceFlags {
   dir?: string;
-}
-
-/** Runs `action` holding the cell's lock: refused (exit 3) while an upgrade, resume or rollback holds it. */
-async function withCellLock<T>(session: CellSession, command: string, action: () => Promise<T>): Promise<T> {
-  const lock = acquireLock(session.stateDir, session.cellDir, { runId: `${command}-${Date.now()}`, command });
-  try {
-    return await action();
-  } finally {
-    lock.release();
-  }
 }
 
 /**
@@ -54,7 +44,7 @@ const cellOf = (session: CellSession) => ({ name: session.cellName, dir: session
 
 export async function runStart(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
   const session = openCellSession(ctx.config(), { dir: flags.dir });
-  const result = await withCellLock(session, 'start', () => startAndWait(session));
+  const result = await withCellLock(session, { runId: `start-${Date.now()}`, command: 'start' }, () => startAndWait(session));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'start', ...result });
   else say(ctx.out, `${session.cellName} ${result.version} started${result.pid ? ` (pid ${result.pid})` : ''}, active after ${formatDuration(result.activeAfterMs)}`);
   return 0;
@@ -62,7 +52,7 @@ export async function runStart(ctx: CommandContext, _args: string[], flags: Serv
 
 export async function runStop(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
   const session = openCellSession(ctx.config(), { dir: flags.dir });
-  const result = await withCellLock(session, 'stop', () => stopService(session));
+  const result = await withCellLock(session, { runId: `stop-${Date.now()}`, command: 'stop' }, () => stopService(session));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'stop', ...result });
   else say(ctx.out, result.wasRunning ? `${session.cellName} stopped in ${formatDuration(result.durationMs)}${result.forced ? ' (forced after service.stopTimeout)' : ''}` : `${session.cellName} was not running`);
   return 0;
@@ -70,7 +60,7 @@ export async function runStop(ctx: CommandContext, _args: string[], flags: Servi
 
 export async function runRestart(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
   const session = openCellSession(ctx.config(), { dir: flags.dir });
-  const { stopped, started } = await withCellLock(session, 'restart', async () => ({ stopped: await stopService(session), started: await startAndWait(session) }));
+  const { stopped, started } = await withCellLock(session, { runId: `restart-${Date.now()}`, command: 'restart' }, async () => ({ stopped: await stopService(session), started: await startAndWait(session) }));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'restart', stop: stopped, ...started });
   else say(ctx.out, `${session.cellName} ${stopped.wasRunning ? `stopped in ${formatDuration(stopped.durationMs)}, ` : ''}${started.version} started${started.pid ? ` (pid ${started.pid})` : ''}, active after ${formatDuration(started.activeAfterMs)}`);
   return 0;
@@ -90,7 +80,7 @@ export async function runAdopt(ctx: CommandContext, _args: string[], flags: Serv
     return 0;
   }
   const adopt = adapter.adopt.bind(adapter);
-  const status = await withCellLock(session, 'adopt', async () => {
+  const status = await withCellLock(session, { runId: `adopt-${Date.now()}`, command: 'adopt' }, async () => {
     const before = await adapter.status();
     if (!before.running) throw new SynupError('failed', `${session.cellName} is not running: nothing holds ${session.cellDir}/cell.guid`, { hint: 'start it with `synup start`' });
     await adopt(async () => {

@@ -7,7 +7,7 @@ import { Journal, newRunId } from '../runner/journal.js';
 import { acquireLock } from '../safety/lock.js';
 import { latestPassingRehearsal } from '../runner/rehearsals.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
-import { bindRun } from '../runner/start-run.js';
+import { withCellRun } from '../runner/run.js';
 import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
@@ -16,7 +16,7 @@ import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from '../ui/output.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
-import { reporterFor, runInterruptible } from './run-report.js';
+import { reportCellRun, reporterFor } from './run-report.js';
 
 interface UpgradeFlags {
   to: string;
@@ -83,12 +83,12 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
       owned: [],
     });
     const reporter = reporterFor(ctx, 'upgrade');
-    return await runInterruptible(ctx, 'stopping before any downtime, or rolling back once the service was stopped', async (signal) => {
-      const stepCtx = bindRun({ session, journal, run, plan, out: ctx.out, reporter, options, signal });
+    const onInterrupt = 'stopping before any downtime, or rolling back once the service was stopped';
+    const outcome = await withCellRun({ session, journal, run, command: 'upgrade', out: ctx.out, reporter, options, lock, onInterrupt }, async (stepCtx) => {
       await reporter.emit({ type: 'run', state: 'started', runId, message: `run ${runId}: ${session.cellName} ${plan.from} → ${plan.to}` });
-      const result = await executeSteps(stepCtx);
-      return { run: stepCtx.run, result };
+      return executeSteps(stepCtx);
     });
+    return reportCellRun(ctx, outcome);
   } finally {
     await journal.close();
     lock.release();
