@@ -82,15 +82,13 @@ async function copyBuiltin(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyR
   const args = ['copy', '-j', String(run.jobs), '-p', '500', ...(run.digest ? ['-d'] : []), '--', ...jobs.flatMap((job) => [job.src, path.join(job.out, 'data.mdb')])];
   const helper = await runHelper(args, {
     onEvent: (event) => {
-      const i = event.env;
-      if (i === undefined) return;
-      if (event.event === 'start') run.onBytes(i, 0, Number(event.bytesTotal));
-      else if (event.event === 'progress') run.onBytes(i, Number(event.bytes));
+      if (event.event === 'start') run.onBytes(event.env, 0, event.bytesTotal);
+      else if (event.event === 'progress') run.onBytes(event.env, event.bytes);
       else if (event.event === 'copied') {
-        results[i] = { ...results[i], bytesAfter: Number(event.bytes), durationMs: Number(event.ms) };
-        run.onBytes(i, Number(event.bytes), Number(event.bytes));
-      } else if (event.event === 'env') results[i]!.snapshot = envWalkFromEvent(jobs[i]!.src, event);
-      else if (event.event === 'error') errors.push(`${jobs[i]!.rel}: ${String(event.message)}`);
+        results[event.env] = { ...results[event.env], bytesAfter: event.bytes, durationMs: event.ms };
+        run.onBytes(event.env, event.bytes, event.bytes);
+      } else if (event.event === 'env') results[event.env]!.snapshot = envWalkFromEvent(jobs[event.env]!.src, event);
+      else if (event.event === 'error' && event.env !== undefined) errors.push(`${jobs[event.env]!.rel}: ${event.message}`);
     },
   });
   if (errors.length > 0 || helper.exitCode !== 0) {

@@ -34,10 +34,10 @@ type VersionValues = Partial<Record<(typeof VERSION_KEYS)[number], Buffer>>;
 async function readVersionsNative(slab: string): Promise<VersionValues> {
   const run = await runHelper(['get', slab, 'cell:info', ...VERSION_KEYS.map((k) => Buffer.from(k).toString('hex'))]);
   const error = run.events.find((e) => e.event === 'error');
-  if (run.exitCode !== 0 || error) throw new SynupError('failed', `cannot read ${slab}: ${String(error?.message ?? (run.signal || run.stderr.trim()))}`);
+  if (run.exitCode !== 0 || error) throw new SynupError('failed', `cannot read ${slab}: ${error && 'message' in error ? error.message : run.signal || run.stderr.trim()}`);
   const values: VersionValues = {};
   for (const e of run.events) {
-    if (e.event === 'value' && typeof e.value === 'string') values[Buffer.from(String(e.key), 'hex').toString() as keyof VersionValues] = Buffer.from(e.value, 'hex');
+    if (e.event === 'value' && typeof e.value === 'string') values[Buffer.from(e.key, 'hex').toString() as keyof VersionValues] = Buffer.from(e.value, 'hex');
   }
   return values;
 }

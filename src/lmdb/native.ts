@@ -54,12 +54,44 @@ export function nativeHelperPath(env: NodeJS.ProcessEnv = process.env): string |
   return null;
 }
 
-/** One line the helper prints on stdout (see native/synup-copy.c for every event). */
-export interface HelperEvent {
-  event: string;
-  env?: number;
-  [field: string]: unknown;
+/** A B-tree's shape as the helper reports it. */
+interface HelperTree {
+  depth: number;
+  branch: number;
+  leaf: number;
+  overflow: number;
+  entries: number;
 }
+
+/** One named sub-database of an `env` event (`name` in hex: Synapse's names are bytes). */
+export interface HelperDb {
+  name: string;
+  flags: number;
+  depth?: number;
+  branch?: number;
+  leaf?: number;
+  overflow?: number;
+  entries: number;
+  recordEntries?: number;
+  digest?: string;
+}
+
+/**
+ * The native helper's protocol, the one module that reads it: one JSON object a line on stdout, as
+ * native/synup-copy.c prints them; `env` is the index of the env among the helper's arguments.
+ */
+export type HelperEvent =
+  | { event: 'snapshot'; envs: number }
+  | { event: 'start'; env: number; txnid: number; bytesTotal: number }
+  | { event: 'progress'; env: number; bytes: number }
+  | { event: 'copied'; env: number; bytes: number; ms: number }
+  | { event: 'env'; env: number; pageSize: number; mapSize: number; lastPage: number; txnid: number; freePages: number; main: HelperTree; dbs: HelperDb[]; digest?: string }
+  | { event: 'filehash'; env: number; bytes: number; fileHash: string }
+  | { event: 'error'; env?: number; message: string }
+  | { event: 'value'; key: string; value: string | null }
+  | { event: 'nodb' };
+
+export type HelperEventOf<K extends HelperEvent['event']> = Extract<HelperEvent, { event: K }>;
 
 export interface HelperRun {
   exitCode: number | undefined;

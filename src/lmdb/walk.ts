@@ -2,7 +2,7 @@ import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { readMeta } from './format.js';
 import { dbName, type EnvWalk } from './dbinfo.js';
-import { nativeHelperPath, runHelper, type HelperEvent } from './native.js';
+import { nativeHelperPath, runHelper, type HelperEventOf } from './native.js';
 
 export type WalkOutcome = { dir: string; ok: true; walk: EnvWalk } | { dir: string; ok: false; error: string };
 
@@ -59,13 +59,12 @@ async function walkNative(dirs: string[], options: WalkOptions, retrying = false
   const flags = [...(options.digest ? ['-d'] : []), ...(options.fileHash ? ['-f'] : [])];
   const run = await runHelper(['walk', '-j', String(options.jobs ?? 1), ...flags, '--', ...dirs]);
   const walks = new Map<number, EnvWalk>();
-  const hashes = new Map<number, HelperEvent>();
+  const hashes = new Map<number, HelperEventOf<'filehash'>>();
   const errors = new Map<number, string>();
   for (const event of run.events) {
-    if (event.env === undefined) continue;
     if (event.event === 'env') walks.set(event.env, envWalkFromEvent(dirs[event.env]!, event));
     else if (event.event === 'filehash') hashes.set(event.env, event);
-    else if (event.event === 'error') errors.set(event.env, String(event.message));
+    else if (event.event === 'error' && event.env !== undefined) errors.set(event.env, event.message);
   }
   if (run.signal && !retrying && dirs.length > 1) {
     // One env crashed LMDB (corrupt pages): walk the unfinished ones alone to name it.
@@ -76,41 +75,29 @@ async function walkNative(dirs: string[], options: WalkOptions, retrying = false
   return dirs.map((dir, i) => outcomeOf(dir, walks.get(i), hashes.get(i), errors.get(i), run.signal ?? (run.exitCode === 2 ? run.stderr : undefined)));
 }
 
-function outcomeOf(dir: string, walk: EnvWalk | undefined, hash: HelperEvent | undefined, error: string | undefined, crash: string | undefined): WalkOutcome {
+function outcomeOf(dir: string, walk: EnvWalk | undefined, hash: HelperEventOf<'filehash'> | undefined, error: string | undefined, crash: string | undefined): WalkOutcome {
   if (error) return { dir, ok: false, error };
   if (!walk) return { dir, ok: false, error: crash ? `LMDB crashed reading it (${crash}): its pages are corrupt` : 'the helper did not report it' };
   if (hash) {
-    walk.fileHash = String(hash.fileHash);
-    walk.fileBytes = Number(hash.bytes);
+    walk.fileHash = hash.fileHash;
+    walk.fileBytes = hash.bytes;
   }
   return { dir, ok: true, walk };
 }
 
-interface HelperDb {
-  name: string;
-  flags: number;
-  depth?: number;
-  branch?: number;
-  leaf?: number;
-  overflow?: number;
-  entries: number;
-  recordEntries?: number;
-  digest?: string;
-}
-
 /** Parses the helper's "env" event (a walk, or with `copy -d` the digest of the pinned source snapshot). */
-export function envWalkFromEvent(dir: string, e: HelperEvent): EnvWalk {
-  const main = e.main as { depth: number; branch: number; leaf: number; overflow: number; entries: number };
+export function envWalkFromEvent(dir: string, e: HelperEventOf<'env'>): EnvWalk {
+  const { main } = e;
   return {
     dir,
-    pageSize: Number(e.pageSize),
-    mapSize: Number(e.mapSize),
-    lastPage: Number(e.lastPage),
-    txnId: Number(e.txnid),
-    freePages: Number(e.freePages),
+    pageSize: e.pageSize,
+    mapSize: e.mapSize,
+    lastPage: e.lastPage,
+    txnId: e.txnid,
+    freePages: e.freePages,
     freePagesExact: true,
     main: { depth: main.depth, branchPages: main.branch, leafPages: main.leaf, overflowPages: main.overflow, entries: main.entries },
-    dbs: (e.dbs as HelperDb[]).map((db) => ({
+    dbs: e.dbs.map((db) => ({
       name: dbName(Buffer.from(db.name, 'hex')),
       flags: db.flags,
       depth: db.depth ?? 0,
@@ -121,6 +108,6 @@ export function envWalkFromEvent(dir: string, e: HelperEvent): EnvWalk {
       recordEntries: db.recordEntries ?? db.entries,
       ...(db.digest ? { digest: db.digest } : {}),
     })),
-    ...(typeof e.digest === 'string' ? { digest: e.digest } : {}),
+    ...(e.digest ? { digest: e.digest } : {}),
   };
 }
