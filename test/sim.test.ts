@@ -322,6 +322,17 @@ describe('SIGTERM', () => {
     expect(await inspectSimCell(dir)).toMatchObject({ cellVersion: '2.180.0', layers: [{ nodes: 17 }] });
   });
 
+  it('tears down like a real Cortex: after "Caught SIGTERM" it still holds its lock and envs until it exits', async () => {
+    const dir = newCellDir();
+    const sim = await start({ dir, version: '2.180.0', seed: 20, args: ['--stop-ms', '1500'] });
+    await sim.waitForLog(/cell is active/);
+    const stopped = sim.stop('SIGTERM');
+    await sim.waitForLog(/Caught SIGTERM: shutting down\./);
+    expect((await findHolders(dir)).length).toBeGreaterThan(0);
+    expect(await stopped).toEqual({ code: 0, signal: null });
+    expect(await findHolders(dir)).toEqual([]);
+  });
+
   it('stops a storage migration between batches: committed batches stay, the next boot redoes the rest', async () => {
     const dir = newCellDir();
     await createSimCell(dir, { version: '2.180.0', seed: 1400 });

@@ -9,7 +9,7 @@ import { SynupError, usageError } from '../errors.js';
  */
 export function resolveCellDir(given: string | undefined, cwd: string, options: { allowMissing?: boolean } = {}): string {
   if (given === undefined || given.trim() === '') {
-    throw usageError('no cell dir given', 'pass --dir <cell storage dir> or set cell.dir in synup.yaml');
+    throw usageError('no cell dir given', 'pass --dir <cell storage dir> or set cell.dir in synup.yaml; a Kubernetes cell without cell.dir is on its volume, where only `synup upgrade` (its backup gate, --backup and defrag run as Jobs) reaches it');
   }
   const absolute = path.resolve(cwd, given);
   if (!existsSync(absolute)) {

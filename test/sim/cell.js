@@ -67,10 +67,12 @@ async function stop(/** @type {'SIGTERM' | 'SIGINT'} */ signal) {
   if (signal === 'SIGTERM' && faults.has('ignore-sigterm')) return log.warning('ignoring SIGTERM (fault ignore-sigterm)', 'base.py:addSignalHandlers');
   if (stopping.signal.aborted) return;
   log.warning(`Caught ${signal}: shutting down.`, 'base.py:addSignalHandlers');
-  setTimeout(() => die('TimeoutError', 'the shutdown took over 5 s; exiting without closing the envs', { traceback: false }), 5000);
+  setTimeout(() => die('TimeoutError', 'the shutdown took over 5 s; exiting without closing the envs', { traceback: false }), 5000 + options.stopMs);
   stopping.abort();
   server?.close();
   server?.closeAllConnections();
+  // A real Cortex tears down its sub-cells, dmon and drive workers for 0.7–2.3 s, the lock and the envs still held.
+  await new Promise((resolve) => setTimeout(resolve, options.stopMs));
   await Promise.allSettled([...running]);
   await storage?.close();
   if (worker && worker.exitCode === null && worker.signalCode === null) {
