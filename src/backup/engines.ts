@@ -7,6 +7,7 @@ import { nativeHelperPath, runHelper } from '../lmdb/native.js';
 import { envWalkFromEvent } from '../lmdb/walk.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { fsyncPath, runPool } from './files.js';
+import { searchPath } from '../config/environment.js';
 
 export type Engine = 'auto' | 'builtin' | 'mdb_copy' | 'lmdb-js' | 'synapse';
 export type EngineName = Exclude<Engine, 'auto'>;
@@ -32,7 +33,7 @@ export interface EngineRun {
   onBytes: (index: number, bytesDone: number, bytesTotal?: number) => void;
 }
 
-export function findExecutable(name: string, pathEnv = process.env.PATH ?? ''): string | null {
+export function findExecutable(name: string, pathEnv = searchPath()): string | null {
   for (const dir of pathEnv.split(':').filter(Boolean)) {
     try {
       accessSync(path.join(dir, name), constants.X_OK);

@@ -4,6 +4,7 @@ import { createContext, type CommandContext } from './context.js';
 import { createOutput, emitJson, reportError, type OutputOptions } from '../ui/output.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { SYNUP_VERSION } from '../version.js';
+import { processEnv } from '../config/environment.js';
 
 export interface MainOptions extends Pick<OutputOptions, 'stdout' | 'stderr'> {
   cwd?: string;
@@ -211,7 +212,7 @@ const wantsJson = (argv: string[]) => argv.slice(0, argv.includes('--') ? argv.i
 
 /** Runs the CLI; returns the exit code. Never calls process.exit, so tests can call it directly. */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
-  const env = options.env ?? process.env;
+  const env = options.env ?? processEnv();
   const cwd = options.cwd ?? process.cwd();
   const stderr = options.stderr ?? process.stderr;
   const json = wantsJson(argv);

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { SynupError } from '../errors.js';
 import { LOCAL_BUILD_DIR, lmdb, PREBUILD_DIR } from './binding.js';
 import { readMeta, SUPPORTED_DATA_VERSION } from './format.js';
+import { nativeHelperDisabled } from '../config/environment.js';
 
 let checked: Promise<void> | undefined;
 
@@ -41,8 +42,8 @@ const HELPER = 'synup-mdb-copy';
  * run here), else the static prebuild shipped for this machine; null when neither is there. `SYNUP_NO_NATIVE=1`
  * hides it (tests, fallbacks).
  */
-export function nativeHelperPath(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.SYNUP_NO_NATIVE === '1') return null;
+export function nativeHelperPath(env?: NodeJS.ProcessEnv): string | null {
+  if (nativeHelperDisabled(env)) return null;
   for (const file of [path.join(LOCAL_BUILD_DIR, HELPER), path.join(PREBUILD_DIR, HELPER)]) {
     try {
       accessSync(file, constants.X_OK);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { SynupConfig } from '../config/schema.js';
 import { usageError } from '../errors.js';
+import { processEnv } from '../config/environment.js';
 
 /** What every adapter knows about the cell it drives, resolved once by `createAdapter`. */
 export interface AdapterContext {
@@ -30,7 +31,7 @@ export function adapterContext(config: SynupConfig, options: CreateAdapterOption
     cellName: config.cell.name ?? path.basename(path.resolve(cwd, options.cellDir)),
     stateDir: path.resolve(cwd, options.stateDir),
     cwd,
-    env: options.env ?? process.env,
+    env: options.env ?? processEnv(),
     port: config.health.port,
   };
 }

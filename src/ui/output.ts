@@ -17,11 +17,12 @@ export interface OutputOptions {
   verbose?: number;
   stdout?: Writable;
   stderr?: Writable;
-  env?: NodeJS.ProcessEnv;
+  /** The environment synup runs in (NO_COLOR), from the CLI. */
+  env: NodeJS.ProcessEnv;
 }
 
-export function createOutput(options: OutputOptions = {}): Output {
-  const env = options.env ?? process.env;
+export function createOutput(options: OutputOptions): Output {
+  const { env } = options;
   const stderr = options.stderr ?? process.stderr;
   const isTty = Boolean((stderr as { isTTY?: boolean }).isTTY);
   const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
