@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SynupError } from '../errors.js';
@@ -93,7 +92,8 @@ export async function fetchText(spec: string, timeoutMs: number): Promise<string
 }
 
 /** The cache file of a URL: readable name, hash for uniqueness. */
-function cacheFileFor(url: string, cacheDir: string): string {
+async function cacheFileFor(url: string, cacheDir: string): Promise<string> {
+  const { createHash } = await import('node:crypto'); // only for URLs: a plan from a file does not load crypto
   const name = path.basename(new URL(url).pathname).replace(/[^\w.-]/g, '_') || 'changelog';
   return path.join(cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}-${name}`);
 }
@@ -108,7 +108,7 @@ export async function loadChangelog(spec: string, options: LoadChangelogOptions)
     return parseChangelog(readChangelogFile(file), { source: file, format: formatOf(file) });
   }
   checkUrl(spec); // refused before the cache is consulted
-  const cached = cacheFileFor(spec, options.cacheDir);
+  const cached = await cacheFileFor(spec, options.cacheDir);
   if (existsSync(cached)) return { ...parseChangelog(readChangelogFile(cached), { source: spec, format: formatOf(spec) }), cachedFile: cached };
   const text = await fetchText(spec, options.timeoutMs ?? 30_000);
   const changelog = parseChangelog(text, { source: spec, format: formatOf(spec) });

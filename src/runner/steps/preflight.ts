@@ -1,7 +1,6 @@
 import { mkdir, rmdir, statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, SynupError } from '../../errors.js';
-import { isListening } from '../../health/port.js';
 import { runDirs } from '../../siblings.js';
 import { formatBytes, formatDuration } from '../../units.js';
 import type { Step, StepContext } from '../context.js';
@@ -72,6 +71,7 @@ async function proveByHealthTool(ctx: StepContext): Promise<null> {
 /** With the service stopped, its port must be free, or the new version (and then the old one) could not bind. */
 async function assertPortFree(ctx: StepContext): Promise<void> {
   const { host, port } = ctx.config.health;
+  const { isListening } = await import('../../health/port.js');
   if (await isListening(host, port)) {
     refuse('port', `the service is stopped but something else listens on ${host}:${port} (health.port): the new version could not bind it`,
       'stop whatever listens there, or fix health.port');
