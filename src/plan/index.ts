@@ -3,7 +3,7 @@ import { newestRelease, normalizeVersion, selectReleases } from '../changelog/in
 import type { SynupConfig } from '../config/schema.js';
 import { DATA_ONLY_CONFIRM, UPGRADE_STEPS, type StepName } from './steps.js';
 
-export { renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
+export { markdownPage, renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
 export { renderPlanText } from './text.js';
 export { DATA_ONLY_CONFIRM, UPGRADE_STEPS, type StepName } from './steps.js';
 
