@@ -1,4 +1,5 @@
 import type { Migration } from '../changelog/index.js';
+import { formatDuration } from '../cli/output.js';
 import type { DowntimeEstimate, UpgradePlan } from '../plan/index.js';
 import { TIERS, tierOf, type Deployment, type DeploymentService, type ServiceKind } from './file.js';
 
@@ -79,7 +80,7 @@ function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[],
 }
 
 function clientDowntime(s: DeploymentService, estimate: DowntimeEstimate | null): string {
-  const single = estimate ? `~${Math.round(estimate.defragSeconds + (estimate.bootSeconds ?? 0))} s${estimate.bootSeconds === null ? ' + the first boot (not rehearsed)' : ''}` : 'stop + cold defrag + first boot';
+  const single = estimate ? `stop + cold defrag (~${formatDuration(estimate.defragSeconds * 1000)}) + first boot (${estimate.bootSeconds === null ? 'unknown until rehearsed' : `~${formatDuration(estimate.bootSeconds * 1000)}`})` : 'stop + cold defrag + first boot';
   if (s.mirrors.length) return `the promotion only (a hand-off of a few seconds at most); without mirrors it would be ${single}`;
   if (s.mirrorOf) return `none for writers (they use the leader); readers pinned to this mirror: ${single}`;
   return single;
@@ -108,6 +109,9 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
       ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null), estimate: estimates.get(s.name) ?? null }
       : { clientVisible: 'none: already at its target version', estimate: null },
   }));
+
+  const order = inputs.map((i) => i.service.name);
+  services.sort((a, b) => a.tier - b.tier || order.indexOf(a.mirrorOf ?? a.name) - order.indexOf(b.mirrorOf ?? b.name) || (a.mirrorOf ? -1 : 1) - (b.mirrorOf ? -1 : 1));
 
   const tiers = TIERS.map((t, tier) => {
     const lanes: Lane[] = [];

@@ -4,6 +4,8 @@ import type { DeploymentPlan } from './plan.js';
 
 const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 const md = (text: string) => text.replace(/([\\`*_[\]<>|])/g, '\\$1');
+/** Markdown-escaped, but `code` spans kept. */
+const mdCode = (text: string) => md(text).replace(/\\`([^`]+)\\`/g, '`$1`');
 const roleOf = (s: DeploymentPlan['services'][number]) => (s.role === 'mirror' ? `mirror of ${s.mirrorOf}` : s.role === 'leader' ? `leader (mirrors: ${s.mirrors.join(', ')})` : 'standalone');
 
 /** The order as numbered phases: tier by tier, lane by lane. */
@@ -29,7 +31,7 @@ export function renderDeploymentText(plan: DeploymentPlan): string {
   });
   for (const s of plan.services.filter((x) => x.migrations.length)) {
     lines.push(`Migrations of ${s.name} (${s.from} → ${s.to}):`);
-    for (const m of s.migrations) lines.push(`  ${m.version}${m.warning ? ' WARNING' : ''} ${short(m.text, 110)}`);
+    for (const m of s.migrations) lines.push(`  ${m.version}${m.warning && !m.text.startsWith('WARNING') ? ' WARNING' : ''} ${short(m.text, 110)}`);
   }
   for (const note of plan.notes) lines.push(`Note: ${note}`);
   return lines.join('\n');
@@ -43,7 +45,7 @@ export function renderDeploymentMarkdown(plan: DeploymentPlan): string {
   for (const s of plan.services) out.push(`| ${md(s.name)} | ${s.kind} | ${md(roleOf(s))} | ${s.from} | ${s.to} | ${s.migrations.length} | ${md(s.downtime.clientVisible)} |`);
   out.push('', '## Order', '');
   for (const { n, tier, lane, parallel, phase } of numbered(plan)) {
-    out.push(`${n}. [ ] **${tier}${parallel ? `, lane ${lane} (may run in parallel with the tier's other lanes)` : ''}** \`${phase.id}\` — ${md(phase.description)} Started: ____ Done: ____`);
+    out.push(`${n}. [ ] **${tier}${parallel ? `, lane ${lane} (may run in parallel with the tier's other lanes)` : ''}** \`${phase.id}\` — ${mdCode(phase.description)} Started: ____ Done: ____`);
   }
   for (const s of plan.services) {
     out.push('', `## ${md(s.name)} (${s.kind}, ${md(roleOf(s))}): ${s.from} → ${s.to}`, '');
@@ -52,7 +54,7 @@ export function renderDeploymentMarkdown(plan: DeploymentPlan): string {
     if (s.migrations.length) for (const m of s.migrations) out.push(`- Migration ${m.version}: ${md(m.text)}`);
     else out.push('- No automatic migrations.');
     out.push('', 'Single-cell steps (`synup upgrade`):', '');
-    s.steps.forEach((step, i) => out.push(`${i + 1}. \`${step.name}\` — ${md(step.description)}`));
+    s.steps.forEach((step, i) => out.push(`${i + 1}. \`${step.name}\` — ${mdCode(step.description)}`));
   }
   out.push('', '## Rollback', '');
   out.push('- synup stops at the first service that fails and rolls that one back (its pre-upgrade data, never the old binary on new data); services before it stay upgraded, services after it untouched. `synup deploy status` says which service is at which version; `synup deploy resume` goes on.');
