@@ -6,14 +6,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SimStorage } from './storage.js';
 
-const dir = process.argv[2];
-if (!dir || process.argv.length !== 3) {
-  process.stderr.write('usage: node test/sim/inspect.js <dir>\n');
+const [dir, flag] = process.argv.slice(2);
+const withNames = flag === '--names';
+if (!dir || process.argv.length > 4 || (flag !== undefined && !withNames)) {
+  process.stderr.write('usage: node test/sim/inspect.js <dir> [--names]\n');
   process.exit(2);
 }
 try {
   const storage = new SimStorage(dir, { readOnly: true });
-  const state = { guid: readFileSync(path.join(dir, 'cell.guid'), 'utf8').trim(), ...storage.describe() };
+  const state = { guid: readFileSync(path.join(dir, 'cell.guid'), 'utf8').trim(), ...storage.describe(), ...(withNames ? { names: storage.writtenNames() } : {}) };
   await storage.close();
   process.stdout.write(JSON.stringify(state) + '\n');
 } catch (error) {

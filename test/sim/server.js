@@ -46,12 +46,37 @@ function authorized(req, password) {
   return timingSafeEqual(digest(req.headers.authorization ?? ''), digest('Basic ' + Buffer.from(`root:${password}`).toString('base64')));
 }
 
+/** A request's JSON body (at most 64 KiB); undefined when empty or not JSON. @param {import('node:http').IncomingMessage} req @returns {Promise<any>} */
+function readJson(req) {
+  return new Promise((resolve) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (d) => {
+      text += d;
+      if (text.length > 65536) req.destroy();
+    });
+    req.on('end', () => {
+      try {
+        resolve(text ? JSON.parse(text) : undefined);
+      } catch {
+        resolve(undefined);
+      }
+    });
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+/**
+ * @typedef {(method: string, url: URL, body: () => Promise<any>) => Promise<[number, object]> | null} ExtraRoutes
+ *   more routes (the replication API of replica.js): null when the path is not theirs
+ */
+
 /**
  * Listens; resolves with the server and the bound port, rejects with the listen error (e.g. EADDRINUSE).
- * @param {{ cert: string, key: string, port: number, state: ApiState, password?: string }} options  cert/key: file paths
+ * @param {{ cert: string, key: string, port: number, state: ApiState, password?: string, routes?: ExtraRoutes }} options  cert/key: file paths
  * @returns {Promise<{ server: https.Server, port: number }>}
  */
-export function listenHttps({ cert, key, port, state, password }) {
+export function listenHttps({ cert, key, port, state, password, routes }) {
   const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
     /** @param {number} status @param {object} body @param {Record<string, string>} [headers] */
     const send = (status, body, headers = {}) => {
@@ -76,6 +101,8 @@ export function listenHttps({ cert, key, port, state, password }) {
         return send(200, { status: 'ok', result: state.version });
       });
     }
+    const extra = routes?.(req.method ?? 'GET', new URL(req.url ?? '/', 'https://localhost'), () => readJson(req));
+    if (extra) return void extra.then(([status, body]) => send(status, body), (/** @type {Error} */ e) => send(500, { status: 'err', code: 'SynErr', mesg: e.message }));
     return send(404, { status: 'err', code: 'NoSuchPath', mesg: `No such path: ${route}` });
   });
   return new Promise((resolve, reject) => {
