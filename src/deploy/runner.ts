@@ -129,28 +129,28 @@ async function waitLeaderMigrated(session: CellSession, since: Date): Promise<st
   const deadline = Date.now() + session.config.health.startTimeout;
   await session.health.waitForActive({ deadlineMs: session.config.health.startTimeout, signal: AbortSignal.timeout(session.config.health.startTimeout + 5000) });
   const follow = new AbortController();
-  let running = 0;
+  // Storage migrations log a begin and a complete each; model revisions one begin each and one complete for all.
+  let storageRunning = 0;
+  let modelRunning = false;
   let seen = 0;
   let lastChange = Date.now();
   const logs = (async () => {
     try {
       for await (const line of session.adapter.logs({ signal: follow.signal, since })) {
         const kind = classifyLogLine(line)?.kind;
-        if (kind === 'model-migration-begin' || kind === 'storage-migration-begin') {
-          running++;
-          seen++;
-          lastChange = Date.now();
-        } else if (kind === 'model-migration-complete' || kind === 'storage-migration-complete') {
-          running = Math.max(0, running - 1);
-          lastChange = Date.now();
-        }
+        if (kind === 'storage-migration-begin') storageRunning++;
+        if (kind === 'storage-migration-complete') storageRunning = Math.max(0, storageRunning - 1);
+        if (kind === 'model-migration-begin') modelRunning = true;
+        if (kind === 'model-migration-complete') modelRunning = false;
+        if (kind === 'storage-migration-begin' || kind === 'model-migration-begin') seen++;
+        if (kind?.includes('migration')) lastChange = Date.now();
       }
     } catch {
       // the log ended; the wait below decides
     }
   })();
   try {
-    while (running > 0 || Date.now() - lastChange < SETTLE_MS) {
+    while (storageRunning > 0 || modelRunning || Date.now() - lastChange < SETTLE_MS) {
       if (Date.now() > deadline) throw new SynupError('failed', `${session.cellName} is active but its migrations did not finish within ${session.config.health.startTimeout} ms of the promotion`);
       await sleep(100);
     }
