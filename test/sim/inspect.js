@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// node test/sim/inspect.js <dir>: what a sim cell's data says, as one JSON document on stdout — cell.guid, the
+// node test/sim/inspect.js <dir> [--names]: what a sim cell's data says, as one JSON document on stdout — cell.guid, the
 // cell:info versions, cell:vers, and per layer its model:version, node count and how many nodes each storage
-// migration rewrote. Read-only (an LMDB reader: works while the cell runs). Exit 2 on bad usage, 1 when unreadable.
+// migration rewrote (--names: also the names of the nodes clients wrote). Read-only (an LMDB reader: works while the cell runs). Exit 2 on bad usage, 1 when unreadable.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SimStorage } from './storage.js';
