@@ -16,7 +16,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     const order = [...r.stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1]);
     expect(order).toEqual(['upgrade:axon00', 'upgrade-mirror:cortex01', 'catch-up:cortex01', 'promote:cortex01', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
     expect(r.stderr).toMatch(/\[deploy\/upgrade-mirror:cortex01\] done: cortex01 2\.180\.0 → 2\.182\.0 \(as a mirror: ready, passive\)/);
-    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: promoted in \d+ ms \(hand-off\); cortex00 now follows cortex01; active; \d+ migration\(s\) ran on the new leader and finished/);
+    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: promoted in \d+ ms \(hand-off\); cortex00 now follows cortex01; active; \d+ migration step\(s\) ran on the new leader and finished/);
     for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
     expect(await harness.active('cortex01')).toBe(true);
     expect(await harness.active('cortex00')).toBe(false);

@@ -158,5 +158,5 @@ async function waitLeaderMigrated(session: CellSession, since: Date): Promise<st
     follow.abort();
     await logs;
   }
-  return seen ? `active; ${seen} migration(s) ran on the new leader and finished` : 'active; no migration ran';
+  return seen ? `active; ${seen} migration step(s) ran on the new leader and finished` : 'active; no migration ran';
 }
