@@ -60,7 +60,17 @@ export async function startDeployment(options: { version: string; seed?: number;
     writeConfig(s, options.processEnv?.[s.name] ?? {});
     s.adapter = createAdapter(loadConfig({ file: s.configFile, cwd: work }).config, { cellDir: s.dir, stateDir: path.join(work, 'state'), cwd: work });
   }
-  for (const name of ['axon00', 'cortex00', 'cortex01']) await services[name]!.adapter.start(options.version);
+  for (const name of ['axon00', 'cortex00', 'cortex01']) {
+    const s = services[name]!;
+    await s.adapter.start(options.version);
+    // Until it answers /api/v1/active (a mirror: false), at most 30 s.
+    for (let i = 0; ; i++) {
+      const answered = await simRequest({ dir: s.dir, port: s.port, path: '/api/v1/active', timeoutMs: 1000 }).then(() => true, () => false);
+      if (answered) break;
+      if (i > 300) throw new Error(`${name} did not answer on port ${s.port} within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
   const file = path.join(work, 'deployment.yaml');
   writeFileSync(
     file,

@@ -144,3 +144,35 @@ describe('synup deploy plan: bad deployment files (exit 2, one clear line, nothi
     expect(r.exitCode).toBe(3);
   });
 });
+
+describe('synup deploy upgrade/resume/status: refusals before anything is touched', () => {
+  it('upgrade without -y and no terminal: exit 2, nothing written (no journal, no lock)', async () => {
+    const d = layout();
+    d.write(deployment);
+    const before = fileDigests(d.dir);
+    const r = await synup(['deploy', 'upgrade', '-f', d.file]);
+    expect(r.stderr).toMatch(/^synup: refusing to act without confirmation: no terminal to ask on$/m);
+    expect(r.exitCode).toBe(2);
+    expect(fileDigests(d.dir)).toEqual(before);
+  });
+
+  it('resume without a run: exit 2; status of a deployment never run: each service at its version', async () => {
+    const d = layout();
+    d.write(deployment);
+    const r = await synup(['deploy', 'resume', '-f', d.file, '-y']);
+    expect(r.stderr).toMatch(/^Deployment lab: no run to resume\.$/m);
+    expect(r.exitCode).toBe(2);
+    const status = await synup(['deploy', 'status', '-f', d.file, '--json']);
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toEqual({
+      deployment: 'lab',
+      run: null,
+      services: [
+        { name: 'cortex01', version: '2.180.0', role: 'mirror of cortex00' },
+        { name: 'cortex00', version: '2.180.0', role: 'leader' },
+        { name: 'axon00', version: '2.180.0', role: 'standalone' },
+        { name: 'aha00', version: '2.180.0', role: 'standalone' },
+      ],
+    });
+  });
+});

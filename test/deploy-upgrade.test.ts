@@ -1,8 +1,23 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inspectSimCell } from './sim/index.js';
 import { mirrorOf, startDeployment, type DeployHarness } from './deploy-harness.js';
 
 let harness: DeployHarness | undefined;
+
+/** A client write to a sim leader (POST /api/v1/sim/nodes); resolves its HTTP status. */
+function simWrite(dir: string, port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path: '/api/v1/sim/nodes', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')) }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ name }));
+  });
+}
 afterEach(async () => {
   await harness?.stop();
   harness = undefined;
@@ -60,4 +75,49 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     expect(nothing.stderr).toMatch(/the last run finished .*; nothing to resume/);
     expect(nothing.exitCode).toBe(0);
   }, 300_000);
+
+  it('a mirror whose new version fails is rolled back as a mirror; its leader keeps leading; the Axon before it stays upgraded', async () => {
+    harness = await startDeployment({ version: '2.180.0', processEnv: { cortex01: { SYNUP_SIM_FAULT: 'crash-on-boot@2.182.0' } } });
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at upgrade-mirror:cortex01: cortex01: the upgrade to 2\.182\.0 failed and was rolled back; cortex01 is at 2\.180\.0 again/);
+    expect(r.exitCode).toBe(4);
+    expect(await harness.version('axon00')).toBe('2.182.0');
+    expect(await harness.version('cortex01')).toBe('2.180.0');
+    expect(await harness.version('cortex00')).toBe('2.180.0');
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.active('cortex01')).toBe(false);
+    expect(r.stderr).toMatch(/^  cortex01 +2\.180\.0 +mirror of cortex00$/m);
+    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
+    expect(status.run.phases).toMatchObject({ 'upgrade:axon00': { state: 'done' }, 'upgrade-mirror:cortex01': { state: 'rolled-back' }, 'promote:cortex01': { state: 'pending' } });
+  }, 240_000);
+
+  it('a mirror that does not catch up (following the wrong leader) stops the deployment before any promotion (exit 1)', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    const mirror = harness.services.cortex01!;
+    await mirror.adapter.stop({ timeoutMs: 5000 });
+    // cortex01 follows a port nobody listens on, and misses cortex00's next write.
+    const yaml = path.join(mirror.dir, 'cell.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, 'mirror: https://127.0.0.1:9/'));
+    expect(await simWrite(harness.services.cortex00!.dir, harness.services.cortex00!.port, 'one')).toBe(200);
+    writeFileSync(harness.file, readFileSync(harness.file, 'utf8').replace('catchUpTimeout: 30s', 'catchUpTimeout: 3s'));
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.181.0', '-y', '--backup']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at catch-up:cortex01: cortex01 did not catch up with cortex00 within 3\.0 s \(nexus index 0 of 1\)/);
+    expect(r.exitCode).toBe(1);
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.version('cortex00')).toBe('2.180.0');
+  }, 240_000);
+
+  it('a promotion that fails (the mirror cannot reach its leader to hand off) leaves the leader leading (exit 1)', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    const yaml = path.join(harness.services.cortex01!.dir, 'cell.yaml');
+    // Caught up now; after its upgrade it follows a port nobody listens on, so the hand-off cannot happen.
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, 'mirror: https://127.0.0.1:9/'));
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.181.0', '-y', '--backup']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at promote:cortex01: \S+ \S+promote\.js \S+ \d+ for cortex01: exit 1: Failed to promote service to being a leader; connect ECONNREFUSED 127\.0\.0\.1:9$/m);
+    expect(r.exitCode).toBe(1);
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.active('cortex01')).toBe(false);
+    expect(r.stderr).toMatch(/^  cortex00 +2\.180\.0 +leader$/m);
+  }, 240_000);
 });
+

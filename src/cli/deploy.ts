@@ -78,10 +78,10 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   }
   const prepared = await prepareDeployment(ctx, flags.file, flags.to, { targets: resume ? previous!.targets : undefined });
   const run = resume ? previous! : newDeploymentRun(prepared);
+  const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
+  await confirmOrRefuse(ctx, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
   const lock = acquireLock(stateDir, deployment.file, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' });
   try {
-    const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
-    await confirmOrRefuse(ctx, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
     const result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false });
     const versions = await serviceVersions(prepared.deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), run.leaders, prepared.deployment.services);
     if (ctx.out.json) emitJson(ctx.out, { type: 'deployment', deployment: deployment.name, outcome: result.outcome, ...(result.outcome === 'done' ? {} : { phase: result.phase, error: result.error }), services: versions });
