@@ -35,7 +35,7 @@ export interface DeployHarness {
  * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and cortex01,
  * its mirror made from a copy of cortex00 with `mirror:` set to cortex00's URL. Each has its own synup.yaml.
  */
-export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>> }): Promise<DeployHarness> {
+export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure' }): Promise<DeployHarness> {
   const work = tempDir('synup-deploy-e2e-');
   const names = ['axon00', 'cortex00', 'cortex01'];
   await createSimCell(path.join(work, 'axon00'), { version: options.version, seed: options.seed ?? 300 });
@@ -78,10 +78,15 @@ export async function startDeployment(options: { version: string; seed?: number;
       name: 'lab',
       changelog: SIM_CHANGELOG,
       state: { dir: './state' },
-      mirror: { nexusIndex: [process.execPath, path.join(SIM, 'nexus-index.js'), '{dir}', '{port}'], promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}'], catchUpTimeout: '30s' },
+      mirror: {
+        nexusIndex: [process.execPath, path.join(SIM, 'nexus-index.js'), '{dir}', '{port}'],
+        promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}', ...(options.promotion === 'failure' ? ['--failure'] : [])],
+        promotion: options.promotion ?? 'graceful',
+        catchUpTimeout: '30s',
+      },
       services: [
-        { name: 'cortex00', kind: 'cortex', config: 'cortex00.yaml' },
-        { name: 'cortex01', kind: 'cortex', config: 'cortex01.yaml', mirrorOf: 'cortex00' },
+        { name: 'cortex00', kind: 'cortex', config: 'cortex00.yaml', url: `https://127.0.0.1:${services.cortex00!.port}/` },
+        { name: 'cortex01', kind: 'cortex', config: 'cortex01.yaml', mirrorOf: 'cortex00', url: `https://127.0.0.1:${services.cortex01!.port}/` },
         { name: 'axon00', kind: 'axon', config: 'axon00.yaml' },
       ],
     }),
@@ -106,7 +111,7 @@ export function mirrorOf(dir: string): string | null {
   for (const name of ['cell.yaml', 'cell.mods.yaml']) {
     const file = path.join(dir, name);
     if (!existsSync(file)) continue;
-    const match = /^mirror: *(.*)$/m.exec(readFileSync(file, 'utf8'));
+    const match = /^\{? ?mirror: *([^ }\n]*)/m.exec(readFileSync(file, 'utf8'));
     if (match) url = match[1] === 'null' ? null : match[1]!;
   }
   return url;

@@ -119,5 +119,18 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     expect(await harness.active('cortex01')).toBe(false);
     expect(r.stderr).toMatch(/^  cortex00 +2\.180\.0 +leader$/m);
   }, 240_000);
-});
 
+  it('without AHA (mirror.promotion: failure): the leader is stopped, the mirror promoted, the old leader pointed at it in cell.mods.yaml', async () => {
+    harness = await startDeployment({ version: '2.180.0', promotion: 'failure' });
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: cortex00 stopped in \d+ ms, cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/);
+    expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(await harness.active('cortex00')).toBe(false);
+    const [lead, follower] = [await inspectSimCell(harness.services.cortex01!.dir), await inspectSimCell(harness.services.cortex00!.dir)];
+    expect(lead.layers[0]).toMatchObject({ modelVersion: '0.2.32', migrated: { '2.181.0': 257, '2.182.0': 257 } });
+    expect(follower.layers).toEqual(lead.layers);
+    expect(r.stderr).not.toContain(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
+  }, 240_000);
+});

@@ -41,6 +41,12 @@ const mirrorCommandsSchema = z.strictObject({
   nexusIndex: argv,
   /** Promotes the mirror it is run for: `python3 -m synapse.tools.service.promote --svcurl …` (graceful hand-off). */
   promote: argv,
+  /**
+   * graceful: the mirror asks its running leader to hand off (Synapse needs AHA for it: the leader reaches the mirror
+   * by its AHA name). failure: synup stops the leader first, the promote command takes over (`… promote --failure`),
+   * then the old leader is pointed at the new one (mirror: in its cell.mods.yaml, as Synapse's hand-off writes it).
+   */
+  promotion: z.enum(['graceful', 'failure']).default('graceful'),
   env: z.record(z.string(), z.string()).default({}),
   /** How long a mirror may take to catch up with its leader (after its upgrade, before a promotion). */
   catchUpTimeout: duration.default(300_000),
@@ -59,6 +65,8 @@ const serviceSchema = z.strictObject({
   to: version.optional(),
   /** Its own changelog (a power-up's); default the deployment's (Synapse's). */
   changelog: z.string().min(1).optional(),
+  /** The telepath URL its mirrors follow (`tcp://root:…@host:dmon port/`); needed by a failure promotion. */
+  url: z.string().regex(/^(tcp|ssl|aha|https?):\/\//, 'expected a telepath URL like tcp://root:<password>@127.0.0.1:27492/').optional(),
 });
 
 export const deploymentSchema = z.strictObject({
@@ -83,6 +91,8 @@ export interface DeploymentService {
   mirrors: string[];
   to: string | null;
   changelog: string | null;
+  /** The URL its mirrors follow (never logged: it may hold a password). */
+  url: string | null;
 }
 
 export interface Deployment {
@@ -151,6 +161,7 @@ export function loadDeployment(given: string, cwd: string): Deployment {
       mirrors: [],
       to: s.to ?? null,
       changelog: s.changelog ? (isUrl(s.changelog) ? s.changelog : path.resolve(base, s.changelog)) : null,
+      url: s.url ?? null,
     };
   });
 
@@ -167,6 +178,10 @@ export function loadDeployment(given: string, cwd: string): Deployment {
   });
   if (!spec.mirror && services.some((s) => s.mirrorOf)) {
     throw usageError(`deployment ${file}: mirror: is missing; it says how to read a service's nexus index and promote a mirror`, 'add mirror: { nexusIndex: [argv…], promote: [argv…] } (see README.md "Deployments")');
+  }
+  if (spec.mirror?.promotion === 'failure') {
+    const lacking = services.find((s) => (s.mirrors.length || s.mirrorOf) && !s.url);
+    if (lacking) throw usageError(`deployment ${file}: ${lacking.name} has no url:, which mirror.promotion: failure needs (the old leader is pointed at the new one)`, 'add url: tcp://root:<password>@<host>:<dmon port>/ to every service of a mirrored lane');
   }
   const unique = (what: string, key: (s: DeploymentService) => string) => {
     const owners = new Map<string, string>();

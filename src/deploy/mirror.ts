@@ -1,4 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDocument } from 'yaml';
+import { writeFileAtomic } from '../fsutil.js';
 import { execa } from 'execa';
 import { errorMessage, SynupError } from '../errors.js';
 import { formatDuration } from '../cli/output.js';
@@ -66,4 +70,17 @@ export async function promote(commands: MirrorCommands, mirror: CellSession): Pr
   const started = Date.now();
   await runCommand(commands, commands.promote, mirror);
   return Date.now() - started;
+}
+
+/**
+ * Points a stopped cell at its new leader the way Synapse's hand-off does (`modCellConf({'mirror': url})`): the
+ * `mirror` key of its cell.mods.yaml, every other key and comment kept; written atomically. cell.yaml is not touched.
+ */
+export function setMirrorOf(cellDir: string, url: string): void {
+  const file = path.join(cellDir, 'cell.mods.yaml');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const doc = parseDocument(text.trim() === '' ? '{}' : text);
+  if (doc.errors.length) throw new SynupError('failed', `${file} is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); not changing it`, { hint: 'fix the file, then `synup deploy resume`' });
+  doc.set('mirror', url);
+  writeFileAtomic(file, doc.toString(), 0o600);
 }

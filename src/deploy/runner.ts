@@ -7,7 +7,7 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import type { DeploymentService } from './file.js';
 import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
-import { promote, waitCaughtUp } from './mirror.js';
+import { promote, setMirrorOf, waitCaughtUp } from './mirror.js';
 import type { Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
@@ -98,11 +98,24 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
     }
     case 'promote': {
       const session = sessionOf(ctx, service, 'leader');
+      const oldLeader = byName.get(phase.peer!)!;
       const since = new Date();
-      const handoffMs = await promote(commands, session);
+      if (commands.promotion === 'graceful') {
+        const handoffMs = await promote(commands, session);
+        run.leaders[phase.peer!] = service.name;
+        const migrated = await waitLeaderMigrated(session, since);
+        return `promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name}; ${migrated}`;
+      }
+      // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
+      // will come back as the new one's mirror.
+      const leaderSession = sessionOf(ctx, oldLeader, 'leader');
+      await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
+      const stoppedMs = Date.now() - since.getTime();
+      const promoteMs = await promote(commands, session);
       run.leaders[phase.peer!] = service.name;
+      setMirrorOf(leaderSession.cellDir, service.url!);
       const migrated = await waitLeaderMigrated(session, since);
-      return `promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name}; ${migrated}`;
+      return `${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
     }
   }
 }
