@@ -69,10 +69,31 @@ const writeNode = async (dir: string, port: number, name: string) => {
   const r = await api(dir, port, 'POST', '/api/v1/storm/call', { query: '[inet:fqdn=$n] return($node.repr())', opts: { vars: { n: name } } }, 10_000).catch(() => null);
   return r?.status === 200 && JSON.parse(r.text).status === 'ok';
 };
+/** Concatenated JSON texts (how /api/v1/storm streams its messages, without separators) → the values. */
+function jsonTexts(text: string): unknown[] {
+  const values: unknown[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') depth++ === 0 && (start = i);
+    else if ((c === ']' || c === '}') && --depth === 0) values.push(JSON.parse(text.slice(start, i + 1)));
+  }
+  return values;
+}
+
 /** Every inet:fqdn under deploy.example.com on that Cortex (Storm messages streamed by /api/v1/storm). */
 async function deployNodes(dir: string, port: number): Promise<string[]> {
   const r = await api(dir, port, 'POST', '/api/v1/storm', { query: 'inet:fqdn:domain=deploy.example.com' });
-  return r.text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((m) => m[0] === 'node').map((m) => m[1][0][1] as string).sort();
+  const messages = jsonTexts(r.text) as [string, unknown][];
+  const err = messages.find((m) => m[0] === 'err');
+  if (err) throw new Error(`storm on port ${port}: ${JSON.stringify(err[1]).slice(0, 300)}`);
+  return messages.filter((m) => m[0] === 'node').map((m) => (m[1] as [[string, string]])[0][1]).sort();
 }
 
 describe.skipIf(skipReason !== null)('real Cortex deployment: a leader and its mirror, 2.242.0 → 2.250.0 with promotion', () => {
