@@ -3,17 +3,17 @@
 // with promotion while a client writes nodes; every acknowledged write is on the new leader afterwards. Without AHA
 // the graceful hand-off is impossible (`NeedConfValu: aha:name`), so the deployment uses mirror.promotion: failure
 // (the leader stopped, then `synapse.tools.service.promote --failure`). One lean test: five Cortex boots.
-// SYN_LAB: the lab dir (setup.sh); run-cortex.sh from ../shared/synapse-lab/ or SYN_LAB_RUN_CORTEX.
+// SYN_LAB: the lab dir (setup.sh); run-cortex.sh: helpers.runCortexScript.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { repoRoot, synup, tempDir } from './helpers.js';
+import { runCortexScript, synup, tempDir } from './helpers.js';
 
 const LAB = process.env.SYN_LAB;
-const RUN = process.env.SYN_LAB_RUN_CORTEX ?? path.resolve(repoRoot, '..', 'shared', 'synapse-lab', 'run-cortex.sh');
+const RUN = runCortexScript;
 const skipReason = !LAB ? 'set SYN_LAB to a directory prepared by ../shared/synapse-lab/setup.sh' : !existsSync(path.join(LAB, '.ok')) ? `${LAB} is not set up (no .ok): run ../shared/synapse-lab/setup.sh "$SYN_LAB"` : !existsSync(RUN) ? `${RUN} is missing (set SYN_LAB_RUN_CORTEX)` : null;
 if (skipReason) console.warn(`real-Cortex deployment test skipped: ${skipReason}`);
 
