@@ -4,6 +4,7 @@
 //                          whole data model (HTTP basic auth as root when a password is set)
 //   POST /api/v1/storm/call {"query":"return($lib.version.synapse())"} → {"status":"ok","result":[2,181,0]} (same auth;
 //                          the only Storm the sim knows)
+//   /api/v1/sim/…          the replication API of replica.js (nexus, client writes, promote, handoff)
 //   anything else          404 {"status":"err","code":"NoSuchPath",…}
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -44,26 +45,6 @@ const digest = (text) => createHash('sha256').update(text).digest();
 function authorized(req, password) {
   if (!password) return true;
   return timingSafeEqual(digest(req.headers.authorization ?? ''), digest('Basic ' + Buffer.from(`root:${password}`).toString('base64')));
-}
-
-/** A request's JSON body (at most 64 KiB); undefined when empty or not JSON. @param {import('node:http').IncomingMessage} req @returns {Promise<any>} */
-function readJson(req) {
-  return new Promise((resolve) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => {
-      text += d;
-      if (text.length > 65536) req.destroy();
-    });
-    req.on('end', () => {
-      try {
-        resolve(text ? JSON.parse(text) : undefined);
-      } catch {
-        resolve(undefined);
-      }
-    });
-    req.on('error', () => resolve(undefined));
-  });
 }
 
 /**
