@@ -54,7 +54,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
   }, 240_000);
 
   it('stops at the first failing service, rolls that one back, leaves the rest as they were; resume goes on once fixed', async () => {
-    harness = await startDeployment({ version: '2.180.0', processEnv: { axon00: { SYNUP_SIM_FAULT: 'die-mid-migration@2.182.0' } } });
+    harness = await startDeployment({ version: '2.180.0', processEnv: { axon00: { SYN_SIM_FAULT: 'die-mid-migration@2.182.0' } } });
     const failed = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
     expect(failed.stderr).toMatch(/Deployment lab stopped at upgrade:axon00: axon00: the upgrade to 2\.182\.0 failed and was rolled back; axon00 is at 2\.180\.0 again/);
     expect(failed.exitCode).toBe(4);
@@ -77,7 +77,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
   }, 300_000);
 
   it('a mirror whose new version fails is rolled back as a mirror; its leader keeps leading; the Axon before it stays upgraded', async () => {
-    harness = await startDeployment({ version: '2.180.0', processEnv: { cortex01: { SYNUP_SIM_FAULT: 'crash-on-boot@2.182.0' } } });
+    harness = await startDeployment({ version: '2.180.0', processEnv: { cortex01: { SYN_SIM_FAULT: 'crash-on-boot@2.182.0' } } });
     const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
     expect(r.stderr).toMatch(/Deployment lab stopped at upgrade-mirror:cortex01: cortex01: the upgrade to 2\.182\.0 failed and was rolled back; cortex01 is at 2\.180\.0 again/);
     expect(r.exitCode).toBe(4);
