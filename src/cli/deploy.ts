@@ -123,3 +123,23 @@ export async function runDeployStatus(ctx: CommandContext, _args: string[], flag
   for (const id of run?.phaseOrder ?? []) say(ctx.out, `  ${run!.phases[id]!.state.padEnd(11)} ${id}${run!.phases[id]!.detail ? `: ${run!.phases[id]!.detail}` : ''}`);
   return 0;
 }
+
+/** `synup deploy rehearse`: each service's upgrade rehearsed on a copy of its backup; one JUnit testsuite per service. */
+export async function runDeployRehearse(ctx: CommandContext, _args: string[], flags: { file: string; to?: string; report?: string }): Promise<number> {
+  const reportFile = flags.report ? path.resolve(ctx.cwd, flags.report) : undefined;
+  if (reportFile) checkOutputFile(reportFile, '--report');
+  const { prepareDeployment } = await import('../deploy/prepare.js');
+  const { rehearseDeployment } = await import('../deploy/rehearse.js');
+  const { renderJUnitSuites } = await import('../runner/rehearsal-report.js');
+  const prepared = await prepareDeployment(ctx, flags.file, flags.to);
+  const rehearsals = await rehearseDeployment(ctx, prepared);
+  const ok = rehearsals.every((r) => r.result.ok);
+  if (reportFile) {
+    const suites = rehearsals.map((r) => ({ name: r.service, classname: `synup.deploy.${prepared.deployment.name}.${r.service}`, result: r.result }));
+    writeFileAtomic(reportFile, renderJUnitSuites(`synup deploy rehearse ${prepared.deployment.name}`, suites), 0o644);
+  }
+  if (ctx.out.json) emitJson(ctx.out, { deployment: prepared.deployment.name, ok, services: rehearsals.map((r) => ({ service: r.service, ok: r.result.ok, summary: r.summary, cases: r.result.cases })) });
+  say(ctx.out, `Deployment ${prepared.deployment.name} rehearsal ${ok ? 'passed' : 'FAILED'}:`);
+  for (const r of rehearsals) say(ctx.out, `  ${r.service.padEnd(16)} ${r.result.ok ? 'ok    ' : 'FAILED'} ${r.summary}`);
+  return ok ? 0 : 1;
+}

@@ -47,6 +47,7 @@ const commands: Record<string, () => Promise<Action>> = {
   'deploy upgrade': async () => (await import('./deploy.js')).runDeployUpgrade as Action,
   'deploy resume': async () => (await import('./deploy.js')).runDeployResume as Action,
   'deploy status': async () => (await import('./deploy.js')).runDeployStatus as Action,
+  'deploy rehearse': async () => (await import('./deploy.js')).runDeployRehearse as Action,
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
@@ -262,6 +263,13 @@ function declareDeploy(program: Command, on: (name: string) => (...params: unkno
     .option('--backup', 'make a fresh verified backup of each service now (live, before its downtime)')
     .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
     .action(on('deploy resume'));
+  deploy
+    .command('rehearse')
+    .description("each service's upgrade rehearsed on a scratch copy of its newest verified backup (mirrors: their leader's)")
+    .option(...file)
+    .option('--to <version>', 'target version (default: to: in the deployment file)')
+    .option('--report <file>', 'write a JUnit XML report: one testsuite per service')
+    .action(on('deploy rehearse'));
   deploy
     .command('status')
     .description('the last deployment run: each service\'s version and role, phases done, where it stopped')

@@ -172,7 +172,7 @@ export function loadDeployment(given: string, cwd: string): Deployment {
     if (!leader) throw usageError(`${at(i)} (${s.name}): mirrorOf ${JSON.stringify(s.mirrorOf)} names no service of this deployment`, `known: ${services.map((x) => x.name).join(', ')}`);
     if (leader === s) throw usageError(`${at(i)} (${s.name}): a service cannot mirror itself`);
     if (leader.mirrorOf) throw usageError(`${at(i)} (${s.name}): mirrorOf ${leader.name}, which is itself a mirror of ${leader.mirrorOf}`, `name the leader: mirrorOf: ${leader.mirrorOf}`);
-    if (leader.kind !== s.kind) throw usageError(`${at(i)} (${s.name}): a ${s.kind} cannot mirror ${leader.name}, a ${leader.kind}`);
+    if (leader.kind !== s.kind) throw usageError(`${at(i)} (${s.name}): a ${s.kind} cannot mirror ${leader.name} (kind ${leader.kind})`);
     if (s.to !== leader.to) throw usageError(`${at(i)} (${s.name}): a mirror goes to its leader's version (to: ${leader.to ?? 'the deployment\'s'}), not ${s.to ?? 'the deployment\'s'}`);
     leader.mirrors.push(s.name);
   });

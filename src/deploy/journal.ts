@@ -11,8 +11,6 @@ export interface PhaseRecord {
   endedAt?: string;
   /** What happened: "already at 2.250.0", "caught up at nexus index 1234 (leader 1234)", the error… */
   detail?: string;
-  /** The single-cell run of an upgrade phase (`synup history --dir`). */
-  runId?: string;
 }
 
 /** One `synup deploy upgrade` and its resumes: the phases in order and how far they got. */
