@@ -133,4 +133,26 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     expect(follower.layers).toEqual(lead.layers);
     expect(r.stderr).not.toContain(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
   }, 240_000);
+
+  it('rehearse: every service on a copy of its backup, one JUnit testsuite per service; a service without a backup fails its suite', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    expect((await harness.run(['-c', 'cortex00.yaml', 'backup'])).exitCode).toBe(0);
+    const report = path.join(harness.work, 'junit.xml');
+    const missing = await harness.run(['deploy', 'rehearse', '--to', '2.182.0', '--report', report]);
+    expect(missing.stderr).toMatch(/^  axon00 +FAILED no verified backup of axon00 at 2\.180\.0 newer than 1 h in \S+backups\/axon00$/m);
+    expect(missing.exitCode).toBe(1);
+    expect((await harness.run(['-c', 'axon00.yaml', 'backup'])).exitCode).toBe(0);
+    const passed = await harness.run(['deploy', 'rehearse', '--to', '2.182.0', '--report', report]);
+    expect(passed.exitCode, passed.stderr).toBe(0);
+    expect(passed.stderr).toMatch(/^  cortex00 +ok +2\.180\.0 → 2\.182\.0 passed, first boot /m);
+    expect(passed.stderr).toMatch(/^  cortex01 +ok +mirror of cortex00: rehearsed with its leader's data$/m);
+    const xml = readFileSync(report, 'utf8');
+    expect([...xml.matchAll(/<testsuite name="([^"]+)"/g)].map((m) => m[1])).toEqual(['axon00', 'cortex01', 'cortex00']);
+    expect(xml).toMatch(/<testsuites name="synup deploy rehearse lab" tests="\d+" failures="0"/);
+    expect(xml).toContain('classname="synup.deploy.lab.cortex00" name="wait-migrations"');
+    // The live cells were not touched.
+    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.180.0');
+    expect(await harness.active('cortex00')).toBe(true);
+  }, 240_000);
 });
+
