@@ -154,5 +154,28 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.180.0');
     expect(await harness.active('cortex00')).toBe(true);
   }, 240_000);
+
+  it('the old leader failing as a mirror is rolled back behind the new leader; resume after a promotion that already happened does not promote twice', async () => {
+    harness = await startDeployment({ version: '2.180.0', processEnv: { cortex00: { SYN_SIM_FAULT: 'crash-on-boot@2.182.0' } } });
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at upgrade-old-leader:cortex00: cortex00: the upgrade to 2\.182\.0 failed and was rolled back; cortex00 is at 2\.180\.0 again/);
+    expect(r.exitCode).toBe(4);
+    expect(r.stderr).toMatch(/^  cortex01 +2\.182\.0 +leader$/m);
+    expect(r.stderr).toMatch(/^  cortex00 +2\.180\.0 +mirror of cortex01$/m);
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(await harness.active('cortex00')).toBe(false);
+    // As if synup had been killed right after the promotion: the journal still says it is running.
+    const journal = path.join(harness.work, 'state', 'deployments', 'lab.json');
+    const run = JSON.parse(readFileSync(journal, 'utf8'));
+    run.phases['promote:cortex01'].state = 'running';
+    writeFileSync(journal, JSON.stringify(run));
+    harness.setProcessEnv('cortex00', {});
+    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/\[deploy\/promote:cortex01\] done: cortex01 already leads \(promoted before synup stopped\)/);
+    expect(await harness.version('cortex00')).toBe('2.182.0');
+    expect(await harness.active('cortex00')).toBe(false);
+    expect(await harness.active('cortex01')).toBe(true);
+  }, 240_000);
 });
 

@@ -100,6 +100,12 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       const session = sessionOf(ctx, service, 'leader');
       const oldLeader = byName.get(phase.peer!)!;
       const since = new Date();
+      // Resumed after synup was stopped mid-promotion: a mirror that already leads is not promoted twice.
+      if ((await session.health.check()).active) {
+        run.leaders[phase.peer!] = service.name;
+        if (commands.promotion === 'failure') setMirrorOf(sessionOf(ctx, oldLeader, 'mirror').cellDir, service.url!);
+        return `${service.name} already leads (promoted before synup stopped); ${await waitLeaderMigrated(session, since)}`;
+      }
       if (commands.promotion === 'graceful') {
         const handoffMs = await promote(commands, session);
         run.leaders[phase.peer!] = service.name;
