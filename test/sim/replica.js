@@ -74,6 +74,8 @@ export class Replica {
     this.agent = new https.Agent({ keepAlive: true, ca: this.ca });
     /** @type {Promise<void> | null} */
     this.following = null;
+    /** Ends the follow loop's pause at once (a promotion must not wait out a poll interval). */
+    this.wake = () => undefined;
     this.replay();
   }
 
@@ -127,15 +129,22 @@ export class Replica {
             this.storage.putNexus(offs, entry);
             this.apply(offs, entry);
           }
-          if (result.items.length < BATCH) await sleep(POLL_MS, undefined, { signal: this.signal }).catch(() => undefined);
+          if (result.items.length < BATCH) await this.pause(POLL_MS);
         } catch (error) {
           if (!failing) log.warning(`mirror: cannot reach ${url}: ${/** @type {Error} */ (error).message}`, 'nexus.py:runMirrorLoop');
           failing = true;
-          await sleep(5 * POLL_MS, undefined, { signal: this.signal }).catch(() => undefined);
+          await this.pause(5 * POLL_MS);
         }
       }
     })();
     this.track(this.following);
+  }
+
+  /** Sleeps `ms`, less when stopping or woken. @param {number} ms */
+  async pause(ms) {
+    const woken = new AbortController();
+    this.wake = () => woken.abort();
+    await sleep(ms, undefined, { signal: AbortSignal.any([this.signal, woken.signal]) }).catch(() => undefined);
   }
 
   /**
@@ -170,6 +179,7 @@ export class Replica {
   async takeOver() {
     const was = this.leaderUrl;
     this.leaderUrl = null;
+    this.wake();
     await this.following;
     setMirrorUrl(this.dir, null);
     this.state.active = true;
@@ -192,6 +202,7 @@ export class Replica {
     }
     if (waitOffs !== undefined) {
       const deadline = Date.now() + HANDOFF_TIMEOUT_MS;
+      this.wake();
       while (this.storage.nexusIndex() < waitOffs) {
         if (Date.now() > deadline) throw Object.assign(new Error(`Remote mirror did not catch up in time: ${this.storage.nexusIndex()}/${waitOffs}.`), { code: 'NotReady' });
         await sleep(10);
