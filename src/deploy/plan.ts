@@ -79,9 +79,10 @@ function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[],
   return phases;
 }
 
-function clientDowntime(s: DeploymentService, estimate: DowntimeEstimate | null): string {
+function clientDowntime(s: DeploymentService, estimate: DowntimeEstimate | null, promotion: 'graceful' | 'failure'): string {
   const single = estimate ? `stop + cold defrag (~${formatDuration(estimate.defragSeconds * 1000)}) + first boot (${estimate.bootSeconds === null ? 'unknown until rehearsed' : `~${formatDuration(estimate.bootSeconds * 1000)}`})` : 'stop + cold defrag + first boot';
-  if (s.mirrors.length) return `the promotion only (a hand-off of a few seconds at most); without mirrors it would be ${single}`;
+  const window = promotion === 'graceful' ? "writes pause while the mirror takes the leader's last entries" : "from the leader's stop until the mirror is promoted";
+  if (s.mirrors.length) return `the promotion only (${window}); without mirrors it would be ${single}`;
   if (s.mirrorOf) return `none for writers (they use the leader); readers pinned to this mirror: ${single}`;
   return single;
 }
@@ -106,7 +107,7 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
     warnings: plan?.warnings ?? [],
     steps: plan?.steps ?? [],
     downtime: plan
-      ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null), estimate: estimates.get(s.name) ?? null }
+      ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null, deployment.mirror?.promotion ?? 'graceful'), estimate: estimates.get(s.name) ?? null }
       : { clientVisible: 'none: already at its target version', estimate: null },
   }));
 
