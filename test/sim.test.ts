@@ -69,6 +69,7 @@ describe('first boot', () => {
       cellVersion: '2.180.0',
       synapseVersion: '2.180.0',
       nexusVersion: '2.198',
+      nexusIndex: 0,
       vers: { 'cell:storage': 2, 'sim:storage': 0 },
       layers: [{ iden: created.layers[0], modelVersion: '0.2.30', nodes: 60, migrated: {} }], // 70 seeded, every 7th deleted
     });

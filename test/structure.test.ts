@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The drawn structure of src/: arrows run one way, from a higher layer to a lower one, and never in a circle.
- * cli → runner → plan/backup/service/health/doctor/volume → lmdb/config/changelog/safety → base (ui/, errors, fsutil, proc, version…).
+ * cli/deploy → runner → plan/backup/service/health/doctor/volume → lmdb/config/changelog/safety → base (ui/, errors, fsutil, proc, version…).
  * A module may import from its own layer's folder or any lower layer; type-only imports count too (they are arrows).
  */
 const LAYERS: Record<string, number> = {
-  cli: 5,
+  // deploy orchestrates single-cell commands (it runs `synup upgrade` per service): the CLI's layer.
+  cli: 5, deploy: 5,
   runner: 4,
   plan: 3, backup: 3, service: 3, health: 3, doctor: 3, volume: 3,
   lmdb: 2, config: 2, changelog: 2, safety: 2,

@@ -188,6 +188,8 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--root <dir>', 'read /proc and /sys under this root (for tests and containers)')
     .action(on('doctor'));
 
+  declareDeploy(program, on);
+
   program
     .command('volume-job', { hidden: true })
     .description('internal: run inside a Kubernetes Job on the cell volume (SYNUP_CELL_DIR, SYNUP_BACKUP_DIR); one JSON result line')
@@ -205,6 +207,44 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .requiredOption('--to <version>', 'the Synapse release whose changelog to fetch (e.g. the upgrade target)')
     .option('--base-url <url>', 'where tags are served: <url>/v<version>/CHANGELOG.rst (default: SYNUP_CHANGELOG_BASE_URL, else GitHub raw files of vertexproject/synapse)')
     .action(on('changelog update'));
+}
+
+/** `synup deploy …`: a whole deployment (deployment.yaml), in the devops guide's order, mirrors first. */
+function declareDeploy(program: Command, on: (name: string) => (...params: unknown[]) => Promise<void>): void {
+  const deploy = program.command('deploy').description('a whole deployment (AHA, Axon, JsonStor, Cortex and its mirrors…): plan, upgrade in order, resume');
+  const file = ['-f, --file <deployment.yaml>', 'the deployment file', 'deployment.yaml'] as const;
+  deploy
+    .command('plan')
+    .description('the order, migrations, steps and client-visible downtime of every service')
+    .option(...file)
+    .option('--to <version>', 'target version (default: to: in the deployment file)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
+    .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
+    .action(on('deploy plan'));
+  const runs = [
+    ['upgrade', 'upgrade every service in order: mirrors first, promote, old leader as a mirror; stop at the first failure'],
+    ['resume', 'go on with the deployment run that stopped (after a failure was fixed, or synup was killed)'],
+  ] as const;
+  for (const [name, description] of runs) {
+    const run = deploy.command(name).description(description).option(...file);
+    if (name === 'upgrade') run.option('--to <version>', 'target version (default: to: in the deployment file)');
+    run
+      .option('--backup', 'make a fresh verified backup of each service now (live, before its downtime)')
+      .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
+      .action(on(`deploy ${name}`));
+  }
+  deploy
+    .command('rehearse')
+    .description("each service's upgrade rehearsed on a scratch copy of its newest verified backup (mirrors: their leader's)")
+    .option(...file)
+    .option('--to <version>', 'target version (default: to: in the deployment file)')
+    .option('--report <file>', 'write a JUnit XML report: one testsuite per service')
+    .action(on('deploy rehearse'));
+  deploy
+    .command('status')
+    .description('the last deployment run: each service\'s version and role, phases done, where it stopped')
+    .option(...file)
+    .action(on('deploy status'));
 }
 
 /** Whether --json was given before any `--` (commander has not parsed yet when it reports a parse error). */

@@ -23,7 +23,7 @@ const COPY_BYTES_PER_S = 150e6;
 const VERIFY_BYTES_PER_S = 800e6;
 
 /** Downtime from data size; the first boot from the newest passing rehearsal of the same from → to, if any. */
-async function estimateFor(cellDir: string, guid: string | null, stateDir: string, { from, to }: UpgradePlan): Promise<DowntimeEstimate> {
+export async function estimateFor(cellDir: string, guid: string | null, stateDir: string, { from, to }: UpgradePlan): Promise<DowntimeEstimate> {
   const { estimateCompactedBytes } = await import('../runner/estimate.js');
   const { latestPassingRehearsal } = await import('../runner/rehearsals.js');
   const dataBytes = await estimateCompactedBytes(cellDir);

@@ -96,8 +96,10 @@ function buildSchema(z: typeof Zod) {
         name: cellName.optional(),
         dir: z.string().min(1).optional(),
         kind: z.string().default('cortex'),
+        /** mirror: a passive follower of a leader; it is ready when it answers, never "active" (no wait for it). */
+        role: z.enum(['leader', 'mirror']).default('leader'),
       })
-      .default({ kind: 'cortex' }),
+      .default({ kind: 'cortex', role: 'leader' }),
     changelog: z.string().min(1).optional(),
     state: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
     backup: z

@@ -14,6 +14,8 @@ export interface ActiveCheck {
 }
 
 export interface CheckOptions extends HealthTarget {
+  /** A mirror: an answer saying "not active" (passive) counts as ready. */
+  passiveIsReady?: boolean;
   signal?: AbortSignal;
   /** One request's budget (default 5 s). */
   timeoutMs?: number;
@@ -50,7 +52,11 @@ export async function checkActive(options: CheckOptions): Promise<ActiveCheck> {
   const url = baseUrl(options) + ACTIVE_PATH;
   try {
     const response = await requestJson(options, ACTIVE_PATH, { signal: options.signal, timeoutMs: options.timeoutMs });
-    return { ...judgeActive(response.status, response.json, response.excerpt), url };
+    const judged = judgeActive(response.status, response.json, response.excerpt);
+    if (options.passiveIsReady && (response.json as { result?: { active?: unknown } } | undefined)?.result?.active === false && judged.detail.startsWith('answers')) {
+      return { active: true, detail: 'ready: answers as a passive mirror', url };
+    }
+    return { ...judged, url };
   } catch (error) {
     if (error instanceof Unreachable) return { active: false, detail: error.message, url };
     throw error;

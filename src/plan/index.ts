@@ -3,7 +3,7 @@ import { newestRelease, normalizeVersion, selectReleases } from '../changelog/in
 import type { SynupConfig } from '../config/schema.js';
 import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
-export { renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
+export { markdownPage, renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
 export { renderPlanText } from './text.js';
 export type { DowntimeEstimate, PlanDocument, PlannedStep, PlanSettings, UpgradePlan } from './types.js';
 

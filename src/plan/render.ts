@@ -76,8 +76,13 @@ const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '
 
 /** Standalone, printable HTML (no external assets), rendered from the Markdown runbook with marked. */
 export function renderPlanHtml(plan: PlanDocument, extras: RunbookExtras = {}): string {
-  const body = loadMarked().marked.parse(renderPlanMarkdown(plan, extras), { async: false, gfm: true }) as string;
-  const title = escapeHtml(extras.title ?? `Synapse upgrade ${plan.from} → ${plan.to}`);
+  return markdownPage(extras.title ?? `Synapse upgrade ${plan.from} → ${plan.to}`, renderPlanMarkdown(plan, extras));
+}
+
+/** A Markdown runbook as one standalone, printable HTML page. */
+export function markdownPage(rawTitle: string, markdown: string): string {
+  const body = loadMarked().marked.parse(markdown, { async: false, gfm: true }) as string;
+  const title = escapeHtml(rawTitle);
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -29,21 +29,28 @@ const xml = (s: string) =>
 
 /** JUnit XML as CI systems read it: one testsuite, each step a testcase with its time in seconds. */
 export function renderJUnit(result: RehearsalResult): string {
-  const failures = result.cases.filter((c) => !c.ok).length;
-  const cases = result.cases.map((c) => {
-    const head = `    <testcase classname="synup.rehearse.${xml(result.from)}-to-${xml(result.to)}" name="${xml(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}"`;
-    if (c.ok) return `${head}>${c.detail ? `\n      <system-out>${xml(c.detail)}</system-out>\n    ` : ''}</testcase>`;
-    return `${head}>\n      <failure message="${xml(c.error ?? 'failed')}" type="SynupRehearsalFailure">${xml(c.error ?? '')}</failure>\n    </testcase>`;
+  return renderJUnitSuites('synup rehearse', [{ name: `upgrade ${result.from} → ${result.to}`, classname: `synup.rehearse.${result.from}-to-${result.to}`, result }]);
+}
+
+/** Several rehearsals (a deployment's services) in one report: one testsuite each. */
+export function renderJUnitSuites(title: string, suites: { name: string; classname: string; result: Pick<RehearsalResult, 'cases' | 'durationMs' | 'startedAt'> }[]): string {
+  const count = (pick: (c: RehearsalCase) => boolean) => suites.reduce((n, s) => n + s.result.cases.filter(pick).length, 0);
+  const seconds = (ms: number) => (ms / 1000).toFixed(3);
+  const body = suites.flatMap(({ name, classname, result }) => {
+    const failures = result.cases.filter((c) => !c.ok).length;
+    const cases = result.cases.map((c) => {
+      const head = `    <testcase classname="${xml(classname)}" name="${xml(c.name)}" time="${seconds(c.durationMs)}"`;
+      if (c.ok) return `${head}>${c.detail ? `\n      <system-out>${xml(c.detail)}</system-out>\n    ` : ''}</testcase>`;
+      return `${head}>\n      <failure message="${xml(c.error ?? 'failed')}" type="SynupRehearsalFailure">${xml(c.error ?? '')}</failure>\n    </testcase>`;
+    });
+    return [
+      `  <testsuite name="${xml(name)}" tests="${result.cases.length}" failures="${failures}" errors="0" skipped="0" time="${seconds(result.durationMs)}" timestamp="${xml(result.startedAt)}">`,
+      ...cases,
+      '  </testsuite>',
+    ];
   });
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="synup rehearse" tests="${result.cases.length}" failures="${failures}" time="${(result.durationMs / 1000).toFixed(3)}">`,
-    `  <testsuite name="upgrade ${xml(result.from)} → ${xml(result.to)}" tests="${result.cases.length}" failures="${failures}" errors="0" skipped="0" time="${(result.durationMs / 1000).toFixed(3)}" timestamp="${xml(result.startedAt)}">`,
-    ...cases,
-    '  </testsuite>',
-    '</testsuites>',
-    '',
-  ].join('\n');
+  const total = suites.reduce((ms, s) => ms + s.result.durationMs, 0);
+  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="${xml(title)}" tests="${count(() => true)}" failures="${count((c) => !c.ok)}" time="${seconds(total)}">`, ...body, '</testsuites>', ''].join('\n');
 }
 
 export function renderRehearsalMarkdown(result: RehearsalResult): string {

@@ -44,6 +44,7 @@ export function healthProbe(config: SynupConfig, cellDir: string, adapter: Servi
     cellDir,
     ca: config.health.ca,
     insecure: config.health.insecure,
+    passiveIsReady: config.cell.role === 'mirror',
   };
   return {
     waitForActive: ({ deadlineMs, signal }) => waitForActive({ ...target, deadlineMs, signal }).then(() => undefined),

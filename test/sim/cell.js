@@ -19,6 +19,7 @@ import { runModelMigrations, runStorageMigrations } from './migrate.js';
 import { migratingReleases, scheduleFor, STORAGE_VERS } from './migrations.js';
 import { parseOptions, USAGE, UsageError } from './options.js';
 import { listenHttps } from './server.js';
+import { Replica } from './replica.js';
 import { NEXUS_VERSION, SimStorage } from './storage.js';
 import { compareTuples, pyTuple, toTuple } from './versions.js';
 
@@ -148,7 +149,24 @@ async function boot() {
   }
 
   const durationMs = options.migrationMs / 2;
-  await runStorageMigrations({ storage, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });
+  const store = storage;
+  /** The migrations an active cell runs, and what they did (for the nexus entry its mirrors replay). */
+  const models = () => Object.fromEntries(store.layerIdens().map((iden) => [iden, store.layerModel(iden)]));
+  const migrate = async () => {
+    const before = { storage: store.getVers(STORAGE_VERS), model: JSON.stringify(models()) };
+    const ran = await runStorageMigrations({ storage: store, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });
+    await runModelMigrations({ storage: store, revisions: schedule.model, durationMs, signal: stopping.signal });
+    if (ran === 0 && JSON.stringify(models()) === before.model) return null;
+    return { storage: store.getVers(STORAGE_VERS), releases: schedule.storage.slice(before.storage, before.storage + ran), model: models() };
+  };
+  // A mirror (mirror: in cell.yaml / cell.mods.yaml) follows its leader and runs no migration until promoted.
+  const state = { active: false, version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple };
+  const replica = new Replica({ dir, storage, state, signal: stopping.signal, migrate, track });
+  if (!replica.isMirror) {
+    const before = storage.getVers(STORAGE_VERS);
+    const ran = await runStorageMigrations({ storage, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });
+    if (ran > 0) replica.push(['sim:migrated', { storage: storage.getVers(STORAGE_VERS), releases: schedule.storage.slice(before, before + ran), model: {} }]);
+  }
   if (stopping.signal.aborted) return;
   if (faults.has('hang-before-active')) {
     log.warning('hanging before the listener is up (fault hang-before-active)', 'cell.py:initServiceNetwork');
@@ -156,15 +174,27 @@ async function boot() {
   }
 
   // Active (the leader) before the listener: the model migration starts first and runs in the background.
-  const state = { active: !faults.has('never-active'), version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple };
-  if (state.active) track(runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal }));
+  state.active = !replica.isMirror && !faults.has('never-active');
+  if (state.active) {
+    const before = JSON.stringify(models());
+    track(
+      runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal }).then(() => {
+        if (!stopping.signal.aborted && JSON.stringify(models()) !== before) replica.push(['sim:migrated', { storage: store.getVers(STORAGE_VERS), releases: [], model: models() }]);
+      }),
+    );
+  }
   // The real Cortex logs `beginning model migration` 60–100 ms before `https listening`, and is active right after.
   await new Promise((resolve) => setTimeout(resolve, 60 + Math.random() * 40));
   try {
-    const listening = await listenHttps({ ...certs, port: options.port, state, password: options.password });
+    const listening = await listenHttps({ ...certs, port: options.port, state, password: options.password, routes: (method, url, body) => replica.route(method, url, body) });
     server = listening.server;
     if (stopping.signal.aborted) return void server.close();
     log.info(`https listening: ${listening.port}`, 'cell.py:initServiceNetwork');
+    replica.myUrl = `https://127.0.0.1:${listening.port}/`;
+    if (replica.isMirror) {
+      replica.follow();
+      return log.info(`cell is passive (mirror of ${replica.leaderUrl})`, 'cell.py:setCellActive');
+    }
   } catch (error) {
     const { code, message } = /** @type {NodeJS.ErrnoException} */ (error);
     die('OSError', `error while attempting to bind on address ('127.0.0.1', ${options.port}): ${code ?? message}`);

@@ -91,6 +91,7 @@ export async function createSimCell(dir, { version, seed = 0, timeoutMs = 120_00
  * @property {string | null} cellVersion
  * @property {string | null} synapseVersion
  * @property {string | null} nexusVersion
+ * @property {number} nexusIndex  the offset the next nexus entry takes (Synapse's getNexsIndx)
  * @property {Record<string, unknown>} vers  cell:vers (cell:storage, sim:storage: storage migrations applied)
  * @property {{ iden: string, modelVersion: string | null, nodes: number, migrated: Record<string, number> }[]} layers
  *   migrated: per release, how many nodes its storage migration rewrote
@@ -99,10 +100,11 @@ export async function createSimCell(dir, { version, seed = 0, timeoutMs = 120_00
 /**
  * Reads a sim cell's data in a child process (read-only; fine while the cell runs; no env stays open here).
  * @param {string} dir
- * @returns {Promise<SimCellState>}
+ * @param {{ names?: boolean }} [options]  names: also the names of the nodes clients wrote (POST /api/v1/sim/nodes)
+ * @returns {Promise<SimCellState & { names?: string[] }>}
  */
-export async function inspectSimCell(dir) {
-  return JSON.parse(await runToEnd(INSPECT_JS, [dir], 60_000));
+export async function inspectSimCell(dir, { names = false } = {}) {
+  return JSON.parse(await runToEnd(INSPECT_JS, names ? [dir, '--names'] : [dir], 60_000));
 }
 
 /**

@@ -4,6 +4,7 @@
 //                          whole data model (HTTP basic auth as root when a password is set)
 //   POST /api/v1/storm/call {"query":"return($lib.version.synapse())"} → {"status":"ok","result":[2,181,0]} (same auth;
 //                          the only Storm the sim knows)
+//   /api/v1/sim/…          the replication API of replica.js (nexus, client writes, promote, handoff)
 //   anything else          404 {"status":"err","code":"NoSuchPath",…}
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -47,11 +48,16 @@ function authorized(req, password) {
 }
 
 /**
+ * @typedef {(method: string, url: URL, body: () => Promise<any>) => Promise<[number, object]> | null} ExtraRoutes
+ *   more routes (the replication API of replica.js): null when the path is not theirs
+ */
+
+/**
  * Listens; resolves with the server and the bound port, rejects with the listen error (e.g. EADDRINUSE).
- * @param {{ cert: string, key: string, port: number, state: ApiState, password?: string }} options  cert/key: file paths
+ * @param {{ cert: string, key: string, port: number, state: ApiState, password?: string, routes?: ExtraRoutes }} options  cert/key: file paths
  * @returns {Promise<{ server: https.Server, port: number }>}
  */
-export function listenHttps({ cert, key, port, state, password }) {
+export function listenHttps({ cert, key, port, state, password, routes }) {
   const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
     /** @param {number} status @param {object} body @param {Record<string, string>} [headers] */
     const send = (status, body, headers = {}) => {
@@ -76,6 +82,8 @@ export function listenHttps({ cert, key, port, state, password }) {
         return send(200, { status: 'ok', result: state.version });
       });
     }
+    const extra = routes?.(req.method ?? 'GET', new URL(req.url ?? '/', 'https://localhost'), () => readJson(req));
+    if (extra) return void extra.then(([status, body]) => send(status, body), (/** @type {Error} */ e) => send(500, { status: 'err', code: 'SynErr', mesg: e.message }));
     return send(404, { status: 'err', code: 'NoSuchPath', mesg: `No such path: ${route}` });
   });
   return new Promise((resolve, reject) => {

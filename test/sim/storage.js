@@ -71,6 +71,43 @@ export class SimStorage {
     this.info = this.cell.openDB({ name: 'cell:info', ...BINARY });
     this.vers = this.cell.openDB({ name: 'cell:vers', ...BINARY });
     this.cortex = this.cell.openDB({ name: 'cortex', ...BINARY });
+    /** The nexus log: every change a leader makes, by offset (8-byte big-endian), which its mirrors replay. */
+    this.nexus = this.cell.openDB({ name: 'sim:nexus', ...BINARY });
+  }
+
+  /** The offset the next nexus entry takes (Synapse's getNexsIndx). @returns {number} */
+  nexusIndex() {
+    for (const key of this.nexus.getKeys({ reverse: true, limit: 1 })) return Number(key.readBigUInt64BE(0)) + 1;
+    return 0;
+  }
+
+  /** Records a change at `offs` (a leader: its next index; a mirror: the leader's offset). @param {number} offs @param {unknown} entry */
+  putNexus(offs, entry) {
+    const key = Buffer.alloc(8);
+    key.writeBigUInt64BE(BigInt(offs));
+    this.nexus.putSync(key, pack(entry));
+  }
+
+  /** Up to `max` entries from `offs` on, ascending. @param {number} offs @param {number} max @returns {[number, unknown][]} */
+  nexusRange(offs, max) {
+    const start = Buffer.alloc(8);
+    start.writeBigUInt64BE(BigInt(offs));
+    return [...this.nexus.getRange({ start, limit: max })].map(({ key, value }) => [Number(key.readBigUInt64BE(0)), unpack(value)]);
+  }
+
+  /**
+   * A node a client wrote (`sim:node` named `name`), with its indexes; idempotent (a replayed entry changes nothing).
+   * @param {string} iden  @param {string} name
+   */
+  addNamedNode(iden, name) {
+    const { env, nodes, byform, byprop } = this.layer(iden);
+    const buid = createHash('sha256').update(pack(['sim:node', name])).digest();
+    env.transactionSync(() => {
+      if (nodes.getBinary(buid) !== undefined) return;
+      nodes.putSync(buid, pack({ ndef: ['sim:node', name], props: { name }, migrated: [] }));
+      byform.putSync(utf8('sim:node'), buid);
+      byprop.putSync(utf8(`sim:node:name=${name}`), buid);
+    });
   }
 
   /** @param {string} envDir @returns {Env} */
@@ -193,6 +230,16 @@ export class SimStorage {
     }
   }
 
+  /** Names of the nodes clients wrote (not the seeded ones), sorted. @returns {string[]} */
+  writtenNames() {
+    const names = [];
+    for (const iden of this.layerIdens()) for (const { value } of this.layer(iden).nodes.getRange({})) {
+      const name = unpack(value).ndef[1];
+      if (typeof name === 'string') names.push(name);
+    }
+    return names.sort();
+  }
+
   /** What the data says, for tests (`node test/sim/inspect.js <dir>`). */
   describe() {
     const version = (/** @type {string} */ key) => fromTuple(this.getInfo(key));
@@ -200,6 +247,7 @@ export class SimStorage {
       cellVersion: version('cell:version'),
       synapseVersion: version('synapse:version'),
       nexusVersion: version('nexus:version'),
+      nexusIndex: this.nexusIndex(),
       vers: Object.fromEntries([...this.vers.getRange({})].map(({ key, value }) => [key.toString('utf8'), unpack(value)])),
       layers: this.layerIdens().map((iden) => {
         /** @type {Record<string, number>} */

@@ -1,0 +1,145 @@
+import path from 'node:path';
+import { usageError } from '../errors.js';
+import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
+import type { CommandContext } from './context.js';
+import { emitJson, say } from '../ui/output.js';
+
+interface DeployPlanFlags {
+  file: string;
+  to?: string;
+  format: 'text' | 'json' | 'md' | 'html';
+  output?: string;
+}
+
+/** `synup deploy plan`: the whole deployment's order, per-service migrations, steps and downtime. */
+export async function runDeployPlan(ctx: CommandContext, _args: string[], flags: DeployPlanFlags): Promise<number> {
+  if (ctx.out.json && flags.format !== 'text' && flags.format !== 'json') {
+    throw usageError(`--json and --format ${flags.format} ask for two different outputs`, `drop --json to get ${flags.format}, or drop --format to get the plan as JSON`);
+  }
+  const outputFile = flags.output ? path.resolve(ctx.cwd, flags.output) : undefined;
+  if (outputFile) checkOutputFile(outputFile, '-o');
+  const { prepareDeployment } = await import('../deploy/prepare.js');
+  const { renderDeploymentHtml, renderDeploymentMarkdown, renderDeploymentText } = await import('../deploy/render.js');
+  const { plan } = await prepareDeployment(ctx, flags.file, flags.to, { estimate: true });
+  const format = ctx.out.json ? 'json' : flags.format;
+  const rendered =
+    format === 'json' ? JSON.stringify(plan, null, ctx.out.json ? undefined : 2) + '\n'
+    : format === 'md' ? renderDeploymentMarkdown(plan)
+    : format === 'html' ? renderDeploymentHtml(plan)
+    : renderDeploymentText(plan) + '\n';
+  if (outputFile) {
+    writeFileAtomic(outputFile, rendered, 0o644);
+    say(ctx.out, `Wrote ${format} plan of deployment ${plan.deployment} to ${outputFile}`);
+    if (ctx.out.json) emitJson(ctx.out, { written: outputFile, format });
+    return 0;
+  }
+  (format === 'text' ? ctx.out.stderr : ctx.out.stdout).write(rendered);
+  return 0;
+}
+
+interface DeployUpgradeFlags {
+  file: string;
+  to?: string;
+  backup?: boolean;
+  yes?: boolean;
+}
+
+/** `synup deploy upgrade` (a new run) and `synup deploy resume` (the run that stopped): every service in order. */
+export async function runDeployUpgrade(ctx: CommandContext, _args: string[], flags: DeployUpgradeFlags): Promise<number> {
+  return deployRun(ctx, flags, false);
+}
+
+export async function runDeployResume(ctx: CommandContext, _args: string[], flags: DeployUpgradeFlags): Promise<number> {
+  return deployRun(ctx, flags, true);
+}
+
+async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume: boolean): Promise<number> {
+  const { loadDeployment } = await import('../deploy/file.js');
+  const { DeploymentJournal } = await import('../deploy/journal.js');
+  const { prepareDeployment, deploymentStateDir } = await import('../deploy/prepare.js');
+  const { newDeploymentRun, runDeployment } = await import('../deploy/runner.js');
+  const { acquireLock } = await import('../safety/lock.js');
+  const { confirmOrRefuse } = await import('../ui/prompt.js');
+  const { SynupError, ExitCode } = await import('../errors.js');
+
+  const deployment = loadDeployment(flags.file, ctx.cwd);
+  const stateDir = deploymentStateDir(deployment, ctx.env);
+  const journal = new DeploymentJournal(stateDir, deployment.name);
+  const previous = journal.read();
+  if (resume && (!previous || previous.outcome === 'done')) {
+    say(ctx.out, previous ? `Deployment ${deployment.name}: the last run finished (${previous.endedAt}); nothing to resume.` : `Deployment ${deployment.name}: no run to resume.`);
+    if (ctx.out.json) emitJson(ctx.out, { ok: true, deployment: deployment.name, resumed: false });
+    return previous ? 0 : ExitCode.usage;
+  }
+  if (!resume && previous && previous.outcome !== 'done') {
+    throw new SynupError('refused', `deployment ${deployment.name} has a run that did not finish (${previous.outcome}${previous.error ? `: ${previous.error}` : ''})`, {
+      hint: 'fix the cause, then `synup deploy resume`; `synup deploy status` shows where it stopped',
+    });
+  }
+  const prepared = await prepareDeployment(ctx, flags.file, flags.to, { targets: resume ? previous!.targets : undefined });
+  const run = resume ? previous! : newDeploymentRun(prepared);
+  const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
+  await confirmOrRefuse(ctx.out, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
+  const lock = acquireLock(stateDir, deployment.file, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' });
+  try {
+    const result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false });
+    const versions = await serviceVersions(prepared.deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), run.leaders, prepared.deployment.services);
+    if (ctx.out.json) emitJson(ctx.out, { type: 'deployment', deployment: deployment.name, outcome: result.outcome, ...(result.outcome === 'done' ? {} : { phase: result.phase, error: result.error }), services: versions });
+    say(ctx.out, result.outcome === 'done' ? `Deployment ${deployment.name} upgraded.` : `Deployment ${deployment.name} stopped at ${result.phase}: ${result.error}`);
+    for (const v of versions) say(ctx.out, `  ${v.name.padEnd(16)} ${(v.version ?? '?').padEnd(10)} ${v.role}`);
+    if (result.outcome !== 'done') say(ctx.out, 'Fix the cause, then `synup deploy resume` goes on from that phase.');
+    return result.outcome === 'done' ? 0 : result.outcome === 'rolled-back' ? ExitCode.rolledBack : ExitCode.failed;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Each service's version from its data and its role now (after promotions). */
+async function serviceVersions(cells: { name: string; dir: string }[], leaders: Record<string, string>, services: { name: string; mirrorOf: string | null }[]) {
+  const { readCellInfo } = await import('../lmdb/cellinfo.js');
+  const roleOf = (name: string) => {
+    const lead = Object.entries(leaders).find(([file, now]) => file === name || now === name || services.find((s) => s.name === name)?.mirrorOf === file);
+    if (!lead) return 'standalone';
+    return lead[1] === name ? 'leader' : `mirror of ${lead[1]}`;
+  };
+  return Promise.all(cells.map(async (c) => ({ name: c.name, version: (await readCellInfo(c.dir).catch(() => null))?.cellVersion ?? null, role: roleOf(c.name) })));
+}
+
+/** `synup deploy status`: the last run, phase by phase, and each service's version and role. */
+export async function runDeployStatus(ctx: CommandContext, _args: string[], flags: { file: string }): Promise<number> {
+  const { loadDeployment } = await import('../deploy/file.js');
+  const { DeploymentJournal } = await import('../deploy/journal.js');
+  const { deploymentStateDir } = await import('../deploy/prepare.js');
+  const deployment = loadDeployment(flags.file, ctx.cwd);
+  const run = new DeploymentJournal(deploymentStateDir(deployment, ctx.env), deployment.name).read();
+  const leaders = run?.leaders ?? Object.fromEntries(deployment.services.filter((s) => s.mirrors.length).map((s) => [s.name, s.name]));
+  const versions = await serviceVersions(deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), leaders, deployment.services);
+  if (ctx.out.json) {
+    emitJson(ctx.out, { deployment: deployment.name, run, services: versions });
+    return 0;
+  }
+  say(ctx.out, run ? `Deployment ${deployment.name}: last run ${run.outcome} (started ${run.startedAt}${run.error ? `; ${run.error}` : ''})` : `Deployment ${deployment.name}: never run`);
+  for (const v of versions) say(ctx.out, `  ${v.name.padEnd(16)} ${(v.version ?? '?').padEnd(10)} ${v.role}`);
+  for (const id of run?.phaseOrder ?? []) say(ctx.out, `  ${run!.phases[id]!.state.padEnd(11)} ${id}${run!.phases[id]!.detail ? `: ${run!.phases[id]!.detail}` : ''}`);
+  return 0;
+}
+
+/** `synup deploy rehearse`: each service's upgrade rehearsed on a copy of its backup; one JUnit testsuite per service. */
+export async function runDeployRehearse(ctx: CommandContext, _args: string[], flags: { file: string; to?: string; report?: string }): Promise<number> {
+  const reportFile = flags.report ? path.resolve(ctx.cwd, flags.report) : undefined;
+  if (reportFile) checkOutputFile(reportFile, '--report');
+  const { prepareDeployment } = await import('../deploy/prepare.js');
+  const { rehearseDeployment } = await import('../deploy/rehearse.js');
+  const { renderJUnitSuites } = await import('../runner/rehearsal-report.js');
+  const prepared = await prepareDeployment(ctx, flags.file, flags.to);
+  const rehearsals = await rehearseDeployment(ctx, prepared);
+  const ok = rehearsals.every((r) => r.result.ok);
+  if (reportFile) {
+    const suites = rehearsals.map((r) => ({ name: r.service, classname: `synup.deploy.${prepared.deployment.name}.${r.service}`, result: r.result }));
+    writeFileAtomic(reportFile, renderJUnitSuites(`synup deploy rehearse ${prepared.deployment.name}`, suites), 0o644);
+  }
+  if (ctx.out.json) emitJson(ctx.out, { deployment: prepared.deployment.name, ok, services: rehearsals.map((r) => ({ service: r.service, ok: r.result.ok, summary: r.summary, cases: r.result.cases })) });
+  say(ctx.out, `Deployment ${prepared.deployment.name} rehearsal ${ok ? 'passed' : 'FAILED'}:`);
+  for (const r of rehearsals) say(ctx.out, `  ${r.service.padEnd(16)} ${r.result.ok ? 'ok    ' : 'FAILED'} ${r.summary}`);
+  return ok ? 0 : 1;
+}

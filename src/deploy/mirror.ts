@@ -1,0 +1,86 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDocument } from 'yaml';
+import { writeFileAtomic } from '../fsutil.js';
+import { execa } from 'execa';
+import { errorMessage, SynupError } from '../errors.js';
+import { formatDuration } from '../units.js';
+import type { CellSession } from '../runner/session.js';
+import type { MirrorCommands } from './file.js';
+
+const POLL_MS = 250;
+
+/** `{dir}`, `{port}`, `{host}`, `{name}` of the service a mirror command is run for. */
+function fill(template: string[], session: CellSession): string[] {
+  const values: Record<string, string> = { dir: session.cellDir, port: String(session.config.health.port), host: session.config.health.host, name: session.cellName };
+  return template.map((arg) => arg.replace(/\{(dir|port|host|name)\}/g, (_, key: string) => values[key]!));
+}
+
+/** Runs a mirror command where the service runs (through its adapter: as is, `docker compose exec`, `kubectl exec`). */
+async function runCommand(commands: MirrorCommands, template: string[], session: CellSession): Promise<string> {
+  const argv = await session.adapter.execArgv(fill(template, session));
+  const result = await execa(argv[0]!, argv.slice(1), { env: { ...process.env, ...commands.env }, timeout: commands.commandTimeout, reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0 || result.timedOut) {
+    const why = result.timedOut ? `no answer within ${formatDuration(commands.commandTimeout)}` : `exit ${result.exitCode ?? result.signal}`;
+    const last = `${result.stderr}\n${result.stdout}`.trim().split('\n').at(-1) ?? '';
+    throw new SynupError('failed', `${argv[0]} ${argv.slice(1).join(' ')} for ${session.cellName}: ${why}${last ? `: ${last.slice(0, 300)}` : ''}`);
+  }
+  return result.stdout;
+}
+
+/** The service's nexus index (Synapse's getNexsIndx): the offset its next change will take. */
+export async function nexusIndex(commands: MirrorCommands, session: CellSession): Promise<number> {
+  const stdout = await runCommand(commands, commands.nexusIndex, session);
+  const value = stdout.trim().split('\n').at(-1)?.trim() ?? '';
+  if (!/^\d+$/.test(value)) throw new SynupError('failed', `mirror.nexusIndex for ${session.cellName} printed ${JSON.stringify(value.slice(0, 80))}, not a nexus index (a whole number)`, { hint: 'check mirror.nexusIndex in the deployment file' });
+  return Number(value);
+}
+
+/**
+ * A mirror is caught up when its nexus index reaches the leader's, read once before waiting (writes go on; the
+ * mirror must have everything the leader had when asked) — and it answers as a ready mirror.
+ */
+export async function waitCaughtUp(commands: MirrorCommands, mirror: CellSession, leader: CellSession, signal?: AbortSignal): Promise<{ mirrorIndex: number; leaderIndex: number; waitedMs: number }> {
+  const started = Date.now();
+  const leaderIndex = await nexusIndex(commands, leader);
+  let last = 'no answer yet';
+  while (Date.now() - started < commands.catchUpTimeout) {
+    signal?.throwIfAborted();
+    try {
+      const ready = await mirror.health.check();
+      if (!ready.active) last = `not ready: ${ready.detail}`;
+      else {
+        const mirrorIndex = await nexusIndex(commands, mirror);
+        if (mirrorIndex >= leaderIndex) return { mirrorIndex, leaderIndex, waitedMs: Date.now() - started };
+        last = `nexus index ${mirrorIndex} of ${leaderIndex}`;
+      }
+    } catch (error) {
+      last = errorMessage(error);
+    }
+    await sleep(POLL_MS);
+  }
+  throw new SynupError('failed', `${mirror.cellName} did not catch up with ${leader.cellName} within ${formatDuration(commands.catchUpTimeout)} (${last})`, {
+    hint: `is ${mirror.cellName}'s mirror: URL (cell.yaml) pointing at ${leader.cellName}? raise mirror.catchUpTimeout for a large backlog`,
+  });
+}
+
+/** Runs the promotion command (graceful hand-off) for the mirror; says how long it took. */
+export async function promote(commands: MirrorCommands, mirror: CellSession): Promise<number> {
+  const started = Date.now();
+  await runCommand(commands, commands.promote, mirror);
+  return Date.now() - started;
+}
+
+/**
+ * Points a stopped cell at its new leader the way Synapse's hand-off does (`modCellConf({'mirror': url})`): the
+ * `mirror` key of its cell.mods.yaml, every other key and comment kept; written atomically. cell.yaml is not touched.
+ */
+export function setMirrorOf(cellDir: string, url: string): void {
+  const file = path.join(cellDir, 'cell.mods.yaml');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const doc = parseDocument(text.trim() === '' ? '{}' : text);
+  if (doc.errors.length) throw new SynupError('failed', `${file} is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); not changing it`, { hint: 'fix the file, then `synup deploy resume`' });
+  doc.set('mirror', url);
+  writeFileAtomic(file, doc.toString(), 0o600);
+}

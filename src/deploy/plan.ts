@@ -1,0 +1,141 @@
+import type { Migration } from '../changelog/index.js';
+import { formatDuration } from '../units.js';
+import type { DowntimeEstimate, PlanDocument, PlannedStep } from '../plan/index.js';
+import { TIERS, tierOf, type Deployment, type DeploymentService, type ServiceKind } from './file.js';
+
+/** One action of the deployment runner; `service` is the one it acts on. */
+export type PhaseKind = 'upgrade' | 'upgrade-mirror' | 'catch-up' | 'promote' | 'upgrade-old-leader';
+
+export interface Phase {
+  /** Stable id in the deployment journal: `<kind>:<service>`. */
+  id: string;
+  kind: PhaseKind;
+  service: string;
+  /** The service it follows or hands over to, for catch-up and promote. */
+  peer: string | null;
+  /** The role the single-cell upgrade runs the service in: a mirror is ready when it answers, never "active". */
+  role: 'leader' | 'mirror';
+  description: string;
+}
+
+/** Services upgraded together as one sequence: a standalone service, or a leader with its mirrors. */
+export interface Lane {
+  services: string[];
+  mirrored: boolean;
+  phases: Phase[];
+}
+
+export interface ServicePlan {
+  name: string;
+  kind: ServiceKind;
+  tier: number;
+  role: 'standalone' | 'leader' | 'mirror';
+  mirrorOf: string | null;
+  mirrors: string[];
+  cellDir: string;
+  adapter: string;
+  from: string;
+  to: string;
+  changelog: string;
+  migrations: Pick<Migration, 'version' | 'text' | 'warning'>[];
+  warnings: string[];
+  /** The single-cell steps, as `synup plan` shows them for this service. */
+  steps: PlannedStep[];
+  downtime: { clientVisible: string; estimate: DowntimeEstimate | null };
+}
+
+export interface DeploymentPlan {
+  deployment: string;
+  file: string;
+  services: ServicePlan[];
+  /** The devops guide's order; lanes of one tier are independent and may run in parallel, tiers never. */
+  tiers: { title: string; lanes: Lane[] }[];
+  notes: string[];
+}
+
+export interface ServiceInput {
+  service: DeploymentService;
+  cellDir: string;
+  from: string;
+  to: string;
+  changelog: string;
+  /** The single-cell plan and its steps; null when the service is already at its target. */
+  plan: PlanDocument | null;
+}
+
+const phase = (kind: PhaseKind, service: string, peer: string | null, role: Phase['role'], description: string): Phase => ({ id: `${kind}:${service}`, kind, service, peer, role, description });
+
+/** The lane of a leader and its mirrors: the devops guide's "Low Downtime Updates". */
+function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[], to: (name: string) => string): Phase[] {
+  const [promoted] = mirrors;
+  const phases: Phase[] = [];
+  for (const m of mirrors) {
+    phases.push(phase('upgrade-mirror', m.name, leader.name, 'mirror', `Upgrade mirror ${m.name} to ${to(m.name)} (backup gate, stop, cold defrag, start); ready when it answers as a passive mirror, not "active". Runs no migration: it still follows ${leader.name}.`));
+    phases.push(phase('catch-up', m.name, leader.name, 'mirror', `Wait until ${m.name}'s nexus index reaches ${leader.name}'s (read just before): caught up with every write.`));
+  }
+  phases.push(phase('promote', promoted!.name, leader.name, 'leader', `Promote ${promoted!.name} (graceful hand-off): ${leader.name} stops taking writes, ${promoted!.name} catches up to its last nexus entry and becomes the leader, ${leader.name} becomes its mirror. Then wait until ${promoted!.name} is active and its migrations are done. Writers see only the hand-off.`));
+  phases.push(phase('upgrade-old-leader', leader.name, promoted!.name, 'mirror', `Upgrade the old leader ${leader.name} to ${to(leader.name)} as a mirror of ${promoted!.name}; it replicates the migrations from the new leader.`));
+  phases.push(phase('catch-up', leader.name, promoted!.name, 'mirror', `Wait until ${leader.name}'s nexus index reaches ${promoted!.name}'s.`));
+  return phases;
+}
+
+function clientDowntime(s: DeploymentService, estimate: DowntimeEstimate | null, promotion: 'graceful' | 'failure'): string {
+  const single = estimate ? `stop + cold defrag (~${formatDuration(estimate.defragSeconds * 1000)}) + first boot (${estimate.bootSeconds === null ? 'unknown until rehearsed' : `~${formatDuration(estimate.bootSeconds * 1000)}`})` : 'stop + cold defrag + first boot';
+  const window = promotion === 'graceful' ? "writes pause while the mirror takes the leader's last entries" : "from the leader's stop until the mirror is promoted";
+  if (s.mirrors.length) return `the promotion only (${window}); without mirrors it would be ${single}`;
+  if (s.mirrorOf) return `none for writers (they use the leader); readers pinned to this mirror: ${single}`;
+  return single;
+}
+
+/** deployment + one single-cell plan per service → the whole deployment's order, lanes and phases. */
+export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput[], estimates: Map<string, DowntimeEstimate | null>): DeploymentPlan {
+  const byName = new Map(inputs.map((i) => [i.service.name, i]));
+  const to = (name: string) => byName.get(name)!.to;
+  const services: ServicePlan[] = inputs.map(({ service: s, plan, cellDir, from, to: target, changelog }) => ({
+    name: s.name,
+    kind: s.kind,
+    tier: tierOf(s.kind),
+    role: s.mirrorOf ? 'mirror' : s.mirrors.length ? 'leader' : 'standalone',
+    mirrorOf: s.mirrorOf,
+    mirrors: s.mirrors,
+    cellDir,
+    adapter: s.config.service.adapter,
+    from,
+    to: target,
+    changelog,
+    migrations: (plan?.migrations ?? []).map((m) => ({ version: m.version, text: m.text, warning: m.warning })),
+    warnings: plan?.warnings ?? [],
+    steps: plan?.steps ?? [],
+    downtime: plan
+      ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null, deployment.mirror?.promotion ?? 'graceful'), estimate: estimates.get(s.name) ?? null }
+      : { clientVisible: 'none: already at its target version', estimate: null },
+  }));
+
+  const order = inputs.map((i) => i.service.name);
+  services.sort((a, b) => a.tier - b.tier || order.indexOf(a.mirrorOf ?? a.name) - order.indexOf(b.mirrorOf ?? b.name) || (a.mirrorOf ? -1 : 1) - (b.mirrorOf ? -1 : 1));
+
+  const tiers = TIERS.map((t, tier) => {
+    const lanes: Lane[] = [];
+    for (const s of deployment.services.filter((x) => tierOf(x.kind) === tier && !x.mirrorOf)) {
+      if (!s.mirrors.length) {
+        lanes.push({ services: [s.name], mirrored: false, phases: [phase('upgrade', s.name, null, 'leader', `Upgrade ${s.name} to ${to(s.name)}: the ten steps of \`synup upgrade\`, rolled back on failure.`)] });
+        continue;
+      }
+      const mirrors = s.mirrors.map((m) => byName.get(m)!.service);
+      lanes.push({ services: [s.name, ...s.mirrors], mirrored: true, phases: mirroredPhases(s, mirrors, to) });
+    }
+    return { title: t.title, lanes };
+  }).filter((t) => t.lanes.length > 0);
+
+  const notes: string[] = [];
+  for (const s of services.filter((x) => x.from === x.to)) notes.push(`${s.name} is already at ${s.to}: its upgrade phases are skipped.`);
+  if (services.every((s) => s.from === s.to)) notes.push('Every service is already at its target version: nothing to do.');
+  for (const s of services.filter((x) => x.role === 'leader' && x.mirrors.length > 1)) {
+    notes.push(`${s.name} has ${s.mirrors.length} mirrors: ${s.mirrors[0]} is promoted; ${s.mirrors.slice(1).join(', ')} keep following the mirror URL in their cell.yaml (with AHA, the leader by name).`);
+  }
+  for (const s of services.filter((x) => x.from !== x.to && x.mirrorOf)) {
+    const leader = services.find((l) => l.name === s.mirrorOf)!;
+    if (leader.from !== s.from) notes.push(`${s.name} is at ${s.from} but its leader ${leader.name} is at ${leader.from}: a mirror normally runs its leader's version.`);
+  }
+  return { deployment: deployment.name, file: deployment.file, services, tiers, notes };
+}

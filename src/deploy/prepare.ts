@@ -1,0 +1,71 @@
+import { loadChangelogFor } from '../cli/changelog-source.js';
+import type { CommandContext } from '../cli/context.js';
+import { resolveCellDir } from '../config/cell-dir.js';
+import { defaultStateDir } from '../config/schema.js';
+import { normalizeVersion } from '../changelog/index.js';
+import { SynupError, usageError } from '../errors.js';
+import { readCellInfo } from '../lmdb/cellinfo.js';
+import { buildPlan, type DowntimeEstimate, type PlanDocument } from '../plan/index.js';
+import { describeSteps } from '../runner/steps/index.js';
+import { adapterPlanText } from '../service/index.js';
+import { loadDeployment, type Deployment, type DeploymentService } from './file.js';
+import { buildDeploymentPlan, type DeploymentPlan, type ServiceInput } from './plan.js';
+
+/** A command context for one service of the deployment: its own synup.yaml, in the role asked for. */
+export function serviceContext(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror' = service.mirrorOf ? 'mirror' : 'leader'): CommandContext {
+  const config = structuredClone(service.config);
+  config.cell.role = role;
+  config.cell.name ??= service.name;
+  const settings = () => ({ config, file: service.configFile, stateDir: config.state.dir ?? defaultStateDir(ctx.env), cwd: ctx.cwd, env: ctx.env });
+  return { ...ctx, config: settings, configIfAny: settings, stateDir: () => settings().stateDir };
+}
+
+export const deploymentStateDir = (deployment: Deployment, env: NodeJS.ProcessEnv) => deployment.stateDir ?? defaultStateDir(env);
+
+export interface PreparedDeployment {
+  deployment: Deployment;
+  inputs: ServiceInput[];
+  plan: DeploymentPlan;
+}
+
+/**
+ * Deployment file → every service's version (read from its data), target, changelog and single-cell plan → the
+ * deployment plan. Refuses before anything is touched: a service whose data cannot tell its version, a target
+ * missing, a downgrade.
+ */
+export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string> } = {}): Promise<PreparedDeployment> {
+  const deployment = loadDeployment(file, ctx.cwd);
+  const deploymentTo = toFlag ?? deployment.to ?? undefined;
+  const inputs: ServiceInput[] = [];
+  const estimates = new Map<string, DowntimeEstimate | null>();
+  for (const service of deployment.services) {
+    const to = options.targets?.[service.name] ?? service.to ?? deploymentTo;
+    if (!to) throw usageError(`no target version for ${service.name}`, 'pass --to <version>, or set to: in the deployment file (per service for a power-up with its own releases)');
+    const sctx = serviceContext(ctx, service);
+    const cellDir = resolveCellDir(service.config.cell.dir, ctx.cwd);
+    const info = await readCellInfo(cellDir);
+    if (!info.cellVersion) {
+      throw new SynupError('refused', `${service.name}: cannot tell the version of ${cellDir}: slabs/cell.lmdb has no cell:info cell:version`, { hint: 'is this a Synapse service storage dir that has booted at least once?' });
+    }
+    const changelog = await loadChangelogFor(sctx, service.changelog ?? deployment.changelog ?? undefined, to);
+    const target = normalizeVersion(to, service.to ? `services ${service.name} to` : '--to');
+    const from = normalizeVersion(info.cellVersion, `${service.name}'s cell:version`);
+    let plan: PlanDocument | null = null;
+    if (from !== target) {
+      try {
+        const single = buildPlan({ changelog, from, fromLabel: `${service.name} (at ${from}, slabs/cell.lmdb)`, to: target, dir: cellDir, config: sctx.config().config });
+        plan = { ...single, steps: describeSteps(single, adapterPlanText(service.config.service.adapter)) };
+      } catch (error) {
+        if (error instanceof SynupError) throw new SynupError(error.code, `${service.name}: ${error.message}`, { hint: error.hint });
+        throw error;
+      }
+      if (options.estimate) {
+        const { estimateFor } = await import('../cli/plan.js');
+        plan.estimate = await estimateFor(cellDir, info.guid, service.config.state.dir ?? defaultStateDir(ctx.env), plan);
+        estimates.set(service.name, plan.estimate);
+      }
+    }
+    inputs.push({ service, cellDir, from, to: target, changelog: changelog.source, plan });
+  }
+  return { deployment, inputs, plan: buildDeploymentPlan(deployment, inputs, estimates) };
+}

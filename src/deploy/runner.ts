@@ -1,0 +1,181 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CommandContext } from '../cli/context.js';
+import { say } from '../ui/output.js';
+import { errorMessage, SynupError } from '../errors.js';
+import { classifyLogLine } from '../health/logwatch.js';
+import { readCellInfo } from '../lmdb/cellinfo.js';
+import { openCellSession, type CellSession } from '../runner/session.js';
+import type { DeploymentService } from './file.js';
+import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
+import { promote, setMirrorOf, waitCaughtUp } from './mirror.js';
+import type { Phase } from './plan.js';
+import { serviceContext, type PreparedDeployment } from './prepare.js';
+
+export interface DeployOptions {
+  makeBackup: boolean;
+}
+
+/** After a promotion: this long without a migration line once active means no migration runs. */
+const SETTLE_MS = 2000;
+
+export type DeploymentResult = { outcome: 'done' } | { outcome: 'failed' | 'rolled-back'; phase: string; error: string };
+
+/** A new run: every phase pending, targets fixed now. */
+export function newDeploymentRun(prepared: PreparedDeployment): DeploymentRun {
+  const phases = prepared.plan.tiers.flatMap((t) => t.lanes.flatMap((l) => l.phases));
+  return {
+    deployment: prepared.deployment.name,
+    file: prepared.deployment.file,
+    startedAt: new Date().toISOString(),
+    outcome: 'running',
+    targets: Object.fromEntries(prepared.inputs.map((i) => [i.service.name, i.to])),
+    phaseOrder: phases.map((p) => p.id),
+    phases: Object.fromEntries(phases.map((p) => [p.id, { state: 'pending' } satisfies PhaseRecord])),
+    leaders: Object.fromEntries(prepared.deployment.services.filter((s) => s.mirrors.length).map((s) => [s.name, s.name])),
+  };
+}
+
+/**
+ * Runs the phases not yet done, in the plan's order (tiers, then lanes one after another). Stops at the first phase
+ * that fails: an upgrade that failed was rolled back by the single-cell runner (that service back at its version);
+ * every service before it stays upgraded, every one after it is untouched. `resume` starts again at that phase.
+ */
+export async function runDeployment(ctx: CommandContext, prepared: PreparedDeployment, journal: DeploymentJournal, run: DeploymentRun, options: DeployOptions): Promise<DeploymentResult> {
+  const phases = prepared.plan.tiers.flatMap((t) => t.lanes.flatMap((l) => l.phases));
+  const save = () => journal.write(run);
+  run.outcome = 'running';
+  delete run.error;
+  save();
+  for (const phase of phases) {
+    const record = run.phases[phase.id] ?? (run.phases[phase.id] = { state: 'pending' });
+    if (record.state === 'done') continue;
+    Object.assign(record, { state: 'running', startedAt: new Date().toISOString(), endedAt: undefined, detail: undefined });
+    save();
+    say(ctx.out, `[deploy/${phase.id}] ${phase.description}`);
+    try {
+      record.detail = await runPhase(ctx, phase, prepared, run, options);
+      record.state = 'done';
+    } catch (error) {
+      const rolledBack = error instanceof RolledBack;
+      record.state = rolledBack ? 'rolled-back' : 'failed';
+      record.detail = errorMessage(error);
+      run.outcome = rolledBack ? 'rolled-back' : 'failed';
+      run.error = `${phase.id}: ${errorMessage(error)}`;
+      record.endedAt = run.endedAt = new Date().toISOString();
+      save();
+      return { outcome: run.outcome, phase: phase.id, error: errorMessage(error) };
+    }
+    record.endedAt = new Date().toISOString();
+    save();
+    say(ctx.out, `[deploy/${phase.id}] done: ${record.detail}`);
+  }
+  run.outcome = 'done';
+  run.endedAt = new Date().toISOString();
+  save();
+  return { outcome: 'done' };
+}
+
+class RolledBack extends Error {}
+
+function sessionOf(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror'): CellSession {
+  return openCellSession(serviceContext(ctx, service, role).config(), {});
+}
+
+async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDeployment, run: DeploymentRun, options: DeployOptions): Promise<string> {
+  const byName = new Map(prepared.deployment.services.map((s) => [s.name, s]));
+  // loadDeployment refuses mirrors without mirror: commands, so a lane with a catch-up or promote phase has them.
+  const commands = prepared.deployment.mirror!;
+  const service = byName.get(phase.service)!;
+  const to = run.targets[service.name]!;
+  switch (phase.kind) {
+    case 'upgrade':
+    case 'upgrade-mirror':
+    case 'upgrade-old-leader':
+      return upgradeService(ctx, service, phase.role, to, options);
+    case 'catch-up': {
+      const { mirrorIndex, leaderIndex, waitedMs } = await waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), sessionOf(ctx, byName.get(phase.peer!)!, 'leader'));
+      return `caught up: nexus index ${mirrorIndex} ≥ leader's ${leaderIndex} (waited ${waitedMs} ms)`;
+    }
+    case 'promote': {
+      const session = sessionOf(ctx, service, 'leader');
+      const oldLeader = byName.get(phase.peer!)!;
+      const since = new Date();
+      // Resumed after synup was stopped mid-promotion: a mirror that already leads is not promoted twice.
+      if ((await session.health.check()).active) {
+        run.leaders[phase.peer!] = service.name;
+        if (commands.promotion === 'failure') setMirrorOf(sessionOf(ctx, oldLeader, 'mirror').cellDir, service.url!);
+        return `${service.name} already leads (promoted before synup stopped); ${await waitLeaderMigrated(session, since)}`;
+      }
+      if (commands.promotion === 'graceful') {
+        const handoffMs = await promote(commands, session);
+        run.leaders[phase.peer!] = service.name;
+        const migrated = await waitLeaderMigrated(session, since);
+        return `promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name}; ${migrated}`;
+      }
+      // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
+      // will come back as the new one's mirror.
+      const leaderSession = sessionOf(ctx, oldLeader, 'leader');
+      await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
+      const stoppedMs = Date.now() - since.getTime();
+      const promoteMs = await promote(commands, session);
+      run.leaders[phase.peer!] = service.name;
+      setMirrorOf(leaderSession.cellDir, service.url!);
+      const migrated = await waitLeaderMigrated(session, since);
+      return `${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
+    }
+  }
+}
+
+
+/** The single-cell upgrade (`synup upgrade`'s module entry) for one service, in the role the phase needs. */
+async function upgradeService(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror', to: string, options: DeployOptions): Promise<string> {
+  const sctx = serviceContext(ctx, service, role);
+  const cellDir = openCellSession(sctx.config(), {}).cellDir;
+  const before = (await readCellInfo(cellDir)).cellVersion;
+  if (before === to) return `already at ${to}`;
+  const { runUpgrade } = await import('../cli/upgrade.js');
+  const code = await runUpgrade(sctx, [], { to, yes: true, backup: options.makeBackup });
+  if (code === 4) throw new RolledBack(`${service.name}: the upgrade to ${to} failed and was rolled back; ${service.name} is at ${before} again`);
+  if (code !== 0) throw new SynupError('failed', `${service.name}: the upgrade to ${to} ended with exit ${code}`);
+  return `${service.name} ${before} → ${to}${role === 'mirror' ? ' (as a mirror: ready, passive)' : ''}`;
+}
+
+/**
+ * The new leader after a promotion: active, and the migrations it starts (storage, then model) finished — seen in
+ * its log since the promotion. Done once active with no migration running for SETTLE_MS.
+ */
+async function waitLeaderMigrated(session: CellSession, since: Date): Promise<string> {
+  const deadline = Date.now() + session.config.health.startTimeout;
+  await session.health.waitForActive({ deadlineMs: session.config.health.startTimeout, signal: AbortSignal.timeout(session.config.health.startTimeout + 5000) });
+  const follow = new AbortController();
+  // Storage migrations log a begin and a complete each; model revisions one begin each and one complete for all.
+  let storageRunning = 0;
+  let modelRunning = false;
+  let seen = 0;
+  let lastChange = Date.now();
+  const logs = (async () => {
+    try {
+      for await (const line of session.adapter.logs({ signal: follow.signal, since })) {
+        const kind = classifyLogLine(line)?.kind;
+        if (kind === 'storage-migration-begin') storageRunning++;
+        if (kind === 'storage-migration-complete') storageRunning = Math.max(0, storageRunning - 1);
+        if (kind === 'model-migration-begin') modelRunning = true;
+        if (kind === 'model-migration-complete') modelRunning = false;
+        if (kind === 'storage-migration-begin' || kind === 'model-migration-begin') seen++;
+        if (kind?.includes('migration')) lastChange = Date.now();
+      }
+    } catch {
+      // the log ended; the wait below decides
+    }
+  })();
+  try {
+    while (storageRunning > 0 || modelRunning || Date.now() - lastChange < SETTLE_MS) {
+      if (Date.now() > deadline) throw new SynupError('failed', `${session.cellName} is active but its migrations did not finish within ${session.config.health.startTimeout} ms of the promotion`);
+      await sleep(100);
+    }
+  } finally {
+    follow.abort();
+    await logs;
+  }
+  return seen ? `active; ${seen} migration step(s) ran on the new leader and finished` : 'active; no migration ran';
+}

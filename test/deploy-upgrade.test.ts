@@ -1,0 +1,181 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inspectSimCell } from './sim/index.js';
+import { mirrorOf, startDeployment, type DeployHarness } from './deploy-harness.js';
+
+let harness: DeployHarness | undefined;
+
+/** A client write to a sim leader (POST /api/v1/sim/nodes); resolves its HTTP status. */
+function simWrite(dir: string, port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path: '/api/v1/sim/nodes', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')) }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ name }));
+  });
+}
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its mirror)', () => {
+  it('upgrades in order: Axon, then the mirror (ready, not active), catch-up, promotion with migrations, the old leader as a mirror', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const order = [...r.stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1]);
+    expect(order).toEqual(['upgrade:axon00', 'upgrade-mirror:cortex01', 'catch-up:cortex01', 'promote:cortex01', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
+    expect(r.stderr).toMatch(/\[deploy\/upgrade-mirror:cortex01\] done: cortex01 2\.180\.0 → 2\.182\.0 \(as a mirror: ready, passive\)/);
+    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: promoted in \d+ ms \(hand-off\); cortex00 now follows cortex01; active; \d+ migration step\(s\) ran on the new leader and finished/);
+    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(await harness.active('cortex00')).toBe(false);
+    expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
+    expect(mirrorOf(harness.services.cortex01!.dir)).toBeNull();
+    // The migrations ran once, on the new leader, and the old leader replicated them.
+    const [lead, follower] = [await inspectSimCell(harness.services.cortex01!.dir), await inspectSimCell(harness.services.cortex00!.dir)];
+    expect(lead).toMatchObject({ vers: { 'sim:storage': 2 }, layers: [{ modelVersion: '0.2.32', migrated: { '2.181.0': 257, '2.182.0': 257 } }] });
+    expect(follower.layers).toEqual(lead.layers);
+    expect(follower.nexusIndex).toBe(lead.nexusIndex);
+    expect(r.stderr).toMatch(/^  cortex01 +2\.182\.0 +leader$/m);
+    expect(r.stderr).toMatch(/^  cortex00 +2\.182\.0 +mirror of cortex01$/m);
+    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
+    expect(status.run.outcome).toBe('done');
+    expect(status.services).toEqual([
+      { name: 'cortex00', version: '2.182.0', role: 'mirror of cortex01' },
+      { name: 'cortex01', version: '2.182.0', role: 'leader' },
+      { name: 'axon00', version: '2.182.0', role: 'standalone' },
+    ]);
+  }, 240_000);
+
+  it('stops at the first failing service, rolls that one back, leaves the rest as they were; resume goes on once fixed', async () => {
+    harness = await startDeployment({ version: '2.180.0', processEnv: { axon00: { SYN_SIM_FAULT: 'die-mid-migration@2.182.0' } } });
+    const failed = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(failed.stderr).toMatch(/Deployment lab stopped at upgrade:axon00: axon00: the upgrade to 2\.182\.0 failed and was rolled back; axon00 is at 2\.180\.0 again/);
+    expect(failed.exitCode).toBe(4);
+    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.180.0');
+    expect(await harness.active('axon00')).toBe(true);
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.active('cortex01')).toBe(false);
+    const again = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '-y']);
+    expect(again.stderr).toMatch(/^synup: deployment lab has a run that did not finish \(rolled-back: upgrade:axon00: /m);
+    expect(again.exitCode).toBe(3);
+
+    harness.setProcessEnv('axon00', {});
+    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
+    expect(await harness.active('cortex01')).toBe(true);
+    const nothing = await harness.run(['deploy', 'resume', '-y']);
+    expect(nothing.stderr).toMatch(/the last run finished .*; nothing to resume/);
+    expect(nothing.exitCode).toBe(0);
+  }, 300_000);
+
+  it('a mirror whose new version fails is rolled back as a mirror; its leader keeps leading; the Axon before it stays upgraded', async () => {
+    harness = await startDeployment({ version: '2.180.0', processEnv: { cortex01: { SYN_SIM_FAULT: 'crash-on-boot@2.182.0' } } });
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at upgrade-mirror:cortex01: cortex01: the upgrade to 2\.182\.0 failed and was rolled back; cortex01 is at 2\.180\.0 again/);
+    expect(r.exitCode).toBe(4);
+    expect(await harness.version('axon00')).toBe('2.182.0');
+    expect(await harness.version('cortex01')).toBe('2.180.0');
+    expect(await harness.version('cortex00')).toBe('2.180.0');
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.active('cortex01')).toBe(false);
+    expect(r.stderr).toMatch(/^  cortex01 +2\.180\.0 +mirror of cortex00$/m);
+    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
+    expect(status.run.phases).toMatchObject({ 'upgrade:axon00': { state: 'done' }, 'upgrade-mirror:cortex01': { state: 'rolled-back' }, 'promote:cortex01': { state: 'pending' } });
+  }, 240_000);
+
+  it('a mirror that does not catch up (following the wrong leader) stops the deployment before any promotion (exit 1)', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    const mirror = harness.services.cortex01!;
+    await mirror.adapter.stop({ timeoutMs: 5000 });
+    // cortex01 follows a port nobody listens on, and misses cortex00's next write.
+    const yaml = path.join(mirror.dir, 'cell.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, 'mirror: https://127.0.0.1:9/'));
+    expect(await simWrite(harness.services.cortex00!.dir, harness.services.cortex00!.port, 'one')).toBe(200);
+    writeFileSync(harness.file, readFileSync(harness.file, 'utf8').replace('catchUpTimeout: 30s', 'catchUpTimeout: 3s'));
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.181.0', '-y', '--backup']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at catch-up:cortex01: cortex01 did not catch up with cortex00 within 3\.0 s \(nexus index 0 of 1\)/);
+    expect(r.exitCode).toBe(1);
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.version('cortex00')).toBe('2.180.0');
+  }, 240_000);
+
+  it('a promotion that fails (the mirror cannot reach its leader to hand off) leaves the leader leading (exit 1)', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    const yaml = path.join(harness.services.cortex01!.dir, 'cell.yaml');
+    // Caught up now; after its upgrade it follows a port nobody listens on, so the hand-off cannot happen.
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, 'mirror: https://127.0.0.1:9/'));
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.181.0', '-y', '--backup']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at promote:cortex01: \S+ \S+promote\.js \S+ \d+ for cortex01: exit 1: Failed to promote service to being a leader; connect ECONNREFUSED 127\.0\.0\.1:9$/m);
+    expect(r.exitCode).toBe(1);
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.active('cortex01')).toBe(false);
+    expect(r.stderr).toMatch(/^  cortex00 +2\.180\.0 +leader$/m);
+  }, 240_000);
+
+  it('without AHA (mirror.promotion: failure): the leader is stopped, the mirror promoted, the old leader pointed at it in cell.mods.yaml', async () => {
+    harness = await startDeployment({ version: '2.180.0', promotion: 'failure' });
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: cortex00 stopped in \d+ ms, cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/);
+    expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(await harness.active('cortex00')).toBe(false);
+    const [lead, follower] = [await inspectSimCell(harness.services.cortex01!.dir), await inspectSimCell(harness.services.cortex00!.dir)];
+    expect(lead.layers[0]).toMatchObject({ modelVersion: '0.2.32', migrated: { '2.181.0': 257, '2.182.0': 257 } });
+    expect(follower.layers).toEqual(lead.layers);
+    expect(r.stderr).not.toContain(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
+  }, 240_000);
+
+  it('rehearse: every service on a copy of its backup, one JUnit testsuite per service; a service without a backup fails its suite', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    expect((await harness.run(['-c', 'cortex00.yaml', 'backup'])).exitCode).toBe(0);
+    const report = path.join(harness.work, 'junit.xml');
+    const missing = await harness.run(['deploy', 'rehearse', '--to', '2.182.0', '--report', report]);
+    expect(missing.stderr).toMatch(/^  axon00 +FAILED no verified backup of axon00 at 2\.180\.0 newer than 1 h in \S+backups\/axon00$/m);
+    expect(missing.exitCode).toBe(1);
+    expect((await harness.run(['-c', 'axon00.yaml', 'backup'])).exitCode).toBe(0);
+    const passed = await harness.run(['deploy', 'rehearse', '--to', '2.182.0', '--report', report]);
+    expect(passed.exitCode, passed.stderr).toBe(0);
+    expect(passed.stderr).toMatch(/^  cortex00 +ok +2\.180\.0 → 2\.182\.0 passed, first boot /m);
+    expect(passed.stderr).toMatch(/^  cortex01 +ok +mirror of cortex00: rehearsed with its leader's data$/m);
+    const xml = readFileSync(report, 'utf8');
+    expect([...xml.matchAll(/<testsuite name="([^"]+)"/g)].map((m) => m[1])).toEqual(['axon00', 'cortex01', 'cortex00']);
+    expect(xml).toMatch(/<testsuites name="synup deploy rehearse lab" tests="\d+" failures="0"/);
+    expect(xml).toContain('classname="synup.deploy.lab.cortex00" name="wait-migrations"');
+    // The live cells were not touched.
+    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.180.0');
+    expect(await harness.active('cortex00')).toBe(true);
+  }, 240_000);
+
+  it('the old leader failing as a mirror is rolled back behind the new leader; resume after a promotion that already happened does not promote twice', async () => {
+    harness = await startDeployment({ version: '2.180.0', processEnv: { cortex00: { SYN_SIM_FAULT: 'crash-on-boot@2.182.0' } } });
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.stderr).toMatch(/Deployment lab stopped at upgrade-old-leader:cortex00: cortex00: the upgrade to 2\.182\.0 failed and was rolled back; cortex00 is at 2\.180\.0 again/);
+    expect(r.exitCode).toBe(4);
+    expect(r.stderr).toMatch(/^  cortex01 +2\.182\.0 +leader$/m);
+    expect(r.stderr).toMatch(/^  cortex00 +2\.180\.0 +mirror of cortex01$/m);
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(await harness.active('cortex00')).toBe(false);
+    // As if synup had been killed right after the promotion: the journal still says it is running.
+    const journal = path.join(harness.work, 'state', 'deployments', 'lab.json');
+    const run = JSON.parse(readFileSync(journal, 'utf8'));
+    run.phases['promote:cortex01'].state = 'running';
+    writeFileSync(journal, JSON.stringify(run));
+    harness.setProcessEnv('cortex00', {});
+    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/\[deploy\/promote:cortex01\] done: cortex01 already leads \(promoted before synup stopped\)/);
+    expect(await harness.version('cortex00')).toBe('2.182.0');
+    expect(await harness.active('cortex00')).toBe(false);
+    expect(await harness.active('cortex01')).toBe(true);
+  }, 240_000);
+});
+

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// node test/sim/promote.js <dir> <port> [--failure]: promotes a sim mirror, as `python -m synapse.tools.service.promote`
+// does a Synapse one: graceful (the leader hands off) unless --failure (the leader is gone). Exit 0 when promoted, 1
+// when not (the cell's reason on stdout, as the real tool prints it), 2 on bad usage.
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+
+const [dir, port, flag] = process.argv.slice(2);
+if (!dir || !/^\d+$/.test(port ?? '') || (flag !== undefined && flag !== '--failure') || process.argv.length > 5) {
+  process.stderr.write('usage: node test/sim/promote.js <dir> <port> [--failure]\n');
+  process.exit(2);
+}
+process.stdout.write(`Promoting to leader: https://127.0.0.1:${port}/\n`);
+const body = JSON.stringify({ graceful: flag !== '--failure' });
+const req = https.request({ host: '127.0.0.1', port: Number(port), path: '/api/v1/sim/promote', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')), timeout: 60_000 }, (res) => {
+  let text = '';
+  res.setEncoding('utf8');
+  res.on('data', (d) => (text += d));
+  res.on('end', () => {
+    let json = {};
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // reported below
+    }
+    if (res.statusCode === 200 && json.status === 'ok') process.exit(0);
+    process.stdout.write(`Failed to promote service to being a leader; ${json.mesg ?? `HTTP ${res.statusCode}`}\n`);
+    process.exit(1);
+  });
+});
+req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
+req.on('error', (error) => {
+  process.stdout.write(`Failed to promote service https://127.0.0.1:${port}/: ${error.message}\n`);
+  process.exit(1);
+});
+req.end(body);

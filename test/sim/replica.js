@@ -1,0 +1,259 @@
+// Leader and mirror, as Synapse's nexus does it (synapse/lib/nexus.py, cell.py promote/handoff), over the sim's HTTPS:
+//   - every change a leader makes is a nexus entry (offset → entry) applied after it is recorded; a mirror (cell.yaml /
+//     cell.mods.yaml `mirror: https://127.0.0.1:PORT/`) pulls the leader's entries from its index on and applies
+//     them at the same offsets, so "caught up" is "my nexus index reached the leader's";
+//   - a mirror is passive (/api/v1/active false), refuses writes, runs no migration;
+//   - promote(graceful): the mirror asks its leader to hand off: the leader stops taking writes, waits until the
+//     mirror has its last entry, promotes it, becomes its mirror (mirror: in its cell.mods.yaml); promote(failure):
+//     the mirror just takes over. The new leader runs its pending migrations and records them as a nexus entry, which
+//     its mirrors replay.
+// Routes (JSON bodies, Synapse's {"status": "ok"|"err", …} envelope):
+//   GET  /api/v1/sim/nexus/indx           {"result": {"indx": N}}
+//   GET  /api/v1/sim/nexus?offs=N&max=M   {"result": {"indx": N, "items": [[offs, entry], …]}}
+//   POST /api/v1/sim/nodes {"name"}       a client write: {"result": {"offs": N}} once durable on the leader
+//   POST /api/v1/sim/promote {"graceful", "waitOffs"?}
+//   POST /api/v1/sim/handoff {"url"}      (leader; called by the mirror's graceful promote)
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse, stringify } from 'yaml';
+import { log } from './log.js';
+import { STORAGE_VERS } from './migrations.js';
+
+const POLL_MS = 100;
+const BATCH = 1000;
+const HANDOFF_TIMEOUT_MS = 30_000;
+
+/** @typedef {import('./storage.js').SimStorage} SimStorage */
+/** @typedef {['sim:node:add', { name: string }] | ['sim:migrated', { storage: number, releases: string[], model: Record<string, number[]> }]} Entry */
+
+/**
+ * The cell's `mirror:` setting: cell.mods.yaml (what promote/handoff write, as Synapse's modCellConf) over cell.yaml.
+ * @param {string} dir @returns {string | null}
+ */
+export function mirrorUrl(dir) {
+  let url = null;
+  for (const name of ['cell.yaml', 'cell.mods.yaml']) {
+    const file = path.join(dir, name);
+    if (!existsSync(file)) continue;
+    const conf = parse(readFileSync(file, 'utf8')) ?? {};
+    if ('mirror' in conf) url = conf.mirror ?? null;
+  }
+  return url;
+}
+
+/** @param {string} dir @param {string | null} url */
+function setMirrorUrl(dir, url) {
+  const file = path.join(dir, 'cell.mods.yaml');
+  const conf = existsSync(file) ? (parse(readFileSync(file, 'utf8')) ?? {}) : {};
+  conf.mirror = url;
+  writeFileSync(`${file}.tmp`, stringify(conf));
+  renameSync(`${file}.tmp`, file);
+}
+
+export class Replica {
+  /**
+   * @param {{ dir: string, storage: SimStorage, state: { active: boolean }, signal: AbortSignal,
+   *   migrate: () => Promise<{ storage: number, releases: string[], model: Record<string, number[]> } | null>,
+   *   track: (work: Promise<unknown>) => void }} options
+   *   migrate: runs the pending migrations of an active cell, resolves what they did (null: nothing)
+   */
+  constructor({ dir, storage, state, signal, migrate, track }) {
+    this.dir = dir;
+    this.storage = storage;
+    this.state = state;
+    this.signal = signal;
+    this.migrate = migrate;
+    this.track = track;
+    this.leaderUrl = mirrorUrl(dir);
+    this.handingOff = false;
+    /** @type {string | null} */
+    this.myUrl = null;
+    this.ca = readFileSync(path.join(dir, 'sslcert.pem'));
+    this.agent = new https.Agent({ keepAlive: true, ca: this.ca });
+    /** @type {Promise<void> | null} */
+    this.following = null;
+    /** Ends the follow loop's pause at once (a promotion must not wait out a poll interval). */
+    this.wake = () => undefined;
+    this.replay();
+  }
+
+  get isMirror() {
+    return this.leaderUrl !== null;
+  }
+
+  /** Applies entries recorded but not applied (a stop between the two). */
+  replay() {
+    const applied = this.storage.getVers('sim:nexus:applied');
+    for (const [offs, entry] of this.storage.nexusRange(applied, Number.MAX_SAFE_INTEGER)) this.apply(offs, /** @type {Entry} */ (entry));
+  }
+
+  /** @param {number} offs @param {Entry} entry */
+  apply(offs, entry) {
+    const [kind, args] = entry;
+    const iden = this.storage.layerIdens()[0];
+    if (kind === 'sim:node:add') this.storage.addNamedNode(iden, args.name);
+    if (kind === 'sim:migrated') {
+      const keys = this.storage.nodeKeys();
+      for (const release of args.releases) this.storage.markMigrated(keys, release);
+      this.storage.cell.transactionSync(() => {
+        this.storage.setVers(STORAGE_VERS, Math.max(this.storage.getVers(STORAGE_VERS), args.storage));
+        for (const [layer, model] of Object.entries(args.model)) this.storage.setLayerModel(layer, model);
+      });
+    }
+    this.storage.setVers('sim:nexus:applied', offs + 1);
+  }
+
+  /** A leader's change: recorded in the nexus, then applied. @param {Entry} entry @returns {number} its offset */
+  push(entry) {
+    const offs = this.storage.nexusIndex();
+    this.storage.putNexus(offs, entry);
+    this.apply(offs, entry);
+    return offs;
+  }
+
+  /** Follows the leader until promoted or stopped: pulls entries from our index on, applies them at their offsets. */
+  follow() {
+    const url = this.leaderUrl;
+    log.info(`mirror: following ${url}`, 'nexus.py:runMirrorLoop');
+    this.following = (async () => {
+      let failing = false;
+      while (this.leaderUrl === url && !this.signal.aborted) {
+        try {
+          const { result } = await this.request(url, 'GET', `/api/v1/sim/nexus?offs=${this.storage.nexusIndex()}&max=${BATCH}`);
+          if (failing) log.warning(`mirror: connected to ${url} again`, 'nexus.py:runMirrorLoop');
+          failing = false;
+          for (const [offs, entry] of result.items) {
+            if (this.leaderUrl !== url) break;
+            this.storage.putNexus(offs, entry);
+            this.apply(offs, entry);
+          }
+          if (result.items.length < BATCH) await this.pause(POLL_MS);
+        } catch (error) {
+          if (!failing) log.warning(`mirror: cannot reach ${url}: ${/** @type {Error} */ (error).message}`, 'nexus.py:runMirrorLoop');
+          failing = true;
+          await this.pause(5 * POLL_MS);
+        }
+      }
+    })();
+    this.track(this.following);
+  }
+
+  /** Sleeps `ms`, less when stopping or woken. @param {number} ms */
+  async pause(ms) {
+    const woken = new AbortController();
+    this.wake = () => woken.abort();
+    await sleep(ms, undefined, { signal: AbortSignal.any([this.signal, woken.signal]) }).catch(() => undefined);
+  }
+
+  /**
+   * @param {string} base  https://127.0.0.1:PORT/
+   * @param {'GET' | 'POST'} method @param {string} route @param {unknown} [body]
+   * @returns {Promise<any>} the parsed body of a 200; rejects otherwise with the cell's message
+   */
+  request(base, method, route, body) {
+    return new Promise((resolve, reject) => {
+      const req = https.request(new URL(route, base), { method, agent: this.agent, signal: this.signal, timeout: HANDOFF_TIMEOUT_MS + 5000, headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => {
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            return reject(new Error(`${method} ${route}: HTTP ${res.statusCode}, not JSON`));
+          }
+          if (res.statusCode === 200 && json.status === 'ok') resolve(json);
+          else reject(new Error(`${json.code ?? `HTTP ${res.statusCode}`}: ${json.mesg ?? text.slice(0, 200)}`));
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${route}: no answer`)));
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+
+  /** Becomes the leader: stop following, clear mirror:, active, then the pending migrations (recorded in the nexus). */
+  async takeOver() {
+    const was = this.leaderUrl;
+    this.leaderUrl = null;
+    this.wake();
+    await this.following;
+    setMirrorUrl(this.dir, null);
+    this.state.active = true;
+    log.warning(`PROMOTION: Finished leadership promotion (was following ${was}).`, 'cell.py:promote');
+    this.track(
+      this.migrate().then((done) => {
+        if (done && !this.signal.aborted) this.push(['sim:migrated', done]);
+      }),
+    );
+  }
+
+  /** @param {{ graceful?: boolean, waitOffs?: number }} body */
+  async promote({ graceful = false, waitOffs }) {
+    if (!this.isMirror) throw Object.assign(new Error('promote() called on non-mirror'), { code: 'BadConfValu' });
+    log.warning(`PROMOTION: Performing leadership promotion graceful=${graceful}.`, 'cell.py:promote');
+    if (graceful) {
+      await this.request(/** @type {string} */ (this.leaderUrl), 'POST', '/api/v1/sim/handoff', { url: this.myUrl });
+      log.warning(`PROMOTION: Completed leadership handoff to ${this.myUrl}`, 'cell.py:promote');
+      return;
+    }
+    if (waitOffs !== undefined) {
+      const deadline = Date.now() + HANDOFF_TIMEOUT_MS;
+      this.wake();
+      while (this.storage.nexusIndex() < waitOffs) {
+        if (Date.now() > deadline) throw Object.assign(new Error(`Remote mirror did not catch up in time: ${this.storage.nexusIndex()}/${waitOffs}.`), { code: 'NotReady' });
+        await sleep(10);
+      }
+    }
+    await this.takeOver();
+  }
+
+  /** The leader's half of a graceful promotion. @param {{ url: string }} body */
+  async handoff({ url }) {
+    if (!this.state.active || this.isMirror) throw Object.assign(new Error('HANDOFF: not the current leader and cannot handoff leadership'), { code: 'BadState' });
+    log.warning(`HANDOFF: Performing leadership handoff to ${url}.`, 'cell.py:handoff');
+    this.handingOff = true;
+    try {
+      const indx = this.storage.nexusIndex();
+      await this.request(url, 'POST', '/api/v1/sim/promote', { graceful: false, waitOffs: indx });
+      this.state.active = false;
+      setMirrorUrl(this.dir, url);
+      this.leaderUrl = url;
+      this.follow();
+      log.warning(`HANDOFF: Done performing the leadership handoff with ${url}.`, 'cell.py:handoff');
+    } finally {
+      this.handingOff = false;
+    }
+  }
+
+  /**
+   * The replication routes; null for any other path.
+   * @param {string} method @param {URL} url @param {() => Promise<any>} body
+   * @returns {Promise<[number, object]> | null}
+   */
+  route(method, url, body) {
+    const ok = (/** @type {unknown} */ result) => /** @type {[number, object]} */ ([200, { status: 'ok', result }]);
+    const err = (/** @type {number} */ status, /** @type {string} */ code, /** @type {string} */ mesg) => /** @type {[number, object]} */ ([status, { status: 'err', code, mesg }]);
+    const failed = (/** @type {any} */ e) => err(e.code === 'BadConfValu' || e.code === 'BadState' ? 400 : 500, e.code ?? 'SynErr', e.message);
+    const route = url.pathname;
+    if (method === 'GET' && route === '/api/v1/sim/nexus/indx') return Promise.resolve(ok({ indx: this.storage.nexusIndex() }));
+    if (method === 'GET' && route === '/api/v1/sim/nexus') {
+      const offs = Number(url.searchParams.get('offs') ?? 0);
+      const max = Math.min(BATCH, Number(url.searchParams.get('max') ?? BATCH));
+      return Promise.resolve(ok({ indx: this.storage.nexusIndex(), items: this.storage.nexusRange(offs, max) }));
+    }
+    if (method === 'POST' && route === '/api/v1/sim/nodes') {
+      return body().then((b) => {
+        if (typeof b?.name !== 'string' || b.name === '') return err(400, 'BadArg', 'expected {"name": "…"}');
+        if (!this.state.active || this.handingOff) return err(503, 'NotLeader', this.handingOff ? 'handing off leadership' : `passive mirror of ${this.leaderUrl}`);
+        return ok({ offs: this.push(['sim:node:add', { name: b.name }]) });
+      });
+    }
+    if (method === 'POST' && route === '/api/v1/sim/promote') return body().then((b) => this.promote(b ?? {}).then(() => ok({ promoted: true }), failed));
+    if (method === 'POST' && route === '/api/v1/sim/handoff') return body().then((b) => this.handoff(b).then(() => ok({ handedOff: true }), failed));
+    return null;
+  }
+}
