@@ -2,7 +2,7 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from '../ui/output.js';
+import { columns, emitJson, say } from '../ui/output.js';
 
 interface DeployPlanFlags {
   file: string;
@@ -86,7 +86,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
     const versions = await serviceVersions(prepared.deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), run.leaders, prepared.deployment.services);
     if (ctx.out.json) emitJson(ctx.out, { type: 'deployment', deployment: deployment.name, outcome: result.outcome, ...(result.outcome === 'done' ? {} : { phase: result.phase, error: result.error }), services: versions });
     say(ctx.out, result.outcome === 'done' ? `Deployment ${deployment.name} upgraded.` : `Deployment ${deployment.name} stopped at ${result.phase}: ${result.error}`);
-    for (const v of versions) say(ctx.out, `  ${v.name.padEnd(16)} ${(v.version ?? '?').padEnd(10)} ${v.role}`);
+    for (const line of versionLines(versions)) say(ctx.out, line);
     if (result.outcome !== 'done') say(ctx.out, 'Fix the cause, then `synup deploy resume` goes on from that phase.');
     return result.outcome === 'done' ? 0 : result.outcome === 'rolled-back' ? ExitCode.rolledBack : ExitCode.failed;
   } finally {
@@ -119,8 +119,9 @@ export async function runDeployStatus(ctx: CommandContext, _args: string[], flag
     return 0;
   }
   say(ctx.out, run ? `Deployment ${deployment.name}: last run ${run.outcome} (started ${run.startedAt}${run.error ? `; ${run.error}` : ''})` : `Deployment ${deployment.name}: never run`);
-  for (const v of versions) say(ctx.out, `  ${v.name.padEnd(16)} ${(v.version ?? '?').padEnd(10)} ${v.role}`);
-  for (const id of run?.phaseOrder ?? []) say(ctx.out, `  ${run!.phases[id]!.state.padEnd(11)} ${id}${run!.phases[id]!.detail ? `: ${run!.phases[id]!.detail}` : ''}`);
+  for (const line of versionLines(versions)) say(ctx.out, line);
+  const phases = (run?.phaseOrder ?? []).map((id) => [run!.phases[id]!.state, `${id}${run!.phases[id]!.detail ? `: ${run!.phases[id]!.detail}` : ''}`]);
+  for (const line of columns(phases, { indent: '  ', minWidths: [11] })) say(ctx.out, line);
   return 0;
 }
 
@@ -140,6 +141,11 @@ export async function runDeployRehearse(ctx: CommandContext, _args: string[], fl
   }
   if (ctx.out.json) emitJson(ctx.out, { deployment: prepared.deployment.name, ok, services: rehearsals.map((r) => ({ service: r.service, ok: r.result.ok, summary: r.summary, cases: r.result.cases })) });
   say(ctx.out, `Deployment ${prepared.deployment.name} rehearsal ${ok ? 'passed' : 'FAILED'}:`);
-  for (const r of rehearsals) say(ctx.out, `  ${r.service.padEnd(16)} ${r.result.ok ? 'ok    ' : 'FAILED'} ${r.summary}`);
+  for (const line of columns(rehearsals.map((r) => [r.service, r.result.ok ? 'ok' : 'FAILED', r.summary]), { indent: '  ', minWidths: [16, 6] })) say(ctx.out, line);
   return ok ? 0 : 1;
+}
+
+/** Each service's version and role, one aligned line each. */
+function versionLines(versions: { name: string; version: string | null; role: string }[]): string[] {
+  return columns(versions.map((v) => [v.name, v.version ?? '?', v.role]), { indent: '  ', minWidths: [16, 10] });
 }

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
+import { ensurePrivateDir } from '../fsutil.js';
 import { SynupError } from '../errors.js';
+import { readRecord, writeRecord } from '../records.js';
 
 export type PhaseState = 'pending' | 'running' | 'done' | 'failed' | 'rolled-back';
 
@@ -37,16 +37,13 @@ export class DeploymentJournal {
   }
 
   read(): DeploymentRun | null {
-    if (!existsSync(this.file)) return null;
-    try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as DeploymentRun;
-    } catch (error) {
-      throw new SynupError('failed', `cannot read the deployment journal ${this.file}: ${(error as Error).message}`, { hint: 'it was written by synup; if it was edited by hand, put it back' });
-    }
+    return readRecord<DeploymentRun>(this.file, (message) => {
+      throw new SynupError('failed', `cannot read the deployment journal ${this.file}: ${message}`, { hint: 'it was written by synup; if it was edited by hand, put it back' });
+    });
   }
 
   write(run: DeploymentRun): void {
     ensurePrivateDir(path.dirname(this.file));
-    writeFileAtomic(this.file, JSON.stringify(run, null, 2) + '\n');
+    writeRecord(this.file, run);
   }
 }

@@ -8,6 +8,7 @@ import { errorMessage, SynupError } from '../errors.js';
 import { formatDuration } from '../units.js';
 import type { CellSession } from '../runner/session.js';
 import type { MirrorCommands } from './file.js';
+import { processEnv } from '../config/environment.js';
 
 const POLL_MS = 250;
 
@@ -20,7 +21,7 @@ function fill(template: string[], session: CellSession): string[] {
 /** Runs a mirror command where the service runs (through its adapter: as is, `docker compose exec`, `kubectl exec`). */
 async function runCommand(commands: MirrorCommands, template: string[], session: CellSession): Promise<string> {
   const argv = await session.adapter.execArgv(fill(template, session));
-  const result = await execa(argv[0]!, argv.slice(1), { env: { ...process.env, ...commands.env }, timeout: commands.commandTimeout, reject: false, stdin: 'ignore' });
+  const result = await execa(argv[0]!, argv.slice(1), { env: { ...processEnv(), ...commands.env }, timeout: commands.commandTimeout, reject: false, stdin: 'ignore' });
   if (result.exitCode !== 0 || result.timedOut) {
     const why = result.timedOut ? `no answer within ${formatDuration(commands.commandTimeout)}` : `exit ${result.exitCode ?? result.signal}`;
     const last = `${result.stderr}\n${result.stdout}`.trim().split('\n').at(-1) ?? '';
