@@ -1,7 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { createBackup } from '../backup/create.js';
-import type { Engine } from '../backup/engines.js';
 import { progressPrinter } from '../backup/progress.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { trapInterrupts } from '../interrupt.js';
@@ -11,9 +10,6 @@ import { formatBytes, formatDuration } from '../units.js';
 
 interface BackupFlags {
   cold?: boolean;
-  engine?: Engine;
-  jobs?: number;
-  skipDirs?: string[];
   /** commander's --no-verify */
   verify?: boolean;
 }
@@ -30,9 +26,9 @@ export async function runBackup(ctx: CommandContext, args: string[], flags: Back
     backupsDir: config.backup.dir,
     name: config.cell.name,
     mode: flags.cold ? 'cold' : 'live',
-    engine: flags.engine ?? config.backup.engine,
-    jobs: flags.jobs ?? config.backup.jobs ?? os.availableParallelism(),
-    skipDirs: [...config.backup.skipDirs, ...(flags.skipDirs ?? [])],
+    engine: config.backup.engine,
+    jobs: config.backup.jobs ?? os.availableParallelism(),
+    skipDirs: config.backup.skipDirs,
     verify: flags.verify ?? true,
     python: config.backup.python,
     signal: trap.signal,

@@ -11,8 +11,8 @@ export function changelogCacheDir(ctx: CommandContext): string {
  * --changelog, else `changelog:` in synup.yaml, else the built-in snapshot of Synapse's CHANGELOG.rst (or a newer
  * copy from `synup changelog update`), which refuses a `to` newer than itself. URLs are cached in the state dir.
  */
-export function loadChangelogFor(ctx: CommandContext, flag: string | undefined, to?: string): Promise<Changelog> {
-  const spec = flag ?? ctx.configIfAny()?.config.changelog;
+export function loadChangelogFor(ctx: CommandContext, to?: string): Promise<Changelog> {
+  const spec = ctx.changelog();
   if (!spec) return Promise.resolve(loadDefaultChangelog(changelogCacheDir(ctx), to));
   return loadChangelog(spec, { cacheDir: changelogCacheDir(ctx), cwd: ctx.cwd });
 }

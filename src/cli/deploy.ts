@@ -58,7 +58,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const { DeploymentJournal } = await import('../deploy/journal.js');
   const { prepareDeployment, deploymentStateDir } = await import('../deploy/prepare.js');
   const { newDeploymentRun, runDeployment } = await import('../deploy/runner.js');
-  const { acquireLock } = await import('../safety/lock.js');
+  const { withCellLock } = await import('../runner/run.js');
   const { confirmOrRefuse } = await import('../ui/prompt.js');
   const { SynupError, ExitCode } = await import('../errors.js');
 
@@ -80,8 +80,8 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const run = resume ? previous! : newDeploymentRun(prepared);
   const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
   await confirmOrRefuse(ctx.out, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
-  const lock = acquireLock(stateDir, deployment.file, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' });
-  try {
+  // One deployment run at a time: the lock is the deployment file's, in the deployment's state dir.
+  return withCellLock({ stateDir, cellDir: deployment.file }, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' }, async () => {
     const result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false });
     const versions = await serviceVersions(prepared.deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), run.leaders, prepared.deployment.services);
     if (ctx.out.json) emitJson(ctx.out, { type: 'deployment', deployment: deployment.name, outcome: result.outcome, ...(result.outcome === 'done' ? {} : { phase: result.phase, error: result.error }), services: versions });
@@ -89,9 +89,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
     for (const line of versionLines(versions)) say(ctx.out, line);
     if (result.outcome !== 'done') say(ctx.out, 'Fix the cause, then `synup deploy resume` goes on from that phase.');
     return result.outcome === 'done' ? 0 : result.outcome === 'rolled-back' ? ExitCode.rolledBack : ExitCode.failed;
-  } finally {
-    lock.release();
-  }
+  });
 }
 
 /** Each service's version from its data and its role now (after promotions). */

@@ -8,7 +8,6 @@ import type { CommandContext } from './context.js';
 import { emitJson, paint, say, table } from '../ui/output.js';
 
 interface DoctorFlags {
-  dir?: string;
   root?: string;
 }
 
@@ -19,7 +18,7 @@ export async function runDoctor(ctx: CommandContext, _args: string[], flags: Doc
   if (!existsSync(path.join(root, 'proc', 'sys'))) {
     throw usageError(`--root ${root} has no proc/sys: doctor reads the host's sysctls and mounts from <root>/proc and <root>/sys`, 'drop --root on a normal host, or point it at a tree that holds proc/ and sys/');
   }
-  const given = flags.dir ?? config.cell.dir;
+  const given = config.cell.dir;
   const cellDir = given ? resolveCellDir(given, ctx.cwd) : undefined;
   const checks = runHostChecks({
     root,

@@ -5,6 +5,7 @@ import { createOutput, emitJson, reportError, type OutputOptions } from '../ui/o
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { SYNUP_VERSION } from '../version.js';
 import { processEnv } from '../config/environment.js';
+import { pickSettingFlags } from '../config/settings.js';
 
 export interface MainOptions extends Pick<OutputOptions, 'stdout' | 'stderr'> {
   cwd?: string;
@@ -280,7 +281,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     const flags = program.opts<GlobalFlags>();
     const out = createOutput({ json: flags.json, color: flags.color, verbose: flags.verbose, stdout: options.stdout, stderr, env });
     try {
-      const ctx = createContext(out, cwd, env, flags.config);
+      const ctx = createContext(out, cwd, env, flags.config, pickSettingFlags(cmdOptions));
       const action = await loadCommand(name);
       exitCode = (await action(ctx, args, cmdOptions)) ?? 0;
     } catch (error) {

@@ -12,7 +12,6 @@ import { emitJson, say } from '../ui/output.js';
 interface PlanFlags {
   from?: string;
   to: string;
-  changelog?: string;
   dir?: string;
   format: 'text' | 'json' | 'md' | 'html';
   output?: string;
@@ -48,10 +47,10 @@ async function cellVersion(cellDir: string, from: string | undefined): Promise<{
 }
 
 /** For a known cell: the exact commands each step runs with the configured adapter, and the manual rollback. */
-async function runbookExtras(ctx: CommandContext, cellDir: string, plan: UpgradePlan): Promise<RunbookExtras> {
+async function runbookExtras(ctx: CommandContext, plan: UpgradePlan): Promise<RunbookExtras> {
   const { openCellSession } = await import('../runner/session.js');
   const { dryRunActions, manualRollback } = await import('../runner/dry-run.js');
-  const session = openCellSession(ctx.config(), { dir: cellDir });
+  const session = openCellSession(ctx.config());
   const options = { makeBackup: false, ignorePreflight: session.config.upgrade.ignorePreflight };
   const actions = Object.fromEntries(dryRunActions(session, plan, options, ctx.out).map((s) => [s.name, s.actions]));
   return { actions, rollback: manualRollback(session, plan), title: `Synapse upgrade of ${session.cellName}: ${plan.from} → ${plan.to} (${session.adapter.name} adapter)` };
@@ -66,12 +65,13 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   }
   const outputFile = flags.output ? path.resolve(ctx.cwd, flags.output) : undefined;
   if (outputFile) checkOutputFile(outputFile, '-o');
-  const dirGiven = flags.dir ?? (flags.from ? undefined : config?.cell.dir);
+  // --from alone plans from that version: the configured cell is not read.
+  const dirGiven = flags.from && flags.dir === undefined ? undefined : ctx.cellDir();
   const cellDir = dirGiven ? resolveCellDir(dirGiven, ctx.cwd) : undefined;
   const cell = cellDir ? await cellVersion(cellDir, flags.from) : null;
   const from = cell?.version ?? flags.from;
   if (!from) throw usageError('no current version: pass --from <version>, or --dir <cell dir> to read it from the cell', 'or set cell.dir in synup.yaml');
-  const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
+  const changelog = await loadChangelogFor(ctx, flags.to);
   const fromLabel = cellDir && !flags.from ? `the version of ${cellDir} (slabs/cell.lmdb)` : '--from';
   const plan = buildPlan({ changelog, from, fromLabel, to: flags.to, dir: cellDir, config });
   if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, ctx.stateDir(), plan);
@@ -80,7 +80,7 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const document: PlanDocument = { ...plan, steps: describeSteps(plan, adapter) };
 
   const format = ctx.out.json ? 'json' : flags.format;
-  const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, cellDir, plan) : {};
+  const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, plan) : {};
   const rendered =
     format === 'json' ? JSON.stringify(document, null, ctx.out.json ? undefined : 2) + '\n'
     : format === 'md' ? renderPlanMarkdown(document, extras)

@@ -14,24 +14,23 @@ import { emitJson, say } from '../ui/output.js';
  * dirs, stale staging), older than --older-than, and only if the dir at that path is still the same inode; and
  * backups in backup.dir that a killed `synup backup` left without a manifest (marked by src/backup/partial.ts).
  */
-export async function runPrune(ctx: CommandContext, _args: string[], flags: { dir?: string; olderThan: string; dryRun?: boolean }): Promise<number> {
+export async function runPrune(ctx: CommandContext, _args: string[], flags: { olderThan: string; dryRun?: boolean }): Promise<number> {
   const maxAge = parseDuration(flags.olderThan);
   if (maxAge === null) throw usageError(`--older-than: expected a duration like 7d or 12h, received ${JSON.stringify(flags.olderThan)}`);
-  const session = openCellSession(ctx.config(), { dir: flags.dir });
+  const session = openCellSession(ctx.config());
   const removed: string[] = [];
   const kept: { path: string; reason: string }[] = [];
-  // Backups whose writer was killed before their manifest: marked as synup's own, useless, never a whole backup.
-  if (session.config.backup.dir) {
-    for (const partial of findAbandonedBackups(session.config.backup.dir)) {
-      if (!flags.dryRun) await removeAbandonedBackup(partial);
-      removed.push(partial.complete ? partial.marker : partial.dir);
+  const prune = async () => {
+    // Backups whose writer was killed before their manifest: marked as synup's own, useless, never a whole backup.
+    if (session.config.backup.dir) {
+      for (const partial of findAbandonedBackups(session.config.backup.dir)) {
+        if (!flags.dryRun) await removeAbandonedBackup(partial);
+        removed.push(partial.complete ? partial.marker : partial.dir);
+      }
     }
-  }
-  // Nothing recorded means nothing synup made: say so without creating a state dir or a journal.
-  if (!Journal.exists(session.stateDir)) return reportPrune(ctx, flags, removed, kept);
-  const journal = Journal.open(session.stateDir);
-  try {
-    const pruneRuns = async () => {
+    if (!Journal.exists(session.stateDir)) return;
+    const journal = Journal.open(session.stateDir);
+    try {
       for (const run of journal.list({ cellDir: session.cellDir })) {
         const ended = run.outcome === 'done' || run.outcome === 'rolled-back' || run.outcome === 'failed';
         for (const owned of run.owned) {
@@ -52,12 +51,13 @@ export async function runPrune(ctx: CommandContext, _args: string[], flags: { di
           }
         }
       }
-    };
-    // A dry run changes nothing, so it takes no lock (and works while a run holds it).
-    await (flags.dryRun ? pruneRuns() : withCellLock(session, { runId: 'prune', command: 'prune' }, pruneRuns));
-  } finally {
-    await journal.close();
-  }
+    } finally {
+      await journal.close();
+    }
+  };
+  // A dry run changes nothing, so it takes no lock (and works while a run holds it). Without a journal synup made
+  // nothing beside this cell: no lock either, so no state dir is created.
+  await (flags.dryRun || !Journal.exists(session.stateDir) ? prune() : withCellLock(session, { runId: 'prune', command: 'prune' }, prune));
   return reportPrune(ctx, flags, removed, kept);
 }
 

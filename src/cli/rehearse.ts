@@ -24,7 +24,6 @@ import { reporterFor } from './run-report.js';
 interface RehearseFlags {
   backup: string;
   to: string;
-  changelog?: string;
   port?: number;
   report?: string;
   summary?: string;
@@ -48,7 +47,7 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
   if (!read.ok) throw new SynupError('refused', `cannot rehearse from ${backupDir}: ${read.message}`, { hint: 'pick a complete, verified backup (`synup verify`)' });
   const from = read.manifest.cell.cellVersion;
   if (!from) throw new SynupError('refused', `backup ${backupDir} does not record the cell's version`);
-  const plan = buildPlan({ changelog: await loadChangelogFor(ctx, flags.changelog, flags.to), from, fromLabel: `the version recorded in ${backupDir}`, to: flags.to });
+  const plan = buildPlan({ changelog: await loadChangelogFor(ctx, flags.to), from, fromLabel: `the version recorded in ${backupDir}`, to: flags.to });
   if (config.service.adapter !== 'process' || !config.service.process?.command) {
     throw new SynupError('usage', 'rehearse boots the target version itself: it needs service.process.command (a start command template)', {
       hint: 'add service.process.command to the synup.yaml the rehearsal runs with (it may differ from production\'s adapter)',

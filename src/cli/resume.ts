@@ -9,7 +9,6 @@ import { reportCellRun, reporterFor } from './run-report.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 
 interface ResumeFlags {
-  dir?: string;
   yes?: boolean;
   force?: boolean;
 }
@@ -25,7 +24,7 @@ function noRuns(ctx: CommandContext, cellDir: string, stateDir: string): number 
  * its rollback. The cell ends fully upgraded or fully as before.
  */
 export async function runResume(ctx: CommandContext, _args: string[], flags: ResumeFlags): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir, allowMissing: true });
+  const session = openCellSession(ctx.config(), { allowMissing: true });
   if (!Journal.exists(session.stateDir)) return noRuns(ctx, session.cellDir, session.stateDir);
   const journal = Journal.open(session.stateDir);
   try {

@@ -10,7 +10,6 @@ import { reportCellRun, reporterFor } from './run-report.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 
 interface RollbackFlags {
-  dir?: string;
   run?: string;
   force?: boolean;
   yes?: boolean;
@@ -22,7 +21,7 @@ function noRuns(_ctx: CommandContext, cellDir: string, stateDir: string): never 
 
 /** Puts the pre-upgrade data and version back by choice; after a successful upgrade only with --force. */
 export async function runRollback(ctx: CommandContext, _args: string[], flags: RollbackFlags): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir, allowMissing: true });
+  const session = openCellSession(ctx.config(), { allowMissing: true });
   if (!Journal.exists(session.stateDir)) return noRuns(ctx, session.cellDir, session.stateDir);
   const journal = Journal.open(session.stateDir);
   try {

@@ -6,10 +6,6 @@ import type { CommandContext } from './context.js';
 import { emitJson, say } from '../ui/output.js';
 import { formatDuration } from '../units.js';
 
-interface ServiceFlags {
-  dir?: string;
-}
-
 /**
  * The version `start` runs: the one the data was last written by (a stopped cell's slabs/cell.lmdb), so start never
  * upgrades (`synup upgrade` does that, safely) nor starts older code on newer data; else what the adapter is set to run.
@@ -42,24 +38,24 @@ async function stopService(session: CellSession): Promise<{ wasRunning: boolean;
 
 const cellOf = (session: CellSession) => ({ name: session.cellName, dir: session.cellDir, adapter: session.adapter.name });
 
-export async function runStart(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir });
+export async function runStart(ctx: CommandContext): Promise<number> {
+  const session = openCellSession(ctx.config());
   const result = await withCellLock(session, { runId: `start-${Date.now()}`, command: 'start' }, () => startAndWait(session));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'start', ...result });
   else say(ctx.out, `${session.cellName} ${result.version} started${result.pid ? ` (pid ${result.pid})` : ''}, active after ${formatDuration(result.activeAfterMs)}`);
   return 0;
 }
 
-export async function runStop(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir });
+export async function runStop(ctx: CommandContext): Promise<number> {
+  const session = openCellSession(ctx.config());
   const result = await withCellLock(session, { runId: `stop-${Date.now()}`, command: 'stop' }, () => stopService(session));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'stop', ...result });
   else say(ctx.out, result.wasRunning ? `${session.cellName} stopped in ${formatDuration(result.durationMs)}${result.forced ? ' (forced after service.stopTimeout)' : ''}` : `${session.cellName} was not running`);
   return 0;
 }
 
-export async function runRestart(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir });
+export async function runRestart(ctx: CommandContext): Promise<number> {
+  const session = openCellSession(ctx.config());
   const { stopped, started } = await withCellLock(session, { runId: `restart-${Date.now()}`, command: 'restart' }, async () => ({ stopped: await stopService(session), started: await startAndWait(session) }));
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'restart', stop: stopped, ...started });
   else say(ctx.out, `${session.cellName} ${stopped.wasRunning ? `stopped in ${formatDuration(stopped.durationMs)}, ` : ''}${started.version} started${started.pid ? ` (pid ${started.pid})` : ''}, active after ${formatDuration(started.activeAfterMs)}`);
@@ -71,8 +67,8 @@ export async function runRestart(ctx: CommandContext, _args: string[], flags: Se
  * command line names the cell dir and whose health check answers as this cell (HTTPS with the cell's own
  * certificate pinned, or the configured healthcheck tool). Other adapters' tools already own their service.
  */
-export async function runAdopt(ctx: CommandContext, _args: string[], flags: ServiceFlags): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir });
+export async function runAdopt(ctx: CommandContext): Promise<number> {
+  const session = openCellSession(ctx.config());
   const { adapter } = session;
   if (!adapter.adopt) {
     if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'adopt', adopted: false, reason: `the ${adapter.name} adapter manages the service through its tool` });
@@ -99,8 +95,8 @@ export async function runAdopt(ctx: CommandContext, _args: string[], flags: Serv
 }
 
 /** The last --lines lines of the service log; with --follow, new ones until interrupted. Takes no lock: read only. */
-export async function runLogs(ctx: CommandContext, _args: string[], flags: ServiceFlags & { lines: number; follow?: boolean }): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir });
+export async function runLogs(ctx: CommandContext, _args: string[], flags: { lines: number; follow?: boolean }): Promise<number> {
+  const session = openCellSession(ctx.config());
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);

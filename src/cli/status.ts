@@ -29,7 +29,7 @@ export interface CellStatus {
 
 /** `synup status`: the configured cell — running or not, versions, active over HTTPS, adapter, last run. */
 export async function runStatus(ctx: CommandContext): Promise<number> {
-  const session = openCellSession(ctx.config(), {});
+  const session = openCellSession(ctx.config());
   const { config, cellDir } = session;
   const service = await session.adapter.status();
   const target = { host: config.health.host, port: config.health.port, cellDir, ca: config.health.ca, insecure: config.health.insecure };

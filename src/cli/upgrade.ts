@@ -4,14 +4,12 @@ import { buildPlan } from '../plan/index.js';
 import type { RunnerOptions } from '../runner/context.js';
 import { executeSteps } from '../runner/execute.js';
 import { Journal, newRunId } from '../runner/journal.js';
-import { acquireLock } from '../safety/lock.js';
 import { latestPassingRehearsal } from '../runner/rehearsals.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
-import { withCellRun } from '../runner/run.js';
+import { withCellLock, withCellRun } from '../runner/run.js';
 import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
-import { runDirs } from '../siblings.js';
 import type { CommandContext } from './context.js';
 import { loadChangelogFor } from './changelog-source.js';
 import { emitJson, say } from '../ui/output.js';
@@ -20,27 +18,24 @@ import { reportCellRun, reporterFor } from './run-report.js';
 
 interface UpgradeFlags {
   to: string;
-  changelog?: string;
-  dir?: string;
   backup?: boolean;
   dryRun?: boolean;
   yes?: boolean;
   force?: boolean;
-  ignorePreflight?: string[];
   requireRehearsal?: boolean;
 }
 
 export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
-  const session = openCellSession(ctx.config(), { dir: flags.dir });
+  const session = openCellSession(ctx.config());
   const info = await versionBeforeUpgrade(session);
-  const changelog = await loadChangelogFor(ctx, flags.changelog, flags.to);
+  const changelog = await loadChangelogFor(ctx, flags.to);
   const plan = buildPlan({ changelog, from: info.cellVersion, fromLabel: info.label, to: flags.to });
   if (flags.requireRehearsal && !latestPassingRehearsal(session.stateDir, plan.from, plan.to, info.guid)) {
     throw new SynupError('refused', `no passing rehearsal of ${plan.from} → ${plan.to} on a backup of this cell`, {
       hint: `run \`synup rehearse --backup <backup of this cell> --to ${plan.to}\` first`,
     });
   }
-  const ignorePreflight = [...session.config.upgrade.ignorePreflight, ...(flags.ignorePreflight ?? [])];
+  const { ignorePreflight } = session.config.upgrade;
   const unknown = ignorePreflight.filter((name) => !(PREFLIGHT_CHECKS as readonly string[]).includes(name));
   if (unknown.length) throw usageError(`--ignore-preflight: unknown check ${unknown.map((n) => JSON.stringify(n)).join(', ')}; known: ${PREFLIGHT_CHECKS.join(', ')}`);
   const options: RunnerOptions = { makeBackup: flags.backup ?? false, ignorePreflight };
@@ -57,42 +52,38 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   }
 
   const runId = newRunId();
-  const lock = acquireLock(session.stateDir, session.cellDir, { runId, command: 'upgrade' }, flags.force ?? false);
-  try {
+  // The lock is taken before the gate and the prompt, so no other run can start on the cell while the operator reads.
+  return withCellLock(session, { runId, command: 'upgrade', force: flags.force }, async () => {
     // Refusals that need no run: nothing is journaled for them.
     // Data on a volume: the gate runs in a Job once the pod is gone (it cannot be read before).
     if (!options.makeBackup && !session.adapter.remoteData) await requireUsableBackup(session.config, session.cellDir);
     await confirmOrRefuse(ctx.out, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
-  const journal = Journal.open(session.stateDir);
-  try {
-    const run = journal.create({
-      id: runId,
-      cellDir: session.cellDir,
-      cellName: session.cellName,
-      from: plan.from,
-      to: plan.to,
-      plan,
-      startedAt: new Date().toISOString(),
-      outcome: 'running',
-      steps: {},
-      data: { migrations: plan.migrations.length, stagingDir: runDirs(session.cellDir, runId).staging },
-      owned: [],
-    });
-    const reporter = reporterFor(ctx, 'upgrade');
-    const onInterrupt = 'stopping before any downtime, or rolling back once the service was stopped';
-    const outcome = await withCellRun({ session, journal, run, command: 'upgrade', out: ctx.out, reporter, options, lock, onInterrupt }, async (stepCtx) => {
-      await reporter.emit({ type: 'run', state: 'started', runId, message: `run ${runId}: ${session.cellName} ${plan.from} → ${plan.to}` });
-      return executeSteps(stepCtx);
-    });
-    return reportCellRun(ctx, outcome);
-  } finally {
-    await journal.close();
-    lock.release();
-  }
+    const journal = Journal.open(session.stateDir);
+    try {
+      const run = journal.create({
+        id: runId,
+        cellDir: session.cellDir,
+        cellName: session.cellName,
+        from: plan.from,
+        to: plan.to,
+        plan,
+        startedAt: new Date().toISOString(),
+        outcome: 'running',
+        steps: {},
+        data: { migrations: plan.migrations.length },
+        owned: [],
+      });
+      const reporter = reporterFor(ctx, 'upgrade');
+      const onInterrupt = 'stopping before any downtime, or rolling back once the service was stopped';
+      const outcome = await withCellRun({ session, journal, run, command: 'upgrade', out: ctx.out, reporter, options, locked: true, onInterrupt }, async (stepCtx) => {
+        await reporter.emit({ type: 'run', state: 'started', runId, message: `run ${runId}: ${session.cellName} ${plan.from} → ${plan.to}` });
+        return executeSteps(stepCtx);
+      });
+      return reportCellRun(ctx, outcome);
+    } finally {
+      await journal.close();
+    }
+  });
 }
 
 /**

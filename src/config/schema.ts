@@ -1,6 +1,4 @@
 import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
 import type { z as Zod } from 'zod';
 import { parseDuration } from '../units.js';
 
@@ -169,9 +167,3 @@ export const configSchema = {
   parse: (value: unknown): SynupConfig => (built ??= buildSchema(require('zod') as typeof import('zod'))).parse(value),
   safeParse: (value: unknown) => (built ??= buildSchema(require('zod') as typeof import('zod'))).safeParse(value),
 };
-
-/** state.dir's default: $XDG_STATE_HOME/synup, else ~/.local/state/synup. */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
-  return path.join(base, 'synup');
-}

@@ -1,7 +1,7 @@
 import { loadChangelogFor } from '../cli/changelog-source.js';
 import type { CommandContext } from '../cli/context.js';
 import { resolveCellDir } from '../config/cell-dir.js';
-import { defaultStateDir } from '../config/schema.js';
+import { resolveStateDir, settingsOf } from '../config/settings.js';
 import { normalizeVersion } from '../changelog/index.js';
 import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
@@ -11,16 +11,22 @@ import { adapterPlanText } from '../service/index.js';
 import { loadDeployment, type Deployment, type DeploymentService } from './file.js';
 import { buildDeploymentPlan, type DeploymentPlan, type ServiceInput } from './plan.js';
 
-/** A command context for one service of the deployment: its own synup.yaml, in the role asked for. */
-export function serviceContext(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror' = service.mirrorOf ? 'mirror' : 'leader'): CommandContext {
+/**
+ * A command context for one service of the deployment: its own synup.yaml, in the role asked for; `changelog` is the
+ * deployment file's for the service (as a --changelog flag would be).
+ */
+export function serviceContext(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror' = service.mirrorOf ? 'mirror' : 'leader', changelog?: string): CommandContext {
   const config = structuredClone(service.config);
   config.cell.role = role;
   config.cell.name ??= service.name;
-  const settings = () => ({ config, file: service.configFile, stateDir: config.state.dir ?? defaultStateDir(ctx.env), cwd: ctx.cwd, env: ctx.env });
-  return { ...ctx, config: settings, configIfAny: settings, stateDir: () => settings().stateDir };
+  const settings = settingsOf({ config, file: service.configFile }, ctx.cwd, ctx.env, { changelog });
+  return { ...ctx, config: () => settings, configIfAny: () => settings, stateDir: () => settings.stateDir, cellDir: () => settings.config.cell.dir, changelog: () => settings.config.changelog };
 }
 
-export const deploymentStateDir = (deployment: Deployment, env: NodeJS.ProcessEnv) => deployment.stateDir ?? defaultStateDir(env);
+/** The changelog the deployment file names for a service: its own, else the deployment's. */
+export const serviceChangelog = (deployment: Deployment, service: DeploymentService) => service.changelog ?? deployment.changelog ?? undefined;
+
+export const deploymentStateDir = (deployment: Deployment, env: NodeJS.ProcessEnv) => resolveStateDir(deployment.stateDir ?? undefined, env);
 
 export interface PreparedDeployment {
   deployment: Deployment;
@@ -41,13 +47,13 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
   for (const service of deployment.services) {
     const to = options.targets?.[service.name] ?? service.to ?? deploymentTo;
     if (!to) throw usageError(`no target version for ${service.name}`, 'pass --to <version>, or set to: in the deployment file (per service for a power-up with its own releases)');
-    const sctx = serviceContext(ctx, service);
+    const sctx = serviceContext(ctx, service, undefined, serviceChangelog(deployment, service));
     const cellDir = resolveCellDir(service.config.cell.dir, ctx.cwd);
     const info = await readCellInfo(cellDir);
     if (!info.cellVersion) {
       throw new SynupError('refused', `${service.name}: cannot tell the version of ${cellDir}: slabs/cell.lmdb has no cell:info cell:version`, { hint: 'is this a Synapse service storage dir that has booted at least once?' });
     }
-    const changelog = await loadChangelogFor(sctx, service.changelog ?? deployment.changelog ?? undefined, to);
+    const changelog = await loadChangelogFor(sctx, to);
     const target = normalizeVersion(to, service.to ? `services ${service.name} to` : '--to');
     const from = normalizeVersion(info.cellVersion, `${service.name}'s cell:version`);
     let plan: PlanDocument | null = null;
@@ -61,7 +67,7 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
       }
       if (options.estimate) {
         const { estimateFor } = await import('../cli/plan.js');
-        plan.estimate = await estimateFor(cellDir, info.guid, service.config.state.dir ?? defaultStateDir(ctx.env), plan);
+        plan.estimate = await estimateFor(cellDir, info.guid, sctx.stateDir(), plan);
         estimates.set(service.name, plan.estimate);
       }
     }

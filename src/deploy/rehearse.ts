@@ -6,7 +6,7 @@ import { formatDuration } from '../units.js';
 import { errorMessage } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import type { RehearsalCase, RehearsalResult } from '../runner/rehearsal-report.js';
-import { serviceContext, type PreparedDeployment } from './prepare.js';
+import { serviceChangelog, serviceContext, type PreparedDeployment } from './prepare.js';
 
 export interface ServiceRehearsal {
   service: string;
@@ -69,9 +69,9 @@ export async function rehearseDeployment(ctx: CommandContext, prepared: Prepared
     // runRehearse prints its result as one JSON document under --json: captured here, the human lines still shown.
     let captured = '';
     const stdout = new Writable({ write: (chunk, _enc, done) => ((captured += String(chunk)), done()) });
-    const sctx: CommandContext = { ...serviceContext(ctx, service, 'leader'), out: { ...ctx.out, json: true, stdout } };
+    const sctx: CommandContext = { ...serviceContext(ctx, service, 'leader', serviceChangelog(prepared.deployment, service)), out: { ...ctx.out, json: true, stdout } };
     try {
-      await runRehearse(sctx, [], { backup: found.backup.dir, to, port: await freePort(health.host), changelog: service.changelog ?? prepared.deployment.changelog ?? undefined });
+      await runRehearse(sctx, [], { backup: found.backup.dir, to, port: await freePort(health.host) });
       const result = JSON.parse(captured.trim().split('\n').at(-1)!) as RehearsalResult;
       out.push({ service: service.name, summary: `${from} → ${to} ${result.ok ? 'passed' : 'FAILED'}${result.migrationMs !== null ? `, first boot ${formatDuration(result.migrationMs)}` : ''}`, result });
     } catch (error) {

@@ -78,7 +78,7 @@ export async function runDeployment(ctx: CommandContext, prepared: PreparedDeplo
 class RolledBack extends Error {}
 
 function sessionOf(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror'): CellSession {
-  return openCellSession(serviceContext(ctx, service, role).config(), {});
+  return openCellSession(serviceContext(ctx, service, role).config());
 }
 
 async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDeployment, run: DeploymentRun, options: DeployOptions): Promise<string> {
@@ -130,7 +130,7 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
 /** The single-cell upgrade (`synup upgrade`'s module entry) for one service, in the role the phase needs. */
 async function upgradeService(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror', to: string, options: DeployOptions): Promise<string> {
   const sctx = serviceContext(ctx, service, role);
-  const cellDir = openCellSession(sctx.config(), {}).cellDir;
+  const cellDir = openCellSession(sctx.config()).cellDir;
   const before = (await readCellInfo(cellDir)).cellVersion;
   if (before === to) return `already at ${to}`;
   const { runUpgrade } = await import('../cli/upgrade.js');

@@ -5,6 +5,7 @@ import { Interrupted } from '../interrupt.js';
 import type { RunRecord, StepState } from './journal.js';
 import { inodeOf, runDirs } from '../siblings.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
+import { ownedRunDir } from './owned.js';
 
 export type RunResult = 'done' | 'rolled-back';
 
@@ -141,7 +142,7 @@ async function undoSteps(ctx: StepContext, from: number, cause: unknown): Promis
         run.endedAt = new Date().toISOString();
       });
       throw new SynupError('failed', `${errorMessage(cause)}; and the rollback failed at ${step.name}: ${errorMessage(error)}`, {
-        hint: `the pre-upgrade data is in ${ctx.run.data.preDir ?? ctx.cellDir}; fix the cause and run \`synup resume\` to retry the rollback`,
+        hint: `the pre-upgrade data is in ${ownedRunDir(ctx.run, 'pre') ?? ctx.cellDir}; fix the cause and run \`synup resume\` to retry the rollback`,
         cause: error,
       });
     }

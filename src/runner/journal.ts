@@ -63,9 +63,6 @@ export interface RunData {
   migratedAt?: string;
   /** A rollback of a finished upgrade (`rollback --force`) began: the second outage starts here, not at stoppedAt. */
   reopenedForRollbackAt?: string;
-  stagingDir?: string;
-  preDir?: string;
-  failedDir?: string;
   /** none → moved-out (dir renamed to pre) → swapped (staging renamed to dir). */
   swap?: 'none' | 'moved-out' | 'swapped';
   defragVerified?: boolean;

@@ -1,5 +1,5 @@
 import { trapInterrupts, type Interrupted } from '../interrupt.js';
-import { acquireLock, type CellLock } from '../safety/lock.js';
+import { acquireLock } from '../safety/lock.js';
 import type { Output } from '../ui/output.js';
 import type { RunnerOptions, StepContext } from './context.js';
 import type { RunResult } from './execute.js';
@@ -12,7 +12,7 @@ import type { Reporter } from './ui.js';
  * The runner's entry point: everything that changes a cell does so holding the cell's run lock (refused, exit 3,
  * while another synup run holds it; a stale lock of the same run id is taken over, any other only with `force`).
  */
-export async function withCellLock<T>(session: CellSession, lock: { runId: string; command: string; force?: boolean }, body: () => Promise<T>): Promise<T> {
+export async function withCellLock<T>(session: Pick<CellSession, 'stateDir' | 'cellDir'>, lock: { runId: string; command: string; force?: boolean }, body: () => Promise<T>): Promise<T> {
   const held = acquireLock(session.stateDir, session.cellDir, { runId: lock.runId, command: lock.command }, lock.force ?? false);
   try {
     return await body();
@@ -30,8 +30,8 @@ export interface CellRun {
   out: Output;
   reporter: Reporter;
   options?: RunnerOptions;
-  /** The run lock when the caller took it already (upgrade takes it before asking to confirm); else taken for run.id. */
-  lock?: CellLock;
+  /** The caller holds the run lock already (upgrade takes it, with withCellLock, before asking to confirm); else taken for run.id. */
+  locked?: boolean;
   force?: boolean;
   /** What happens after SIGINT/SIGTERM, told to the operator ("finishing the rollback"). */
   onInterrupt: string;
@@ -60,5 +60,5 @@ export async function withCellRun(input: CellRun, body: (ctx: StepContext) => Pr
       trap.dispose();
     }
   };
-  return input.lock ? run() : withCellLock(input.session, { runId: input.run.id, command: input.command, force: input.force }, run);
+  return input.locked ? run() : withCellLock(input.session, { runId: input.run.id, command: input.command, force: input.force }, run);
 }

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { resolveCellDir } from '../config/cell-dir.js';
 import type { SynupConfig } from '../config/schema.js';
 import type { Settings } from '../config/settings.js';
 import { createAdapter } from '../service/index.js';
+import { cellNameOf } from '../service/context.js';
 import { remoteCellKey } from '../service/kubernetes.js';
 import type { ServiceAdapter } from '../service/adapter.js';
 import { checkActive, readServiceVersion, waitForActive } from '../health/index.js';
@@ -12,7 +12,7 @@ import { checkWithTool, waitWithTool } from '../health/tool.js';
 import { healthToolCommand } from '../health/tool-command.js';
 import type { HealthProbe } from './context.js';
 
-/** Everything a runner command needs about one cell, resolved once from flags > SYNUP_* > synup.yaml > defaults. */
+/** Everything a runner command needs about one cell, from its settings (flags > SYNUP_* > synup.yaml > defaults). */
 export interface CellSession {
   config: SynupConfig;
   cellDir: string;
@@ -22,13 +22,14 @@ export interface CellSession {
   health: HealthProbe;
 }
 
-export function openCellSession(settings: Settings, options: { dir?: string; allowMissing?: boolean }): CellSession {
+export function openCellSession(settings: Settings, options: { allowMissing?: boolean } = {}): CellSession {
   const { config, stateDir, cwd, env } = settings;
-  const remoteKey = options.dir ? null : remoteCellKey(config, stateDir);
+  const remoteKey = remoteCellKey(config, stateDir);
   if (remoteKey) mkdirSync(remoteKey, { recursive: true, mode: 0o700 });
-  const cellDir = remoteKey ?? resolveCellDir(options.dir ?? config.cell.dir, cwd, { allowMissing: options.allowMissing });
-  const cellName = config.cell.name ?? (remoteKey ? config.service.kubernetes!.name : path.basename(cellDir));
-  const adapter = createAdapter(config, { cellDir, stateDir, cwd, env });
+  const cellDir = remoteKey ?? resolveCellDir(config.cell.dir, cwd, { allowMissing: options.allowMissing });
+  // A cell on a volume is named after its workload (its key dir's name only says where synup keeps its state).
+  const cellName = remoteKey ? (config.cell.name ?? config.service.kubernetes!.name) : cellNameOf(config, cellDir);
+  const adapter = createAdapter(config, { cellDir, cellName, stateDir, cwd, env });
   return { config, cellDir, cellName, stateDir, adapter, health: healthProbe(config, cellDir, adapter, env) };
 }
 

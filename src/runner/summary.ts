@@ -1,4 +1,5 @@
 import type { RunRecord } from './journal.js';
+import { ownedRunDir } from './owned.js';
 
 export interface RunSummary {
   id: string;
@@ -59,8 +60,8 @@ export function summarizeRun(run: RunRecord): RunSummary {
     steps: Object.entries(run.steps).flatMap(([name, s]) => (s ? [{ name, state: s.state, durationMs: ms(s.startedAt, s.endedAt), ...(s.error ? { error: s.error } : {}) }] : [])),
     error: run.error ?? null,
     rollbackError: run.rollbackError ?? null,
-    preDir: run.data.preDir ?? null,
-    failedDir: run.data.failedDir ?? null,
+    preDir: ownedRunDir(run, 'pre'),
+    failedDir: ownedRunDir(run, 'failed'),
     backupDir: run.data.backupDir ?? null,
   };
 }

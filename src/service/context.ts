@@ -3,7 +3,7 @@ import type { SynupConfig } from '../config/schema.js';
 import { usageError } from '../errors.js';
 import { processEnv } from '../config/environment.js';
 
-/** What every adapter knows about the cell it drives, resolved once by `createAdapter`. */
+/** What every adapter knows about the cell it drives: the values resolved by the caller (runner/session.ts), as given. */
 export interface AdapterContext {
   cellDir: string;
   /** cell.name, or the cell dir's base name. */
@@ -18,19 +18,24 @@ export interface AdapterContext {
 }
 
 export interface CreateAdapterOptions {
+  /** The resolved cell dir (resolveCellDir), or a remote cell's key dir. */
   cellDir: string;
+  /** Default: cellNameOf(config, cellDir). */
+  cellName?: string;
   stateDir: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
 }
 
+/** The cell's name in file names and messages: cell.name, else the cell dir's base name. */
+export const cellNameOf = (config: SynupConfig, cellDir: string): string => config.cell.name ?? path.basename(cellDir);
+
 export function adapterContext(config: SynupConfig, options: CreateAdapterOptions): AdapterContext {
-  const cwd = options.cwd ?? process.cwd();
   return {
-    cellDir: path.resolve(cwd, options.cellDir),
-    cellName: config.cell.name ?? path.basename(path.resolve(cwd, options.cellDir)),
-    stateDir: path.resolve(cwd, options.stateDir),
-    cwd,
+    cellDir: options.cellDir,
+    cellName: options.cellName ?? cellNameOf(config, options.cellDir),
+    stateDir: options.stateDir,
+    cwd: options.cwd ?? process.cwd(),
     env: options.env ?? processEnv(),
     port: config.health.port,
   };

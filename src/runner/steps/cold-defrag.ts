@@ -20,7 +20,6 @@ function markSwapped(ctx: StepContext): void {
 
 async function compactAndVerify(ctx: StepContext, staging: string): Promise<void> {
   ctx.update((run) => {
-    run.data.stagingDir = staging;
     run.data.defragVerified = false;
   });
   const { copyCell } = await import('../../backup/copy.js');
@@ -91,7 +90,6 @@ export const coldDefrag: Step = {
     renameDurable(ctx.cellDir, dirs.pre);
     recordOwned(ctx, dirs.pre, 'pre', orig);
     ctx.update((run) => {
-      run.data.preDir = dirs.pre;
       run.data.swap = 'moved-out';
     });
     crashPoint('cold-defrag:between-renames');
@@ -108,15 +106,11 @@ export const coldDefrag: Step = {
       if (current !== null) {
         renameDurable(ctx.cellDir, dirs.failed);
         recordOwned(ctx, dirs.failed, 'failed', current);
-        ctx.update((run) => {
-          run.data.failedDir = dirs.failed;
-        });
       }
       crashPoint('rollback:between-renames');
       renameDurable(dirs.pre, ctx.cellDir);
       ctx.update((run) => {
         run.owned = run.owned.filter((o) => o.path !== dirs.pre);
-        run.data.preDir = undefined;
       });
     }
     await removeStaging(ctx);
