@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { SynupError } from '../src/errors.js';
-import { tempDir } from './helpers.js';
+import { synup, tempDir } from './helpers.js';
+import { resolveSettings } from '../src/config/settings.js';
 
 function load(yaml: string | null, env: Record<string, string> = {}) {
   const dir = tempDir();
@@ -80,5 +81,32 @@ describe('synup.yaml', () => {
 
   it('refuses a missing --config file', () => {
     expect(() => loadConfig({ file: 'nope.yaml', cwd: tempDir() })).toThrow(/cannot read config .*nope\.yaml: ENOENT/);
+  });
+});
+
+describe('settings: flags > SYNUP_* > synup.yaml > defaults, resolved once', () => {
+  it('applies setting flags over the file and the environment; list flags add to the configured lists', () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, 'synup.yaml'), 'cell: {dir: /from-file}\nbackup: {engine: mdb_copy, skipDirs: [a]}\nupgrade: {ignorePreflight: [disk-space]}\n');
+    const settings = resolveSettings({
+      cwd,
+      env: { SYNUP_CELL_DIR: '/from-env', XDG_STATE_HOME: path.join(cwd, 'xdg') },
+      flags: { dir: 'cells/cortex00', changelog: 'CHANGELOG.rst', engine: 'builtin', jobs: 3, skipDirs: ['b'], ignorePreflight: ['clock'] },
+    });
+    expect(settings.config.cell.dir).toBe(path.join(cwd, 'cells', 'cortex00'));
+    expect(settings.config.changelog).toBe('CHANGELOG.rst');
+    expect(settings.config.backup).toMatchObject({ engine: 'builtin', jobs: 3, skipDirs: ['a', 'b'] });
+    expect(settings.config.upgrade.ignorePreflight).toEqual(['disk-space', 'clock']);
+    expect(settings.stateDir).toBe(path.join(cwd, 'xdg', 'synup'));
+  });
+
+  it('refuses --dir when the Kubernetes cell is on its volume (exit 2, one line, nothing written)', async () => {
+    const cwd = tempDir();
+    const state = path.join(cwd, 'state');
+    writeFileSync(path.join(cwd, 'synup.yaml'), `state: {dir: ${state}}\nservice: {adapter: kubernetes, kubernetes: {name: cortex, data: volume}}\n`);
+    const result = await synup(['prune', '--dir', 'somewhere'], { cwd });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.split('\n').filter(Boolean)[0]).toBe("synup: --dir names a local cell dir, but service.kubernetes.data is volume (the data is on the workload's volume)");
+    expect(readdirSync(cwd)).toEqual(['synup.yaml']);
   });
 });
