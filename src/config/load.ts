@@ -27,7 +27,7 @@ export interface LoadedConfig {
   file: string | null;
 }
 
-/** Environment variables that override the file (flags override these in each command); `path`: relative to the cwd. */
+/** Environment variables that override the file (setting flags override these: config/settings.ts); `path`: relative to the cwd. */
 const envOverrides: Record<string, { keys: string[]; path: boolean }> = {
   SYNUP_CHANGELOG: { keys: ['changelog'], path: true },
   SYNUP_CELL_DIR: { keys: ['cell', 'dir'], path: true },
