@@ -1,0 +1,158 @@
+// Helpers of the tests that run the lab's real Cortex (SYN_LAB, ../shared/synapse-lab/README.md): why they are
+// skipped, process groups, HTTPS with the Cortex's own certificate, Storm writes and reads, a client writing
+// throughout an upgrade.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { runCortexScript } from './helpers.js';
+
+export const LAB = process.env.SYN_LAB;
+
+/** Why the real-Cortex tests cannot run here, or null. */
+export const labSkipReason = !LAB
+  ? 'set SYN_LAB to a directory prepared by ../shared/synapse-lab/setup.sh'
+  : !existsSync(path.join(LAB, '.ok'))
+    ? `${LAB} is not set up (no .ok): run ../shared/synapse-lab/setup.sh "$SYN_LAB"`
+    : !existsSync(runCortexScript)
+      ? `${runCortexScript} is missing (set SYN_LAB_RUN_CORTEX)`
+      : null;
+
+/** PYTHONPATH that runs Synapse `version` of the lab. */
+export const labPythonPath = (lab: string, version: string) => ['pylib', 'pylib-legacy', 'stubs', `src-v${version}`].map((d) => path.join(lab, d)).join(':');
+
+/** Prints a cell's nexus index (Synapse's getNexsIndx) given its telepath URL. */
+export const NEXUS_INDEX = `import asyncio, sys
+import synapse.telepath as s_telepath
+async def main():
+    async with await s_telepath.openurl(sys.argv[1]) as cell:
+        print(await cell.getNexsIndx())
+asyncio.run(main())`;
+
+/** Live members of a process group, from /proc. */
+export function groupMembers(pgid: number): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[2]) === pgid && fields[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+/** SIGKILL to every live member of these process groups (test clean-up). */
+export function killGroups(pgids: number[]): void {
+  for (const pgid of pgids) for (const pid of groupMembers(pgid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** A Cortex of the lab reached over HTTPS: its cell dir (for its certificate) and HTTPS port. */
+export interface LabCortex {
+  dir: string;
+  port: number;
+}
+
+/** HTTPS to a Cortex of the lab: its own certificate pinned by content (its name is `cortex`, not 127.0.0.1). */
+export function api(cortex: LabCortex, method: 'GET' | 'POST', route: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; text: string }> {
+  const cert = readFileSync(path.join(cortex.dir, 'sslcert.pem'));
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: cortex.port, path: route, method, ca: cert, checkServerIdentity: () => undefined, auth: 'root:secret', timeout: timeoutMs, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${route}: no answer`)));
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+export const isActive = async (cortex: LabCortex) => JSON.parse((await api(cortex, 'GET', '/api/v1/active', undefined, 5000)).text).result.active as boolean;
+
+/** One node written through Storm; true once the Cortex acknowledged it. */
+export async function writeNode(cortex: LabCortex, name: string): Promise<boolean> {
+  const r = await api(cortex, 'POST', '/api/v1/storm/call', { query: '[inet:fqdn=$n] return($node.repr())', opts: { vars: { n: name } } }, 10_000).catch(() => null);
+  return r?.status === 200 && JSON.parse(r.text).status === 'ok';
+}
+
+/** Concatenated JSON texts (how /api/v1/storm streams its messages, without separators) → the values. */
+function jsonTexts(text: string): unknown[] {
+  const values: unknown[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') depth++ === 0 && (start = i);
+    else if ((c === ']' || c === '}') && --depth === 0) values.push(JSON.parse(text.slice(start, i + 1)));
+  }
+  return values;
+}
+
+/** Every inet:fqdn under that domain on that Cortex (Storm messages streamed by /api/v1/storm), sorted. */
+export async function nodesUnder(cortex: LabCortex, domain: string): Promise<string[]> {
+  const r = await api(cortex, 'POST', '/api/v1/storm', { query: 'inet:fqdn:domain=$d', opts: { vars: { d: domain } } });
+  const messages = jsonTexts(r.text) as [string, unknown][];
+  const err = messages.find((m) => m[0] === 'err');
+  if (err) throw new Error(`storm on port ${cortex.port}: ${JSON.stringify(err[1]).slice(0, 300)}`);
+  return messages.filter((m) => m[0] === 'node').map((m) => (m[1] as [[string, string]])[0][1]).sort();
+}
+
+export interface WriterReport {
+  /** Names acknowledged, in order, with when. */
+  acked: { name: string; at: number }[];
+  failed: number;
+  /** The longest time between two acknowledged writes (ms): the client-visible downtime. */
+  longestGap: number;
+}
+
+/**
+ * A client writing one node every `periodMs` under `domain` to the first of `targets` that acknowledges it (the
+ * leader, whichever it is), until stopped.
+ */
+export function writeThroughout(targets: LabCortex[], domain: string, periodMs = 300): { stop: () => Promise<WriterReport> } {
+  const acked: WriterReport['acked'] = [];
+  let failed = 0;
+  let writing = true;
+  const loop = (async () => {
+    for (let i = 0; writing; i++) {
+      const tick = Date.now();
+      const name = `w${i}.${domain}`;
+      let ok = false;
+      for (const target of targets) if (!ok) ok = await writeNode(target, name);
+      if (ok) acked.push({ name, at: Date.now() });
+      else failed++;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, periodMs - (Date.now() - tick))));
+    }
+  })();
+  return {
+    stop: async () => {
+      writing = false;
+      await loop;
+      let longestGap = 0;
+      for (let i = 1; i < acked.length; i++) longestGap = Math.max(longestGap, acked[i]!.at - acked[i - 1]!.at);
+      return { acked, failed, longestGap };
+    },
+  };
+}
