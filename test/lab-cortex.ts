@@ -52,6 +52,21 @@ export function killGroups(pgids: number[]): void {
   }
 }
 
+/** Process groups of every process whose command line names something under `dir` (whoever started it). */
+export function groupsUnder(dir: string): number[] {
+  const groups = new Set<number>();
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.startsWith(dir))) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
+    } catch {
+      // gone
+    }
+  }
+  return [...groups];
+}
+
 export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

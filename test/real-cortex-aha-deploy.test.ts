@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCortexScript, synup, tempDir } from './helpers.js';
-import { groupMembers, isActive, killGroups, LAB, labPythonPath, labSkipReason, NEXUS_INDEX, nodesUnder, until, writeNode, writeThroughout, type LabCortex } from './lab-cortex.js';
+import { groupMembers, groupsUnder, isActive, killGroups, LAB, labPythonPath, labSkipReason, NEXUS_INDEX, nodesUnder, until, writeNode, writeThroughout, type LabCortex } from './lab-cortex.js';
 
 if (labSkipReason) console.warn(`real-Cortex AHA deployment test skipped: ${labSkipReason}`);
 
@@ -22,11 +22,13 @@ const SEEDS = 5;
 
 describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promotion, 2.242.0 → 2.250.0', () => {
   const groups: number[] = [];
-  afterAll(() => killGroups(groups));
+  let work = '';
+  // Every group started here: by the test, by synup (start, upgrade) — whatever names the work dir.
+  afterEach(() => killGroups([...groups, ...(work ? groupsUnder(work) : [])]));
 
   it('upgrades the mirror, hands leadership off through AHA, upgrades the old leader as its mirror; a gap far below a single-cell upgrade', async () => {
     const lab = LAB!;
-    const work = tempDir('synup-aha-deploy-');
+    work = tempDir('synup-aha-deploy-');
     const base = 30000 + Math.floor(Math.random() * 95) * 10;
     const port = { ahaDmon: base, ahaProv: base + 1, ahaHttps: base + 2, single: base + 3, singleDmon: base + 4 };
     const cortexes = {
