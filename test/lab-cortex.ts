@@ -140,6 +140,8 @@ export interface WriterReport {
   failed: number;
   /** The longest time between two acknowledged writes (ms): the client-visible downtime. */
   longestGap: number;
+  /** What the client saw during the longest gap: each attempt's outcome per target, in order. */
+  gapAttempts: string[];
 }
 
 /**
@@ -148,6 +150,7 @@ export interface WriterReport {
  */
 export function writeThroughout(targets: LabCortex[], domain: string, periodMs = 300): { stop: () => Promise<WriterReport> } {
   const acked: WriterReport['acked'] = [];
+  const attempts: { at: number; outcome: string }[] = [];
   let failed = 0;
   let writing = true;
   const loop = (async () => {
@@ -155,7 +158,14 @@ export function writeThroughout(targets: LabCortex[], domain: string, periodMs =
       const tick = Date.now();
       const name = `w${i}.${domain}`;
       let ok = false;
-      for (const target of targets) if (!ok) ok = await writeNode(target, name);
+      const tried: string[] = [];
+      for (const target of targets) {
+        if (ok) break;
+        const began = Date.now();
+        ok = await writeNode(target, name);
+        tried.push(`:${target.port} ${ok ? 'ok' : 'failed'} in ${Date.now() - began} ms`);
+      }
+      attempts.push({ at: tick, outcome: tried.join(', ') });
       if (ok) acked.push({ name, at: Date.now() });
       else failed++;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, periodMs - (Date.now() - tick))));
@@ -166,8 +176,12 @@ export function writeThroughout(targets: LabCortex[], domain: string, periodMs =
       writing = false;
       await loop;
       let longestGap = 0;
-      for (let i = 1; i < acked.length; i++) longestGap = Math.max(longestGap, acked[i]!.at - acked[i - 1]!.at);
-      return { acked, failed, longestGap };
+      let gapEnd = 0;
+      for (let i = 1; i < acked.length; i++) {
+        if (acked[i]!.at - acked[i - 1]!.at > longestGap) [longestGap, gapEnd] = [acked[i]!.at - acked[i - 1]!.at, acked[i]!.at];
+      }
+      const gapAttempts = attempts.filter((a) => a.at >= gapEnd - longestGap && a.at <= gapEnd).map((a) => `${new Date(a.at).toISOString().slice(11, 23)} ${a.outcome}`);
+      return { acked, failed, longestGap, gapAttempts };
     },
   };
 }

@@ -148,6 +148,9 @@ describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promot
     expect(mirrored.acked.map((a) => a.name).filter((n) => !onLeader.includes(n))).toEqual([]);
     await until('the old leader to replicate every write', 60_000, async () => ((await nodesUnder(cortexes.cortex00, 'deploy.example.com')).length === onLeader.length ? true : null));
     const ratio = mirrored.longestGap / baseline.longestGap;
+    const journal = JSON.parse(readFileSync(path.join(work, 'state', 'deployments', 'lab-aha.json'), 'utf8')) as { phases: Record<string, { startedAt: string; endedAt: string }> };
+    console.log(Object.entries(journal.phases).map(([id, p]) => `${id}: ${p.startedAt.slice(11, 23)} → ${p.endedAt.slice(11, 23)}`).join('\n'));
+    console.log(`during the deployment's longest gap:\n  ${mirrored.gapAttempts.join('\n  ')}`);
     console.log(
       `AHA deployment ${FROM} → ${TO}: ${mirrored.acked.length} writes acknowledged (all on the new leader and its mirror), ${mirrored.failed} failed, ` +
         `longest gap ${mirrored.longestGap} ms; single-cell upgrade of the same seed data: ${baseline.acked.length} acknowledged, ${baseline.failed} failed, ` +
