@@ -27,7 +27,7 @@ describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promot
   // Every group started here: by the test, by synup (start, upgrade) — whatever names the work dir.
   afterEach(() => killGroups([...groups, ...(work ? groupsUnder(work) : [])]));
 
-  it('upgrades the mirror, hands leadership off through AHA, upgrades the old leader as its mirror; no failed write, a gap below a single-cell upgrade's', async () => {
+  it('upgrades the mirror, hands leadership off through AHA, upgrades the old leader as its mirror; no failed write, a gap below a single-cell upgrade', async () => {
     const lab = LAB!;
     work = tempDir('synup-aha-deploy-');
     const base = 30000 + Math.floor(Math.random() * 95) * 10;
