@@ -24,7 +24,8 @@ const targetGb = Number(args[args.indexOf('--gb') + 1] || 2.2) || 2.2;
 const cacheDir = path.join(root, 'bench', '.cache');
 const cell = path.join(cacheDir, `cell-${targetGb}gb`);
 const scratch = path.join(cacheDir, 'out');
-const helper = path.join(root, 'native', 'build', 'synup-mdb-copy');
+// The helper synup itself runs: one built in native/build/, else the shipped prebuild.
+const helper = [path.join(root, 'native', 'build', 'synup-mdb-copy'), path.join(root, 'prebuilds', `linux-${os.arch()}`, 'synup-mdb-copy')].find((f) => existsSync(f));
 const synupBin = path.join(root, 'bin', 'synup.js');
 const MB = 1024 * 1024;
 
