@@ -7,7 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * they run beside the many short files instead of after them. Vitest's own order (slowest first from its cache, and on
  * a fresh clone, which has no cache, largest file first) decides the rest.
  */
-const SLOW_FIRST = ['real-cortex.test.ts', 'install.test.ts', 'real-cortex-operate.test.ts', 'ci-examples.test.ts'];
+const SLOW_FIRST = ['real-cortex.test.ts', 'install.test.ts', 'real-cortex-deploy.test.ts', 'real-cortex-operate.test.ts', 'ci-examples.test.ts'];
 
 class SlowFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -24,7 +24,6 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup-lmdb.ts'],
-    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -9,7 +9,6 @@ import { parse } from 'yaml';
 import { ensureCert } from './sim/cert.js';
 import { createSimCell, freePort, SIM_CELL_JS } from './sim/index.js';
 import { realChangelog, repoRoot, synup } from './helpers.js';
-import { releaseTarball } from './release-tarball.js';
 
 // docs/ci/ run as a CI runner would, against the sim instead of Synapse: every `run:` step of the GitHub workflow
 // and every `script:` line of the GitLab job, in a repository laid out as the examples say (ci/rehearse.sh,
@@ -32,7 +31,8 @@ function changelogAtTarget(): string {
 }
 
 beforeAll(async () => {
-  tarball = await releaseTarball();
+  const packed = await execa(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--out', work, '--offline', '--no-build'], { cwd: repoRoot, timeout: 300_000 });
+  tarball = packed.stdout.trim();
 
   const { cert, key } = await ensureCert(mkdirTemp('tls'));
   const body = changelogAtTarget();

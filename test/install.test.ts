@@ -7,7 +7,6 @@ import { satisfies } from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCell } from './fixtures/cell.js';
 import { repoRoot, synup } from './helpers.js';
-import { releaseTarball } from './release-tarball.js';
 
 // The release tarball installed as users install it, from one `npm run pack`: (a) as a dependency of a fresh project,
 // (b) globally into a prefix, built from source (the fallback when no prebuild serves), (c) with --ignore-scripts
@@ -41,7 +40,8 @@ function duBytes(dir: string): number {
 }
 
 beforeAll(async () => {
-  tarball = await releaseTarball();
+  const packed = await execa(process.execPath, [path.join(repoRoot, 'scripts', 'pack.mjs'), '--out', work, '--offline', '--no-build'], { cwd: repoRoot, timeout: 300_000 });
+  tarball = packed.stdout.trim();
   mkdirSync(bareBin);
   symlinkSync(process.execPath, path.join(bareBin, 'node'));
   cellDir = (await buildCell(path.join(work, 'cell'), { entries: 50, layers: 1, extras: false })).dir;
@@ -131,7 +131,7 @@ describe('the release tarball', () => {
     expect(existsSync(path.join(installed, 'native', 'build', 'synup-mdb-copy'))).toBe(true);
     expect(existsSync(path.join(installed, 'node_modules', 'lmdb', 'build'))).toBe(false);
     await checkInstalled(path.join(prefix, 'bin', 'synup'));
-  }, 180_000); // compiles lmdb-js and the helper: a minute or more on 2 busy cores
+   }, 180_000); // compiles lmdb-js and the helper: a minute or more on 2 busy cores
 
   it.skipIf(process.platform !== 'linux' || os.arch() !== 'x64')('(c) installs with --ignore-scripts and no compiler on PATH, using the prebuild', async () => {
     const prefix = path.join(work, 'prefix-bare');
