@@ -1,4 +1,24 @@
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * Files that mostly wait on long child processes (real Cortex boots and migrations, npm installs): started first,
+ * they run beside the many short files instead of after them. Vitest's own order (slowest first from its cache, and on
+ * a fresh clone, which has no cache, largest file first) decides the rest.
+ */
+const SLOW_FIRST = ['real-cortex.test.ts', 'install.test.ts', 'real-cortex-deploy.test.ts', 'real-cortex-operate.test.ts', 'ci-examples.test.ts'];
+
+class SlowFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (file: TestSpecification) => {
+      const i = SLOW_FIRST.indexOf(path.basename(file.moduleId));
+      return i < 0 ? SLOW_FIRST.length : i;
+    };
+    return sorted.map((file, order) => ({ file, order })).sort((a, b) => rank(a.file) - rank(b.file) || a.order - b.order).map(({ file }) => file);
+  }
+}
 
 export default defineConfig({
   test: {
@@ -7,7 +27,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Many tests start real processes and LMDB copies; the machines have 2 cores.
-    maxWorkers: 2,
+    // Most tests wait on real processes (the sim, Cortexes, npm, the CLI), not on the 2 cores of these machines.
+    maxWorkers: 3,
+    sequence: { sequencer: SlowFirstSequencer },
   },
 });

@@ -24,7 +24,8 @@ const targetGb = Number(args[args.indexOf('--gb') + 1] || 2.2) || 2.2;
 const cacheDir = path.join(root, 'bench', '.cache');
 const cell = path.join(cacheDir, `cell-${targetGb}gb`);
 const scratch = path.join(cacheDir, 'out');
-const helper = path.join(root, 'native', 'build', 'synup-mdb-copy');
+// The helper synup itself runs: one built in native/build/, else the shipped prebuild.
+const helper = [path.join(root, 'native', 'build', 'synup-mdb-copy'), path.join(root, 'prebuilds', `linux-${os.arch()}`, 'synup-mdb-copy')].find((f) => existsSync(f));
 const synupBin = path.join(root, 'bin', 'synup.js');
 const MB = 1024 * 1024;
 
@@ -347,6 +348,7 @@ console.log(`compacted: ${fmt(b.out.bytesBefore / MB, 0)} MB → ${fmt(b.out.byt
 if (seq) {
   console.log(`whole cell vs sequential mdb_copy -c > fd (target ≥ 1.6×): builtin copy ${fmt(seq.s / wholeCopy.s, 2)}×; synup backup's copy phase (+ snapshot digest) ${fmt(seq.s / copyS, 2)}×; engine mdb_copy ×${os.cpus().length} ${fmt(seq.s / (backups.mdb_copy.out.durationMs / 1000), 2)}×`);
 }
+if (seq) console.log(`synup backup (compact + manifest + full verify) / sequential mdb_copy -c > fd (target ≤ 1.2×): ${fmt(b.s / seq.s, 2)}× (${fmt(b.s, 2)} s vs ${fmt(seq.s, 2)} s)`);
 if (pyCopy) console.log(`vs Synapse's env.copy(path) (target ≥ 3×): builtin copy ${fmt(pyCopy.s / wholeCopy.s, 2)}×; synup backup's copy phase ${fmt(pyCopy.s / copyS, 2)}×`);
 const verifyRow = (cold) => rows.find((r) => r.label.startsWith('synup verify') && r.label.endsWith('cold cache') === cold);
 console.log(`verify vs dd of the same bytes (target ≥ 0.8×): cold cache: walk ${fmt(ddCold.s / walkCold.s, 2)}×, CLI ${fmt(ddCold.s / verifyRow(true).s, 2)}×; hot cache: walk ${fmt(ddCopy.s / walk.s, 2)}×, CLI ${fmt(ddCopy.s / verifyRow(false).s, 2)}×`);

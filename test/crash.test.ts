@@ -12,6 +12,8 @@ afterEach(async () => {
 
 const FROM = '2.180.0';
 const TO = '2.182.0';
+/** These tests are about where synup dies, not about how long the sim migrates: 0.3 s per release, not 1.5 s. */
+const start = () => startHarness({ version: FROM, processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
 
 /**
  * synup killed with a real SIGKILL (test-only crash point, SYNUP_CRASH_AT) at a step boundary, in the middle of a
@@ -45,7 +47,7 @@ const points: [string, 'new' | 'old', Record<string, string>][] = [
 
 describe('crash matrix: SIGKILL at any point, then synup resume', () => {
   it.each(points)('killed at %s → resume ends fully %s', async (point, expected, env) => {
-    harness = await startHarness({ version: FROM });
+    harness = await start();
     const killed = await harness.run(['upgrade', '--to', TO, '-y'], { ...env, SYNUP_CRASH_AT: point });
     expect(killed.signal).toBe('SIGKILL');
     const resumed = await harness.run(['resume', '-y'], env);
@@ -64,7 +66,7 @@ describe('crash matrix: SIGKILL at any point, then synup resume', () => {
 
 describe('resume reports the run it finished', () => {
   it('after a kill mid-upgrade: the summary says done, the real downtime and the kept rollback point', async () => {
-    harness = await startHarness({ version: FROM });
+    harness = await start();
     const killed = await harness.run(['upgrade', '--to', TO, '-y'], { SYNUP_CRASH_AT: 'start:before' });
     expect(killed.signal).toBe('SIGKILL');
     const resumed = await harness.run(['--json', 'resume', '-y']);
@@ -75,7 +77,7 @@ describe('resume reports the run it finished', () => {
   });
 
   it('the human summary names the downtime and the rollback point, not "n/a" and "null"', async () => {
-    harness = await startHarness({ version: FROM });
+    harness = await start();
     await harness.run(['upgrade', '--to', TO, '-y'], { SYNUP_CRASH_AT: 'wait-migrations:before' });
     const resumed = await harness.run(['resume', '-y']);
     expect(resumed.exitCode, resumed.stderr).toBe(0);

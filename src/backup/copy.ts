@@ -36,6 +36,8 @@ export interface CopyCellOptions {
   /** Python for the synapse engine. */
   python?: string;
   onProgress?: (event: CopyProgress) => void;
+  /** An env's copy is complete and fsynced (per-env engines; `snapshotDigest`: its `snapshot` digest will be set). */
+  onEnvCopied?: (env: { path: string; snapshotDigest: boolean }) => void;
   /** Aborted (SIGINT/SIGTERM): the env copy under way finishes, then the copy stops and its dir is removed. */
   signal?: AbortSignal;
 }
@@ -90,6 +92,7 @@ function normalizeCopyOptions(options: CopyCellOptions) {
     digest: options.digest ?? false,
     python: options.python ?? 'python3',
     onProgress: options.onProgress ?? (() => undefined),
+    onEnvCopied: options.onEnvCopied ?? (() => undefined),
     signal: options.signal,
   };
 }
@@ -128,7 +131,12 @@ async function copyTree(o: Options, tree: CellTree, engine: Exclude<EngineName, 
     if (bytesTotal !== undefined) totals[index] = bytesTotal;
     o.onProgress({ phase: 'copy', env: envs[index]!.rel, bytesDone: sum(done), bytesTotal: sum(totals) });
   };
-  const copied = jobs.length > 0 ? await envCopiers[engine](jobs, { jobs: o.jobs, digest: o.digest, onBytes: report }) : [];
+  const copied = jobs.length > 0 ? await envCopiers[engine](jobs, {
+    jobs: o.jobs,
+    digest: o.digest,
+    onBytes: report,
+    onCopied: (index) => o.onEnvCopied({ path: envs[index]!.rel, snapshotDigest: engine === 'builtin' && o.digest }),
+  }) : [];
   o.signal?.throwIfAborted();
   for (const env of envs) await chmod(path.join(o.dst, env.rel, 'data.mdb'), env.mode);
   const filesTotal = sum(tree.files.map((f) => f.size));

@@ -7,7 +7,7 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { readMeta } from '../lmdb/format.js';
-import { walkEnvs, type WalkEngine, type WalkOutcome } from '../lmdb/walk.js';
+import { walkEnvs, type WalkOutcome } from '../lmdb/walk.js';
 import { checkWritableDir } from '../fsutil.js';
 import { SYNUP_VERSION } from '../version.js';
 import { copyCell, type CopyCellResult, type CopyProgress } from './copy.js';
@@ -16,6 +16,7 @@ import type { Engine } from './engines.js';
 import { exists } from './files.js';
 import { clearPartial, markPartial } from './partial.js';
 import { RESERVED_FILES, sealManifest, writeManifest, type Manifest, type ManifestEnv } from './manifest.js';
+import { readBackCopy, type CopyWalk } from './readback.js';
 import { verifyBackup, type VerifyReport } from './verify.js';
 import { assertBackupDestination } from '../safety/paths.js';
 import { Interrupted } from '../interrupt.js';
@@ -80,15 +81,6 @@ function normalizeCreateOptions(options: CreateBackupOptions) {
   };
 }
 
-/** Reads the copy once: the file hash of every env, and with `digest` every entry (the verification's walk). */
-async function walkCopy(copy: CopyCellResult, digest: boolean, jobs: number): Promise<{ engine: WalkEngine; outcomes: WalkOutcome[] }> {
-  const walked = await walkEnvs(copy.envs.map((env) => path.join(copy.dst, env.path)), { digest, fileHash: true, jobs });
-  walked.outcomes.forEach((outcome, i) => {
-    if (!outcome.ok) throw new SynupError('failed', `cannot read back the copy of ${copy.envs[i]!.path}: ${outcome.error}`);
-  });
-  return walked;
-}
-
 /**
  * The digests the manifest records. Best: the exact snapshot the builtin engine copied (walked in the same pass).
  * A stopped source is the next best; a live source read later would have moved on, so then the copy's own.
@@ -148,16 +140,18 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   if (marked) markPartial(o.dst);
   let copy: CopyCellResult;
   let manifest: Manifest;
-  let copyWalk: Awaited<ReturnType<typeof walkCopy>>;
+  let copyWalk: CopyWalk;
+  // The copy is read once (file hash, and every entry when verifying or when no snapshot digest covers a live copy).
+  const readBack = readBackCopy(o.dst, { jobs: o.jobs, digest: (snapshotDigest) => o.verify || (!snapshotDigest && o.mode === 'live') });
   try {
-    copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress, signal: o.signal }).catch((error: unknown) => {
+    copy = await copyCell({ src: o.cellDir, dst: o.dst, mode: o.mode, engine: o.engine, jobs: o.jobs, skipDirs: o.skipDirs, digest: true, python: o.python, onProgress: o.onProgress, onEnvCopied: readBack.onEnvCopied, signal: o.signal }).catch(async (error: unknown) => {
+      await readBack.abandon();
       throw partialRemoved(error);
     });
     try {
       o.signal?.throwIfAborted();
       o.onProgress({ phase: 'verify', bytesDone: 0, bytesTotal: copy.bytesAfter, message: `reading back ${copy.envs.length} envs` });
-      const snapshotDigests = copy.envs.every((env) => env.snapshot);
-      copyWalk = await walkCopy(copy, o.verify || (!snapshotDigests && o.mode === 'live'), o.jobs);
+      copyWalk = await readBack.finish(copy);
       const { digestOf, walks } = await manifestDigests(copy, o.mode, copyWalk.outcomes, o.jobs);
       manifest = sealManifest({
         format: 'synup-backup/1',
@@ -181,6 +175,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       o.signal?.throwIfAborted();
       writeManifest(o.dst, manifest);
     } catch (error) {
+      await readBack.abandon();
       await rm(o.dst, { recursive: true, force: true }); // synup's own, and without a manifest it is no backup
       throw partialRemoved(error);
     }

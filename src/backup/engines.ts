@@ -31,6 +31,8 @@ export interface EngineRun {
   /** builtin: also walk each pinned snapshot after copying it (digests of what was copied). */
   digest: boolean;
   onBytes: (index: number, bytesDone: number, bytesTotal?: number) => void;
+  /** The copy of one env is complete and fsynced (it may be read back while the others are copied). */
+  onCopied: (index: number) => void;
 }
 
 export function findExecutable(name: string, pathEnv = searchPath()): string | null {
@@ -88,6 +90,7 @@ async function copyBuiltin(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyR
       else if (event.event === 'copied') {
         results[event.env] = { ...results[event.env], bytesAfter: event.bytes, durationMs: event.ms };
         run.onBytes(event.env, event.bytes, event.bytes);
+        run.onCopied(event.env);
       } else if (event.event === 'env') results[event.env]!.snapshot = envWalkFromEvent(jobs[event.env]!.src, event);
       else if (event.event === 'error' && event.env !== undefined) errors.push(`${jobs[event.env]!.rel}: ${event.message}`);
     },
@@ -125,6 +128,7 @@ async function copyMdbCopy(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyR
       await handle.sync();
       const { size } = await handle.stat();
       run.onBytes(index, size, size);
+      run.onCopied(index);
       return { bytesAfter: size, durationMs: Date.now() - started };
     } finally {
       await handle.close();
@@ -143,6 +147,7 @@ async function copyLmdbJs(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyRe
     const handle = await open(out, 'r');
     const { size } = await handle.stat().finally(() => handle.close());
     run.onBytes(index, size, size);
+    run.onCopied(index);
     return { bytesAfter: size, durationMs: Date.now() - started };
   });
 }
