@@ -26,9 +26,11 @@ export default defineConfig({
     setupFiles: ['test/setup-lmdb.ts'],
     pool: 'forks',
     testTimeout: 60_000,
-    hookTimeout: 60_000,
-    // Most tests wait on real processes (the sim, Cortexes, npm, the CLI), not on the 2 cores of these machines.
-    maxWorkers: 3,
+    // A beforeAll that seeds a sim cell and backs it up can take a minute on a loaded 2-core machine.
+    hookTimeout: 180_000,
+    // Many tests start real processes (sims, Cortexes, npm) and LMDB copies; 3 workers starved real-Cortex boots and
+    // timing-sensitive sim tests on these 2-core machines, so 2.
+    maxWorkers: 2,
     sequence: { sequencer: SlowFirstSequencer },
   },
 });
