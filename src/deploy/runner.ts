@@ -104,13 +104,15 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       if ((await session.health.check()).active) {
         run.leaders[phase.peer!] = service.name;
         if (commands.promotion === 'failure') setMirrorOf(sessionOf(ctx, oldLeader, 'mirror').cellDir, service.url!);
+        else await stopOldLeader(ctx, oldLeader);
         return `${service.name} already leads (promoted before synup stopped); ${await waitLeaderMigrated(session, since)}`;
       }
       if (commands.promotion === 'graceful') {
         const handoffMs = await promote(commands, session);
         run.leaders[phase.peer!] = service.name;
+        const stoppedMs = await stopOldLeader(ctx, oldLeader);
         const migrated = await waitLeaderMigrated(session, since);
-        return `promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name}; ${migrated}`;
+        return `promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name} and was stopped in ${stoppedMs} ms until its upgrade; ${migrated}`;
       }
       // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
       // will come back as the new one's mirror.
@@ -126,6 +128,18 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
   }
 }
 
+
+/**
+ * After a graceful hand-off the old leader follows a newer leader in read-only mode, and a write that reaches it is held
+ * for up to 30 s (Synapse's FOLLOWER_WRITE_WAIT_S) instead of failing over: it is stopped at once, until its own
+ * upgrade as a mirror. Returns how long the stop took.
+ */
+async function stopOldLeader(ctx: CommandContext, oldLeader: DeploymentService): Promise<number> {
+  const started = Date.now();
+  const session = sessionOf(ctx, oldLeader, 'mirror');
+  await session.adapter.stop({ timeoutMs: session.config.service.stopTimeout });
+  return Date.now() - started;
+}
 
 /** The single-cell upgrade (`synup upgrade`'s module entry) for one service, in the role the phase needs. */
 async function upgradeService(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror', to: string, options: DeployOptions): Promise<string> {
