@@ -5,40 +5,18 @@
 // SYN_LAB: the lab dir (setup.sh); run-cortex.sh: see runCortexScript in helpers.ts (SYN_LAB_RUN_CORTEX, else
 // ../shared/synapse-lab/ beside the repo or, in a git worktree, beside its main checkout).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { findHolders } from '../src/lmdb/holders.js';
 import { runCortexScript, synup, tempDir } from './helpers.js';
+import { groupMembers, until } from './lab-cortex.js';
 
 const LAB = process.env.SYN_LAB;
 const RUN = runCortexScript;
 const skipReason = !LAB ? 'set SYN_LAB to a directory prepared by ../shared/synapse-lab/setup.sh' : !existsSync(path.join(LAB, '.ok')) ? `${LAB} is not set up (no .ok): run ../shared/synapse-lab/setup.sh "$SYN_LAB"` : !existsSync(RUN) ? `${RUN} is missing (set SYN_LAB_RUN_CORTEX)` : null;
 if (skipReason) console.warn(`real-Cortex operate tests skipped: ${skipReason}`);
-
-/** Live members of a process group, from /proc. */
-function groupMembers(pgid: number): number[] {
-  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(fields[2]) === pgid && fields[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  }).map(Number);
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck tool, stop, start, upgrade (process adapter)', () => {
   const groups: number[] = [];
