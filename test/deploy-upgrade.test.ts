@@ -31,7 +31,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     const order = [...r.stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1]);
     expect(order).toEqual(['upgrade:axon00', 'upgrade-mirror:cortex01', 'catch-up:cortex01', 'promote:cortex01', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
     expect(r.stderr).toMatch(/\[deploy\/upgrade-mirror:cortex01\] done: cortex01 2\.180\.0 → 2\.182\.0 \(as a mirror: ready, passive\)/);
-    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: promoted in \d+ ms \(hand-off\); cortex00 now follows cortex01 and was stopped in \d+ ms until its upgrade; active; \d+ migration step\(s\) ran on the new leader and finished/);
+    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: Storm warmed \(answers 2\.182\.0\) in \d+ ms; promoted in \d+ ms \(hand-off\); cortex00 now follows cortex01 and was stopped in \d+ ms until its upgrade; active; \d+ migration step\(s\) ran on the new leader and finished/);
     for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
     expect(await harness.active('cortex01')).toBe(true);
     expect(await harness.active('cortex00')).toBe(false);
@@ -124,7 +124,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     harness = await startDeployment({ version: '2.180.0', promotion: 'failure' });
     const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: cortex00 stopped in \d+ ms, cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/);
+    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: Storm warmed \(answers 2\.182\.0\) in \d+ ms; cortex00 stopped in \d+ ms, cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/);
     expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
     expect(await harness.active('cortex01')).toBe(true);
     expect(await harness.active('cortex00')).toBe(false);

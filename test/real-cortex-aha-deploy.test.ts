@@ -46,7 +46,7 @@ describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promot
       return child;
     };
     const bootCortex = (name: keyof typeof cortexes) => spawnLogged(`${name}-first`, runCortexScript, [path.join(lab, `src-v${FROM}`), cortexes[name].dir]);
-    const run = (args: string[]) => synup(args, { cwd: work, env: { CI: 'true', PATH: process.env.PATH ?? '' }, timeout: 600_000 });
+    const run = (args: string[]) => synup(args, { cwd: work, env: { CI: 'true', PATH: process.env.PATH ?? '', SYNUP_HEALTH_PASSWORD: 'secret' }, timeout: 600_000 });
 
     // AHA, and the plain Cortex of the baseline booting meanwhile.
     const ahaDir = path.join(work, 'aha');

@@ -62,7 +62,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const { confirmOrRefuse } = await import('../ui/prompt.js');
   const { SynupError, ExitCode } = await import('../errors.js');
 
-  const deployment = loadDeployment(flags.file, ctx.cwd);
+  const deployment = loadDeployment(flags.file, ctx.cwd, ctx.env);
   const stateDir = deploymentStateDir(deployment, ctx.env);
   const journal = new DeploymentJournal(stateDir, deployment.name);
   const previous = journal.read();
@@ -108,7 +108,7 @@ export async function runDeployStatus(ctx: CommandContext, _args: string[], flag
   const { loadDeployment } = await import('../deploy/file.js');
   const { DeploymentJournal } = await import('../deploy/journal.js');
   const { deploymentStateDir } = await import('../deploy/prepare.js');
-  const deployment = loadDeployment(flags.file, ctx.cwd);
+  const deployment = loadDeployment(flags.file, ctx.cwd, ctx.env);
   const run = new DeploymentJournal(deploymentStateDir(deployment, ctx.env), deployment.name).read();
   const leaders = run?.leaders ?? Object.fromEntries(deployment.services.filter((s) => s.mirrors.length).map((s) => [s.name, s.name]));
   const versions = await serviceVersions(deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), leaders, deployment.services);

@@ -117,9 +117,9 @@ function fileError(file: string, error: z.ZodError): SynupError {
 /**
  * Reads and checks a deployment file and every service's synup.yaml. Everything that can be checked without
  * touching a service is: names unique, each mirror's leader exists and is a leader of the same kind, cell dirs and
- * health ports distinct, mirror commands present when there are mirrors.
+ * health ports distinct, mirror commands present when there are mirrors. `env`: where SYNUP_HEALTH_PASSWORD is read.
  */
-export function loadDeployment(given: string, cwd: string): Deployment {
+export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEnv = {}): Deployment {
   if (given.trim() === '') throw usageError('--file was given an empty path', 'pass the path of a deployment.yaml');
   const file = path.resolve(cwd, given);
   if (!existsSync(file)) throw usageError(`deployment file ${file} does not exist`, 'pass --file <deployment.yaml> (default ./deployment.yaml)');
@@ -147,7 +147,10 @@ export function loadDeployment(given: string, cwd: string): Deployment {
     if (!existsSync(configFile)) throw usageError(`${at(i)} (${s.name}): config ${configFile} does not exist`, "each service names its own synup.yaml (cell.dir, service adapter, health)");
     let config: SynupConfig;
     try {
+      // Per-service settings come from its own file; of the SYNUP_* variables only the health password applies to
+      // every service that sets none (one admin password across a deployment is common; cell dirs never are).
       config = loadConfig({ file: configFile, cwd: base, env: {} }).config;
+      config.health.password ??= env.SYNUP_HEALTH_PASSWORD || undefined;
     } catch (error) {
       throw usageError(`${at(i)} (${s.name}): ${errorMessage(error)}`, 'fix that service\'s synup.yaml');
     }

@@ -66,6 +66,20 @@ export async function waitCaughtUp(commands: MirrorCommands, mirror: CellSession
   });
 }
 
+/**
+ * A Cortex parses Storm in a process pool it starts on the first query (1.3–1.6 s on the lab's real Cortex): on a
+ * mirror that never ran one, that start would fall on the first writes after its promotion, and on the model
+ * migrations the promotion starts. One authenticated Storm call (the version read) before promoting takes that wait
+ * out of the client-visible downtime, and proves the mirror runs the target version. null: no credentials.
+ */
+export async function warmStorm(mirror: CellSession, to: string): Promise<{ version: string; ms: number } | null> {
+  const started = Date.now();
+  const version = await mirror.health.readVersion();
+  if (version === null) return null;
+  if (version !== to) throw new SynupError('refused', `${mirror.cellName} answers Synapse ${version}, not ${to}: not promoting it`, { hint: `is ${mirror.cellName}'s health.port its own? \`synup -c <its synup.yaml> status\`` });
+  return { version, ms: Date.now() - started };
+}
+
 /** Runs the promotion command (graceful hand-off) for the mirror; says how long it took. */
 export async function promote(commands: MirrorCommands, mirror: CellSession): Promise<number> {
   const started = Date.now();

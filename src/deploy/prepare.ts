@@ -40,7 +40,7 @@ export interface PreparedDeployment {
  * missing, a downgrade.
  */
 export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string> } = {}): Promise<PreparedDeployment> {
-  const deployment = loadDeployment(file, ctx.cwd);
+  const deployment = loadDeployment(file, ctx.cwd, ctx.env);
   const deploymentTo = toFlag ?? deployment.to ?? undefined;
   const inputs: ServiceInput[] = [];
   const estimates = new Map<string, DowntimeEstimate | null>();

@@ -7,7 +7,7 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import type { DeploymentService } from './file.js';
 import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
-import { promote, setMirrorOf, waitCaughtUp } from './mirror.js';
+import { promote, setMirrorOf, waitCaughtUp, warmStorm } from './mirror.js';
 import type { Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
@@ -107,12 +107,15 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
         else await stopOldLeader(ctx, oldLeader);
         return `${service.name} already leads (promoted before synup stopped); ${await waitLeaderMigrated(session, since)}`;
       }
+      const warmed = await warmStorm(session, to);
+      if (!warmed) say(ctx.out, `[deploy/${phase.id}] WARNING: no health password for ${service.name}, so its Storm is not warmed: the first writes on the new leader wait for its Storm parser pool to start (~1.5 s on a real Cortex); set health.password or SYNUP_HEALTH_PASSWORD`);
+      const warmText = warmed ? `Storm warmed (answers ${warmed.version}) in ${warmed.ms} ms; ` : '';
       if (commands.promotion === 'graceful') {
         const handoffMs = await promote(commands, session);
         run.leaders[phase.peer!] = service.name;
         const stoppedMs = await stopOldLeader(ctx, oldLeader);
         const migrated = await waitLeaderMigrated(session, since);
-        return `promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name} and was stopped in ${stoppedMs} ms until its upgrade; ${migrated}`;
+        return `${warmText}promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name} and was stopped in ${stoppedMs} ms until its upgrade; ${migrated}`;
       }
       // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
       // will come back as the new one's mirror.
@@ -123,7 +126,7 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       run.leaders[phase.peer!] = service.name;
       setMirrorOf(leaderSession.cellDir, service.url!);
       const migrated = await waitLeaderMigrated(session, since);
-      return `${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
+      return `${warmText}${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
     }
   }
 }
