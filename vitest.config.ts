@@ -32,5 +32,8 @@ export default defineConfig({
     // timing-sensitive sim tests on these 2-core machines, so 2.
     maxWorkers: 2,
     sequence: { sequencer: SlowFirstSequencer },
+    // The sim's first Storm query waits for its parser pool like a real Cortex's (1.4 s by default): 300 ms here keeps
+    // that wait in every test without its full cost; the tests about it (sim.test, deploy-upgrade) set their own.
+    env: { SYN_SIM_STORM_START_MS: '300' },
   },
 });

@@ -145,13 +145,14 @@ export interface WriterReport {
 }
 
 /**
- * A client writing one node every `periodMs` under `domain` to the first of `targets` that acknowledges it (the
- * leader, whichever it is), until stopped.
+ * A client writing one node every `periodMs` under `domain` until stopped, as a client given several endpoints does:
+ * to the one that acknowledged last, failing over to the others in order (bench/deploy-writes.mjs writes the same way).
  */
-export function writeThroughout(targets: LabCortex[], domain: string, periodMs = 300): { stop: () => Promise<WriterReport> } {
+export function writeThroughout(targets: LabCortex[], domain: string, periodMs = 100): { stop: () => Promise<WriterReport> } {
   const acked: WriterReport['acked'] = [];
   const attempts: { at: number; outcome: string }[] = [];
   let failed = 0;
+  let current = 0;
   let writing = true;
   const loop = (async () => {
     for (let i = 0; writing; i++) {
@@ -159,11 +160,12 @@ export function writeThroughout(targets: LabCortex[], domain: string, periodMs =
       const name = `w${i}.${domain}`;
       let ok = false;
       const tried: string[] = [];
-      for (const target of targets) {
-        if (ok) break;
+      for (let k = 0; k < targets.length && !ok; k++) {
+        const at = (current + k) % targets.length;
         const began = Date.now();
-        ok = await writeNode(target, name);
-        tried.push(`:${target.port} ${ok ? 'ok' : 'failed'} in ${Date.now() - began} ms`);
+        ok = await writeNode(targets[at]!, name);
+        tried.push(`:${targets[at]!.port} ${ok ? 'ok' : 'failed'} in ${Date.now() - began} ms`);
+        if (ok) current = at;
       }
       attempts.push({ at: tick, outcome: tried.join(', ') });
       if (ok) acked.push({ name, at: Date.now() });

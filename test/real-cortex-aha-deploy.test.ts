@@ -7,7 +7,7 @@
 // single-cell downtime the mirrored upgrade is measured against (issue 13's goal: ≤ 10% of it). Loopback only, but for
 // Synapse's HTTPS listener, which has no host setting (0.0.0.0).
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -157,9 +157,15 @@ describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promot
         `longest gap ${mirrored.longestGap} ms; single-cell upgrade of the same seed data: ${baseline.acked.length} acknowledged, ${baseline.failed} failed, ` +
         `longest gap ${baseline.longestGap} ms; ratio ${(ratio * 100).toFixed(1)}% (goal ≤ 10%); promotion: ${promotion}`,
     );
-    // Measured, not yet at issue 13's goal (≤ 10%): the longest gap is a write in flight on the old leader during the
-    // hand-off, held by Synapse (the old leader, now a mirror older than its leader, goes read-only) until synup stops
-    // it for its upgrade. Asserted: no write failed outright, and the gap is below the single-cell downtime.
+    // The goal (≤ 10 %) is measured by bench/deploy-writes-real.mjs, which runs this test several times and reads this
+    // report; a test asserts behaviour, not timing: no write failed outright, and the gap is below the single-cell one.
+    if (process.env.SYNUP_GAP_REPORT) {
+      appendFileSync(process.env.SYNUP_GAP_REPORT, JSON.stringify({
+        mirrored: { longestGapMs: mirrored.longestGap, acked: mirrored.acked.length, failed: mirrored.failed, gapAttempts: mirrored.gapAttempts },
+        single: { longestGapMs: baseline.longestGap, acked: baseline.acked.length, failed: baseline.failed },
+        promotion,
+      }) + '\n');
+    }
     expect(mirrored.failed).toBe(0);
     expect(mirrored.longestGap).toBeLessThan(baseline.longestGap);
 

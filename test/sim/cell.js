@@ -19,6 +19,7 @@ import { runModelMigrations, runStorageMigrations } from './migrate.js';
 import { migratingReleases, scheduleFor, STORAGE_VERS } from './migrations.js';
 import { parseOptions, USAGE, UsageError } from './options.js';
 import { listenHttps } from './server.js';
+import { stormPool } from './storm-pool.js';
 import { Replica } from './replica.js';
 import { NEXUS_VERSION, SimStorage } from './storage.js';
 import { compareTuples, pyTuple, toTuple } from './versions.js';
@@ -155,12 +156,13 @@ async function boot() {
   const migrate = async () => {
     const before = { storage: store.getVers(STORAGE_VERS), model: JSON.stringify(models()) };
     const ran = await runStorageMigrations({ storage: store, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });
-    await runModelMigrations({ storage: store, revisions: schedule.model, durationMs, signal: stopping.signal });
+    await runModelMigrations({ storage: store, revisions: schedule.model, durationMs, signal: stopping.signal, storm });
     if (ran === 0 && JSON.stringify(models()) === before.model) return null;
     return { storage: store.getVers(STORAGE_VERS), releases: schedule.storage.slice(before.storage, before.storage + ran), model: models() };
   };
   // A mirror (mirror: in cell.yaml / cell.mods.yaml) follows its leader and runs no migration until promoted.
-  const state = { active: false, version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple };
+  const storm = stormPool(options.stormStartMs);
+  const state = { active: false, version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple, storm };
   const replica = new Replica({ dir, storage, state, signal: stopping.signal, migrate, track });
   if (!replica.isMirror) {
     const before = storage.getVers(STORAGE_VERS);
@@ -178,7 +180,7 @@ async function boot() {
   if (state.active) {
     const before = JSON.stringify(models());
     track(
-      runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal }).then(() => {
+      runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal, storm }).then(() => {
         if (!stopping.signal.aborted && JSON.stringify(models()) !== before) replica.push(['sim:migrated', { storage: store.getVers(STORAGE_VERS), releases: [], model: models() }]);
       }),
     );

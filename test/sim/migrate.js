@@ -51,15 +51,17 @@ export async function runStorageMigrations({ storage, migrations, durationMs, di
  * layer is below, logs "beginning model migration -> (0, 2, N)", works for `durationMs`, then records the
  * revision in those layers' model:version. The first line is logged before this returns its promise (so before
  * the caller opens the listener, as the real Cortex logs it); nothing is logged when no layer needs a revision.
- * @param {{ storage: SimStorage, revisions: { revision: number[] }[], durationMs: number, signal: AbortSignal }} options
+ * Each revision runs Storm (as 0.2.36's runStorm), so it first waits for `storm` (the parser pool) to be ready.
+ * @param {{ storage: SimStorage, revisions: { revision: number[] }[], durationMs: number, signal: AbortSignal, storm: import('./storm-pool.js').StormPool }} options
  * @returns {Promise<boolean>} whether every revision was applied
  */
-export async function runModelMigrations({ storage, revisions, durationMs, signal }) {
+export async function runModelMigrations({ storage, revisions, durationMs, signal, storm }) {
   const layers = storage.layerIdens();
   const todo = revisions.filter(({ revision }) => layers.some((iden) => compareTuples(storage.layerModel(iden), revision) < 0));
   if (todo.length === 0) return true;
   for (const { revision } of todo) {
     log.warning(`beginning model migration -> ${pyTuple(revision)}`, 'modelrev.py:revCoreLayers');
+    await storm.ready();
     if (!(await pause(durationMs, signal))) return false;
     for (const iden of layers) if (compareTuples(storage.layerModel(iden), revision) < 0) storage.setLayerModel(iden, revision);
   }

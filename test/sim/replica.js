@@ -54,7 +54,7 @@ function setMirrorUrl(dir, url) {
 
 export class Replica {
   /**
-   * @param {{ dir: string, storage: SimStorage, state: { active: boolean }, signal: AbortSignal,
+   * @param {{ dir: string, storage: SimStorage, state: { active: boolean, storm: import('./storm-pool.js').StormPool }, signal: AbortSignal,
    *   migrate: () => Promise<{ storage: number, releases: string[], model: Record<string, number[]> } | null>,
    *   track: (work: Promise<unknown>) => void }} options
    *   migrate: runs the pending migrations of an active cell, resolves what they did (null: nothing)
@@ -246,8 +246,9 @@ export class Replica {
       return Promise.resolve(ok({ indx: this.storage.nexusIndex(), items: this.storage.nexusRange(offs, max) }));
     }
     if (method === 'POST' && route === '/api/v1/sim/nodes') {
-      return body().then((b) => {
+      return body().then(async (b) => {
         if (typeof b?.name !== 'string' || b.name === '') return err(400, 'BadArg', 'expected {"name": "…"}');
+        await this.state.storm.ready(); // a client write is a Storm query
         if (!this.state.active || this.handingOff) return err(503, 'NotLeader', this.handingOff ? 'handing off leadership' : `passive mirror of ${this.leaderUrl}`);
         return ok({ offs: this.push(['sim:node:add', { name: b.name }]) });
       });

@@ -14,6 +14,7 @@ import https from 'node:https';
  * @typedef {object} ApiState
  * @property {boolean} active
  * @property {number[]} version  what /api/v1/core/info reports
+ * @property {import('./storm-pool.js').StormPool} storm  the parser pool every Storm query waits for
  */
 
 /** The real Cortex's /api/v1/core/info carries its whole data model: 1,478,239 bytes on 2.242.0, 1,509,314 on 2.250.0. */
@@ -79,7 +80,7 @@ export function listenHttps({ cert, key, port, state, password, routes }) {
       return void readJson(req).then((body) => {
         const query = /** @type {{ query?: unknown } | undefined} */ (body)?.query;
         if (query !== VERSION_QUERY) return send(200, { status: 'err', code: 'BadSyntax', mesg: `the sim runs only ${VERSION_QUERY}` });
-        return send(200, { status: 'ok', result: state.version });
+        return state.storm.ready().then(() => send(200, { status: 'ok', result: state.version }));
       });
     }
     const extra = routes?.(req.method ?? 'GET', new URL(req.url ?? '/', 'https://localhost'), () => readJson(req));
