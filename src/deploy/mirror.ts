@@ -70,12 +70,13 @@ export async function waitCaughtUp(commands: MirrorCommands, mirror: CellSession
  * A Cortex parses Storm in a process pool it starts on the first query (1.3–1.6 s on the lab's real Cortex): on a
  * mirror that never ran one, that start would fall on the first writes after its promotion, and on the model
  * migrations the promotion starts. One authenticated Storm call (the version read) before promoting takes that wait
- * out of the client-visible downtime, and proves the mirror runs the target version. null: no credentials.
+ * out of the client-visible downtime, and proves the mirror runs the target version. `unwarmed`: why it could not.
  */
-export async function warmStorm(mirror: CellSession, to: string): Promise<{ version: string; ms: number } | null> {
+export async function warmStorm(mirror: CellSession, to: string): Promise<{ version: string; ms: number } | { unwarmed: string }> {
+  if (mirror.config.health.check === 'tool') return { unwarmed: 'health.check is tool, so synup has no HTTPS session to run Storm through' };
   const started = Date.now();
   const version = await mirror.health.readVersion();
-  if (version === null) return null;
+  if (version === null) return { unwarmed: mirror.config.health.password === undefined ? 'no health password (set health.password or SYNUP_HEALTH_PASSWORD)' : 'it refused health.username/health.password' };
   if (version !== to) throw new SynupError('refused', `${mirror.cellName} answers Synapse ${version}, not ${to}: not promoting it`, { hint: `is ${mirror.cellName}'s health.port its own? \`synup -c <its synup.yaml> status\`` });
   return { version, ms: Date.now() - started };
 }

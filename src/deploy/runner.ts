@@ -107,9 +107,10 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
         else await stopOldLeader(ctx, oldLeader);
         return `${service.name} already leads (promoted before synup stopped); ${await waitLeaderMigrated(session, since)}`;
       }
-      const warmed = await warmStorm(session, to);
-      if (!warmed) say(ctx.out, `[deploy/${phase.id}] WARNING: no health password for ${service.name}, so its Storm is not warmed: the first writes on the new leader wait for its Storm parser pool to start (~1.5 s on a real Cortex); set health.password or SYNUP_HEALTH_PASSWORD`);
-      const warmText = warmed ? `Storm warmed (answers ${warmed.version}) in ${warmed.ms} ms; ` : '';
+      // Only a Cortex runs Storm; the other services have no parser pool to start.
+      const warmed = service.kind === 'cortex' ? await warmStorm(session, to) : null;
+      if (warmed && 'unwarmed' in warmed) say(ctx.out, `[deploy/${phase.id}] WARNING: ${service.name}'s Storm is not warmed: ${warmed.unwarmed}. The first writes on the new leader will wait for its Storm parser pool to start (~1.5 s on a real Cortex)`);
+      const warmText = warmed && 'version' in warmed ? `Storm warmed (answers ${warmed.version}) in ${warmed.ms} ms; ` : '';
       if (commands.promotion === 'graceful') {
         const handoffMs = await promote(commands, session);
         run.leaders[phase.peer!] = service.name;
