@@ -1,11 +1,9 @@
-import { createServer, type Server } from 'node:http';
 import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadChangelog, parseChangelog, selectReleases, type Changelog } from '../src/changelog/index.js';
 import { SynupError } from '../src/errors.js';
-import { realChangelog, repoRoot, tempDir } from './helpers.js';
+import { realChangelog, repoRoot, serveChangelog, tempDir } from './helpers.js';
 
 const realText = readFileSync(realChangelog, 'utf8');
 const real = parseChangelog(realText, { source: 'CHANGELOG.rst' });
@@ -200,22 +198,6 @@ describe('fixture changelogs', () => {
 
 describe('loadChangelog', () => {
   const fixture = path.join(repoRoot, 'changelogs', 'fixture-CHANGELOG.rst');
-  let server: Server | undefined;
-  afterEach(() => {
-    server?.close();
-    server = undefined;
-  });
-
-  async function serve(body: string | Buffer, status = 200): Promise<{ url: string; hits: () => number }> {
-    let hits = 0;
-    server = createServer((_req, res) => {
-      hits++;
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(body);
-    });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/CHANGELOG.rst`, hits: () => hits };
-  }
 
   const loadFailure = async (spec: string, cacheDir: string): Promise<[string, string] | null> => {
     try {
@@ -232,7 +214,7 @@ describe('loadChangelog', () => {
   });
 
   it('fetches a URL once from a loopback server, then reads the cached copy', async () => {
-    const { url, hits } = await serve(readFileSync(fixture));
+    const { url, hits } = await serveChangelog(readFileSync(fixture));
     const cacheDir = path.join(tempDir(), 'state', 'changelogs');
     const first = await loadChangelog(url, { cacheDir });
     const second = await loadChangelog(url, { cacheDir });
@@ -250,7 +232,7 @@ describe('loadChangelog', () => {
   });
 
   it('does not cache what it could not parse', async () => {
-    const { url } = await serve('<html>not a changelog</html>\n');
+    const { url } = await serveChangelog('<html>not a changelog</html>\n');
     const cacheDir = path.join(tempDir(), 'changelogs');
     expect(await loadFailure(url, cacheDir)).toEqual(['usage', expect.stringMatching(/has no releases/)]);
     expect(existsSync(cacheDir)).toBe(false);
@@ -258,11 +240,11 @@ describe('loadChangelog', () => {
 
   it.each([
     ['an unreachable loopback port', async () => {
-      const { url } = await serve('');
-      await new Promise((resolve) => server!.close(resolve));
+      const { url, close } = await serveChangelog('');
+      await close();
       return url;
     }, /cannot fetch changelog http:\/\/127\.0\.0\.1:\d+\/CHANGELOG\.rst: ECONNREFUSED/],
-    ['an HTTP error', async () => (await serve('gone', 404)).url, /cannot fetch changelog .*: HTTP 404 Not Found/],
+    ['an HTTP error', async () => (await serveChangelog('gone', 404)).url, /cannot fetch changelog .*: HTTP 404 Not Found/],
   ])('fails clearly on %s (exit 1) and caches nothing', async (_name, urlOf, message) => {
     const cacheDir = path.join(tempDir(), 'changelogs');
     expect(await loadFailure(await urlOf(), cacheDir)).toEqual(['failed', expect.stringMatching(message)]);

@@ -1,4 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +39,28 @@ export function tempDir(prefix = 'synup-test-'): string {
 afterEach(() => {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+
+/**
+ * A loopback HTTP server answering every request with `body` (closed after the test): a changelog URL. `close()`
+ * makes the URL one nobody listens on.
+ */
+export async function serveChangelog(body: string | Buffer, status = 200): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server = createServer((_req, res) => {
+    hits++;
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(body);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/CHANGELOG.rst`, hits: () => hits, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 export interface RunOptions {
   cwd?: string;

@@ -1,14 +1,12 @@
-import { createServer, type Server } from 'node:http';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseChangelog } from '../src/changelog/index.js';
 import { loadConfig } from '../src/config/load.js';
 import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type PlanDocument, type UpgradePlan } from '../src/plan/index.js';
 import { adapterPlanText } from '../src/service/index.js';
 import { describeSteps, STEPS } from '../src/runner/steps/index.js';
-import { repoRoot, realChangelog, synup, tempDir } from './helpers.js';
+import { repoRoot, realChangelog, serveChangelog, synup, tempDir } from './helpers.js';
 import { createSimCell } from './sim/index.js';
 
 const fixture = path.join(repoRoot, 'changelogs', 'fixture-CHANGELOG.rst');
@@ -18,24 +16,6 @@ const listing = (dir: string) => readdirSync(dir, { recursive: true }).map(Strin
 /** The plan as `synup plan` renders it: the steps described for it, in the configured adapter's words if any. */
 const documentOf = (plan: UpgradePlan): PlanDocument => ({ ...plan, steps: describeSteps(plan, plan.settings ? adapterPlanText(plan.settings.adapter) : null) });
 const STEP_NAMES = ['preflight', 'backup-gate', 'probes-off', 'stop', 'cold-defrag', 'start', 'wait-migrations', 'confirm', 'probes-on', 'finish'];
-
-let server: Server | undefined;
-afterEach(() => {
-  server?.close();
-  server = undefined;
-});
-
-async function serve(body: string, status = 200): Promise<{ url: string; hits: () => number }> {
-  let hits = 0;
-  server = createServer((_req, res) => {
-    hits++;
-    res.writeHead(status, { 'content-type': 'text/plain' });
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/CHANGELOG.rst`, hits: () => hits };
-}
 
 describe('buildPlan and the renderers', () => {
   const changelog = parseChangelog(readFileSync(fixture, 'utf8'), { source: fixture });
@@ -176,7 +156,7 @@ describe('synup plan', () => {
   });
 
   it('fetches a changelog URL once and then works from the cache', async () => {
-    const { url, hits } = await serve(readFileSync(fixture, 'utf8'));
+    const { url, hits } = await serveChangelog(readFileSync(fixture, 'utf8'));
     const state = tempDir();
     const env = { SYNUP_STATE_DIR: state };
     for (let i = 0; i < 2; i++) {
@@ -274,8 +254,8 @@ describe('synup plan', () => {
     });
 
     it('an unreachable URL (a loopback port nobody listens on)', async () => {
-      const { url } = await serve('');
-      await new Promise((resolve) => server!.close(resolve));
+      const { url, close } = await serveChangelog('');
+      await close();
       const state = tempDir();
       const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', url], { env: { SYNUP_STATE_DIR: state } });
       expect(result.exitCode).toBe(1);
@@ -292,7 +272,7 @@ describe('synup plan', () => {
     });
 
     it('an HTTP error', async () => {
-      const { url } = await serve('gone', 404);
+      const { url } = await serveChangelog('gone', 404);
       const state = tempDir();
       const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', url], { env: { SYNUP_STATE_DIR: state } });
       expect(result.exitCode).toBe(1);

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findHolders } from '../src/lmdb/holders.js';
 import { acquireLock } from '../src/safety/lock.js';
 import { isAlive } from '../src/proc.js';
-import { SIM_CHANGELOG } from './upgrade-harness.js';
+import { writeSimServiceConfig } from './upgrade-harness.js';
 import { createSimCell, freePort, SIM_CELL_JS } from './sim/index.js';
 import { fileDigests } from './sim/testing.js';
 import { synup, synupBin, tempDir } from './helpers.js';
@@ -30,21 +30,7 @@ async function setup(version = '2.180.0') {
   const cellDir = path.join(work, 'cortex00');
   const port = await freePort();
   await createSimCell(cellDir, { version, seed: 200 });
-  writeFileSync(
-    path.join(work, 'synup.yaml'),
-    [
-      'cell: {name: cortex00, dir: ./cortex00}',
-      `changelog: ${JSON.stringify(SIM_CHANGELOG)}`,
-      'state: {dir: ./state}',
-      'backup: {dir: ./backups, maxAge: 1h}',
-      'service:',
-      '  adapter: process',
-      '  stopTimeout: 5s',
-      `  process: {command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}']}`,
-      `health: {port: ${port}, startTimeout: 20s}`,
-      '',
-    ].join('\n'),
-  );
+  writeSimServiceConfig(work, { port, startTimeout: '20s' });
   const run = (args: string[], env: Record<string, string> = {}) => synup(args, { cwd: work, env: { CI: 'true', ...env } });
   return { work, cellDir, port, run, stateDir: path.join(work, 'state') };
 }

@@ -25,6 +25,29 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+/**
+ * `<work>/synup.yaml` for the sim cell `<work>/cortex00` served by the process adapter on `port`, state in ./state,
+ * backups in ./backups.
+ */
+export function writeSimServiceConfig(work: string, options: { port: number; processEnv?: Record<string, string>; runAs?: string[]; startTimeout?: string; extraYaml?: string }): void {
+  writeFileSync(
+    path.join(work, 'synup.yaml'),
+    [
+      'cell: {name: cortex00, dir: ./cortex00}',
+      `changelog: ${JSON.stringify(SIM_CHANGELOG)}`,
+      'state: {dir: ./state}',
+      'backup: {dir: ./backups, maxAge: 1h}',
+      'service:',
+      '  adapter: process',
+      '  stopTimeout: 5s',
+      `  process: {command: [${(options.runAs ?? []).map((a) => JSON.stringify(a) + ', ').join('')}${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: ${JSON.stringify(options.processEnv ?? {})}}`,
+      `health: {port: ${options.port}, startTimeout: ${options.startTimeout ?? '15s'}}`,
+      options.extraYaml ?? '',
+      '',
+    ].join('\n'),
+  );
+}
+
 /** A real sim cell served by the process adapter, a synup.yaml pointing at it, and a fresh verified backup. */
 export async function startHarness(options: {
   version: string;
@@ -44,22 +67,7 @@ export async function startHarness(options: {
   const backupsDir = path.join(work, 'backups');
   const port = await freePort();
   await createSimCell(cellDir, { version: options.version, seed: options.seed ?? 500 });
-  writeFileSync(
-    path.join(work, 'synup.yaml'),
-    [
-      'cell: {name: cortex00, dir: ./cortex00}',
-      `changelog: ${JSON.stringify(SIM_CHANGELOG)}`,
-      'state: {dir: ./state}',
-      'backup: {dir: ./backups, maxAge: 1h}',
-      'service:',
-      '  adapter: process',
-      '  stopTimeout: 5s',
-      `  process: {command: [${(options.runAs ?? []).map((a) => JSON.stringify(a) + ', ').join('')}${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: ${JSON.stringify(options.processEnv ?? {})}}`,
-      `health: {port: ${port}, startTimeout: ${options.startTimeout ?? '15s'}}`,
-      options.extraYaml ?? '',
-      '',
-    ].join('\n'),
-  );
+  writeSimServiceConfig(work, { port, ...options });
   const { config } = loadConfig({ cwd: work });
   const adapter = createAdapter(config, { cellDir, stateDir, cwd: work });
   options.beforeStart?.({ work, cellDir });
