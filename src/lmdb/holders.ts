@@ -2,20 +2,24 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { discoverEnvs } from './discover.js';
 import { MDB_MAGIC } from './format.js';
-import { isAlive } from '../proc.js';
+import { isAlive, processStartTicks } from '../proc.js';
 
 export interface Holder {
   pid: number;
   path: string;
-  /** cell-lock: a lock on cell.guid (a running Synapse holds one); reader: the process has an env open. */
-  kind: 'cell-lock' | 'reader';
+  /**
+   * cell-lock: a lock on cell.guid (a running Synapse holds one); reader: the process has an env open; cell-open: an
+   * env holder that keeps cell.guid open without its lock (see openCellGuidHolders).
+   */
+  kind: 'cell-lock' | 'reader' | 'cell-open';
   /** The process's name (/proc/<pid>/comm) when it can be read. */
   command?: string;
 }
 
 /** "pid 123 (python3, reader of …/lock.mdb)": for messages. */
 export function describeHolder(holder: Holder): string {
-  return `pid ${holder.pid} (${holder.command ? `${holder.command}, ` : ''}${holder.kind === 'cell-lock' ? 'lock on' : 'reader of'} ${holder.path})`;
+  const what = holder.kind === 'cell-lock' ? `lock on ${holder.path}` : holder.kind === 'reader' ? `reader of ${holder.path}` : `${holder.path} open, not locked`;
+  return `pid ${holder.pid} (${holder.command ? `${holder.command}, ` : ''}${what})`;
 }
 
 /** Offsets of LMDB 0.9.x's lock.mdb on 64-bit Linux (POSIX robust mutexes): header 2×64 bytes, then 64-byte slots. */
@@ -68,24 +72,33 @@ async function lockHolders(files: string[], procLocks: string): Promise<Map<stri
   return found;
 }
 
-/** Processes whose open files show a lock in /proc/<pid>/fdinfo, for the given files (flock/OFD owners). */
-async function descriptionLockOwners(files: string[]): Promise<{ pid: number; file: string }[]> {
+/** Processes (every one, or the `pids` given) with any of `files` open: pid, fd number and which file. */
+async function openersOf(files: string[], pids?: number[]): Promise<{ pid: number; fd: string; file: string }[]> {
   const ids = new Map<string, string>();
   for (const file of files) {
     const st = await stat(file).catch(() => null);
     if (st) ids.set(`${st.dev}:${st.ino}`, file);
   }
-  const owners: { pid: number; file: string }[] = [];
-  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
-  for (const pid of pids) {
+  if (ids.size === 0) return [];
+  const openers: { pid: number; fd: string; file: string }[] = [];
+  const candidates = pids ?? (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+  for (const pid of candidates) {
     const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
     for (const fd of fds) {
       const st = await stat(`/proc/${pid}/fd/${fd}`).catch(() => null);
       const file = st && ids.get(`${st.dev}:${st.ino}`);
-      if (!file) continue;
-      const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
-      if (/^lock:\s/m.test(info)) owners.push({ pid: Number(pid), file });
+      if (file) openers.push({ pid, fd, file });
     }
+  }
+  return openers;
+}
+
+/** Processes whose open files show a lock in /proc/<pid>/fdinfo, for the given files (flock/OFD owners). */
+async function descriptionLockOwners(files: string[]): Promise<{ pid: number; file: string }[]> {
+  const owners: { pid: number; file: string }[] = [];
+  for (const { pid, fd, file } of await openersOf(files)) {
+    const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
+    if (/^lock:\s/m.test(info)) owners.push({ pid, file });
   }
   return owners;
 }
@@ -132,4 +145,22 @@ export async function findHolders(cellDir: string, options: { procLocks?: string
     for (const pid of await readerPids(lockFile)) if (!procLocks || locking.includes(pid)) add({ pid, path: lockFile, kind: 'reader' });
   }
   return named();
+}
+
+/**
+ * Of the processes holding the cell's envs (`holders`, from findHolders), those keeping the cell's cell.guid open, as
+ * kind 'cell-open', oldest process first: Synapse keeps that descriptor for its whole life, with or without its lock.
+ * Reads /proc/<pid>/fd of those processes only.
+ */
+export async function openCellGuidHolders(cellDir: string, holders: Holder[]): Promise<Holder[]> {
+  const guidFile = path.join(cellDir, 'cell.guid');
+  const pids = [...new Set(holders.filter((h) => h.kind === 'reader').map((h) => h.pid))];
+  const keepers = [...new Set((await openersOf([guidFile], pids)).map((o) => o.pid))];
+  const started = new Map(keepers.map((pid) => [pid, processStartTicks(pid) ?? Infinity]));
+  return keepers
+    .sort((a, b) => started.get(a)! - started.get(b)!)
+    .map((pid) => {
+      const command = holders.find((h) => h.pid === pid)?.command;
+      return { pid, path: guidFile, kind: 'cell-open' as const, ...(command ? { command } : {}) };
+    });
 }

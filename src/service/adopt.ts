@@ -2,7 +2,7 @@ import { readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { refusal } from '../errors.js';
 import { isAlive, processGroup, processStartTicks } from '../proc.js';
-import { cellLocked } from './released.js';
+import { serviceHolders } from './released.js';
 import { describeHolders } from '../safety/held.js';
 
 /** A running instance of the cell that synup did not start, checked to be this cell's service. */
@@ -44,12 +44,12 @@ function stdoutFile(pid: number): string | null {
 }
 
 /**
- * The live holder of cell.guid's lock (a running Synapse always holds it: `fcntl.lockf` in `Cell._getCellLock`), or
- * null when none. Refuses (exit 3) when the holder's command line does not name the cell dir (resolved against the
+ * The cell's running service (serviceHolders: the live holder of cell.guid's lock, else the process holding its envs
+ * with cell.guid open), or null when none. Refuses (exit 3) when the holder's command line does not name the cell dir (resolved against the
  * holder's own cwd): then it is not a service of this cell that synup can manage.
  */
 export async function findRunningInstance(cellDir: string): Promise<RunningInstance | null> {
-  const holders = await cellLocked(cellDir);
+  const holders = await serviceHolders(cellDir);
   const pid = holders.map((h) => h.pid).find((p) => isAlive(p));
   if (pid === undefined) return null;
   const argv = readArgv(pid);

@@ -10,7 +10,7 @@ import { findRunningInstance } from './adopt.js';
 import { followFile, lastLines } from './follow-file.js';
 import { readPidRecord, writePidRecord, type PidRecord } from './pidfile.js';
 import { groupMembers, isAlive, processGroup, processStartTicks, signalProcess } from '../proc.js';
-import { cellLocked, waitUntilReleased } from './released.js';
+import { serviceHolders, waitUntilReleased } from './released.js';
 import { describeHolders } from '../safety/held.js';
 import { waitUntil } from '../poll.js';
 import { assertVersion } from './version.js';
@@ -138,10 +138,13 @@ export class ProcessAdapter implements ServiceAdapter {
       const how = record.adopted ? `adopted at ${record.adopted.at} (started by something else: ${record.adopted.argv.join(' ')})` : `started ${record.version} at ${record.startedAt}`;
       return { running: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
     }
-    const locks = await cellLocked(this.ctx.cellDir);
-    if (locks.length > 0) {
-      const pid = locks.map((h) => h.pid).find((p) => isAlive(p));
-      return { running: true, pid, configuredVersion, detail: `cell.guid is locked (${describeHolders(locks)}) by an instance synup did not start; \`synup adopt\` takes it over (stop, restart and upgrade do so themselves)` };
+    const holders = await serviceHolders(this.ctx.cellDir);
+    if (holders.length > 0) {
+      const pid = holders.map((h) => h.pid).find((p) => isAlive(p));
+      const how = holders[0]!.kind === 'cell-lock'
+        ? `cell.guid is locked (${describeHolders(holders)})`
+        : `cell.guid is not locked but held open with the cell's LMDB envs (${describeHolders(holders)}; Synapse drops its lock in a live backup, and until it restarts nothing stops a second instance on this cell)`;
+      return { running: true, pid, configuredVersion, detail: `${how} by an instance synup did not start; \`synup adopt\` takes it over (stop, restart and upgrade do so themselves)` };
     }
     const leftoverPids = leftoversOf(record);
     if (record && !record.stoppedAt) {

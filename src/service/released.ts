@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { findHolders, type Holder } from '../lmdb/holders.js';
+import { findHolders, openCellGuidHolders, type Holder } from '../lmdb/holders.js';
 import { stillHeldAfterStop } from '../safety/held.js';
 import { waitUntil } from '../poll.js';
 
@@ -8,9 +8,18 @@ async function cellHolders(cellDir: string): Promise<Holder[]> {
   return existsSync(cellDir) ? findHolders(cellDir) : [];
 }
 
-/** Whether anything holds cell.guid's lock: a running Synapse always does. */
-export async function cellLocked(cellDir: string): Promise<Holder[]> {
-  return (await cellHolders(cellDir)).filter((h) => h.kind === 'cell-lock');
+/**
+ * The cell's running service, by what it holds: the holder of cell.guid's lock, which Synapse takes at boot
+ * (`fcntl.lockf` in Cell._getCellLock); else a process holding one of the cell's envs that keeps cell.guid open
+ * (kind 'cell-open'). A lockf lock belongs to the process and goes with the close of any of its descriptors of the
+ * file: Synapse's live backup copies cell.guid (`shutil.copy` in Cell._execBackupTask) inside the running service, and
+ * an AHA mirror clone runs one on its leader, so a running Synapse may hold no lock at all. Costs nothing more while
+ * the lock is held or nothing holds an env.
+ */
+export async function serviceHolders(cellDir: string): Promise<Holder[]> {
+  const holders = await cellHolders(cellDir);
+  const locked = holders.filter((h) => h.kind === 'cell-lock');
+  return locked.length > 0 ? locked : openCellGuidHolders(cellDir, holders);
 }
 
 /**
