@@ -1,7 +1,7 @@
 // start | stop | restart | adopt | logs through the CLI, on real sim cells served by the process adapter; the cell
 // started by hand (as an operator's is on day one) and then adopted, upgraded, stopped.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,14 +36,16 @@ async function setup(version = '2.180.0') {
 }
 
 /** `node cell.js <dir> … > cell.log 2>&1 &` from a shell with job control: its own process group, log in a file. */
-async function startByHand(t: { work: string; cellDir: string; port: number }, version: string): Promise<{ child: ChildProcess; log: string }> {
+async function startByHand(t: { work: string; cellDir: string; port: number }, version: string, options: { faults?: string[]; until?: RegExp } = {}): Promise<{ child: ChildProcess; log: string }> {
+  const { faults = [], until = /https listening/ } = options;
   const log = path.join(t.work, 'by-hand.log');
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', version, '--port', String(t.port)], { detached: true, stdio: ['ignore', fd, fd] });
+  const faultArgs = faults.flatMap((fault) => ['--fault', fault]);
+  const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', version, '--port', String(t.port), ...faultArgs], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   byHand.push(child);
-  for (let i = 0; i < 200 && !/https listening/.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(readFileSync(log, 'utf8')).toMatch(/https listening/);
+  for (let i = 0; i < 200 && !until.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(readFileSync(log, 'utf8')).toMatch(until);
   return { child, log };
 }
 
@@ -154,6 +156,61 @@ describe('a cell started outside synup', () => {
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toMatch(/command line does not name .*cortex00/);
     expect(existsSync(path.join(t.stateDir, 'cortex00.pid'))).toBe(false);
+  }, 60_000);
+});
+
+describe('a running cell without its lock on cell.guid (as a real Cortex after a live backup)', () => {
+  it('is still running to status, start refuses a second instance, restore --replace and backup --cold refuse (exit 3, nothing changed), stop adopts and stops it', async () => {
+    const t = await setup();
+    const { child } = await startByHand(t, '2.180.0', { faults: ['drop-lock'], until: /fault drop-lock/ });
+    expect((await findHolders(t.cellDir)).filter((h) => h.kind === 'cell-lock')).toEqual([]);
+
+    const status = json((await t.run(['status', '--json'])).stdout);
+    expect(status).toMatchObject({ running: true, pid: child.pid, active: { active: true } });
+    expect(String(status.detail)).toMatch(/^cell\.guid is not locked but held open with the cell's LMDB envs \(pid \d+ \(node, .*cell\.guid open, not locked\);/);
+
+    const second = await t.run(['start']);
+    expect(second.exitCode).toBe(3);
+    expect(second.stderr.split('\n')[0]).toMatch(/^synup: cortex00 is already running: cell\.guid is not locked/);
+
+    const backup = await t.run(['backup', '--json']); // hot: allowed while the cell runs
+    expect(backup.exitCode).toBe(0);
+    const backupDir = String(json(backup.stdout).dir);
+    const before = fileDigests(t.cellDir);
+    const restore = await t.run(['restore', backupDir, t.cellDir, '--replace']);
+    expect(restore.exitCode).toBe(3);
+    expect(restore.stderr.split('\n')[0]).toMatch(new RegExp(`^synup: restore refused: .*pid ${child.pid} \\(node, reader of .*lock\\.mdb\\).* still holds? ${t.cellDir}; nothing was changed$`));
+    const cold = await t.run(['backup', '--cold', t.cellDir, path.join(t.work, 'cold')]);
+    expect(cold.exitCode).toBe(3);
+    expect(cold.stderr.split('\n')[0]).toMatch(/^synup: cold copy refused: .* still holds? .*; nothing was changed$/);
+    expect(existsSync(path.join(t.work, 'cold'))).toBe(false);
+    expect(fileDigests(t.cellDir)).toEqual(before);
+    expect(readdirSync(t.work).sort()).toEqual(['backups', 'by-hand.log', 'cortex00', 'state', 'synup.yaml']);
+
+    const stopped = await t.run(['stop', '--json']);
+    expect(stopped.stderr).toBe('');
+    expect(json(stopped.stdout)).toMatchObject({ action: 'stop', wasRunning: true, forced: false });
+    expect(child.exitCode ?? (await new Promise((resolve) => child.once('exit', resolve)))).toBe(0); // SIGTERM: a graceful stop
+    expect(JSON.parse(readFileSync(path.join(t.stateDir, 'cortex00.pid'), 'utf8'))).toMatchObject({ pid: child.pid, adopted: { pgid: child.pid } });
+    expect(await findHolders(t.cellDir)).toEqual([]);
+  }, 60_000);
+
+  it('a process reading its envs without cell.guid open (a backup tool) is not taken for the service: status says stopped, stop leaves it alone and fails, backup --cold refuses', async () => {
+    const t = await setup();
+    const reader = spawn(process.execPath, [path.join(path.dirname(SIM_CELL_JS), 'worker.js'), t.cellDir], { detached: true, stdio: 'ignore' });
+    byHand.push(reader);
+    for (let i = 0; i < 100 && (await findHolders(t.cellDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await findHolders(t.cellDir)).map((h) => [h.pid, h.kind])).toEqual([[reader.pid, 'reader']]);
+
+    expect(json((await t.run(['status', '--json'])).stdout)).toMatchObject({ running: false, pid: null });
+    const stop = await t.run(['stop']);
+    expect(stop.exitCode).toBe(1);
+    expect(stop.stderr.split('\n')[0]).toMatch(new RegExp(`^synup: the service stopped but pid ${reader.pid} \\(node, reader of .*lock\\.mdb\\) still holds the cell's files$`));
+    expect(isAlive(reader.pid!)).toBe(true);
+    expect(existsSync(path.join(t.stateDir, 'cortex00.pid'))).toBe(false);
+    const cold = await t.run(['backup', '--cold', t.cellDir, path.join(t.work, 'cold')]);
+    expect(cold.exitCode).toBe(3);
+    expect(existsSync(path.join(t.work, 'cold'))).toBe(false);
   }, 60_000);
 });
 

@@ -1,5 +1,6 @@
 // Each fault the simulated cell can inject (test/sim/faults.js), as a real process: what it does, what it leaves.
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,8 +35,8 @@ function accepts(port: number): Promise<boolean> {
 const lastLine = (log: string) => log.trimEnd().split('\n').at(-1);
 
 describe('fault injection', () => {
-  it('knows exactly the seven modes', () => {
-    expect(FAULT_MODES).toEqual(['crash-on-boot', 'hang-before-active', 'never-active', 'wrong-version', 'die-mid-migration', 'ignore-sigterm', 'corrupt-on-exit']);
+  it('knows exactly the eight modes', () => {
+    expect(FAULT_MODES).toEqual(['crash-on-boot', 'hang-before-active', 'never-active', 'wrong-version', 'die-mid-migration', 'ignore-sigterm', 'corrupt-on-exit', 'drop-lock']);
   });
 
   it('crash-on-boot: exit 1 with a traceback, no listener, data untouched', async () => {
@@ -126,6 +127,18 @@ describe('fault injection', () => {
     await expect(inspectSimCell(dir)).rejects.toThrow(/inspect\.js/);
     const stat = spawnSync('mdb_stat', ['-a', path.dirname(corrupted![2]!)], { encoding: 'utf8' });
     if (!stat.error) expect(stat.status).not.toBe(0);
+  });
+  it('drop-lock: once active, the sim runs on without its lock on cell.guid, the file still open, its envs held', async () => {
+    const dir = await cell('2.180.0');
+    const sim = await start({ dir, version: '2.180.0', faults: ['drop-lock'] });
+    await sim.waitForLog(/dropped the lock on .*cell\.guid, the file still open, as after a live backup \(fault drop-lock\)/);
+    const holders = await findHolders(dir);
+    expect(holders.filter((h) => h.kind === 'cell-lock')).toEqual([]);
+    expect(holders.filter((h) => h.kind === 'reader').map((h) => h.pid)).toContain(sim.child.pid);
+    expect(readdirSync(`/proc/${sim.child.pid}/fd`).some((fd) => readlinkSync(`/proc/${sim.child.pid}/fd/${fd}`) === path.join(dir, 'cell.guid'))).toBe(true);
+    expect((await simRequest({ dir, port: sim.port, path: '/api/v1/active' })).json.result.active).toBe(true);
+    expect(await sim.stop()).toEqual({ code: 0, signal: null });
+    expect(await findHolders(dir)).toEqual([]);
   });
 });
 

@@ -44,7 +44,7 @@ if (!lock.locked) {
   if (lock.reason === 'busy') die('synapse.exc.FatalErr', `Cannot start the cortex, another process is already running it. (${lock.detail})`);
   die('synapse.exc.FatalErr', `Cannot lock ${path.join(dir, 'cell.guid')}: ${lock.detail}`);
 }
-const releaseLock = lock.release;
+const { release: releaseLock, drop: dropLock } = lock;
 
 /** @type {SimStorage | null} */
 let storage = null;
@@ -202,6 +202,10 @@ async function boot() {
     die('OSError', `error while attempting to bind on address ('127.0.0.1', ${options.port}): ${code ?? message}`);
   }
   log.info(state.active ? 'cell is active (leader)' : 'cell is not active (fault never-active)', 'cell.py:setCellActive');
+  if (faults.has('drop-lock')) {
+    dropLock();
+    log.info(`dropped the lock on ${path.join(dir, 'cell.guid')}, the file still open, as after a live backup (fault drop-lock)`, 'cell.py:_execBackupTask');
+  }
   // Synapse logs many non-fatal errors with a full traceback (a failing Storm dmon, here); the cell runs on.
   log.exception('Dmon query exited: sim-dmon', 'storm.py:dmonloop', 'synapse.exc.NoSuchForm: No form named sim:gone. mesg=\'No form named sim:gone.\'');
 }

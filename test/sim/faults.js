@@ -11,6 +11,7 @@ export const FAULTS = {
   'die-mid-migration': 'exits 1 halfway through the first storage migration, after committing half of its node rewrites (cell:version already bumped, as Synapse bumps it before migrating)',
   'ignore-sigterm': 'logs and ignores SIGTERM (SIGINT and SIGKILL still stop it)',
   'corrupt-on-exit': 'on a graceful stop, after closing the envs, flips the header bytes of an in-use page of a data.mdb (the main-db root of the first layer env)',
+  'drop-lock': 'once active, drops its lock on cell.guid but keeps the file open and runs on, as a real Cortex after a live backup (Cell._execBackupTask copies cell.guid in the running process)',
 };
 
 /** @type {string[]} */

@@ -21,15 +21,21 @@ export function ensureCellGuid(dir) {
 }
 
 /**
- * Takes the lock without waiting.
+ * Takes the lock without waiting. `drop` unlocks but keeps cell.guid open, as a real Cortex is left after its live
+ * backup (`shutil.copy` of cell.guid in its own process closes a descriptor of the file, which drops the process's
+ * lockf lock; a flock here belongs to our open file, so it is dropped explicitly).
  * @param {string} dir
- * @returns {{ locked: true, release(): void } | { locked: false, reason: 'busy' | 'no-flock' | 'error', detail: string }}
+ * @returns {{ locked: true, release(): void, drop(): void } | { locked: false, reason: 'busy' | 'no-flock' | 'error', detail: string }}
  */
 export function lockCellGuid(dir) {
   const file = path.join(dir, 'cell.guid');
   const fd = openSync(file, 'r');
   const run = spawnSync('flock', ['--exclusive', '--nonblock', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd], timeout: 10_000 });
-  if (run.status === 0) return { locked: true, release: () => closeSync(fd) };
+  const drop = () => {
+    const unlock = spawnSync('flock', ['--unlock', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd], timeout: 10_000 });
+    if (unlock.status !== 0) throw new Error(`flock --unlock failed: ${unlock.error?.message ?? unlock.stderr.toString().trim()}`);
+  };
+  if (run.status === 0) return { locked: true, release: () => closeSync(fd), drop };
   closeSync(fd);
   if (run.error) {
     const missing = /** @type {NodeJS.ErrnoException} */ (run.error).code === 'ENOENT';
