@@ -195,6 +195,20 @@ describe('a running cell without its lock on cell.guid (as a real Cortex after a
     expect(await findHolders(t.cellDir)).toEqual([]);
   }, 60_000);
 
+  it('upgrade adopts it by itself and stops it gracefully; the new version runs with its lock', async () => {
+    const t = await setup();
+    const { child } = await startByHand(t, '2.180.0', { faults: ['drop-lock'], until: /fault drop-lock/ });
+    expect((await t.run(['backup'])).exitCode).toBe(0);
+    const upgraded = await t.run(['upgrade', '--to', '2.181.0', '-y']);
+    expect(upgraded.stderr).toMatch(/\[upgrade\/stop\] completed/);
+    expect(upgraded.exitCode).toBe(0);
+    expect(child.exitCode ?? (await new Promise((resolve) => child.once('exit', resolve)))).toBe(0); // SIGTERM: a graceful stop
+    const after = json((await t.run(['status', '--json'])).stdout);
+    expect(after).toMatchObject({ running: true, configuredVersion: '2.181.0', dataVersion: '2.181.0' });
+    expect((await findHolders(t.cellDir)).filter((h) => h.kind === 'cell-lock').map((h) => h.pid)).toEqual([after.pid]);
+    expect((await t.run(['stop'])).exitCode).toBe(0);
+  }, 60_000);
+
   it('a process reading its envs without cell.guid open (a backup tool) is not taken for the service: status says stopped, stop leaves it alone and fails, backup --cold refuses', async () => {
     const t = await setup();
     const reader = spawn(process.execPath, [path.join(path.dirname(SIM_CELL_JS), 'worker.js'), t.cellDir], { detached: true, stdio: 'ignore' });

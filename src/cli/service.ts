@@ -82,7 +82,7 @@ export async function runAdopt(ctx: CommandContext): Promise<number> {
     await adopt(async () => {
       const health = await session.health.check();
       if (!health.active) {
-        throw new SynupError('refused', `pid ${before.pid ?? '?'} holds ${session.cellName}'s lock but its health check does not answer as this cell: ${health.detail}`, {
+        throw new SynupError('refused', `pid ${before.pid ?? '?'} holds ${session.cellName} but its health check does not answer as this cell: ${health.detail}`, {
           hint: 'check health.port / health.check in synup.yaml (a booting cell: retry once it is active)',
         });
       }
