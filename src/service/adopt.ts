@@ -45,8 +45,8 @@ function stdoutFile(pid: number): string | null {
 
 /**
  * The cell's running service (serviceHolders: the live holder of cell.guid's lock, else the process holding its envs
- * with cell.guid open), or null when none. Refuses (exit 3) when the holder's command line does not name the cell dir (resolved against the
- * holder's own cwd): then it is not a service of this cell that synup can manage.
+ * with cell.guid open), or null when none. Refuses (exit 3) when the holder's command line does not name the cell dir
+ * (resolved against the holder's own cwd): then it is not a service of this cell that synup can manage.
  */
 export async function findRunningInstance(cellDir: string): Promise<RunningInstance | null> {
   const holders = await serviceHolders(cellDir);
