@@ -4,6 +4,8 @@ import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
 import type { CommandContext } from './context.js';
 import { columns, emitJson, say } from '../ui/output.js';
 
+export { runDeployDiscover } from './deploy-discover.js';
+
 interface DeployPlanFlags {
   file: string;
   to?: string;
@@ -20,7 +22,7 @@ export async function runDeployPlan(ctx: CommandContext, _args: string[], flags:
   if (outputFile) checkOutputFile(outputFile, '-o');
   const { prepareDeployment } = await import('../deploy/prepare.js');
   const { renderDeploymentHtml, renderDeploymentMarkdown, renderDeploymentText } = await import('../deploy/render.js');
-  const { plan } = await prepareDeployment(ctx, flags.file, flags.to, { estimate: true });
+  const { plan } = await prepareDeployment(ctx, flags.file, flags.to, { estimate: true, checkAha: true });
   const format = ctx.out.json ? 'json' : flags.format;
   const rendered =
     format === 'json' ? JSON.stringify(plan, null, ctx.out.json ? undefined : 2) + '\n'
@@ -76,7 +78,8 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
       hint: 'fix the cause, then `synup deploy resume`; `synup deploy status` shows where it stopped',
     });
   }
-  const prepared = await prepareDeployment(ctx, flags.file, flags.to, { targets: resume ? previous!.targets : undefined });
+  // A resumed run may be past a promotion (AHA's roles already swapped): only a new run is compared with AHA.
+  const prepared = await prepareDeployment(ctx, flags.file, flags.to, { targets: resume ? previous!.targets : undefined, checkAha: !resume });
   const run = resume ? previous! : newDeploymentRun(prepared);
   const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
   await confirmOrRefuse(ctx.out, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
@@ -112,12 +115,17 @@ export async function runDeployStatus(ctx: CommandContext, _args: string[], flag
   const run = new DeploymentJournal(deploymentStateDir(deployment, ctx.env), deployment.name).read();
   const leaders = run?.leaders ?? Object.fromEntries(deployment.services.filter((s) => s.mirrors.length).map((s) => [s.name, s.name]));
   const versions = await serviceVersions(deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), leaders, deployment.services);
+  // With aha:, AHA's role of each service beside the file's (a failed query is shown, not fatal: status only reads).
+  const { ahaRoles } = await import('../deploy/aha-check.js');
+  const aha = deployment.aha ? await ahaRoles(deployment, ctx.env) : null;
+  const rows = aha ? versions.map((v) => ({ ...v, aha: aha.roles.get(v.name) ?? null })) : versions;
   if (ctx.out.json) {
-    emitJson(ctx.out, { deployment: deployment.name, run, services: versions });
+    emitJson(ctx.out, { deployment: deployment.name, run, services: rows, ...(aha?.error ? { ahaError: aha.error } : {}) });
     return 0;
   }
   say(ctx.out, run ? `Deployment ${deployment.name}: last run ${run.outcome} (started ${run.startedAt}${run.error ? `; ${run.error}` : ''})` : `Deployment ${deployment.name}: never run`);
-  for (const line of versionLines(versions)) say(ctx.out, line);
+  if (aha?.error) say(ctx.out, `  AHA could not be asked: ${aha.error}`);
+  for (const line of versionLines(versions, aha ? (name) => `AHA: ${aha.roles.get(name)?.text ?? '?'}` : undefined)) say(ctx.out, line);
   const phases = (run?.phaseOrder ?? []).map((id) => [run!.phases[id]!.state, `${id}${run!.phases[id]!.detail ? `: ${run!.phases[id]!.detail}` : ''}`]);
   for (const line of columns(phases, { indent: '  ', minWidths: [11] })) say(ctx.out, line);
   return 0;
@@ -143,7 +151,7 @@ export async function runDeployRehearse(ctx: CommandContext, _args: string[], fl
   return ok ? 0 : 1;
 }
 
-/** Each service's version and role, one aligned line each. */
-function versionLines(versions: { name: string; version: string | null; role: string }[]): string[] {
-  return columns(versions.map((v) => [v.name, v.version ?? '?', v.role]), { indent: '  ', minWidths: [16, 10] });
+/** Each service's version and role (and, given, AHA's role of it), one aligned line each. */
+function versionLines(versions: { name: string; version: string | null; role: string }[], ahaRole?: (name: string) => string): string[] {
+  return columns(versions.map((v) => [v.name, v.version ?? '?', v.role, ...(ahaRole ? [ahaRole(v.name)] : [])]), { indent: '  ', minWidths: [16, 10, ahaRole ? 22 : 0] });
 }

@@ -242,6 +242,12 @@ function declareDeploy(program: Command, on: (name: string) => (...params: unkno
     .option('--report <file>', 'write a JUnit XML report: one testsuite per service')
     .action(on('deploy rehearse'));
   deploy
+    .command('discover')
+    .description("AHA's services, their leader/mirror roles and readiness, and a services: fragment for a deployment file")
+    .option(...file)
+    .option('--aha-url <telepath url>', "ask AHA at this URL (python3 on PATH) instead of the deployment file's aha: section")
+    .action(on('deploy discover'));
+  deploy
     .command('status')
     .description('the last deployment run: each service\'s version and role, phases done, where it stopped')
     .option(...file)

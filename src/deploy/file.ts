@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { parseDuration } from '../units.js';
 import type { SynupConfig } from '../config/schema.js';
 import { errorMessage, SynupError, usageError } from '../errors.js';
+import { withoutPassword, type AhaQuery } from './aha.js';
 
 /**
  * The service kinds of a Synapse deployment, grouped by the devops guide's "Update Sequencing": each tier is
@@ -54,6 +55,19 @@ const mirrorCommandsSchema = z.strictObject({
   commandTimeout: duration.default(60_000),
 });
 
+/**
+ * How synup asks AHA for its services (argv template, never a shell, run where synup runs: prefix it with `docker
+ * compose exec -T aha` or `kubectl exec` to run it beside AHA). `{url}` is `url`, `{script}` synup's Python that prints
+ * AHA's `getAhaSvcs()` as one JSON array (src/deploy/aha.ts).
+ */
+const ahaQuerySchema = z.strictObject({
+  /** AHA's telepath URL as seen where the command runs: `cell:///srv/aha/`, `ssl://root@aha.<network>:27492/`. */
+  url: z.string().regex(/^(cell|unix|ssl|tcp|aha):\/\//, 'expected a telepath URL of the AHA server like cell:///srv/aha/ or ssl://root@aha.synapse:27492/'),
+  command: argv.default(['python3', '-c', '{script}', '{url}']),
+  env: z.record(z.string(), z.string()).default({}),
+  timeout: duration.default(30_000),
+});
+
 const serviceSchema = z.strictObject({
   name,
   kind: z.enum(SERVICE_KINDS as [ServiceKind, ...ServiceKind[]]),
@@ -67,6 +81,8 @@ const serviceSchema = z.strictObject({
   changelog: z.string().min(1).optional(),
   /** The telepath URL its mirrors follow (`tcp://root:…@host:dmon port/`); needed by a failure promotion. */
   url: z.string().regex(/^(tcp|ssl|aha|https?):\/\//, 'expected a telepath URL like tcp://root:<password>@127.0.0.1:27492/').optional(),
+  /** Its AHA service name `<aha:name>.<aha:network>` (default: read from its cell.yaml and cell.mods.yaml). */
+  ahaName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$/, 'expected an AHA service name like 00.cortex.synapse (<aha:name>.<aha:network>)').optional(),
 });
 
 export const deploymentSchema = z.strictObject({
@@ -75,10 +91,19 @@ export const deploymentSchema = z.strictObject({
   changelog: z.string().min(1).optional(),
   state: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
   mirror: mirrorCommandsSchema.optional(),
+  /** Where AHA is: `deploy discover` lists it, `deploy plan|upgrade` compare the file's roles with it. */
+  aha: ahaQuerySchema.optional(),
   services: z.array(serviceSchema).min(1, 'expected at least one service'),
 });
 
 export type MirrorCommands = z.output<typeof mirrorCommandsSchema>;
+
+/** aha: from a URL alone (`deploy discover --aha-url`), the rest defaulted; a URL that is not telepath's: exit 2. */
+export function ahaQueryFor(url: string): AhaQuery {
+  const parsed = ahaQuerySchema.safeParse({ url });
+  if (!parsed.success) throw usageError(`--aha-url: ${parsed.error.issues[0]!.message}, received ${JSON.stringify(withoutPassword(url))}`);
+  return parsed.data;
+}
 
 export interface DeploymentService {
   name: string;
@@ -93,6 +118,8 @@ export interface DeploymentService {
   changelog: string | null;
   /** The URL its mirrors follow (never logged: it may hold a password). */
   url: string | null;
+  /** Its AHA service name as the file gives it (else its cell.yaml's: deploy/aha-check.ts). */
+  ahaName: string | null;
 }
 
 export interface Deployment {
@@ -102,6 +129,7 @@ export interface Deployment {
   changelog: string | null;
   stateDir: string | null;
   mirror: MirrorCommands | null;
+  aha: AhaQuery | null;
   services: DeploymentService[];
 }
 
@@ -165,6 +193,7 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
       to: s.to ?? null,
       changelog: s.changelog ? (isUrl(s.changelog) ? s.changelog : path.resolve(base, s.changelog)) : null,
       url: s.url ?? null,
+      ahaName: s.ahaName ?? null,
     };
   });
 
@@ -203,6 +232,7 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
     changelog: spec.changelog ? (isUrl(spec.changelog) ? spec.changelog : path.resolve(base, spec.changelog)) : null,
     stateDir: spec.state.dir ? path.resolve(base, spec.state.dir) : null,
     mirror: spec.mirror ?? null,
+    aha: spec.aha ?? null,
     services,
   };
 }

@@ -8,6 +8,7 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import { buildPlan, type DowntimeEstimate, type PlanDocument } from '../plan/index.js';
 import { describeSteps } from '../runner/steps/index.js';
 import { adapterPlanText } from '../service/index.js';
+import { refuseIfAhaDisagrees } from './aha-check.js';
 import { loadDeployment, type Deployment, type DeploymentService } from './file.js';
 import { buildDeploymentPlan, type DeploymentPlan, type ServiceInput } from './plan.js';
 
@@ -37,10 +38,11 @@ export interface PreparedDeployment {
 /**
  * Deployment file → every service's version (read from its data), target, changelog and single-cell plan → the
  * deployment plan. Refuses before anything is touched: a service whose data cannot tell its version, a target
- * missing, a downgrade.
+ * missing, a downgrade; with `checkAha` (a new plan or run), a file whose roles AHA contradicts (deploy/aha-check.ts).
  */
-export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string> } = {}): Promise<PreparedDeployment> {
+export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string>; checkAha?: boolean } = {}): Promise<PreparedDeployment> {
   const deployment = loadDeployment(file, ctx.cwd, ctx.env);
+  if (options.checkAha) await refuseIfAhaDisagrees(deployment, ctx.env);
   const deploymentTo = toFlag ?? deployment.to ?? undefined;
   const inputs: ServiceInput[] = [];
   const estimates = new Map<string, DowntimeEstimate | null>();
