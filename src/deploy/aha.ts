@@ -35,7 +35,7 @@ const entrySchema = z.object({
     iden: z.string().nullish(),
     leader: z.string().nullish(),
     ready: z.boolean().nullish(),
-    online: z.unknown(),
+    online: z.unknown().optional(),
     urlinfo: z.object({ scheme: z.string().nullish(), host: z.string().nullish(), port: z.number().nullish() }).nullish(),
   }),
 });
@@ -59,8 +59,8 @@ export interface AhaService {
   url: string | null;
 }
 
-/** `user:password@` out of a URL (for messages and output). */
-export const withoutPassword = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@:]*):[^/@]*@/i, '$1$2@');
+/** `user:password@` out of every URL in a text (for messages and output). */
+export const withoutPassword = (text: string) => text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@:\s]*):[^/@\s]*@/gi, '$1$2@');
 
 const fill = (query: AhaQuery) => query.command.map((arg) => arg.replace(/\{(url|script)\}/g, (_, key: string) => (key === 'url' ? query.url : AHA_SERVICES_SCRIPT)));
 
