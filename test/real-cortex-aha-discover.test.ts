@@ -91,7 +91,9 @@ describe.skipIf(labSkipReason !== null)('real AHA: deploy discover, and deploy p
     // Without a deployment file: --aha-url and the default command (python3 on PATH, PYTHONPATH from the environment).
     const empty = path.join(work, 'empty');
     mkdirSync(empty);
+    const once = Date.now();
     expect(roles(await discover(['--aha-url', aha.url], empty))).toEqual(roles(first));
+    const oneCallMs = Date.now() - once;
 
     const agreed = await run(['deploy', 'plan', '--json']);
     expect(agreed.exitCode, agreed.stderr).toBe(0);
@@ -134,6 +136,6 @@ describe.skipIf(labSkipReason !== null)('real AHA: deploy discover, and deploy p
     const fixed = await run(['deploy', 'plan', '--json']);
     expect(fixed.exitCode, fixed.stderr).toBe(0);
     expect(JSON.parse(fixed.stdout).tiers[0].lanes[0].phases.map((p: { id: string }) => p.id)).toEqual(['upgrade-mirror:cortex00', 'catch-up:cortex00', 'promote:cortex00', 'upgrade-old-leader:cortex01', 'catch-up:cortex01']);
-    console.log(`AHA discovery (2 services, python3 query over AHA's unix socket): first full answer after ${discoverMs} ms of waiting for the mirror's ready; after the promotion: ${roles(after).join('; ')}`);
+    console.log(`AHA discovery (2 services, python3 query over AHA's unix socket): one \`synup deploy discover\` ${oneCallMs} ms; both ready ${discoverMs} ms after the mirror first answered; after the promotion: ${roles(after).join('; ')}`);
   }, 600_000);
 });
