@@ -71,7 +71,7 @@ const shown = (query: AhaQuery) => query.command.map((arg) => (arg === '{script}
 export async function queryAha(query: AhaQuery, env: NodeJS.ProcessEnv): Promise<AhaService[]> {
   const argv = fill(query);
   const result = await execa(argv[0]!, argv.slice(1), { env: { ...env, ...query.env }, timeout: query.timeout, reject: false, stdin: 'ignore' });
-  const hint = 'check aha: in the deployment file (url, command, env: PYTHONPATH of a Synapse install); `synup deploy discover` runs the same query';
+  const hint = 'check aha.url, aha.command and aha.env (PYTHONPATH of a Synapse install) in the deployment file, or with --aha-url that python3 on PATH imports synapse; `synup deploy discover` runs the same query';
   if (result.exitCode !== 0 || result.timedOut) {
     const why = result.timedOut ? `no answer within ${formatDuration(query.timeout)}` : result.exitCode === undefined && !result.signal ? `cannot run ${argv[0]} (${result.code ?? 'not started'})` : `exit ${result.exitCode ?? result.signal}`;
     const last = withoutPassword(`${result.stderr}\n${result.stdout}`.trim().split('\n').at(-1) ?? '');
