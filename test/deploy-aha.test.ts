@@ -252,12 +252,17 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
     ['aha.env not strings', (d) => deploymentOf(d, { aha: { url: AHA_URL, env: { PYTHONPATH: 3 } } }), /^synup: deployment \S+: aha\.env\.PYTHONPATH: Invalid input: expected string, received number$/],
     ['ahaName without a network', (d) => deploymentOf(d, { services: services.map((s) => (s.name === 'axon00' ? { ...s, ahaName: 'axon' } : s)) }), /^synup: deployment \S+: services\.1\.ahaName: expected an AHA service name like 00\.cortex\.synapse \(<aha:name>\.<aha:network>\)$/],
     ['a service without an AHA name', (d) => deploymentOf(d, { services: services.map((s) => (s.name === 'axon00' ? { ...s, ahaName: undefined } : s)) }), /^synup: deployment \S+: axon00 has no AHA name \(no ahaName:, and its cell\.yaml has no aha:name and aha:network\), so aha: cannot check it$/],
+    [
+      'a cell.yaml that is not YAML (the AHA name is read from it)',
+      (d) => (writeFileSync(path.join(d.dir, 'axon00', 'cell.mods.yaml'), 'aha:name: [00.axon\n'), deploymentOf(d, { services: services.map((s) => (s.name === 'axon00' ? { ...s, ahaName: undefined } : s)) })),
+      /^synup: cannot read the AHA name of \S+axon00: \S+axon00\/cell\.mods\.yaml is not valid YAML \(/,
+    ],
   ];
   it.each(badInputs)('%s: exit 2, one line, nothing written (plan, upgrade, discover but for the names it does not read)', async (name, make, message) => {
     const d = layout();
     d.write(make(d));
     const before = fileDigests(d.dir);
-    const commands = [['plan'], ['upgrade', '-y'], ...(name === 'a service without an AHA name' ? [] : [['discover']])];
+    const commands = [['plan'], ['upgrade', '-y'], ...(/AHA name/.test(name) ? [] : [['discover']])];
     for (const command of commands) {
       const r = await synup(['deploy', ...command, '-f', d.file]);
       expect(errorLines(r.stderr), command[0]).toHaveLength(1);
