@@ -7,7 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * they run beside the many short files instead of after them. Vitest's own order (slowest first from its cache, and on
  * a fresh clone, which has no cache, largest file first) decides the rest.
  */
-const SLOW_FIRST = ['real-cortex.test.ts', 'install.test.ts', 'real-cortex-deploy.test.ts', 'real-cortex-operate.test.ts', 'ci-examples.test.ts'];
+const SLOW_FIRST = ['real-cortex.test.ts', 'install.test.ts', 'real-cortex-aha-deploy.test.ts', 'real-cortex-deploy.test.ts', 'real-cortex-operate.test.ts', 'real-cortex-aha-discover.test.ts', 'ci-examples.test.ts', 'real-cortex-held.test.ts'];
 
 class SlowFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
