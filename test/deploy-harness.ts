@@ -1,12 +1,14 @@
-import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
 import { createAdapter } from '../src/service/index.js';
 import type { ServiceAdapter } from '../src/service/adapter.js';
 import { readCellInfo } from '../src/lmdb/cellinfo.js';
 import { createSimCell, freePort, simRequest, SIM_CELL_JS } from './sim/index.js';
-import { repoRoot, synup, tempDir } from './helpers.js';
+import { repoRoot, synup, synupBin, tempDir } from './helpers.js';
 
 const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 const SIM = path.join(repoRoot, 'test', 'sim');
@@ -24,6 +26,8 @@ export interface DeployHarness {
   file: string;
   services: Record<string, DeployedService>;
   run(args: string[], env?: Record<string, string>): ReturnType<typeof synup>;
+  /** The same synup run, as a live child process: its stderr can be watched and it can be sent signals. */
+  spawn(args: string[]): ResultPromise<{ reject: false; stdin: 'ignore' }>;
   version(name: string): Promise<string | null>;
   active(name: string): Promise<boolean>;
   /** Rewrites a service's synup.yaml with another environment for its process (e.g. a fault, or none). */
@@ -32,18 +36,25 @@ export interface DeployHarness {
 }
 
 /**
- * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and cortex01,
- * its mirror made from a copy of cortex00 with `mirror:` set to cortex00's URL. Each has its own synup.yaml.
+ * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and its
+ * mirrors cortex01… (`mirrors`, default 1), made from a copy of cortex00 with `mirror:` set to cortex00's URL — or,
+ * with `aha`, to the leader's alias `aha://cortex/` (test/sim/replica.js's AHA in miniature). Each has its own
+ * synup.yaml. `promote`: the mirror marked `promote: true`.
  */
-export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure' }): Promise<DeployHarness> {
+export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string }): Promise<DeployHarness> {
   const work = tempDir('synup-deploy-e2e-');
-  const names = ['axon00', 'cortex00', 'cortex01'];
+  const mirrors = Array.from({ length: options.mirrors ?? 1 }, (_, i) => `cortex${String(i + 1).padStart(2, '0')}`);
+  const names = ['axon00', 'cortex00', ...mirrors];
   await createSimCell(path.join(work, 'axon00'), { version: options.version, seed: options.seed ?? 300 });
   await createSimCell(path.join(work, 'cortex00'), { version: options.version, seed: options.seed ?? 300 });
-  cpSync(path.join(work, 'cortex00'), path.join(work, 'cortex01'), { recursive: true });
+  if (options.aha) {
+    mkdirSync(path.join(work, 'aha'));
+    appendFileSync(path.join(work, 'cortex00', 'cell.yaml'), `aha:leader: cortex\nsim:aha: ${path.join(work, 'aha')}\n`);
+  }
+  for (const m of mirrors) cpSync(path.join(work, 'cortex00'), path.join(work, m), { recursive: true });
   const services: Record<string, DeployedService> = {};
   for (const name of names) services[name] = { name, dir: path.join(work, name), port: await freePort(), configFile: path.join(work, `${name}.yaml`), adapter: undefined as unknown as ServiceAdapter };
-  appendFileSync(path.join(services.cortex01!.dir, 'cell.yaml'), `mirror: https://127.0.0.1:${services.cortex00!.port}/\n`);
+  for (const m of mirrors) appendFileSync(path.join(services[m]!.dir, 'cell.yaml'), `mirror: ${options.aha ? 'aha://cortex/' : `https://127.0.0.1:${services.cortex00!.port}/`}\n`);
   const writeConfig = (s: DeployedService, env: Record<string, string>) =>
     writeFileSync(
       s.configFile,
@@ -60,7 +71,7 @@ export async function startDeployment(options: { version: string; seed?: number;
     writeConfig(s, options.processEnv?.[s.name] ?? {});
     s.adapter = createAdapter(loadConfig({ file: s.configFile, cwd: work }).config, { cellDir: s.dir, stateDir: path.join(work, 'state'), cwd: work });
   }
-  for (const name of ['axon00', 'cortex00', 'cortex01']) {
+  for (const name of names) {
     const s = services[name]!;
     await s.adapter.start(options.version);
     // Until it answers /api/v1/active (a mirror: false), at most 30 s.
@@ -86,7 +97,7 @@ export async function startDeployment(options: { version: string; seed?: number;
       },
       services: [
         { name: 'cortex00', kind: 'cortex', config: 'cortex00.yaml', url: `https://127.0.0.1:${services.cortex00!.port}/` },
-        { name: 'cortex01', kind: 'cortex', config: 'cortex01.yaml', mirrorOf: 'cortex00', url: `https://127.0.0.1:${services.cortex01!.port}/` },
+        ...mirrors.map((m) => ({ name: m, kind: 'cortex', config: `${m}.yaml`, mirrorOf: 'cortex00', url: `https://127.0.0.1:${services[m]!.port}/`, ...(options.promote === m ? { promote: true } : {}) })),
         { name: 'axon00', kind: 'axon', config: 'axon00.yaml' },
       ],
     }),
@@ -96,6 +107,7 @@ export async function startDeployment(options: { version: string; seed?: number;
     file,
     services,
     run: (args, env = {}) => synup(args, { cwd: work, env: { CI: 'true', ...env }, timeout: 240_000 }),
+    spawn: (args) => execa(process.execPath, [synupBin, ...args], { cwd: work, env: { CI: 'true', NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 240_000 }),
     version: async (name) => (await readCellInfo(services[name]!.dir)).cellVersion,
     active: async (name) => (await simRequest({ dir: services[name]!.dir, port: services[name]!.port, path: '/api/v1/active' })).json.result.active === true,
     setProcessEnv: (name, env) => writeConfig(services[name]!, env),
@@ -115,4 +127,79 @@ export function mirrorOf(dir: string): string | null {
     if (match) url = match[1] === 'null' ? null : match[1]!;
   }
   return url;
+}
+
+/** Resolves once `process`'s stderr has printed a line matching `pattern` (rejects when it exits first). */
+export function untilStderr(process: ResultPromise, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = text.split('\n').find((line) => pattern.test(line));
+      if (match === undefined) return;
+      process.stderr!.off('data', onData);
+      resolve(match);
+    };
+    process.stderr!.on('data', onData);
+    void process.then(() => reject(new Error(`synup exited before printing ${pattern}:\n${text.slice(-2000)}`)));
+  });
+}
+
+/**
+ * A client writing one node every `everyMs` (POST /api/v1/sim/nodes, as bench/deploy-writes.mjs does) to whichever
+ * of `cells` takes it, the last one that did first; `pause()`/`resume()` hold it between writes.
+ */
+export function startWriter(cells: DeployedService[], everyMs = 20) {
+  const agents = new Map(cells.map((c) => [c, new https.Agent({ keepAlive: true, ca: readFileSync(path.join(c.dir, 'sslcert.pem')) })]));
+  const post = (cell: DeployedService, name: string) =>
+    new Promise<boolean>((resolve) => {
+      const req = https.request({ host: '127.0.0.1', port: cell.port, path: '/api/v1/sim/nodes', method: 'POST', agent: agents.get(cell), timeout: 2000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      req.end(JSON.stringify({ name }));
+    });
+  const acked: string[] = [];
+  let failed = 0;
+  let current = 0;
+  let stopped = false;
+  let paused = false;
+  const done = (async () => {
+    for (let i = 0; !stopped; i++) {
+      const tick = Date.now();
+      if (!paused) {
+        let ok = false;
+        for (let k = 0; k < cells.length && !ok; k++) {
+          const at = (current + k) % cells.length;
+          if (await post(cells[at]!, `w${i}`)) [ok, current] = [true, at];
+        }
+        if (ok) acked.push(`w${i}`);
+        else failed++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, everyMs - (Date.now() - tick))));
+    }
+  })();
+  return {
+    acked,
+    pause: () => void (paused = true),
+    resume: () => void (paused = false),
+    async stop() {
+      stopped = true;
+      await done;
+      for (const agent of agents.values()) agent.destroy();
+      return { acked, failed };
+    },
+  };
+}
+
+/** Polls every cell's nexus index until all are equal (a mirror pulls every 100 ms); at most 20 s. */
+export async function untilSameNexus(cells: DeployedService[]): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const indexes = await Promise.all(cells.map((c) => simRequest({ dir: c.dir, port: c.port, path: '/api/v1/sim/nexus/indx', timeoutMs: 2000 }).then((r) => r.json.result.indx as number, () => -1)));
+    if (indexes.every((x) => x >= 0 && x === indexes[0])) return indexes[0]!;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the cells' nexus indexes did not meet within 20 s`);
 }

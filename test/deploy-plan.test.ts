@@ -42,6 +42,13 @@ const services = [
 ];
 const deployment = { name: 'lab', to: '2.182.0', changelog: simChangelog, state: { dir: './state' }, mirror, services };
 
+/** A second mirror of cortex00 in the layout: cortex02, its own copy and synup.yaml. */
+function addCortex02(d: Layout) {
+  cpSync(path.join(d.dir, 'cortex00'), path.join(d.dir, 'cortex02'), { recursive: true });
+  writeFileSync(path.join(d.dir, 'cortex02.yaml'), stringify({ cell: { dir: './cortex02' }, health: { port: 28114 }, state: { dir: './state' } }));
+  return { name: 'cortex02', kind: 'cortex', config: 'cortex02.yaml', mirrorOf: 'cortex00' };
+}
+
 describe('synup deploy plan', () => {
   it('orders the services as the devops guide does: AHA/Axon/JSONStor, then the Cortex mirrors first, promotion, old leader as a mirror', async () => {
     const d = layout();
@@ -90,6 +97,37 @@ describe('synup deploy plan', () => {
     expect(page).not.toMatch(/<script|<link /);
   });
 
+  it('a leader with two mirrors: the one marked promote: is promoted, the other follows the new leader and is caught up before the old leader goes down', async () => {
+    const d = layout();
+    const cortex02 = addCortex02(d);
+    const tcp = (port: number) => `tcp://root:secret@127.0.0.1:${port}/`;
+    const lane = { ...deployment, services: [services[0], { ...cortex02, promote: true }, services[1]] };
+    d.write(lane);
+    const graceful = JSON.parse((await synup(['deploy', 'plan', '-f', d.file, '--json'])).stdout);
+    expect(graceful.tiers[0].lanes[0].phases.map((p: { id: string }) => p.id)).toEqual([
+      'upgrade-mirror:cortex01',
+      'catch-up:cortex01',
+      'upgrade-mirror:cortex02',
+      'catch-up:cortex02',
+      'promote:cortex02',
+      'follow-new-leader:cortex01',
+      'upgrade-old-leader:cortex00',
+      'catch-up:cortex00',
+    ]);
+    expect(graceful.services.find((s: { name: string }) => s.name === 'cortex00')).toMatchObject({ mirrors: ['cortex01', 'cortex02'], promoted: 'cortex02' });
+    expect(graceful.tiers[0].lanes[0].phases[5].description).toBe("cortex01 follows the leader by its AHA name, now cortex02: wait until its nexus index reaches cortex02's (read just before).");
+    d.write({ ...lane, mirror: { ...mirror, promotion: 'failure' }, services: lane.services.map((s, i) => ({ ...s, url: tcp(27492 + i) })) });
+    const text = await synup(['deploy', 'plan', '-f', d.file]);
+    expect(text.exitCode, text.stderr).toBe(0);
+    expect(text.stderr).toMatch(/^\s+- follow-new-leader:cortex01 +Point cortex01 at the new leader cortex02 \(mirror: in its cell\.mods\.yaml\), restart it \(already at 2\.182\.0\), wait until its nexus index reaches cortex02's/m);
+    expect(text.stderr).toMatch(/^\s+- promote:cortex02 +Promote cortex02 \(failure mode, no AHA\): wait until cortex02 has cortex00's last nexus entry, stop cortex00/m);
+    expect(text.stderr).toMatch(/^\W*cortex00\W+cortex\W+leader \(mirrors: cortex01, cortex02; cortex02 is promoted\)/m);
+    expect(text.stderr).not.toContain('secret');
+    const md = (await synup(['deploy', 'plan', '-f', d.file, '--format', 'md'])).stdout;
+    expect(md.match(/^\d+\. \[ \] /gm)).toHaveLength(8);
+    expect(md).toMatch(/^6\. \[ \] \*\*Cortex\*\* `follow-new-leader:cortex01` — Point cortex01 at the new leader cortex02/m);
+  });
+
   it('--to overrides the file; a service already at the target has nothing to do', async () => {
     const d = layout();
     d.write({ ...deployment, to: undefined });
@@ -122,6 +160,9 @@ describe('synup deploy plan: bad deployment files (exit 2, one clear line, nothi
     ['two services on one cell dir', (d) => d.write({ ...deployment, services: [services[3], { ...services[2], config: 'aha00.yaml' }] }), /^synup: deployment \S+: axon00 and aha00 have the same cell dir \S+aha00$/m],
     ['a service config that does not exist', (d) => d.write({ ...deployment, services: [{ ...services[3], config: 'nope.yaml' }] }), /^synup: deployment \S+: services\.0 \(aha00\): config \S+nope\.yaml does not exist$/m],
     ['a bad service config', (d) => { writeFileSync(path.join(d.dir, 'aha00.yaml'), 'cell: { dir: ./aha00 }\nhealth: { port: 0 }\n'); d.write(deployment); }, /^synup: deployment \S+: services\.\d \(aha00\): config \S+aha00\.yaml: health\.port: /m],
+    ['promote: on a service that is no mirror', (d) => d.write({ ...deployment, services: [services[0], { ...services[1], promote: true }] }), /^synup: deployment \S+: services\.1 \(cortex00\): promote: is only for a mirror \(it names the mirror that becomes the leader\)$/m],
+    ['promote: not a boolean', (d) => d.write({ ...deployment, services: [{ ...services[0], promote: 'yes' }, services[1]] }), /^synup: deployment \S+: services\.0\.promote: Invalid input: expected boolean, received string$/m],
+    ['two mirrors of one leader promoted', (d) => d.write({ ...deployment, services: [{ ...services[0], promote: true }, { ...addCortex02(d), promote: true }, services[1]] }), /^synup: deployment \S+: services\.1 \(cortex02\): promote: true is already set on cortex01, another mirror of cortex00$/m],
     ['no target version', (d) => d.write({ ...deployment, to: undefined }), /^synup: no target version for cortex01$/m],
     ['a target that is not a version', (d) => d.write({ ...deployment, to: '2.182' }), /^synup: deployment \S+: to: expected a version like 2\.250\.0$/m],
   ];

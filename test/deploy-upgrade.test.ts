@@ -3,7 +3,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inspectSimCell } from './sim/index.js';
-import { mirrorOf, startDeployment, type DeployHarness } from './deploy-harness.js';
+import { mirrorOf, startDeployment, startWriter, untilSameNexus, untilStderr, type DeployHarness } from './deploy-harness.js';
 
 let harness: DeployHarness | undefined;
 
@@ -124,7 +124,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     harness = await startDeployment({ version: '2.180.0', promotion: 'failure' });
     const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: Storm warmed \(answers 2\.182\.0\) in \d+ ms; cortex00 stopped in \d+ ms, cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/);
+    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: Storm warmed \(answers 2\.182\.0\) in \d+ ms; cortex01 had cortex00's nexus index \d+ before the stop; cortex00 stopped in \d+ ms, cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/);
     expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
     expect(await harness.active('cortex01')).toBe(true);
     expect(await harness.active('cortex00')).toBe(false);
@@ -181,3 +181,73 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
   }, 240_000);
 });
 
+
+describe('synup deploy upgrade: a leader and two mirrors, a client writing the whole time', () => {
+  const doneOrder = (stderr: string) => [...stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1]);
+  /** Every acknowledged write is on each cell once their nexus indexes meet. */
+  async function expectEveryAckedWriteOnAll(cells: string[], acked: string[]) {
+    await untilSameNexus(cells.map((name) => harness!.services[name]!));
+    for (const name of cells) {
+      const have = new Set((await inspectSimCell(harness!.services[name]!.dir, { names: true })).names);
+      expect(acked.filter((w) => !have.has(w)), `acknowledged writes missing on ${name}`).toEqual([]);
+    }
+  }
+
+  it('graceful (AHA): the other mirror follows the new leader by its alias; synup waits until it has caught up with it before the old leader goes down', async () => {
+    harness = await startDeployment({ version: '2.180.0', mirrors: 2, aha: true });
+    const cells = ['cortex00', 'cortex01', 'cortex02'];
+    const writer = startWriter(cells.map((name) => harness!.services[name]!));
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    const { acked, failed } = await writer.stop();
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(doneOrder(r.stderr)).toEqual(['upgrade:axon00', 'upgrade-mirror:cortex01', 'catch-up:cortex01', 'upgrade-mirror:cortex02', 'catch-up:cortex02', 'promote:cortex01', 'follow-new-leader:cortex02', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
+    expect(r.stderr).toMatch(/^\[deploy\/follow-new-leader:cortex02\] done: caught up with cortex01: nexus index \d+ ≥ \d+ \(waited \d+ ms\)$/m);
+    // Not touched by synup: it followed the alias.
+    expect(mirrorOf(harness.services.cortex02!.dir)).toBe('aha://cortex/');
+    expect(r.stderr).toMatch(/^  cortex02 +2\.182\.0 +mirror of cortex01$/m);
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(acked.length).toBeGreaterThan(50);
+    await expectEveryAckedWriteOnAll(cells, acked);
+    const lead = await inspectSimCell(harness.services.cortex01!.dir);
+    for (const name of ['cortex00', 'cortex02']) expect((await inspectSimCell(harness.services[name]!.dir)).layers).toEqual(lead.layers);
+    console.log(`graceful, 2 mirrors: ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
+  }, 300_000);
+
+  it('failure mode (no AHA): the mirror marked promote: is promoted, the other is pointed at it and restarted; synup killed after the promotion resumes in the middle', async () => {
+    harness = await startDeployment({ version: '2.180.0', mirrors: 2, promotion: 'failure', promote: 'cortex02' });
+    const cells = ['cortex00', 'cortex01', 'cortex02'];
+    const writer = startWriter(cells.map((name) => harness!.services[name]!));
+    const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    // Without AHA there is no hand-off: writers pause from the promotion (no leader from the stop until then) on.
+    await untilStderr(run, /^\[deploy\/promote:cortex02\] Promote/);
+    writer.pause();
+    const promoted = await untilStderr(run, /^\[deploy\/promote:cortex02\] done: /);
+    writer.resume();
+    run.kill('SIGKILL');
+    expect((await run).signal).toBe('SIGKILL');
+    expect(promoted).toMatch(/cortex02 had cortex00's nexus index \d+ before the stop; cortex00 stopped in \d+ ms, cortex02 promoted \(failure mode\) in \d+ ms/);
+    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
+    const { acked, failed } = await writer.stop();
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(doneOrder(resumed.stderr)).toEqual(['follow-new-leader:cortex01', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
+    expect(resumed.stderr).toMatch(/^\[deploy\/follow-new-leader:cortex01\] done: set to follow cortex02 \(cell\.mods\.yaml\) and restarted in \d+ ms; caught up with cortex02: nexus index \d+ ≥ \d+/m);
+    const url = `https://127.0.0.1:${harness.services.cortex02!.port}/`;
+    expect(mirrorOf(harness.services.cortex01!.dir)).toBe(url);
+    expect(mirrorOf(harness.services.cortex00!.dir)).toBe(url);
+    expect(resumed.stderr).not.toContain(url);
+    expect(await harness.active('cortex02')).toBe(true);
+    for (const name of ['cortex00', 'cortex01']) expect(await harness.active(name)).toBe(false);
+    for (const name of cells) expect(await harness.version(name)).toBe('2.182.0');
+    expect(acked.length).toBeGreaterThan(50);
+    await expectEveryAckedWriteOnAll(cells, acked);
+    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
+    expect(status.run.outcome).toBe('done');
+    expect(status.services).toEqual([
+      { name: 'cortex00', version: '2.182.0', role: 'mirror of cortex02' },
+      { name: 'cortex01', version: '2.182.0', role: 'mirror of cortex02' },
+      { name: 'cortex02', version: '2.182.0', role: 'leader' },
+      { name: 'axon00', version: '2.182.0', role: 'standalone' },
+    ]);
+    console.log(`failure mode, 2 mirrors, killed + resumed: ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
+  }, 300_000);
+});

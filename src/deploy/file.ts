@@ -75,6 +75,8 @@ const serviceSchema = z.strictObject({
   config: z.string().min(1),
   /** Leader's name when this service is a mirror (a copy of the leader's data following its nexus). */
   mirrorOf: name.optional(),
+  /** On one mirror of a leader: the one promoted to lead (default: the leader's first mirror in the file). */
+  promote: z.boolean().optional(),
   /** Target version of this service when it differs from the deployment's (a power-up with its own releases). */
   to: version.optional(),
   /** Its own changelog (a power-up's); default the deployment's (Synapse's). */
@@ -114,6 +116,8 @@ export interface DeploymentService {
   mirrorOf: string | null;
   /** Names of the services that mirror this one. */
   mirrors: string[];
+  /** On a leader: the mirror that is promoted (`promote: true`, else its first mirror); null on any other service. */
+  promoted: string | null;
   to: string | null;
   changelog: string | null;
   /** The URL its mirrors follow (never logged: it may hold a password). */
@@ -190,6 +194,7 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
       config,
       mirrorOf: s.mirrorOf ?? null,
       mirrors: [],
+      promoted: null,
       to: s.to ?? null,
       changelog: s.changelog ? (isUrl(s.changelog) ? s.changelog : path.resolve(base, s.changelog)) : null,
       url: s.url ?? null,
@@ -208,6 +213,15 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
     if (s.to !== leader.to) throw usageError(`${at(i)} (${s.name}): a mirror goes to its leader's version (to: ${leader.to ?? 'the deployment\'s'}), not ${s.to ?? 'the deployment\'s'}`);
     leader.mirrors.push(s.name);
   });
+  spec.services.forEach((s, i) => {
+    if (s.promote === undefined) return;
+    if (!s.mirrorOf) throw usageError(`${at(i)} (${s.name}): promote: is only for a mirror (it names the mirror that becomes the leader)`, 'set promote: true on one mirror of a leader, or remove it');
+    if (!s.promote) return;
+    const leader = byName.get(s.mirrorOf)!;
+    if (leader.promoted) throw usageError(`${at(i)} (${s.name}): promote: true is already set on ${leader.promoted}, another mirror of ${leader.name}`, 'one mirror per leader is promoted');
+    leader.promoted = s.name;
+  });
+  for (const s of services) if (s.mirrors.length) s.promoted ??= s.mirrors[0]!;
   if (!spec.mirror && services.some((s) => s.mirrorOf)) {
     throw usageError(`deployment ${file}: mirror: is missing; it says how to read a service's nexus index and promote a mirror`, 'add mirror: { nexusIndex: [argv…], promote: [argv…] } (see README.md "Deployments")');
   }

@@ -4,7 +4,7 @@ import type { DowntimeEstimate, PlanDocument, PlannedStep } from '../plan/index.
 import { TIERS, tierOf, type Deployment, type DeploymentService, type ServiceKind } from './file.js';
 
 /** One action of the deployment runner; `service` is the one it acts on. */
-export type PhaseKind = 'upgrade' | 'upgrade-mirror' | 'catch-up' | 'promote' | 'upgrade-old-leader';
+export type PhaseKind = 'upgrade' | 'upgrade-mirror' | 'catch-up' | 'promote' | 'follow-new-leader' | 'upgrade-old-leader';
 
 export interface Phase {
   /** Stable id in the deployment journal: `<kind>:<service>`. */
@@ -32,6 +32,8 @@ export interface ServicePlan {
   role: 'standalone' | 'leader' | 'mirror';
   mirrorOf: string | null;
   mirrors: string[];
+  /** A leader's mirror that is promoted; null on any other service. */
+  promoted: string | null;
   cellDir: string;
   adapter: string;
   from: string;
@@ -65,17 +67,33 @@ export interface ServiceInput {
 
 const phase = (kind: PhaseKind, service: string, peer: string | null, role: Phase['role'], description: string): Phase => ({ id: `${kind}:${service}`, kind, service, peer, role, description });
 
-/** The lane of a leader and its mirrors: the devops guide's "Low Downtime Updates". */
-function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[], to: (name: string) => string): Phase[] {
-  const [promoted] = mirrors;
+/**
+ * The lane of a leader and its mirrors: the devops guide's "Low Downtime Updates". Every mirror is upgraded and caught
+ * up, one is promoted, every other mirror follows the new leader and has caught up with it before the old leader (the
+ * last copy of the pre-promotion data) goes down for its own upgrade.
+ */
+function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[], to: (name: string) => string, promotion: 'graceful' | 'failure'): Phase[] {
+  const promoted = mirrors.find((m) => m.name === leader.promoted)!;
   const phases: Phase[] = [];
   for (const m of mirrors) {
     phases.push(phase('upgrade-mirror', m.name, leader.name, 'mirror', `Upgrade mirror ${m.name} to ${to(m.name)} (backup gate, stop, cold defrag, start); ready when it answers as a passive mirror, not "active". Runs no migration: it still follows ${leader.name}.`));
     phases.push(phase('catch-up', m.name, leader.name, 'mirror', `Wait until ${m.name}'s nexus index reaches ${leader.name}'s (read just before): caught up with every write.`));
   }
-  phases.push(phase('promote', promoted!.name, leader.name, 'leader', `Promote ${promoted!.name} (graceful hand-off): ${leader.name} stops taking writes, ${promoted!.name} catches up to its last nexus entry and becomes the leader, ${leader.name} becomes its mirror. Then wait until ${promoted!.name} is active and its migrations are done. Writers see only the hand-off.`));
-  phases.push(phase('upgrade-old-leader', leader.name, promoted!.name, 'mirror', `Upgrade the old leader ${leader.name} to ${to(leader.name)} as a mirror of ${promoted!.name}; it replicates the migrations from the new leader.`));
-  phases.push(phase('catch-up', leader.name, promoted!.name, 'mirror', `Wait until ${leader.name}'s nexus index reaches ${promoted!.name}'s.`));
+  const p = promoted.name;
+  phases.push(
+    promotion === 'graceful'
+      ? phase('promote', p, leader.name, 'leader', `Promote ${p} (graceful hand-off): ${leader.name} stops taking writes, ${p} catches up to its last nexus entry and becomes the leader, ${leader.name} becomes its mirror and is stopped until its upgrade. Then wait until ${p} is active and its migrations are done. Writers see only the hand-off.`)
+      : phase('promote', p, leader.name, 'leader', `Promote ${p} (failure mode, no AHA): wait until ${p} has ${leader.name}'s last nexus entry, stop ${leader.name}, promote ${p}, point ${leader.name} at ${p} (mirror: in its cell.mods.yaml). Then wait until ${p} is active and its migrations are done. No leader from the stop until the promotion.`),
+  );
+  for (const m of mirrors.filter((x) => x !== promoted)) {
+    phases.push(
+      promotion === 'graceful'
+        ? phase('follow-new-leader', m.name, p, 'mirror', `${m.name} follows the leader by its AHA name, now ${p}: wait until its nexus index reaches ${p}'s (read just before).`)
+        : phase('follow-new-leader', m.name, p, 'mirror', `Point ${m.name} at the new leader ${p} (mirror: in its cell.mods.yaml), restart it (already at ${to(m.name)}), wait until its nexus index reaches ${p}'s (read just before).`),
+    );
+  }
+  phases.push(phase('upgrade-old-leader', leader.name, p, 'mirror', `Upgrade the old leader ${leader.name} to ${to(leader.name)} as a mirror of ${p}; it replicates the migrations from the new leader.`));
+  phases.push(phase('catch-up', leader.name, p, 'mirror', `Wait until ${leader.name}'s nexus index reaches ${p}'s.`));
   return phases;
 }
 
@@ -98,6 +116,7 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
     role: s.mirrorOf ? 'mirror' : s.mirrors.length ? 'leader' : 'standalone',
     mirrorOf: s.mirrorOf,
     mirrors: s.mirrors,
+    promoted: s.promoted,
     cellDir,
     adapter: s.config.service.adapter,
     from,
@@ -122,7 +141,7 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
         continue;
       }
       const mirrors = s.mirrors.map((m) => byName.get(m)!.service);
-      lanes.push({ services: [s.name, ...s.mirrors], mirrored: true, phases: mirroredPhases(s, mirrors, to) });
+      lanes.push({ services: [s.name, ...s.mirrors], mirrored: true, phases: mirroredPhases(s, mirrors, to, deployment.mirror?.promotion ?? 'graceful') });
     }
     return { title: t.title, lanes };
   }).filter((t) => t.lanes.length > 0);
@@ -130,9 +149,6 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
   const notes: string[] = [];
   for (const s of services.filter((x) => x.from === x.to)) notes.push(`${s.name} is already at ${s.to}: its upgrade phases are skipped.`);
   if (services.every((s) => s.from === s.to)) notes.push('Every service is already at its target version: nothing to do.');
-  for (const s of services.filter((x) => x.role === 'leader' && x.mirrors.length > 1)) {
-    notes.push(`${s.name} has ${s.mirrors.length} mirrors: ${s.mirrors[0]} is promoted; ${s.mirrors.slice(1).join(', ')} keep following the mirror URL in their cell.yaml (with AHA, the leader by name).`);
-  }
   for (const s of services.filter((x) => x.from !== x.to && x.mirrorOf)) {
     const leader = services.find((l) => l.name === s.mirrorOf)!;
     if (leader.from !== s.from) notes.push(`${s.name} is at ${s.from} but its leader ${leader.name} is at ${leader.from}: a mirror normally runs its leader's version.`);

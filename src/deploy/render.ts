@@ -6,7 +6,7 @@ const short = (text: string, max: number) => (text.length > max ? text.slice(0, 
 const md = (text: string) => text.replace(/([\\`*_[\]<>|])/g, '\\$1');
 /** Markdown-escaped, but `code` spans kept. */
 const mdCode = (text: string) => md(text).replace(/\\`([^`]+)\\`/g, '`$1`');
-const roleOf = (s: DeploymentPlan['services'][number]) => (s.role === 'mirror' ? `mirror of ${s.mirrorOf}` : s.role === 'leader' ? `leader (mirrors: ${s.mirrors.join(', ')})` : 'standalone');
+const roleOf = (s: DeploymentPlan['services'][number]) => (s.role === 'mirror' ? `mirror of ${s.mirrorOf}` : s.role === 'leader' ? `leader (mirrors: ${s.mirrors.join(', ')}${s.mirrors.length > 1 ? `; ${s.promoted} is promoted` : ''})` : 'standalone');
 
 /** The order as numbered phases: tier by tier, lane by lane. */
 function numbered(plan: DeploymentPlan): { n: number; tier: string; lane: number; parallel: boolean; phase: DeploymentPlan['tiers'][number]['lanes'][number]['phases'][number] }[] {

@@ -96,6 +96,22 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       const { mirrorIndex, leaderIndex, waitedMs } = await waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), sessionOf(ctx, byName.get(phase.peer!)!, 'leader'));
       return `caught up: nexus index ${mirrorIndex} ≥ leader's ${leaderIndex} (waited ${waitedMs} ms)`;
     }
+    case 'follow-new-leader': {
+      const leader = byName.get(phase.peer!)!;
+      const session = sessionOf(ctx, service, 'mirror');
+      let repointed = '';
+      // Without AHA the mirror follows the old leader's URL: it is pointed at the new one the way the old leader is,
+      // and restarted to read it (it already runs the target version). With AHA it follows the leader's name by itself.
+      if (commands.promotion === 'failure') {
+        const started = Date.now();
+        setMirrorOf(session.cellDir, leader.url!);
+        await session.adapter.stop({ timeoutMs: session.config.service.stopTimeout });
+        await session.adapter.start(to);
+        repointed = `set to follow ${leader.name} (cell.mods.yaml) and restarted in ${Date.now() - started} ms; `;
+      }
+      const { mirrorIndex, leaderIndex, waitedMs } = await waitCaughtUp(commands, session, sessionOf(ctx, leader, 'leader'));
+      return `${repointed}caught up with ${leader.name}: nexus index ${mirrorIndex} ≥ ${leaderIndex} (waited ${waitedMs} ms)`;
+    }
     case 'promote': {
       const session = sessionOf(ctx, service, 'leader');
       const oldLeader = byName.get(phase.peer!)!;
@@ -120,14 +136,17 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       }
       // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
       // will come back as the new one's mirror.
+      // The promoted mirror must hold every entry the leader acknowledged before it goes: read just before the stop.
       const leaderSession = sessionOf(ctx, oldLeader, 'leader');
+      const gate = await waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), leaderSession);
+      const stopping = Date.now();
       await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
-      const stoppedMs = Date.now() - since.getTime();
+      const stoppedMs = Date.now() - stopping;
       const promoteMs = await promote(commands, session);
       run.leaders[phase.peer!] = service.name;
       setMirrorOf(leaderSession.cellDir, service.url!);
       const migrated = await waitLeaderMigrated(session, since);
-      return `${warmText}${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
+      return `${warmText}${service.name} had ${phase.peer}'s nexus index ${gate.leaderIndex} before the stop; ${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
     }
   }
 }

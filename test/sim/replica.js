@@ -7,6 +7,9 @@
 //     mirror has its last entry, promotes it, becomes its mirror (mirror: in its cell.mods.yaml); promote(failure):
 //     the mirror just takes over. The new leader runs its pending migrations and records them as a nexus entry, which
 //     its mirrors replay.
+//   - AHA, in miniature: `sim:aha: <dir>` in cell.yaml is the AHA server (a dir); the active cell with
+//     `aha:leader: <name>` registers its URL there as the file <name> (at boot, and when promoted), and a mirror of
+//     `aha://<name>/` follows whichever cell that names now, as a Synapse mirror of `aha://<leader alias>…` does.
 // Routes (JSON bodies, Synapse's {"status": "ok"|"err", …} envelope):
 //   GET  /api/v1/sim/nexus/indx           {"result": {"indx": N}}
 //   GET  /api/v1/sim/nexus?offs=N&max=M   {"result": {"indx": N, "items": [[offs, entry], …]}}
@@ -28,19 +31,15 @@ const HANDOFF_TIMEOUT_MS = 30_000;
 /** @typedef {import('./storage.js').SimStorage} SimStorage */
 /** @typedef {['sim:node:add', { name: string }] | ['sim:migrated', { storage: number, releases: string[], model: Record<string, number[]> }]} Entry */
 
-/**
- * The cell's `mirror:` setting: cell.mods.yaml (what promote/handoff write, as Synapse's modCellConf) over cell.yaml.
- * @param {string} dir @returns {string | null}
- */
-export function mirrorUrl(dir) {
-  let url = null;
+/** cell.yaml with cell.mods.yaml (what promote/handoff write, as Synapse's modCellConf) over it. @param {string} dir */
+function cellConf(dir) {
+  /** @type {Record<string, any>} */
+  const conf = {};
   for (const name of ['cell.yaml', 'cell.mods.yaml']) {
     const file = path.join(dir, name);
-    if (!existsSync(file)) continue;
-    const conf = parse(readFileSync(file, 'utf8')) ?? {};
-    if ('mirror' in conf) url = conf.mirror ?? null;
+    if (existsSync(file)) Object.assign(conf, parse(readFileSync(file, 'utf8')) ?? {});
   }
-  return url;
+  return conf;
 }
 
 /** @param {string} dir @param {string | null} url */
@@ -66,10 +65,15 @@ export class Replica {
     this.signal = signal;
     this.migrate = migrate;
     this.track = track;
-    this.leaderUrl = mirrorUrl(dir);
+    const conf = cellConf(dir);
+    this.leaderUrl = conf.mirror ?? null;
+    /** @type {string | null} the AHA dir and the leader alias this cell claims when active */
+    this.ahaDir = conf['sim:aha'] ?? null;
+    /** @type {string | null} */
+    this.ahaLeader = conf['aha:leader'] ?? null;
     this.handingOff = false;
     /** @type {string | null} */
-    this.myUrl = null;
+    this.ownUrl = null;
     this.ca = readFileSync(path.join(dir, 'sslcert.pem'));
     this.agent = new https.Agent({ keepAlive: true, ca: this.ca });
     /** @type {Promise<void> | null} */
@@ -81,6 +85,34 @@ export class Replica {
 
   get isMirror() {
     return this.leaderUrl !== null;
+  }
+
+  /** This cell's URL, set once it listens; an active cell then claims its leader alias. */
+  get myUrl() {
+    return this.ownUrl;
+  }
+
+  set myUrl(url) {
+    this.ownUrl = url;
+    if (this.state.active) this.claimLeaderAlias();
+  }
+
+  /** Registers this cell's URL under its `aha:leader` name (written to a temp file, renamed). */
+  claimLeaderAlias() {
+    if (!this.ahaDir || !this.ahaLeader || !this.ownUrl) return;
+    const file = path.join(this.ahaDir, this.ahaLeader);
+    writeFileSync(`${file}.${process.pid}.tmp`, this.ownUrl);
+    renameSync(`${file}.${process.pid}.tmp`, file);
+    log.info(`AHA: registered ${this.ownUrl} as ${this.ahaLeader}`, 'cell.py:_setAhaActive');
+  }
+
+  /** An `aha://<name>/` URL → the URL its name is registered with now; any other URL as it is. @param {string} url */
+  resolve(url) {
+    if (!url.startsWith('aha://')) return url;
+    const alias = new URL(url).hostname;
+    const file = path.join(this.ahaDir ?? '', alias);
+    if (!this.ahaDir || !existsSync(file)) throw new Error(`AHA: no service registered as ${alias}`);
+    return readFileSync(file, 'utf8').trim();
   }
 
   /** Applies entries recorded but not applied (a stop between the two). */
@@ -121,7 +153,7 @@ export class Replica {
       let failing = false;
       while (this.leaderUrl === url && !this.signal.aborted) {
         try {
-          const { result } = await this.request(url, 'GET', `/api/v1/sim/nexus?offs=${this.storage.nexusIndex()}&max=${BATCH}`);
+          const { result } = await this.request(this.resolve(url), 'GET', `/api/v1/sim/nexus?offs=${this.storage.nexusIndex()}&max=${BATCH}`);
           if (failing) log.warning(`mirror: connected to ${url} again`, 'nexus.py:runMirrorLoop');
           failing = false;
           for (const [offs, entry] of result.items) {
@@ -183,6 +215,7 @@ export class Replica {
     await this.following;
     setMirrorUrl(this.dir, null);
     this.state.active = true;
+    this.claimLeaderAlias();
     log.warning(`PROMOTION: Finished leadership promotion (was following ${was}).`, 'cell.py:promote');
     this.track(
       this.migrate().then((done) => {
@@ -196,7 +229,7 @@ export class Replica {
     if (!this.isMirror) throw Object.assign(new Error('promote() called on non-mirror'), { code: 'BadConfValu' });
     log.warning(`PROMOTION: Performing leadership promotion graceful=${graceful}.`, 'cell.py:promote');
     if (graceful) {
-      await this.request(/** @type {string} */ (this.leaderUrl), 'POST', '/api/v1/sim/handoff', { url: this.myUrl });
+      await this.request(this.resolve(/** @type {string} */ (this.leaderUrl)), 'POST', '/api/v1/sim/handoff', { url: this.myUrl });
       log.warning(`PROMOTION: Completed leadership handoff to ${this.myUrl}`, 'cell.py:promote');
       return;
     }
