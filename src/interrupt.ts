@@ -26,20 +26,28 @@ export interface InterruptTrap {
 
 const SHOW_CURSOR = '\x1b[?25h';
 
+/** The traps in force, outermost first (a deployment's around each service's upgrade). */
+const active: AbortController[] = [];
+
 /**
  * While a command changes a cell, SIGINT/SIGTERM do not kill synup: the first one asks it to finish the current
  * atomic action and then stop cleanly (or roll back once downtime has begun); later ones only say it is on it.
- * `what` tells the operator what will happen next.
+ * `what` tells the operator what will happen next. Traps nest: every one in force is aborted by the signal, the
+ * innermost speaks for them, and a trap set after an enclosing one was aborted starts aborted (no new work begins).
  */
 export function trapInterrupts(out: Output, what: string): InterruptTrap {
   const controller = new AbortController();
+  const enclosing = active.find((c) => c.signal.aborted);
+  if (enclosing) controller.abort(enclosing.signal.reason);
+  active.push(controller);
+  const innermost = () => active.at(-1) === controller;
   const showCursor = () => ((out.stderr as { isTTY?: boolean }).isTTY ? SHOW_CURSOR : '');
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => {
     if (controller.signal.aborted) {
-      out.stderr.write(`synup: ${name} again: still ${what}; please wait (the cell must not be left half-done)\n`);
+      if (innermost()) out.stderr.write(`synup: ${name} again: still ${what}; please wait (the cell must not be left half-done)\n`);
       return;
     }
-    out.stderr.write(`${showCursor()}synup: received ${name}: finishing the current action, then ${what}\n`);
+    if (innermost()) out.stderr.write(`${showCursor()}synup: received ${name}: finishing the current action, then ${what}\n`);
     controller.abort(new Interrupted(name, `interrupted by ${name}`));
   };
   const onInt = () => onSignal('SIGINT');
@@ -51,6 +59,7 @@ export function trapInterrupts(out: Output, what: string): InterruptTrap {
     dispose() {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      active.splice(active.indexOf(controller), 1);
       out.stderr.write(showCursor());
     },
   };

@@ -39,9 +39,9 @@ export interface DeployHarness {
  * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and its
  * mirrors cortex01… (`mirrors`, default 1), made from a copy of cortex00 with `mirror:` set to cortex00's URL — or,
  * with `aha`, to the leader's alias `aha://cortex/` (test/sim/replica.js's AHA in miniature). Each has its own
- * synup.yaml. `promote`: the mirror marked `promote: true`.
+ * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long.
  */
-export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string }): Promise<DeployHarness> {
+export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number }): Promise<DeployHarness> {
   const work = tempDir('synup-deploy-e2e-');
   const mirrors = Array.from({ length: options.mirrors ?? 1 }, (_, i) => `cortex${String(i + 1).padStart(2, '0')}`);
   const names = ['axon00', 'cortex00', ...mirrors];
@@ -91,7 +91,7 @@ export async function startDeployment(options: { version: string; seed?: number;
       state: { dir: './state' },
       mirror: {
         nexusIndex: [process.execPath, path.join(SIM, 'nexus-index.js'), '{dir}', '{port}'],
-        promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}', ...(options.promotion === 'failure' ? ['--failure'] : [])],
+        promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}', ...(options.promotion === 'failure' ? ['--failure'] : []), ...(options.promoteHoldMs ? ['--hold-ms', String(options.promoteHoldMs)] : [])],
         promotion: options.promotion ?? 'graceful',
         catchUpTimeout: '30s',
       },

@@ -62,6 +62,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const { newDeploymentRun, runDeployment } = await import('../deploy/runner.js');
   const { withCellLock } = await import('../runner/run.js');
   const { confirmOrRefuse } = await import('../ui/prompt.js');
+  const { trapInterrupts } = await import('../interrupt.js');
   const { SynupError, ExitCode } = await import('../errors.js');
 
   const deployment = loadDeployment(flags.file, ctx.cwd, ctx.env);
@@ -85,12 +86,25 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   await confirmOrRefuse(ctx.out, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
   // One deployment run at a time: the lock is the deployment file's, in the deployment's state dir.
   return withCellLock({ stateDir, cellDir: deployment.file }, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' }, async () => {
-    const result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false });
+    const trap = trapInterrupts(ctx.out, 'stopping the deployment (a promotion or a restart under way is finished first; a service upgrade stops before its downtime or rolls back)');
+    let result: Awaited<ReturnType<typeof runDeployment>>;
+    try {
+      result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false, signal: trap.signal });
+    } finally {
+      trap.dispose();
+    }
     const versions = await serviceVersions(prepared.deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), run.leaders, prepared.deployment.services);
-    if (ctx.out.json) emitJson(ctx.out, { type: 'deployment', deployment: deployment.name, outcome: result.outcome, ...(result.outcome === 'done' ? {} : { phase: result.phase, error: result.error }), services: versions });
-    say(ctx.out, result.outcome === 'done' ? `Deployment ${deployment.name} upgraded.` : `Deployment ${deployment.name} stopped at ${result.phase}: ${result.error}`);
+    const done = run.phaseOrder.filter((id) => run.phases[id]?.state === 'done');
+    const remaining = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
+    if (ctx.out.json) emitJson(ctx.out, { type: 'deployment', deployment: deployment.name, outcome: result.outcome, ...(result.outcome === 'done' ? {} : { phase: result.phase, error: result.error, resume: remaining }), services: versions });
+    if (result.outcome === 'interrupted') {
+      say(ctx.out, `Deployment ${deployment.name} stopped on ${result.interrupted.signalName} at ${result.phase}: ${result.error}.`);
+      say(ctx.out, `Done: ${done.length ? done.join(', ') : 'no phase'}.`);
+      say(ctx.out, `\`synup deploy resume\` will run: ${remaining.join(', ')}.`);
+    } else say(ctx.out, result.outcome === 'done' ? `Deployment ${deployment.name} upgraded.` : `Deployment ${deployment.name} stopped at ${result.phase}: ${result.error}`);
     for (const line of versionLines(versions)) say(ctx.out, line);
-    if (result.outcome !== 'done') say(ctx.out, 'Fix the cause, then `synup deploy resume` goes on from that phase.');
+    if (result.outcome === 'failed' || result.outcome === 'rolled-back') say(ctx.out, 'Fix the cause, then `synup deploy resume` goes on from that phase.');
+    if (result.outcome === 'interrupted') return result.interrupted.exitCode;
     return result.outcome === 'done' ? 0 : result.outcome === 'rolled-back' ? ExitCode.rolledBack : ExitCode.failed;
   });
 }

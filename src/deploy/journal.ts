@@ -3,7 +3,7 @@ import { ensurePrivateDir } from '../fsutil.js';
 import { SynupError } from '../errors.js';
 import { readRecord, writeRecord } from '../records.js';
 
-export type PhaseState = 'pending' | 'running' | 'done' | 'failed' | 'rolled-back';
+export type PhaseState = 'pending' | 'running' | 'done' | 'failed' | 'rolled-back' | 'interrupted';
 
 export interface PhaseRecord {
   state: PhaseState;
@@ -19,7 +19,7 @@ export interface DeploymentRun {
   file: string;
   startedAt: string;
   endedAt?: string;
-  outcome: 'running' | 'done' | 'failed' | 'rolled-back';
+  outcome: 'running' | 'done' | 'failed' | 'rolled-back' | 'interrupted';
   /** Per service: its target version, fixed at the start so resume goes to the same place. */
   targets: Record<string, string>;
   phaseOrder: string[];

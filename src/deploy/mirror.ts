@@ -18,10 +18,14 @@ function fill(template: string[], session: CellSession): string[] {
   return template.map((arg) => arg.replace(/\{(dir|port|host|name)\}/g, (_, key: string) => values[key]!));
 }
 
-/** Runs a mirror command where the service runs (through its adapter: as is, `docker compose exec`, `kubectl exec`). */
-async function runCommand(commands: MirrorCommands, template: string[], session: CellSession): Promise<string> {
+/**
+ * Runs a mirror command where the service runs (through its adapter: as is, `docker compose exec`, `kubectl exec`).
+ * `detached`: in its own process group, so a terminal's Ctrl-C (sent to synup's whole foreground group) cannot cut it
+ * short: synup traps the signal and waits for it.
+ */
+async function runCommand(commands: MirrorCommands, template: string[], session: CellSession, detached = false): Promise<string> {
   const argv = await session.adapter.execArgv(fill(template, session));
-  const result = await execa(argv[0]!, argv.slice(1), { env: { ...processEnv(), ...commands.env }, timeout: commands.commandTimeout, reject: false, stdin: 'ignore' });
+  const result = await execa(argv[0]!, argv.slice(1), { env: { ...processEnv(), ...commands.env }, timeout: commands.commandTimeout, reject: false, stdin: 'ignore', detached });
   if (result.exitCode !== 0 || result.timedOut) {
     const why = result.timedOut ? `no answer within ${formatDuration(commands.commandTimeout)}` : `exit ${result.exitCode ?? result.signal}`;
     const last = `${result.stderr}\n${result.stdout}`.trim().split('\n').at(-1) ?? '';
@@ -81,10 +85,10 @@ export async function warmStorm(mirror: CellSession, to: string): Promise<{ vers
   return { version, ms: Date.now() - started };
 }
 
-/** Runs the promotion command (graceful hand-off) for the mirror; says how long it took. */
+/** Runs the promotion command for the mirror, never cut short by a signal; says how long it took. */
 export async function promote(commands: MirrorCommands, mirror: CellSession): Promise<number> {
   const started = Date.now();
-  await runCommand(commands, commands.promote, mirror);
+  await runCommand(commands, commands.promote, mirror, true);
   return Date.now() - started;
 }
 

@@ -7,18 +7,25 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import type { DeploymentService } from './file.js';
 import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
+import { Interrupted } from '../interrupt.js';
 import { promote, setMirrorOf, waitCaughtUp, warmStorm } from './mirror.js';
 import type { Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
 export interface DeployOptions {
   makeBackup: boolean;
+  /** Aborted (reason: an Interrupted) by SIGINT/SIGTERM: the current atomic action finishes, then the run stops. */
+  signal?: AbortSignal;
 }
 
 /** After a promotion: this long without a migration line once active means no migration runs. */
 const SETTLE_MS = 2000;
 
-export type DeploymentResult = { outcome: 'done' } | { outcome: 'failed' | 'rolled-back'; phase: string; error: string };
+export type DeploymentResult =
+  | { outcome: 'done' }
+  | { outcome: 'failed' | 'rolled-back'; phase: string; error: string }
+  /** `phase`: the one interrupted, or the next one when the signal came between two (`detail` then says so). */
+  | { outcome: 'interrupted'; phase: string; error: string; interrupted: Interrupted };
 
 /** A new run: every phase pending, targets fixed now. */
 export function newDeploymentRun(prepared: PreparedDeployment): DeploymentRun {
@@ -46,9 +53,17 @@ export async function runDeployment(ctx: CommandContext, prepared: PreparedDeplo
   run.outcome = 'running';
   delete run.error;
   save();
+  const stop = (phase: Phase, interrupted: Interrupted, error: string): DeploymentResult => {
+    run.outcome = 'interrupted';
+    run.error = `${phase.id}: ${error}`;
+    run.endedAt = new Date().toISOString();
+    save();
+    return { outcome: 'interrupted', phase: phase.id, error, interrupted };
+  };
   for (const phase of phases) {
     const record = run.phases[phase.id] ?? (run.phases[phase.id] = { state: 'pending' });
     if (record.state === 'done') continue;
+    if (options.signal?.aborted) return stop(phase, options.signal.reason as Interrupted, `${(options.signal.reason as Interrupted).message} before this phase began`);
     Object.assign(record, { state: 'running', startedAt: new Date().toISOString(), endedAt: undefined, detail: undefined });
     save();
     say(ctx.out, `[deploy/${phase.id}] ${phase.description}`);
@@ -56,6 +71,13 @@ export async function runDeployment(ctx: CommandContext, prepared: PreparedDeplo
       record.detail = await runPhase(ctx, phase, prepared, run, options);
       record.state = 'done';
     } catch (error) {
+      if (options.signal?.aborted) {
+        // Whatever ended the phase after the signal (a wait cut short, a command the signal reached), it stopped on it.
+        const interrupted = options.signal.reason as Interrupted;
+        const detail = error instanceof Interrupted ? error.message : `${interrupted.message}; then: ${errorMessage(error)}`;
+        Object.assign(record, { state: 'interrupted', detail, endedAt: new Date().toISOString() });
+        return stop(phase, error instanceof Interrupted ? error : interrupted, detail);
+      }
       const rolledBack = error instanceof RolledBack;
       record.state = rolledBack ? 'rolled-back' : 'failed';
       record.detail = errorMessage(error);
@@ -81,7 +103,27 @@ function sessionOf(ctx: CommandContext, service: DeploymentService, role: 'leade
   return openCellSession(serviceContext(ctx, service, role).config());
 }
 
+/**
+ * Throws the Interrupted of `signal` (if it was aborted) with what stands now; between two atomic actions of a phase.
+ */
+function stopIfInterrupted(signal: AbortSignal | undefined, state: string): void {
+  if (!signal?.aborted) return;
+  const reason = signal.reason as Interrupted;
+  throw new Interrupted(reason.signalName, `${reason.message}: ${state}`);
+}
+
+/** `wait`, and when the signal cut it short, an Interrupted saying what stands. */
+async function interruptibleWait<T>(signal: AbortSignal | undefined, state: string, wait: () => Promise<T>): Promise<T> {
+  try {
+    return await wait();
+  } catch (error) {
+    stopIfInterrupted(signal, state);
+    throw error;
+  }
+}
+
 async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDeployment, run: DeploymentRun, options: DeployOptions): Promise<string> {
+  const { signal } = options;
   const byName = new Map(prepared.deployment.services.map((s) => [s.name, s]));
   // loadDeployment refuses mirrors without mirror: commands, so a lane with a catch-up or promote phase has them.
   const commands = prepared.deployment.mirror!;
@@ -93,7 +135,9 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
     case 'upgrade-old-leader':
       return upgradeService(ctx, service, phase.role, to, options);
     case 'catch-up': {
-      const { mirrorIndex, leaderIndex, waitedMs } = await waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), sessionOf(ctx, byName.get(phase.peer!)!, 'leader'));
+      const { mirrorIndex, leaderIndex, waitedMs } = await interruptibleWait(signal, `nothing changed while waiting for ${service.name} to catch up with ${phase.peer}`, () =>
+        waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), sessionOf(ctx, byName.get(phase.peer!)!, 'leader'), signal),
+      );
       return `caught up: nexus index ${mirrorIndex} ≥ leader's ${leaderIndex} (waited ${waitedMs} ms)`;
     }
     case 'follow-new-leader': {
@@ -102,14 +146,17 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       let repointed = '';
       // Without AHA the mirror follows the old leader's URL: it is pointed at the new one the way the old leader is,
       // and restarted to read it (it already runs the target version). With AHA it follows the leader's name by itself.
+      // One action (a signal waits for it): a mirror is never left stopped.
       if (commands.promotion === 'failure') {
+        stopIfInterrupted(signal, `nothing changed: ${service.name} still follows ${phase.peer}'s predecessor`);
         const started = Date.now();
         setMirrorOf(session.cellDir, leader.url!);
         await session.adapter.stop({ timeoutMs: session.config.service.stopTimeout });
         await session.adapter.start(to);
         repointed = `set to follow ${leader.name} (cell.mods.yaml) and restarted in ${Date.now() - started} ms; `;
       }
-      const { mirrorIndex, leaderIndex, waitedMs } = await waitCaughtUp(commands, session, sessionOf(ctx, leader, 'leader'));
+      const following = commands.promotion === 'failure' ? `${service.name} was set to follow ${leader.name} and restarted` : 'nothing changed';
+      const { mirrorIndex, leaderIndex, waitedMs } = await interruptibleWait(signal, `${following}; waiting for it to catch up with ${leader.name} was cut short`, () => waitCaughtUp(commands, session, sessionOf(ctx, leader, 'leader'), signal));
       return `${repointed}caught up with ${leader.name}: nexus index ${mirrorIndex} ≥ ${leaderIndex} (waited ${waitedMs} ms)`;
     }
     case 'promote': {
@@ -121,31 +168,38 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
         run.leaders[phase.peer!] = service.name;
         if (commands.promotion === 'failure') setMirrorOf(sessionOf(ctx, oldLeader, 'mirror').cellDir, service.url!);
         else await stopOldLeader(ctx, oldLeader);
-        return `${service.name} already leads (promoted before synup stopped); ${await waitLeaderMigrated(session, since)}`;
+        const migrated = await interruptibleWait(signal, `${service.name} leads; waiting for its migrations was cut short`, () => waitLeaderMigrated(session, since, signal));
+        return `${service.name} already leads (promoted before synup stopped); ${migrated}`;
       }
+      const untouched = `nothing changed: ${oldLeader.name} still leads`;
       // Only a Cortex runs Storm; the other services have no parser pool to start.
-      const warmed = service.kind === 'cortex' ? await warmStorm(session, to) : null;
+      const warmed = service.kind === 'cortex' ? await interruptibleWait(signal, untouched, () => warmStorm(session, to)) : null;
       if (warmed && 'unwarmed' in warmed) say(ctx.out, `[deploy/${phase.id}] WARNING: ${service.name}'s Storm is not warmed: ${warmed.unwarmed}. The first writes on the new leader will wait for its Storm parser pool to start (~1.5 s on a real Cortex)`);
       const warmText = warmed && 'version' in warmed ? `Storm warmed (answers ${warmed.version}) in ${warmed.ms} ms; ` : '';
+      const migratedWait = () => interruptibleWait(signal, `${service.name} was promoted and leads, ${oldLeader.name} follows it and is stopped until its upgrade; waiting for the new leader's migrations was cut short`, () => waitLeaderMigrated(session, since, signal));
+      // From the promote command on, the hand-off is one action: a signal waits for it, so a lane is never left with
+      // no leader or two.
       if (commands.promotion === 'graceful') {
+        stopIfInterrupted(signal, untouched);
         const handoffMs = await promote(commands, session);
         run.leaders[phase.peer!] = service.name;
         const stoppedMs = await stopOldLeader(ctx, oldLeader);
-        const migrated = await waitLeaderMigrated(session, since);
+        const migrated = await migratedWait();
         return `${warmText}promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name} and was stopped in ${stoppedMs} ms until its upgrade; ${migrated}`;
       }
       // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
       // will come back as the new one's mirror.
       // The promoted mirror must hold every entry the leader acknowledged before it goes: read just before the stop.
       const leaderSession = sessionOf(ctx, oldLeader, 'leader');
-      const gate = await waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), leaderSession);
+      const gate = await interruptibleWait(signal, untouched, () => waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), leaderSession, signal));
+      stopIfInterrupted(signal, untouched);
       const stopping = Date.now();
       await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
       const stoppedMs = Date.now() - stopping;
       const promoteMs = await promote(commands, session);
       run.leaders[phase.peer!] = service.name;
       setMirrorOf(leaderSession.cellDir, service.url!);
-      const migrated = await waitLeaderMigrated(session, since);
+      const migrated = await migratedWait();
       return `${warmText}${service.name} had ${phase.peer}'s nexus index ${gate.leaderIndex} before the stop; ${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
     }
   }
@@ -170,8 +224,18 @@ async function upgradeService(ctx: CommandContext, service: DeploymentService, r
   const cellDir = openCellSession(sctx.config()).cellDir;
   const before = (await readCellInfo(cellDir)).cellVersion;
   if (before === to) return `already at ${to}`;
+  stopIfInterrupted(options.signal, `${service.name} was not touched (at ${before})`);
   const { runUpgrade } = await import('../cli/upgrade.js');
-  const code = await runUpgrade(sctx, [], { to, yes: true, backup: options.makeBackup });
+  // Its own run traps the signal too (nested, see trapInterrupts): before the stop it ends with nothing done, after
+  // it rolls back; either way the service is as it was.
+  let code: number;
+  try {
+    code = await runUpgrade(sctx, [], { to, yes: true, backup: options.makeBackup });
+  } catch (error) {
+    if (error instanceof Interrupted) throw new Interrupted(error.signalName, `interrupted by ${error.signalName}: ${service.name}'s upgrade stopped before any downtime; it runs ${before} as before`);
+    throw error;
+  }
+  if (options.signal?.aborted && code !== 0) throw new Interrupted((options.signal.reason as Interrupted).signalName, `${(options.signal.reason as Interrupted).message}: ${service.name}'s upgrade was rolled back; it is at ${before} again`);
   if (code === 4) throw new RolledBack(`${service.name}: the upgrade to ${to} failed and was rolled back; ${service.name} is at ${before} again`);
   if (code !== 0) throw new SynupError('failed', `${service.name}: the upgrade to ${to} ended with exit ${code}`);
   return `${service.name} ${before} → ${to}${role === 'mirror' ? ' (as a mirror: ready, passive)' : ''}`;
@@ -181,9 +245,10 @@ async function upgradeService(ctx: CommandContext, service: DeploymentService, r
  * The new leader after a promotion: active, and the migrations it starts (storage, then model) finished — seen in
  * its log since the promotion. Done once active with no migration running for SETTLE_MS.
  */
-async function waitLeaderMigrated(session: CellSession, since: Date): Promise<string> {
+async function waitLeaderMigrated(session: CellSession, since: Date, signal?: AbortSignal): Promise<string> {
   const deadline = Date.now() + session.config.health.startTimeout;
-  await session.health.waitForActive({ deadlineMs: session.config.health.startTimeout, signal: AbortSignal.timeout(session.config.health.startTimeout + 5000) });
+  const timeout = AbortSignal.timeout(session.config.health.startTimeout + 5000);
+  await session.health.waitForActive({ deadlineMs: session.config.health.startTimeout, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
   const follow = new AbortController();
   // Storage migrations log a begin and a complete each; model revisions one begin each and one complete for all.
   let storageRunning = 0;
@@ -207,6 +272,7 @@ async function waitLeaderMigrated(session: CellSession, since: Date): Promise<st
   })();
   try {
     while (storageRunning > 0 || modelRunning || Date.now() - lastChange < SETTLE_MS) {
+      signal?.throwIfAborted();
       if (Date.now() > deadline) throw new SynupError('failed', `${session.cellName} is active but its migrations did not finish within ${session.config.health.startTimeout} ms of the promotion`);
       await sleep(100);
     }

@@ -1,18 +1,24 @@
 #!/usr/bin/env node
-// node test/sim/promote.js <dir> <port> [--failure]: promotes a sim mirror, as `python -m synapse.tools.service.promote`
-// does a Synapse one: graceful (the leader hands off) unless --failure (the leader is gone). Exit 0 when promoted, 1
-// when not (the cell's reason on stdout, as the real tool prints it), 2 on bad usage.
+// node test/sim/promote.js <dir> <port> [--failure] [--hold-ms N]: promotes a sim mirror, as
+// `python -m synapse.tools.service.promote` does a Synapse one: graceful (the leader hands off) unless --failure (the
+// leader is gone). --hold-ms: the tool takes that long before it asks (the real one connects, authenticates, checks
+// the mirror for a second or two), a window for tests to signal synup mid-promotion. Exit 0 when promoted, 1 when not
+// (the cell's reason on stdout, as the real tool prints it), 2 on bad usage.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const [dir, port, flag] = process.argv.slice(2);
-if (!dir || !/^\d+$/.test(port ?? '') || (flag !== undefined && flag !== '--failure') || process.argv.length > 5) {
-  process.stderr.write('usage: node test/sim/promote.js <dir> <port> [--failure]\n');
+const [dir, port, ...flags] = process.argv.slice(2);
+const failure = flags[0] === '--failure' ? Boolean(flags.shift()) : false;
+const holdMs = flags[0] === '--hold-ms' && /^\d+$/.test(flags[1] ?? '') ? Number(flags.splice(0, 2)[1]) : 0;
+if (!dir || !/^\d+$/.test(port ?? '') || flags.length > 0) {
+  process.stderr.write('usage: node test/sim/promote.js <dir> <port> [--failure] [--hold-ms N]\n');
   process.exit(2);
 }
+await sleep(holdMs);
 process.stdout.write(`Promoting to leader: https://127.0.0.1:${port}/\n`);
-const body = JSON.stringify({ graceful: flag !== '--failure' });
+const body = JSON.stringify({ graceful: !failure });
 const req = https.request({ host: '127.0.0.1', port: Number(port), path: '/api/v1/sim/promote', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')), timeout: 60_000 }, (res) => {
   let text = '';
   res.setEncoding('utf8');
