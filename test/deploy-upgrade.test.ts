@@ -311,8 +311,8 @@ describe('synup deploy upgrade: SIGINT/SIGTERM between and during phases', () =>
     for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
   }, 240_000);
 
-  it('SIGTERM during the promote command: synup waits for it (a second signal only says so), journals the phase interrupted, exit 143; resume does not promote twice', async () => {
-    harness = await startDeployment({ version: '2.180.0', promoteHoldMs: 3000 });
+  it.each(['graceful', 'failure'] as const)('SIGTERM during the promote command (%s): synup waits for it (a second signal only says so), journals the phase interrupted, exit 143; resume does not promote twice', async (promotion) => {
+    harness = await startDeployment({ version: '2.180.0', promoteHoldMs: 3000, promotion });
     const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '-y', '--backup']);
     await untilStderr(run, /^\[deploy\/promote:cortex01\] Promote/);
     await sleep(800);
