@@ -26,28 +26,27 @@ export interface InterruptTrap {
 
 const SHOW_CURSOR = '\x1b[?25h';
 
-/** The traps in force, outermost first (a deployment's around each service's upgrade). */
+/** The traps in force (a deployment's, and those of the service upgrades it runs). */
 const active: AbortController[] = [];
 
 /**
  * While a command changes a cell, SIGINT/SIGTERM do not kill synup: the first one asks it to finish the current
  * atomic action and then stop cleanly (or roll back once downtime has begun); later ones only say it is on it.
- * `what` tells the operator what will happen next. Traps nest: every one in force is aborted by the signal, the
- * innermost speaks for them, and a trap set after an enclosing one was aborted starts aborted (no new work begins).
+ * `what` tells the operator what will happen next. Traps nest: every one in force is aborted by the signal and says
+ * what it does, and a trap set after one in force was aborted starts aborted (no new work begins after the signal).
  */
 export function trapInterrupts(out: Output, what: string): InterruptTrap {
   const controller = new AbortController();
   const enclosing = active.find((c) => c.signal.aborted);
   if (enclosing) controller.abort(enclosing.signal.reason);
   active.push(controller);
-  const innermost = () => active.at(-1) === controller;
   const showCursor = () => ((out.stderr as { isTTY?: boolean }).isTTY ? SHOW_CURSOR : '');
   const onSignal = (name: 'SIGINT' | 'SIGTERM') => {
     if (controller.signal.aborted) {
-      if (innermost()) out.stderr.write(`synup: ${name} again: still ${what}; please wait (the cell must not be left half-done)\n`);
+      out.stderr.write(`synup: ${name} again: still ${what}; please wait (the cell must not be left half-done)\n`);
       return;
     }
-    if (innermost()) out.stderr.write(`${showCursor()}synup: received ${name}: finishing the current action, then ${what}\n`);
+    out.stderr.write(`${showCursor()}synup: received ${name}: finishing the current action, then ${what}\n`);
     controller.abort(new Interrupted(name, `interrupted by ${name}`));
   };
   const onInt = () => onSignal('SIGINT');

@@ -39,13 +39,15 @@ export interface DeployHarness {
  * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and its
  * mirrors cortex01… (`mirrors`, default 1), made from a copy of cortex00 with `mirror:` set to cortex00's URL — or,
  * with `aha`, to the leader's alias `aha://cortex/` (test/sim/replica.js's AHA in miniature). Each has its own
- * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long.
+ * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long;
+ * `jsonstor`: also jsonstor00, standalone, a second lane in axon00's tier; `migrationMsOf`: per service --migration-ms.
  */
-export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number }): Promise<DeployHarness> {
+export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number; jsonstor?: boolean; migrationMsOf?: Record<string, number> }): Promise<DeployHarness> {
   const work = tempDir('synup-deploy-e2e-');
   const mirrors = Array.from({ length: options.mirrors ?? 1 }, (_, i) => `cortex${String(i + 1).padStart(2, '0')}`);
-  const names = ['axon00', 'cortex00', ...mirrors];
-  await createSimCell(path.join(work, 'axon00'), { version: options.version, seed: options.seed ?? 300 });
+  const standalone = ['axon00', ...(options.jsonstor ? ['jsonstor00'] : [])];
+  const names = [...standalone, 'cortex00', ...mirrors];
+  for (const name of standalone) await createSimCell(path.join(work, name), { version: options.version, seed: options.seed ?? 300 });
   await createSimCell(path.join(work, 'cortex00'), { version: options.version, seed: options.seed ?? 300 });
   if (options.aha) {
     mkdirSync(path.join(work, 'aha'));
@@ -63,7 +65,7 @@ export async function startDeployment(options: { version: string; seed?: number;
         changelog: SIM_CHANGELOG,
         state: { dir: './state' },
         backup: { dir: `./backups/${s.name}`, maxAge: '1h' },
-        service: { adapter: 'process', stopTimeout: '5s', process: { command: [process.execPath, path.join(SIM, 'cell.js'), '{dir}', '--version', '{version}', '--port', '{port}', '--migration-ms', String(options.migrationMs ?? 600)], env } },
+        service: { adapter: 'process', stopTimeout: '5s', process: { command: [process.execPath, path.join(SIM, 'cell.js'), '{dir}', '--version', '{version}', '--port', '{port}', '--migration-ms', String(options.migrationMsOf?.[s.name] ?? options.migrationMs ?? 600)], env } },
         health: { port: s.port, startTimeout: '20s' },
       }),
     );
@@ -99,6 +101,7 @@ export async function startDeployment(options: { version: string; seed?: number;
         { name: 'cortex00', kind: 'cortex', config: 'cortex00.yaml', url: `https://127.0.0.1:${services.cortex00!.port}/` },
         ...mirrors.map((m) => ({ name: m, kind: 'cortex', config: `${m}.yaml`, mirrorOf: 'cortex00', url: `https://127.0.0.1:${services[m]!.port}/`, ...(options.promote === m ? { promote: true } : {}) })),
         { name: 'axon00', kind: 'axon', config: 'axon00.yaml' },
+        ...(options.jsonstor ? [{ name: 'jsonstor00', kind: 'jsonstor', config: 'jsonstor00.yaml' }] : []),
       ],
     }),
   );

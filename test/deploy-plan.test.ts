@@ -197,6 +197,19 @@ describe('synup deploy upgrade/resume/status: refusals before anything is touche
     expect(fileDigests(d.dir)).toEqual(before);
   });
 
+  it('--parallel that is not a whole number ≥ 1: exit 2, one line naming the flag, nothing written', async () => {
+    const d = layout();
+    d.write(deployment);
+    const before = fileDigests(d.dir);
+    for (const bad of ['0', '1.5', 'two']) {
+      const r = await synup(['deploy', 'upgrade', '-f', d.file, '--parallel', bad, '-y']);
+      expect(r.stderr).toMatch(new RegExp(`^synup: --parallel must be a whole number ≥ 1, received "${bad.replace('.', '\\.')}"$`, 'm'));
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('synup:'))).toHaveLength(1);
+      expect(r.exitCode).toBe(2);
+    }
+    expect(fileDigests(d.dir)).toEqual(before);
+  });
+
   it('resume without a run: exit 2; status of a deployment never run: each service at its version', async () => {
     const d = layout();
     d.write(deployment);

@@ -44,6 +44,7 @@ interface DeployUpgradeFlags {
   to?: string;
   backup?: boolean;
   yes?: boolean;
+  parallel?: number;
 }
 
 /** `synup deploy upgrade` (a new run) and `synup deploy resume` (the run that stopped): every service in order. */
@@ -60,6 +61,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const { DeploymentJournal } = await import('../deploy/journal.js');
   const { prepareDeployment, deploymentStateDir } = await import('../deploy/prepare.js');
   const { newDeploymentRun, runDeployment } = await import('../deploy/runner.js');
+  const { DEFAULT_PARALLEL_LANES } = await import('../deploy/defaults.js');
   const { withCellLock } = await import('../runner/run.js');
   const { confirmOrRefuse } = await import('../ui/prompt.js');
   const { trapInterrupts } = await import('../interrupt.js');
@@ -89,7 +91,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
     const trap = trapInterrupts(ctx.out, 'stopping the deployment (a promotion or a restart under way is finished first; a service upgrade stops before its downtime or rolls back)');
     let result: Awaited<ReturnType<typeof runDeployment>>;
     try {
-      result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false, signal: trap.signal });
+      result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false, parallel: flags.parallel ?? DEFAULT_PARALLEL_LANES, signal: trap.signal });
     } finally {
       trap.dispose();
     }

@@ -6,6 +6,7 @@ import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { SYNUP_VERSION } from '../version.js';
 import { processEnv } from '../config/environment.js';
 import { pickSettingFlags } from '../config/settings.js';
+import { DEFAULT_PARALLEL_LANES } from '../deploy/defaults.js';
 
 export interface MainOptions extends Pick<OutputOptions, 'stdout' | 'stderr'> {
   cwd?: string;
@@ -231,6 +232,7 @@ function declareDeploy(program: Command, on: (name: string) => (...params: unkno
     if (name === 'upgrade') run.option('--to <version>', 'target version (default: to: in the deployment file)');
     run
       .option('--backup', 'make a fresh verified backup of each service now (live, before its downtime)')
+      .option('--parallel <n>', `independent lanes of one tier run at once (default ${DEFAULT_PARALLEL_LANES})`, positiveInt('--parallel'))
       .option('-y, --yes', 'do not ask for confirmation (required without a TTY)')
       .action(on(`deploy ${name}`));
   }

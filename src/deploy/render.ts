@@ -1,5 +1,6 @@
 import { table } from '../ui/output.js';
 import { markdownPage } from '../plan/index.js';
+import { DEFAULT_PARALLEL_LANES } from './defaults.js';
 import type { DeploymentPlan } from './plan.js';
 
 const short = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
@@ -23,7 +24,7 @@ export function renderDeploymentText(plan: DeploymentPlan): string {
     ),
   );
   plan.tiers.forEach((t, ti) => {
-    lines.push(`Tier ${ti + 1}: ${t.title}${t.lanes.length > 1 ? ` — ${t.lanes.length} lanes, independent: may run in parallel (synup runs them one after another)` : ''}`);
+    lines.push(`Tier ${ti + 1}: ${t.title}${t.lanes.length > 1 ? ` — ${t.lanes.length} lanes, independent: may run in parallel (synup deploy upgrade --parallel N runs N at once, default ${DEFAULT_PARALLEL_LANES})` : ''}`);
     t.lanes.forEach((lane, li) => {
       if (t.lanes.length > 1) lines.push(`  lane ${li + 1}: ${lane.services.join(', ')}`);
       for (const p of lane.phases) lines.push(`    - ${p.id.padEnd(30)} ${p.description}`);

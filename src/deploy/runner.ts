@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommandContext } from '../cli/context.js';
-import { say } from '../ui/output.js';
+import { Writable } from 'node:stream';
+import { runPool } from '../backup/files.js';
+import { say, type Output } from '../ui/output.js';
 import { errorMessage, SynupError } from '../errors.js';
 import { classifyLogLine } from '../health/logwatch.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
@@ -9,11 +11,13 @@ import type { DeploymentService } from './file.js';
 import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
 import { Interrupted } from '../interrupt.js';
 import { promote, setMirrorOf, waitCaughtUp, warmStorm } from './mirror.js';
-import type { Phase } from './plan.js';
+import type { Lane, Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
 export interface DeployOptions {
   makeBackup: boolean;
+  /** Lanes of one tier run at once (default 1: one after another). */
+  parallel?: number;
   /** Aborted (reason: an Interrupted) by SIGINT/SIGTERM: the current atomic action finishes, then the run stops. */
   signal?: AbortSignal;
 }
@@ -42,28 +46,65 @@ export function newDeploymentRun(prepared: PreparedDeployment): DeploymentRun {
   };
 }
 
+type Stopped = Exclude<DeploymentResult, { outcome: 'done' }>;
+
+/** Thrown by a lane that stopped, so runPool starts no further lane of its tier. */
+class LaneStopped extends Error {}
+
 /**
- * Runs the phases not yet done, in the plan's order (tiers, then lanes one after another). Stops at the first phase
- * that fails: an upgrade that failed was rolled back by the single-cell runner (that service back at its version);
+ * Runs the phases not yet done, tier by tier. The lanes of a tier are independent: up to `options.parallel` run at
+ * once, each its phases in order (its output prefixed with its service when several run). The first lane that stops
+ * (a phase failed, or a signal) lets the lanes already running finish, starts no other, and the run stops before the
+ * next tier: an upgrade that failed was rolled back by the single-cell runner (that service back at its version);
  * every service before it stays upgraded, every one after it is untouched. `resume` starts again at that phase.
  */
 export async function runDeployment(ctx: CommandContext, prepared: PreparedDeployment, journal: DeploymentJournal, run: DeploymentRun, options: DeployOptions): Promise<DeploymentResult> {
-  const phases = prepared.plan.tiers.flatMap((t) => t.lanes.flatMap((l) => l.phases));
   const save = () => journal.write(run);
   run.outcome = 'running';
   delete run.error;
   save();
-  const stop = (phase: Phase, interrupted: Interrupted, error: string): DeploymentResult => {
-    run.outcome = 'interrupted';
-    run.error = `${phase.id}: ${error}`;
-    run.endedAt = new Date().toISOString();
-    save();
-    return { outcome: 'interrupted', phase: phase.id, error, interrupted };
-  };
-  for (const phase of phases) {
+  for (const tier of prepared.plan.tiers) {
+    const pending = tier.lanes.filter((lane) => lane.phases.some((p) => run.phases[p.id]?.state !== 'done'));
+    const concurrent = (options.parallel ?? 1) > 1 && pending.length > 1;
+    const stops: Stopped[] = [];
+    await runPool(pending, options.parallel ?? 1, async (lane) => {
+      const out = concurrent ? prefixedOutput(ctx.out, `[${lane.services[0]}] `) : null;
+      try {
+        const stopped = await runLane(out ? { ...ctx, out } : ctx, lane, prepared, run, save, options);
+        if (stopped) {
+          stops.push(stopped);
+          throw new LaneStopped();
+        }
+      } finally {
+        out?.stderr.end();
+      }
+    }).catch((error: unknown) => {
+      if (!(error instanceof LaneStopped)) throw error;
+    });
+    const [first] = stops;
+    if (first) {
+      run.outcome = first.outcome;
+      run.error = stops.map((s) => `${s.phase}: ${s.error}`).join('; ');
+      run.endedAt = new Date().toISOString();
+      save();
+      return first;
+    }
+  }
+  run.outcome = 'done';
+  run.endedAt = new Date().toISOString();
+  save();
+  return { outcome: 'done' };
+}
+
+/** One lane's phases not yet done, in order; how it stopped, or null when all are done. */
+async function runLane(ctx: CommandContext, lane: Lane, prepared: PreparedDeployment, run: DeploymentRun, save: () => void, options: DeployOptions): Promise<Stopped | null> {
+  for (const phase of lane.phases) {
     const record = run.phases[phase.id] ?? (run.phases[phase.id] = { state: 'pending' });
     if (record.state === 'done') continue;
-    if (options.signal?.aborted) return stop(phase, options.signal.reason as Interrupted, `${(options.signal.reason as Interrupted).message} before this phase began`);
+    if (options.signal?.aborted) {
+      const interrupted = options.signal.reason as Interrupted;
+      return { outcome: 'interrupted', phase: phase.id, error: `${interrupted.message} before this phase began`, interrupted };
+    }
     Object.assign(record, { state: 'running', startedAt: new Date().toISOString(), endedAt: undefined, detail: undefined });
     save();
     say(ctx.out, `[deploy/${phase.id}] ${phase.description}`);
@@ -71,30 +112,44 @@ export async function runDeployment(ctx: CommandContext, prepared: PreparedDeplo
       record.detail = await runPhase(ctx, phase, prepared, run, options);
       record.state = 'done';
     } catch (error) {
+      record.endedAt = new Date().toISOString();
       if (options.signal?.aborted) {
         // Whatever ended the phase after the signal (a wait cut short, a command the signal reached), it stopped on it.
-        const interrupted = options.signal.reason as Interrupted;
-        const detail = error instanceof Interrupted ? error.message : `${interrupted.message}; then: ${errorMessage(error)}`;
-        Object.assign(record, { state: 'interrupted', detail, endedAt: new Date().toISOString() });
-        return stop(phase, error instanceof Interrupted ? error : interrupted, detail);
+        const interrupted = error instanceof Interrupted ? error : (options.signal.reason as Interrupted);
+        record.state = 'interrupted';
+        record.detail = error instanceof Interrupted ? error.message : `${interrupted.message}; then: ${errorMessage(error)}`;
+        save();
+        return { outcome: 'interrupted', phase: phase.id, error: record.detail, interrupted };
       }
-      const rolledBack = error instanceof RolledBack;
-      record.state = rolledBack ? 'rolled-back' : 'failed';
+      record.state = error instanceof RolledBack ? 'rolled-back' : 'failed';
       record.detail = errorMessage(error);
-      run.outcome = rolledBack ? 'rolled-back' : 'failed';
-      run.error = `${phase.id}: ${errorMessage(error)}`;
-      record.endedAt = run.endedAt = new Date().toISOString();
       save();
-      return { outcome: run.outcome, phase: phase.id, error: errorMessage(error) };
+      say(ctx.out, `[deploy/${phase.id}] ${record.state}: ${record.detail}`);
+      return { outcome: record.state, phase: phase.id, error: record.detail };
     }
     record.endedAt = new Date().toISOString();
     save();
     say(ctx.out, `[deploy/${phase.id}] done: ${record.detail}`);
   }
-  run.outcome = 'done';
-  run.endedAt = new Date().toISOString();
-  save();
-  return { outcome: 'done' };
+  return null;
+}
+
+/** `out` with every stderr line prefixed (a lane's, among others running at once); stdout (JSON lines) as it is. */
+function prefixedOutput(out: Output, prefix: string): Output {
+  let partial = '';
+  const stderr = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      if (lines.length) out.stderr.write(lines.map((line) => `${prefix}${line}\n`).join(''));
+      done();
+    },
+    final(done) {
+      if (partial) out.stderr.write(`${prefix}${partial}\n`);
+      done();
+    },
+  });
+  return { ...out, stderr };
 }
 
 class RolledBack extends Error {}
