@@ -213,6 +213,20 @@ describe('synup deploy upgrade: a leader and two mirrors, a client writing the w
     console.log(`graceful, 2 mirrors: ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
   }, 300_000);
 
+  it('graceful without AHA (the other mirror follows the old leader\'s address): stops at follow-new-leader (exit 1) saying why, before the old leader\'s upgrade', async () => {
+    harness = await startDeployment({ version: '2.180.0', mirrors: 2 });
+    writeFileSync(harness.file, readFileSync(harness.file, 'utf8').replace('catchUpTimeout: 30s', 'catchUpTimeout: 3s'));
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^\[deploy\/follow-new-leader:cortex02\] failed: cortex02 did not catch up with cortex01 within 3\.0 s \(/m);
+    expect(r.stderr).toMatch(/^\[deploy\/follow-new-leader:cortex02\]   fix: with mirror\.promotion: graceful a mirror follows the leader by its AHA name \(mirror: aha:\/\/…\); one that follows the old leader's address is left behind: point cortex02 at the AHA name, or use promotion: failure/m);
+    expect(r.stderr).toMatch(/^Deployment lab stopped at follow-new-leader:cortex02: /m);
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(await harness.version('cortex00')).toBe('2.180.0');
+    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
+    expect(status.run.phases).toMatchObject({ 'promote:cortex01': { state: 'done' }, 'follow-new-leader:cortex02': { state: 'failed' }, 'upgrade-old-leader:cortex00': { state: 'pending' } });
+  }, 240_000);
+
   it('failure mode (no AHA): the mirror marked promote: is promoted, the other is pointed at it and restarted; synup killed after the promotion resumes in the middle', async () => {
     harness = await startDeployment({ version: '2.180.0', mirrors: 2, promotion: 'failure', promote: 'cortex02' });
     const cells = ['cortex00', 'cortex01', 'cortex02'];

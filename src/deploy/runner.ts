@@ -125,6 +125,7 @@ async function runLane(ctx: CommandContext, lane: Lane, prepared: PreparedDeploy
       record.detail = errorMessage(error);
       save();
       say(ctx.out, `[deploy/${phase.id}] ${record.state}: ${record.detail}`);
+      if (error instanceof SynupError && error.hint) say(ctx.out, `[deploy/${phase.id}]   fix: ${error.hint}`);
       return { outcome: record.state, phase: phase.id, error: record.detail };
     }
     record.endedAt = new Date().toISOString();
@@ -211,7 +212,14 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
         repointed = `set to follow ${leader.name} (cell.mods.yaml) and restarted in ${Date.now() - started} ms; `;
       }
       const following = commands.promotion === 'failure' ? `${service.name} was set to follow ${leader.name} and restarted` : 'nothing changed';
-      const { mirrorIndex, leaderIndex, waitedMs } = await interruptibleWait(signal, `${following}; waiting for it to catch up with ${leader.name} was cut short`, () => waitCaughtUp(commands, session, sessionOf(ctx, leader, 'leader'), signal));
+      const { mirrorIndex, leaderIndex, waitedMs } = await interruptibleWait(signal, `${following}; waiting for it to catch up with ${leader.name} was cut short`, () =>
+        waitCaughtUp(commands, session, sessionOf(ctx, leader, 'leader'), signal).catch((error: unknown) => {
+          if (commands.promotion === 'failure' || !(error instanceof SynupError)) throw error;
+          throw new SynupError(error.code, error.message, {
+            hint: `with mirror.promotion: graceful a mirror follows the leader by its AHA name (mirror: aha://…); one that follows the old leader's address is left behind: point ${service.name} at the AHA name, or use promotion: failure (synup re-points every mirror)`,
+          });
+        }),
+      );
       return `${repointed}caught up with ${leader.name}: nexus index ${mirrorIndex} ≥ ${leaderIndex} (waited ${waitedMs} ms)`;
     }
     case 'promote': {
