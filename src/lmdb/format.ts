@@ -69,8 +69,11 @@ export async function readMeta(dataFile: string): Promise<MetaInfo> {
     if (size < 2 * pageSize) throw notLmdb(dataFile, `file is ${size} bytes, smaller than its two ${pageSize}-byte meta pages (truncated)`);
     const second = parseMeta(head, pageSize);
     const newest = second.magic === MDB_MAGIC && second.txnId > first.txnId ? second : first;
-    if ((newest.lastPage + 1) * pageSize > size) {
-      throw notLmdb(dataFile, `file is ${size} bytes but its meta page says it uses ${(newest.lastPage + 1) * pageSize} (truncated)`);
+    // The size as of after the meta pages were read: a live env (a running mirror replicating writes) grows between a
+    // stat and the read, and LMDB writes a commit's pages before the meta page that counts them.
+    const { size: sizeAfter } = await handle.stat();
+    if ((newest.lastPage + 1) * pageSize > sizeAfter) {
+      throw notLmdb(dataFile, `file is ${sizeAfter} bytes but its meta page says it uses ${(newest.lastPage + 1) * pageSize} (truncated)`);
     }
     return {
       magic: newest.magic,
@@ -80,7 +83,7 @@ export async function readMeta(dataFile: string): Promise<MetaInfo> {
       lastPage: newest.lastPage,
       txnId: newest.txnId,
       mainEntries: newest.mainEntries,
-      fileSize: size,
+      fileSize: sizeAfter,
     };
   } finally {
     await handle.close();
