@@ -86,7 +86,7 @@ describe('synup deploy plan', () => {
     const md = await synup(['deploy', 'plan', '-f', d.file, '--format', 'md']);
     expect(md.stdout).toMatch(/^# Synapse deployment upgrade: lab/);
     expect(md.stdout.match(/^\d+\. \[ \] /gm)).toHaveLength(7);
-    expect(md.stdout).toMatch(/`promote:cortex01` — Promote cortex01 \(graceful hand-off\)/);
+    expect(md.stdout).toMatch(/`promote:cortex01` — Warm cortex01's Storm \(one version read; it must answer 2\.182\.0\): .*Promote cortex01 \(graceful hand-off\)/);
     expect(md.stdout).toMatch(/## cortex00 \(cortex, leader \(mirrors: cortex01\)\): 2\.180\.0 → 2\.182\.0/);
     const out = path.join(d.dir, 'runbook.html');
     const html = await synup(['deploy', 'plan', '-f', d.file, '--format', 'html', '-o', out]);
@@ -120,7 +120,7 @@ describe('synup deploy plan', () => {
     const text = await synup(['deploy', 'plan', '-f', d.file]);
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stderr).toMatch(/^\s+- follow-new-leader:cortex01 +Point cortex01 at the new leader cortex02 \(mirror: in its cell\.mods\.yaml\), restart it \(already at 2\.182\.0\), wait until its nexus index reaches cortex02's/m);
-    expect(text.stderr).toMatch(/^\s+- promote:cortex02 +Promote cortex02 \(failure mode, no AHA\): wait until cortex02 has cortex00's last nexus entry, stop cortex00/m);
+    expect(text.stderr).toMatch(/^\s+- promote:cortex02 +Warm cortex02's Storm .*Promote cortex02 \(failure mode, no AHA\): wait until cortex02 has cortex00's last nexus entry, stop cortex00/m);
     expect(text.stderr).toMatch(/^\W*cortex00\W+cortex\W+leader \(mirrors: cortex01, cortex02; cortex02 is promoted\)/m);
     expect(text.stderr).not.toContain('secret');
     const md = (await synup(['deploy', 'plan', '-f', d.file, '--format', 'md'])).stdout;

@@ -80,10 +80,11 @@ function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[],
     phases.push(phase('catch-up', m.name, leader.name, 'mirror', `Wait until ${m.name}'s nexus index reaches ${leader.name}'s (read just before): caught up with every write.`));
   }
   const p = promoted.name;
+  const warm = promoted.kind === 'cortex' ? `Warm ${p}'s Storm (one version read; it must answer ${to(p)}): a Cortex starts its Storm parser pool on its first query, which would otherwise hold the first writes after the promotion. ` : '';
   phases.push(
     promotion === 'graceful'
-      ? phase('promote', p, leader.name, 'leader', `Promote ${p} (graceful hand-off): ${leader.name} stops taking writes, ${p} catches up to its last nexus entry and becomes the leader, ${leader.name} becomes its mirror and is stopped until its upgrade. Then wait until ${p} is active and its migrations are done. Writers see only the hand-off.`)
-      : phase('promote', p, leader.name, 'leader', `Promote ${p} (failure mode, no AHA): wait until ${p} has ${leader.name}'s last nexus entry, stop ${leader.name}, promote ${p}, point ${leader.name} at ${p} (mirror: in its cell.mods.yaml). Then wait until ${p} is active and its migrations are done. No leader from the stop until the promotion.`),
+      ? phase('promote', p, leader.name, 'leader', `${warm}Promote ${p} (graceful hand-off): ${leader.name} stops taking writes, ${p} catches up to its last nexus entry and becomes the leader, ${leader.name} becomes its mirror and is stopped until its upgrade. Then wait until ${p} is active and its migrations are done. Writers see only the hand-off.`)
+      : phase('promote', p, leader.name, 'leader', `${warm}Promote ${p} (failure mode, no AHA): wait until ${p} has ${leader.name}'s last nexus entry, stop ${leader.name}, promote ${p}, point ${leader.name} at ${p} (mirror: in its cell.mods.yaml). Then wait until ${p} is active and its migrations are done. No leader from the stop until the promotion.`),
   );
   for (const m of mirrors.filter((x) => x !== promoted)) {
     phases.push(
