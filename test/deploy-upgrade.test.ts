@@ -233,7 +233,7 @@ describe('synup deploy upgrade: a leader and two mirrors, a client writing the w
     const writer = startWriter(cells.map((name) => harness!.services[name]!));
     const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
     // Without AHA there is no hand-off: writers pause from the promotion (no leader from the stop until then) on.
-    await untilStderr(run, /^\[deploy\/promote:cortex02\] Promote/);
+    await untilStderr(run, /^\[deploy\/promote:cortex02\] Warm cortex02.s Storm .*Promote/);
     writer.pause();
     const promoted = await untilStderr(run, /^\[deploy\/promote:cortex02\] done: /);
     writer.resume();
@@ -328,7 +328,7 @@ describe('synup deploy upgrade: SIGINT/SIGTERM between and during phases', () =>
   it.each(['graceful', 'failure'] as const)('SIGTERM during the promote command (%s): synup waits for it (a second signal only says so), journals the phase interrupted, exit 143; resume does not promote twice', async (promotion) => {
     harness = await startDeployment({ version: '2.180.0', promoteHoldMs: 3000, promotion });
     const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '-y', '--backup']);
-    await untilStderr(run, /^\[deploy\/promote:cortex01\] Promote/);
+    await untilStderr(run, /^\[deploy\/promote:cortex01\] Warm cortex01.s Storm .*Promote/);
     await sleep(800);
     const signalled = Date.now();
     run.kill('SIGTERM');
