@@ -36,7 +36,7 @@ const lastLine = (log: string) => log.trimEnd().split('\n').at(-1);
 
 describe('fault injection', () => {
   it('knows exactly the eight modes', () => {
-    expect(FAULT_MODES).toEqual(['crash-on-boot', 'hang-before-active', 'never-active', 'wrong-version', 'die-mid-migration', 'ignore-sigterm', 'corrupt-on-exit', 'drop-lock']);
+    expect(FAULT_MODES).toEqual(['crash-on-boot', 'hang-before-active', 'never-active', 'wrong-version', 'die-mid-migration', 'ignore-sigterm', 'corrupt-on-exit', 'drop-lock', 'late-write-on-stop']);
   });
 
   it('crash-on-boot: exit 1 with a traceback, no listener, data untouched', async () => {

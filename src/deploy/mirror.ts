@@ -85,6 +85,24 @@ export async function warmStorm(mirror: CellSession, to: string): Promise<{ vers
   return { version, ms: Date.now() - started };
 }
 
+/** A cell's nexus index read for the failure-mode gate; `text` says whose and how (`cortex00 stopped at 12`). */
+export interface IndexHolder {
+  index: number;
+  text: string;
+}
+
+/**
+ * Why promoting a mirror at `mirrorIndex` would lose acknowledged writes or fork the lane: holders (the stopped
+ * leader, the other mirrors) with entries it lacks; null when it has them all. A mirror copies its leader's entries
+ * at the same offsets, so an index at least as high holds every one of them.
+ */
+export function promotionShortfall(mirror: string, mirrorIndex: number, holders: IndexHolder[]): string | null {
+  const ahead = holders.filter((h) => h.index > mirrorIndex).sort((a, b) => b.index - a.index);
+  if (!ahead.length) return null;
+  const lost = ahead[0]!.index - mirrorIndex;
+  return `${mirror} has nexus index ${mirrorIndex}, less than ${ahead.map((h) => h.text).join(' and ')}: promoting it would lose ${lost} entr${lost === 1 ? 'y' : 'ies'}`;
+}
+
 /** Runs the promotion command for the mirror, never cut short by a signal; says how long it took. */
 export async function promote(commands: MirrorCommands, mirror: CellSession): Promise<number> {
   const started = Date.now();

@@ -7,10 +7,11 @@ import { errorMessage, SynupError } from '../errors.js';
 import { classifyLogLine } from '../health/logwatch.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
-import type { DeploymentService } from './file.js';
+import type { DeploymentService, MirrorCommands } from './file.js';
 import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
 import { Interrupted } from '../interrupt.js';
-import { promote, setMirrorOf, waitCaughtUp, warmStorm } from './mirror.js';
+import { nexusIndex, promote, promotionShortfall, setMirrorOf, waitCaughtUp, warmStorm, type IndexHolder } from './mirror.js';
+import { readNexusIndex } from '../lmdb/nexus.js';
 import type { Lane, Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
@@ -252,22 +253,83 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       }
       // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
       // will come back as the new one's mirror.
-      // The promoted mirror must hold every entry the leader acknowledged before it goes: read just before the stop.
       const leaderSession = sessionOf(ctx, oldLeader, 'leader');
-      const gate = await interruptibleWait(signal, untouched, () => waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), leaderSession, signal));
+      if (leaderSession.adapter.remoteData) {
+        throw new SynupError('refused', `${oldLeader.name}'s data is on a volume synup cannot read (${await leaderSession.adapter.remoteData.describe()}): it could not check that ${service.name} has every entry ${oldLeader.name} acknowledged before its stop; ${untouched}`, {
+          hint: 'use mirror.promotion: graceful (AHA) for services on Kubernetes volumes',
+        });
+      }
+      // The promoted mirror must hold every entry the leader acknowledged before it goes: read just before the stop,
+      // then checked against what the stopped leader's files hold (a write can land between the read and the stop).
+      const mirrorSession = sessionOf(ctx, service, 'mirror');
+      const gate = await interruptibleWait(signal, untouched, () => waitCaughtUp(commands, mirrorSession, leaderSession, signal));
       stopIfInterrupted(signal, untouched);
+      const leaderVersion = (await readCellInfo(leaderSession.cellDir)).cellVersion;
+      if (!leaderVersion) throw new SynupError('failed', `${oldLeader.name}'s cell:version cannot be read (synup could not start it again after the stop); ${untouched}`);
+      const others = oldLeader.mirrors.filter((name) => name !== service.name).map((name) => ({ name, session: sessionOf(ctx, byName.get(name)!, 'mirror') }));
       const stopping = Date.now();
+      // Read while the leader stops: an index only grows, so one that already reaches the stopped leader's is final enough.
+      const early = Promise.all([mirrorSession, ...others.map((o) => o.session)].map((s) => nexusIndex(commands, s).catch(() => null)));
       await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
       const stoppedMs = Date.now() - stopping;
+      const checking = Date.now();
+      const check = await checkNothingLost(commands, { service, mirrorSession, oldLeader, leaderSession, others, early, answeredIndex: gate.leaderIndex });
+      const checkMs = Date.now() - checking;
+      if ('refused' in check) {
+        const restarting = Date.now();
+        const restarted = await leaderSession.adapter
+          .start(leaderVersion)
+          .then(() => leaderSession.health.waitForActive({ deadlineMs: leaderSession.config.health.startTimeout, signal: AbortSignal.timeout(leaderSession.config.health.startTimeout + 5000) }))
+          .then(() => null, (error: unknown) => errorMessage(error));
+        const noLeaderMs = stoppedMs + checkMs + (Date.now() - restarting);
+        if (restarted !== null) throw new SynupError('failed', `not promoting ${service.name}: ${check.refused}; starting ${oldLeader.name} again failed: ${restarted}`, { hint: `start ${oldLeader.name} (\`synup -c ${oldLeader.configFile} start\`): it is the leader and nothing was promoted` });
+        throw new SynupError('failed', `not promoting ${service.name}: ${check.refused}; ${oldLeader.name} leads again (started at ${leaderVersion}, no leader for ${noLeaderMs} ms), nothing was promoted`, {
+          hint: `\`synup deploy resume\` retries the promotion; if writers keep landing on ${oldLeader.name} as it stops, stop them for the promotion`,
+        });
+      }
       const promoteMs = await promote(commands, session);
       run.leaders[phase.peer!] = service.name;
       setMirrorOf(leaderSession.cellDir, service.url!);
       const migrated = await migratedWait();
-      return `${warmText}${service.name} had ${phase.peer}'s nexus index ${gate.leaderIndex} before the stop; ${phase.peer} stopped in ${stoppedMs} ms, ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
+      return `${warmText}${service.name} had ${phase.peer}'s nexus index ${gate.leaderIndex} before the stop; ${phase.peer} stopped in ${stoppedMs} ms at nexus index ${check.leaderIndex} (its files), ${service.name} has ${check.mirrorIndex}: checked in ${checkMs} ms; ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + checkMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
     }
   }
 }
 
+
+/** How long a mirror may take, once its leader stopped, to apply entries it received just before. */
+const SETTLE_AFTER_STOP_MS = 1000;
+
+/**
+ * Failure mode, the leader just stopped: does the mirror about to be promoted hold every entry of the stopped
+ * leader's nexus log (its final index, read from its files) and of every other mirror? `early`: the mirrors' indexes
+ * read while the leader stopped (null: no answer), re-read when short or missing. Reads no more than needed: the
+ * leader is down meanwhile.
+ */
+async function checkNothingLost(
+  commands: MirrorCommands,
+  lane: { service: DeploymentService; mirrorSession: CellSession; oldLeader: DeploymentService; leaderSession: CellSession; others: { name: string; session: CellSession }[]; early: Promise<(number | null)[]>; answeredIndex: number },
+): Promise<{ leaderIndex: number; mirrorIndex: number } | { refused: string }> {
+  const { service, oldLeader } = lane;
+  const [final, [earlyMirror, ...earlyOthers]] = await Promise.all([readNexusIndex(lane.leaderSession.cellDir).catch((error: unknown) => errorMessage(error)), lane.early]);
+  if (typeof final === 'string') return { refused: `the stopped ${oldLeader.name}'s nexus index could not be read from its files (${final})` };
+  const holders: IndexHolder[] = [{ index: Math.max(final.index, lane.answeredIndex), text: `${oldLeader.name} stopped at ${final.index} (its files; it answered ${lane.answeredIndex} before the stop)` }];
+  for (const [i, other] of lane.others.entries()) {
+    const index = earlyOthers[i] ?? (await nexusIndex(commands, other.session).catch(() => null));
+    if (index === null) return { refused: `the other mirror ${other.name} did not answer its nexus index, so synup cannot tell it holds no entry ${service.name} lacks` };
+    holders.push({ index, text: `the other mirror ${other.name} at ${index}` });
+  }
+  const deadline = Date.now() + SETTLE_AFTER_STOP_MS;
+  let mirrorIndex = earlyMirror;
+  while (mirrorIndex === null || promotionShortfall(service.name, mirrorIndex, holders) !== null) {
+    if (Date.now() > deadline) break;
+    if (mirrorIndex !== null) await sleep(100);
+    mirrorIndex = (await nexusIndex(commands, lane.mirrorSession).catch(() => null)) ?? mirrorIndex;
+  }
+  if (mirrorIndex === null) return { refused: `it did not answer its nexus index after ${oldLeader.name} stopped` };
+  const shortfall = promotionShortfall(service.name, mirrorIndex, holders);
+  return shortfall ? { refused: shortfall } : { leaderIndex: final.index, mirrorIndex };
+}
 
 /**
  * After a graceful hand-off the old leader follows a newer leader in read-only mode, and a write that reaches it is held

@@ -52,6 +52,9 @@ let storage = null;
 let server = null;
 /** @type {import('node:child_process').ChildProcess | null} */
 let worker = null;
+/** @type {Replica | null} */
+let replica = null;
+let stopCalled = false;
 const stopping = new AbortController();
 /** Work that must settle before the envs close (the boot, the background model migration). */
 const running = new Set();
@@ -67,8 +70,15 @@ process.on('SIGINT', () => void stop('SIGINT'));
 /** A graceful stop: stop serving, let running work reach a batch boundary, close the envs, drop the lock, exit 0. */
 async function stop(/** @type {'SIGTERM' | 'SIGINT'} */ signal) {
   if (signal === 'SIGTERM' && faults.has('ignore-sigterm')) return log.warning('ignoring SIGTERM (fault ignore-sigterm)', 'base.py:addSignalHandlers');
-  if (stopping.signal.aborted) return;
+  if (stopCalled) return;
+  stopCalled = true;
   log.warning(`Caught ${signal}: shutting down.`, 'base.py:addSignalHandlers');
+  if (signal === 'SIGTERM' && faults.has('late-write-on-stop') && replica?.state.active) {
+    log.warning('cut off from the mirrors, taking writes until one more is acknowledged (fault late-write-on-stop)', 'nexus.py:fini');
+    const late = await replica.cutOffMirrors(3000);
+    log.warning(late === null ? 'no write came within 3 s (fault late-write-on-stop)' : `acknowledged a write at nexus offset ${late} no mirror has (fault late-write-on-stop)`, 'nexus.py:fini');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // its answer reaches the client before the listener closes
+  }
   setTimeout(() => die('TimeoutError', 'the shutdown took over 5 s; exiting without closing the envs', { traceback: false }), 5000 + options.stopMs);
   stopping.abort();
   server?.close();
@@ -163,7 +173,7 @@ async function boot() {
   // A mirror (mirror: in cell.yaml / cell.mods.yaml) follows its leader and runs no migration until promoted.
   const storm = stormPool(options.stormStartMs);
   const state = { active: false, version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple, storm };
-  const replica = new Replica({ dir, storage, state, signal: stopping.signal, migrate, track });
+  replica = new Replica({ dir, storage, state, signal: stopping.signal, migrate, track });
   if (!replica.isMirror) {
     const before = storage.getVers(STORAGE_VERS);
     const ran = await runStorageMigrations({ storage, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });

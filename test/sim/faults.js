@@ -12,6 +12,7 @@ export const FAULTS = {
   'ignore-sigterm': 'logs and ignores SIGTERM (SIGINT and SIGKILL still stop it)',
   'corrupt-on-exit': 'on a graceful stop, after closing the envs, flips the header bytes of an in-use page of a data.mdb (the main-db root of the first layer env)',
   'drop-lock': 'once active, drops its lock on cell.guid but keeps the file open and runs on, as a real Cortex after a live backup (Cell._execBackupTask copies cell.guid in the running process)',
+  'late-write-on-stop': 'a leader, on SIGTERM: first stops serving its nexus to its mirrors (as if cut off from them) and takes client writes until one more is acknowledged (at most 3 s), then stops as usual: a write acknowledged after its index was read that no mirror has',
 };
 
 /** @type {string[]} */

@@ -80,6 +80,10 @@ export class Replica {
     this.following = null;
     /** Ends the follow loop's pause at once (a promotion must not wait out a poll interval). */
     this.wake = () => undefined;
+    /** Fault late-write-on-stop: serves no nexus entries to mirrors; `onWrite` hears the next acknowledged write. */
+    this.cutOff = false;
+    /** @type {(offs: number) => void} */
+    this.onWrite = () => undefined;
     this.replay();
   }
 
@@ -143,6 +147,21 @@ export class Replica {
     this.storage.putNexus(offs, entry);
     this.apply(offs, entry);
     return offs;
+  }
+
+  /**
+   * Stops serving the nexus to mirrors (a cut between them); resolves the offset of the next client write
+   * acknowledged from then on, or null after `ms`. @param {number} ms @returns {Promise<number | null>}
+   */
+  cutOffMirrors(ms) {
+    this.cutOff = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), ms);
+      this.onWrite = (offs) => {
+        clearTimeout(timer);
+        resolve(offs);
+      };
+    });
   }
 
   /** Follows the leader until promoted or stopped: pulls entries from our index on, applies them at their offsets. */
@@ -274,6 +293,7 @@ export class Replica {
     const route = url.pathname;
     if (method === 'GET' && route === '/api/v1/sim/nexus/indx') return Promise.resolve(ok({ indx: this.storage.nexusIndex() }));
     if (method === 'GET' && route === '/api/v1/sim/nexus') {
+      if (this.cutOff) return Promise.resolve(err(503, 'LinkShutDown', 'cut off from its mirrors (fault late-write-on-stop)'));
       const offs = Number(url.searchParams.get('offs') ?? 0);
       const max = Math.min(BATCH, Number(url.searchParams.get('max') ?? BATCH));
       return Promise.resolve(ok({ indx: this.storage.nexusIndex(), items: this.storage.nexusRange(offs, max) }));
@@ -283,7 +303,9 @@ export class Replica {
         if (typeof b?.name !== 'string' || b.name === '') return err(400, 'BadArg', 'expected {"name": "…"}');
         await this.state.storm.ready(); // a client write is a Storm query
         if (!this.state.active || this.handingOff) return err(503, 'NotLeader', this.handingOff ? 'handing off leadership' : `passive mirror of ${this.leaderUrl}`);
-        return ok({ offs: this.push(['sim:node:add', { name: b.name }]) });
+        const offs = this.push(['sim:node:add', { name: b.name }]);
+        this.onWrite(offs);
+        return ok({ offs });
       });
     }
     if (method === 'POST' && route === '/api/v1/sim/promote') return body().then((b) => this.promote(b ?? {}).then(() => ok({ promoted: true }), failed));

@@ -2,6 +2,9 @@
 //   slabs/cell.lmdb            dbs cell:info (cell:version, synapse:version, nexus:version), cell:vers (storage
 //                              versions), cortex (layer:info:<iden> → layer info with model:version)
 //   layers/<iden>/layer_v2.lmdb  dbs bybuidv3 (nodes by buid), byform and byprop (DUPSORT indexes)
+//   slabs/nexus.lmdb           db nexs:indx (version → 2, nexs:indx → the index at open; signed 64-bit big-endian)
+//   slabs/nexuslog/seqn0000000000000000.lmdb  db nexuslog (the nexus log: 8-byte big-endian offset → msgpack
+//                              entry), db info (firstindx) — Synapse 2.x's MultiSlabSeqn (lib/nexus.py), never rotated
 // Written by lmdb-js with synup's data-v1 binding — Synapse's (py-lmdb) format.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
@@ -21,6 +24,12 @@ const BINARY = /** @type {const} */ ({ encoding: 'binary', keyEncoding: 'binary'
 const MDB_MAGIC = 0xbeefc0de;
 const utf8 = (/** @type {string} */ text) => Buffer.from(text, 'utf8');
 const LAYER_INFO = 'layer:info:';
+/** 8 bytes big-endian, as Synapse's int64en/signedint64en encode offsets and counts (both ≥ 0 here). @param {number} n */
+const int64 = (n) => {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(BigInt(n));
+  return bytes;
+};
 
 /** The nexus version a first boot records (Synapse: NEXUS_VERSION in synapse/lib/cell.py). */
 export const NEXUS_VERSION = [2, 198];
@@ -72,7 +81,16 @@ export class SimStorage {
     this.vers = this.cell.openDB({ name: 'cell:vers', ...BINARY });
     this.cortex = this.cell.openDB({ name: 'cortex', ...BINARY });
     /** The nexus log: every change a leader makes, by offset (8-byte big-endian), which its mirrors replay. */
-    this.nexus = this.cell.openDB({ name: 'sim:nexus', ...BINARY });
+    this.nexusLog = this.openEnv(path.join(dir, 'slabs', 'nexuslog', 'seqn0000000000000000.lmdb'));
+    this.nexus = this.nexusLog.openDB({ name: 'nexuslog', ...BINARY });
+    this.nexusSlab = this.openEnv(path.join(dir, 'slabs', 'nexus.lmdb'));
+    if (!readOnly) {
+      // As NexsRoot.__anit__ at boot: the layout version, and the hot count set to the log's index.
+      const counts = this.nexusSlab.openDB({ name: 'nexs:indx', ...BINARY });
+      this.nexusLog.openDB({ name: 'info', ...BINARY }).putSync(utf8('firstindx'), int64(0));
+      counts.putSync(utf8('version'), int64(2));
+      counts.putSync(utf8('nexs:indx'), int64(this.nexusIndex()));
+    }
   }
 
   /** The offset the next nexus entry takes (Synapse's getNexsIndx). @returns {number} */
@@ -83,16 +101,12 @@ export class SimStorage {
 
   /** Records a change at `offs` (a leader: its next index; a mirror: the leader's offset). @param {number} offs @param {unknown} entry */
   putNexus(offs, entry) {
-    const key = Buffer.alloc(8);
-    key.writeBigUInt64BE(BigInt(offs));
-    this.nexus.putSync(key, pack(entry));
+    this.nexus.putSync(int64(offs), pack(entry));
   }
 
   /** Up to `max` entries from `offs` on, ascending. @param {number} offs @param {number} max @returns {[number, unknown][]} */
   nexusRange(offs, max) {
-    const start = Buffer.alloc(8);
-    start.writeBigUInt64BE(BigInt(offs));
-    return [...this.nexus.getRange({ start, limit: max })].map(({ key, value }) => [Number(key.readBigUInt64BE(0)), unpack(value)]);
+    return [...this.nexus.getRange({ start: int64(offs), limit: max })].map(({ key, value }) => [Number(key.readBigUInt64BE(0)), unpack(value)]);
   }
 
   /**
@@ -264,6 +278,8 @@ export class SimStorage {
 
   async close() {
     for (const { env } of this.layers.values()) await env.close();
+    await this.nexusLog.close();
+    await this.nexusSlab.close();
     await this.cell.close();
   }
 }

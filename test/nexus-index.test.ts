@@ -1,0 +1,94 @@
+// readNexusIndex (src/lmdb/nexus.ts): a stopped cell's nexus index from its files, as Synapse computes it at boot.
+// On sim cells (the sim keeps its nexus in Synapse 2.x's layout) and, with SYN_LAB, on real lab Cortexes of each
+// version the lab has: the index read from the files equals what the running Cortex answered just before its stop.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readNexusIndex } from '../src/lmdb/nexus.js';
+import { SynupError } from '../src/errors.js';
+import { createSimCell, simRequest } from './sim/index.js';
+import { fileDigests, useSims } from './sim/testing.js';
+import { runCortexScript, tempDir } from './helpers.js';
+import { api, groupMembers, killGroups, LAB, labSkipReason, until } from './lab-cortex.js';
+
+const sims = useSims();
+
+function simWrite(dir: string, port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path: '/api/v1/sim/nodes', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')) }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ name }));
+  });
+}
+
+describe('readNexusIndex on sim cells', () => {
+  it("a stopped leader's index from its files is the one it answered; a boot sets the hot count to it", async () => {
+    const work = tempDir('synup-nexus-sim-');
+    const dir = path.join(work, 'leader');
+    await createSimCell(dir, { version: '2.180.0', seed: 20 });
+    expect(await readNexusIndex(dir)).toEqual({ index: 0, layout: 'multislab', logIndex: 0, hotIndex: 0 });
+    const leader = await sims.start({ dir, version: '2.180.0' });
+    await leader.waitForLog(/cell is active \(leader\)/);
+    for (let i = 0; i < 37; i++) expect(await simWrite(dir, leader.port, `w${i}`)).toBe(200);
+    const answered = (await simRequest({ dir, port: leader.port, path: '/api/v1/sim/nexus/indx' })).json.result.indx as number;
+    expect(answered).toBe(37);
+    expect((await leader.stop('SIGTERM')).code).toBe(0);
+    const before = fileDigests(dir);
+    expect(await readNexusIndex(dir)).toEqual({ index: 37, layout: 'multislab', logIndex: 37, hotIndex: 0 });
+    // Read-only: nothing changed, and no lock file was left where there was none.
+    expect(fileDigests(dir)).toEqual(before);
+    // A boot sets the hot count to the log's index, as NexsRoot does.
+    const again = await sims.start({ dir, version: '2.180.0' });
+    await again.waitForLog(/cell is active \(leader\)/);
+    await again.stop('SIGTERM');
+    expect(await readNexusIndex(dir)).toEqual({ index: 37, layout: 'multislab', logIndex: 37, hotIndex: 37 });
+  });
+
+  it('a dir without a nexus: a clear error, nothing created', async () => {
+    const dir = tempDir('synup-nexus-empty-');
+    mkdirSync(path.join(dir, 'slabs'));
+    const error = await readNexusIndex(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SynupError);
+    expect((error as SynupError).message).toBe(`${dir} has no slabs/nexus.lmdb/data.mdb: no Synapse nexus to read the index from`);
+    expect((error as SynupError).code).toBe('failed');
+    expect(readdirSync(dir)).toEqual(['slabs']);
+    expect(readdirSync(path.join(dir, 'slabs'))).toEqual([]);
+  });
+});
+
+const skipReason = labSkipReason;
+if (skipReason) console.warn(`readNexusIndex on real Cortexes skipped: ${skipReason}`);
+
+describe.skipIf(skipReason !== null)('readNexusIndex on real lab Cortexes (SYN_LAB)', () => {
+  const groups: number[] = [];
+  afterAll(() => killGroups(groups));
+
+  it.each(['2.180.0', '2.242.0', '2.250.0'])("%s with nexslog:en (mirroring): the stopped Cortex's files give the index it answered", async (version) => {
+    const lab = LAB!;
+    const work = tempDir('synup-nexus-real-');
+    const dir = path.join(work, 'cortex');
+    mkdirSync(dir);
+    const base = 32500 + Math.floor(Math.random() * 240) * 2;
+    const cortex = { dir, port: base };
+    writeFileSync(path.join(dir, 'cell.yaml'), `https:port: ${base}\nauth:passwd: secret\ndmon:listen: tcp://127.0.0.1:${base + 1}/\nnexslog:en: true\n`);
+    const fd = openSync(path.join(work, 'cortex.log'), 'a');
+    const child = spawn(runCortexScript, [path.join(lab, `src-v${version}`), dir], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, SYNDEV_CELL_DRIVE_NOSPAWN: '1' } });
+    closeSync(fd);
+    groups.push(child.pid!);
+    const storm = async (query: string) => JSON.parse((await api(cortex, 'POST', '/api/v1/storm/call', { query })).text) as { status: string; result: unknown };
+    await until(`the ${version} Cortex to answer Storm`, 180_000, async () => ((await storm('return($lib.true)')).status === 'ok' ? true : null));
+    for (let i = 0; i < 3; i++) expect((await storm(`[inet:fqdn=n${i}.nexus.example.com] return($node.repr())`)).status).toBe('ok');
+    const info = (await storm('return($lib.cell.getCellInfo())')).result as { cell: { nexsindx: number } };
+    process.kill(-child.pid!, 'SIGTERM');
+    await until('the Cortex to be gone', 60_000, async () => (groupMembers(child.pid!).length === 0 ? true : null));
+    const reading = await readNexusIndex(dir);
+    expect(reading.index).toBeGreaterThan(0);
+    expect(reading).toMatchObject({ index: info.cell.nexsindx, layout: 'multislab', logIndex: info.cell.nexsindx });
+    console.log(`real Cortex ${version}: nexus index ${reading.index} answered, ${JSON.stringify(reading)} from its files`);
+  }, 300_000);
+});
