@@ -169,9 +169,12 @@ export function startWriter(cells: DeployedService[], everyMs = 20) {
   let current = 0;
   let stopped = false;
   let paused = false;
+  let onPaused: (() => void) | null = null;
   const done = (async () => {
     for (let i = 0; !stopped; i++) {
       const tick = Date.now();
+      onPaused?.();
+      onPaused = null;
       if (!paused) {
         let ok = false;
         for (let k = 0; k < cells.length && !ok; k++) {
@@ -186,7 +189,12 @@ export function startWriter(cells: DeployedService[], everyMs = 20) {
   })();
   return {
     acked,
-    pause: () => void (paused = true),
+    /** Resolves once the write under way (if any) has ended: `acked` then stays as it is until resume(). */
+    pause: () =>
+      new Promise<void>((resolve) => {
+        paused = true;
+        onPaused = resolve;
+      }),
     resume: () => void (paused = false),
     async stop() {
       stopped = true;

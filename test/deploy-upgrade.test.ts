@@ -23,6 +23,15 @@ afterEach(async () => {
   harness = undefined;
 });
 
+/** Every acknowledged write is on each cell once their nexus indexes meet. */
+async function expectEveryAckedWriteOnAll(cells: string[], acked: string[]) {
+  await untilSameNexus(cells.map((name) => harness!.services[name]!));
+  for (const name of cells) {
+    const have = new Set((await inspectSimCell(harness!.services[name]!.dir, { names: true })).names);
+    expect(acked.filter((w) => !have.has(w)), `acknowledged writes missing on ${name}`).toEqual([]);
+  }
+}
+
 describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its mirror)', () => {
   it('upgrades in order: Axon, then the mirror (ready, not active), catch-up, promotion with migrations, the old leader as a mirror', async () => {
     harness = await startDeployment({ version: '2.180.0' });
@@ -124,7 +133,11 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     harness = await startDeployment({ version: '2.180.0', promotion: 'failure' });
     const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\[deploy\/promote:cortex01\] done: Storm warmed \(answers 2\.182\.0\) in \d+ ms; cortex01 had cortex00's nexus index \d+ before the stop; cortex00 stopped in \d+ ms, cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/);
+    const done = /\[deploy\/promote:cortex01\] done: Storm warmed \(answers 2\.182\.0\) in \d+ ms; cortex01 had cortex00's nexus index (\d+) before the stop; cortex00 stopped in \d+ ms at nexus index (\d+) \(its files\), cortex01 has (\d+): checked in (\d+) ms; cortex01 promoted \(failure mode\) in \d+ ms: no leader for \d+ ms; cortex00 set to follow cortex01 \(cell\.mods\.yaml\); active; \d+ migration step\(s\) ran/.exec(r.stderr);
+    expect(done, r.stderr).not.toBeNull();
+    // Nothing written meanwhile: the index it answered, its files and the mirror agree.
+    expect(new Set(done!.slice(1, 4)).size).toBe(1);
+    console.log(`failure mode, no writes: the check after the leader's stop took ${done![4]} ms`);
     expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
     expect(await harness.active('cortex01')).toBe(true);
     expect(await harness.active('cortex00')).toBe(false);
@@ -133,6 +146,44 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     expect(follower.layers).toEqual(lead.layers);
     expect(r.stderr).not.toContain(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
   }, 240_000);
+
+  it("without AHA, a write acknowledged as the leader stops that the mirror never got: not promoted, the old leader leads again with every acknowledged write (exit 1); resume with the writers stopped promotes", async () => {
+    // late-write-on-stop: cortex00, stopping, is cut off from its mirror and acknowledges one more write first.
+    harness = await startDeployment({ version: '2.180.0', promotion: 'failure', processEnv: { cortex00: { SYN_SIM_FAULT: 'late-write-on-stop' } } });
+    const cells = ['cortex00', 'cortex01'];
+    const writer = startWriter(cells.map((name) => harness!.services[name]!));
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
+    await writer.pause();
+    expect(r.exitCode, r.stderr).toBe(1);
+    const refused = /^\[deploy\/promote:cortex01\] failed: not promoting cortex01: cortex01 has nexus index (\d+), less than cortex00 stopped at (\d+) \(its files; it answered (\d+) before the stop\): promoting it would lose (\d+) entr(?:y|ies); cortex00 leads again \(started at 2\.180\.0, no leader for (\d+) ms\), nothing was promoted$/m.exec(r.stderr);
+    expect(refused, r.stderr).not.toBeNull();
+    const [mirrorIndex, finalIndex, answered, lost] = refused!.slice(1, 5).map(Number);
+    expect(finalIndex).toBeGreaterThan(answered!);
+    expect(lost).toBe(finalIndex! - mirrorIndex!);
+    expect(r.stderr).toMatch(/^\[deploy\/promote:cortex01\]   fix: `synup deploy resume` retries the promotion; if writers keep landing on cortex00 as it stops, stop them for the promotion$/m);
+    expect(r.stderr).toMatch(/^Deployment lab stopped at promote:cortex01: /m);
+    // Nothing changed: cortex00 leads (no mirror: set), cortex01 still follows it.
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.active('cortex01')).toBe(false);
+    expect(mirrorOf(harness.services.cortex00!.dir)).toBeNull();
+    expect(mirrorOf(harness.services.cortex01!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex00!.port}/`);
+    expect([await harness.version('cortex00'), await harness.version('cortex01')]).toEqual(['2.180.0', '2.182.0']);
+    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
+    expect(status.run.phases).toMatchObject({ 'promote:cortex01': { state: 'failed' }, 'upgrade-old-leader:cortex00': { state: 'pending' } });
+    // Every write acknowledged so far, the late one too, is on the leader, and on the mirror once it pulled again.
+    await expectEveryAckedWriteOnAll(cells, writer.acked);
+    // The fix the hint gives: no writes during the promotion (the stopping leader then acknowledges none).
+    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/^\[deploy\/promote:cortex01\] done: .*cortex00 stopped in \d+ ms at nexus index (\d+) \(its files\), cortex01 has \1: checked in \d+ ms; cortex01 promoted \(failure mode\)/m);
+    writer.resume();
+    await untilSameNexus(cells.map((name) => harness!.services[name]!));
+    const { acked, failed } = await writer.stop();
+    expect(await harness.active('cortex01')).toBe(true);
+    expect(await harness.active('cortex00')).toBe(false);
+    await expectEveryAckedWriteOnAll(cells, acked);
+    console.log(`failure mode, late write at the stop: refused (${lost} entr${lost === 1 ? 'y' : 'ies'} short, no leader for ${refused![5]} ms), then resumed; ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
+  }, 300_000);
 
   it('rehearse: every service on a copy of its backup, one JUnit testsuite per service; a service without a backup fails its suite', async () => {
     harness = await startDeployment({ version: '2.180.0' });
@@ -184,14 +235,6 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
 
 describe('synup deploy upgrade: a leader and two mirrors, a client writing the whole time', () => {
   const doneOrder = (stderr: string) => [...stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1]);
-  /** Every acknowledged write is on each cell once their nexus indexes meet. */
-  async function expectEveryAckedWriteOnAll(cells: string[], acked: string[]) {
-    await untilSameNexus(cells.map((name) => harness!.services[name]!));
-    for (const name of cells) {
-      const have = new Set((await inspectSimCell(harness!.services[name]!.dir, { names: true })).names);
-      expect(acked.filter((w) => !have.has(w)), `acknowledged writes missing on ${name}`).toEqual([]);
-    }
-  }
 
   it('graceful (AHA): the other mirror follows the new leader by its alias; synup waits until it has caught up with it before the old leader goes down', async () => {
     harness = await startDeployment({ version: '2.180.0', mirrors: 2, aha: true });
@@ -232,14 +275,15 @@ describe('synup deploy upgrade: a leader and two mirrors, a client writing the w
     const cells = ['cortex00', 'cortex01', 'cortex02'];
     const writer = startWriter(cells.map((name) => harness!.services[name]!));
     const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
-    // Without AHA there is no hand-off: writers pause from the promotion (no leader from the stop until then) on.
+    // Without AHA there is no hand-off: writers pause for the promotion (no leader from the stop until then; a write
+    // the stopping leader acknowledged that no mirror pulled would make synup refuse it, see the late-write test).
     await untilStderr(run, /^\[deploy\/promote:cortex02\] Warm cortex02.s Storm .*Promote/);
-    writer.pause();
+    await writer.pause();
     const promoted = await untilStderr(run, /^\[deploy\/promote:cortex02\] done: /);
     writer.resume();
     run.kill('SIGKILL');
     expect((await run).signal).toBe('SIGKILL');
-    expect(promoted).toMatch(/cortex02 had cortex00's nexus index \d+ before the stop; cortex00 stopped in \d+ ms, cortex02 promoted \(failure mode\) in \d+ ms/);
+    expect(promoted).toMatch(/cortex02 had cortex00's nexus index \d+ before the stop; cortex00 stopped in \d+ ms at nexus index (\d+) \(its files\), cortex02 has \d+: checked in \d+ ms; cortex02 promoted \(failure mode\) in \d+ ms/);
     const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
     const { acked, failed } = await writer.stop();
     expect(resumed.exitCode, resumed.stderr).toBe(0);
