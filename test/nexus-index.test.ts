@@ -1,4 +1,5 @@
-// readNexusIndex (src/lmdb/nexus.ts): a stopped cell's nexus index from its files, as Synapse computes it at boot.
+// readNexusIndex (src/lmdb/nexus.ts): a stopped cell's nexus index from its files, as Synapse computes it at boot;
+// promotionShortfall (src/deploy/mirror.ts), the verdict the failure-mode promotion takes from it.
 // On sim cells (the sim keeps its nexus in Synapse 2.x's layout) and, with SYN_LAB, on real lab Cortexes of each
 // version the lab has (with the nexus log, and without it: the hot count): the index read from the files equals what
 // the running Cortex answered just before its stop.
@@ -8,6 +9,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readNexusIndex } from '../src/lmdb/nexus.js';
+import { promotionShortfall } from '../src/deploy/mirror.js';
 import { SynupError } from '../src/errors.js';
 import { createSimCell, simRequest } from './sim/index.js';
 import { fileDigests, useSims } from './sim/testing.js';
@@ -59,6 +61,20 @@ describe('readNexusIndex on sim cells', () => {
     expect((error as SynupError).code).toBe('failed');
     expect(readdirSync(dir)).toEqual(['slabs']);
     expect(readdirSync(path.join(dir, 'slabs'))).toEqual([]);
+  });
+});
+
+describe("promotionShortfall: the failure-mode check's verdict on the mirror to promote", () => {
+  const leader = (index: number) => ({ index, text: `cortex00 stopped at ${index} (its files)` });
+  it('none when the mirror has every entry of the stopped leader and of the other mirrors', () => {
+    expect(promotionShortfall('cortex01', 40, [leader(40), { index: 38, text: 'the other mirror cortex02 at 38' }])).toBeNull();
+    expect(promotionShortfall('cortex01', 41, [leader(40)])).toBeNull();
+  });
+  it('names every cell ahead, highest first, and how many entries would be lost', () => {
+    expect(promotionShortfall('cortex01', 39, [leader(40)])).toBe('cortex01 has nexus index 39, less than cortex00 stopped at 40 (its files): promoting it would lose 1 entry');
+    // Another mirror ahead of the promoted one would hold entries the new leader never had: it would diverge.
+    expect(promotionShortfall('cortex01', 40, [leader(40), { index: 43, text: 'the other mirror cortex02 at 43' }])).toBe('cortex01 has nexus index 40, less than the other mirror cortex02 at 43: promoting it would lose 3 entries');
+    expect(promotionShortfall('cortex01', 30, [leader(40), { index: 35, text: 'the other mirror cortex02 at 35' }])).toBe('cortex01 has nexus index 30, less than cortex00 stopped at 40 (its files) and the other mirror cortex02 at 35: promoting it would lose 10 entries');
   });
 });
 

@@ -11,7 +11,7 @@ import type { DeploymentService, MirrorCommands } from './file.js';
 import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
 import { Interrupted } from '../interrupt.js';
 import { nexusIndex, promote, promotionShortfall, setMirrorOf, waitCaughtUp, warmStorm, type IndexHolder } from './mirror.js';
-import { readNexusIndex } from '../lmdb/nexus.js';
+import { prepareNexusRead, type PreparedNexusRead } from '../lmdb/nexus.js';
 import type { Lane, Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
@@ -267,13 +267,20 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       const leaderVersion = (await readCellInfo(leaderSession.cellDir)).cellVersion;
       if (!leaderVersion) throw new SynupError('failed', `${oldLeader.name}'s cell:version cannot be read (synup could not start it again after the stop); ${untouched}`);
       const others = oldLeader.mirrors.filter((name) => name !== service.name).map((name) => ({ name, session: sessionOf(ctx, byName.get(name)!, 'mirror') }));
+      // The reader of the leader's files starts now and reads once it stopped; the mirrors' indexes are read while it
+      // stops (an index only grows: one that already reaches the stopped leader's is enough). Both off the no-leader time.
+      const leaderFiles = prepareNexusRead(leaderSession.cellDir);
       const stopping = Date.now();
-      // Read while the leader stops: an index only grows, so one that already reaches the stopped leader's is final enough.
       const early = Promise.all([mirrorSession, ...others.map((o) => o.session)].map((s) => nexusIndex(commands, s).catch(() => null)));
-      await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
+      try {
+        await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
+      } catch (error) {
+        leaderFiles.cancel();
+        throw error;
+      }
       const stoppedMs = Date.now() - stopping;
       const checking = Date.now();
-      const check = await checkNothingLost(commands, { service, mirrorSession, oldLeader, leaderSession, others, early, answeredIndex: gate.leaderIndex });
+      const check = await checkNothingLost(commands, { service, mirrorSession, oldLeader, leaderFiles, others, early, answeredIndex: gate.leaderIndex });
       const checkMs = Date.now() - checking;
       if ('refused' in check) {
         const restarting = Date.now();
@@ -308,10 +315,10 @@ const SETTLE_AFTER_STOP_MS = 1000;
  */
 async function checkNothingLost(
   commands: MirrorCommands,
-  lane: { service: DeploymentService; mirrorSession: CellSession; oldLeader: DeploymentService; leaderSession: CellSession; others: { name: string; session: CellSession }[]; early: Promise<(number | null)[]>; answeredIndex: number },
+  lane: { service: DeploymentService; mirrorSession: CellSession; oldLeader: DeploymentService; leaderFiles: PreparedNexusRead; others: { name: string; session: CellSession }[]; early: Promise<(number | null)[]>; answeredIndex: number },
 ): Promise<{ leaderIndex: number; mirrorIndex: number } | { refused: string }> {
   const { service, oldLeader } = lane;
-  const [final, [earlyMirror, ...earlyOthers]] = await Promise.all([readNexusIndex(lane.leaderSession.cellDir).catch((error: unknown) => errorMessage(error)), lane.early]);
+  const [final, [earlyMirror, ...earlyOthers]] = await Promise.all([lane.leaderFiles.read().catch((error: unknown) => errorMessage(error)), lane.early]);
   if (typeof final === 'string') return { refused: `the stopped ${oldLeader.name}'s nexus index could not be read from its files (${final})` };
   const holders: IndexHolder[] = [{ index: Math.max(final.index, lane.answeredIndex), text: `${oldLeader.name} stopped at ${final.index} (its files; it answered ${lane.answeredIndex} before the stop)` }];
   for (const [i, other] of lane.others.entries()) {
