@@ -85,11 +85,16 @@ export class SimStorage {
     this.nexus = this.nexusLog.openDB({ name: 'nexuslog', ...BINARY });
     this.nexusSlab = this.openEnv(path.join(dir, 'slabs', 'nexus.lmdb'));
     if (!readOnly) {
-      // As NexsRoot.__anit__ at boot: the layout version, and the hot count set to the log's index.
+      // As NexsRoot.__anit__ at boot: the layout version, and the hot count set to the log's index (written only when
+      // they change: a boot that changes nothing leaves the files as they were).
+      /** @param {Db} db @param {string} key @param {number} value */
+      const put = (db, key, value) => {
+        if (!db.getBinary(utf8(key))?.equals(int64(value))) db.putSync(utf8(key), int64(value));
+      };
       const counts = this.nexusSlab.openDB({ name: 'nexs:indx', ...BINARY });
-      this.nexusLog.openDB({ name: 'info', ...BINARY }).putSync(utf8('firstindx'), int64(0));
-      counts.putSync(utf8('version'), int64(2));
-      counts.putSync(utf8('nexs:indx'), int64(this.nexusIndex()));
+      put(this.nexusLog.openDB({ name: 'info', ...BINARY }), 'firstindx', 0);
+      put(counts, 'version', 2);
+      put(counts, 'nexs:indx', this.nexusIndex());
     }
   }
 
