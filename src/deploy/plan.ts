@@ -84,7 +84,7 @@ function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[],
   phases.push(
     promotion === 'graceful'
       ? phase('promote', p, leader.name, 'leader', `${warm}Promote ${p} (graceful hand-off): ${leader.name} stops taking writes, ${p} catches up to its last nexus entry and becomes the leader, ${leader.name} becomes its mirror and is stopped until its upgrade. Then wait until ${p} is active and its migrations are done. Writers see only the hand-off.`)
-      : phase('promote', p, leader.name, 'leader', `${warm}Promote ${p} (failure mode, no AHA): wait until ${p} has ${leader.name}'s last nexus entry, stop ${leader.name}, promote ${p}, point ${leader.name} at ${p} (mirror: in its cell.mods.yaml). Then wait until ${p} is active and its migrations are done. No leader from the stop until the promotion.`),
+      : phase('promote', p, leader.name, 'leader', `${warm}Promote ${p} (failure mode, no AHA): wait until ${p} has ${leader.name}'s last nexus entry, stop ${leader.name}, check that ${p} has every entry in ${leader.name}'s files (else start ${leader.name} again as the leader and stop here), promote ${p}, point ${leader.name} at ${p} (mirror: in its cell.mods.yaml). Then wait until ${p} is active and its migrations are done. No leader from the stop until the promotion.`),
   );
   for (const m of mirrors.filter((x) => x !== promoted)) {
     phases.push(
