@@ -7,13 +7,14 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readNexusIndex } from '../src/lmdb/nexus.js';
 import { promotionShortfall } from '../src/deploy/mirror.js';
 import { SynupError } from '../src/errors.js';
 import { createSimCell, simRequest } from './sim/index.js';
 import { fileDigests, useSims } from './sim/testing.js';
-import { runCortexScript, tempDir } from './helpers.js';
+import { repoRoot, runCortexScript, tempDir } from './helpers.js';
 import { api, groupMembers, killGroups, LAB, labSkipReason, until } from './lab-cortex.js';
 
 const sims = useSims();
@@ -50,6 +51,23 @@ describe('readNexusIndex on sim cells', () => {
     await again.waitForLog(/cell is active \(leader\)/);
     await again.stop('SIGTERM');
     expect(await readNexusIndex(dir)).toEqual({ index: 37, layout: 'multislab', logIndex: 37, hotIndex: 37 });
+  });
+
+  it("the v1 layout (before the multislab log: a nexuslog db inside slabs/nexus.lmdb, nexs:indx version 1)", async () => {
+    const dir = tempDir('synup-nexus-v1-');
+    // Written in a child process, as Synapse's NexsRoot v1 kept it (lmdb-js keeps envs open in the process that opened them).
+    const write = `import '${path.join(repoRoot, 'dist', 'lmdb', 'binding.js')}';
+      import { open } from 'lmdb';
+      const env = open({ path: process.argv[1], noSubdir: false, maxDbs: 8, encoding: 'binary', keyEncoding: 'binary' });
+      const n = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(v)); return b; };
+      const log = env.openDB({ name: 'nexuslog', encoding: 'binary', keyEncoding: 'binary' });
+      for (let i = 0; i < 25; i++) log.putSync(n(i), Buffer.from([0x90]));
+      const counts = env.openDB({ name: 'nexs:indx', encoding: 'binary', keyEncoding: 'binary' });
+      counts.putSync(Buffer.from('version'), n(1));
+      counts.putSync(Buffer.from('nexs:indx'), n(20));
+      await env.close();`;
+    await execa(process.execPath, ['--input-type=module', '-e', write, path.join(dir, 'slabs', 'nexus.lmdb')]);
+    expect(await readNexusIndex(dir)).toEqual({ index: 25, layout: 'v1', logIndex: 25, hotIndex: 20 });
   });
 
   it('a dir without a nexus: a clear error, nothing created', async () => {
