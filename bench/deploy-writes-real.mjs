@@ -3,7 +3,8 @@
 // upgrade through AHA (`synup deploy upgrade`, graceful hand-off) against the single-cell upgrade (`synup upgrade`)
 // of the same seed data, both under a client writing a node every 100 ms to the endpoint that acknowledged last
 // (failing over to the other). The scenario is test/real-cortex-aha-deploy.test.ts, run SYNUP_BENCH_RUNS times
-// (default 3); it appends one JSON report per run to the file named by SYNUP_GAP_REPORT. Goal: the mirrored longest
+// (default 3), both cells seeded with SYNUP_BENCH_SEED_NODES more nodes (default 0: the test's 5); it appends one
+// JSON report per run to the file named by SYNUP_GAP_REPORT. Goal: the mirrored longest
 // gap ≤ 10 % of the single-cell one, no acknowledged write lost (the test asserts every acked write is on the new
 // leader and its mirror).
 //   SYN_LAB=/path/to/lab node bench/deploy-writes-real.mjs
@@ -30,6 +31,7 @@ try {
   }
   const runs = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const pct = (x) => `${(x * 100).toFixed(1)} %`;
+  process.stdout.write(`nodes seeded in each cell: ${runs[0].seedNodes}\n`);
   process.stdout.write('| run | mirrored: longest gap | acked / failed | single-cell: longest gap | acked / failed | ratio (goal ≤ 10 %) |\n|---|---|---|---|---|---|\n');
   runs.forEach((r, i) => {
     process.stdout.write(`| ${i + 1} | ${r.mirrored.longestGapMs} ms | ${r.mirrored.acked} / ${r.mirrored.failed} | ${r.single.longestGapMs} ms | ${r.single.acked} / ${r.single.failed} | ${pct(r.mirrored.longestGapMs / r.single.longestGapMs)} |\n`);

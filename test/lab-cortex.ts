@@ -107,6 +107,12 @@ export async function writeNode(cortex: LabCortex, name: string): Promise<boolea
   return r?.status === 200 && JSON.parse(r.text).status === 'ok';
 }
 
+/** `count` inet:fqdn nodes b0.<domain>, b1.<domain>… made by one Storm loop (20 000 take ~16 s on the lab Cortex). */
+export async function seedNodes(cortex: LabCortex, domain: string, count: number): Promise<void> {
+  const r = await api(cortex, 'POST', '/api/v1/storm/call', { query: 'for $i in $lib.range($n) { [inet:fqdn=`b{$i}.{$d}`] } fini { return($n) }', opts: { vars: { n: count, d: domain } } }, 600_000);
+  if (r.status !== 200 || JSON.parse(r.text).status !== 'ok') throw new Error(`seeding ${count} nodes on port ${cortex.port}: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+}
+
 /** Concatenated JSON texts (how /api/v1/storm streams its messages, without separators) → the values. */
 function jsonTexts(text: string): unknown[] {
   const values: unknown[] = [];

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCortexScript, synup, tempDir } from './helpers.js';
-import { groupsUnder, isActive, killGroups, LAB, labPythonPath, labSkipReason, NEXUS_INDEX, nodesUnder, until, writeNode, writeThroughout } from './lab-cortex.js';
+import { groupsUnder, isActive, killGroups, LAB, labPythonPath, labSkipReason, NEXUS_INDEX, nodesUnder, seedNodes, until, writeNode, writeThroughout } from './lab-cortex.js';
 import { labSpawner, startAhaPair } from './lab-aha.js';
 
 if (labSkipReason) console.warn(`real-Cortex AHA deployment test skipped: ${labSkipReason}`);
@@ -19,6 +19,8 @@ if (labSkipReason) console.warn(`real-Cortex AHA deployment test skipped: ${labS
 const FROM = '2.242.0';
 const TO = '2.250.0';
 const SEEDS = 5;
+/** More data for both cells (bench/deploy-writes-real.mjs sets it): one Storm loop of that many nodes each. */
+const BULK = Number(process.env.SYNUP_BENCH_SEED_NODES ?? 0);
 
 describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promotion, 2.242.0 → 2.250.0', () => {
   const groups: number[] = [];
@@ -42,10 +44,12 @@ describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promot
       lab, work, base, version: FROM, ahaVersion: TO, groups,
       seed: async (leader) => {
         for (let i = 0; i < SEEDS; i++) expect(await writeNode(leader, `seed${i}.deploy.example.com`)).toBe(true);
+        if (BULK) await seedNodes(leader, 'bulk.example.com', BULK);
       },
     });
     await until('the plain 2.242.0 Cortex to be active', 180_000, async () => ((await isActive(single)) ? true : null));
     for (let i = 0; i < SEEDS; i++) expect(await writeNode(single, `seed${i}.single.example.com`)).toBe(true);
+    if (BULK) await seedNodes(single, 'bulk.example.com', BULK);
     await until('the mirror to have the seed nodes', 180_000, async () => ((await nodesUnder(cortex01, 'deploy.example.com')).length === SEEDS ? true : null));
     expect(readFileSync(path.join(cortex01.dir, 'cell.yaml'), 'utf8')).toContain('mirror: aha://root@cortex...');
     const cortexes = { cortex00, cortex01, single };
@@ -125,6 +129,7 @@ describe.skipIf(labSkipReason !== null)('real Cortex behind AHA: graceful promot
         mirrored: { longestGapMs: mirrored.longestGap, acked: mirrored.acked.length, failed: mirrored.failed, gapAttempts: mirrored.gapAttempts },
         single: { longestGapMs: baseline.longestGap, acked: baseline.acked.length, failed: baseline.failed },
         promotion,
+        seedNodes: SEEDS + BULK,
       }) + '\n');
     }
     expect(mirrored.failed).toBe(0);
