@@ -10,6 +10,7 @@ import { findHolders } from '../src/lmdb/holders.js';
 import { createAdapter, type ServiceAdapter } from '../src/service/index.js';
 import { createSimCell, freePort, SIM_CELL_JS, startSim } from './sim/index.js';
 import { tempDir, watchLog } from './helpers.js';
+import { LAB, labPythonPath, labSkipReason } from './lab-cortex.js';
 
 const SIM_COMMAND = [process.execPath, SIM_CELL_JS, '{dir}', '--version', '{version}', '--port', '{port}'];
 
@@ -270,5 +271,47 @@ describe('process adapter: pid file and log follow', () => {
     appendFileSync(sim.logFile, `a\n${'x'.repeat(70_000)}\nb\n`);
     await following;
     expect(seen).toEqual(['a', 'x'.repeat(65_536), 'x'.repeat(70_000 - 65_536), 'b']);
+  });
+});
+
+// A Synapse main process closes its LMDB envs within tens of ms of SIGTERM, then lingers (up to ~1 s on the lab
+// Cortex, waiting on its drive workers) holding its clients' open requests. This stand-in does the same with the
+// py-lmdb Synapse uses (the lab's): it opens an env of a sim cell, and on SIGTERM closes it and lingers 4 s.
+const LINGERING_SERVICE = `import lmdb, os, signal, sys, time
+env = lmdb.open(os.path.join(sys.argv[1], 'slabs', 'cell.lmdb'), max_dbs=16)
+def stop(*_):
+    env.close()
+    time.sleep(4)
+    print('exiting after the linger', flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print('serving', flush=True)
+while True:
+    time.sleep(1)
+`;
+
+describe.skipIf(labSkipReason !== null)('process adapter: stop untilDataClosed (py-lmdb of the lab)', () => {
+  it('does not wait out an exit once the data is closed (SIGKILL then, data intact); without it, it does', async () => {
+    const lingering = { command: ['/usr/bin/python3', '-c', LINGERING_SERVICE, '{dir}'], env: { PYTHONPATH: labPythonPath(LAB!, '2.250.0') } };
+    const sim = await simService({ version: '2.180.0', process: lingering });
+    const before = await readCellInfo(sim.cellDir);
+    const serving = async () => {
+      await sim.adapter.start('2.180.0');
+      for (let i = 0; i < 100 && !(await findHolders(sim.cellDir)).some((h) => h.kind === 'reader'); i++) await sleep(50);
+    };
+    await serving();
+    const cut = await sim.adapter.stop({ timeoutMs: 10_000, untilDataClosed: true });
+    expect(cut).toMatchObject({ forced: false, cutShortAfterDataClosed: true });
+    expect(cut.durationMs).toBeLessThan(4000);
+    expect((await sim.adapter.status()).running).toBe(false);
+    expect(await findHolders(sim.cellDir)).toEqual([]);
+    expect(readFileSync(sim.logFile, 'utf8')).not.toContain('exiting after the linger');
+    expect(await readCellInfo(sim.cellDir)).toEqual(before);
+
+    await serving();
+    const waited = await sim.adapter.stop({ timeoutMs: 10_000 });
+    expect(waited.cutShortAfterDataClosed).toBeUndefined();
+    expect(waited.durationMs).toBeGreaterThanOrEqual(4000);
+    expect(readFileSync(sim.logFile, 'utf8')).toContain('exiting after the linger');
   });
 });

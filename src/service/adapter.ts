@@ -30,11 +30,20 @@ export type SavedProbes = Record<string, unknown>;
 export interface StopOptions {
   /** Graceful deadline before a forced stop (SIGKILL, `kill`, scale --force…). */
   timeoutMs: number;
+  /**
+   * End the stop once the service's processes have closed every LMDB env of the cell (its data is on disk), SIGKILLing
+   * what is left of their exit. A Synapse main process closes its envs within tens of ms of SIGTERM, then lingers up
+   * to ~1 s waiting on its drive workers; until it exits it holds its clients' open requests (a demoted leader's
+   * writes). Process adapter only; the others stop as usual.
+   */
+  untilDataClosed?: boolean;
 }
 
 export interface StopResult {
   forced: boolean;
   durationMs: number;
+  /** untilDataClosed cut the exit short after the data was closed. */
+  cutShortAfterDataClosed?: boolean;
 }
 
 export interface LogOptions {

@@ -12,6 +12,7 @@ import { readPidRecord, writePidRecord, type PidRecord } from './pidfile.js';
 import { groupMembers, isAlive, processGroup, processStartTicks, signalProcess } from '../proc.js';
 import { serviceHolders, waitUntilReleased } from './released.js';
 import { describeHolders } from '../safety/held.js';
+import { findHolders } from '../lmdb/holders.js';
 import { waitUntil } from '../poll.js';
 import { assertVersion } from './version.js';
 
@@ -250,9 +251,26 @@ export class ProcessAdapter implements ServiceAdapter {
     const record = live ?? readPidRecord(this.settings.pidFile);
     const target = live ? { pid: live.pid, startTicks: live.startTicks, group: this.leadsGroup(live) } : null;
     let forced = false;
+    let cutShortAfterDataClosed = false;
     if (target) {
+      // Its data is open while one of its processes holds an env (LMDB's lock on lock.mdb, a reader slot): closed, the
+      // data is on disk whatever happens to the process next.
+      const holdsData = async () => {
+        const members = target.group ? groupMembers(target.pid) : [target.pid];
+        return (await findHolders(this.ctx.cellDir)).some((h) => h.kind === 'reader' && members.includes(h.pid));
+      };
+      // Only for a service seen holding its data: one that never opened an env would otherwise be killed at once.
+      const watchData = options.untilDataClosed === true && (await holdsData());
       signalProcess(target.pid, 'SIGTERM', target.group);
-      if (!(await waitGone(target.pid, target.startTicks, options.timeoutMs))) {
+      const gone = () => !isAlive(target.pid, target.startTicks);
+      const dataClosed = async () => watchData && !(await holdsData());
+      const ended = await waitUntil(async () => gone() || (await dataClosed()), options.timeoutMs, { firstMs: 10, maxMs: 25 });
+      if (ended && !gone()) {
+        cutShortAfterDataClosed = true;
+        signalProcess(target.pid, 'SIGKILL', target.group);
+        await waitGone(target.pid, target.startTicks, this.settings.killWaitMs);
+      }
+      if (!ended) {
         forced = true;
         signalProcess(target.pid, 'SIGKILL', target.group);
         if (!(await waitGone(target.pid, target.startTicks, this.settings.killWaitMs))) {
@@ -265,7 +283,7 @@ export class ProcessAdapter implements ServiceAdapter {
     if (await this.stopLeftovers(record)) forced = true;
     await waitUntilReleased(this.ctx.cellDir, this.settings.releaseWaitMs);
     if (record && !record.stoppedAt) writePidRecord(this.settings.pidFile, { ...record, stoppedAt: new Date().toISOString() });
-    return { forced, durationMs: Date.now() - started };
+    return { forced, durationMs: Date.now() - started, ...(cutShortAfterDataClosed ? { cutShortAfterDataClosed } : {}) };
   }
 
   /** Whether the instance leads its own process group (synup started it detached, or a shell with job control did). */
