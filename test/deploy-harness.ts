@@ -214,3 +214,15 @@ export async function untilSameNexus(cells: DeployedService[]): Promise<number> 
   }
   throw new Error(`the cells' nexus indexes did not meet within 20 s`);
 }
+
+/** A client write to a sim leader (POST /api/v1/sim/nodes); resolves its HTTP status. */
+export function simWrite(dir: string, port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path: '/api/v1/sim/nodes', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')) }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ name }));
+  });
+}

@@ -1,23 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inspectSimCell } from './sim/index.js';
-import { mirrorOf, startDeployment, startWriter, untilSameNexus, untilStderr, type DeployHarness } from './deploy-harness.js';
+import { mirrorOf, simWrite, startDeployment, startWriter, untilSameNexus, untilStderr, type DeployHarness } from './deploy-harness.js';
 
 let harness: DeployHarness | undefined;
 
-/** A client write to a sim leader (POST /api/v1/sim/nodes); resolves its HTTP status. */
-function simWrite(dir: string, port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/api/v1/sim/nodes', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')) }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify({ name }));
-  });
-}
 afterEach(async () => {
   await harness?.stop();
   harness = undefined;

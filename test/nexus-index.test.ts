@@ -4,8 +4,7 @@
 // version the lab has (with the nexus log, and without it: the hot count): the index read from the files equals what
 // the running Cortex answered just before its stop.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
+import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,19 +15,10 @@ import { createSimCell, simRequest } from './sim/index.js';
 import { fileDigests, useSims } from './sim/testing.js';
 import { repoRoot, runCortexScript, tempDir } from './helpers.js';
 import { api, groupMembers, killGroups, LAB, labSkipReason, until } from './lab-cortex.js';
+import { simWrite } from './deploy-harness.js';
 
 const sims = useSims();
 
-function simWrite(dir: string, port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/api/v1/sim/nodes', method: 'POST', ca: readFileSync(path.join(dir, 'sslcert.pem')) }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify({ name }));
-  });
-}
 
 describe('readNexusIndex on sim cells', () => {
   it("a stopped leader's index from its files is the one it answered; a boot sets the hot count to it", async () => {
