@@ -20,6 +20,21 @@ export const labSkipReason = !LAB
 /** PYTHONPATH that runs Synapse `version` of the lab. */
 export const labPythonPath = (lab: string, version: string) => ['pylib', 'pylib-legacy', 'stubs', `src-v${version}`].map((d) => path.join(lab, d)).join(':');
 
+/**
+ * synup.yaml (as an object) for the lab Cortex `./<name>` served by the process adapter through run-cortex.sh, the
+ * version's own changelog, state in ./state; `extra` adds or replaces top-level keys (backup, …).
+ */
+export function labSynupConfig(lab: string, name: string, health: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    cell: { name, dir: `./${name}` },
+    state: { dir: './state' },
+    changelog: path.join(lab, 'src-v2.250.0', 'CHANGELOG.rst'),
+    service: { adapter: 'process', stopTimeout: '30s', process: { command: [runCortexScript, `${lab}/src-v{version}`, '{dir}'] } },
+    health,
+    ...extra,
+  };
+}
+
 /** Prints a cell's nexus index (Synapse's getNexsIndx) given its telepath URL. */
 export const NEXUS_INDEX = `import asyncio, sys
 import synapse.telepath as s_telepath

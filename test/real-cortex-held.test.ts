@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { findHolders } from '../src/lmdb/holders.js';
 import { runCortexScript, synup, tempDir } from './helpers.js';
-import { api, groupMembers, killGroups, LAB, labSkipReason, until } from './lab-cortex.js';
+import { api, groupMembers, killGroups, LAB, labSkipReason, labSynupConfig, until } from './lab-cortex.js';
 
 if (labSkipReason) console.warn(`real-Cortex held tests skipped: ${labSkipReason}`);
 
@@ -33,13 +33,7 @@ describe.skipIf(labSkipReason !== null)('real Cortex without its cell.guid lock 
     writeFileSync(path.join(cellDir, 'cell.yaml'), stringify({ 'https:port': port, 'auth:passwd': 'secret', 'dmon:listen': `tcp://127.0.0.1:${port + 1}/`, 'backup:dir': path.join(work, 'live-backups') }));
     writeFileSync(
       path.join(work, 'synup.yaml'),
-      stringify({
-        cell: { name: 'cortex00', dir: './cortex00' },
-        state: { dir: './state' },
-        changelog: path.join(lab, 'src-v2.250.0', 'CHANGELOG.rst'),
-        service: { adapter: 'process', stopTimeout: '30s', process: { command: [runCortexScript, `${lab}/src-v{version}`, '{dir}'] } },
-        health: { port, startTimeout: '150s' },
-      }),
+      stringify(labSynupConfig(lab, 'cortex00', { port, startTimeout: '150s' })),
     );
     const run = (args: string[]) => synup(args, { cwd: work, env: { CI: 'true', PATH: process.env.PATH ?? '' }, timeout: 120_000 });
     const json = async (args: string[]) => JSON.parse((await run(args)).stdout);

@@ -5,31 +5,20 @@
 // SYN_LAB: the lab dir (setup.sh); run-cortex.sh: see runCortexScript in helpers.ts (SYN_LAB_RUN_CORTEX, else
 // ../shared/synapse-lab/ beside the repo or, in a git worktree, beside its main checkout).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { findHolders } from '../src/lmdb/holders.js';
 import { runCortexScript, synup, tempDir } from './helpers.js';
-import { groupMembers, until } from './lab-cortex.js';
+import { groupMembers, killGroups, LAB, labPythonPath, labSkipReason, labSynupConfig, until } from './lab-cortex.js';
 
-const LAB = process.env.SYN_LAB;
-const RUN = runCortexScript;
-const skipReason = !LAB ? 'set SYN_LAB to a directory prepared by ../shared/synapse-lab/setup.sh' : !existsSync(path.join(LAB, '.ok')) ? `${LAB} is not set up (no .ok): run ../shared/synapse-lab/setup.sh "$SYN_LAB"` : !existsSync(RUN) ? `${RUN} is missing (set SYN_LAB_RUN_CORTEX)` : null;
-if (skipReason) console.warn(`real-Cortex operate tests skipped: ${skipReason}`);
+if (labSkipReason) console.warn(`real-Cortex operate tests skipped: ${labSkipReason}`);
 
-describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck tool, stop, start, upgrade (process adapter)', () => {
+describe.skipIf(labSkipReason !== null)('real Cortex: adopt, health by healthcheck tool, stop, start, upgrade (process adapter)', () => {
   const groups: number[] = [];
   afterAll(async () => {
-    for (const pgid of groups) {
-      for (const pid of groupMembers(pgid)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    }
+    killGroups(groups);
   });
 
   it('a Cortex started by hand is found, healthy over its Unix socket, adopted, stopped with its whole group, started by synup, upgraded', async () => {
@@ -39,24 +28,18 @@ describe.skipIf(skipReason !== null)('real Cortex: adopt, health by healthcheck 
     mkdirSync(cellDir);
     const port = 25000 + Math.floor(Math.random() * 400);
     writeFileSync(path.join(cellDir, 'cell.yaml'), `https:port: ${port}\nauth:passwd: secret\ndmon:listen: tcp://127.0.0.1:${port + 500}/\n`);
-    const pythonPath = ['pylib', 'pylib-legacy', 'stubs', 'src-v2.250.0'].map((d) => path.join(lab, d)).join(':');
     writeFileSync(
       path.join(work, 'synup.yaml'),
-      stringify({
-        cell: { name: 'cortex00', dir: './cortex00' },
-        state: { dir: './state' },
-        changelog: path.join(lab, 'src-v2.250.0', 'CHANGELOG.rst'),
-        backup: { dir: './backups', maxAge: '1h' },
-        service: { adapter: 'process', stopTimeout: '30s', process: { command: [RUN, `${lab}/src-v{version}`, '{dir}'] } },
-        health: { check: 'tool', startTimeout: '150s', tool: { command: ['/usr/bin/python3', '-m', 'synapse.tools.service.healthcheck', '-c', '{cell}'], env: { PYTHONPATH: pythonPath }, timeout: '30s' } },
-      }),
+      stringify(labSynupConfig(lab, 'cortex00',
+        { check: 'tool', startTimeout: '150s', tool: { command: ['/usr/bin/python3', '-m', 'synapse.tools.service.healthcheck', '-c', '{cell}'], env: { PYTHONPATH: labPythonPath(lab, '2.250.0') }, timeout: '30s' } },
+        { backup: { dir: './backups', maxAge: '1h' } })),
     );
     const run = (args: string[]) => synup(args, { cwd: work, env: { CI: 'true', PATH: process.env.PATH ?? '' }, timeout: 240_000 });
 
     // `run-cortex.sh … > cortex.log 2>&1 &` with job control: the Cortex leads its own process group
     const log = path.join(work, 'cortex.log');
     const fd = openSync(log, 'a');
-    const byHand: ChildProcess = spawn(RUN, [path.join(lab, 'src-v2.242.0'), cellDir], { detached: true, stdio: ['ignore', fd, fd] });
+    const byHand: ChildProcess = spawn(runCortexScript, [path.join(lab, 'src-v2.242.0'), cellDir], { detached: true, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     groups.push(byHand.pid!);
 

@@ -263,8 +263,8 @@ export class ProcessAdapter implements ServiceAdapter {
       const watchData = options.untilDataClosed === true && (await holdsData());
       signalProcess(target.pid, 'SIGTERM', target.group);
       const gone = () => !isAlive(target.pid, target.startTicks);
-      const dataClosed = async () => watchData && !(await holdsData());
-      const ended = await waitUntil(async () => gone() || (await dataClosed()), options.timeoutMs, { firstMs: 10, maxMs: 25 });
+      const dataClosed = async () => !(await holdsData());
+      const ended = watchData ? await waitUntil(async () => gone() || (await dataClosed()), options.timeoutMs, { firstMs: 10, maxMs: 25 }) : await waitGone(target.pid, target.startTicks, options.timeoutMs);
       if (ended && !gone()) {
         cutShortAfterDataClosed = true;
         signalProcess(target.pid, 'SIGKILL', target.group);
