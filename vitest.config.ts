@@ -22,8 +22,10 @@ class SlowFirstSequencer extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    setupFiles: ['test/setup-lmdb.ts'],
+    // Tiers, one folder each: unit, contract (test/fakes), simulated (test/sim cells), real (the real Cortex of
+    // ../shared/synapse-lab), package (npm installs of the release tarball). package.json runs them by folder.
+    include: ['test/{unit,contract,simulated,real,package}/**/*.test.ts'],
+    setupFiles: ['test/support/setup-lmdb.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     // A beforeAll that seeds a sim cell and backs it up can take a minute on a loaded 2-core machine.

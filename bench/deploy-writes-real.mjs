@@ -2,7 +2,7 @@
 // Issue 13 on the real Synapse (../shared/synapse-lab, SYN_LAB): the client-visible downtime of a mirrored Cortex
 // upgrade through AHA (`synup deploy upgrade`, graceful hand-off) against the single-cell upgrade (`synup upgrade`)
 // of the same seed data, both under a client writing a node every 100 ms to the endpoint that acknowledged last
-// (failing over to the other). The scenario is test/real-cortex-aha-deploy.test.ts, run SYNUP_BENCH_RUNS times
+// (failing over to the other). The scenario is test/real/real-cortex-aha-deploy.test.ts, run SYNUP_BENCH_RUNS times
 // (default 3), both cells seeded with SYNUP_BENCH_SEED_NODES more nodes (default 0: the test's 5); it appends one
 // JSON report per run to the file named by SYNUP_GAP_REPORT. Goal: the mirrored longest
 // gap ≤ 10 % of the single-cell one, no acknowledged write lost (the test asserts every acked write is on the new
@@ -25,8 +25,8 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'synup-bench-real-deploy-'));
 const report = path.join(work, 'runs.jsonl');
 try {
   for (let i = 1; i <= RUNS; i++) {
-    process.stderr.write(`run ${i}/${RUNS}: test/real-cortex-aha-deploy.test.ts…\n`);
-    const r = await execa('npx', ['vitest', 'run', 'test/real-cortex-aha-deploy.test.ts'], { cwd: root, reject: false, env: { SYNUP_GAP_REPORT: report, CI: 'true' } });
+    process.stderr.write(`run ${i}/${RUNS}: test/real/real-cortex-aha-deploy.test.ts…\n`);
+    const r = await execa('npx', ['vitest', 'run', 'test/real/real-cortex-aha-deploy.test.ts'], { cwd: root, reject: false, env: { SYNUP_GAP_REPORT: report, CI: 'true' } });
     if (r.exitCode !== 0) throw new Error(`run ${i} failed (exit ${r.exitCode}):\n${r.stdout.slice(-3000)}`);
   }
   const runs = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l));

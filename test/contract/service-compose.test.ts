@@ -1,0 +1,146 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { configSchema } from '../../src/config/schema.js';
+import { SynupError } from '../../src/errors.js';
+import { OVERRIDE_MARKER } from '../../src/service/compose.js';
+import { createAdapter } from '../../src/service/index.js';
+import { fakeWorld } from '../fakes/index.js';
+import { tempDir } from '../support/helpers.js';
+
+const COMPOSE = `services:
+  cortex:
+    image: vertexproject/synapse-cortex:v2.180.0
+    volumes: ["./cortex00:/vertex/storage"]
+    healthcheck:
+      test: ["CMD", "python", "-m", "synapse.tools.service.healthcheck", "-c", "cell:///vertex/storage"]
+      interval: 30s
+`;
+
+interface ComposeState {
+  compose: { services: Record<string, { State: string; Image?: string; ExitCode?: number; healthcheck?: unknown; stopTimeout?: string }> };
+}
+
+function setup(options: { state?: Record<string, unknown>; running?: boolean } = {}) {
+  const work = tempDir('synup-compose-');
+  const cellDir = path.join(work, 'cortex00');
+  mkdirSync(cellDir);
+  writeFileSync(path.join(cellDir, 'cell.guid'), 'e'.repeat(32));
+  const file = path.join(work, 'docker-compose.yaml');
+  writeFileSync(file, COMPOSE);
+  const world = fakeWorld(work, {
+    compose: {
+      services: { cortex: options.running === false ? { State: 'exited', ExitCode: 0, Image: 'vertexproject/synapse-cortex:v2.180.0' } : { State: 'running', ExitCode: 0, Image: 'vertexproject/synapse-cortex:v2.180.0' } },
+      logs: ['Migrating Drive Slabs', 'https listening: 4443'],
+      ...options.state,
+    },
+  });
+  const config = configSchema.parse({ service: { adapter: 'compose', stopTimeout: '30s', compose: { file: 'docker-compose.yaml', service: 'cortex', project: 'syn' } } });
+  const adapter = createAdapter(config, { cellDir, stateDir: path.join(work, 'state'), cwd: work, env: world.env });
+  const override = path.join(work, 'docker-compose.synup.yaml');
+  const calls = () => world.calls().map((c) => [c.tool, ...c.argv]);
+  const service = () => world.state<ComposeState>().compose.services.cortex!;
+  return { work, file, override, world, adapter, calls, service };
+}
+
+const base = (t: { file: string }) => ['docker', 'compose', '-f', t.file, '-p', 'syn'];
+const withOverride = (t: { file: string; override: string }) => ['docker', 'compose', '-f', t.file, '-f', t.override, '-p', 'syn'];
+
+async function rejection(promise: Promise<unknown>): Promise<SynupError> {
+  const error = await promise.then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(SynupError);
+  return error as SynupError;
+}
+
+describe('compose adapter (contract, fake docker)', () => {
+  it('status: ps --all --format json (lines or an array), version from the image tag', async () => {
+    const t = setup();
+    expect(await t.adapter.status()).toEqual({ running: true, configuredVersion: '2.180.0', detail: 'proj-cortex-1 running' });
+    expect(t.calls()).toEqual([[...base(t), 'ps', '--all', '--format', 'json', 'cortex']]);
+    const old = setup({ state: { psArray: true } });
+    expect((await old.adapter.status()).running).toBe(true);
+  });
+
+  it('stop: docker compose stop -t <deadline in s>; a SIGKILL by docker (exit 137) counts as forced', async () => {
+    const t = setup();
+    expect((await t.adapter.stop({ timeoutMs: 12_500 })).forced).toBe(false);
+    expect(t.calls()[1]).toEqual([...base(t), 'stop', '-t', '13', 'cortex']);
+    expect(t.service()).toMatchObject({ State: 'exited', stopTimeout: '13' });
+    const stubborn = setup({ state: { ignoresStop: true } });
+    expect((await stubborn.adapter.stop({ timeoutMs: 1000 })).forced).toBe(true);
+  });
+
+  it('start: synup\'s override sets the image tag, then up -d with both files; the compose file is untouched', async () => {
+    const t = setup({ running: false });
+    await t.adapter.start('2.181.0');
+    expect(readFileSync(t.override, 'utf8')).toBe(`${OVERRIDE_MARKER}\nservices:\n  cortex:\n    image: vertexproject/synapse-cortex:v2.181.0\n`);
+    expect(t.calls().at(-1)).toEqual([...withOverride(t), 'up', '-d', 'cortex']);
+    expect(t.service()).toMatchObject({ State: 'running', Image: 'vertexproject/synapse-cortex:v2.181.0' });
+    expect(readFileSync(t.file, 'utf8')).toBe(COMPOSE);
+    expect((await t.adapter.status()).configuredVersion).toBe('2.181.0');
+  });
+
+  it('start: refused while the container runs (up -d would recreate it behind the stop checks)', async () => {
+    const t = setup();
+    const error = await rejection(t.adapter.start('2.181.0'));
+    expect(error.code).toBe('refused');
+    expect(existsSync(t.override)).toBe(false);
+  });
+
+  it('probes off: healthcheck disabled in the override for the new container; restore removes only synup\'s key', async () => {
+    const t = setup();
+    const saved = await t.adapter.disableProbes();
+    expect(saved).toEqual({ overrideFile: t.override, hadHealthcheck: false });
+    expect(parse(readFileSync(t.override, 'utf8'))).toEqual({ services: { cortex: { healthcheck: { disable: true } } } });
+    await t.adapter.stop({ timeoutMs: 5000 });
+    await t.adapter.start('2.181.0');
+    expect(t.service()).toMatchObject({ Image: 'vertexproject/synapse-cortex:v2.181.0', healthcheck: { disable: true } });
+
+    await t.adapter.restoreProbes(JSON.parse(JSON.stringify(saved)));
+    expect(parse(readFileSync(t.override, 'utf8'))).toEqual({ services: { cortex: { image: 'vertexproject/synapse-cortex:v2.181.0' } } });
+    expect(readFileSync(t.file, 'utf8')).toBe(COMPOSE);
+    // the next recreate gets the compose file's own healthcheck back
+    await t.adapter.stop({ timeoutMs: 5000 });
+    await t.adapter.start('2.181.0');
+    expect(t.service().healthcheck).toEqual({ test: ['CMD', 'python', '-m', 'synapse.tools.service.healthcheck', '-c', 'cell:///vertex/storage'], interval: '30s' });
+  });
+
+  it('never writes over an override file it did not create', async () => {
+    const t = setup({ running: false });
+    writeFileSync(t.override, 'services:\n  cortex:\n    mem_limit: 8g\n');
+    for (const action of [() => t.adapter.start('2.181.0'), () => t.adapter.disableProbes()]) {
+      const error = await rejection(action());
+      expect(error.code).toBe('refused');
+      expect(error.message).toBe(`${t.override} exists but was not written by synup; leaving it alone`);
+    }
+    expect(readFileSync(t.override, 'utf8')).toBe('services:\n  cortex:\n    mem_limit: 8g\n');
+  });
+
+  it('logs: docker compose logs -f --no-log-prefix --since <time> <service>', async () => {
+    const t = setup();
+    const controller = new AbortController();
+    const since = new Date('2025-01-10T10:00:00.000Z');
+    const lines: string[] = [];
+    for await (const line of t.adapter.logs({ signal: controller.signal, since })) {
+      lines.push(line);
+      if (lines.length === 2) controller.abort();
+    }
+    expect(lines).toEqual(['Migrating Drive Slabs', 'https listening: 4443']);
+    expect(t.calls()).toEqual([[...base(t), 'logs', '-f', '--no-log-prefix', '--since', '2025-01-10T10:00:00.000Z', 'cortex']]);
+  });
+
+  it('describe: the argv with synup\'s override, for runbooks', () => {
+    const t = setup();
+    expect(t.adapter.describe('stop')).toEqual([[...withOverride(t), 'stop', '-t', '30', 'cortex']]);
+    expect(t.adapter.describe('start', '2.181.0')).toEqual([[...withOverride(t), 'up', '-d', 'cortex']]);
+  });
+
+  it('an invalid version never reaches the override file', async () => {
+    const t = setup({ running: false });
+    const error = await rejection(t.adapter.start('2.181.0\nprivileged: true'));
+    expect(error.code).toBe('usage');
+    expect(existsSync(t.override)).toBe(false);
+    expect(t.calls()).toEqual([]);
+  });
+});
