@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { usageError } from '../errors.js';
-import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
+import { checkOutputFile, writeOutputFile } from '../fsutil.js';
 import type { CommandContext } from './context.js';
 import { columns, emitJson, say } from '../ui/output.js';
 
@@ -30,7 +30,7 @@ export async function runDeployPlan(ctx: CommandContext, _args: string[], flags:
     : format === 'html' ? renderDeploymentHtml(plan)
     : renderDeploymentText(plan) + '\n';
   if (outputFile) {
-    writeFileAtomic(outputFile, rendered, 0o644);
+    writeOutputFile(outputFile, rendered, '-o');
     say(ctx.out, `Wrote ${format} plan of deployment ${plan.deployment} to ${outputFile}`);
     if (ctx.out.json) emitJson(ctx.out, { written: outputFile, format });
     return 0;
@@ -159,7 +159,7 @@ export async function runDeployRehearse(ctx: CommandContext, _args: string[], fl
   const ok = rehearsals.every((r) => r.result.ok);
   if (reportFile) {
     const suites = rehearsals.map((r) => ({ name: r.service, classname: `synup.deploy.${prepared.deployment.name}.${r.service}`, result: r.result }));
-    writeFileAtomic(reportFile, renderJUnitSuites(`synup deploy rehearse ${prepared.deployment.name}`, suites), 0o644);
+    writeOutputFile(reportFile, renderJUnitSuites(`synup deploy rehearse ${prepared.deployment.name}`, suites), '--report');
   }
   if (ctx.out.json) emitJson(ctx.out, { deployment: prepared.deployment.name, ok, services: rehearsals.map((r) => ({ service: r.service, ok: r.result.ok, summary: r.summary, cases: r.result.cases })) });
   say(ctx.out, `Deployment ${prepared.deployment.name} rehearsal ${ok ? 'passed' : 'FAILED'}:`);

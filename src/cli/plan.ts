@@ -2,7 +2,7 @@ import path from 'node:path';
 import { normalizeVersion } from '../changelog/index.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { usageError } from '../errors.js';
-import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
+import { checkOutputFile, writeOutputFile } from '../fsutil.js';
 import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate, type PlanDocument, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
 import { describeSteps } from '../runner/steps/index.js';
 import { loadChangelogFor } from './changelog-source.js';
@@ -87,7 +87,7 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
     : format === 'html' ? renderPlanHtml(document, extras)
     : renderPlanText(document) + '\n';
   if (outputFile) {
-    writeFileAtomic(outputFile, rendered, 0o644);
+    writeOutputFile(outputFile, rendered, '-o');
     say(ctx.out, `Wrote ${format} plan ${plan.from} → ${plan.to} to ${outputFile}`);
     if (ctx.out.json) emitJson(ctx.out, { written: outputFile, format });
     return 0;

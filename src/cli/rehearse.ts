@@ -3,7 +3,7 @@ import path from 'node:path';
 import { readManifest } from '../backup/manifest.js';
 import { restoreBackup } from '../backup/restore.js';
 import { SynupError, errorMessage } from '../errors.js';
-import { checkOutputFile, ensurePrivateDir, writeFileAtomic } from '../fsutil.js';
+import { checkOutputFile, ensurePrivateDir, writeOutputFile } from '../fsutil.js';
 import { isListening } from '../health/index.js';
 import { buildPlan } from '../plan/index.js';
 import { createAdapter } from '../service/index.js';
@@ -119,8 +119,8 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
     durationMs: Date.now() - started, migrationMs, migrations: plan.migrations.length, cases,
   };
   recordRehearsal(stateDir, { id, at: result.startedAt, cellGuid: result.cellGuid, from, to: plan.to, ok, migrationMs, dataBytes: read.manifest.totals.bytesAfter, backup: backupDir });
-  if (reportFile) writeFileAtomic(reportFile, renderJUnit(result), 0o644);
-  if (summaryFile) writeFileAtomic(summaryFile, renderRehearsalMarkdown(result), 0o644);
+  if (reportFile) writeOutputFile(reportFile, renderJUnit(result), '--report');
+  if (summaryFile) writeOutputFile(summaryFile, renderRehearsalMarkdown(result), '--summary');
   if (ctx.out.json) emitJson(ctx.out, result);
   say(ctx.out, `Rehearsal ${from} → ${plan.to} ${ok ? 'passed' : 'FAILED'} in ${formatDuration(result.durationMs)}${migrationMs !== null ? `; first boot ${formatDuration(migrationMs)}` : ''}`);
   for (const c of cases.filter((x) => !x.ok)) say(ctx.out, `  ${c.name}: ${c.error}`);
