@@ -76,6 +76,36 @@ export function readRegularFile(file: string, maxBytes: number): { text: string 
   }
 }
 
+export interface BoundedTextOptions {
+  /** What the file is, for messages: `changelog`, `config`, `deployment file`. */
+  what: string;
+  /** The same with an article, for "too big for …": `a changelog`. */
+  noun: string;
+  maxBytes: number;
+  /** What to do when it is not a regular file or too big. */
+  hint: string;
+  /** What to do when it cannot be opened (default: `hint`). */
+  readHint?: string;
+}
+
+/**
+ * The one way synup reads a file an operator names (config, deployment file, changelog): a regular file only, at most
+ * `maxBytes` counted while reading (readRegularFile); anything else is a usage error (exit 2) saying what it is.
+ */
+export function readBoundedText(file: string, options: BoundedTextOptions): string {
+  let read: ReturnType<typeof readRegularFile>;
+  try {
+    read = readRegularFile(file, options.maxBytes);
+  } catch (error) {
+    throw new SynupError('usage', `cannot read ${options.what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { hint: options.readHint ?? options.hint });
+  }
+  if ('notRegular' in read) throw new SynupError('usage', `${options.what} ${file} is ${read.notRegular}, not a regular file`, { hint: options.hint });
+  if ('tooBig' in read) throw new SynupError('usage', `${options.what} ${file} is over ${formatMiB(options.maxBytes)}: too big for ${options.noun}`, { hint: options.hint });
+  return read.text;
+}
+
+const formatMiB = (bytes: number) => `${+(bytes / 2 ** 20).toFixed(2)} MiB`;
+
 /**
  * An output file an operator named (`-o`, `--report`, `--summary`): refused before any work if synup cannot write it
  * there. Only a new path or a regular file is written: a symlink, FIFO, device or socket is refused (exit 2) rather than

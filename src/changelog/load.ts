@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SynupError } from '../errors.js';
-import { ensurePrivateDir, readRegularFile, writeFileAtomic } from '../fsutil.js';
+import { ensurePrivateDir, readBoundedText, writeFileAtomic } from '../fsutil.js';
 import type { Changelog } from './model.js';
 import { parseChangelog } from './parse.js';
 
@@ -24,17 +24,7 @@ const tooBig = (source: string) => new SynupError('usage', `changelog ${source} 
 
 /** Only regular files, read with a size cap: a device (/dev/zero) or a FIFO is refused, not read forever. */
 export function readChangelogFile(file: string): string {
-  let read: ReturnType<typeof readRegularFile>;
-  try {
-    read = readRegularFile(file, MAX_BYTES);
-  } catch (error) {
-    throw new SynupError('usage', `cannot read changelog ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-      hint: 'pass an existing CHANGELOG.rst (or Markdown changelog) with --changelog',
-    });
-  }
-  if ('notRegular' in read) throw new SynupError('usage', `changelog ${file} is ${read.notRegular}, not a regular file`, { hint: HINT });
-  if ('tooBig' in read) throw tooBig(file);
-  return read.text;
+  return readBoundedText(file, { what: 'changelog', noun: 'a changelog', maxBytes: MAX_BYTES, hint: HINT, readHint: 'pass an existing CHANGELOG.rst (or Markdown changelog) with --changelog' });
 }
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;

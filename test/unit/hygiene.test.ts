@@ -65,3 +65,58 @@ describe('item 4: -o, --report and --summary write only to a regular file or a n
     expect(readFileSync(fresh, 'utf8')).toContain('2.181.0');
   });
 });
+
+describe('item 12: config and deployment files are regular files, size-capped while reading, checked cheaply first', () => {
+  it('-c /dev/zero, -c <FIFO>, -f <FIFO> and -f /dev/zero are refused at once (exit 2), naming what they are', async () => {
+    const work = tempDir();
+    const fifo = path.join(work, 'synup.fifo');
+    await execa('mkfifo', [fifo]);
+    const cases: [string[], RegExp][] = [
+      [['-c', '/dev/zero', 'status'], /^synup: config \/dev\/zero is a device, not a regular file$/m],
+      [['-c', fifo, 'status'], /^synup: config .*synup\.fifo is a FIFO, not a regular file$/m],
+      [['deploy', 'plan', '-f', fifo], /^synup: deployment file .*synup\.fifo is a FIFO, not a regular file$/m],
+      [['deploy', 'status', '-f', '/dev/zero'], /^synup: deployment file \/dev\/zero is a device, not a regular file$/m],
+    ];
+    for (const [args, message] of cases) {
+      const { exitCode, stderr } = await synup(args, { cwd: work, timeout: 15_000 });
+      expect(exitCode, stderr).toBe(2);
+      expect(stderr).toMatch(message);
+    }
+    expect(kindOf(fifo)).toBe('fifo');
+  });
+
+  it('a config or deployment file over 1 MiB is refused without being read whole', async () => {
+    const work = tempDir();
+    writeFileSync(path.join(work, 'big.yaml'), `# ${'x'.repeat(2 * 2 ** 20)}\ncell: {dir: ./c}\n`);
+    const config = await synup(['-c', 'big.yaml', 'status'], { cwd: work });
+    expect(config.exitCode, config.stderr).toBe(2);
+    expect(config.stderr).toMatch(/^synup: config .*big\.yaml is over 1 MiB: too big for a synup config$/m);
+    const deployment = await synup(['deploy', 'plan', '-f', 'big.yaml'], { cwd: work });
+    expect(deployment.exitCode, deployment.stderr).toBe(2);
+    expect(deployment.stderr).toMatch(/^synup: deployment file .*big\.yaml is over 1 MiB: too big for a deployment file$/m);
+  });
+
+  it("a 1 MB deployment file with a structural error is refused before any service's synup.yaml is read", async () => {
+    const work = tempDir();
+    writeFileSync(path.join(work, 'svc.yaml'), 'cell: {dir: ./c}\nhealth: {port: 4443}\n');
+    // svc000002 names a config that does not exist: reading configs before the structure would report it first.
+    const lines = ['services:'];
+    for (let i = 0, size = 0; size < 1_000_000 - 200; i++) {
+      size += lines[lines.push(`  - {name: svc${String(i).padStart(6, '0')}, kind: axon, config: ${i === 2 ? 'missing' : 'svc'}.yaml}`) - 1]!.length + 1;
+    }
+    lines.push('  - {name: mirror0, kind: axon, config: svc.yaml, mirrorOf: nobody}');
+    writeFileSync(path.join(work, 'deployment.yaml'), lines.join('\n') + '\n');
+    const started = Date.now();
+    const { exitCode, stderr } = await synup(['deploy', 'plan'], { cwd: work, timeout: 30_000 });
+    const took = Date.now() - started;
+    expect(exitCode, stderr).toBe(2);
+    expect(stderr).toMatch(/services\.\d+ \(mirror0\): mirrorOf "nobody" names no service of this deployment/);
+    expect(stderr).toMatch(/known: svc000000, .* \(\d+ in all\)$/m);
+    expect(took).toBeLessThan(10_000);
+    // Without that line, every service shares one cell dir: refused at the second service, before the third's config.
+    writeFileSync(path.join(work, 'deployment.yaml'), lines.slice(0, -1).join('\n') + '\n');
+    const dup = await synup(['deploy', 'plan'], { cwd: work, timeout: 30_000 });
+    expect(dup.exitCode, dup.stderr).toBe(2);
+    expect(dup.stderr).toMatch(/svc000001 and svc000000 have the same cell dir/);
+  });
+});
