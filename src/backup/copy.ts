@@ -6,6 +6,7 @@ import { SynupError } from '../errors.js';
 import { DEFAULT_SKIP_DIRS, largestFirst, scanCell, type CellTree } from '../lmdb/discover.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { readMeta } from '../lmdb/format.js';
+import { keepTail } from '../proc.js';
 import { assertNotHeld } from '../safety/held.js';
 import { envCopiers, resolveEngine, synapseBackupModule, type Engine, type EngineName, type EnvCopyJob } from './engines.js';
 import { copyOwnership } from './owners.js';
@@ -165,9 +166,12 @@ async function copyWithSynapse(o: Options, tree: CellTree): Promise<Pick<CopyCel
   const extraSkips = o.skipDirs.filter((glob) => !DEFAULT_SKIP_DIRS.includes(glob));
   const started = Date.now();
   o.onProgress({ phase: 'copy', bytesDone: 0, bytesTotal: sum(tree.envs.map((e) => e.dataBytes)), message: `running ${o.python} -m ${module}` });
-  const result = await execa(o.python, ['-m', module, ...(extraSkips.length ? ['--skipdirs', ...extraSkips] : []), o.src, o.dst], { reject: false, stdin: 'ignore' });
+  // Its log can be long (a line per env): only the end of stderr is kept, for the error; stdout is not read.
+  const child = execa(o.python, ['-m', module, ...(extraSkips.length ? ['--skipdirs', ...extraSkips] : []), o.src, o.dst], { reject: false, stdin: 'ignore', stdout: 'ignore', buffer: false });
+  const stderr = keepTail(child.stderr);
+  const result = await child;
   if (result.exitCode !== 0) {
-    throw new SynupError('failed', `${module} failed (${result.exitCode ?? result.signal}): ${String(result.stderr).trim().split('\n').slice(-3).join(' / ')}`);
+    throw new SynupError('failed', `${module} failed (${result.exitCode ?? result.signal}): ${stderr().trim().split('\n').slice(-3).join(' / ')}`);
   }
   await fsyncTree(o.dst);
   const durationMs = Date.now() - started;

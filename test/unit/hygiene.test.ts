@@ -120,3 +120,48 @@ describe('item 12: config and deployment files are regular files, size-capped wh
     expect(dup.stderr).toMatch(/svc000001 and svc000000 have the same cell dir/);
   });
 });
+
+describe("item 13: a tool's output is bounded, and passwords are taken out of it in linear time", () => {
+  /** A deployment whose aha.command is `script` run by node (one service; discover only reads the file and asks AHA). */
+  function ahaDeployment(script: string): string {
+    const work = tempDir();
+    writeFileSync(path.join(work, 'axon00.yaml'), 'cell: {dir: ./axon00}\n');
+    writeFileSync(
+      path.join(work, 'deployment.yaml'),
+      JSON.stringify({ services: [{ name: 'axon00', kind: 'axon', config: 'axon00.yaml' }], aha: { url: 'ssl://root:s3cret@127.0.0.1:27492/', command: [process.execPath, '-e', script], timeout: '4s' } }),
+    );
+    return work;
+  }
+
+  it('a failing aha.command whose last line is 300 KB long is reported at once, its password taken out', async () => {
+    const work = ahaDeployment('process.stderr.write("x".repeat(300000) + " NoSuchPath: ssl://root:s3cret@127.0.0.1:27492/ refused\\n"); process.exit(3)');
+    const started = Date.now();
+    const { exitCode, stderr, stdout } = await synup(['deploy', 'discover'], { cwd: work, timeout: 20_000 });
+    expect(exitCode, stderr).toBe(1);
+    expect(stderr).toMatch(/^synup: asking AHA failed \(.*\): exit 3: x{100}/m);
+    expect(stderr + stdout).not.toContain('s3cret');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('an aha.command printing 64 MiB is stopped at the bound (1 MiB of stderr), not read whole', async () => {
+    const work = ahaDeployment('const chunk = "y".repeat(1 << 20); let n = 0; const more = () => { while (n < 64) { n++; if (!process.stderr.write(chunk)) return process.stderr.once("drain", more); } process.exit(1); }; more();');
+    const { exitCode, stderr } = await synup(['deploy', 'discover'], { cwd: work, timeout: 20_000 });
+    expect(exitCode, stderr).toBe(1);
+    expect(stderr).toMatch(/^synup: asking AHA failed \(.*\): printed more than 1 MiB on stderr \(stopped\): y{100}/m);
+    expect(stderr.length).toBeLessThan(4096);
+  });
+});
+
+describe('item 13: every tool runner reads a bounded output (module)', () => {
+  it('runTool stops a tool printing more than 16 MiB and says so; keepTail holds only the end of a stream', async () => {
+    const { runTool } = await import('../../src/service/tool.js');
+    const { keepTail } = await import('../../src/proc.js');
+    const script = 'const chunk = "z".repeat(1 << 20); let n = 0; const more = () => { while (n < 40) { n++; if (!process.stdout.write(chunk)) return process.stdout.once("drain", more); } }; more();';
+    await expect(runTool([process.execPath, '-e', script], { env: { PATH: process.env.PATH } })).rejects.toThrow(/-e .*` printed more than 16 MiB on stdout \(stopped\)$/);
+    const child = execa(process.execPath, ['-e', 'for (let i = 0; i < 5000; i++) console.error("line " + i)'], { stderr: 'pipe', buffer: false });
+    const tail = keepTail(child.stderr, 100);
+    await child;
+    expect(tail().length).toBeLessThanOrEqual(100);
+    expect(tail().trim().split('\n').at(-1)).toBe('line 4999');
+  });
+});

@@ -33,9 +33,10 @@ export const confirm: Step = {
     if (smoke) {
       const [cmd, ...args] = smoke;
       const { execa } = await import('execa');
-      const result = await execa(cmd!, args, { reject: false, timeout: 120_000, stdin: 'ignore' });
-      if (result.exitCode !== 0) {
-        throw new SynupError('failed', `smoke check \`${smoke.join(' ')}\` failed (exit ${result.exitCode ?? result.signal}): ${String(result.stderr || result.stdout).split('\n')[0]}`);
+      const { outputCut, TOOL_OUTPUT_LIMITS } = await import('../../proc.js');
+      const result = await execa(cmd!, args, { reject: false, timeout: 120_000, stdin: 'ignore', maxBuffer: TOOL_OUTPUT_LIMITS });
+      if (result.exitCode !== 0 || outputCut(result)) {
+        throw new SynupError('failed', `smoke check \`${smoke.join(' ')}\` failed (${outputCut(result) ?? `exit ${result.exitCode ?? result.signal}`}): ${String(result.stderr || result.stdout).split('\n')[0]!.slice(0, 300)}`);
       }
     }
     ctx.update((run) => {
