@@ -15,6 +15,13 @@ export interface ParseOptions {
 const bad = (source: string, why: string) =>
   new SynupError('usage', `changelog ${source} ${why}`, { hint: "pass the Synapse repo's CHANGELOG.rst (or a Markdown changelog) with --changelog" });
 
+/** A web page showing the changelog (GitHub's view of the file, an error page), not the file itself. */
+export const htmlPage = (source: string, why: string) =>
+  new SynupError('usage', `changelog ${source} is an HTML page, not a changelog file (${why})`, {
+    hint: 'point at the raw file (e.g. https://raw.githubusercontent.com/vertexproject/synapse/v<version>/CHANGELOG.rst), not a web page that shows it',
+  });
+const HTML = /^\s*(<!doctype html|<html[\s>])/i;
+
 function sniff(text: string): 'rst' | 'md' | null {
   if (/^v?\d+\.\d+\.\d+\S*\s+-\s+\d{4}-\d{2}-\d{2}\s*\n=+\s*$/m.test(text)) return 'rst';
   if (/^#{1,2}\s+v?\d+\.\d+\.\d+/m.test(text)) return 'md';
@@ -78,6 +85,7 @@ export function parseChangelog(input: string, options: ParseOptions = {}): Chang
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   if (!/\S/.test(text)) throw bad(source, 'is empty');
   if (text.includes('\u0000') || text.includes('\ufffd')) throw bad(source, 'is binary, not a text changelog');
+  if (HTML.test(text)) throw htmlPage(source, 'it starts with HTML markup');
   const format = sniff(text) ?? options.format;
   if (!format) throw bad(source, 'has no releases: expected entries like "v2.170.0 - 2024-05-01" (RST) or "## v2.170.0 - 2024-05-01" (Markdown)');
   if (!text.endsWith('\n')) throw bad(source, 'appears truncated: it does not end with a newline');

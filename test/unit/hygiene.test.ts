@@ -1,8 +1,10 @@
 // Issue 21, hygiene items (4, 9, 10, 12, 13, 14, 15): each test here failed on the code before its fix.
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { realChangelog, synup, tempDir } from '../support/helpers.js';
 
 /** What is at a path, without following a symlink. */
@@ -163,5 +165,101 @@ describe('item 13: every tool runner reads a bounded output (module)', () => {
     await child;
     expect(tail().length).toBeLessThanOrEqual(100);
     expect(tail().trim().split('\n').at(-1)).toBe('line 4999');
+  });
+});
+
+/** The real CHANGELOG.rst with one release after its newest (what `changelog update --to 2.251.0` expects). */
+const NEXT = '2.251.0';
+const nextChangelog = readFileSync(realChangelog, 'utf8').replace('v2.250.0 - 2026-08-21\n', `v${NEXT} - 2026-09-01\n=====================\n\nv2.250.0 - 2026-08-21\n`);
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+/** A loopback plain-http server (closed after the test): `handle` answers each request; `paths` lists what was asked. */
+async function loopbackServer(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ base: string; port: number; paths: string[] }> {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+  const { port } = server.address() as AddressInfo;
+  return { base: `http://127.0.0.1:${port}`, port, paths };
+}
+
+describe('item 14: changelog update checks every redirect hop, reports what it fetched, keeps the URL on body errors', () => {
+  const update = (base: string, state: string, json = false) => synup(['changelog', 'update', '--to', NEXT, '--base-url', base, ...(json ? ['--json'] : [])], { env: { XDG_STATE_HOME: state }, timeout: 20_000 });
+  const written = (state: string) => (existsSync(path.join(state, 'synup', 'changelogs')) ? readdirSync(path.join(state, 'synup', 'changelogs')) : []);
+
+  it('a loopback redirect to plain http elsewhere ([::ffff:127.0.0.1], another host) is refused, exit 2, not fetched', async () => {
+    const server = await loopbackServer((req, res) => {
+      if (req.url!.startsWith('/mirror/')) return void res.end(nextChangelog);
+      res.writeHead(302, { location: req.url!.includes('/v2.251.0/') ? `http://[::ffff:127.0.0.1]:${server.port}/mirror/CHANGELOG.rst` : '/' });
+      res.end();
+    });
+    const state = tempDir();
+    const { exitCode, stderr } = await update(server.base, state);
+    expect(exitCode, stderr).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^synup: changelog http://127\\.0\\.0\\.1:${server.port}/v2\\.251\\.0/CHANGELOG\\.rst redirects to http://\\[::ffff:7f00:1\\]:${server.port}/mirror/CHANGELOG\\.rst: plain http is only fetched from loopback$`, 'm'));
+    expect(server.paths).toEqual(['/v2.251.0/CHANGELOG.rst']);
+    expect(written(state)).toEqual([]);
+    const elsewhere = await loopbackServer((_req, res) => (res.writeHead(302, { location: 'http://changelog.example/CHANGELOG.rst' }), res.end()));
+    const other = await update(elsewhere.base, state);
+    expect(other.exitCode, other.stderr).toBe(2);
+    expect(other.stderr).toMatch(/^synup: changelog http:\S+ redirects to http:\/\/changelog\.example\/CHANGELOG\.rst: plain http is only fetched from loopback$/m);
+    expect(other.stderr).toContain('fix: use https://changelog.example/CHANGELOG.rst');
+  });
+
+  it('a loopback redirect within loopback is followed, and the URL really fetched is the one reported', async () => {
+    const server = await loopbackServer((req, res) => {
+      if (req.url === '/mirror/CHANGELOG.rst') return void res.end(nextChangelog);
+      res.writeHead(301, { location: '/mirror/CHANGELOG.rst' });
+      res.end();
+    });
+    const requested = `${server.base}/v${NEXT}/CHANGELOG.rst`;
+    const json = await update(server.base, tempDir(), true);
+    expect(json.exitCode, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ url: `${server.base}/mirror/CHANGELOG.rst`, requested });
+    const text = await update(server.base, tempDir());
+    expect(text.stderr).toContain(`Fetched ${server.base}/mirror/CHANGELOG.rst (redirected from ${requested}): `);
+  });
+
+  it('more than 5 redirects are refused', async () => {
+    const server = await loopbackServer((req, res) => {
+      res.writeHead(302, { location: `/hop${Number(/\d+$/.exec(req.url!)?.[0] ?? 0) + 1}` });
+      res.end();
+    });
+    const { exitCode, stderr } = await update(server.base, tempDir());
+    expect(exitCode, stderr).toBe(1);
+    expect(stderr).toMatch(/^synup: cannot fetch changelog http:\S+\/v2\.251\.0\/CHANGELOG\.rst: more than 5 redirects \(stopped at http:\S+\/hop5\)$/m);
+  });
+
+  it('a body cut short keeps the URL and the hint', async () => {
+    const server = await loopbackServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(nextChangelog.length) });
+      res.write(nextChangelog.slice(0, 50_000), () => res.socket?.destroy());
+    });
+    const state = tempDir();
+    const { exitCode, stderr } = await update(server.base, state);
+    expect(exitCode, stderr).toBe(1);
+    expect(stderr).toMatch(new RegExp(`^synup: cannot fetch changelog ${server.base.replace(/[.]/g, '\\.')}/v2\\.251\\.0/CHANGELOG\\.rst: the connection ended while reading the body \\(.+\\)$`, 'm'));
+    expect(stderr).toMatch(/^ {2}fix: /m);
+    expect(written(state)).toEqual([]);
+  });
+
+  it('an HTML page served with 200 is called an HTML page, not "truncated"', async () => {
+    const html = `<!DOCTYPE html>\n<html><body><pre>\nv${NEXT} - 2026-09-01\n=====================\n</pre></body></html>`;
+    const server = await loopbackServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(html);
+    });
+    const { exitCode, stderr } = await update(server.base, tempDir());
+    expect(exitCode, stderr).toBe(2);
+    expect(stderr).not.toContain('truncated');
+    expect(stderr).toMatch(/^synup: changelog http:\S+\/CHANGELOG\.rst is an HTML page, not a changelog file \(content-type text\/html/m);
+    expect(stderr).toMatch(/fix: .*raw/);
   });
 });
