@@ -3,7 +3,7 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import { withCellLock } from '../runner/run.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import type { CommandContext } from './context.js';
-import { emitJson, say } from '../ui/output.js';
+import { emitJson, printable, say } from '../ui/output.js';
 import { formatDuration } from '../units.js';
 
 /**
@@ -104,7 +104,7 @@ export async function runLogs(ctx: CommandContext, _args: string[], flags: { lin
   try {
     for await (const line of session.adapter.tail({ lines: flags.lines, follow: flags.follow === true, signal: controller.signal })) {
       if (ctx.out.json) emitJson(ctx.out, { line });
-      else ctx.out.stdout.write(line + '\n');
+      else ctx.out.stdout.write(printable(line) + '\n'); // a service's log is outside text: no terminal control
     }
   } finally {
     process.off('SIGINT', stop);

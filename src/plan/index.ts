@@ -56,6 +56,7 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
     warnings: [
       ...migrations.filter((m) => m.warning).map((m) => `${m.version}: ${m.text}`),
       ...migrations.filter((m) => m.source === 'prose' && !m.warning).map((m) => `${m.version} announces a migration only in prose: read its entry`),
+      ...(input.changelog.warnings ?? []),
       // For a cell's upgrade (not a changelog query): say it where the warnings stand out.
       ...(input.config && input.dir && input.config.health.password === undefined ? [DATA_ONLY_CONFIRM] : []),
     ],

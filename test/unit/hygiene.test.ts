@@ -263,3 +263,91 @@ describe('item 14: changelog update checks every redirect hop, reports what it f
     expect(stderr).toMatch(/fix: .*raw/);
   });
 });
+
+describe('item 15: no terminal control from outside text reaches the screen; duplicate release headers are warned about', () => {
+  const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+  const crafted = [
+    'v2.182.0 - 2024-03-02',
+    '=====================',
+    '',
+    'Automatic Migrations',
+    '--------------------',
+    '- Migrated \x1b[2J\x1b[Hthe layer index.\x1b]0;pwned\x07 Done\x9b31m.',
+    '',
+    'v2.181.0 - 2024-03-01',
+    '=====================',
+    '',
+    'Automatic Migrations',
+    '--------------------',
+    '- The first entry.',
+    '',
+    'v2.181.0 - 2024-02-28',
+    '=====================',
+    '',
+    'Automatic Migrations',
+    '--------------------',
+    '- The duplicate entry.',
+    '',
+    'v2.180.0 - 2024-02-01',
+    '=====================',
+    '',
+    '- Nothing.',
+    '',
+  ].join('\n');
+
+  it('a crafted changelog prints no escape sequence or control character, in any format', async () => {
+    const work = tempDir();
+    const file = path.join(work, 'CHANGELOG.rst');
+    writeFileSync(file, crafted);
+    for (const format of ['text', 'md', 'html', 'json']) {
+      const { exitCode, stdout, stderr } = await synup(['plan', '--from', '2.180.0', '--to', '2.182.0', '--changelog', file, '--format', format], { cwd: work });
+      expect(exitCode, stderr).toBe(0);
+      expect(stdout + stderr).not.toMatch(CONTROL);
+      expect(stdout + stderr).toContain('Migrated');
+    }
+    const json = JSON.parse((await synup(['plan', '--from', '2.180.0', '--to', '2.182.0', '--changelog', file, '--json'], { cwd: work })).stdout);
+    const text = json.migrations.find((m: { version: string }) => m.version === '2.182.0').text as string;
+    expect(text).not.toMatch(CONTROL);
+    expect(text).toMatch(/^Migrated �+the layer index\.� Done�\.$/);
+  });
+
+  it("printable keeps synup's own colours only when asked, and every other sequence becomes one U+FFFD (module)", async () => {
+    const { printable } = await import('../../src/ui/output.js');
+    expect(printable('\x1b[31mred\x1b[39m \x1b[2J\x1b]8;;http://x\x07link\x1b]8;;\x07 a\rb\r\nc\td\u202ee')).toBe('�red� ��link� a�b\r\nc\td�e');
+    expect(printable('\x1b[31mred\x1b[39m \x1b[2J', true)).toBe('\x1b[31mred\x1b[39m �');
+  });
+
+  it('duplicate release headers: the plan warns, naming the version and which entry is used', async () => {
+    const work = tempDir();
+    const file = path.join(work, 'CHANGELOG.rst');
+    writeFileSync(file, crafted);
+    const text = await synup(['plan', '--from', '2.180.0', '--to', '2.182.0', '--changelog', file], { cwd: work });
+    expect(text.stderr).toMatch(/WARNING changelog .*CHANGELOG\.rst has 2 entries for 2\.181\.0 \(2024-03-01, 2024-02-28\): the first in the file is used/);
+    const json = JSON.parse((await synup(['plan', '--from', '2.180.0', '--to', '2.182.0', '--changelog', file, '--json'], { cwd: work })).stdout);
+    expect(json.warnings).toContainEqual(expect.stringMatching(/has 2 entries for 2\.181\.0/));
+    expect(json.migrations.map((m: { text: string }) => m.text)).toContain('The first entry.');
+  });
+
+  it("a tool's stderr in an error, and a service log shown by `synup logs`, are printed without control characters", async () => {
+    const work = tempDir();
+    writeFileSync(path.join(work, 'axon00.yaml'), 'cell: {dir: ./axon00}\n');
+    writeFileSync(
+      path.join(work, 'deployment.yaml'),
+      JSON.stringify({ services: [{ name: 'axon00', kind: 'axon', config: 'axon00.yaml' }], aha: { url: 'cell:///srv/aha/', command: [process.execPath, '-e', 'console.error("boom \\x1b[2J\\x1b]0;pwned\\x07 end"); process.exit(1)'] } }),
+    );
+    const aha = await synup(['deploy', 'discover'], { cwd: work });
+    expect(aha.exitCode, aha.stderr).toBe(1);
+    expect(aha.stderr).toMatch(/asking AHA failed .*: boom �+ end$/m);
+    expect(aha.stderr).not.toMatch(CONTROL);
+
+    const cell = path.join(work, 'cell');
+    mkdirSync(cell);
+    writeFileSync(path.join(cell, 'cell.guid'), '0123456789abcdef0123456789abcdef');
+    const log = path.join(work, 'service.log');
+    writeFileSync(log, 'line one\n\x1b[2J\x1b[Hcleared\x07\n');
+    writeFileSync(path.join(work, 'synup.yaml'), `cell: {dir: ./cell}\nservice: {adapter: process, process: {command: [${JSON.stringify(process.execPath)}, '-e', '1'], logFile: ./service.log}}\n`);
+    const logs = await synup(['logs', '-n', '5'], { cwd: work });
+    expect(logs.exitCode, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^line one\n�+cleared�$/);
+  });
+});
