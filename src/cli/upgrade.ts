@@ -43,7 +43,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   if (flags.dryRun) {
     const steps = dryRunActions(session, plan, options, ctx.out);
     if (ctx.out.json) emitJson(ctx.out, { dryRun: true, cellDir: session.cellDir, from: plan.from, to: plan.to, migrations: plan.migrations.length, steps });
-    say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
+    say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.adapter.remoteData ? `the volume of ${session.adapter.remoteData.owner}` : session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
     steps.forEach((step, i) => {
       say(ctx.out, `[upgrade/${step.name}] step ${i + 1}/${steps.length}`);
       for (const line of step.actions) say(ctx.out, `  ${line}`);

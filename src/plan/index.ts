@@ -1,6 +1,6 @@
 import type { Changelog } from '../changelog/index.js';
 import { newestRelease, normalizeVersion, selectReleases } from '../changelog/index.js';
-import type { SynupConfig } from '../config/schema.js';
+import { kubernetesDataMode, type SynupConfig } from '../config/schema.js';
 import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
 export { markdownPage, renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
@@ -34,6 +34,7 @@ function settingsOf(config: SynupConfig): PlanSettings {
     smokeCheck: Boolean(config.health.smoke),
     serviceVersionCheck: config.health.password !== undefined,
     freeSpaceMargin: config.upgrade.freeSpaceMargin,
+    dataOnVolume: kubernetesDataMode(config) === 'volume',
   };
 }
 

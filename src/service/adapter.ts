@@ -8,11 +8,18 @@ export type AdapterName = 'process' | 'systemd' | 'compose' | 'kubernetes';
 
 /** What a plan says an adapter does, in words, before any cell or config is resolved (each adapter class has one). */
 export interface AdapterPlanText {
-  /** How the startup/liveness probes are disabled for the first boot. */
-  probesOff: string;
+  /** The probes-off step, a sentence in this adapter's words; `required`: migrations make the first boot slow. */
+  probesOff(required: boolean): string;
+  /** The probes-on step, a sentence in this adapter's words. */
+  probesOn: string;
+  /** How the service is stopped, with the graceful `deadline` (e.g. "30s"), or without one when none is configured. */
+  stop(deadline: string | null): string;
   /** How the service is switched to `version` and started. */
   start(version: string): string;
 }
+
+/** Why a first boot with migrations needs the probes out of the way (said by every adapter that has probes). */
+export const PROBES_REQUIRED = ' (required: migrations make the first boot slow and probes would kill it)';
 
 export interface ServiceStatus {
   running: boolean;

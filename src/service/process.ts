@@ -105,7 +105,9 @@ const leftoversOf = (record: PidRecord | null) =>
 export class ProcessAdapter implements ServiceAdapter {
   readonly name = 'process' as const;
   static readonly plan: AdapterPlanText = {
-    probesOff: 'the process adapter has no probes',
+    probesOff: () => 'Nothing to disable: a bare process has no probes (synup itself waits for the first boot).',
+    probesOn: 'Nothing to put back: a bare process has no probes.',
+    stop: (deadline) => `SIGTERM to the process group synup started or adopted (or its pid), SIGKILL after ${deadline ?? 'the deadline'}`,
     start: (version) => `run the configured command with {version} = ${version}`,
   };
 

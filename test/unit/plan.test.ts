@@ -48,7 +48,8 @@ describe('buildPlan and the renderers', () => {
 
   it('names the cell dir and the configured adapter, deadlines and limits in the step descriptions', () => {
     const work = tempDir();
-    writeFileSync(path.join(work, 'synup.yaml'), 'backup: {maxAge: 12h}\nservice: {adapter: kubernetes, stopTimeout: 45s, kubernetes: {name: cortex}}\nhealth: {port: 4555, startTimeout: 10m}\n');
+    // cell.dir set: Kubernetes with its data on a dir synup sees (data: local), so the host's defrag applies.
+    writeFileSync(path.join(work, 'synup.yaml'), 'cell: {dir: /data/cortex00}\nbackup: {maxAge: 12h}\nservice: {adapter: kubernetes, stopTimeout: 45s, kubernetes: {name: cortex}}\nhealth: {port: 4555, startTimeout: 10m}\n');
     const { config } = loadConfig({ cwd: work, env: {} });
     const plan = buildPlan({ changelog, from: '2.2.0', to: '2.5.0', dir: '/data/cortex00', config });
     const step = (name: string) => documentOf(plan).steps.find((s) => s.name === name)!.description;
@@ -56,9 +57,9 @@ describe('buildPlan and the renderers', () => {
     expect(plan.settings).toMatchObject({ adapter: 'kubernetes', backupMaxAgeMs: 12 * 3_600_000, activeUrl: 'https://127.0.0.1:4555/api/v1/active' });
     expect(step('preflight')).toContain('Lock the cell /data/cortex00');
     expect(step('backup-gate')).toContain('newer than 12h');
-    expect(step('probes-off')).toMatch(/\(required: migrations make the first boot slow.*\): the container's startupProbe and livenessProbe are removed\.$/);
-    expect(step('stop')).toContain('45s deadline');
-    expect(step('start')).toContain('image tag to v2.5.0');
+    expect(step('probes-off')).toMatch(/startupProbe and livenessProbe in the journal; they are never removed \(migrations make the first boot slow\)/);
+    expect(step('stop')).toContain('0 replicas and wait until no pod of it is left (45s, then the pods are force-deleted)');
+    expect(step('start')).toContain('image tag v2.5.0');
     expect(step('wait-migrations')).toMatch(/https:\/\/127\.0\.0\.1:4555\/api\/v1\/active.*10m fails and rolls back/);
   });
 
