@@ -48,6 +48,9 @@ export interface CopiedEnv {
   path: string;
   bytesBefore: number;
   bytesAfter: number;
+  /** Really on disk (st_blocks) before and after: a sparse data.mdb's size is its map size, not its use. */
+  diskBytesBefore?: number;
+  diskBytesAfter?: number;
   durationMs: number;
   /** Digest of exactly the snapshot that was copied (builtin engine with `digest`). */
   snapshot?: EnvWalk;
@@ -223,7 +226,11 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
       consistency: o.mode === 'cold' || snapshotEngine ? 'snapshot' : 'per-env',
       src: o.src,
       dst: o.dst,
-      envs: copied.envs,
+      envs: copied.envs.map((e) => ({
+        ...e,
+        diskBytesBefore: tree.envs.find((t) => t.rel === e.path)?.allocatedBytes ?? e.bytesBefore,
+        diskBytesAfter: written.envs.find((w) => w.rel === e.path)?.allocatedBytes ?? e.bytesAfter,
+      })),
       files: copied.files,
       symlinks: copied.symlinks,
       dirs: copied.dirs,

@@ -79,7 +79,7 @@ describe('synup backup', () => {
     const [made] = readdirSync(path.join(dir, 'bk'));
     expect(made).toMatch(/^cortex-prod_\d{14}$/);
     expect(run.stderr).toMatch(/envs compacted with lmdb-js \(live, each env consistent on its own\)/);
-    expect(run.stderr).toMatch(/MiB → .*MiB in/);
+    expect(run.stderr).toMatch(/ files: [\d.]+ [KM]iB → [\d.]+ [KM]iB on disk/);
     expect(run.stderr).toMatch(/^verified: 3 envs, \d+ sub-dbs/m);
   });
 

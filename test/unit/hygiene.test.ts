@@ -351,3 +351,28 @@ describe('item 15: no terminal control from outside text reaches the screen; dup
     expect(logs.stdout).toMatch(/^line one\n�+cleared�$/);
   });
 });
+
+describe('item 10: true sizes and states', () => {
+  it('backup sums what sparse files really take on disk, not their apparent size', async () => {
+    const { createSimCell } = await import('../sim/index.js');
+    const work = tempDir();
+    const cell = path.join(work, 'cell');
+    await createSimCell(cell, { version: '2.180.0', seed: 21 });
+    const layers = readdirSync(path.join(cell, 'layers'));
+    const data = path.join(cell, 'layers', layers[0]!, 'layer_v2.lmdb', 'data.mdb');
+    await execa('truncate', ['-s', '64M', data]); // a map-sized data.mdb: a hole, as Synapse's are
+    const allocated = statSync(data).blocks * 512;
+    expect(allocated).toBeLessThan(2 ** 20);
+    const text = await synup(['backup', cell, path.join(work, 'bk')], { cwd: work });
+    expect(text.exitCode, text.stderr).toBe(0);
+    expect(text.stderr).not.toMatch(/64\.\d MiB → [\d.]+ KiB (on disk|in )/);
+    expect(text.stderr).toMatch(/layer_v2\.lmdb: [\d.]+ KiB → [\d.]+ KiB on disk \(file size 64\.0 MiB, sparse\) in /);
+    expect(text.stderr).toMatch(/4 files: [\d.]+ KiB → [\d.]+ KiB on disk \(file sizes 64\.\d MiB → [\d.]+ KiB\) in /);
+    const json = JSON.parse((await synup(['backup', cell, path.join(work, 'bk2'), '--json'], { cwd: work })).stdout);
+    expect(json.diskBytesBefore).toBeLessThan(2 ** 20);
+    expect(json.bytesBefore).toBeGreaterThan(64 * 2 ** 20);
+    const layer = json.envs.find((e: { path: string }) => e.path.endsWith('layer_v2.lmdb'));
+    expect(layer.diskBytesBefore).toBe(allocated);
+    expect(layer.bytesBefore).toBe(64 * 2 ** 20);
+  });
+});
