@@ -353,6 +353,24 @@ describe('item 15: no terminal control from outside text reaches the screen; dup
 });
 
 describe('item 10: true sizes and states', () => {
+  /** A bin dir holding fake `timedatectl`/`chronyc` scripts (`null`: absent); doctor runs with PATH set to it alone. */
+  async function doctorNtp(tools: { timedatectl?: string; chronyc?: string }) {
+    const bin = tempDir('synup-bin-');
+    for (const [name, script] of Object.entries(tools)) writeFileSync(path.join(bin, name), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    const { exitCode, stdout, stderr } = await synup(['doctor', '--json'], { cwd: tempDir(), env: { PATH: bin } });
+    expect([0, 1], stderr).toContain(exitCode);
+    return (JSON.parse(stdout).checks as { name: string; level: string; current: string }[]).find((c) => c.name === 'ntp');
+  }
+
+  it('doctor asks timedatectl, then chronyc, whether the clock is NTP-synchronised, else says unknown', async () => {
+    expect(await doctorNtp({ timedatectl: 'echo no' })).toMatchObject({ level: 'warn', current: 'not synchronised (timedatectl: NTPSynchronized=no)' });
+    expect(await doctorNtp({ timedatectl: 'echo yes' })).toMatchObject({ level: 'ok', current: 'synchronised (timedatectl)' });
+    const chrony = 'printf "Reference ID    : C0A80001 (gw)\\nLeap status     : Normal\\n"';
+    expect(await doctorNtp({ timedatectl: 'echo "System has not been booted with systemd as init system (PID 1)." >&2; exit 1', chronyc: chrony })).toMatchObject({ level: 'ok', current: 'synchronised (chronyc: Leap status Normal)' });
+    expect(await doctorNtp({ chronyc: 'printf "Leap status     : Not synchronised\\n"' })).toMatchObject({ level: 'warn', current: 'not synchronised (chronyc: Leap status Not synchronised)' });
+    expect(await doctorNtp({})).toMatchObject({ level: 'info', current: 'unknown: neither timedatectl nor chronyc answered' });
+  });
+
   it('backup sums what sparse files really take on disk, not their apparent size', async () => {
     const { createSimCell } = await import('../sim/index.js');
     const work = tempDir();
