@@ -76,9 +76,10 @@ export async function runAdopt(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const adopt = adapter.adopt.bind(adapter);
-  const status = await withCellLock(session, { runId: `adopt-${Date.now()}`, command: 'adopt' }, async () => {
+  const { status, already } = await withCellLock(session, { runId: `adopt-${Date.now()}`, command: 'adopt' }, async () => {
     const before = await adapter.status();
     if (!before.running) throw new SynupError('failed', `${session.cellName} is not running: nothing holds ${session.cellDir}/cell.guid`, { hint: 'start it with `synup start`' });
+    if (before.managed) return { status: before, already: true };
     await adopt(async () => {
       const health = await session.health.check();
       if (!health.active) {
@@ -87,8 +88,14 @@ export async function runAdopt(ctx: CommandContext): Promise<number> {
         });
       }
     });
-    return adapter.status();
+    return { status: await adapter.status(), already: false };
   });
+  if (already) {
+    // Started by synup, or adopted before: nothing changes, and nothing is said to have.
+    if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'adopt', adopted: false, alreadyManaged: true, pid: status.pid ?? null, detail: status.detail ?? null });
+    else say(ctx.out, `nothing to adopt: synup already manages ${session.cellName} (${status.detail})`);
+    return 0;
+  }
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'adopt', adopted: true, pid: status.pid ?? null, detail: status.detail ?? null });
   else say(ctx.out, `${session.cellName} adopted: ${status.detail}`);
   return 0;

@@ -27,6 +27,8 @@ export interface ServiceStatus {
   configuredVersion?: string | null;
   pid?: number;
   detail?: string;
+  /** Running and already synup's to manage (it started or adopted this instance): `synup adopt` has nothing to do. */
+  managed?: boolean;
   /** Processes the service left behind although it is not running (a SIGKILLed Cortex's drive workers); stop() ends them. */
   leftoverPids?: number[];
 }

@@ -139,7 +139,7 @@ export class ProcessAdapter implements ServiceAdapter {
     if (record && isLive(record)) {
       const log = record.logFile ? `log ${record.logFile}` : 'its log is not a file synup can read';
       const how = record.adopted ? `adopted at ${record.adopted.at} (started by something else: ${record.adopted.argv.join(' ')})` : `started ${record.version} at ${record.startedAt}`;
-      return { running: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
+      return { running: true, managed: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
     }
     const holders = await serviceHolders(this.ctx.cellDir);
     if (holders.length > 0) {
