@@ -394,3 +394,40 @@ describe('item 10: true sizes and states', () => {
     expect(layer.bytesBefore).toBe(64 * 2 ** 20);
   });
 });
+
+describe('item 10: inspect and restore --replace through a symlink to a dir act on the dir it names', () => {
+  it('inspect <link> reads the linked cell; restore <backup> <link> --replace restores into the linked dir, the link kept', async () => {
+    const { createSimCell } = await import('../sim/index.js');
+    const work = tempDir();
+    const cell = path.join(work, 'cell');
+    await createSimCell(cell, { version: '2.180.0', seed: 22 });
+    const link = path.join(work, 'cortex00');
+    symlinkSync(cell, link);
+    const inspect = await synup(['inspect', link, '--json'], { cwd: work });
+    expect(inspect.exitCode, inspect.stderr).toBe(0);
+    expect(JSON.parse(inspect.stdout).envs.length).toBeGreaterThan(0);
+
+    const backup = path.join(work, 'bk');
+    expect((await synup(['backup', cell, backup], { cwd: work })).exitCode).toBe(0);
+    writeFileSync(path.join(cell, 'marker'), 'the old data\n');
+    const restore = await synup(['restore', backup, link, '--replace', '--json'], { cwd: work });
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    const result = JSON.parse(restore.stdout);
+    expect(result.targetDir).toBe(cell);
+    expect(result.movedAside).toMatch(new RegExp(`^${cell}\\.synup-replaced-`));
+    expect(kindOf(link)).toBe('symlink');
+    expect(readlinkSync(link)).toBe(cell);
+    expect(existsSync(path.join(cell, 'marker'))).toBe(false);
+    expect(readFileSync(path.join(result.movedAside, 'marker'), 'utf8')).toBe('the old data\n');
+  });
+
+  it('restore onto a dangling symlink is refused, exit 2, the link untouched', async () => {
+    const work = tempDir();
+    const link = path.join(work, 'cortex00');
+    symlinkSync(path.join(work, 'gone'), link);
+    const { exitCode, stderr } = await synup(['restore', path.join(work, 'no-backup'), link, '--replace'], { cwd: work });
+    expect(exitCode, stderr).toBe(2);
+    expect(stderr).toMatch(/restore target .*cortex00 is a symlink to .*gone, which does not exist/);
+    expect(kindOf(link)).toBe('symlink');
+  });
+});
