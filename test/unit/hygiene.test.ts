@@ -190,6 +190,24 @@ async function loopbackServer(handle: (req: IncomingMessage, res: ServerResponse
   return { base: `http://127.0.0.1:${port}`, port, paths };
 }
 
+describe('item 13: a failing copy tool is reported by the end of its stderr, not all of it', () => {
+  it('mdb_copy printing 2000 lines then failing: one error line with its last three lines', async () => {
+    const { createSimCell } = await import('../sim/index.js');
+    const work = tempDir();
+    const cell = path.join(work, 'cell');
+    await createSimCell(cell, { version: '2.180.0', seed: 23 });
+    const bin = path.join(work, 'bin');
+    mkdirSync(bin);
+    const script = '#!/bin/sh\ni=0; while [ $i -lt 2000 ]; do echo "noise $i" >&2; i=$((i+1)); done\necho "mdb_copy: MDB_INVALID: File is not an LMDB file" >&2\nexit 1\n';
+    for (const tool of ['mdb_copy', 'mdb_stat']) writeFileSync(path.join(bin, tool), script, { mode: 0o755 });
+    const { exitCode, stderr } = await synup(['backup', cell, path.join(work, 'bk'), '--engine', 'mdb_copy'], { cwd: work, env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(exitCode, stderr).toBe(1);
+    expect(stderr).toMatch(/^synup: mdb_copy -c \S+ failed: noise 1998 \/ noise 1999 \/ mdb_copy: MDB_INVALID: File is not an LMDB file$/m);
+    expect(stderr).not.toContain('noise 1997');
+    expect(existsSync(path.join(work, 'bk'))).toBe(false);
+  });
+});
+
 describe('item 14: changelog update checks every redirect hop, reports what it fetched, keeps the URL on body errors', () => {
   const update = (base: string, state: string, json = false) => synup(['changelog', 'update', '--to', NEXT, '--base-url', base, ...(json ? ['--json'] : [])], { env: { XDG_STATE_HOME: state }, timeout: 20_000 });
   const written = (state: string) => (existsSync(path.join(state, 'synup', 'changelogs')) ? readdirSync(path.join(state, 'synup', 'changelogs')) : []);
