@@ -84,6 +84,8 @@ export interface TailOptions {
 
 export interface ServiceAdapter {
   readonly name: AdapterName;
+  /** What plans and dry runs say it does (its class's static `plan`). */
+  readonly plan: AdapterPlanText;
   status(): Promise<ServiceStatus>;
   /** Switch to `version` (image tag / venv / unit environment) and start it. Returns once the tool says started. */
   start(version: string): Promise<void>;

@@ -88,6 +88,7 @@ export class ComposeAdapter implements ServiceAdapter {
     stop: (deadline) => `docker compose stop of the service${deadline ? ` (-t ${deadline})` : ''}`,
     start: (version) => `point the compose service at the image tag v${version} and bring it up`,
   };
+  readonly plan = ComposeAdapter.plan;
   private lastStart: Date | undefined;
 
   constructor(

@@ -102,6 +102,7 @@ export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
     stop: (deadline) => `Scale the workload to 0 replicas and wait until no pod of it is left${deadline ? ` (${deadline}, then the pods are force-deleted)` : ''}`,
     start: (version) => `one JSON patch of the pod template while at 0 replicas (image tag v${version}, the startupProbe budget if recorded), then scale the workload back up`,
   };
+  readonly plan = KubernetesAdapter.plan;
   readonly volume: KubernetesVolume;
   readonly remoteData?: KubernetesVolume;
   private readonly kube: Kubectl;

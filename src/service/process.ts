@@ -110,6 +110,7 @@ export class ProcessAdapter implements ServiceAdapter {
     stop: (deadline) => `SIGTERM to the process group synup started or adopted (or its pid), SIGKILL after ${deadline ?? 'the deadline'}`,
     start: (version) => `run the configured command with {version} = ${version}`,
   };
+  readonly plan = ProcessAdapter.plan;
 
   /** How each instance this adapter object started ended ("exited with status 1", "was killed by SIGKILL"). */
   private readonly exits = new Map<number, string>();

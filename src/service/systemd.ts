@@ -63,6 +63,7 @@ export class SystemdAdapter implements ServiceAdapter {
     stop: (deadline) => `systemctl stop of the unit${deadline ? `, killed after ${deadline}` : ''}`,
     start: (version) => `set the unit's version variable to ${version} and start the unit`,
   };
+  readonly plan = SystemdAdapter.plan;
   private lastStart: Date | undefined;
 
   constructor(

@@ -32,10 +32,8 @@ export const probesOff: Step = {
   },
   undo: restore,
   dryRun(ctx) {
-    const argv = ctx.adapter.describe('disable-probes').map((a) => `Would run: ${a.join(' ')}`);
-    if (ctx.adapter.name === 'process') return ['Nothing to do: a bare process has no probes'];
-    if (ctx.adapter.name === 'kubernetes') return [...argv, "Would save the container's startupProbe and livenessProbe in the journal; they are never removed (the start patch widens the startupProbe to the budget)"];
-    return [...argv, 'Would save the original probe spec in the journal'];
+    // The adapter's own words (a bare process has none to disable; Kubernetes never removes them).
+    return [...ctx.adapter.describe('disable-probes').map((a) => `Would run: ${a.join(' ')}`), `Would: ${ctx.adapter.plan.probesOff(ctx.plan.probesMustBeDisabled)}`];
   },
 };
 
@@ -45,8 +43,6 @@ export const probesOn: Step = {
   describe: (_p, adapter) => adapter?.probesOn ?? 'Put the saved probe spec back exactly.',
   run: restore,
   dryRun(ctx) {
-    if (ctx.adapter.name === 'process') return ['Nothing to do: a bare process has no probes'];
-    const argv = ctx.adapter.describe('restore-probes').map((a) => `Would run: ${a.join(' ')}`);
-    return ctx.adapter.name === 'kubernetes' ? [...argv, 'Would leave the widened startupProbe as it is (removing it would roll the pod again)'] : argv;
+    return [...ctx.adapter.describe('restore-probes').map((a) => `Would run: ${a.join(' ')}`), `Would: ${ctx.adapter.plan.probesOn}`];
   },
 };
