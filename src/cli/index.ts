@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, usageError } from '../errors.js';
-import { createContext, type CommandContext } from './context.js';
+import { createContext, type CommandContext } from '../config/context.js';
 import { createOutput, emitJson, reportError, type OutputOptions } from '../ui/output.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { SYNUP_VERSION } from '../version.js';
