@@ -25,7 +25,8 @@ export default defineConfig({
     // Tiers, one folder each: unit, contract (test/fakes), simulated (test/sim cells), real (the real Cortex of
     // ../shared/synapse-lab), package (npm installs of the release tarball). package.json runs them by folder.
     include: ['test/{unit,contract,simulated,real,package}/**/*.test.ts'],
-    setupFiles: ['test/support/setup-lmdb.ts'],
+    setupFiles: ['test/support/setup-lmdb.ts', 'test/support/file-times.ts'],
+    reporters: ['default', './test/support/times-reporter.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     // A beforeAll that seeds a sim cell and backs it up can take a minute on a loaded 2-core machine.
