@@ -1,7 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inspectSimCell } from '../sim/index.js';
+import { slowdown, waitFor } from '../support/budget.js';
+import { tempDir } from '../support/helpers.js';
 import { mirrorOf, simWrite, startDeployment, startWriter, untilSameNexus, untilStderr, type DeployHarness } from '../support/deploy-harness.js';
 
 let harness: DeployHarness | undefined;
@@ -299,8 +301,6 @@ describe('synup deploy upgrade: a leader and two mirrors, a client writing the w
 });
 
 describe('synup deploy upgrade: SIGINT/SIGTERM between and during phases', () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
   it('SIGINT during a catch-up: nothing changes, the phase is journaled interrupted, exit 130; resume goes on once the mirror is fixed', async () => {
     harness = await startDeployment({ version: '2.180.0' });
     const [leader, mirror] = [harness.services.cortex00!, harness.services.cortex01!];
@@ -310,7 +310,6 @@ describe('synup deploy upgrade: SIGINT/SIGTERM between and during phases', () =>
     expect(await simWrite(leader.dir, leader.port, 'one')).toBe(200);
     const run = harness.spawn(['deploy', 'upgrade', '--to', '2.181.0', '-y', '--backup']);
     await untilStderr(run, /^\[deploy\/catch-up:cortex01\] Wait until/);
-    await sleep(1000);
     run.kill('SIGINT');
     const r = await run;
     expect(r.exitCode, r.stderr).toBe(130);
@@ -358,23 +357,25 @@ describe('synup deploy upgrade: SIGINT/SIGTERM between and during phases', () =>
   }, 240_000);
 
   it.each(['graceful', 'failure'] as const)('SIGTERM during the promote command (%s): synup waits for it (a second signal only says so), journals the phase interrupted, exit 143; resume does not promote twice', async (promotion) => {
-    harness = await startDeployment({ version: '2.180.0', promoteHoldMs: 3000, promotion });
+    const mark = path.join(tempDir(), 'promote.mark');
+    // The command holds long enough for both signals to reach synup while it runs, however busy the machine.
+    harness = await startDeployment({ version: '2.180.0', promoteHoldMs: Math.round(3000 * slowdown), promoteMark: mark, promotion });
     const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '-y', '--backup']);
-    await untilStderr(run, /^\[deploy\/promote:cortex01\] Warm cortex01.s Storm .*Promote/);
-    await sleep(800);
+    await waitFor(() => existsSync(mark), 'the promote command starts', { timeoutMs: 120_000, intervalMs: 20 });
     const signalled = Date.now();
     run.kill('SIGTERM');
-    await sleep(300);
+    await untilStderr(run, /^synup: received SIGTERM: finishing the current action/);
     run.kill('SIGINT');
     const r = await run;
-    const waitedMs = Date.now() - signalled;
     expect(r.exitCode, r.stderr).toBe(143);
     expect(r.stderr).toMatch(/^synup: SIGINT again: still stopping the deployment/m);
     expect(r.stderr).toMatch(/^Deployment lab stopped on SIGTERM at promote:cortex01: interrupted by SIGTERM: cortex01 was promoted and leads, cortex00 follows it and is stopped until its upgrade; waiting for the new leader's migrations was cut short\.$/m);
     expect(r.stderr).toMatch(/^`synup deploy resume` will run: promote:cortex01, upgrade-old-leader:cortex00, catch-up:cortex00\.$/m);
     expect(r.stderr).toMatch(/^  cortex01 +2\.182\.0 +leader$/m);
-    // The promote command ran to its end (held 3 s from its start, ~0.8 s before the signal).
-    expect(waitedMs).toBeGreaterThan(1500);
+    // The promote command ran to its end, after the signals, and succeeded: synup waited for it.
+    const [, endedAt, code] = readFileSync(mark, 'utf8').match(/^end (\d+) (\d+)$/m) ?? [];
+    expect(Number(endedAt)).toBeGreaterThan(signalled);
+    expect(code).toBe('0');
     expect(await harness.active('cortex01')).toBe(true);
     await expect(harness.active('cortex00')).rejects.toThrow(/ECONNREFUSED/);
     expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);

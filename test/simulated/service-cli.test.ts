@@ -12,6 +12,7 @@ import { writeSimServiceConfig } from '../support/upgrade-harness.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { fileDigests } from '../sim/testing.js';
 import { synup, synupBin, tempDir } from '../support/helpers.js';
+import { waitFor } from '../support/budget.js';
 
 const byHand: ChildProcess[] = [];
 afterEach(async () => {
@@ -44,8 +45,7 @@ async function startByHand(t: { work: string; cellDir: string; port: number }, v
   const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', version, '--port', String(t.port), ...faultArgs], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   byHand.push(child);
-  for (let i = 0; i < 200 && !until.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(readFileSync(log, 'utf8')).toMatch(until);
+  await waitFor(() => until.test(readFileSync(log, 'utf8')), `the sim started by hand logs ${until}`, { timeoutMs: 20_000, intervalMs: 100 });
   return { child, log };
 }
 
@@ -124,7 +124,7 @@ describe('a cell started outside synup', () => {
     const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', '2.180.0', '--port', String(t.port)], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     try {
-      for (let i = 0; i < 200 && !/https listening/.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor(() => /https listening/.test(readFileSync(log, 'utf8')), 'the sim in our group listens', { timeoutMs: 20_000, intervalMs: 100 });
       const stopped = await t.run(['stop', '--json']);
       expect(stopped.stderr).toBe('');
       expect(json(stopped.stdout)).toMatchObject({ wasRunning: true, forced: false });
@@ -151,7 +151,7 @@ describe('a cell started outside synup', () => {
     const t = await setup();
     const holder = spawn('flock', ['--exclusive', path.join(t.cellDir, 'cell.guid'), 'sleep', '30'], { detached: true, stdio: 'ignore' });
     byHand.push(holder);
-    for (let i = 0; i < 50 && (await findHolders(t.cellDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await findHolders(t.cellDir)).length > 0, 'flock holds cell.guid', { intervalMs: 100 });
     const result = await t.run(['adopt']);
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toMatch(/command line does not name .*cortex00/);
@@ -213,7 +213,7 @@ describe('a running cell without its lock on cell.guid (as a real Cortex after a
     const t = await setup();
     const reader = spawn(process.execPath, [path.join(path.dirname(SIM_CELL_JS), 'worker.js'), t.cellDir], { detached: true, stdio: 'ignore' });
     byHand.push(reader);
-    for (let i = 0; i < 100 && (await findHolders(t.cellDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await findHolders(t.cellDir)).length > 0, 'the reader holds a slot', { intervalMs: 100 });
     expect((await findHolders(t.cellDir)).map((h) => [h.pid, h.kind])).toEqual([[reader.pid, 'reader']]);
 
     expect(json((await t.run(['status', '--json'])).stdout)).toMatchObject({ running: false, pid: null });
@@ -251,7 +251,7 @@ describe('start, restart, stop, logs', () => {
     expect(logs.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ line: lastLine }]);
 
     // logs -n 1 -f: the last line, then what comes next (the shutdown), until interrupted
-    const following = execa(process.execPath, [synupBin, 'logs', '-n', '1', '-f'], { cwd: t.work, env: { NO_COLOR: '1' }, reject: false });
+    const following = execa(process.execPath, [synupBin, 'logs', '-n', '1', '-f'], { cwd: t.work, env: { NO_COLOR: '1' }, reject: false, forceKillAfterDelay: false });
     let seen = '';
     const saw = (re: RegExp) => new Promise<void>((resolve) => {
       const check = () => re.test(seen) && resolve();

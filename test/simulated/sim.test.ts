@@ -11,6 +11,7 @@ import { tempDir } from '../support/helpers.js';
 import { createSimCell, inspectSimCell, SIM_CELL_JS, simRequest, startSim } from '../sim/index.js';
 import { migratingReleases } from '../sim/migrations.js';
 import { fileDigests, logMessages, useSims } from '../sim/testing.js';
+import { slowdown } from '../support/budget.js';
 
 const { start } = useSims();
 
@@ -197,7 +198,8 @@ describe('as unkind as the real Cortex', () => {
     const begin = stampOf(lines.find((l) => l.includes('beginning model migration'))!);
     const listening = stampOf(lines.find((l) => l.includes('https listening'))!);
     expect(listening - begin).toBeGreaterThanOrEqual(60);
-    expect(listening - begin).toBeLessThan(150);
+    // 60–100 ms by the sim's timer, plus the listen: 50 ms on an idle machine, longer on a busy one.
+    expect(listening - begin).toBeLessThan(100 + 50 * slowdown);
     expect(logMessages(sim.log())).toEqual(expect.arrayContaining(DMON_TRACEBACK));
     expect((await sim.stop()).code).toBe(0);
   });

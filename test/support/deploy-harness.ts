@@ -39,10 +39,10 @@ export interface DeployHarness {
  * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and its
  * mirrors cortex01… (`mirrors`, default 1), made from a copy of cortex00 with `mirror:` set to cortex00's URL — or,
  * with `aha`, to the leader's alias `aha://cortex/` (test/sim/replica.js's AHA in miniature). Each has its own
- * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long;
+ * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long; `promoteMark`: its --mark file;
  * `jsonstor`: also jsonstor00, standalone, a second lane in axon00's tier; `migrationMsOf`: per service --migration-ms.
  */
-export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number; jsonstor?: boolean; migrationMsOf?: Record<string, number> }): Promise<DeployHarness> {
+export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number; promoteMark?: string; jsonstor?: boolean; migrationMsOf?: Record<string, number> }): Promise<DeployHarness> {
   const work = tempDir('synup-deploy-e2e-');
   const mirrors = Array.from({ length: options.mirrors ?? 1 }, (_, i) => `cortex${String(i + 1).padStart(2, '0')}`);
   const standalone = ['axon00', ...(options.jsonstor ? ['jsonstor00'] : [])];
@@ -93,7 +93,7 @@ export async function startDeployment(options: { version: string; seed?: number;
       state: { dir: './state' },
       mirror: {
         nexusIndex: [process.execPath, path.join(SIM, 'nexus-index.js'), '{dir}', '{port}'],
-        promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}', ...(options.promotion === 'failure' ? ['--failure'] : []), ...(options.promoteHoldMs ? ['--hold-ms', String(options.promoteHoldMs)] : [])],
+        promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}', ...(options.promotion === 'failure' ? ['--failure'] : []), ...(options.promoteHoldMs ? ['--hold-ms', String(options.promoteHoldMs)] : []), ...(options.promoteMark ? ['--mark', options.promoteMark] : [])],
         promotion: options.promotion ?? 'graceful',
         catchUpTimeout: '30s',
       },
@@ -110,7 +110,8 @@ export async function startDeployment(options: { version: string; seed?: number;
     file,
     services,
     run: (args, env = {}) => synup(args, { cwd: work, env: { CI: 'true', ...env }, timeout: 240_000 }),
-    spawn: (args) => execa(process.execPath, [synupBin, ...args], { cwd: work, env: { CI: 'true', NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 240_000 }),
+    // No forced SIGKILL 5 s after a test's signal (execa's default): synup may rightly take longer to finish an action.
+    spawn: (args) => execa(process.execPath, [synupBin, ...args], { cwd: work, env: { CI: 'true', NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 240_000, forceKillAfterDelay: false }),
     version: async (name) => (await readCellInfo(services[name]!.dir)).cellVersion,
     active: async (name) => (await simRequest({ dir: services[name]!.dir, port: services[name]!.port, path: '/api/v1/active' })).json.result.active === true,
     setProcessEnv: (name, env) => writeConfig(services[name]!, env),
