@@ -2,12 +2,13 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileS
 import https from 'node:https';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { afterEach, expect } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { createAdapter } from '../../src/service/index.js';
 import type { ServiceAdapter } from '../../src/service/adapter.js';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
-import { createSimCell, freePort, simRequest, SIM_CELL_JS } from '../sim/index.js';
+import { createSimCell, freePort, inspectSimCell, simRequest, SIM_CELL_JS } from '../sim/index.js';
 import { repoRoot, synup, synupBin, tempDir } from './helpers.js';
 
 const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
@@ -34,6 +35,12 @@ export interface DeployHarness {
   setProcessEnv(name: string, env: Record<string, string>): void;
   stop(): Promise<void>;
 }
+
+const started: DeployHarness[] = [];
+// Every deployment a test started is stopped after it (before helpers.ts removes its temp dirs: hooks run in reverse).
+afterEach(async () => {
+  for (const harness of started.splice(0)) await harness.stop();
+});
 
 /**
  * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and its
@@ -105,7 +112,7 @@ export async function startDeployment(options: { version: string; seed?: number;
       ],
     }),
   );
-  return {
+  const harness: DeployHarness = {
     work,
     file,
     services,
@@ -119,6 +126,17 @@ export async function startDeployment(options: { version: string; seed?: number;
       for (const s of Object.values(services)) if (existsSync(s.dir)) await s.adapter.stop({ timeoutMs: 5000 }).catch(() => undefined);
     },
   };
+  started.push(harness);
+  return harness;
+}
+
+/** Every acknowledged write is on each of `cells` once their nexus indexes meet. */
+export async function expectEveryAckedWriteOn(harness: DeployHarness, cells: string[], acked: string[]): Promise<void> {
+  await untilSameNexus(cells.map((name) => harness.services[name]!));
+  for (const name of cells) {
+    const have = new Set((await inspectSimCell(harness.services[name]!.dir, { names: true })).names);
+    expect(acked.filter((w) => !have.has(w)), `acknowledged writes missing on ${name}`).toEqual([]);
+  }
 }
 
 /** The `mirror:` a sim cell follows now (cell.mods.yaml, written by promotions, over cell.yaml). */
