@@ -19,7 +19,7 @@ let cells: string;
 beforeAll(async () => {
   cells = mkdtempSync(path.join(os.tmpdir(), 'synup-deploy-aha-cells-'));
   for (const name of ['aha00', 'axon00', 'cortex00']) await createSimCell(path.join(cells, name), { version: '2.180.0', seed: 20 });
-}, 120_000);
+});
 afterAll(() => rmSync(cells, { recursive: true, force: true }));
 
 /** One entry of AHA's registry as getAhaSvcs() yields it (lib/aha.py addAhaSvc, lib/cell.py getAhaInfo). */

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { execa, type Result } from 'execa';
 import { afterEach } from 'vitest';
+import { budget } from './budget.js';
 import { classifyLogLine, newMigrationState, observe, type LogEvent, type MigrationState } from '../../src/health/logwatch.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -76,7 +77,7 @@ export function synup(args: string[], options: RunOptions = {}): Promise<Result<
     env: { NO_COLOR: '1', ...options.env },
     reject: false,
     stdin: 'ignore',
-    timeout: options.timeout ?? 60_000,
+    timeout: options.timeout ?? budget(60_000),
   }) as Promise<Result<{ reject: false }>>;
 }
 

@@ -14,7 +14,7 @@ let cells: string;
 beforeAll(async () => {
   cells = mkdtempSync(path.join(os.tmpdir(), 'synup-deploy-cells-'));
   for (const name of ['aha00', 'axon00', 'cortex00']) await createSimCell(path.join(cells, name), { version: '2.180.0', seed: 30 });
-}, 120_000);
+});
 afterAll(() => rmSync(cells, { recursive: true, force: true }));
 
 interface Layout {
