@@ -7,7 +7,7 @@ import type { ServiceAdapter } from '../../src/service/adapter.js';
 import { digestCell } from '../../src/backup/digest.js';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
-import { repoRoot, synup, tempDir } from './helpers.js';
+import { repoRoot, synup, synupInProcess, tempDir } from './helpers.js';
 
 export const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 
@@ -96,7 +96,7 @@ export async function startHarness(options: {
   };
   started.push(harness);
   if (options.backup ?? true) {
-    const made = await harness.run(['backup', cellDir]);
+    const made = await synupInProcess(['backup', cellDir], { cwd: work, env: { CI: 'true' } });
     if (made.exitCode !== 0) throw new Error(`backup failed: ${made.stderr}`);
   }
   return harness;
