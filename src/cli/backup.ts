@@ -4,7 +4,7 @@ import { createBackup } from '../backup/create.js';
 import { progressPrinter } from '../backup/progress.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { trapInterrupts } from '../interrupt.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, say } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
 

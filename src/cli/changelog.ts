@@ -1,6 +1,6 @@
 import { newestRelease, updateChangelog } from '../changelog/index.js';
-import { changelogCacheDir } from './changelog-source.js';
-import type { CommandContext } from './context.js';
+import { changelogCacheDir } from '../changelog/source.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, say } from '../ui/output.js';
 
 interface ChangelogUpdateFlags {

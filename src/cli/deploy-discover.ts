@@ -2,7 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { usageError } from '../errors.js';
 import { describeRole, queryAha, withoutPassword, type AhaQuery, type AhaService } from '../deploy/aha.js';
 import { ahaQueryFor, loadDeployment, SERVICE_KINDS } from '../deploy/file.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, printable, say, table } from '../ui/output.js';
 
 interface DiscoverFlags {

@@ -4,7 +4,7 @@ import { usageError } from '../errors.js';
 import { ntpCheck, runHostChecks } from '../doctor/checks.js';
 import { estimateCompactedBytes } from '../runner/estimate.js';
 import { resolveCellDir } from '../config/cell-dir.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, paint, say, table } from '../ui/output.js';
 
 interface DoctorFlags {

@@ -5,7 +5,7 @@ import { resolveEngine } from '../backup/engines.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { inspectCell } from '../lmdb/inspect.js';
 import { resolveNamedDir } from '../safety/paths.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { columns, emitJson, paint, say, table } from '../ui/output.js';
 import { formatBytes } from '../units.js';
 

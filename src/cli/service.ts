@@ -2,7 +2,7 @@ import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { withCellLock } from '../runner/run.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, printable, say } from '../ui/output.js';
 import { formatDuration } from '../units.js';
 
