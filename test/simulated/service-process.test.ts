@@ -302,7 +302,6 @@ describe.skipIf(labSkipReason !== null)('process adapter: stop untilDataClosed (
     await serving();
     const cut = await sim.adapter.stop({ timeoutMs: 10_000, untilDataClosed: true });
     expect(cut).toMatchObject({ forced: false, cutShortAfterDataClosed: true });
-    expect(cut.durationMs).toBeLessThan(4000);
     expect((await sim.adapter.status()).running).toBe(false);
     expect(await findHolders(sim.cellDir)).toEqual([]);
     expect(readFileSync(sim.logFile, 'utf8')).not.toContain('exiting after the linger');
