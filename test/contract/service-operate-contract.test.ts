@@ -9,6 +9,7 @@ import { fakeWorld, type FakeWorld } from '../fakes/index.js';
 import { SIM_CHANGELOG } from '../support/upgrade-harness.js';
 import { createSimCell } from '../sim/index.js';
 import { synup, tempDir } from '../support/helpers.js';
+import { budgetSetting } from '../support/budget.js';
 
 const HEALTHY = JSON.stringify({ status: 'nominal', iden: 'cell:///vertex/storage/', components: [] }) + '\n';
 const FAILED = JSON.stringify({ status: 'failed', iden: 'cell:///vertex/storage/', components: [{ name: 'error', status: 'failed', mesg: 'Unable to connect to cell @ cell:///vertex/storage/.' }] }) + '\n';
@@ -30,7 +31,7 @@ async function setup(service: Record<string, unknown>, state: Record<string, unk
   const world = fakeWorld(work, state);
   writeFileSync(
     path.join(work, 'synup.yaml'),
-    stringify({ cell: { name: 'cortex00', dir: './cortex00' }, changelog: SIM_CHANGELOG, state: { dir: './state' }, backup: { dir: './backups', maxAge: '1h' }, service: { stopTimeout: '10s', ...service }, health: { check: 'tool', startTimeout: '3s', tool: { timeout: '5s' } } }),
+    stringify({ cell: { name: 'cortex00', dir: './cortex00' }, changelog: SIM_CHANGELOG, state: { dir: './state' }, backup: { dir: './backups', maxAge: '1h' }, service: { stopTimeout: '10s', ...service }, health: { check: 'tool', startTimeout: budgetSetting(3), tool: { timeout: budgetSetting(5) } } }),
   );
   return {
     work,

@@ -12,7 +12,7 @@ import { writeSimServiceConfig } from '../support/upgrade-harness.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { fileDigests } from '../sim/testing.js';
 import { synup, synupBin, tempDir } from '../support/helpers.js';
-import { waitFor } from '../support/budget.js';
+import { budgetSetting, waitFor } from '../support/budget.js';
 
 const byHand: ChildProcess[] = [];
 afterEach(async () => {
@@ -31,7 +31,7 @@ async function setup(version = '2.180.0') {
   const cellDir = path.join(work, 'cortex00');
   const port = await freePort();
   await createSimCell(cellDir, { version, seed: 200 });
-  writeSimServiceConfig(work, { port, startTimeout: '20s' });
+  writeSimServiceConfig(work, { port, startTimeout: budgetSetting(20) });
   const run = (args: string[], env: Record<string, string> = {}) => synup(args, { cwd: work, env: { CI: 'true', ...env } });
   return { work, cellDir, port, run, stateDir: path.join(work, 'state') };
 }

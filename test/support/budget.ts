@@ -10,6 +10,9 @@ export const slowdown: number = Number(process.env.SYNUP_TEST_SLOWDOWN) || Math.
 /** `ms` as measured on an idle machine, stretched by the load now and twice that for headroom. */
 export const budget = (ms: number): number => Math.round(ms * slowdown * 2);
 
+/** A duration setting (`health.startTimeout: 15s`) of `seconds` on an idle machine, stretched like budget(). */
+export const budgetSetting = (seconds: number): string => `${Math.ceil(budget(seconds * 1000) / 1000)}s`;
+
 /**
  * Polls `probe` every `intervalMs` until it returns something truthy (returned), or throws `what` not happening
  * within budget(`timeoutMs`). A condition to wait on, never a fixed sleep.

@@ -10,6 +10,7 @@ import type { ServiceAdapter } from '../../src/service/adapter.js';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { createSimCell, freePort, inspectSimCell, simRequest, SIM_CELL_JS } from '../sim/index.js';
 import { repoRoot, synup, synupBin, tempDir } from './helpers.js';
+import { budgetSetting } from './budget.js';
 
 const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 const SIM = path.join(repoRoot, 'test', 'sim');
@@ -73,7 +74,7 @@ export async function startDeployment(options: { version: string; seed?: number;
         state: { dir: './state' },
         backup: { dir: `./backups/${s.name}`, maxAge: '1h' },
         service: { adapter: 'process', stopTimeout: '5s', process: { command: [process.execPath, path.join(SIM, 'cell.js'), '{dir}', '--version', '{version}', '--port', '{port}', '--migration-ms', String(options.migrationMsOf?.[s.name] ?? options.migrationMs ?? 600)], env } },
-        health: { port: s.port, startTimeout: '20s' },
+        health: { port: s.port, startTimeout: budgetSetting(20) },
       }),
     );
   for (const s of Object.values(services)) {

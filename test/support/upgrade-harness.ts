@@ -8,6 +8,7 @@ import { digestCell } from '../../src/backup/digest.js';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { repoRoot, synup, synupInProcess, tempDir } from './helpers.js';
+import { budgetSetting } from './budget.js';
 
 export const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 
@@ -42,7 +43,7 @@ export function writeSimServiceConfig(work: string, options: { port: number; pro
       '  adapter: process',
       '  stopTimeout: 5s',
       `  process: {command: [${(options.runAs ?? []).map((a) => JSON.stringify(a) + ', ').join('')}${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: ${JSON.stringify(options.processEnv ?? {})}}`,
-      `health: {port: ${options.port}, startTimeout: ${options.startTimeout ?? '15s'}}`,
+      `health: {port: ${options.port}, startTimeout: ${options.startTimeout ?? budgetSetting(15)}}`,
       options.extraYaml ?? '',
       '',
     ].join('\n'),
