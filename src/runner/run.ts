@@ -1,5 +1,6 @@
+import { ensurePrivateDir } from '../fsutil.js';
 import { trapInterrupts, type Interrupted } from '../interrupt.js';
-import { acquireLock } from '../safety/lock.js';
+import { acquireLock, acquireStateLock, cellLockFile } from '../safety/lock.js';
 import type { Output } from '../ui/output.js';
 import type { RunnerOptions, StepContext } from './context.js';
 import type { RunResult } from './execute.js';
@@ -13,7 +14,19 @@ import type { Reporter } from './ui.js';
  * while another synup run holds it; a stale lock of the same run id is taken over, any other only with `force`).
  */
 export async function withCellLock<T>(session: Pick<CellSession, 'stateDir' | 'cellDir'>, lock: { runId: string; command: string; force?: boolean }, body: () => Promise<T>): Promise<T> {
-  const held = acquireLock(session.stateDir, session.cellDir, { runId: lock.runId, command: lock.command }, lock.force ?? false);
+  // The state dir (journal, pid file, log) must be usable before anything is done to the cell.
+  ensurePrivateDir(session.stateDir);
+  const held = acquireLock(cellLockFile(session.cellDir), session.cellDir, { runId: lock.runId, command: lock.command, stateDir: session.stateDir }, lock.force ?? false);
+  try {
+    return await body();
+  } finally {
+    held.release();
+  }
+}
+
+/** The same for what is not a cell (a deployment file): the lock lives in the state dir. */
+export async function withStateLock<T>(stateDir: string, key: string, lock: { runId: string; command: string; force?: boolean }, body: () => Promise<T>): Promise<T> {
+  const held = acquireStateLock(stateDir, key, { runId: lock.runId, command: lock.command }, lock.force ?? false);
   try {
     return await body();
   } finally {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sealManifest, type Manifest } from '../../src/backup/manifest.js';
-import { acquireLock } from '../../src/safety/lock.js';
+import { acquireLock, cellLockFile } from '../../src/safety/lock.js';
 import { createSimCell, startSim } from '../sim/index.js';
 import { fileDigests, useSims } from '../sim/testing.js';
 import { synup, synupBin, tempDir } from '../support/helpers.js';
@@ -108,7 +108,7 @@ describe('issue 11: refusals before any downtime', () => {
 
     await harness.adapter.stop({ timeoutMs: 5000 });
     const before = fileDigests(harness.cellDir);
-    const lock = acquireLock(harness.stateDir, harness.cellDir, { runId: 'test-run', command: 'upgrade' });
+    const lock = acquireLock(cellLockFile(harness.cellDir), harness.cellDir, { runId: 'test-run', command: 'upgrade' });
     try {
       const locked = await harness.run(['restore', backup!, harness.cellDir, '--replace']);
       expect(locked.exitCode).toBe(3);
