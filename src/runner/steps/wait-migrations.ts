@@ -59,6 +59,10 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
     while (!(logReadPastActive() && boot.model !== 'running')) {
       ctx.signal?.throwIfAborted();
       if (boot.failure !== null) throw new SynupError('failed', `the new version refused the data: ${boot.failure}`);
+      // The instance synup started is gone: even when another process holds the cell and answers (a second instance,
+      // another config's service), this boot failed.
+      const exited = await ctx.adapter.startedInstanceProblem?.('exited');
+      if (exited) throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting: ${exited}`);
       const status = await ctx.adapter.status();
       if (!status.running) {
         throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${status.detail ? `: ${status.detail}` : ''}`);

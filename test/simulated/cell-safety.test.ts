@@ -1,0 +1,211 @@
+// Issue 21, the cell's own safety: one run per cell whatever config reaches it (item 3), a start that notices its
+// process exited (5), reasons that are said (11), no descriptor of synup's own files in the service (16). Through the
+// CLI on real sim cells served by the process adapter; each test failed on the code before its fix.
+import { readFileSync, readdirSync, readlinkSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHarness, writeSimServiceConfig, type Harness } from '../support/upgrade-harness.js';
+import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
+import { synupBin, tempDir } from '../support/helpers.js';
+import { isAlive } from '../../src/proc.js';
+
+let harness: Harness | undefined;
+const mounts: string[] = [];
+afterEach(async () => {
+  for (const mnt of mounts.splice(0)) await execa('umount', [mnt], { reject: false });
+  await harness?.stop();
+  harness = undefined;
+});
+
+const pidOf = (stateDir: string) => (JSON.parse(readFileSync(path.join(stateDir, 'cortex00.pid'), 'utf8')) as { pid: number }).pid;
+
+/** Where each descriptor of `pid` points (fd number → readlink). */
+function descriptors(pid: number): Map<number, string> {
+  const fds = new Map<number, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      fds.set(Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return fds;
+}
+
+/** A second synup.yaml for the same cell: its own state dir, the cell reached through `cellPath`. */
+function secondConfig(h: Harness, name: string, cellPath: string): string {
+  const dir = path.join(h.work, name);
+  mkdirSync(dir);
+  const own = readFileSync(path.join(h.work, 'synup.yaml'), 'utf8')
+    .replace('cell: {name: cortex00, dir: ./cortex00}', `cell: {name: cortex00, dir: ${JSON.stringify(cellPath)}}`)
+    .replace('backup: {dir: ./backups', `backup: {dir: ${JSON.stringify(h.backupsDir)}`);
+  writeFileSync(path.join(dir, 'synup.yaml'), own);
+  return dir;
+}
+
+const runIn = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+  execa(process.execPath, [synupBin, ...args], { cwd, env: { NO_COLOR: '1', CI: 'true', ...env }, reject: false, stdin: 'ignore', timeout: 90_000 });
+
+describe('item 3: one run per cell, whatever config, state dir, symlink or bind mount reaches it', () => {
+  it('a second config (own state dir, the cell through a symlink) is refused while the first upgrade runs; the first finishes', async () => {
+    harness = await startHarness({ version: '2.180.0' });
+    symlinkSync(harness.cellDir, path.join(harness.work, 'link00'));
+    const other = secondConfig(harness, 'b', path.join(harness.work, 'link00'));
+    // A long first boot (6 s of migrations) leaves time to try the second config during wait-migrations.
+    const first = runIn(harness.work, ['upgrade', '--to', '2.181.0', '-y'], { SYN_SIM_MIGRATION_MS: '6000' });
+    let seen = '';
+    await new Promise<void>((resolve, reject) => {
+      first.stderr!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (/\[upgrade\/wait-migrations\] running/.test(seen)) resolve();
+      });
+      void first.then(() => reject(new Error(`the first upgrade ended before wait-migrations: ${seen}`)));
+    });
+    const stop = await runIn(other, ['stop']);
+    expect(stop.stderr).toMatch(/locked by synup upgrade .*run /);
+    expect(stop.exitCode).toBe(3);
+    const upgrade = await runIn(other, ['upgrade', '--to', '2.182.0', '-y']);
+    expect(upgrade.stderr).toMatch(/locked by synup upgrade/);
+    expect(upgrade.exitCode).toBe(3);
+    const done = await first;
+    expect(done.exitCode, done.stderr).toBe(0);
+    expect(await harness.version()).toBe('2.181.0');
+  });
+
+  it('a run killed mid-defrag leaves the cell locked for every config (symlink, bind mount) until its own config resumes it', async () => {
+    harness = await startHarness({ version: '2.180.0', processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
+    const killed = await harness.run(['upgrade', '--to', '2.181.0', '-y'], { SYNUP_CRASH_AT: 'cold-defrag:copied' });
+    expect(killed.signal).toBe('SIGKILL');
+    const before = harness.siblings();
+    symlinkSync(harness.cellDir, path.join(harness.work, 'link00'));
+    const viaLink = secondConfig(harness, 'b', path.join(harness.work, 'link00'));
+    const refused = await runIn(viaLink, ['upgrade', '--to', '2.181.0', '-y']);
+    expect(refused.stderr).toMatch(/stale lock on .*cortex00.*synup upgrade pid \d+ \(run [\w-]+, state dir .*\/state\)/);
+    expect(refused.exitCode).toBe(3);
+    expect((await runIn(viaLink, ['start'])).exitCode).toBe(3);
+    if (process.getuid?.() === 0) {
+      const bind = path.join(tempDir('synup-bind-'), 'view');
+      mkdirSync(bind);
+      const mounted = await execa('mount', ['--bind', harness.work, bind], { reject: false });
+      if (mounted.exitCode === 0) {
+        mounts.push(bind);
+        const viaBind = secondConfig(harness, 'c', path.join(bind, 'cortex00'));
+        const start = await runIn(viaBind, ['start']);
+        expect(start.stderr).toMatch(/stale lock on/);
+        expect(start.exitCode).toBe(3);
+      }
+    }
+    expect(harness.siblings()).toEqual(before);
+    const resumed = await harness.run(['resume', '-y']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(await harness.version()).toBe('2.181.0');
+  });
+
+  it('confirm checks that the process synup started holds cell.guid: a start whose pid exits while another instance serves is rolled back', async () => {
+    harness = await startHarness({ version: '2.180.0', processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
+    // 2.181.0's "start" launches the cell in a session of its own, waits until it listens, and exits 0: the pid synup
+    // started is gone and what serves the cell is something synup did not start (as when another synup's instance runs).
+    writeFileSync(path.join(harness.work, 'launch-2.180.0.mjs'), `process.argv.splice(1, 1, ${JSON.stringify(SIM_CELL_JS)});\nawait import(${JSON.stringify(SIM_CELL_JS)});\n`);
+    writeFileSync(path.join(harness.work, 'launch-2.181.0.mjs'), [
+      "import { spawn } from 'node:child_process';",
+      "import { readFileSync, readlinkSync, statSync } from 'node:fs';",
+      "const log = readlinkSync('/proc/self/fd/1');",
+      'const from = statSync(log).size;',
+      `spawn(process.execPath, [${JSON.stringify(SIM_CELL_JS)}, ...process.argv.slice(2)], { detached: true, stdio: ['ignore', 1, 2] }).unref();`,
+      "const timer = setInterval(() => { if (readFileSync(log, 'utf8').slice(from).includes('https listening')) { clearInterval(timer); process.exit(0); } }, 50);",
+      '',
+    ].join('\n'));
+    const yaml = path.join(harness.work, 'synup.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(JSON.stringify(SIM_CELL_JS), JSON.stringify(path.join(harness.work, 'launch-{version}.mjs'))));
+    const result = await harness.run(['upgrade', '--to', '2.181.0', '-y']);
+    expect(result.stderr).toMatch(/pid \d+ that synup started \(2\.181\.0\) exited with status 0; cell\.guid is held by pid \d+ \(node, lock on .*cell\.guid\), which synup did not start/);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(await harness.version()).toBe('2.180.0');
+    const status = JSON.parse((await harness.run(['status', '--json'])).stdout) as { running: boolean; detail: string };
+    expect(status.running).toBe(true);
+    expect(status.detail).toMatch(/started 2\.180\.0/);
+  });
+});
+
+describe('item 5: start and the rollback notice at once that the process exited, and say why', () => {
+  it('synup start of a version that dies on boot fails in seconds with its last line, not after health.startTimeout (30 s)', async () => {
+    const work = tempDir('synup-start-dies-');
+    const cellDir = path.join(work, 'cortex00');
+    await createSimCell(cellDir, { version: '2.180.0', seed: 50 });
+    writeSimServiceConfig(work, { port: await freePort(), startTimeout: '30s' });
+    const began = Date.now();
+    const result = await runIn(work, ['start'], { SYN_SIM_FAULT: 'crash-on-boot' });
+    const tookMs = Date.now() - began;
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/exited .*status 1.*synapse\.exc\.SynErr: simulated crash on boot/);
+    expect(tookMs).toBeLessThan(15_000);
+  });
+
+  it("the rollback's restart of the old version that dies on boot fails at once with its last line", async () => {
+    harness = await startHarness({ version: '2.180.0', startTimeout: '30s', processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
+    const began = Date.now();
+    const result = await harness.run(['upgrade', '--to', '2.181.0', '-y'], { SYN_SIM_FAULT: 'crash-on-boot' });
+    const tookMs = Date.now() - began;
+    expect(result.stderr).toMatch(/rollback failed at stop: .*2\.180\.0.*exited .*synapse\.exc\.SynErr: simulated crash on boot/);
+    expect(result.exitCode).toBe(1);
+    expect(tookMs).toBeLessThan(25_000);
+  });
+});
+
+describe('item 11: reasons that are said', () => {
+  it('a new version that exits 2 (its install is missing) is reported with what it wrote', async () => {
+    harness = await startHarness({ version: '2.180.0', processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
+    writeFileSync(path.join(harness.work, 'launch-2.180.0.mjs'), `process.argv.splice(1, 1, ${JSON.stringify(SIM_CELL_JS)});\nawait import(${JSON.stringify(SIM_CELL_JS)});\n`);
+    writeFileSync(path.join(harness.work, 'launch-2.181.0.mjs'), "process.stderr.write('run-cortex.sh: /opt/synapse-2.181.0 has no synapse/ package\\n');\nprocess.exit(2);\n");
+    const yaml = path.join(harness.work, 'synup.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(JSON.stringify(SIM_CELL_JS), JSON.stringify(path.join(harness.work, 'launch-{version}.mjs'))));
+    const result = await harness.run(['upgrade', '--to', '2.181.0', '-y']);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/exited with status 2: run-cortex\.sh: \/opt\/synapse-2\.181\.0 has no synapse\/ package/);
+  });
+});
+
+describe('item 16: the service inherits no descriptor of synup', () => {
+  it("a service started by upgrade holds no descriptor of synup's journal or state dir, only what it opened and its log", async () => {
+    harness = await startHarness({ version: '2.180.0', processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
+    const result = await harness.run(['upgrade', '--to', '2.181.0', '-y']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const pid = pidOf(harness.stateDir);
+    expect(isAlive(pid)).toBe(true);
+    const log = path.join(harness.stateDir, 'cortex00.log');
+    const intoState = [...descriptors(pid)].filter(([, target]) => target.startsWith(harness!.stateDir + '/') && target !== log);
+    expect(intoState).toEqual([]);
+  });
+
+  it('a process the adapter starts gets stdin, its log and nothing else: no LMDB file, no pipe or socket of synup', async () => {
+    const work = tempDir('synup-fds-');
+    const stateDir = path.join(work, 'state');
+    const { Journal } = await import('../../src/runner/journal.js');
+    const journal = Journal.open(stateDir); // its data.mdb is opened by LMDB without O_CLOEXEC
+    try {
+      writeFileSync(path.join(work, 'synup.yaml'), [
+        'cell: {name: cortex00, dir: ./cortex00}',
+        'state: {dir: ./state}',
+        `service: {adapter: process, process: {command: [/bin/ls, -l, /proc/self/fd/]}}`,
+        '',
+      ].join('\n'));
+      mkdirSync(path.join(work, 'cortex00'));
+      const { loadConfig } = await import('../../src/config/load.js');
+      const { createAdapter } = await import('../../src/service/index.js');
+      const adapter = createAdapter(loadConfig({ cwd: work }).config, { cellDir: path.join(work, 'cortex00'), stateDir, cwd: work });
+      await adapter.start('2.180.0');
+      const logFile = path.join(stateDir, 'cortex00.log');
+      const pid = pidOf(stateDir);
+      for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(' -> '));
+      const targets = lines.map((l) => l.replace(/^.* (\d+) -> (.*)$/, '$1 $2'));
+      const unexpected = targets.filter((t) => !/^0 \/dev\/null$|^[12] /.test(t) && !/^\d+ \/proc\/\d+\/fd$/.test(t) && !/^\d+ \/dev\/null$/.test(t));
+      expect(targets.some((t) => t.startsWith('1 ') && t.endsWith('cortex00.log'))).toBe(true);
+      expect(unexpected).toEqual([]);
+    } finally {
+      await journal.close();
+    }
+  });
+});
+
