@@ -65,6 +65,8 @@ export async function withCellRun(input: CellRun, body: (ctx: StepContext) => Pr
   const run = async (): Promise<CellRunOutcome> => {
     const trap = trapInterrupts(input.out, input.onInterrupt);
     try {
+      // The journal must take a write before anything is done to the cell (a damaged or full one is named here).
+      input.journal.update(input.run.id, () => undefined);
       const options = input.options ?? { makeBackup: false, ignorePreflight: [] };
       const ctx = bindRun({ ...input, plan: input.run.plan, options, signal: trap.signal });
       const result = await body(ctx);

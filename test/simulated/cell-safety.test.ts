@@ -1,7 +1,9 @@
 // Issue 21, the cell's own safety: one run per cell whatever config reaches it (item 3), a start that notices its
 // process exited (5), reasons that are said (11), no descriptor of synup's own files in the service (16). Through the
 // CLI on real sim cells served by the process adapter; each test failed on the code before its fix.
-import { readFileSync, readdirSync, readlinkSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, symlinkSync, mkdirSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -163,6 +165,71 @@ describe('item 11: reasons that are said', () => {
     const result = await harness.run(['upgrade', '--to', '2.181.0', '-y']);
     expect(result.exitCode, result.stderr).toBe(4);
     expect(result.stderr).toMatch(/exited with status 2: run-cortex\.sh: \/opt\/synapse-2\.181\.0 has no synapse\/ package/);
+  });
+});
+
+/** Both meta pages of an LMDB env point the main db at a page past the end: every read of a named db fails (MDB_PAGE_NOTFOUND). */
+function damageJournal(stateDir: string): void {
+  const file = path.join(stateDir, 'journal.lmdb', 'data.mdb');
+  const fd = openSync(file, 'r+');
+  try {
+    const head = Buffer.alloc(64);
+    readSync(fd, head, 0, 64, 0);
+    const pageSize = head.readUInt32LE(40); // md_pad of the FREE db record: the page size
+    const root = Buffer.alloc(8);
+    root.writeBigUInt64LE(0xfffff0n);
+    for (const meta of [0, pageSize]) writeSync(fd, root, 0, 8, meta + 128); // MAIN db record (at 88) + md_root (40)
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('item 11: a damaged journal, a signal before the run', () => {
+  it('a damaged journal is named with what to do (not a bare MDB_PAGE_NOTFOUND); resume touches nothing', async () => {
+    harness = await startHarness({ version: '2.180.0', processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
+    const killed = await harness.run(['upgrade', '--to', '2.181.0', '-y'], { SYNUP_CRASH_AT: 'probes-off:after' });
+    expect(killed.signal).toBe('SIGKILL');
+    const pid = pidOf(harness.stateDir);
+    damageJournal(harness.stateDir);
+    for (const args of [['resume', '-y'], ['history'], ['upgrade', '--to', '2.181.0', '-y', '--force']]) {
+      const result = await harness.run(args);
+      expect(result.stderr, args.join(' ')).toMatch(/synup: cannot (open|read|write to) synup's journal .*\/state\/journal\.lmdb: .*MDB_PAGE_NOTFOUND/);
+      expect(result.stderr).toMatch(/mv .*journal\.lmdb .*journal\.lmdb\.damaged/);
+      expect(result.exitCode, args.join(' ')).toBe(1);
+    }
+    expect(pidOf(harness.stateDir)).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
+    expect(await harness.version()).toBe('2.180.0');
+  });
+
+  it('SIGTERM before the upgrade begins (while the changelog loads) is said and exits 143, nothing changed', async () => {
+    harness = await startHarness({ version: '2.180.0' });
+    const pid = pidOf(harness.stateDir);
+    let asked: () => void = () => undefined;
+    const requested = new Promise<void>((resolve) => (asked = resolve));
+    const held: ServerResponse[] = [];
+    const server = createServer((_req, res) => {
+      held.push(res); // never answered: synup waits for its changelog
+      asked();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/CHANGELOG.rst`;
+      const upgrade = runIn(harness.work, ['upgrade', '--to', '2.181.0', '-y', '--changelog', url]);
+      await requested;
+      upgrade.kill('SIGTERM');
+      const result = await upgrade;
+      expect(result.signal).toBeUndefined();
+      expect(result.stderr).toMatch(/received SIGTERM/);
+      expect(result.stderr).toMatch(/synup: interrupted by SIGTERM before the upgrade began: nothing was changed/);
+      expect(result.exitCode).toBe(143);
+    } finally {
+      for (const res of held) res.destroy();
+      server.close();
+    }
+    expect(pidOf(harness.stateDir)).toBe(pid);
+    expect(isAlive(pid)).toBe(true);
+    expect(readdirSync(harness.work).filter((f) => f.includes('synup-lock'))).toEqual([]);
   });
 });
 
