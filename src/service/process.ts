@@ -236,14 +236,26 @@ export class ProcessAdapter implements ServiceAdapter {
       pid,
       subprocess.ended.then((result) => this.exits.set(pid, result.signal ? `was killed by ${result.signal}` : `exited with status ${result.code}`)),
     );
-    writePidRecord(this.settings.pidFile, {
-      pid,
-      version,
-      startedAt: new Date().toISOString(),
-      startTicks: processStartTicks(pid),
-      logFile: this.settings.logFile,
-      logOffset,
-    });
+    try {
+      writePidRecord(this.settings.pidFile, {
+        pid,
+        version,
+        startedAt: new Date().toISOString(),
+        startTicks: processStartTicks(pid),
+        logFile: this.settings.logFile,
+        logOffset,
+      });
+    } catch (error) {
+      // Untracked, it would run on as "an instance synup did not start": stopped again before anything else happens.
+      signalProcess(pid, 'SIGTERM', true);
+      if (!(await waitUntil(() => groupMembers(pid).length === 0, this.settings.killWaitMs))) signalProcess(pid, 'SIGKILL', true);
+      await waitUntil(() => groupMembers(pid).length === 0, this.settings.killWaitMs);
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new SynupError('failed', `cannot record ${this.ctx.cellName}'s pid in ${this.settings.pidFile}: ${code}; the ${version} synup had just started (pid ${pid}) was stopped again`, {
+        hint: code === 'ENOSPC' ? `free space on the filesystem of ${path.dirname(this.settings.pidFile)} (state.dir), then retry` : `make ${path.dirname(this.settings.pidFile)} writable (state.dir or service.process.pidFile), then retry`,
+        cause: error,
+      });
+    }
   }
 
   /**

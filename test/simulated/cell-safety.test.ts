@@ -11,14 +11,41 @@ import { startHarness, writeSimServiceConfig, type Harness } from '../support/up
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { synupBin, tempDir } from '../support/helpers.js';
 import { isAlive } from '../../src/proc.js';
+import { findHolders } from '../../src/lmdb/holders.js';
+import { SIM_CHANGELOG } from '../support/upgrade-harness.js';
 
 let harness: Harness | undefined;
 const mounts: string[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const mnt of mounts.splice(0)) await execa('umount', [mnt], { reject: false });
   await harness?.stop();
   harness = undefined;
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
+  for (const mnt of mounts.splice(0)) await execa('umount', [mnt], { reject: false });
 });
+
+/** A real small filesystem (tmpfs) needs root and CAP_SYS_ADMIN; elsewhere those tests say why they are skipped. */
+async function canMount(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const probe = tempDir('synup-mount-probe-');
+  const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { reject: false });
+  if (mounted.exitCode !== 0) return false;
+  await execa('umount', [probe]);
+  return true;
+}
+const mountable = await canMount();
+if (!mountable) console.warn('skipping the full-filesystem tests: mounting a small tmpfs needs root with CAP_SYS_ADMIN');
+
+async function mountTmpfs(dir: string, size: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await execa('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  mounts.unshift(dir);
+}
+
+/** Fills a filesystem to the last block (dd stops at ENOSPC). */
+async function fill(dir: string): Promise<void> {
+  await execa('dd', ['if=/dev/zero', `of=${path.join(dir, 'filler')}`, 'bs=4k'], { reject: false });
+}
 
 const pidOf = (stateDir: string) => (JSON.parse(readFileSync(path.join(stateDir, 'cortex00.pid'), 'utf8')) as { pid: number }).pid;
 
@@ -230,6 +257,67 @@ describe('item 11: a damaged journal, a signal before the run', () => {
     expect(pidOf(harness.stateDir)).toBe(pid);
     expect(isAlive(pid)).toBe(true);
     expect(readdirSync(harness.work).filter((f) => f.includes('synup-lock'))).toEqual([]);
+  });
+});
+
+describe.skipIf(!mountable)('items 11 and 18: a full filesystem (a real tmpfs)', () => {
+  it("ENOSPC writing the pid file names the file, and the instance just started is stopped again (not left running untracked)", async () => {
+    const work = tempDir('synup-enospc-');
+    const cellDir = path.join(work, 'cortex00');
+    await createSimCell(cellDir, { version: '2.180.0', seed: 50 });
+    writeSimServiceConfig(work, { port: await freePort(), startTimeout: '20s', extraYaml: '' });
+    const state = path.join(work, 'state');
+    await mountTmpfs(state, '256k');
+    const yaml = path.join(work, 'synup.yaml');
+    // The log elsewhere: only the pid file is on the full filesystem.
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace("process: {command:", "process: {logFile: ./cortex00.log, command:"));
+    cleanups.push(async () => {
+      for (const h of await findHolders(cellDir)) process.kill(h.pid, 'SIGKILL');
+    });
+    await fill(state);
+    const result = await runIn(work, ['start']);
+    expect(result.stderr).toMatch(/cannot record cortex00's pid in .*\/state\/cortex00\.pid: ENOSPC; the 2\.180\.0 synup had just started \(pid \d+\) was stopped again/);
+    expect(result.exitCode).toBe(1);
+    expect(await findHolders(cellDir)).toEqual([]);
+  });
+
+  it('a rollback that leaves the filesystem nearly full says so, and how much prune would free', async () => {
+    const work = tempDir('synup-fullfs-');
+    const mnt = path.join(work, 'mnt');
+    await mountTmpfs(mnt, '64m');
+    const cellDir = path.join(mnt, 'cortex00');
+    await createSimCell(cellDir, { version: '2.180.0', seed: 3000 });
+    writeFileSync(path.join(work, 'synup.yaml'), [
+      `cell: {dir: ${JSON.stringify(cellDir)}}`,
+      `changelog: ${JSON.stringify(SIM_CHANGELOG)}`,
+      'state: {dir: ./state}',
+      'backup: {dir: ./backups, maxAge: 1h}',
+      `service: {stopTimeout: 5s, process: {command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: {SYN_SIM_MIGRATION_MS: '300'}}}`,
+      `health: {port: ${await freePort()}, startTimeout: 15s}`,
+      '',
+    ].join('\n'));
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { createAdapter } = await import('../../src/service/index.js');
+    const adapter = createAdapter(loadConfig({ cwd: work }).config, { cellDir, stateDir: path.join(work, 'state'), cwd: work });
+    await adapter.start('2.180.0');
+    cleanups.push(async () => void (await adapter.stop({ timeoutMs: 5000 })));
+    expect((await runIn(work, ['backup', cellDir])).exitCode).toBe(0);
+    // Room for the compacted copy and little more: the failed data kept by the rollback leaves it nearly full.
+    const { stdout } = await execa('df', ['--output=used', '-B1', mnt]);
+    const used = Number(stdout.split('\n')[1]);
+    await execa('mount', ['-o', `remount,size=${Math.ceil((used * 1.6) / 4096) * 4096}`, mnt]);
+    const result = await runIn(work, ['upgrade', '--to', '2.181.0', '-y', '--ignore-preflight', 'free-space'], { SYN_SIM_FAULT: 'die-mid-migration@2.181.0' });
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/kept for diagnosis in .*cortex00\.synup-failed-[\w-]+ \([\d.]+ [KM]iB on disk; `synup prune --older-than 0s` removes it\)/);
+    const warning = /WARNING: the filesystem holding .*cortex00 is (\d+)% full \(([\d.]+ [KM]?i?B) free\) with what this run kept: `synup prune --older-than 0s` would free ([\d.]+) ([KM])iB/.exec(result.stderr);
+    expect(warning, result.stderr).not.toBeNull();
+    const avail = async () => Number((await execa('df', ['--output=avail', '-B1', mnt])).stdout.split('\n')[1]);
+    const before = await avail();
+    const pruned = await runIn(work, ['prune', '--older-than', '0s']);
+    expect(pruned.exitCode, pruned.stderr).toBe(0);
+    const freed = (await avail()) - before;
+    const said = Number(warning![3]) * (warning![4] === 'M' ? 1024 * 1024 : 1024);
+    expect(Math.abs(freed - said) / said).toBeLessThan(0.1);
   });
 });
 
