@@ -12,9 +12,10 @@ export class ServiceExited extends SynupError {
 const WATCH_MS = 200;
 
 /**
- * Runs `wait` (a health wait) while watching the instance synup started: once it has exited, the wait ends at once
- * with how it ended and its last error line (ServiceExited), instead of waiting out its deadline. Adapters that cannot
- * tell (their tool owns the service) just wait.
+ * Runs `wait` (a health wait) while watching the instance this synup process started: once it has exited, the wait
+ * ends at once with how it ended and its last error line (ServiceExited), instead of waiting out its deadline. An
+ * instance recorded by an earlier synup process is not watched (something else may serve the cell by now); adapters
+ * that cannot tell (their tool owns the service) just wait.
  */
 export async function unlessExited(adapter: ServiceAdapter, signal: AbortSignal, wait: (signal: AbortSignal) => Promise<void>): Promise<void> {
   const problem = adapter.startedInstanceProblem?.bind(adapter);
@@ -24,7 +25,7 @@ export async function unlessExited(adapter: ServiceAdapter, signal: AbortSignal,
   waiting.catch(() => undefined);
   const watching = (async (): Promise<string | null> => {
     while (!done.signal.aborted) {
-      const exited = await problem('exited');
+      const exited = await problem('exited', { startedHere: true });
       if (exited) return exited;
       await sleep(WATCH_MS, undefined, { signal: done.signal }).catch(() => undefined);
     }
@@ -36,7 +37,7 @@ export async function unlessExited(adapter: ServiceAdapter, signal: AbortSignal,
   } catch (error) {
     if (error instanceof ServiceExited) throw error;
     // The wait failed (deadline, not this cell…): if the instance is gone meanwhile, that is the reason to give.
-    const exited = await problem('exited');
+    const exited = await problem('exited', { startedHere: true });
     throw exited ? new ServiceExited(exited) : error;
   } finally {
     done.abort();

@@ -165,11 +165,12 @@ export class ProcessAdapter implements ServiceAdapter {
   /**
    * What this instance said last, as the reason it ended: its last line when that is an exception (`synapse.exc.
    * BadVersion: …`, Python's last words), or any last line when it exited with a failure status (a launcher's
-   * `run-cortex.sh: … has no synapse/ package`); '' otherwise: an earlier line is no explanation (Synapse logs many
-   * non-fatal tracebacks).
+   * `run-cortex.sh: … has no synapse/ package`); '' after a clean exit, and otherwise: an earlier line is no
+   * explanation (Synapse logs many non-fatal tracebacks).
    */
   private lastWords(record: PidRecord, exit: string | undefined): string {
-    if (!record.logFile) return '';
+    // A clean exit (status 0: a launcher that detached something) died of nothing; what follows in the log is not its.
+    if (!record.logFile || exit === 'exited with status 0') return '';
     try {
       const size = statSync(record.logFile).size;
       const from = Math.max(record.logOffset, size - 4096);
@@ -195,9 +196,10 @@ export class ProcessAdapter implements ServiceAdapter {
    * words; and who holds the cell instead, if anyone). 'holder': also when it runs but another process holds
    * cell.guid (a second instance, another config's service): then the service answering is not the one synup started.
    */
-  async startedInstanceProblem(check: 'exited' | 'holder'): Promise<string | null> {
+  async startedInstanceProblem(check: 'exited' | 'holder', options: { startedHere?: boolean } = {}): Promise<string | null> {
     const record = readPidRecord(this.settings.pidFile);
     if (!record || record.stoppedAt) return null;
+    if (options.startedHere && !this.children.has(record.pid)) return null;
     const alive = isLive(record);
     if (alive && check === 'exited') return null;
     if (!alive) await this.children.get(record.pid)?.catch(() => undefined);

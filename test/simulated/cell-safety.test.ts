@@ -5,6 +5,7 @@ import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync,
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, writeSimServiceConfig, type Harness } from '../support/upgrade-harness.js';
@@ -154,6 +155,35 @@ describe('item 3: one run per cell, whatever config, state dir, symlink or bind 
     const status = JSON.parse((await harness.run(['status', '--json'])).stdout) as { running: boolean; detail: string };
     expect(status.running).toBe(true);
     expect(status.detail).toMatch(/started 2\.180\.0/);
+  });
+});
+
+describe('item 3: what answers is what synup started (module)', () => {
+  it('confirm\'s check: the instance synup started runs, but another process holds cell.guid', async () => {
+    const work = tempDir('synup-holder-');
+    const cellDir = path.join(work, 'cortex00');
+    await createSimCell(cellDir, { version: '2.180.0', seed: 20 });
+    const port = await freePort();
+    writeFileSync(path.join(work, 'synup.yaml'), ['cell: {name: cortex00, dir: ./cortex00}', 'state: {dir: ./state}', 'service: {adapter: process, process: {command: [/bin/sleep, "60"]}}', ''].join('\n'));
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { createAdapter } = await import('../../src/service/index.js');
+    const adapter = createAdapter(loadConfig({ cwd: work }).config, { cellDir, stateDir: path.join(work, 'state'), cwd: work });
+    await adapter.start('2.180.0'); // synup's instance: holds nothing
+    const sleeper = pidOf(path.join(work, 'state'));
+    cleanups.push(async () => process.kill(-sleeper, 'SIGKILL'));
+    expect(await adapter.startedInstanceProblem!('holder')).toBeNull(); // nothing holds the cell yet: not an impostor
+    const log = path.join(work, 'other.log');
+    const fd = openSync(log, 'a');
+    const other = spawn(process.execPath, [SIM_CELL_JS, cellDir, '--version', '2.180.0', '--port', String(port)], { detached: true, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    cleanups.push(async () => process.kill(-other.pid!, 'SIGKILL'));
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (readFileSync(log, 'utf8').includes('https listening')) resolve(void clearInterval(check));
+      }, 50);
+    });
+    expect(await adapter.startedInstanceProblem!('exited')).toBeNull();
+    expect(await adapter.startedInstanceProblem!('holder')).toMatch(new RegExp(`^pid ${sleeper} that synup started runs, but cell\\.guid is held by pid ${other.pid} \\(node, lock on .*cell\\.guid\\), which synup did not start$`));
   });
 });
 
