@@ -1,6 +1,6 @@
 import { ensurePrivateDir } from '../fsutil.js';
 import { trapInterrupts, type Interrupted } from '../interrupt.js';
-import { acquireLock, acquireStateLock, cellLockFile } from '../safety/lock.js';
+import { acquireCellLock, acquireStateLock } from '../safety/lock.js';
 import type { Output } from '../ui/output.js';
 import type { RunnerOptions, StepContext } from './context.js';
 import type { RunResult } from './execute.js';
@@ -16,7 +16,7 @@ import type { Reporter } from './ui.js';
 export async function withCellLock<T>(session: Pick<CellSession, 'stateDir' | 'cellDir'>, lock: { runId: string; command: string; force?: boolean }, body: () => Promise<T>): Promise<T> {
   // The state dir (journal, pid file, log) must be usable before anything is done to the cell.
   ensurePrivateDir(session.stateDir);
-  const held = acquireLock(cellLockFile(session.cellDir), session.cellDir, { runId: lock.runId, command: lock.command, stateDir: session.stateDir }, lock.force ?? false);
+  const held = acquireCellLock(session.cellDir, session.stateDir, { runId: lock.runId, command: lock.command }, lock.force ?? false);
   try {
     return await body();
   } finally {

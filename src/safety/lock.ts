@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,28 @@ export function acquireLock(file: string, subject: string, info: Omit<LockInfo, 
     }
   }
   throw new SynupError('refused', `could not take the lock ${file}`);
+}
+
+/** Whether synup may create files in `dir` (write and search permission, not a read-only or immutable dir). */
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The cell's run lock (cellLockFile). Where synup may not write beside the cell (a parent dir owned by root while synup
+ * runs as the service's user, read-only, immutable), the lock falls back to the state dir, keyed by the cell's real
+ * path, as before issue 21: configs with other state dirs do not see it then, but neither can such a run swap the cell
+ * dir (its staging dir needs that same parent), and Synapse's own lock on cell.guid refuses a second instance.
+ */
+export function acquireCellLock(cellDir: string, stateDir: string, info: Omit<LockInfo, 'pid' | 'host' | 'since' | 'stateDir'>, force = false): CellLock {
+  const file = cellLockFile(cellDir);
+  if (writable(path.dirname(file))) return acquireLock(file, cellDir, { ...info, stateDir }, force);
+  return acquireStateLock(stateDir, cellDir, info, force);
 }
 
 /** The state-dir lock (see stateLockFile), its dir made private first. */
