@@ -10,7 +10,7 @@ import { readManifest, readVerification } from './manifest.js';
 import { copyOwnership } from './owners.js';
 import { verifyTree, type VerifyChecked } from './verify.js';
 import { assertNotHeld } from '../safety/held.js';
-import { assertNotInBackup, isWithin, realPathOf } from '../safety/paths.js';
+import { assertNotInBackup, isWithin, realPathOf, resolveNamedDir } from '../safety/paths.js';
 import { restoreDirs } from '../siblings.js';
 
 export interface RestoreOptions {
@@ -50,7 +50,8 @@ async function targetState(target: string): Promise<'absent' | 'empty' | 'occupi
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   const backupDir = path.resolve(options.backupDir);
-  const target = path.resolve(options.targetDir);
+  // Through a symlink to a dir, the dir itself is replaced (moved aside beside it); the link stays.
+  const target = resolveNamedDir(options.targetDir, 'restore target');
   const read = await readManifest(backupDir);
   if (!read.ok) throw new SynupError('refused', `cannot restore from ${backupDir}: ${read.message}`, { hint: 'pick a complete backup (`synup verify <backup>` tells which are)' });
   const { manifest } = read;

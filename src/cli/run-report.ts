@@ -4,7 +4,7 @@ import type { CellRunOutcome } from '../runner/run.js';
 import { summarizeRun } from '../runner/summary.js';
 import { keptSpace } from '../runner/space.js';
 import { chooseRenderer, createReporter, type Reporter } from '../runner/ui.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { ExitCode } from '../errors.js';
 import { emitJson, say } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';

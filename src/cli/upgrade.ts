@@ -10,8 +10,8 @@ import { withCellLock, withCellRun } from '../runner/run.js';
 import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
-import type { CommandContext } from './context.js';
-import { loadChangelogFor } from './changelog-source.js';
+import type { CommandContext } from '../config/context.js';
+import { loadChangelogFor } from '../changelog/source.js';
 import { emitJson, say } from '../ui/output.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 import { reportCellRun, reporterFor } from './run-report.js';
@@ -71,7 +71,7 @@ async function upgradeOnce(ctx: CommandContext, flags: UpgradeFlags, early: Inte
   if (flags.dryRun) {
     const steps = dryRunActions(session, plan, options, ctx.out);
     if (ctx.out.json) emitJson(ctx.out, { dryRun: true, cellDir: session.cellDir, from: plan.from, to: plan.to, migrations: plan.migrations.length, steps });
-    say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
+    say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.adapter.remoteData ? `the volume of ${session.adapter.remoteData.owner}` : session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
     steps.forEach((step, i) => {
       say(ctx.out, `[upgrade/${step.name}] step ${i + 1}/${steps.length}`);
       for (const line of step.actions) say(ctx.out, `  ${line}`);

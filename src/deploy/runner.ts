@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CommandContext } from '../cli/context.js';
+import type { CommandContext } from '../config/context.js';
 import { Writable } from 'node:stream';
 import { runPool } from '../backup/files.js';
 import { say, type Output } from '../ui/output.js';
@@ -15,8 +15,15 @@ import { prepareNexusRead, type PreparedNexusRead } from '../lmdb/nexus.js';
 import type { Lane, Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
+/**
+ * The single-cell upgrade of one service (`synup upgrade`'s module entry, handed in by the command so that the
+ * deployment engine stays below the CLI): its exit code.
+ */
+export type UpgradeCell = (ctx: CommandContext, flags: { to: string; yes: true; backup: boolean }) => Promise<number>;
+
 export interface DeployOptions {
   makeBackup: boolean;
+  upgradeCell: UpgradeCell;
   /** Lanes of one tier run at once (default 1: one after another). */
   parallel?: number;
   /** Aborted (reason: an Interrupted) by SIGINT/SIGTERM: the current atomic action finishes, then the run stops. */
@@ -357,12 +364,11 @@ async function upgradeService(ctx: CommandContext, service: DeploymentService, r
   const before = (await readCellInfo(cellDir)).cellVersion;
   if (before === to) return `already at ${to}`;
   stopIfInterrupted(options.signal, `${service.name} was not touched (at ${before})`);
-  const { runUpgrade } = await import('../cli/upgrade.js');
   // Its own run traps the signal too (nested, see trapInterrupts): before the stop it ends with nothing done, after
   // it rolls back; either way the service is as it was.
   let code: number;
   try {
-    code = await runUpgrade(sctx, [], { to, yes: true, backup: options.makeBackup });
+    code = await options.upgradeCell(sctx, { to, yes: true, backup: options.makeBackup });
   } catch (error) {
     if (error instanceof Interrupted) throw new Interrupted(error.signalName, `interrupted by ${error.signalName}: ${service.name}'s upgrade stopped before any downtime; it runs ${before} as before`);
     throw error;

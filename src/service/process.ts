@@ -103,9 +103,12 @@ const leftoversOf = (record: PidRecord | null) =>
 export class ProcessAdapter implements ServiceAdapter {
   readonly name = 'process' as const;
   static readonly plan: AdapterPlanText = {
-    probesOff: 'the process adapter has no probes',
+    probesOff: () => 'Nothing to disable: a bare process has no probes (synup itself waits for the first boot).',
+    probesOn: 'Nothing to put back: a bare process has no probes.',
+    stop: (deadline) => `SIGTERM to the process group synup started or adopted (or its pid), SIGKILL after ${deadline ?? 'the deadline'}`,
     start: (version) => `run the configured command with {version} = ${version}`,
   };
+  readonly plan = ProcessAdapter.plan;
 
   /** How each instance this adapter object started ended ("exited with status 1", "was killed by SIGKILL"). */
   private readonly exits = new Map<number, string>();
@@ -137,7 +140,7 @@ export class ProcessAdapter implements ServiceAdapter {
     if (record && isLive(record)) {
       const log = record.logFile ? `log ${record.logFile}` : 'its log is not a file synup can read';
       const how = record.adopted ? `adopted at ${record.adopted.at} (started by something else: ${record.adopted.argv.join(' ')})` : `started ${record.version} at ${record.startedAt}`;
-      return { running: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
+      return { running: true, managed: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
     }
     const holders = await serviceHolders(this.ctx.cellDir);
     if (holders.length > 0) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync, mkdtempSync } from 'node:fs';
 import { cellLockFile } from '../../src/safety/lock.js';
 import { createSimCell, SIM_CELL_JS } from '../sim/index.js';
-import { repoRoot, synup } from '../support/helpers.js';
+import { repoRoot, synup, synupInProcess } from '../support/helpers.js';
 
 let work: string;
 let cell: string;
@@ -138,11 +138,12 @@ function lock(pid: number): void {
 }
 
 describe(`bad input: ${cases.length} cases, each a clear error, exit 2 or 3, nothing changed on disk`, () => {
+  // In the worker (the command's logic); the --json twin of each case below runs bin/synup.js as a real process.
   it.each(cases)('%s', async (name, args, code, message, setup, extraEnv) => {
     setup?.();
     const env: Record<string, string> = name === 'a state dir that is a file' ? { SYNUP_STATE_DIR: path.join(work, 'state-is-a-file') } : (extraEnv ?? {});
     const before = snapshot(work);
-    const result = await synup(args, { cwd: work, env, timeout: 20_000 });
+    const result = await synupInProcess(args, { cwd: work, env });
     expect(result.exitCode, result.stderr).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);

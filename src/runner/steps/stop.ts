@@ -24,8 +24,12 @@ export async function stopService(ctx: StepContext): Promise<void> {
 export const stop: Step = {
   name: 'stop',
   title: 'Stop the service',
-  describe: (p) =>
-    `Graceful stop with a ${p.settings ? `${formatConfigDuration(p.settings.stopTimeoutMs)} ` : ''}deadline, then forced; prove nothing holds cell.guid or a lock.mdb reader slot.`,
+  describe: (p, adapter) => {
+    const deadline = p.settings ? formatConfigDuration(p.settings.stopTimeoutMs) : null;
+    const how = adapter ? adapter.stop(deadline) : `Graceful stop with a ${deadline ? `${deadline} ` : ''}deadline, then forced`;
+    // On a volume nothing on this host can hold the data: the Jobs start only once no pod is left.
+    return `${how}${p.settings?.dataOnVolume ? '; the volume is touched only once no pod is left' : '; prove nothing holds cell.guid or a lock.mdb reader slot'}.`;
+  },
   async run(ctx) {
     if (!ctx.run.data.stoppedAt) {
       ctx.update((run) => {
@@ -52,7 +56,7 @@ export const stop: Step = {
   dryRun(ctx) {
     return [
       ...ctx.adapter.describe('stop').map((argv) => `Would run: ${argv.join(' ')} (graceful, ${formatDuration(ctx.config.service.stopTimeout)} deadline, then forced)`),
-      'Would confirm no process holds cell.guid or any lock.mdb reader slot',
+      ctx.adapter.remoteData ? `Would wait until no pod of ${ctx.adapter.remoteData.owner} is left (then force-delete what is)` : 'Would confirm no process holds cell.guid or any lock.mdb reader slot',
     ];
   },
 };
