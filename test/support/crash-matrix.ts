@@ -1,7 +1,6 @@
 // The single-cell crash matrix (test/simulated/crash-*.test.ts): synup killed with a real SIGKILL at a test-only crash
 // point (SYNUP_CRASH_AT), then `synup resume`. Split in files by the step the point is in, so that they run side by side.
 import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cellLockFile } from '../../src/safety/lock.js';
 import { startHarness } from './upgrade-harness.js';
