@@ -309,13 +309,14 @@ function spawnSynup(h: Harness, args: string[], env: Record<string, string> = {}
   const child = execa(process.execPath, [synupBin, ...args], { cwd: h.work, env: { CI: 'true', NO_COLOR: '1', ...env }, reject: false, stdin: 'ignore', timeout: 240_000, forceKillAfterDelay: false });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const waitFor = async (re: RegExp) => {
+  // Named apart from budget's waitFor, which it calls (the same name here made it call itself).
+  const waitForLine = async (re: RegExp) => {
     await waitFor(() => {
       if (child.exitCode !== null && !re.test(stderr)) throw new Error(`synup exited before ${re}: ${stderr}`);
       return re.test(stderr);
     }, `synup prints ${re} (so far: ${stderr.slice(-200)})`, { timeoutMs: 60_000 });
   };
-  return { child, waitFor };
+  return { child, waitFor: waitForLine };
 }
 
 /** Many small files make the copy long enough to be interrupted in the middle (each is copied and fsynced). */
