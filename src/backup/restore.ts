@@ -18,7 +18,7 @@ export interface RestoreOptions {
   targetDir: string;
   /** A non-empty target is moved aside to `<target>.synup-replaced-<stamp>` (never deleted). */
   replace?: boolean;
-  /** synup's state dir: a target under a live synup run's lock is refused too. */
+  /** synup's state dir: where a run keeps its lock when it could not write beside the cell (a target under a live run's lock is refused). */
   stateDir?: string;
   jobs?: number;
   engine?: WalkEngine;
@@ -63,7 +63,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (isWithin(realPathOf(backupDir), realPathOf(target))) {
     throw new SynupError('refused', `restore target ${target} contains the backup ${backupDir}; nothing was changed`, { hint: 'restore into a dir outside the backup' });
   }
-  await assertNotHeld(target, 'restore', { stateDir: options.stateDir });
+  await assertNotHeld(target, 'restore', { runLock: true, stateDir: options.stateDir });
   const state = await targetState(target);
   if (state === 'occupied' && !options.replace) {
     throw new SynupError('refused', `${target} exists and is not empty; nothing was changed`, { hint: 'pass --replace to move it aside (it is kept, never deleted), or pick an empty dir' });

@@ -62,7 +62,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const { prepareDeployment, deploymentStateDir } = await import('../deploy/prepare.js');
   const { newDeploymentRun, runDeployment } = await import('../deploy/runner.js');
   const { DEFAULT_PARALLEL_LANES } = await import('../deploy/defaults.js');
-  const { withCellLock } = await import('../runner/run.js');
+  const { withStateLock } = await import('../runner/run.js');
   const { confirmOrRefuse } = await import('../ui/prompt.js');
   const { trapInterrupts } = await import('../interrupt.js');
   const { SynupError, ExitCode } = await import('../errors.js');
@@ -87,7 +87,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
   await confirmOrRefuse(ctx.out, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
   // One deployment run at a time: the lock is the deployment file's, in the deployment's state dir.
-  return withCellLock({ stateDir, cellDir: deployment.file }, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' }, async () => {
+  return withStateLock(stateDir, deployment.file, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' }, async () => {
     const trap = trapInterrupts(ctx.out, 'stopping the deployment (a promotion or a restart under way is finished first; a service upgrade stops before its downtime or rolls back)');
     const { runUpgrade } = await import('./upgrade.js');
     let result: Awaited<ReturnType<typeof runDeployment>>;

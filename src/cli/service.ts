@@ -5,6 +5,7 @@ import { openCellSession, type CellSession } from '../runner/session.js';
 import type { CommandContext } from '../config/context.js';
 import { emitJson, printable, say } from '../ui/output.js';
 import { formatDuration } from '../units.js';
+import { ServiceExited } from '../service/exit-watch.js';
 
 /**
  * The version `start` runs: the one the data was last written by (a stopped cell's slabs/cell.lmdb), so start never
@@ -25,6 +26,8 @@ async function startAndWait(session: CellSession): Promise<{ version: string; ac
   await session.adapter.start(version);
   const deadlineMs = session.config.health.startTimeout;
   await session.health.waitForActive({ deadlineMs, signal: AbortSignal.timeout(deadlineMs + 5_000) }).catch((error: unknown) => {
+    // Its exit ends the wait at once (ServiceExited), not health.startTimeout later.
+    if (error instanceof ServiceExited) throw new SynupError('failed', `${session.cellName} ${version} did not start, ${formatDuration(Date.now() - started)} after the start: ${error.how}`, { hint: error.hint });
     throw new SynupError('failed', `${session.cellName} ${version} started but is not active: ${(error as Error).message}`, { hint: 'see `synup logs -n 50`; `synup stop` stops it' });
   });
   return { version, activeAfterMs: Date.now() - started, pid: (await session.adapter.status()).pid ?? null };

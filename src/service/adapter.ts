@@ -89,6 +89,14 @@ export interface ServiceAdapter {
   status(): Promise<ServiceStatus>;
   /** Switch to `version` (image tag / venv / unit environment) and start it. Returns once the tool says started. */
   start(version: string): Promise<void>;
+  /**
+   * What is wrong with the instance synup last started, or null (process adapter; the others' tools own their service).
+   * 'exited': it is gone — how it ended and its last error line — so a wait for health ends at once. 'holder': also
+   * when it runs but another process holds cell.guid, so the service answering is not the one synup started (confirm).
+   * `startedHere`: only an instance this adapter object started (a wait right after its start), not one recorded by an
+   * earlier synup process.
+   */
+  startedInstanceProblem?(check: 'exited' | 'holder', options?: { startedHere?: boolean }): Promise<string | null>;
   /** Throws when `start(version)` could not work (no binary, no command): checked in preflight, before any downtime. */
   checkStart?(version: string): void;
   /** Graceful stop with a deadline, then forced; resolves only when the service is really gone. */

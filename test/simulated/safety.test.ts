@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sealManifest, type Manifest } from '../../src/backup/manifest.js';
-import { acquireLock } from '../../src/safety/lock.js';
+import { acquireLock, cellLockFile } from '../../src/safety/lock.js';
 import { createSimCell, startSim } from '../sim/index.js';
 import { fileDigests, useSims } from '../sim/testing.js';
 import { synup, synupBin, tempDir } from '../support/helpers.js';
@@ -109,7 +109,7 @@ describe('issue 11: refusals before any downtime', () => {
 
     await harness.adapter.stop({ timeoutMs: 5000 });
     const before = fileDigests(harness.cellDir);
-    const lock = acquireLock(harness.stateDir, harness.cellDir, { runId: 'test-run', command: 'upgrade' });
+    const lock = acquireLock(cellLockFile(harness.cellDir), harness.cellDir, { runId: 'test-run', command: 'upgrade' });
     try {
       const locked = await harness.run(['restore', backup!, harness.cellDir, '--replace']);
       expect(locked.exitCode).toBe(3);
@@ -309,13 +309,14 @@ function spawnSynup(h: Harness, args: string[], env: Record<string, string> = {}
   const child = execa(process.execPath, [synupBin, ...args], { cwd: h.work, env: { CI: 'true', NO_COLOR: '1', ...env }, reject: false, stdin: 'ignore', timeout: 240_000, forceKillAfterDelay: false });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const waitFor = async (re: RegExp) => {
+  // Named apart from budget's waitFor, which it calls (the same name here made it call itself).
+  const waitForLine = async (re: RegExp) => {
     await waitFor(() => {
       if (child.exitCode !== null && !re.test(stderr)) throw new Error(`synup exited before ${re}: ${stderr}`);
       return re.test(stderr);
     }, `synup prints ${re} (so far: ${stderr.slice(-200)})`, { timeoutMs: 60_000 });
   };
-  return { child, waitFor };
+  return { child, waitFor: waitForLine };
 }
 
 /** Many small files make the copy long enough to be interrupted in the middle (each is copied and fsynced). */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findHolders } from '../../src/lmdb/holders.js';
-import { acquireLock } from '../../src/safety/lock.js';
+import { acquireLock, cellLockFile } from '../../src/safety/lock.js';
 import { isAlive } from '../../src/proc.js';
 import { writeSimServiceConfig } from '../support/upgrade-harness.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
@@ -278,7 +278,7 @@ describe('start, restart, stop, logs', () => {
 
   it('refuses (exit 3) start, stop, restart and adopt while a synup run holds the cell lock; nothing changes', async () => {
     const t = await setup();
-    const lock = acquireLock(t.stateDir, t.cellDir, { runId: 'run-under-test', command: 'upgrade' });
+    const lock = acquireLock(cellLockFile(t.cellDir), t.cellDir, { runId: 'run-under-test', command: 'upgrade' });
     try {
       const before = fileDigests(t.cellDir);
       for (const command of ['start', 'stop', 'restart', 'adopt']) {

@@ -1,9 +1,8 @@
 // The single-cell crash matrix (test/simulated/crash-*.test.ts): synup killed with a real SIGKILL at a test-only crash
 // point (SYNUP_CRASH_AT), then `synup resume`. Split in files by the step the point is in, so that they run side by side.
 import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lockFileFor } from '../../src/safety/lock.js';
+import { cellLockFile } from '../../src/safety/lock.js';
 import { startHarness } from './upgrade-harness.js';
 
 export const FROM = '2.180.0';
@@ -32,13 +31,13 @@ export function describeCrashMatrix(title: string, points: CrashPoint[]): void {
       expect(resumed.exitCode, resumed.stderr).toBe(expected === 'new' ? 0 : 4);
       expect(await harness.version()).toBe(expected === 'new' ? TO : FROM);
       expect((await harness.adapter.status()).running).toBe(true);
-      expect(existsSync(lockFileFor(harness.stateDir, harness.cellDir))).toBe(false);
+      expect(existsSync(cellLockFile(harness.cellDir))).toBe(false);
       const siblings = harness.siblings().filter((n) => n !== 'cortex00');
       for (const name of siblings) expect(name).toMatch(expected === 'new' ? /^cortex00\.synup-pre-/ : /^cortex00\.synup-failed-/);
       expect(siblings.length).toBeLessThanOrEqual(1);
       const again = await harness.run(['resume', '-y']);
       expect(again.stderr).toMatch(/Nothing to resume/);
-      expect(readdirSync(path.join(harness.stateDir, 'locks')).filter((f) => f.endsWith('.lock'))).toEqual([]);
+      expect(readdirSync(harness.work).filter((f) => f.includes('synup-lock'))).toEqual([]);
     });
   });
 }

@@ -11,6 +11,9 @@ export const confirm: Step = {
       : `${p.settings && !p.settings.serviceVersionCheck ? `The data's cell:info must say ${p.to} (WARNING: ${DATA_ONLY_CONFIRM})` : `The service (a Storm call, $lib.version.synapse()) and the data's cell:info must both say ${p.to}`}${p.settings ? (p.settings.smokeCheck ? '; run the configured smoke check' : '; no smoke check configured (health.smoke)') : '; run the smoke check if one is configured'}.`,
   async run(ctx) {
     const to = ctx.run.to;
+    // What answers must be what synup started: the process it started holds cell.guid (process adapter).
+    const impostor = await ctx.adapter.startedInstanceProblem?.('holder');
+    if (impostor) throw new SynupError('failed', `the service answering is not the one synup started: ${impostor}`, { hint: 'is another synup, a second config or a service manager running this cell too?' });
     const reported = await ctx.health.readVersion();
     if (reported === null) {
       const why =

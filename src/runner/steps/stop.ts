@@ -1,3 +1,5 @@
+import { SynupError } from '../../errors.js';
+import { ServiceExited } from '../../service/exit-watch.js';
 import { formatConfigDuration, formatDuration } from '../../units.js';
 import type { Step, StepContext } from '../context.js';
 
@@ -44,7 +46,11 @@ export const stop: Step = {
     }
     const status = await ctx.adapter.status();
     if (!status.running) await ctx.adapter.start(ctx.run.from);
-    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) });
+    // An old version that exits ends the wait at once (ServiceExited), with its last error line.
+    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) }).catch((error: unknown) => {
+      if (error instanceof ServiceExited) throw new SynupError('failed', `the old version ${ctx.run.from} did not start again: ${error.how}`, { hint: error.hint });
+      throw error;
+    });
     ctx.progress(`old version ${ctx.run.from} is active again`);
   },
   dryRun(ctx) {
