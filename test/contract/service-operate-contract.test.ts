@@ -92,7 +92,7 @@ describe('compose (fake docker)', () => {
     const t = await composeSetup({ services: { cortex: { State: 'exited', ExitCode: 0, Image: REF } }, exec: { stdout: FAILED, exitCode: 1 } });
     const result = await t.run(['start']);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/did not report healthy within 3.0 s .*last: failed: Unable to connect to cell/);
+    expect(result.stderr).toMatch(new RegExp(`did not report healthy within ${parseInt(budgetSetting(3))}\\.0 s .*last: failed: Unable to connect to cell`));
   });
 
   it('upgrade pulls the target image in preflight through a pull-only override (removed after): a missing image fails with nothing stopped', async () => {
