@@ -8,6 +8,7 @@ import { rmSync, mkdtempSync } from 'node:fs';
 import { cellLockFile } from '../../src/safety/lock.js';
 import { createSimCell, SIM_CELL_JS } from '../sim/index.js';
 import { repoRoot, synup, synupInProcess } from '../support/helpers.js';
+import { canMountTmpfs } from '../support/tmpfs.js';
 
 let work: string;
 let cell: string;
@@ -206,19 +207,8 @@ describe('commands that only look change nothing', () => {
   });
 });
 
-/** Root with CAP_SYS_ADMIN can mount a read-only tmpfs: the only honest way to get EROFS (root ignores file modes). */
-async function canMountReadOnly(): Promise<boolean> {
-  const probe = mkdtempSync(path.join(os.tmpdir(), 'synup-ro-probe-'));
-  try {
-    const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', probe], { reject: false });
-    if (mounted.exitCode !== 0) return false;
-    await execa('umount', [probe]);
-    return true;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
-const readOnlyMounts = await canMountReadOnly();
+// Root ignores file modes: a read-only tmpfs is the only honest way to get EROFS.
+const readOnlyMounts = await canMountTmpfs('ro');
 if (!readOnlyMounts) console.warn('skipping read-only filesystem cases: mounting a read-only tmpfs needs root with CAP_SYS_ADMIN');
 
 describe.skipIf(!readOnlyMounts)('a read-only filesystem (a real read-only tmpfs)', () => {

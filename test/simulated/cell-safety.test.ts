@@ -12,6 +12,7 @@ import { startHarness, writeSimServiceConfig, type Harness } from '../support/up
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { synupBin, tempDir } from '../support/helpers.js';
 import { budget } from '../support/budget.js';
+import { canMountTmpfs } from '../support/tmpfs.js';
 import { isAlive } from '../../src/proc.js';
 import { findHolders } from '../../src/lmdb/holders.js';
 import { SIM_CHANGELOG } from '../support/upgrade-harness.js';
@@ -26,16 +27,7 @@ afterEach(async () => {
   for (const mnt of mounts.splice(0)) await execa('umount', [mnt], { reject: false });
 });
 
-/** A real small filesystem (tmpfs) needs root and CAP_SYS_ADMIN; elsewhere those tests say why they are skipped. */
-async function canMount(): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false;
-  const probe = tempDir('synup-mount-probe-');
-  const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { reject: false });
-  if (mounted.exitCode !== 0) return false;
-  await execa('umount', [probe]);
-  return true;
-}
-const mountable = await canMount();
+const mountable = await canMountTmpfs();
 if (!mountable) console.warn('skipping the full-filesystem tests: mounting a small tmpfs needs root with CAP_SYS_ADMIN');
 
 async function mountTmpfs(dir: string, size: string): Promise<void> {

@@ -12,17 +12,9 @@ import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { synup, tempDir } from '../support/helpers.js';
 import { SIM_CHANGELOG } from '../support/upgrade-harness.js';
 import { budgetSetting } from '../support/budget.js';
+import { canMountTmpfs } from '../support/tmpfs.js';
 
-/** A real small filesystem (tmpfs) needs root and CAP_SYS_ADMIN; elsewhere this suite says why it is skipped. */
-async function canMount(): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false;
-  const probe = tempDir('synup-mount-probe-');
-  const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { reject: false });
-  if (mounted.exitCode !== 0) return false;
-  await execa('umount', [probe]);
-  return true;
-}
-const mountable = await canMount();
+const mountable = await canMountTmpfs();
 if (!mountable) console.warn('skipping disk-full tests: mounting a small tmpfs needs root with CAP_SYS_ADMIN');
 
 describe.skipIf(!mountable)('disk full during the cold defrag (a real 1 MiB-short tmpfs)', () => {
