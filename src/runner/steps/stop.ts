@@ -40,7 +40,7 @@ export const stop: Step = {
     }
     const status = await ctx.adapter.status();
     if (!status.running) await ctx.adapter.start(ctx.run.from);
-    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) });
+    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000), version: ctx.run.from });
     ctx.progress(`old version ${ctx.run.from} is active again`);
   },
   dryRun(ctx) {

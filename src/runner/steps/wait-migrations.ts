@@ -68,7 +68,7 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
       if (now - lastProgress > stallMs) throw new SynupError('failed', `no progress for ${formatDuration(stallMs)} (no log line, no data file change) while waiting for the new version to become active`, { hint: 'raise health.startTimeout if this service needs longer' });
       if (activeAt === null) {
         try {
-          await ctx.health.waitForActive({ deadlineMs: POLL_MS, signal: AbortSignal.timeout(POLL_MS * 3) });
+          await ctx.health.waitForActive({ deadlineMs: POLL_MS, signal: AbortSignal.timeout(POLL_MS * 3), version: ctx.run.to });
           activeAt = Date.now();
           ctx.update((run) => {
             run.data.activeAt ??= new Date(activeAt!).toISOString();
@@ -110,7 +110,7 @@ export const waitMigrations: Step = {
     const { stallMs, deadlineMs } = bootBudget(ctx);
     return [
       ctx.config.health.check === 'tool'
-        ? `Would run ${healthToolCommand(ctx.config, ctx.adapter).join(' ')} through the ${ctx.adapter.name} adapter until it reports nominal, and follow the service log`
+        ? `Would run ${healthToolCommand(ctx.config, ctx.adapter, ctx.plan.to).join(' ')} through the ${ctx.adapter.name} adapter until it reports nominal, and follow the service log`
         : `Would poll https://${ctx.config.health.host}:${ctx.config.health.port}/api/v1/active (trusting ${ctx.config.health.ca ?? 'the cell\'s own sslcert.pem'}) and follow the service log`,
       `Would wait for "model migrations complete" when a model migration begins; fail after ${formatDuration(stallMs)} without progress or ${formatDuration(deadlineMs)} in all`,
     ];
