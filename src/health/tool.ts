@@ -88,6 +88,7 @@ export async function waitWithTool(target: ToolCheckTarget, options: { deadlineM
     if (check.final) {
       throw new SynupError('failed', `\`${target.argv.join(' ')}\` cannot work: ${last}`, {
         hint: "Synapse's healthcheck is synapse.tools.service.healthcheck from 2.225.0 and synapse.tools.healthcheck before; check health.tool.command (`{module}` picks the right one)",
+        details: { final: true },
       });
     }
     const left = options.deadlineMs - (Date.now() - started);

@@ -59,6 +59,8 @@ export interface RunData {
   probesDisabling?: boolean;
   stoppedAt?: string;
   newStartedAt?: string;
+  /** The new version's instance as the adapter first saw it (ServiceStatus.instance): another one is a failed boot. */
+  newInstance?: string;
   activeAt?: string;
   migratedAt?: string;
   /** A rollback of a finished upgrade (`rollback --force`) began: the second outage starts here, not at stoppedAt. */

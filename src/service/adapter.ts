@@ -20,6 +20,11 @@ export interface ServiceStatus {
   configuredVersion?: string | null;
   pid?: number;
   detail?: string;
+  /**
+   * Which instance runs (container id, start time and restart count; systemd's invocation id and restart count): it
+   * changes when the service is restarted behind synup's back (Docker's `restart:`, systemd's `Restart=`).
+   */
+  instance?: string;
   /** Processes the service left behind although it is not running (a SIGKILLed Cortex's drive workers); stop() ends them. */
   leftoverPids?: number[];
 }
@@ -58,6 +63,18 @@ export interface LogOptions {
   onCaughtUp?(): void;
 }
 
+/** One line of the service log and the log source's own time stamp (normalized, sortable; null when it has none). */
+export interface StampedLine {
+  text: string;
+  stamp: string | null;
+}
+
+/** Where a log stood when it was read to its end: the stamp of its last line and how many lines carry that stamp. */
+export interface LogMark {
+  stamp: string;
+  count: number;
+}
+
 /** Image references with their content digests (`repo@sha256:…`), so the journal says what really ran. */
 export interface ServiceArtifacts {
   image: string;
@@ -86,6 +103,14 @@ export interface ServiceAdapter {
   restoreProbes(saved: SavedProbes): Promise<void>;
   /** Follows the service log, one line at a time, until the signal aborts. */
   logs(options: LogOptions): AsyncIterable<string>;
+  /**
+   * The same log with each line's stamp from the log source (docker's, journald's, the kubelet's), control sequences
+   * stripped. With logMark it tells, without any quiet period, that the follower has read every line written before a
+   * moment (issue 20): a tool's stream, unlike a file, cannot say it is caught up.
+   */
+  stampedLogs?(options: LogOptions): AsyncIterable<StampedLine>;
+  /** A bounded read of the log since `since` (no follow): where it ends now; null when it holds no line. */
+  logMark?(since: Date | undefined): Promise<LogMark | null>;
   /** `synup logs`: the last lines of the service log, then (with follow) new ones as they come. */
   tail(options: TailOptions): AsyncIterable<string>;
   /**

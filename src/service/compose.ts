@@ -4,9 +4,10 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import type { AdapterPlanText, LogMark, LogOptions, SavedProbes, StampedLine, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { adapterSection, resolvePath, type AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
+import { markOf, splitStamp, stripControl } from './log-stamp.js';
 import { earliest, followTool, runTool } from './tool.js';
 import { CONTAINER_CELL_URL, imageFor, versionOfImage } from './version.js';
 
@@ -60,6 +61,7 @@ interface OverrideService {
 }
 
 interface PsEntry {
+  ID?: string;
   State?: string;
   Image?: string;
   ExitCode?: number;
@@ -76,6 +78,11 @@ function parsePs(stdout: string): PsEntry[] {
   if (text === '') return [];
   if (text.startsWith('[')) return JSON.parse(text) as PsEntry[];
   return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as PsEntry);
+}
+
+/** The lines without the terminal control sequences compose puts in them (`ESC[2K` before every line in 2.26). */
+async function* stripped(lines: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const line of lines) yield stripControl(line);
 }
 
 /** A docker compose service: version through synup's override file (`image: …:v{version}`), `stop`/`up -d`. */
@@ -127,7 +134,26 @@ export class ComposeAdapter implements ServiceAdapter {
     const configuredVersion = versionOfImage(image);
     const floating = image && !configuredVersion ? `; image ${image} has a floating tag: the version is read from the data` : '';
     const detail = (entries.length === 0 ? `no container for service ${this.settings.service}` : entries.map((e) => `${e.Name ?? '?'} ${e.State ?? '?'}${e.Health ? ` (${e.Health})` : ''}`).join(', ')) + floating;
-    return { running: running.length > 0, configuredVersion, detail };
+    const instance = await this.instanceOf(running);
+    return { running: running.length > 0, configuredVersion, detail, ...(instance ? { instance } : {}) };
+  }
+
+  /**
+   * The running container's id, start time and restart count (`docker container inspect`): Docker's `restart:` policy
+   * restarts a killed container behind synup's back, and only these tell (issue 20).
+   */
+  private async instanceOf(running: PsEntry[]): Promise<string | null> {
+    const ids = running.map((e) => e.ID).filter((id): id is string => typeof id === 'string' && id !== '');
+    if (ids.length === 0) return null;
+    const { stdout } = await runTool(['docker', 'container', 'inspect', ...ids], { env: this.settings.env, cwd: this.settings.cwd, okExitCodes: [1] });
+    let containers: { Id?: string; RestartCount?: number; State?: { StartedAt?: string } }[];
+    try {
+      containers = JSON.parse(stdout || '[]') as typeof containers;
+    } catch {
+      return null;
+    }
+    const parts = containers.map((c) => `container ${(c.Id ?? '?').slice(0, 12)} started ${c.State?.StartedAt ?? '?'} restarts ${c.RestartCount ?? 0}`);
+    return parts.length ? parts.join('; ') : null;
   }
 
   async start(version: string): Promise<void> {
@@ -205,15 +231,31 @@ export class ComposeAdapter implements ServiceAdapter {
     this.writeOverride(saved.hadHealthcheck === true ? { ...rest, healthcheck: saved.healthcheck } : rest);
   }
 
+  /** `docker compose logs [-f] --no-log-prefix [--timestamps] --since <from> <service>`, from the earlier of `since` and synup's last start. */
+  private logsArgv(since: Date | undefined, options: { follow: boolean; timestamps: boolean }): string[] {
+    const from = earliest(since, this.lastStart);
+    return this.compose(existsSync(this.settings.overrideFile), 'logs', ...(options.follow ? ['-f'] : []), '--no-log-prefix', ...(options.timestamps ? ['--timestamps'] : []), ...(from ? ['--since', from.toISOString()] : []), this.settings.service);
+  }
+
   logs(options: LogOptions): AsyncIterable<string> {
-    const from = earliest(options.since, this.lastStart);
-    const argv = this.compose(existsSync(this.settings.overrideFile), 'logs', '-f', '--no-log-prefix', ...(from ? ['--since', from.toISOString()] : []), this.settings.service);
-    return followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd });
+    return stripped(followTool(this.logsArgv(options.since, { follow: true, timestamps: false }), { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd }));
+  }
+
+  /** With Docker's own stamps (`--timestamps`); every line starts with `ESC[2K` in compose 2.26: stripped. */
+  async *stampedLogs(options: LogOptions): AsyncGenerator<StampedLine> {
+    for await (const line of followTool(this.logsArgv(options.since, { follow: true, timestamps: true }), { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd })) {
+      yield splitStamp(line);
+    }
+  }
+
+  async logMark(since: Date | undefined): Promise<LogMark | null> {
+    const { stdout } = await runTool(this.logsArgv(since, { follow: false, timestamps: true }), { env: this.settings.env, cwd: this.settings.cwd });
+    return markOf(stdout.split('\n').map(splitStamp));
   }
 
   tail(options: TailOptions): AsyncIterable<string> {
     const argv = this.compose(existsSync(this.settings.overrideFile), 'logs', '--no-log-prefix', '--tail', String(options.lines), ...(options.follow ? ['-f'] : []), this.settings.service);
-    return followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd });
+    return stripped(followTool(argv, { env: this.settings.env, signal: options.signal, cwd: this.settings.cwd }));
   }
 
   readonly cellUrl = CONTAINER_CELL_URL;

@@ -130,6 +130,35 @@ describe('compose adapter (contract, fake docker)', () => {
     expect(t.calls()).toEqual([[...base(t), 'logs', '-f', '--no-log-prefix', '--since', '2025-01-10T10:00:00.000Z', 'cortex']]);
   });
 
+  it('stamped logs and the bounded read: --timestamps, ESC[2K stripped, the mark is the last line; tail strips ESC[2K too (issue 20)', async () => {
+    const t = setup();
+    const controller = new AbortController();
+    const since = new Date('2025-01-10T10:00:00.000Z');
+    const lines = [];
+    for await (const line of t.adapter.stampedLogs!({ signal: controller.signal, since })) {
+      lines.push(line);
+      if (lines.length === 2) controller.abort();
+    }
+    expect(lines).toEqual([
+      { stamp: '2025-01-10T10:00:00.000000000Z', text: 'Migrating Drive Slabs' },
+      { stamp: '2025-01-10T10:00:00.001000000Z', text: 'https listening: 4443' },
+    ]);
+    expect(await t.adapter.logMark!(since)).toEqual({ stamp: '2025-01-10T10:00:00.001000000Z', count: 1 });
+    expect(t.calls()).toEqual([
+      [...base(t), 'logs', '-f', '--no-log-prefix', '--timestamps', '--since', '2025-01-10T10:00:00.000Z', 'cortex'],
+      [...base(t), 'logs', '--no-log-prefix', '--timestamps', '--since', '2025-01-10T10:00:00.000Z', 'cortex'],
+    ]);
+    const tail = [];
+    for await (const line of t.adapter.tail({ lines: 5, follow: false, signal: new AbortController().signal })) tail.push(line);
+    expect(tail).toEqual(['Migrating Drive Slabs', 'https listening: 4443']);
+  });
+
+  it('status: the running container\'s id, start time and restart count (docker container inspect) name the instance', async () => {
+    const t = setup({ state: { services: { cortex: { State: 'running', ID: 'f'.repeat(64), RestartCount: 1, StartedAt: '2026-12-06T13:00:07.9Z', Image: 'vertexproject/synapse-cortex:v2.180.0' } } } });
+    expect((await t.adapter.status()).instance).toBe('container ffffffffffff started 2026-12-06T13:00:07.9Z restarts 1');
+    expect(t.calls().at(-1)).toEqual(['docker', 'container', 'inspect', 'f'.repeat(64)]);
+  });
+
   it('describe: the argv with synup\'s override, for runbooks', () => {
     const t = setup();
     expect(t.adapter.describe('stop')).toEqual([[...withOverride(t), 'stop', '-t', '30', 'cortex']]);

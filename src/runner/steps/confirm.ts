@@ -1,5 +1,6 @@
 import { SynupError } from '../../errors.js';
 import type { Step } from '../context.js';
+import { assertSameInstance } from './start.js';
 import { DATA_ONLY_CONFIRM } from '../../plan/index.js';
 
 export const confirm: Step = {
@@ -9,6 +10,8 @@ export const confirm: Step = {
     `${p.settings && !p.settings.serviceVersionCheck ? `The data's cell:info must say ${p.to} (WARNING: ${DATA_ONLY_CONFIRM})` : `The service (a Storm call, $lib.version.synapse()) and the data's cell:info must both say ${p.to}`}${p.settings ? (p.settings.smokeCheck ? '; run the configured smoke check' : '; no smoke check configured (health.smoke)') : '; run the smoke check if one is configured'}.`,
   async run(ctx) {
     const to = ctx.run.to;
+    // Restarted since wait-migrations saw it migrated (Docker's restart policy after a kill): not this boot.
+    assertSameInstance(ctx, await ctx.adapter.status());
     const reported = await ctx.health.readVersion();
     if (reported === null) {
       const why =
