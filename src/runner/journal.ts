@@ -75,6 +75,8 @@ export interface RunData {
   envs?: number;
   migrations?: number;
   confirmedVersion?: string;
+  /** finish made the operator's own tool start this version too (compose: .env or the compose file). */
+  pinnedVersion?: string;
   /** What the adapter fetched before downtime (compose: the target image and its digest). */
   prepared?: ServiceArtifacts;
   /** What runs after start (compose: the image the container runs, by digest). */

@@ -124,6 +124,12 @@ export interface ServiceAdapter {
    * image, like kubeadm's pre-pull). Absent: nothing to fetch (the process/systemd binaries are checked by start).
    */
   prepare?(version: string): Promise<ServiceArtifacts>;
+  /**
+   * After an upgrade or a rollback: make the operator's own tool start `version` too, not only synup's override
+   * (compose: the `.env` variable the compose file interpolates, or the file itself with service.compose.updateFile).
+   * Returns what it did, or a WARNING saying what the operator must change.
+   */
+  pinVersion?(version: string): Promise<string | null>;
   /** After start: what the service really runs (compose: its image id and digests); absent when unknown. */
   runningArtifacts?(): Promise<ServiceArtifacts | null>;
   /** The argv that runs `argv` where the service runs: as is (process, systemd), `docker compose exec`, `kubectl exec`. */

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { SynupConfig } from '../config/schema.js';
@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../fsutil.js';
 import type { AdapterPlanText, LogMark, LogOptions, SavedProbes, StampedLine, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { adapterSection, resolvePath, type AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
+import { readEnvVariable, writeEnvVariable } from './env-file.js';
 import { markOf, splitStamp, stripControl } from './log-stamp.js';
 import { earliest, followTool, runTool } from './tool.js';
 import { CONTAINER_CELL_URL, imageFor, versionOfImage } from './version.js';
@@ -25,6 +26,10 @@ export interface ComposeSettings {
   cwd: string;
   /** service.stopTimeout, for the `stop -t` shown by describe(). */
   stopTimeoutMs: number;
+  /** service.compose.updateFile: synup may write the tag into the compose file (pinVersion). */
+  updateFile: boolean;
+  /** health.startTimeout in s: the healthcheck's start period during the first boot. */
+  startBudgetSeconds: number;
   releaseWaitMs: number;
 }
 
@@ -42,12 +47,16 @@ export function composeSettings(config: SynupConfig, ctx: AdapterContext): Compo
     env: ctx.env,
     cwd: path.dirname(file),
     stopTimeoutMs: config.service.stopTimeout,
+    updateFile: own.updateFile,
+    startBudgetSeconds: Math.ceil(config.health.startTimeout / 1000),
     releaseWaitMs: 5_000,
   };
 }
 
 /** First line of synup's override file: a file without it is never written over. */
-export const OVERRIDE_MARKER = '# synup-owned override: the image tag synup switched to, and the healthcheck it disables during an upgrade';
+export const OVERRIDE_MARKER = "# synup-owned override: the image tag synup switched to, and the healthcheck's start period it widens during an upgrade";
+/** The same line as synup wrote it before issue 20 (it disabled the healthcheck): still synup's file. */
+const OLD_OVERRIDE_MARKER = '# synup-owned override: the image tag synup switched to, and the healthcheck it disables during an upgrade';
 
 /** First line of the pull-only override; removed right after the pull, so a later `up` never sees it. */
 export const PULL_MARKER = '# synup-owned, temporary: the image `docker compose pull` fetches before an upgrade';
@@ -89,7 +98,7 @@ async function* stripped(lines: AsyncIterable<string>): AsyncGenerator<string> {
 export class ComposeAdapter implements ServiceAdapter {
   readonly name = 'compose' as const;
   static readonly plan: AdapterPlanText = {
-    probesOff: 'the override file disables the healthcheck',
+    probesOff: "the override file widens the healthcheck's start period to health.startTimeout (the check keeps running)",
     start: (version) => `point the compose service at the image tag v${version} and bring it up`,
   };
   private lastStart: Date | undefined;
@@ -113,7 +122,7 @@ export class ComposeAdapter implements ServiceAdapter {
     const file = this.settings.overrideFile;
     if (!existsSync(file)) return {};
     const text = readFileSync(file, 'utf8');
-    if (!text.startsWith(OVERRIDE_MARKER)) throw refusal(`${file} exists but was not written by synup; leaving it alone`, 'set service.compose.overrideFile to a file only synup writes');
+    if (!text.startsWith(OVERRIDE_MARKER) && !text.startsWith(OLD_OVERRIDE_MARKER)) throw refusal(`${file} exists but was not written by synup; leaving it alone`, 'set service.compose.overrideFile to a file only synup writes');
     const doc = (parseYaml(text) ?? {}) as { services?: Record<string, OverrideService> };
     return doc.services?.[this.settings.service] ?? {};
   }
@@ -182,6 +191,49 @@ export class ComposeAdapter implements ServiceAdapter {
     return { forced, durationMs: Date.now() - started };
   }
 
+  /**
+   * The operator's own `docker compose up -d` (without synup's override) must start `version` too, or it recreates
+   * the container on the old tag, which refuses the upgraded data (BadVersion) and loops (issue 20). Where the tag
+   * lives: a variable the compose file interpolates for this service's image (`image: …:v${SYNAPSE_VERSION}`) is set
+   * in the project's `.env`; else, with service.compose.updateFile, the image in the file itself is rewritten (a
+   * backup `<file>.synup-<stamp>.bak` first, nothing else in the file changed); else a WARNING says what to change.
+   */
+  async pinVersion(version: string): Promise<string | null> {
+    const target = imageFor(this.settings.image, version);
+    const file = this.settings.file;
+    const text = readFileSync(file, 'utf8');
+    const raw = (parseYaml(text) as { services?: Record<string, { image?: unknown }> } | null)?.services?.[this.settings.service]?.image;
+    if (typeof raw !== 'string') return `WARNING: ${file} names no image for ${this.settings.service}: \`docker compose up -d\` without ${path.basename(this.settings.overrideFile)} would not start ${target}`;
+    const variables = [...raw.matchAll(/\$\{(\w+)(?:[:]?[-?][^}]*)?\}|\$(\w+)/g)];
+    if (variables.length === 1) {
+      const match = variables[0]!;
+      const [prefix, suffix] = [raw.slice(0, match.index), raw.slice(match.index! + match[0].length)];
+      const name = (match[1] ?? match[2])!;
+      if (target.startsWith(prefix) && target.endsWith(suffix) && target.length >= prefix.length + suffix.length) {
+        const value = target.slice(prefix.length, target.length - suffix.length);
+        const envFile = path.join(this.settings.cwd, '.env');
+        if (readEnvVariable(envFile, name) === value) return null;
+        writeEnvVariable(envFile, name, value);
+        return `${name}=${value} in ${envFile} (${path.basename(file)} takes the image tag from it): \`docker compose up -d\` starts ${target}`;
+      }
+    }
+    if (raw === target) return null;
+    if (variables.length === 0 && this.updateFile) {
+      const occurrences = text.split(raw).length - 1;
+      if (occurrences === 1) {
+        const backup = `${file}.synup-${new Date().toISOString().replace(/[:.]/g, '')}.bak`;
+        copyFileSync(file, backup);
+        writeFileAtomic(file, text.replace(raw, target), statSync(file).mode & 0o7777);
+        return `${path.basename(file)}: image ${raw} → ${target} (service.compose.updateFile; the file before: ${backup})`;
+      }
+    }
+    return `WARNING: ${path.basename(file)} still names ${raw}: a plain \`docker compose up -d\` would recreate ${this.settings.service} on it, which refuses data written by ${version}; set the tag to ${target} there (or let synup: service.compose.updateFile: true, or take the tag from a variable in .env)`;
+  }
+
+  private get updateFile(): boolean {
+    return this.settings.updateFile;
+  }
+
   /** `docker compose pull` of the target image through a pull-only override, then its id and digests. */
   async prepare(version: string): Promise<ServiceArtifacts> {
     const image = imageFor(this.settings.image, version);
@@ -216,15 +268,26 @@ export class ComposeAdapter implements ServiceAdapter {
     return { image: ref, id: info?.Id ?? null, digests: info?.RepoDigests ?? [] };
   }
 
+  /**
+   * Docker never restarts an unhealthy container by itself (only `restart:` on exit), but an unhealthy one is what
+   * `depends_on: service_healthy`, autoheal-style watchers and operators act on. So the healthcheck is not disabled
+   * (a container created without one keeps none after the upgrade, issue 20): the override only widens its
+   * `start_period` to health.startTimeout, merged by compose into the file's healthcheck (or Docker into the image's),
+   * so failures during a long migration are not counted and the new container runs the real check throughout.
+   */
   async disableProbes(): Promise<SavedProbes> {
     const current = this.readOverride();
     const saved: SavedProbes = { overrideFile: this.settings.overrideFile, hadHealthcheck: 'healthcheck' in current };
     if (saved.hadHealthcheck) saved.healthcheck = current.healthcheck;
-    this.writeOverride({ ...current, healthcheck: { disable: true } });
+    this.writeOverride({ ...current, healthcheck: { start_period: `${this.settings.startBudgetSeconds}s` } });
     return saved;
   }
 
-  /** Removes synup's `healthcheck` key (or puts back what the override held before); the compose file's own applies again at the next recreate. */
+  /**
+   * Removes synup's `healthcheck` key (or puts back what the override held before): the next recreate gets the
+   * original start period. The running container keeps the widened one, which matters only until its first healthy
+   * check, and its healthcheck runs as before.
+   */
   async restoreProbes(saved: SavedProbes): Promise<void> {
     if (!existsSync(this.settings.overrideFile)) return;
     const { healthcheck: _ours, ...rest } = this.readOverride();

@@ -42,6 +42,11 @@ export const stop: Step = {
     if (!status.running) await ctx.adapter.start(ctx.run.from);
     await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000), version: ctx.run.from });
     ctx.progress(`old version ${ctx.run.from} is active again`);
+    // A rollback of a finished upgrade (`rollback --force`) puts the operator's tag back too.
+    if (ctx.run.data.pinnedVersion) {
+      const pinned = await ctx.adapter.pinVersion?.(ctx.run.from);
+      if (pinned) ctx.progress(pinned);
+    }
   },
   dryRun(ctx) {
     return [
