@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/container-lab.sh [up|env|down]
 #
-# The container lab of issue 20, from Debian's packages only: a Docker engine (Debian's docker.io, vfs, its own data
+# The container lab of issue 20, from Debian's packages only: a Docker engine (Debian's docker.io, overlay2 or vfs, its own data
 # root and socket under the lab dir), compose v2 (Debian 13's docker-compose, pinned at low priority), a registry on
 # 127.0.0.1:5000 (Debian's docker-registry), a Debian base image made by debootstrap with the Synapse lab's Python
 # packages and sources (../shared/synapse-lab), and one Synapse Cortex image per lab version pushed to the registry as
@@ -79,16 +79,27 @@ EOF
 
 # ---- engine -----------------------------------------------------------------------------------------------------
 engine_up() { DOCKER_HOST=unix://$SOCK timeout 5 "$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null; }
+# overlay2 where the kernel lets this host mount overlayfs (container create/remove in ms); else vfs, which copies
+# the whole image per container and per removal (minutes for a Synapse image on a loaded machine).
+storage_driver() {
+  if [ -n "${SYNUP_LAB_STORAGE_DRIVER:-}" ]; then echo "$SYNUP_LAB_STORAGE_DRIVER"; return; fi
+  local d ok=vfs
+  d=$(mktemp -d "$LAB/.ovl.XXXXXX") && mkdir "$d/l" "$d/u" "$d/w" "$d/m" \
+    && mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" 2>/dev/null && umount "$d/m" && ok=overlay2
+  rm -rf "$d"; echo $ok
+}
 engine() {
-  mkdir -p "$LAB/run" "$LAB/docker" "$LAB/exec"
-  local v
-  if v=$(engine_up); then DID="engine $v already running on $SOCK"; return; fi
+  mkdir -p "$LAB/run" "$LAB/exec"
+  local v driver
+  if v=$(engine_up); then DID="engine $v already running on $SOCK ($(DOCKER_HOST=unix://$SOCK "$DOCKER" info --format '{{.Driver}}'))"; return; fi
+  driver=$(storage_driver)
+  mkdir -p "$LAB/docker-$driver"
   # A dockerd this script started earlier and that died: its pid file is stale.
   rm -f "$LAB/run/dockerd.pid" "$SOCK"
-  setsid nohup /usr/sbin/dockerd --data-root "$LAB/docker" --exec-root "$LAB/exec" --storage-driver vfs \
+  setsid nohup /usr/sbin/dockerd --data-root "$LAB/docker-$driver" --exec-root "$LAB/exec" --storage-driver "$driver" \
     --host "unix://$SOCK" --pidfile "$LAB/run/dockerd.pid" >"$LAB/dockerd.log" 2>&1 < /dev/null 9>&- &
   for _ in $(seq 1 120); do
-    if v=$(engine_up); then DID="started dockerd $v (vfs, $LAB/docker, $SOCK)"; return; fi
+    if v=$(engine_up); then DID="started dockerd $v ($driver, $LAB/docker-$driver, $SOCK)"; return; fi
     kill -0 $! 2>/dev/null || die "dockerd exited: $(tail -n 3 "$LAB/dockerd.log")"
     sleep 0.5
   done
