@@ -12,7 +12,11 @@
 #   env   print that environment (nothing started).
 #   down  stop the registry and the engine this script started (the caches stay).
 #
-# Lab dir: $SYNUP_CONTAINER_LAB, default <repo>/.container-lab (gitignored). Needs root (apt-get, dockerd, chroot).
+# One lab per machine, shared by every checkout (a second dockerd would fight over the docker0 bridge): the engine's
+# socket and pid files in $RUN (/run/synup-container-lab), its data root, the registry's storage, the debootstrapped
+# root and the logs in $SYNUP_LAB_CACHE (default /var/cache/synup-container-lab: kept between CI runs on a machine).
+# This checkout's $SYNUP_CONTAINER_LAB (default <repo>/.container-lab, gitignored) gets only `env` and `bin/docker`.
+# Needs root (apt-get, dockerd, debootstrap, chroot).
 # Exits non-zero with the reason when a part cannot be made: CI then runs the container tests, which skip with it.
 set -euo pipefail
 
@@ -23,7 +27,9 @@ SYNLAB_SRC=${SYNUP_SYNAPSE_LAB_SRC:-}
 VERSIONS=(2.180.0 2.242.0 2.250.0)
 REGISTRY=127.0.0.1:5000
 DOCKER=/usr/bin/docker          # Debian's CLI: another docker client may be first on PATH
-SOCK=$LAB/run/docker.sock
+CACHE=${SYNUP_LAB_CACHE:-/var/cache/synup-container-lab}
+RUN=/run/synup-container-lab
+SOCK=$RUN/docker.sock
 SUITE=bookworm
 
 say() { printf '[container-lab] %s\n' "$*" >&2; }
@@ -84,47 +90,47 @@ engine_up() { DOCKER_HOST=unix://$SOCK timeout 5 "$DOCKER" version --format '{{.
 storage_driver() {
   if [ -n "${SYNUP_LAB_STORAGE_DRIVER:-}" ]; then echo "$SYNUP_LAB_STORAGE_DRIVER"; return; fi
   local d ok=vfs
-  d=$(mktemp -d "$LAB/.ovl.XXXXXX") && mkdir "$d/l" "$d/u" "$d/w" "$d/m" \
+  d=$(mktemp -d "$CACHE/.ovl.XXXXXX") && mkdir "$d/l" "$d/u" "$d/w" "$d/m" \
     && mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" 2>/dev/null && umount "$d/m" && ok=overlay2
   rm -rf "$d"; echo $ok
 }
 engine() {
-  mkdir -p "$LAB/run" "$LAB/exec"
+  mkdir -p "$RUN/exec" "$CACHE"
   local v driver
   if v=$(engine_up); then DID="engine $v already running on $SOCK ($(DOCKER_HOST=unix://$SOCK "$DOCKER" info --format '{{.Driver}}'))"; return; fi
   driver=$(storage_driver)
-  mkdir -p "$LAB/docker-$driver"
+  mkdir -p "$CACHE/docker-$driver"
   # A dockerd this script started earlier and that died: its pid file is stale.
-  rm -f "$LAB/run/dockerd.pid" "$SOCK"
-  setsid nohup /usr/sbin/dockerd --data-root "$LAB/docker-$driver" --exec-root "$LAB/exec" --storage-driver "$driver" \
-    --host "unix://$SOCK" --pidfile "$LAB/run/dockerd.pid" >"$LAB/dockerd.log" 2>&1 < /dev/null 9>&- &
+  rm -f "$RUN/dockerd.pid" "$SOCK"
+  setsid nohup /usr/sbin/dockerd --data-root "$CACHE/docker-$driver" --exec-root "$RUN/exec" --storage-driver "$driver" \
+    --host "unix://$SOCK" --pidfile "$RUN/dockerd.pid" >"$CACHE/dockerd.log" 2>&1 < /dev/null 9>&- &
   for _ in $(seq 1 120); do
-    if v=$(engine_up); then DID="started dockerd $v ($driver, $LAB/docker-$driver, $SOCK)"; return; fi
-    kill -0 $! 2>/dev/null || die "dockerd exited: $(tail -n 3 "$LAB/dockerd.log")"
+    if v=$(engine_up); then DID="started dockerd $v ($driver, $CACHE/docker-$driver, $SOCK)"; return; fi
+    kill -0 $! 2>/dev/null || die "dockerd exited: $(tail -n 3 "$CACHE/dockerd.log")"
     sleep 0.5
   done
-  die "dockerd did not answer in 60 s: $(tail -n 3 "$LAB/dockerd.log")"
+  die "dockerd did not answer in 60 s: $(tail -n 3 "$CACHE/dockerd.log")"
 }
 
 # ---- registry ---------------------------------------------------------------------------------------------------
 registry_up() { curl -fsS -m 3 "http://$REGISTRY/v2/" >/dev/null 2>&1; }
 registry() {
   if registry_up; then DID="registry already on $REGISTRY"; return; fi
-  mkdir -p "$LAB/registry"
-  cat > "$LAB/registry.yml" <<EOF
+  mkdir -p "$CACHE/registry"
+  cat > "$CACHE/registry.yml" <<EOF
 version: 0.1
 log: {level: warn}
 storage:
-  filesystem: {rootdirectory: $LAB/registry}
+  filesystem: {rootdirectory: $CACHE/registry}
   delete: {enabled: true}
 http:
   addr: $REGISTRY
 EOF
-  setsid nohup /usr/bin/docker-registry serve "$LAB/registry.yml" >"$LAB/registry.log" 2>&1 < /dev/null 9>&- &
-  echo $! > "$LAB/run/registry.pid"
+  setsid nohup /usr/bin/docker-registry serve "$CACHE/registry.yml" >"$CACHE/registry.log" 2>&1 < /dev/null 9>&- &
+  echo $! > "$RUN/registry.pid"
   for _ in $(seq 1 60); do
-    if registry_up; then DID="started docker-registry on $REGISTRY ($LAB/registry)"; return; fi
-    kill -0 "$(cat "$LAB/run/registry.pid")" 2>/dev/null || die "docker-registry exited: $(tail -n 3 "$LAB/registry.log")"
+    if registry_up; then DID="started docker-registry on $REGISTRY ($CACHE/registry)"; return; fi
+    kill -0 "$(cat "$RUN/registry.pid")" 2>/dev/null || die "docker-registry exited: $(tail -n 3 "$CACHE/registry.log")"
     sleep 0.5
   done
   die "docker-registry did not answer on $REGISTRY in 30 s"
@@ -142,12 +148,12 @@ base() {
   # images need no RUN: with vfs every RUN copies the whole root)
   BASE_IMAGE=synup-lab/synapse-base:$key-2
   if DOCKER_HOST=unix://$SOCK "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then DID="$BASE_IMAGE cached"; return; fi
-  root=$LAB/rootfs-$key
+  root=$CACHE/rootfs-$key
   if [ ! -f "$root/.synup-ok" ]; then
     if [ ! -f "$root/.synup-debootstrap" ]; then
       rm -rf "$root" && mkdir -p "$root"
-      debootstrap --variant=minbase "$SUITE" "$root" http://deb.debian.org/debian >"$LAB/debootstrap.log" 2>&1 \
-        || die "debootstrap failed: $(tail -n 3 "$LAB/debootstrap.log")"
+      debootstrap --variant=minbase "$SUITE" "$root" http://deb.debian.org/debian >"$CACHE/debootstrap.log" 2>&1 \
+        || die "debootstrap failed: $(tail -n 3 "$CACHE/debootstrap.log")"
       touch "$root/.synup-debootstrap"
     fi
     # The Python packages (apt-get in the chroot: debootstrap's --include resolves no virtual packages), then the
@@ -158,9 +164,9 @@ base() {
     mount -t proc proc "$root/proc"
     local rc=0
     { chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive /bin/bash -c \
-        "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${PYDEBS//,/ } >/dev/null && /bin/bash /opt/synapse-lab-src/setup.sh /opt/synapse"; } >"$LAB/base-setup.log" 2>&1 || rc=$?
+        "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${PYDEBS//,/ } >/dev/null && /bin/bash /opt/synapse-lab-src/setup.sh /opt/synapse"; } >"$CACHE/base-setup.log" 2>&1 || rc=$?
     umount "$root/proc"
-    [ $rc = 0 ] || die "setup.sh in the base root failed: $(tail -n 5 "$LAB/base-setup.log")"
+    [ $rc = 0 ] || die "setup.sh in the base root failed: $(tail -n 5 "$CACHE/base-setup.log")"
     rm -rf "$root/opt/synapse-lab-src" "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     ln -sfn python3 "$root/usr/bin/python"
     touch "$root/.synup-ok"
@@ -202,8 +208,8 @@ HEALTHCHECK --interval=10s --timeout=10s --retries=3 --start-period=10s CMD ["py
 ENTRYPOINT ["python", "-m", "${SERVERS[$kind]}", "/vertex/storage"]
 EOF
       # metadata only on the base: BuildKit writes no layer (the legacy builder would copy the root per instruction)
-      DOCKER_HOST=unix://$SOCK DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$ref" "$ctx" >>"$LAB/build.log" 2>&1 || die "docker build of $ref failed: $(tail -n 3 "$LAB/build.log")"
-      DOCKER_HOST=unix://$SOCK "$DOCKER" push -q "$ref" >>"$LAB/build.log" 2>&1 || die "docker push of $ref failed: $(tail -n 3 "$LAB/build.log")"
+      DOCKER_HOST=unix://$SOCK DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$ref" "$ctx" >>"$CACHE/build.log" 2>&1 || die "docker build of $ref failed: $(tail -n 3 "$CACHE/build.log")"
+      DOCKER_HOST=unix://$SOCK "$DOCKER" push -q "$ref" >>"$CACHE/build.log" 2>&1 || die "docker push of $ref failed: $(tail -n 3 "$CACHE/build.log")"
       built+=("$kind:$v")
     done
   done
@@ -218,9 +224,9 @@ cmd=${1:-up}
 case $cmd in
   env) write_env; cat "$LAB/env"; exit 0 ;;
   down)
-    [ -f "$LAB/run/registry.pid" ] && kill "$(cat "$LAB/run/registry.pid")" 2>/dev/null || true
-    [ -f "$LAB/run/dockerd.pid" ] && kill "$(cat "$LAB/run/dockerd.pid")" 2>/dev/null || true
-    say "stopped the registry and dockerd (caches kept in $LAB)"; exit 0 ;;
+    [ -f "$RUN/registry.pid" ] && kill "$(cat "$RUN/registry.pid")" 2>/dev/null || true
+    [ -f "$RUN/dockerd.pid" ] && kill "$(cat "$RUN/dockerd.pid")" 2>/dev/null || true
+    say "stopped the registry and dockerd (caches kept in $CACHE)"; exit 0 ;;
   up) ;;
   *) die "usage: container-lab.sh [up|env|down]" ;;
 esac
@@ -230,7 +236,8 @@ if [ -z "$SYNLAB_SRC" ]; then
 fi
 [ -n "$SYNLAB_SRC" ] && [ -f "$SYNLAB_SRC/synapse-lab.tar.xz" ] || die 'the Synapse lab (../shared/synapse-lab) was not found; set SYNUP_SYNAPSE_LAB_SRC'
 mkdir -p "$LAB"
-exec 9>"$LAB/.lock"
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
 flock 9
 DID=
 command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }
