@@ -105,7 +105,14 @@ engine() {
   setsid nohup /usr/sbin/dockerd --data-root "$CACHE/docker-$driver" --exec-root "$RUN/exec" --storage-driver "$driver" \
     --host "unix://$SOCK" --pidfile "$RUN/dockerd.pid" >"$CACHE/dockerd.log" 2>&1 < /dev/null 9>&- &
   for _ in $(seq 1 120); do
-    if v=$(engine_up); then DID="started dockerd $v ($driver, $CACHE/docker-$driver, $SOCK)"; return; fi
+    if v=$(engine_up); then
+      # Containers of test runs that were killed (their `restart:` policy would bring them back with the engine).
+      local stale
+      stale=$(DOCKER_HOST=unix://$SOCK "$DOCKER" ps -aq --filter name=synupct --filter name=synupbench)
+      [ -z "$stale" ] || DOCKER_HOST=unix://$SOCK "$DOCKER" rm -f -v $stale >/dev/null 2>&1 || true
+      DID="started dockerd $v ($driver, $CACHE/docker-$driver, $SOCK)${stale:+; removed $(echo "$stale" | wc -l) leftover test container(s)}"
+      return
+    fi
     kill -0 $! 2>/dev/null || die "dockerd exited: $(tail -n 3 "$CACHE/dockerd.log")"
     sleep 0.5
   done

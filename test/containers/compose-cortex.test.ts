@@ -229,6 +229,7 @@ describe.skipIf(containerLabSkipReason !== null)('compose, for real: a Cortex co
     const result = await upgrade;
     expect(result.exitCode, result.stderr).toBe(4);
     expect(result.stderr).toMatch(/restarted behind synup's back|exited while booting/);
+    console.log(`killed pid ${killed} at its model migration: ${/^.*(restarted behind synup's back|exited while booting).*$/m.exec(result.stderr)?.[0]}`);
     expect((await readCellInfo(cell.cellDir)).cellVersion).toBe(FROM);
     await active(cell);
     const counts = await api({ dir: cell.cellDir, port: cell.port }, 'POST', '/api/v1/storm/call', { query: 'return($lib.view.get().getFormCounts())' }, 60_000);
