@@ -143,7 +143,8 @@ try {
       const r = await execa(process.execPath, [path.join(root, 'bin', 'synup.js'), 'upgrade', '--to', TO, '--backup', '-y', '--json'], { cwd: a.work, env: { ...env, SYNUP_HEALTH_PASSWORD: 'secret' }, extendEnv: false, reject: false, timeout: 1_800_000 });
       const summary = JSON.parse(r.stdout.trim().split('\n').at(-1));
       if (r.exitCode !== 0) throw new Error(`synup exit ${r.exitCode}: ${r.stderr.split('\n').slice(-3).join(' ')}`);
-      rows.push({ run, way: 'synup', apiBack: summary.downtimeMs, migrated: summary.migratedMs });
+      const steps = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'step' && e.state === 'completed' && ['stop', 'cold-defrag', 'start', 'wait-migrations', 'confirm'].includes(e.step));
+      rows.push({ run, way: 'synup', apiBack: summary.downtimeMs, migrated: summary.migratedMs, steps: steps.map((e) => `${e.step} ${(e.durationMs / 1000).toFixed(1)} s`).join(', ') });
     } finally {
       await remove(a);
     }
@@ -175,7 +176,7 @@ try {
 
 console.log(`\ncompose ${FROM} → ${TO}, same seeded cell, same run (downtime from the stop)`);
 console.log('run  way       API back  migrated');
-for (const r of rows) console.log(`${String(r.run).padStart(3)}  ${r.way.padEnd(8)} ${fmt(r.apiBack)}  ${fmt(r.migrated)}`);
+for (const r of rows) console.log(`${String(r.run).padStart(3)}  ${r.way.padEnd(8)} ${fmt(r.apiBack)}  ${fmt(r.migrated)}${r.steps ? `  (${r.steps})` : ''}`);
 for (const run of new Set(rows.map((r) => r.run))) {
   const s = rows.find((r) => r.run === run && r.way === 'synup');
   const m = rows.find((r) => r.run === run && r.way === 'manual');
