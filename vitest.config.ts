@@ -23,8 +23,9 @@ class SlowFirstSequencer extends BaseSequencer {
 export default defineConfig({
   test: {
     // Tiers, one folder each: unit, contract (test/fakes), simulated (test/sim cells), real (the real Cortex of
-    // ../shared/synapse-lab), package (npm installs of the release tarball). package.json runs them by folder.
-    include: ['test/{unit,contract,simulated,real,package}/**/*.test.ts'],
+    // ../shared/synapse-lab), package (npm installs of the release tarball), containers (a real Docker engine:
+    // scripts/container-lab.sh). package.json runs them by folder.
+    include: ['test/{unit,contract,simulated,real,package,containers}/**/*.test.ts'],
     setupFiles: ['test/support/setup-lmdb.ts', 'test/support/file-times.ts'],
     reporters: ['default', './test/support/times-reporter.ts'],
     pool: 'forks',

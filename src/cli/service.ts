@@ -25,7 +25,7 @@ async function startAndWait(session: CellSession): Promise<{ version: string; ac
   const started = Date.now();
   await session.adapter.start(version);
   const deadlineMs = session.config.health.startTimeout;
-  await session.health.waitForActive({ deadlineMs, signal: AbortSignal.timeout(deadlineMs + 5_000) }).catch((error: unknown) => {
+  await session.health.waitForActive({ deadlineMs, signal: AbortSignal.timeout(deadlineMs + 5_000), version }).catch((error: unknown) => {
     // Its exit ends the wait at once (ServiceExited), not health.startTimeout later.
     if (error instanceof ServiceExited) throw new SynupError('failed', `${session.cellName} ${version} did not start, ${formatDuration(Date.now() - started)} after the start: ${error.how}`, { hint: error.hint });
     throw new SynupError('failed', `${session.cellName} ${version} started but is not active: ${(error as Error).message}`, { hint: 'see `synup logs -n 50`; `synup stop` stops it' });

@@ -48,7 +48,9 @@ export async function runStatus(ctx: CommandContext): Promise<number> {
     lastRun: null,
   };
   if (service.running && config.health.check === 'tool') {
-    status.active = { ...(await session.health.check()), url: healthToolCommand(config, session.adapter).join(' '), trust: 'not used (health.check: tool)' };
+    // The healthcheck module depends on the version that runs: the adapter's, else the data's (read-only).
+    const version = service.configuredVersion ?? (session.adapter.remoteData ? null : await readCellInfo(cellDir).then((info) => info.cellVersion ?? null, () => null));
+    status.active = { ...(await session.health.check(version ?? undefined)), url: healthToolCommand(config, session.adapter, version).join(' '), trust: 'not used (health.check: tool)' };
   } else if (service.running) {
     const trust = describeTrust(trustFor(target));
     status.active = { ...(await checkActive(target).catch((error) => ({ active: false, detail: errorMessage(error), url: baseUrl(target) + ACTIVE_PATH }))), trust };

@@ -54,6 +54,12 @@ function buildSchema(z: typeof Zod) {
     project: z.string().optional(),
     image: z.string().default('vertexproject/synapse-cortex'),
     overrideFile: z.string().optional(),
+    /**
+     * After an upgrade (and a rollback), write the new tag into the compose file itself (a backup of it beside it
+     * first), so the operator's own `docker compose up -d` starts the version the data needs. Not needed when the
+     * file takes the tag from a variable (`image: …:v${SYNAPSE_VERSION}`): synup sets that in `.env`.
+     */
+    updateFile: z.boolean().default(false),
   });
 
   const kubernetesAdapterSchema = z.strictObject({

@@ -1,3 +1,5 @@
+import { stripControl } from '../service/log-stamp.js';
+
 /**
  * Recognises what a booting Synapse service says in its log (DESIGN.md, "The real Synapse, observed"):
  * storage migrations run before the HTTPS listener is up, model migrations run after it — so "active" is not
@@ -28,7 +30,7 @@ export interface LogEvent {
  * any one `[tag]`, e.g. the sim's); structured (JSON) logs carry `message`.
  */
 function messageOf(line: string): string {
-  const trimmed = line.trim();
+  const trimmed = stripControl(line).trim();
   if (trimmed.startsWith('{')) {
     try {
       const parsed = JSON.parse(trimmed) as { message?: unknown };
@@ -53,9 +55,9 @@ const rules: { kind: LogEventKind; test: RegExp }[] = [
   { kind: 'storage-migration-begin', test: /^(Migrating\b|Building\b.*\bindex\b|(Beginning|Starting)\b.*\bmigration\b)/i },
 ];
 
-/** One log line → what it means for an upgrade; null for a blank line. Never throws. */
+/** One log line → what it means for an upgrade; null for a blank line. Terminal control sequences are ignored. Never throws. */
 export function classifyLogLine(line: string): LogEvent | null {
-  if (line.trim() === '') return null;
+  if (stripControl(line).trim() === '') return null;
   const message = messageOf(line);
   const kind = rules.find((rule) => rule.test.test(message))?.kind ?? 'other';
   const event: LogEvent = { kind, message };

@@ -6,7 +6,7 @@ import { formatDuration } from '../units.js';
 
 /**
  * Synapse's own health check (`python -m synapse.tools.service.healthcheck -c cell:///vertex/storage/`, the Docker
- * images' HEALTHCHECK; `synapse.tools.healthcheck` before v2.x renamed it): it connects over the cell's Unix socket
+ * images' HEALTHCHECK, from 2.225.0; `synapse.tools.healthcheck` before): it connects over the cell's Unix socket
  * (no HTTPS needed), prints one JSON line `{"status": "nominal"|"degraded"|"failed", "iden", "components": [...]}`
  * and exits 0 for nominal/degraded, 1 otherwise.
  */
@@ -20,6 +20,20 @@ export interface ToolCheckTarget {
 export interface ToolCheck {
   active: boolean;
   detail: string;
+  /** The tool cannot work however long one waits (its Python module is missing): stop retrying. */
+  final?: boolean;
+}
+
+/** Python's own words when `-m <module>` names no module: no retry makes it appear. */
+const MISSING_MODULE = /No module named\b/;
+
+/**
+ * The stderr line that says why: Python's error, not the wrapper's last word (`kubectl exec` ends with "command
+ * terminated with exit code 1", which hid a missing healthcheck module).
+ */
+function whyLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean).reverse();
+  return lines.find((l) => MISSING_MODULE.test(l)) ?? lines.find((l) => /\b\w*(Error|Exception)\b/.test(l)) ?? lines[0] ?? '';
 }
 
 const HEALTHY = new Set(['nominal', 'degraded']);
@@ -60,8 +74,9 @@ export async function checkWithTool(target: ToolCheckTarget): Promise<ToolCheck>
     const why = report?.components?.find((c) => c.status !== 'nominal' && typeof c.mesg === 'string')?.mesg;
     return { active: false, detail: `${status}${why ? `: ${String(why)}` : ''}` };
   }
-  const stderr = String(result.stderr ?? '').trim().split('\n').pop() ?? '';
-  return { active: false, detail: `exit ${result.exitCode ?? result.signal}${stderr ? `: ${stderr}` : ''} (no health report)` };
+  const stderr = whyLine(String(result.stderr ?? ''));
+  const final = MISSING_MODULE.test(stderr);
+  return { active: false, detail: `exit ${result.exitCode ?? result.signal}${stderr ? `: ${stderr}` : ''} (no health report)`, ...(final ? { final } : {}) };
 }
 
 /** Runs the check until it says healthy, the deadline passes (failed) or the signal aborts. */
@@ -73,6 +88,12 @@ export async function waitWithTool(target: ToolCheckTarget, options: { deadlineM
     const check = await checkWithTool(target);
     if (check.active) return;
     last = check.detail;
+    if (check.final) {
+      throw new SynupError('failed', `\`${target.argv.join(' ')}\` cannot work: ${last}`, {
+        hint: "Synapse's healthcheck is synapse.tools.service.healthcheck from 2.225.0 and synapse.tools.healthcheck before; check health.tool.command (`{module}` picks the right one)",
+        details: { final: true },
+      });
+    }
     const left = options.deadlineMs - (Date.now() - started);
     if (left <= 0) {
       throw new SynupError('failed', `\`${target.argv.join(' ')}\` did not report healthy within ${formatDuration(options.deadlineMs)} (${attempt} attempt${attempt === 1 ? '' : 's'}; last: ${last})`, {

@@ -6,10 +6,13 @@ import type { Journal, RunRecord } from './journal.js';
 
 /** What the runner needs to know about the service's health; built by the CLI from src/health. */
 export interface HealthProbe {
-  /** Resolves when /api/v1/active says active; rejects at the deadline or when aborted. */
-  waitForActive(options: { deadlineMs: number; signal: AbortSignal }): Promise<void>;
-  /** One check now: active or not, and why (for `status` and `adopt`). */
-  check(): Promise<{ active: boolean; detail: string }>;
+  /**
+   * Resolves when /api/v1/active says active; rejects at the deadline or when aborted. `version`: the version that
+   * runs (health.check: tool picks Synapse's healthcheck module by it); without it, the adapter's or the data's.
+   */
+  waitForActive(options: { deadlineMs: number; signal: AbortSignal; version?: string }): Promise<void>;
+  /** One check now: active or not, and why (for `status` and `adopt`); `version` as for waitForActive. */
+  check(version?: string): Promise<{ active: boolean; detail: string; final?: boolean }>;
   /** The version the running service reports, or null when it cannot tell (no credentials / endpoint). */
   readVersion(): Promise<string | null>;
 }

@@ -60,6 +60,8 @@ export interface RunData {
   probesDisabling?: boolean;
   stoppedAt?: string;
   newStartedAt?: string;
+  /** The new version's instance as the adapter first saw it (ServiceStatus.instance): another one is a failed boot. */
+  newInstance?: string;
   activeAt?: string;
   migratedAt?: string;
   /** A rollback of a finished upgrade (`rollback --force`) began: the second outage starts here, not at stoppedAt. */
@@ -74,6 +76,8 @@ export interface RunData {
   envs?: number;
   migrations?: number;
   confirmedVersion?: string;
+  /** finish made the operator's own tool start this version too (compose: .env or the compose file). */
+  pinnedVersion?: string;
   /** What the adapter fetched before downtime (compose: the target image and its digest). */
   prepared?: ServiceArtifacts;
   /** What runs after start (compose: the image the container runs, by digest). */

@@ -39,7 +39,7 @@ export function openCellSession(settings: Settings, options: { allowMissing?: bo
  * (health.check: https), or Synapse's healthcheck tool run through the adapter (health.check: tool).
  */
 export function healthProbe(config: SynupConfig, cellDir: string, adapter: ServiceAdapter, env: NodeJS.ProcessEnv): HealthProbe {
-  if (config.health.check === 'tool') return toolProbe(config, adapter, env);
+  if (config.health.check === 'tool') return toolProbe(config, cellDir, adapter, env);
   const target = {
     host: config.health.host,
     port: config.health.port,
@@ -56,11 +56,27 @@ export function healthProbe(config: SynupConfig, cellDir: string, adapter: Servi
   };
 }
 
-function toolProbe(config: SynupConfig, adapter: ServiceAdapter, env: NodeJS.ProcessEnv): HealthProbe {
-  const target = async () => ({ argv: await adapter.execArgv(healthToolCommand(config, adapter)), env: { ...env, ...config.health.tool.env }, timeoutMs: config.health.tool.timeout });
+/**
+ * The version that runs, for the healthcheck's module name (issue 20): what the adapter is set to run (image tag, unit
+ * environment, last start), else what the data was last written by; null when neither says.
+ */
+async function runningVersion(adapter: ServiceAdapter, cellDir: string): Promise<string | null> {
+  const configured = await adapter.status().then((s) => s.configuredVersion ?? null, () => null);
+  if (configured) return configured;
+  if (adapter.remoteData) return null;
+  const { readCellInfo } = await import('../lmdb/cellinfo.js');
+  return readCellInfo(cellDir).then((info) => info.cellVersion ?? null, () => null);
+}
+
+function toolProbe(config: SynupConfig, cellDir: string, adapter: ServiceAdapter, env: NodeJS.ProcessEnv): HealthProbe {
+  const target = async (version: string | undefined) => ({
+    argv: await adapter.execArgv(healthToolCommand(config, adapter, version ?? (await runningVersion(adapter, cellDir)))),
+    env: { ...env, ...config.health.tool.env },
+    timeoutMs: config.health.tool.timeout,
+  });
   return {
-    waitForActive: ({ deadlineMs, signal }) => unlessExited(adapter, signal, async (watched) => waitWithTool(await target(), { deadlineMs, signal: watched })),
-    check: async () => checkWithTool(await target()).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
+    waitForActive: ({ deadlineMs, signal, version }) => unlessExited(adapter, signal, async (watched) => waitWithTool(await target(version), { deadlineMs, signal: watched })),
+    check: async (version) => checkWithTool(await target(version)).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
     // The healthcheck does not tell the version: confirm then relies on the data's cell:version.
     readVersion: async () => null,
   };

@@ -29,6 +29,11 @@ export interface ServiceStatus {
   detail?: string;
   /** Running and already synup's to manage (it started or adopted this instance): `synup adopt` has nothing to do. */
   managed?: boolean;
+  /**
+   * Which instance runs (container id, start time and restart count; systemd's invocation id and restart count): it
+   * changes when the service is restarted behind synup's back (Docker's `restart:`, systemd's `Restart=`).
+   */
+  instance?: string;
   /** Processes the service left behind although it is not running (a SIGKILLed Cortex's drive workers); stop() ends them. */
   leftoverPids?: number[];
 }
@@ -65,6 +70,18 @@ export interface LogOptions {
    * Followers of a tool's stream cannot tell and never call it.
    */
   onCaughtUp?(): void;
+}
+
+/** One line of the service log and the log source's own time stamp (normalized, sortable; null when it has none). */
+export interface StampedLine {
+  text: string;
+  stamp: string | null;
+}
+
+/** Where a log stood when it was read to its end: the stamp of its last line and how many lines carry that stamp. */
+export interface LogMark {
+  stamp: string;
+  count: number;
 }
 
 /** Image references with their content digests (`repo@sha256:…`), so the journal says what really ran. */
@@ -105,6 +122,14 @@ export interface ServiceAdapter {
   restoreProbes(saved: SavedProbes): Promise<void>;
   /** Follows the service log, one line at a time, until the signal aborts. */
   logs(options: LogOptions): AsyncIterable<string>;
+  /**
+   * The same log with each line's stamp from the log source (docker's, journald's, the kubelet's), control sequences
+   * stripped. With logMark it tells, without any quiet period, that the follower has read every line written before a
+   * moment (issue 20): a tool's stream, unlike a file, cannot say it is caught up.
+   */
+  stampedLogs?(options: LogOptions): AsyncIterable<StampedLine>;
+  /** A bounded read of the log since `since` (no follow): where it ends now; null when it holds no line. */
+  logMark?(since: Date | undefined): Promise<LogMark | null>;
   /** `synup logs`: the last lines of the service log, then (with follow) new ones as they come. */
   tail(options: TailOptions): AsyncIterable<string>;
   /**
@@ -118,6 +143,12 @@ export interface ServiceAdapter {
    * image, like kubeadm's pre-pull). Absent: nothing to fetch (the process/systemd binaries are checked by start).
    */
   prepare?(version: string): Promise<ServiceArtifacts>;
+  /**
+   * After an upgrade or a rollback: make the operator's own tool start `version` too, not only synup's override
+   * (compose: the `.env` variable the compose file interpolates, or the file itself with service.compose.updateFile).
+   * Returns what it did, or a WARNING saying what the operator must change.
+   */
+  pinVersion?(version: string): Promise<string | null>;
   /** After start: what the service really runs (compose: its image id and digests); absent when unknown. */
   runningArtifacts?(): Promise<ServiceArtifacts | null>;
   /** The argv that runs `argv` where the service runs: as is (process, systemd), `docker compose exec`, `kubectl exec`. */

@@ -4,7 +4,7 @@ import { waitUntil } from '../poll.js';
 import { kubernetesDataMode, type SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { SYNUP_VERSION } from '../version.js';
-import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import type { AdapterPlanText, LogMark, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StampedLine, StopOptions, StopResult, TailOptions } from './adapter.js';
 import { adapterSection, type AdapterContext } from './context.js';
 import { helmRelease, helmUpgradeArgv, requireHelmChart, type HelmSettings } from './kubernetes/helm.js';
 import { Kubectl } from './kubernetes/kubectl.js';
@@ -12,6 +12,7 @@ import { BUDGET_ANNOTATION, startupBudgetSeconds, widenedStartupProbe } from './
 import { KubernetesVolume, type VolumeSettings, type WorkloadAccess } from './kubernetes/volume.js';
 import type { Container, Pod, Workload } from './kubernetes/workload.js';
 import { waitUntilReleased } from './released.js';
+import { markOf, splitStamp } from './log-stamp.js';
 import { followTool, isToolMissing, runTool } from './tool.js';
 import { CONTAINER_CELL_URL, imageFor, versionOfImage } from './version.js';
 
@@ -197,6 +198,8 @@ export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
       running: pods.length > 0,
       configuredVersion: versionOfImage(container.image),
       detail: `${this.target}: ${pods.length} pod(s), ${workload.status?.readyReplicas ?? 0}/${workload.spec?.replicas ?? 0} ready${waiting.length ? `, waiting: ${waiting.join(', ')}` : ''}`,
+      // the kubelet restarts a killed container in its pod; a controller replaces a pod (issue 20)
+      ...(pods.length ? { instance: pods.map((p) => `pod ${p.metadata?.uid ?? p.metadata?.name ?? '?'} restarts ${p.status?.containerStatuses?.find((c) => c.name === container.name)?.restartCount ?? 0}`).join('; ') } : {}),
     };
   }
 
@@ -294,11 +297,27 @@ export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
    * Retried while the container is not running yet; after a stream ended, only newer lines are asked for.
    */
   async *logs(options: LogOptions): AsyncGenerator<string> {
+    for await (const line of this.followPod(options, false)) yield line;
+  }
+
+  /** `kubectl logs --timestamps`: the kubelet's stamp on each line. */
+  async *stampedLogs(options: LogOptions): AsyncGenerator<StampedLine> {
+    for await (const line of this.followPod(options, true)) yield splitStamp(line);
+  }
+
+  /** A bounded read of the pod's log (no -f): a fresh pod's log is this boot's. */
+  async logMark(): Promise<LogMark | null> {
+    const container = this.settings.container ?? this.container(await this.workload()).container.name;
+    const { stdout } = await runTool(this.kubectl('logs', '--timestamps', this.target, '-c', container), { env: this.settings.env });
+    return markOf(stdout.split('\n').map(splitStamp));
+  }
+
+  private async *followPod(options: LogOptions, timestamps: boolean): AsyncGenerator<string> {
     const container = this.settings.container ?? this.container(await this.workload()).container.name;
     let sinceTime: string | undefined;
     while (!options.signal.aborted) {
       try {
-        const argv = this.kubectl('logs', '-f', this.target, '-c', container, ...(sinceTime ? [`--since-time=${sinceTime}`] : []));
+        const argv = this.kubectl('logs', '-f', ...(timestamps ? ['--timestamps'] : []), this.target, '-c', container, ...(sinceTime ? [`--since-time=${sinceTime}`] : []));
         for await (const line of followTool(argv, { env: this.settings.env, signal: options.signal })) yield line;
         sinceTime = new Date().toISOString();
       } catch (error) {

@@ -5,10 +5,11 @@ import { waitUntil } from '../poll.js';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil.js';
-import { PROBES_REQUIRED, type AdapterPlanText, type LogOptions, type SavedProbes, type ServiceAdapter, type ServiceStatus, type StopOptions, type StopResult, type TailOptions } from './adapter.js';
+import { PROBES_REQUIRED, type AdapterPlanText, type LogMark, type LogOptions, type SavedProbes, type StampedLine, type ServiceAdapter, type ServiceStatus, type StopOptions, type StopResult, type TailOptions } from './adapter.js';
 import { adapterSection, resolvePath, type AdapterContext } from './context.js';
 import { readEnvVariable, writeEnvVariable } from './env-file.js';
 import { waitUntilReleased } from './released.js';
+import { journalLine, markOf } from './log-stamp.js';
 import { earliest, followTool, runTool } from './tool.js';
 import { assertVersion } from './version.js';
 
@@ -94,7 +95,7 @@ export class SystemdAdapter implements ServiceAdapter {
   }
 
   async status(): Promise<ServiceStatus> {
-    const unit = await this.show(['LoadState', 'ActiveState', 'SubState', 'MainPID']);
+    const unit = await this.show(['LoadState', 'ActiveState', 'SubState', 'MainPID', 'InvocationID', 'NRestarts']);
     if (unit.LoadState === 'not-found') {
       throw usageError(`systemd unit ${this.settings.unit} not found${this.settings.user ? ' (user manager)' : ''}`, 'fix service.systemd.unit (and service.systemd.user) in synup.yaml');
     }
@@ -104,6 +105,8 @@ export class SystemdAdapter implements ServiceAdapter {
       configuredVersion: this.configuredVersion(),
       pid: pid > 0 ? pid : undefined,
       detail: `${this.settings.unit} ${unit.ActiveState ?? '?'} (${unit.SubState ?? '?'})`,
+      // Restart= starts a new invocation behind synup's back (issue 20)
+      ...(unit.InvocationID ? { instance: `invocation ${unit.InvocationID} restarts ${unit.NRestarts || '0'}` } : {}),
     };
   }
 
@@ -174,13 +177,27 @@ export class SystemdAdapter implements ServiceAdapter {
     return followTool(this.journalctl(options.since), { env: this.settings.env, signal: options.signal });
   }
 
+  /** `journalctl -o json`: each entry's MESSAGE with journald's own `__REALTIME_TIMESTAMP`. */
+  async *stampedLogs(options: LogOptions): AsyncGenerator<StampedLine> {
+    for await (const line of followTool(this.journalctl(options.since, 'json'), { env: this.settings.env, signal: options.signal })) {
+      const entry = journalLine(line);
+      if (entry) yield entry;
+    }
+  }
+
+  async logMark(since: Date | undefined): Promise<LogMark | null> {
+    const argv = this.journalctl(since, 'json').filter((arg) => arg !== '-f');
+    const { stdout } = await this.run([...argv, '--no-pager']);
+    return markOf(stdout.split('\n').map(journalLine).filter((l): l is StampedLine => l !== null));
+  }
+
   tail(options: TailOptions): AsyncIterable<string> {
     const argv = ['journalctl', ...(this.settings.user ? ['--user'] : []), '-u', this.settings.unit, '-n', String(options.lines), ...(options.follow ? ['-f'] : []), '-o', 'cat', '--no-pager'];
     return followTool(argv, { env: this.settings.env, signal: options.signal });
   }
 
   /** From the earlier of the caller's `since` and this adapter's own last start (nothing of a boot is missed). */
-  private journalctl(since: Date | undefined): string[] {
+  private journalctl(since: Date | undefined, output: 'cat' | 'json' = 'cat'): string[] {
     const from = earliest(since, this.lastStart);
     return [
       'journalctl',
@@ -189,7 +206,7 @@ export class SystemdAdapter implements ServiceAdapter {
       this.settings.unit,
       '-f',
       '-o',
-      'cat',
+      output,
       ...(from ? [`--since=@${Math.floor(from.getTime() / 1000)}`] : []),
     ];
   }
@@ -206,7 +223,7 @@ export class SystemdAdapter implements ServiceAdapter {
     const unit = this.settings.unit;
     if (action === 'start') return [this.systemctl('start', '--no-block', unit)];
     if (action === 'stop') return [this.systemctl('stop', '--no-block', unit)];
-    if (action === 'status') return [this.systemctl('show', unit, '--property=LoadState,ActiveState,SubState,MainPID')];
+    if (action === 'status') return [this.systemctl('show', unit, '--property=LoadState,ActiveState,SubState,MainPID,InvocationID,NRestarts')];
     return [this.systemctl('daemon-reload')];
   }
 }

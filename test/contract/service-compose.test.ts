@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -88,14 +88,14 @@ describe('compose adapter (contract, fake docker)', () => {
     expect(existsSync(t.override)).toBe(false);
   });
 
-  it('probes off: healthcheck disabled in the override for the new container; restore removes only synup\'s key', async () => {
+  it('probes off: the override widens the healthcheck\'s start period (the check keeps running, issue 20); restore removes only synup\'s key', async () => {
     const t = setup();
     const saved = await t.adapter.disableProbes();
     expect(saved).toEqual({ overrideFile: t.override, hadHealthcheck: false });
-    expect(parse(readFileSync(t.override, 'utf8'))).toEqual({ services: { cortex: { healthcheck: { disable: true } } } });
+    expect(parse(readFileSync(t.override, 'utf8'))).toEqual({ services: { cortex: { healthcheck: { start_period: '300s' } } } });
     await t.adapter.stop({ timeoutMs: 5000 });
     await t.adapter.start('2.181.0');
-    expect(t.service()).toMatchObject({ Image: 'vertexproject/synapse-cortex:v2.181.0', healthcheck: { disable: true } });
+    expect(t.service()).toMatchObject({ Image: 'vertexproject/synapse-cortex:v2.181.0', healthcheck: { start_period: '300s' } });
 
     await t.adapter.restoreProbes(JSON.parse(JSON.stringify(saved)));
     expect(parse(readFileSync(t.override, 'utf8'))).toEqual({ services: { cortex: { image: 'vertexproject/synapse-cortex:v2.181.0' } } });
@@ -128,6 +128,58 @@ describe('compose adapter (contract, fake docker)', () => {
     }
     expect(lines).toEqual(['Migrating Drive Slabs', 'https listening: 4443']);
     expect(t.calls()).toEqual([[...base(t), 'logs', '-f', '--no-log-prefix', '--since', '2025-01-10T10:00:00.000Z', 'cortex']]);
+  });
+
+  it('stamped logs and the bounded read: --timestamps, ESC[2K stripped, the mark is the last line; tail strips ESC[2K too (issue 20)', async () => {
+    const t = setup();
+    const controller = new AbortController();
+    const since = new Date('2025-01-10T10:00:00.000Z');
+    const lines = [];
+    for await (const line of t.adapter.stampedLogs!({ signal: controller.signal, since })) {
+      lines.push(line);
+      if (lines.length === 2) controller.abort();
+    }
+    expect(lines).toEqual([
+      { stamp: '2025-01-10T10:00:00.000000000Z', text: 'Migrating Drive Slabs' },
+      { stamp: '2025-01-10T10:00:00.001000000Z', text: 'https listening: 4443' },
+    ]);
+    expect(await t.adapter.logMark!(since)).toEqual({ stamp: '2025-01-10T10:00:00.001000000Z', count: 1 });
+    expect(t.calls()).toEqual([
+      [...base(t), 'logs', '-f', '--no-log-prefix', '--timestamps', '--since', '2025-01-10T10:00:00.000Z', 'cortex'],
+      [...base(t), 'logs', '--no-log-prefix', '--timestamps', '--since', '2025-01-10T10:00:00.000Z', 'cortex'],
+    ]);
+    const tail = [];
+    for await (const line of t.adapter.tail({ lines: 5, follow: false, signal: new AbortController().signal })) tail.push(line);
+    expect(tail).toEqual(['Migrating Drive Slabs', 'https listening: 4443']);
+  });
+
+  it('status: the running container\'s id, start time and restart count (docker container inspect) name the instance', async () => {
+    const t = setup({ state: { services: { cortex: { State: 'running', ID: 'f'.repeat(64), RestartCount: 1, StartedAt: '2026-12-06T13:00:07.9Z', Image: 'vertexproject/synapse-cortex:v2.180.0' } } } });
+    expect((await t.adapter.status()).instance).toBe('container ffffffffffff started 2026-12-06T13:00:07.9Z restarts 1');
+    expect(t.calls().at(-1)).toEqual(['docker', 'container', 'inspect', 'f'.repeat(64)]);
+  });
+
+  it("pinVersion: the operator's own `up -d` starts the new tag: the .env variable the file interpolates, the file itself with updateFile, else a WARNING (issue 20)", async () => {
+    const t = setup();
+    const pin = (updateFile: boolean) => {
+      const config = configSchema.parse({ service: { adapter: 'compose', compose: { file: 'docker-compose.yaml', service: 'cortex', updateFile } } });
+      return createAdapter(config, { cellDir: path.join(t.work, 'cortex00'), stateDir: path.join(t.work, 'state'), cwd: t.work, env: t.world.env }).pinVersion!('2.181.0');
+    };
+    // a literal tag, no consent: the file is left alone, the operator is told
+    expect(await pin(false)).toMatch(/^WARNING: docker-compose\.yaml still names vertexproject\/synapse-cortex:v2\.180\.0: a plain `docker compose up -d` would recreate cortex on it/);
+    expect(readFileSync(t.file, 'utf8')).toBe(COMPOSE);
+    // with consent: only the image changes, the file before is kept beside it
+    expect(await pin(true)).toMatch(/^docker-compose\.yaml: image vertexproject\/synapse-cortex:v2\.180\.0 → vertexproject\/synapse-cortex:v2\.181\.0 \(service\.compose\.updateFile; the file before: .*\.bak\)$/);
+    expect(readFileSync(t.file, 'utf8')).toBe(COMPOSE.replace('v2.180.0', 'v2.181.0'));
+    expect(readdirSync(t.work).filter((f) => f.endsWith('.bak')).map((f) => readFileSync(path.join(t.work, f), 'utf8'))).toEqual([COMPOSE]);
+    expect(await pin(true)).toBeNull();
+    // a file that takes the tag from a variable: set in .env, the file untouched
+    const interpolating = COMPOSE.replace('image: vertexproject/synapse-cortex:v2.180.0', 'image: vertexproject/synapse-cortex:v${SYNAPSE_VERSION:-2.180.0}');
+    writeFileSync(t.file, interpolating);
+    writeFileSync(path.join(t.work, '.env'), 'COMPOSE_PROJECT_NAME=syn\nSYNAPSE_VERSION=2.180.0\n');
+    expect(await pin(false)).toBe(`SYNAPSE_VERSION=2.181.0 in ${path.join(t.work, '.env')} (docker-compose.yaml takes the image tag from it): \`docker compose up -d\` starts vertexproject/synapse-cortex:v2.181.0`);
+    expect(readFileSync(path.join(t.work, '.env'), 'utf8')).toBe('COMPOSE_PROJECT_NAME=syn\nSYNAPSE_VERSION=2.181.0\n');
+    expect(readFileSync(t.file, 'utf8')).toBe(interpolating);
   });
 
   it('describe: the argv with synup\'s override, for runbooks', () => {

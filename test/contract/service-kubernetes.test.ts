@@ -66,7 +66,7 @@ async function rejection(promise: Promise<unknown>): Promise<SynupError> {
 describe('kubernetes adapter (contract, fake kubectl)', () => {
   it('status: the workload and its pods (by the selector); version from the container image', async () => {
     const t = setup();
-    expect(await t.adapter.status()).toEqual({ running: true, configuredVersion: '2.180.0', detail: 'statefulset/cortex: 1 pod(s), 1/1 ready' });
+    expect(await t.adapter.status()).toEqual({ running: true, instance: 'pod cortex-0 restarts 0', configuredVersion: '2.180.0', detail: 'statefulset/cortex: 1 pod(s), 1/1 ready' });
     expect(t.calls()).toEqual([GET, PODS]);
   });
 

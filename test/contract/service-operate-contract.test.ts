@@ -13,7 +13,8 @@ import { budgetSetting } from '../support/budget.js';
 
 const HEALTHY = JSON.stringify({ status: 'nominal', iden: 'cell:///vertex/storage/', components: [] }) + '\n';
 const FAILED = JSON.stringify({ status: 'failed', iden: 'cell:///vertex/storage/', components: [{ name: 'error', status: 'failed', mesg: 'Unable to connect to cell @ cell:///vertex/storage/.' }] }) + '\n';
-const HEALTHCHECK = ['python', '-m', 'synapse.tools.service.healthcheck', '-c', 'cell:///vertex/storage/'];
+/** The cells here run 2.181.0: its healthcheck module is synapse.tools.healthcheck (service.healthcheck from 2.225.0). */
+const HEALTHCHECK = ['python', '-m', 'synapse.tools.healthcheck', '-c', 'cell:///vertex/storage/'];
 
 interface Setup {
   work: string;
@@ -88,6 +89,17 @@ describe('compose (fake docker)', () => {
     expect(restarted.stderr).toMatch(/^cortex00 2\.181\.0 started, active after /);
   });
 
+  it("health by the version that runs: 2.181.0's synapse.tools.healthcheck for status and start, never a module it lacks", async () => {
+    const t = await composeSetup({ services: { cortex: { State: 'running', Image: REF } }, exec: { stdout: HEALTHY, exitCode: 0 }, modulesByVersion: true });
+    const status = await t.run(['status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ running: true, configuredVersion: '2.181.0', active: { active: true, detail: 'nominal' } });
+    expect(t.calls()).toContainEqual([...dc(t, false), 'exec', '-T', 'cortex', ...HEALTHCHECK]);
+    expect((await t.run(['stop'])).exitCode).toBe(0);
+    const started = await t.run(['start']);
+    expect(started.stderr).toMatch(/^cortex00 2\.181\.0 started, active after /);
+    expect(t.calls().filter((c) => c.includes('exec')).every((c) => c.includes('synapse.tools.healthcheck'))).toBe(true);
+  }, 60_000);
+
   it('start fails (exit 1) when the healthcheck reports failed until health.startTimeout, with its message', async () => {
     const t = await composeSetup({ services: { cortex: { State: 'exited', ExitCode: 0, Image: REF } }, exec: { stdout: FAILED, exitCode: 1 } });
     const result = await t.run(['start']);
@@ -161,7 +173,7 @@ describe('systemd (fake systemctl/journalctl)', () => {
 });
 
 describe('kubernetes (fake kubectl)', () => {
-  it('status via `kubectl exec … -- python -m synapse.tools.service.healthcheck`; logs --tail', async () => {
+  it('status via `kubectl exec … -- python -m synapse.tools.healthcheck` (the module of 2.181.0); logs --tail', async () => {
     const cortex = { name: 'cortex', image: REF };
     const workload = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'cortex', namespace: 'synapse' }, spec: { replicas: 1, selector: { matchLabels: { app: 'cortex' } }, template: { metadata: { labels: { app: 'cortex' } }, spec: { containers: [cortex] } } }, status: { readyReplicas: 1, replicas: 1 } };
     const pod = { metadata: { name: 'cortex-0', labels: { app: 'cortex' } }, status: { phase: 'Running' } };

@@ -30,7 +30,7 @@ function setup(options: { systemd?: Record<string, unknown>; unit?: Record<strin
   return { work, cellDir, envFile, dropInDir, world, adapter, calls, unit };
 }
 
-const SHOW = ['systemctl', 'show', UNIT, '--property=LoadState,ActiveState,SubState,MainPID'];
+const SHOW = ['systemctl', 'show', UNIT, '--property=LoadState,ActiveState,SubState,MainPID,InvocationID,NRestarts'];
 
 async function rejection(promise: Promise<unknown>): Promise<SynupError> {
   const error = await promise.then(() => null, (e: unknown) => e);
@@ -133,6 +133,24 @@ describe('systemd adapter (contract, fake systemctl)', () => {
     await t.adapter.stop({ timeoutMs: 5000 });
     expect(t.calls().every((c) => c[1] === '--user')).toBe(true);
     expect(t.adapter.describe('start')).toEqual([['systemctl', '--user', 'start', '--no-block', UNIT]]);
+  });
+
+  it('stamped logs: journalctl -o json (journald\'s own stamps); the bounded read without -f (issue 20)', async () => {
+    const t = setup();
+    const controller = new AbortController();
+    const since = new Date('2025-01-10T10:00:00.700Z');
+    const lines = [];
+    for await (const line of t.adapter.stampedLogs!({ signal: controller.signal, since })) {
+      lines.push(line);
+      if (lines.length === 2) controller.abort();
+    }
+    expect(lines).toEqual([
+      { stamp: '2025-01-10T10:00:00.000000000Z', text: 'Migrating Drive Slabs' },
+      { stamp: '2025-01-10T10:00:00.001000000Z', text: 'https listening: 4443' },
+    ]);
+    expect(await t.adapter.logMark!(since)).toEqual({ stamp: '2025-01-10T10:00:00.001000000Z', count: 1 });
+    const at = `--since=@${Math.floor(since.getTime() / 1000)}`;
+    expect(t.calls()).toEqual([['journalctl', '-u', UNIT, '-f', '-o', 'json', at], ['journalctl', '-u', UNIT, '-o', 'json', at, '--no-pager']]);
   });
 
   it('logs: journalctl -u <unit> -f -o cat from the given moment, until aborted', async () => {

@@ -103,6 +103,13 @@ describe('the boot state machine over a whole log', () => {
     expect(bad).toMatchObject({ ended: 'failed', failure: expect.stringContaining('BadVersion') });
   });
 
+  it('terminal control sequences are ignored: compose 2.26 starts every line with ESC[2K, even with --ansi never (issue 20)', () => {
+    const esc = SYNAPSE_BOOT.map((l) => `\x1b[2K${l}`);
+    expect(kinds(esc)).toEqual(kinds(SYNAPSE_BOOT));
+    expect(classifyLogLine('\x1b[2K\x1b[36mbeginning model migration -> (0, 2, 36)\x1b[0m')).toMatchObject({ kind: 'model-migration-begin', modelVersion: '0.2.36' });
+    expect(classifyLogLine('\x1b[2K')).toBeNull();
+  });
+
   it('a log that ends mid-migration is not migrated', async () => {
     const state = await watchLog(lines(SYNAPSE_BOOT.slice(0, 6)));
     expect(state).toMatchObject({ ended: 'log-ended', migrated: false, model: 'running', listening: true });

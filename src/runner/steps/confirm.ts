@@ -1,5 +1,6 @@
 import { SynupError } from '../../errors.js';
 import type { Step } from '../context.js';
+import { assertSameInstance } from './start.js';
 import { DATA_ONLY_CONFIRM } from '../../plan/index.js';
 
 export const confirm: Step = {
@@ -14,6 +15,8 @@ export const confirm: Step = {
     // What answers must be what synup started: the process it started holds cell.guid (process adapter).
     const impostor = await ctx.adapter.startedInstanceProblem?.('holder');
     if (impostor) throw new SynupError('failed', `the service answering is not the one synup started: ${impostor}`, { hint: 'is another synup, a second config or a service manager running this cell too?' });
+    // Restarted since wait-migrations saw it migrated (Docker's restart policy after a kill): not this boot.
+    assertSameInstance(ctx, await ctx.adapter.status());
     const reported = await ctx.health.readVersion();
     if (reported === null) {
       const why =

@@ -10,7 +10,11 @@ export const finish: Step = {
       ? `Mark the run done; the pre-defrag data stays on the volume in ${VOLUME_PRE} as the rollback point (synup prune does not reach the volume: remove it there when no longer needed).`
       : 'Mark the run done; keep the pre-upgrade dir as the O(1) rollback point until `synup prune`.',
   async run(ctx) {
+    // The operator's own tool must start the new version too (compose: the tag in .env or the compose file).
+    const pinned = await ctx.adapter.pinVersion?.(ctx.run.to);
+    if (pinned) ctx.progress(pinned);
     ctx.update((run) => {
+      if (pinned !== undefined) run.data.pinnedVersion = ctx.run.to;
       run.outcome = 'done';
       run.endedAt = new Date().toISOString();
     });

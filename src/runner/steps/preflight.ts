@@ -65,9 +65,9 @@ async function proveServiceIsThisCell(ctx: StepContext): Promise<string | null> 
 async function proveByHealthTool(ctx: StepContext): Promise<null> {
   const deadline = Date.now() + ctx.config.health.startTimeout;
   for (let waiting = false; ; waiting = true) {
-    const check = await ctx.health.check();
+    const check = await ctx.health.check(ctx.plan.from);
     if (check.active) return null;
-    if (Date.now() >= deadline || ctx.signal?.aborted) {
+    if (check.final || Date.now() >= deadline || ctx.signal?.aborted) {
       return refuse('service-identity', `the running service does not answer the health check: ${check.detail}`, 'check health.tool in synup.yaml and the service log (`synup logs`)');
     }
     if (!waiting) ctx.progress(`the running service does not answer the health check yet (${check.detail}); retrying for up to ${formatDuration(ctx.config.health.startTimeout)} (health.startTimeout)`);

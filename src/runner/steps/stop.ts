@@ -47,11 +47,16 @@ export const stop: Step = {
     const status = await ctx.adapter.status();
     if (!status.running) await ctx.adapter.start(ctx.run.from);
     // An old version that exits ends the wait at once (ServiceExited), with its last error line.
-    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) }).catch((error: unknown) => {
+    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000), version: ctx.run.from }).catch((error: unknown) => {
       if (error instanceof ServiceExited) throw new SynupError('failed', `the old version ${ctx.run.from} did not start again: ${error.how}`, { hint: error.hint });
       throw error;
     });
     ctx.progress(`old version ${ctx.run.from} is active again`);
+    // A rollback of a finished upgrade (`rollback --force`) puts the operator's tag back too.
+    if (ctx.run.data.pinnedVersion) {
+      const pinned = await ctx.adapter.pinVersion?.(ctx.run.from);
+      if (pinned) ctx.progress(pinned);
+    }
   },
   dryRun(ctx) {
     return [

@@ -2,6 +2,8 @@ import { SynupError } from '../../errors.js';
 import { formatConfigDuration, formatDuration } from '../../units.js';
 import type { Step, StepContext } from '../context.js';
 import { healthToolCommand } from '../../health/tool-command.js';
+import type { LogMark, StampedLine } from '../../service/adapter.js';
+import { assertSameInstance, recordInstance } from './start.js';
 
 const POLL_MS = 1000;
 
@@ -14,46 +16,63 @@ export function bootBudget(ctx: Pick<StepContext, 'config' | 'plan'>): { stallMs
   return { stallMs, deadlineMs: stallMs * (2 + 2 * ctx.plan.migrations.length) };
 }
 
-/** A tool's log stream (journalctl -f…) cannot say it is caught up: this long without a line after active stands in. */
-const TOOL_SETTLE_MS = 2000;
-
 /**
  * Waits until the new version is active AND its model migrations are done ("active" is not "migrated": the
  * listener comes up while the data-model migration still runs). Progress = new log lines or data files changing.
- * Failure = the process exits, BadVersion, no progress, or the deadline; a traceback alone is not (Synapse logs
- * non-fatal ones). "No model migration" is concluded only once the log has been read up to the moment active was
- * seen: the real Cortex logs `beginning model migration` only 60–100 ms before its listener is up.
+ * Failure = the process exits or is restarted behind synup's back, BadVersion, no progress, or the deadline; a
+ * traceback alone is not (Synapse logs non-fatal ones).
+ *
+ * "Migrated" or "no model migration" is concluded only once the log is known to have been read up to the moment
+ * active was seen (the real Cortex logs `beginning model migration` only 60–100 ms before its listener is up), never
+ * from a quiet stream (issue 20: `docker compose logs -f` lags, and a client polling the Cortex keeps its log busy):
+ * a followed file says it was read to its end (process adapter); a tool's stream carries the log source's own stamps
+ * (docker, journald, kubelet) and, once active, one bounded read of the same log (no follow) says which stamp it had
+ * reached: the follower has read everything before active once it has handed out that line.
  */
 async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   const { classifyLogLine, newMigrationState, observe } = await import('../../health/logwatch.js');
+  const { advance, reached } = await import('../../service/log-stamp.js');
   const { dataFingerprint } = await import('../progress.js');
   const { stallMs, deadlineMs } = bootBudget(ctx);
   const started = Date.now();
   const since = ctx.run.data.newStartedAt ? new Date(ctx.run.data.newStartedAt) : undefined;
   const follow = new AbortController();
   let lastProgress = Date.now();
-  let lastLineAt = 0;
   let caughtUpAt = 0;
+  /** Stamped follower: the last stamp it handed out (and how many lines had it); the bounded read's end once active. */
+  let read: LogMark | null = null;
+  let mark: LogMark | null | undefined;
+  let logError: string | null = null;
   const boot = newMigrationState();
+  const stamped = ctx.adapter.stampedLogs && ctx.adapter.logMark ? ctx.adapter.stampedLogs.bind(ctx.adapter) : null;
 
   const logs = (async () => {
     try {
-      for await (const line of ctx.adapter.logs({ signal: follow.signal, since, onCaughtUp: () => (caughtUpAt = Date.now()) })) {
-        lastProgress = lastLineAt = Date.now();
-        const event = classifyLogLine(line);
-        if (!event) continue;
-        observe(boot, event);
-        if (event.kind !== 'other') ctx.progress(line.trim());
+      const options = { signal: follow.signal, since, onCaughtUp: () => (caughtUpAt = Date.now()) };
+      const lines: AsyncIterable<StampedLine | string> = stamped ? stamped(options) : ctx.adapter.logs(options);
+      for await (const item of lines) {
+        lastProgress = Date.now();
+        const { text, stamp } = typeof item === 'string' ? { text: item, stamp: null } : item;
+        const event = classifyLogLine(text);
+        if (event) {
+          observe(boot, event);
+          if (event.kind !== 'other') ctx.progress(text.trim());
+        }
+        // after the line is observed: "read up to here" never runs ahead of what was classified
+        read = advance(read, stamp);
       }
+      if (!follow.signal.aborted) logError = 'the log stream ended';
     } catch (error) {
-      if (!follow.signal.aborted) ctx.progress(`log follow ended: ${(error as Error).message}`);
+      if (!follow.signal.aborted) {
+        logError = (error as Error).message;
+        ctx.progress(`log follow ended: ${logError}`);
+      }
     }
   })();
 
   let activeAt: number | null = null;
   /** The follower has read every line written before active was seen. */
-  const logReadPastActive = () =>
-    activeAt !== null && (caughtUpAt > activeAt || (caughtUpAt === 0 && Date.now() - Math.max(activeAt, lastLineAt) >= TOOL_SETTLE_MS));
+  const logReadPastActive = () => activeAt !== null && (caughtUpAt > activeAt || (mark !== undefined && reached(read, mark)) || logError !== null);
   let fingerprint = await dataFingerprint(ctx.cellDir);
   try {
     while (!(logReadPastActive() && boot.model !== 'running')) {
@@ -67,22 +86,32 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
       // while the instance synup started is gone: this boot failed all the same.
       const exited = await ctx.adapter.startedInstanceProblem?.('exited');
       if (exited) throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting: ${exited}`);
+      await recordInstance(ctx, status);
+      assertSameInstance(ctx, status);
       const now = Date.now();
       if (now - started > deadlineMs) throw new SynupError('failed', `the new version is not active and migrated after ${formatDuration(deadlineMs)} (hard deadline for ${ctx.plan.migrations.length} release(s) with migrations)`);
       if (now - lastProgress > stallMs) throw new SynupError('failed', `no progress for ${formatDuration(stallMs)} (no log line, no data file change) while waiting for the new version to become active`, { hint: 'raise health.startTimeout if this service needs longer' });
       if (activeAt === null) {
         try {
-          await ctx.health.waitForActive({ deadlineMs: POLL_MS, signal: AbortSignal.timeout(POLL_MS * 3) });
+          await ctx.health.waitForActive({ deadlineMs: POLL_MS, signal: AbortSignal.timeout(POLL_MS * 3), version: ctx.run.to });
           activeAt = Date.now();
           ctx.update((run) => {
             run.data.activeAt ??= new Date(activeAt!).toISOString();
           });
           ctx.progress(`active after ${formatDuration(activeAt - started)}`);
           continue;
-        } catch {
+        } catch (error) {
+          if (error instanceof SynupError && error.details?.final === true) throw error;
           // not active yet
         }
       } else {
+        if (stamped && mark === undefined) {
+          // Where the log stands now, read to its end: everything written before active is at or before it.
+          mark = await ctx.adapter.logMark!(since).catch((error: unknown) => {
+            ctx.progress(`reading the log up to now failed (${(error as Error).message}); trying again`);
+            return undefined;
+          });
+        }
         await new Promise((resolve) => setTimeout(resolve, logReadPastActive() ? POLL_MS : 50));
       }
       const next = await dataFingerprint(ctx.cellDir);
@@ -96,7 +125,9 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
     await logs;
   }
   const modelChanges = ctx.plan.modelChanges ?? [];
-  if (boot.model === 'none' && modelChanges.length > 0) {
+  if (logError !== null && boot.model === 'none') {
+    ctx.progress(`WARNING: the service log could not be read (${logError}): whether a model migration ran is not known; synup concluded from the health check alone`);
+  } else if (boot.model === 'none' && modelChanges.length > 0) {
     ctx.progress(`WARNING: the changelog announces data-model changes in ${modelChanges.join(', ')}, but the service logged no model migration up to the moment it was active (was the data already migrated?)`);
   }
   ctx.update((run) => {
@@ -114,7 +145,7 @@ export const waitMigrations: Step = {
     const { stallMs, deadlineMs } = bootBudget(ctx);
     return [
       ctx.config.health.check === 'tool'
-        ? `Would run ${healthToolCommand(ctx.config, ctx.adapter).join(' ')} through the ${ctx.adapter.name} adapter until it reports nominal, and follow the service log`
+        ? `Would run ${healthToolCommand(ctx.config, ctx.adapter, ctx.plan.to).join(' ')} through the ${ctx.adapter.name} adapter until it reports nominal, and follow the service log`
         : `Would poll https://${ctx.config.health.host}:${ctx.config.health.port}/api/v1/active (trusting ${ctx.config.health.ca ?? 'the cell\'s own sslcert.pem'}) and follow the service log`,
       `Would wait for "model migrations complete" when a model migration begins; fail after ${formatDuration(stallMs)} without progress or ${formatDuration(deadlineMs)} in all`,
     ];

@@ -41,7 +41,7 @@ export interface Workload {
 }
 
 export interface Pod {
-  metadata?: { name?: string };
+  metadata?: { name?: string; uid?: string };
   spec?: { nodeName?: string };
-  status?: { phase?: string; containerStatuses?: { name: string; state?: { waiting?: { reason?: string } } }[] };
+  status?: { phase?: string; containerStatuses?: { name: string; restartCount?: number; state?: { waiting?: { reason?: string } } }[] };
 }
