@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
@@ -7,6 +7,7 @@ import { parseDuration } from '../units.js';
 import type { SynupConfig } from '../config/schema.js';
 import { errorMessage, SynupError, usageError } from '../errors.js';
 import { withoutPassword, type AhaQuery } from './aha.js';
+import { canonicalHost } from './hosts.js';
 
 /**
  * The service kinds of a Synapse deployment, grouped by the devops guide's "Update Sequencing": each tier is
@@ -229,16 +230,27 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
     const lacking = services.find((s) => (s.mirrors.length || s.mirrorOf) && !s.url);
     if (lacking) throw usageError(`deployment ${file}: ${lacking.name} has no url:, which mirror.promotion: failure needs (the old leader is pointed at the new one)`, 'add url: tcp://root:<password>@<host>:<dmon port>/ to every service of a mirrored lane');
   }
-  const unique = (what: string, key: (s: DeploymentService) => string) => {
-    const owners = new Map<string, string>();
+  // One dir or one port reached two ways is still one: cell dirs compared by their real path (symlinks resolved),
+  // health ports by host with every loopback name (localhost, 127.0.0.1, ::1) one host.
+  const unique = (what: string, key: (s: DeploymentService) => string, text: (s: DeploymentService, other: DeploymentService, k: string) => string) => {
+    const owners = new Map<string, DeploymentService>();
     for (const s of services) {
       const k = key(s);
-      if (owners.has(k)) throw usageError(`deployment ${file}: ${s.name} and ${owners.get(k)} have the same ${what} ${k}`, 'each service has its own');
-      owners.set(k, s.name);
+      const other = owners.get(k);
+      if (other) throw usageError(`deployment ${file}: ${s.name} and ${other.name} have the same ${what} ${text(s, other, k)}`, 'each service has its own');
+      owners.set(k, s);
     }
   };
-  unique('cell dir', (s) => path.resolve(s.config.cell.dir!));
-  unique('health port', (s) => `${s.config.health.host}:${s.config.health.port}`);
+  const dirGiven = (s: DeploymentService) => path.resolve(s.config.cell.dir!);
+  const real = (s: DeploymentService) => (existsSync(dirGiven(s)) ? realpathSync(dirGiven(s)) : dirGiven(s));
+  unique('cell dir', real, (s, other, k) => {
+    const linked = [s, other].filter((x) => dirGiven(x) !== k);
+    return `${k}${linked.length ? ` (${linked.map((x) => `${x.name}'s ${dirGiven(x)}`).join(' and ')} ${linked.length > 1 ? 'are symlinks' : 'is a symlink'} to it)` : ''}`;
+  });
+  unique('health port', (s) => `${canonicalHost(s.config.health.host)}:${s.config.health.port}`, (s, other) => {
+    const [a, b] = [s.config.health.host, other.config.health.host];
+    return a === b ? `${a}:${s.config.health.port}` : `${s.config.health.port} (${a} and ${b} are one host)`;
+  });
   return {
     file,
     name: spec.name ?? path.basename(file).replace(/\.ya?ml$/i, ''),

@@ -274,24 +274,24 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
 });
 
 describe('deploy status with aha:', () => {
-  it("shows AHA's role of each service next to the file's; an AHA that cannot be asked is reported, not fatal", async () => {
+  it("shows AHA's role of each service next to what its cell says (stopped here) and the file's; an AHA that cannot be asked is reported, not fatal", async () => {
     const d = layout();
     d.write(deploymentOf(d));
     d.answer(promoted);
     const text = await synup(['deploy', 'status', '-f', d.file]);
     expect(text.exitCode, text.stderr).toBe(0);
-    expect(text.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +leader +AHA: mirror of 01\.cortex\.synapse \(cortex\.synapse\), ready$/m);
-    expect(text.stderr).toMatch(/^ {2}cortex01 +2\.180\.0 +mirror of cortex00 +AHA: leader \(cortex\.synapse\), ready$/m);
-    expect(text.stderr).toMatch(/^ {2}aha00 +2\.180\.0 +standalone +AHA: AHA itself$/m);
+    expect(text.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +stopped +\(the file: leader\) +AHA: mirror of 01\.cortex\.synapse \(cortex\.synapse\), ready$/m);
+    expect(text.stderr).toMatch(/^ {2}cortex01 +2\.180\.0 +stopped +\(the file: mirror of cortex00\) +AHA: leader \(cortex\.synapse\), ready$/m);
+    expect(text.stderr).toMatch(/^ {2}aha00 +2\.180\.0 +stopped +\(the file: standalone\) +AHA: AHA itself$/m);
     const json = JSON.parse((await synup(['deploy', 'status', '-f', d.file, '--json'])).stdout);
     expect(json.services.find((s: { name: string }) => s.name === 'cortex00')).toEqual({
-      name: 'cortex00', version: '2.180.0', role: 'leader',
+      name: 'cortex00', version: '2.180.0', role: 'stopped', fileRole: 'leader',
       aha: { name: '00.cortex.synapse', role: 'mirror', leader: '01.cortex.synapse', ready: true, online: true, text: 'mirror of 01.cortex.synapse (cortex.synapse), ready' },
     });
     d.write(deploymentOf(d, { aha: { url: AHA_URL, command: [process.execPath, '-e', 'process.exit(5)'] } }));
     const down = await synup(['deploy', 'status', '-f', d.file]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stderr).toMatch(/^ {2}AHA could not be asked: asking AHA failed \(.*\): exit 5$/m);
-    expect(down.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +leader +AHA: \?$/m);
+    expect(down.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +stopped +\(the file: leader\) +AHA: \?$/m);
   });
 });
