@@ -96,16 +96,19 @@ async function refuseOtherHistory(m: DeploymentService, leader: DeploymentServic
   const [mdir, ldir] = [m.config.cell.dir!, leader.config.cell.dir!];
   if (![mdir, ldir].every((d) => existsSync(path.join(d, 'slabs', 'nexus.lmdb', 'data.mdb')))) return;
   // The mirror first: it only ever holds what its leader committed before, so read later, the leader is never behind.
-  const mirror = await readNexusHistory(mdir, null);
-  const lead = await readNexusHistory(ldir, null);
+  // Files synup cannot read (another owner's, without the rights) cannot tell: the catch-up's index check remains.
+  const read = (dir: string, offset: number | null) => readNexusHistory(dir, offset).catch(() => null);
+  const mirror = await read(mdir, null);
+  const lead = mirror && (await read(ldir, null));
+  if (!mirror || !lead) return;
   const hint = `${m.name} was made from another cell's data or follows another leader: rebuild it from a backup of ${leader.name} (\`synup backup\`, \`synup restore\`, mirror: ${leader.name}'s URL)`;
   if (mirror.reading.index > lead.reading.index) {
     throw refusal(`${m.name}'s nexus log is not ${leader.name}'s: ${m.name} is at nexus index ${mirror.reading.index}, ahead of its leader ${leader.name} (${lead.reading.index}): it holds entries ${leader.name} never wrote`, hint);
   }
   const last = mirror.reading.index - 1;
   if (last < 0) return;
-  const [mine, theirs] = await Promise.all([readNexusHistory(mdir, last), readNexusHistory(ldir, last)]);
+  const [mine, theirs] = await Promise.all([read(mdir, last), read(ldir, last)]);
   // A log that does not keep that entry (nexslog:en: false, rotated away) cannot tell: the index check above stands.
-  if (mine.entry === null || theirs.entry === null || mine.entry === theirs.entry) return;
+  if (!mine?.entry || !theirs?.entry || mine.entry === theirs.entry) return;
   throw refusal(`${m.name}'s nexus log is not ${leader.name}'s: their entries at nexus offset ${last} differ`, hint);
 }

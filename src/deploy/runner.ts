@@ -108,11 +108,13 @@ async function runLane(ctx: CommandContext, lane: Lane, prepared: PreparedDeploy
       const interrupted = options.signal.reason as Interrupted;
       return { outcome: 'interrupted', phase: phase.id, error: `${interrupted.message} before this phase began`, interrupted };
     }
+    // A phase begun before (synup stopped or killed during it) is taken up again: its actions are idempotent.
+    const resumed = record.state !== 'pending';
     Object.assign(record, { state: 'running', startedAt: new Date().toISOString(), endedAt: undefined, detail: undefined });
     save();
     say(ctx.out, `[deploy/${phase.id}] ${phase.description}`);
     try {
-      record.detail = await runPhase(ctx, phase, prepared, run, options);
+      record.detail = await runPhase(ctx, phase, prepared, run, options, resumed);
       record.state = 'done';
     } catch (error) {
       record.endedAt = new Date().toISOString();
@@ -181,7 +183,7 @@ async function interruptibleWait<T>(signal: AbortSignal | undefined, state: stri
   }
 }
 
-async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDeployment, run: DeploymentRun, options: DeployOptions): Promise<string> {
+async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDeployment, run: DeploymentRun, options: DeployOptions, resumed = false): Promise<string> {
   const { signal } = options;
   const byName = new Map(prepared.deployment.services.map((s) => [s.name, s]));
   // loadDeployment refuses mirrors without mirror: commands, so a lane with a catch-up or promote phase has them.
@@ -255,7 +257,7 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
         const migrated = await migratedWait();
         return `${warmText}promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name} and was stopped in ${stopped} until its upgrade; ${migrated}`;
       }
-      return promoteFailureMode(ctx, { phase, service, oldLeader, session, commands, run, byName, warmText, untouched, migratedWait, signal });
+      return promoteFailureMode(ctx, { phase, service, oldLeader, session, commands, run, byName, warmText, untouched, migratedWait, signal, resumed });
     }
   }
 }
@@ -270,7 +272,7 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
  */
 async function promoteFailureMode(
   ctx: CommandContext,
-  p: { phase: Phase; service: DeploymentService; oldLeader: DeploymentService; session: CellSession; commands: MirrorCommands; run: DeploymentRun; byName: Map<string, DeploymentService>; warmText: string; untouched: string; migratedWait: () => Promise<string>; signal?: AbortSignal },
+  p: { phase: Phase; service: DeploymentService; oldLeader: DeploymentService; session: CellSession; commands: MirrorCommands; run: DeploymentRun; byName: Map<string, DeploymentService>; warmText: string; untouched: string; migratedWait: () => Promise<string>; signal?: AbortSignal; resumed: boolean },
 ): Promise<string> {
   const { phase, service, oldLeader, session, commands, run, byName, warmText, untouched, signal } = p;
   const leaderSession = sessionOf(ctx, oldLeader, 'leader');
@@ -294,7 +296,7 @@ async function promoteFailureMode(
     // Whatever is left of its exit (a drive worker) is ended, so its files are final and it can start again.
     await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
     const check = await checkNothingLost(commands, { service, mirrorSession, oldLeader, leaderFiles: prepareNexusRead(leaderSession.cellDir), others, early: mirrorsIndexes(), answeredIndex: null });
-    const already = `${oldLeader.name} was already stopped (synup stopped during the promotion)`;
+    const already = `${oldLeader.name} was already stopped (${p.resumed ? 'synup stopped during the promotion' : 'not by this run'})`;
     if (!('refused' in check)) {
       const promoteMs = await promote(commands, session);
       crashPoint(`${phase.id}@promoted`);
