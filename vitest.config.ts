@@ -25,11 +25,13 @@ export default defineConfig({
     // Tiers, one folder each: unit, contract (test/fakes), simulated (test/sim cells), real (the real Cortex of
     // ../shared/synapse-lab), package (npm installs of the release tarball). package.json runs them by folder.
     include: ['test/{unit,contract,simulated,real,package}/**/*.test.ts'],
-    setupFiles: ['test/support/setup-lmdb.ts'],
+    setupFiles: ['test/support/setup-lmdb.ts', 'test/support/file-times.ts'],
+    reporters: ['default', './test/support/times-reporter.ts'],
     pool: 'forks',
-    testTimeout: 60_000,
-    // A beforeAll that seeds a sim cell and backs it up can take a minute on a loaded 2-core machine.
-    hookTimeout: 180_000,
+    // Hang guards, not speed checks: tests wait on events within load-scaled budgets (test/support/budget.ts), and
+    // under 4 busy CPU workers on 2 cores a 20 s test takes a minute or more.
+    testTimeout: 240_000,
+    hookTimeout: 300_000,
     // Many tests start real processes (sims, Cortexes, npm) and LMDB copies; 3 workers starved real-Cortex boots and
     // timing-sensitive sim tests on these 2-core machines, so 2.
     maxWorkers: 2,

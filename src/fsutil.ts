@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { SynupError } from './errors.js';
 
@@ -59,7 +59,7 @@ export function readRegularFile(file: string, maxBytes: number): { text: string 
   const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return { notRegular: st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file' };
+    if (!st.isFile()) return { notRegular: kindOfStats(st) };
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -76,16 +76,73 @@ export function readRegularFile(file: string, maxBytes: number): { text: string 
   }
 }
 
-/** An output file an operator named (`-o`, `--report`): refused before any work if it cannot be written there. */
+export interface BoundedTextOptions {
+  /** What the file is, for messages: `changelog`, `config`, `deployment file`. */
+  what: string;
+  /** The same with an article, for "too big for …": `a changelog`. */
+  noun: string;
+  maxBytes: number;
+  /** What to do when it is not a regular file or too big. */
+  hint: string;
+  /** What to do when it cannot be opened (default: `hint`). */
+  readHint?: string;
+}
+
+/**
+ * The one way synup reads a file an operator names (config, deployment file, changelog): a regular file only, at most
+ * `maxBytes` counted while reading (readRegularFile); anything else is a usage error (exit 2) saying what it is.
+ */
+export function readBoundedText(file: string, options: BoundedTextOptions): string {
+  let read: ReturnType<typeof readRegularFile>;
+  try {
+    read = readRegularFile(file, options.maxBytes);
+  } catch (error) {
+    throw new SynupError('usage', `cannot read ${options.what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { hint: options.readHint ?? options.hint });
+  }
+  if ('notRegular' in read) throw new SynupError('usage', `${options.what} ${file} is ${read.notRegular}, not a regular file`, { hint: options.hint });
+  if ('tooBig' in read) throw new SynupError('usage', `${options.what} ${file} is over ${formatMiB(options.maxBytes)}: too big for ${options.noun}`, { hint: options.hint });
+  return read.text;
+}
+
+const formatMiB = (bytes: number) => `${+(bytes / 2 ** 20).toFixed(2)} MiB`;
+
+/**
+ * An output file an operator named (`-o`, `--report`, `--summary`): refused before any work if synup cannot write it
+ * there. Only a new path or a regular file is written: a symlink, FIFO, device or socket is refused (exit 2) rather than
+ * replaced by a regular file (as root, `-o /dev/full` would otherwise replace the host's device node).
+ */
 export function checkOutputFile(file: string, flag: string): void {
   const parent = path.dirname(file);
-  const st = statIfExists(file);
+  const st = lstatIfExists(file);
   if (st?.isDirectory()) throw new SynupError('usage', `${flag} ${file} is a directory`, { hint: `name a file, e.g. ${path.join(file, 'plan.md')}` });
+  if (st?.isSymbolicLink()) {
+    throw new SynupError('usage', `${flag} ${file}: is a symlink (to ${readlinkSync(file)}); synup writes only a regular file or a new path`, { hint: 'name the regular file itself, or a new path' });
+  }
+  if (st && !st.isFile()) throw new SynupError('usage', `${flag} ${file}: is ${kindOfStats(st)}; synup writes only a regular file or a new path`, { hint: 'name a regular file or a new path' });
   const dir = statIfExists(parent);
   if (!dir) throw new SynupError('usage', `${flag} ${file}: the dir ${parent} does not exist`, { hint: `create it first (mkdir -p ${parent}) or name a file in an existing dir` });
   if (!dir.isDirectory()) throw new SynupError('usage', `${flag} ${file}: ${parent} is not a directory`);
   const why = whyNotWritable(parent);
   if (why) throw new SynupError('refused', `${flag} ${file}: cannot write there: ${why}`, { hint: 'name a file in a dir synup may write' });
+}
+
+/** Writes an operator-named output file (checked again just before the write: it may have changed meanwhile), 0644. */
+export function writeOutputFile(file: string, data: string | Buffer, flag: string): void {
+  checkOutputFile(file, flag);
+  writeFileAtomic(file, data, 0o644);
+}
+
+/** What a non-regular file is, in words for an error message. */
+export function kindOfStats(st: Stats): string {
+  return st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : st.isSymbolicLink() ? 'a symlink' : 'not a regular file';
+}
+
+function lstatIfExists(file: string): Stats | null {
+  try {
+    return lstatSync(file);
+  } catch {
+    return null;
+  }
 }
 
 function statIfExists(file: string): Stats | null {

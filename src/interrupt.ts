@@ -53,9 +53,12 @@ export function trapInterrupts(out: Output, what: string): InterruptTrap {
   const onTerm = () => onSignal('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  let disposed = false;
   return {
     signal: controller.signal,
     dispose() {
+      if (disposed) return; // idempotent: a second call must not remove another trap
+      disposed = true;
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       active.splice(active.indexOf(controller), 1);

@@ -60,3 +60,27 @@ export function groupMembers(pgid: number): number[] {
       return fields !== null && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X';
     });
 }
+
+/**
+ * What synup reads of a tool's output (aha.command, kubectl, docker, systemctl, the health check, a smoke check, the
+ * Synapse backup tool): a tool printing more is stopped and its output cut, never buffered whole (execa's default is
+ * 100 MB per stream). Pass `maxBuffer: TOOL_OUTPUT_LIMITS` to execa, and `outputCut(result)` says when it was cut.
+ */
+export const TOOL_OUTPUT_LIMITS = { stdout: 16 * 2 ** 20, stderr: 2 ** 20 } as const;
+
+/** `printed more than 1 MiB on stderr (stopped)` when execa cut the output at TOOL_OUTPUT_LIMITS, else null. */
+export function outputCut(result: { isMaxBuffer?: boolean; stdout?: unknown; stderr?: unknown }): string | null {
+  if (!result.isMaxBuffer) return null;
+  const stream = String(result.stdout ?? '').length >= TOOL_OUTPUT_LIMITS.stdout ? 'stdout' : 'stderr';
+  return `printed more than ${TOOL_OUTPUT_LIMITS[stream] / 2 ** 20} MiB on ${stream} (stopped)`;
+}
+
+/** The last `bytes` of a stream a long-running tool writes (its error is at the end): never more held in memory. */
+export function keepTail(stream: NodeJS.ReadableStream | null | undefined, bytes = 64 * 1024): () => string {
+  let tail = Buffer.alloc(0);
+  stream?.on('data', (chunk: Buffer | string) => {
+    const next = Buffer.concat([tail, Buffer.from(chunk)]);
+    tail = next.length > bytes ? next.subarray(next.length - bytes) : next;
+  });
+  return () => tail.toString('utf8');
+}

@@ -6,6 +6,7 @@ import { SynupError } from '../errors.js';
 import { DEFAULT_SKIP_DIRS, largestFirst, scanCell, type CellTree } from '../lmdb/discover.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { readMeta } from '../lmdb/format.js';
+import { keepTail } from '../proc.js';
 import { assertNotHeld } from '../safety/held.js';
 import { envCopiers, resolveEngine, synapseBackupModule, type Engine, type EngineName, type EnvCopyJob } from './engines.js';
 import { copyOwnership } from './owners.js';
@@ -47,6 +48,9 @@ export interface CopiedEnv {
   path: string;
   bytesBefore: number;
   bytesAfter: number;
+  /** Really on disk (st_blocks) before and after: a sparse data.mdb's size is its map size, not its use. */
+  diskBytesBefore?: number;
+  diskBytesAfter?: number;
   durationMs: number;
   /** Digest of exactly the snapshot that was copied (builtin engine with `digest`). */
   snapshot?: EnvWalk;
@@ -165,9 +169,12 @@ async function copyWithSynapse(o: Options, tree: CellTree): Promise<Pick<CopyCel
   const extraSkips = o.skipDirs.filter((glob) => !DEFAULT_SKIP_DIRS.includes(glob));
   const started = Date.now();
   o.onProgress({ phase: 'copy', bytesDone: 0, bytesTotal: sum(tree.envs.map((e) => e.dataBytes)), message: `running ${o.python} -m ${module}` });
-  const result = await execa(o.python, ['-m', module, ...(extraSkips.length ? ['--skipdirs', ...extraSkips] : []), o.src, o.dst], { reject: false, stdin: 'ignore' });
+  // Its log can be long (a line per env): only the end of stderr is kept, for the error; stdout is not read.
+  const child = execa(o.python, ['-m', module, ...(extraSkips.length ? ['--skipdirs', ...extraSkips] : []), o.src, o.dst], { reject: false, stdin: 'ignore', stdout: 'ignore', buffer: false });
+  const stderr = keepTail(child.stderr);
+  const result = await child;
   if (result.exitCode !== 0) {
-    throw new SynupError('failed', `${module} failed (${result.exitCode ?? result.signal}): ${String(result.stderr).trim().split('\n').slice(-3).join(' / ')}`);
+    throw new SynupError('failed', `${module} failed (${result.exitCode ?? result.signal}): ${stderr().trim().split('\n').slice(-3).join(' / ')}`);
   }
   await fsyncTree(o.dst);
   const durationMs = Date.now() - started;
@@ -219,7 +226,11 @@ export async function copyCell(options: CopyCellOptions): Promise<CopyCellResult
       consistency: o.mode === 'cold' || snapshotEngine ? 'snapshot' : 'per-env',
       src: o.src,
       dst: o.dst,
-      envs: copied.envs,
+      envs: copied.envs.map((e) => ({
+        ...e,
+        diskBytesBefore: tree.envs.find((t) => t.rel === e.path)?.allocatedBytes ?? e.bytesBefore,
+        diskBytesAfter: written.envs.find((w) => w.rel === e.path)?.allocatedBytes ?? e.bytesAfter,
+      })),
       files: copied.files,
       symlinks: copied.symlinks,
       dirs: copied.dirs,

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { SynupError } from '../errors.js';
 import { nativeHelperPath, runHelper } from '../lmdb/native.js';
 import { envWalkFromEvent } from '../lmdb/walk.js';
+import { keepTail } from '../proc.js';
 import type { EnvWalk } from '../lmdb/dbinfo.js';
 import { fsyncPath, runPool } from './files.js';
 import { searchPath } from '../config/environment.js';
@@ -122,9 +123,11 @@ async function copyMdbCopy(jobs: EnvCopyJob[], run: EngineRun): Promise<EnvCopyR
     const handle = await open(path.join(job.out, 'data.mdb'), 'wx', 0o600);
     try {
       const stdout = handle.fd as 3; // execa's types list fds 3–9 only; any open descriptor works (DESIGN.md)
-      const child = execa(mdbCopy, ['-c', job.src], { stdin: 'ignore', stdout, stderr: 'pipe', reject: false });
+      // Only the end of its stderr is kept (its error), never all it might print.
+      const child = execa(mdbCopy, ['-c', job.src], { stdin: 'ignore', stdout, stderr: 'pipe', buffer: false, reject: false });
+      const stderr = keepTail(child.stderr);
       const result = await watchSize(handle, (size) => run.onBytes(index, size), child);
-      if (result.exitCode !== 0) throw new SynupError('failed', `mdb_copy -c ${job.src} failed: ${String(result.stderr).trim() || `exit ${result.exitCode ?? result.signal}`}`);
+      if (result.exitCode !== 0) throw new SynupError('failed', `mdb_copy -c ${job.src} failed: ${stderr().trim().split('\n').slice(-3).join(' / ') || `exit ${result.exitCode ?? result.signal}`}`);
       await handle.sync();
       const { size } = await handle.stat();
       run.onBytes(index, size, size);

@@ -1,4 +1,4 @@
-import { note, type Output } from '../ui/output.js';
+import { note, printable, type Output } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
 
 export interface ByteProgress {
@@ -38,7 +38,7 @@ export function progressPrinter(out: Output, intervalMs = 2000): { update(event:
         ? `${event.phase}: ${event.message}`
         : `${event.phase}: ${formatBytes(event.bytesDone)}/${formatBytes(event.bytesTotal)}${pct}${rate ? ` ${formatBytes(rate)}/s` : ''}${eta}${event.env ? ` (${event.env})` : ''}${event.message ? ` ${event.message}` : ''}`;
       if (tty) {
-        out.stderr.write(`\r\u001b[2K${line}`);
+        out.stderr.write(`\r\u001b[2K${printable(line)}`); // env names come from the disk: no terminal control
         printedTty = true;
       } else note(out, line);
     },

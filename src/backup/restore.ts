@@ -10,7 +10,7 @@ import { readManifest, readVerification } from './manifest.js';
 import { copyOwnership } from './owners.js';
 import { verifyTree, type VerifyChecked } from './verify.js';
 import { assertNotHeld } from '../safety/held.js';
-import { assertNotInBackup, isWithin, realPathOf } from '../safety/paths.js';
+import { assertNotInBackup, isWithin, realPathOf, resolveNamedDir } from '../safety/paths.js';
 import { restoreDirs } from '../siblings.js';
 
 export interface RestoreOptions {
@@ -18,7 +18,7 @@ export interface RestoreOptions {
   targetDir: string;
   /** A non-empty target is moved aside to `<target>.synup-replaced-<stamp>` (never deleted). */
   replace?: boolean;
-  /** synup's state dir: a target under a live synup run's lock is refused too. */
+  /** synup's state dir: where a run keeps its lock when it could not write beside the cell (a target under a live run's lock is refused). */
   stateDir?: string;
   jobs?: number;
   engine?: WalkEngine;
@@ -50,7 +50,8 @@ async function targetState(target: string): Promise<'absent' | 'empty' | 'occupi
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   const backupDir = path.resolve(options.backupDir);
-  const target = path.resolve(options.targetDir);
+  // Through a symlink to a dir, the dir itself is replaced (moved aside beside it); the link stays.
+  const target = resolveNamedDir(options.targetDir, 'restore target');
   const read = await readManifest(backupDir);
   if (!read.ok) throw new SynupError('refused', `cannot restore from ${backupDir}: ${read.message}`, { hint: 'pick a complete backup (`synup verify <backup>` tells which are)' });
   const { manifest } = read;
@@ -62,7 +63,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (isWithin(realPathOf(backupDir), realPathOf(target))) {
     throw new SynupError('refused', `restore target ${target} contains the backup ${backupDir}; nothing was changed`, { hint: 'restore into a dir outside the backup' });
   }
-  await assertNotHeld(target, 'restore', { stateDir: options.stateDir });
+  await assertNotHeld(target, 'restore', { runLock: true, stateDir: options.stateDir });
   const state = await targetState(target);
   if (state === 'occupied' && !options.replace) {
     throw new SynupError('refused', `${target} exists and is not empty; nothing was changed`, { hint: 'pass --replace to move it aside (it is kept, never deleted), or pick an empty dir' });

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SynupError } from '../errors.js';
-import { ensurePrivateDir, readRegularFile, writeFileAtomic } from '../fsutil.js';
+import { ensurePrivateDir, readBoundedText, writeFileAtomic } from '../fsutil.js';
 import type { Changelog } from './model.js';
-import { parseChangelog } from './parse.js';
+import { htmlPage, parseChangelog } from './parse.js';
 
 export interface LoadChangelogOptions {
   /** Where fetched changelogs are kept (`<state dir>/changelogs`): each URL is fetched once. */
@@ -24,26 +24,17 @@ const tooBig = (source: string) => new SynupError('usage', `changelog ${source} 
 
 /** Only regular files, read with a size cap: a device (/dev/zero) or a FIFO is refused, not read forever. */
 export function readChangelogFile(file: string): string {
-  let read: ReturnType<typeof readRegularFile>;
-  try {
-    read = readRegularFile(file, MAX_BYTES);
-  } catch (error) {
-    throw new SynupError('usage', `cannot read changelog ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-      hint: 'pass an existing CHANGELOG.rst (or Markdown changelog) with --changelog',
-    });
-  }
-  if ('notRegular' in read) throw new SynupError('usage', `changelog ${file} is ${read.notRegular}, not a regular file`, { hint: HINT });
-  if ('tooBig' in read) throw tooBig(file);
-  return read.text;
+  return readBoundedText(file, { what: 'changelog', noun: 'a changelog', maxBytes: MAX_BYTES, hint: HINT, readHint: 'pass an existing CHANGELOG.rst (or Markdown changelog) with --changelog' });
 }
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
  * Which URLs synup fetches: https anywhere; plain http only from loopback (a local mirror or a test server),
- * because a changelog read over the network decides which migrations an operator is warned about.
+ * because a changelog read over the network decides which migrations an operator is warned about. Every redirect
+ * hop is held to the same rule (`what` then names the hop).
  */
-function checkUrl(spec: string): URL {
+function checkUrl(spec: string, what = `changelog ${spec}`): URL {
   let url: URL;
   try {
     url = new URL(spec);
@@ -51,9 +42,9 @@ function checkUrl(spec: string): URL {
     throw new SynupError('usage', `changelog URL ${spec} is not a valid URL`, { hint: HINT });
   }
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.test(url.hostname))) return url;
-  if (url.protocol === 'file:') throw new SynupError('usage', `changelog ${spec}: file:// URLs are not read`, { hint: `pass the file's path instead: --changelog ${url.pathname}` });
-  if (url.protocol === 'http:') throw new SynupError('usage', `changelog ${spec}: plain http is only fetched from loopback`, { hint: `use https://${url.host}${url.pathname}` });
-  throw new SynupError('usage', `changelog ${spec}: unsupported URL scheme ${url.protocol.replace(/:$/, '')}`, { hint: HINT });
+  if (url.protocol === 'file:') throw new SynupError('usage', `${what}: file:// URLs are not read`, { hint: `pass the file's path instead: --changelog ${url.pathname}` });
+  if (url.protocol === 'http:') throw new SynupError('usage', `${what}: plain http is only fetched from loopback`, { hint: `use https://${url.host}${url.pathname}` });
+  throw new SynupError('usage', `${what}: unsupported URL scheme ${url.protocol.replace(/:$/, '')}`, { hint: HINT });
 }
 
 /** Why a fetch failed, from the innermost cause (undici says only "fetch failed"). */
@@ -65,30 +56,65 @@ function fetchCause(error: unknown): string {
   return code ?? message ?? String(cause);
 }
 
-/** The body of an https URL (http on loopback), size capped while reading; a clear error with the real cause otherwise. */
-export async function fetchText(spec: string, timeoutMs: number): Promise<string> {
-  const url = checkUrl(spec);
+const MAX_REDIRECTS = 5;
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+const NETWORK_HINT = 'check the URL and the network, or download the file and pass its path with --changelog';
+const cannotFetch = (url: URL, why: string, hint = NETWORK_HINT) => new SynupError('failed', `cannot fetch changelog ${url.href}: ${why}`, { hint });
+
+/**
+ * The body of an https URL (http on loopback), size capped while reading, and the URL it really came from: redirects
+ * are followed by hand (at most 5), each hop checked like the URL itself. A clear error with the URL, the real cause
+ * and a hint otherwise: also when the body breaks off, and for an HTML page (a web view of the file, not the file).
+ */
+export async function fetchText(spec: string, timeoutMs: number): Promise<{ text: string; url: string }> {
+  let url = checkUrl(spec);
+  const signal = AbortSignal.timeout(timeoutMs);
   let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-  } catch (error) {
-    throw new SynupError('failed', `cannot fetch changelog ${url.href}: ${fetchCause(error)}`, { hint: 'check the URL and the network, or download the file and pass its path with --changelog' });
+  for (let redirects = 0; ; redirects++) {
+    try {
+      response = await fetch(url, { signal, redirect: 'manual' });
+    } catch (error) {
+      throw cannotFetch(url, fetchCause(error));
+    }
+    if (!REDIRECT.has(response.status)) break;
+    await response.body?.cancel().catch(() => undefined);
+    const location = response.headers.get('location');
+    if (!location) throw cannotFetch(url, `HTTP ${response.status} redirect without a Location`);
+    if (redirects === MAX_REDIRECTS) throw cannotFetch(new URL(spec), `more than ${MAX_REDIRECTS} redirects (stopped at ${url.href})`);
+    let next: string;
+    try {
+      next = new URL(location, url).href;
+    } catch {
+      throw cannotFetch(url, `HTTP ${response.status} redirect to an invalid URL ${JSON.stringify(location.slice(0, 200))}`);
+    }
+    url = checkUrl(next, `changelog ${url.href} redirects to ${next}`);
   }
   if (!response.ok) {
-    await response.body?.cancel();
-    throw new SynupError('failed', `cannot fetch changelog ${url.href}: HTTP ${response.status} ${response.statusText}`.trim(), { hint: 'check the URL, or download the file and pass its path with --changelog' });
+    await response.body?.cancel().catch(() => undefined);
+    throw cannotFetch(url, `HTTP ${response.status} ${response.statusText}`.trim(), 'check the URL, or download the file and pass its path with --changelog');
+  }
+  const type = response.headers.get('content-type') ?? '';
+  if (/^\s*text\/html\b/i.test(type)) {
+    await response.body?.cancel().catch(() => undefined);
+    throw htmlPage(url.href, `content-type ${type}`);
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of response.body ?? []) {
-    total += chunk.length;
-    if (total > MAX_BYTES) {
-      await response.body?.cancel().catch(() => undefined);
-      throw tooBig(url.href);
+  try {
+    for await (const chunk of response.body ?? []) {
+      total += chunk.length;
+      if (total > MAX_BYTES) {
+        await response.body?.cancel().catch(() => undefined);
+        throw tooBig(url.href);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (error instanceof SynupError) throw error;
+    const why = fetchCause(error);
+    throw cannotFetch(url, why === 'timed out' ? `timed out while reading the body (after ${total} bytes)` : `the connection ended while reading the body (${why}, after ${total} bytes)`);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return { text: Buffer.concat(chunks).toString('utf8'), url: url.href };
 }
 
 /** The cache file of a URL: readable name, hash for uniqueness. */
@@ -110,7 +136,7 @@ export async function loadChangelog(spec: string, options: LoadChangelogOptions)
   checkUrl(spec); // refused before the cache is consulted
   const cached = await cacheFileFor(spec, options.cacheDir);
   if (existsSync(cached)) return { ...parseChangelog(readChangelogFile(cached), { source: spec, format: formatOf(spec) }), cachedFile: cached };
-  const text = await fetchText(spec, options.timeoutMs ?? 30_000);
+  const { text } = await fetchText(spec, options.timeoutMs ?? 30_000);
   const changelog = parseChangelog(text, { source: spec, format: formatOf(spec) });
   ensurePrivateDir(options.cacheDir);
   writeFileAtomic(cached, text, 0o644);

@@ -52,4 +52,6 @@ export interface Changelog {
   format: 'rst' | 'md';
   /** Ascending by semver (never by date: dates in the real file are not monotonic). */
   releases: Release[];
+  /** What is wrong with the file but does not stop a plan (several entries for one release); every plan shows them. */
+  warnings?: string[];
 }

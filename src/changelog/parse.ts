@@ -1,4 +1,5 @@
 import { SynupError } from '../errors.js';
+import { printable } from '../ui/output.js';
 import { parseMarkdown } from './markdown.js';
 import type { Changelog, Migration, Release, ReleaseBody } from './model.js';
 import { parseRst } from './rst.js';
@@ -14,6 +15,13 @@ export interface ParseOptions {
 
 const bad = (source: string, why: string) =>
   new SynupError('usage', `changelog ${source} ${why}`, { hint: "pass the Synapse repo's CHANGELOG.rst (or a Markdown changelog) with --changelog" });
+
+/** A web page showing the changelog (GitHub's view of the file, an error page), not the file itself. */
+export const htmlPage = (source: string, why: string) =>
+  new SynupError('usage', `changelog ${source} is an HTML page, not a changelog file (${why})`, {
+    hint: 'point at the raw file (e.g. https://raw.githubusercontent.com/vertexproject/synapse/v<version>/CHANGELOG.rst), not a web page that shows it',
+  });
+const HTML = /^\s*(<!doctype html|<html[\s>])/i;
 
 function sniff(text: string): 'rst' | 'md' | null {
   if (/^v?\d+\.\d+\.\d+\S*\s+-\s+\d{4}-\d{2}-\d{2}\s*\n=+\s*$/m.test(text)) return 'rst';
@@ -75,21 +83,31 @@ function lazyRelease(version: string, date: string | null, read: () => ReleaseBo
 /** Parses a Synapse changelog (CHANGELOG.rst or Markdown) into releases ascending by semver, with their migrations. */
 export function parseChangelog(input: string, options: ParseOptions = {}): Changelog {
   const source = options.source ?? '(text)';
-  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  let text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   if (!/\S/.test(text)) throw bad(source, 'is empty');
-  if (text.includes('\u0000') || text.includes('\ufffd')) throw bad(source, 'is binary, not a text changelog');
+  if (input.includes('\u0000') || input.includes('\ufffd')) throw bad(source, 'is binary, not a text changelog');
+  // Every text a plan shows comes from here: no escape sequence or control character of the file reaches a screen.
+  text = printable(text);
+  if (HTML.test(text)) throw htmlPage(source, 'it starts with HTML markup');
   const format = sniff(text) ?? options.format;
   if (!format) throw bad(source, 'has no releases: expected entries like "v2.170.0 - 2024-05-01" (RST) or "## v2.170.0 - 2024-05-01" (Markdown)');
   if (!text.endsWith('\n')) throw bad(source, 'appears truncated: it does not end with a newline');
-  const seen = new Set<string>();
+  const seen = new Map<string, (string | null)[]>();
   const releases: Release[] = [];
   for (const entry of format === 'rst' ? parseRst(text) : parseMarkdown(text)) {
     const version = validVersion(entry.version);
-    if (!version || seen.has(version)) continue;
-    seen.add(version);
+    if (!version) continue;
+    const dates = seen.get(version);
+    if (dates) {
+      dates.push(entry.date);
+      continue;
+    }
+    seen.set(version, [entry.date]);
     releases.push(lazyRelease(version, entry.date, entry.body));
   }
   if (releases.length === 0) throw bad(source, 'has no releases');
   releases.sort((a, b) => compareVersions(a.version, b.version));
-  return { source, format, releases };
+  // Two entries for one release (a merge gone wrong, a crafted file): the first is used, and every plan says so.
+  const warnings = [...seen].filter(([, dates]) => dates.length > 1).map(([version, dates]) => `changelog ${source} has ${dates.length} entries for ${version} (${dates.map((d) => d ?? 'no date').join(', ')}): the first in the file is used; check the file`);
+  return { source, format, releases, ...(warnings.length ? { warnings } : {}) };
 }

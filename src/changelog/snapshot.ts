@@ -69,12 +69,12 @@ export interface UpdateOptions {
  * Fetches Synapse's CHANGELOG.rst at tag v<version> into `cacheDir` (written only once it parses and its newest
  * entry is that version), so later plans use it by default. Returns the changelog and the file.
  */
-export async function updateChangelog(version: string, options: UpdateOptions): Promise<{ changelog: Changelog; file: string; url: string }> {
+export async function updateChangelog(version: string, options: UpdateOptions): Promise<{ changelog: Changelog; file: string; url: string; requested: string }> {
   const wanted = normalizeVersion(version, '--to');
   const base = (options.baseUrl ?? DEFAULT_CHANGELOG_BASE_URL).replace(/\/+$/, '');
   if (!/^https?:\/\//i.test(base)) throw usageError(`--base-url ${JSON.stringify(options.baseUrl)} is not an http(s) URL`);
-  const url = `${base}/v${wanted}/CHANGELOG.rst`;
-  const text = await fetchText(url, options.timeoutMs ?? 30_000);
+  const requested = `${base}/v${wanted}/CHANGELOG.rst`;
+  const { text, url } = await fetchText(requested, options.timeoutMs ?? 30_000);
   const changelog = parseChangelog(text, { source: url, format: 'rst' });
   const newest = newestRelease(changelog).version;
   if (newest !== wanted) {
@@ -85,5 +85,5 @@ export async function updateChangelog(version: string, options: UpdateOptions): 
   ensurePrivateDir(options.cacheDir);
   const file = updateFile(options.cacheDir, wanted);
   writeFileAtomic(file, text, 0o644);
-  return { changelog, file, url };
+  return { changelog, file, url, requested };
 }

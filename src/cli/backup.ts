@@ -4,7 +4,7 @@ import { createBackup } from '../backup/create.js';
 import { progressPrinter } from '../backup/progress.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { trapInterrupts } from '../interrupt.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, say } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
 
@@ -46,19 +46,25 @@ export async function runBackup(ctx: CommandContext, args: string[], flags: Back
       engine: copy.engine,
       consistency: copy.consistency,
       cell: manifest.cell,
-      envs: copy.envs.map(({ path: p, bytesBefore, bytesAfter, durationMs }) => ({ path: p, bytesBefore, bytesAfter, durationMs })),
+      envs: copy.envs.map(({ path: p, bytesBefore, bytesAfter, diskBytesBefore, diskBytesAfter, durationMs }) => ({ path: p, bytesBefore, bytesAfter, diskBytesBefore, diskBytesAfter, durationMs })),
       files: copy.files.length,
       bytesBefore: copy.bytesBefore,
       bytesAfter: copy.bytesAfter,
+      diskBytesBefore: copy.diskBytesBefore,
+      diskBytesAfter: copy.diskBytesAfter,
       durationMs: copy.durationMs,
       verified: verification ? { ok: verification.ok, checked: verification.checked, durationMs: verification.durationMs } : null,
       notes: copy.notes,
     });
     return 0;
   }
-  for (const env of copy.envs) say(ctx.out, `  ${env.path}: ${formatBytes(env.bytesBefore)} → ${formatBytes(env.bytesAfter)} in ${formatDuration(env.durationMs)}`);
+  // What the disk really holds (st_blocks): a Synapse data.mdb is sparse, its file size is the map size.
+  for (const env of copy.envs) {
+    const sparse = env.diskBytesBefore !== undefined && env.diskBytesBefore < env.bytesBefore;
+    say(ctx.out, `  ${env.path}: ${formatBytes(env.diskBytesBefore ?? env.bytesBefore)} → ${formatBytes(env.diskBytesAfter ?? env.bytesAfter)} on disk${sparse ? ` (file size ${formatBytes(env.bytesBefore)}, sparse)` : ''} in ${formatDuration(env.durationMs)}`);
+  }
   for (const line of copy.notes) say(ctx.out, `  note: ${line}`);
-  say(ctx.out, `backup ${made.dir}: ${copy.envs.length} envs compacted with ${copy.engine} (${manifest.mode}, ${copy.consistency === 'snapshot' ? 'one consistent snapshot' : 'each env consistent on its own'}), ${copy.files.length} files: ${formatBytes(copy.bytesBefore)} → ${formatBytes(copy.bytesAfter)} in ${formatDuration(copy.durationMs)}`);
+  say(ctx.out, `backup ${made.dir}: ${copy.envs.length} envs compacted with ${copy.engine} (${manifest.mode}, ${copy.consistency === 'snapshot' ? 'one consistent snapshot' : 'each env consistent on its own'}), ${copy.files.length} files: ${formatBytes(copy.diskBytesBefore)} → ${formatBytes(copy.diskBytesAfter)} on disk${copy.diskBytesBefore < copy.bytesBefore ? ` (file sizes ${formatBytes(copy.bytesBefore)} → ${formatBytes(copy.bytesAfter)})` : ''} in ${formatDuration(copy.durationMs)}`);
   say(ctx.out, verification
     ? `verified: ${verification.checked.envs} envs, ${verification.checked.subDbs} sub-dbs, ${verification.checked.entries} entries, ${verification.checked.files} files in ${formatDuration(verification.durationMs)}`
     : 'not verified (--no-verify): the upgrade gate will not use it until `synup verify` passes');

@@ -2,8 +2,8 @@ import { parse as parseYaml } from 'yaml';
 import { usageError } from '../errors.js';
 import { describeRole, queryAha, withoutPassword, type AhaQuery, type AhaService } from '../deploy/aha.js';
 import { ahaQueryFor, loadDeployment, SERVICE_KINDS } from '../deploy/file.js';
-import type { CommandContext } from './context.js';
-import { emitJson, say, table } from '../ui/output.js';
+import type { CommandContext } from '../config/context.js';
+import { emitJson, printable, say, table } from '../ui/output.js';
 
 interface DiscoverFlags {
   file: string;
@@ -61,6 +61,6 @@ export async function runDeployDiscover(ctx: CommandContext, _args: string[], fl
   say(ctx.out, `AHA at ${withoutPassword(query.url)}: ${view.length} service(s)`);
   const rows = view.map((s) => [s.name, s.leaderAlias ?? '-', describeRole(s), s.ready ? 'yes' : 'no', s.online ? 'yes' : 'no', s.url ?? '-']);
   say(ctx.out, table(['SERVICE', 'LEADER ALIAS', 'ROLE', 'READY', 'ONLINE', 'URL'], rows));
-  ctx.out.stdout.write(fragment);
+  ctx.out.stdout.write(printable(fragment)); // AHA's names are outside text
   return 0;
 }

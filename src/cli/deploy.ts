@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { usageError } from '../errors.js';
-import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
-import type { CommandContext } from './context.js';
+import { checkOutputFile, writeOutputFile } from '../fsutil.js';
+import type { CommandContext } from '../config/context.js';
 import { columns, emitJson, say } from '../ui/output.js';
 
 export { runDeployDiscover } from './deploy-discover.js';
@@ -30,7 +30,7 @@ export async function runDeployPlan(ctx: CommandContext, _args: string[], flags:
     : format === 'html' ? renderDeploymentHtml(plan)
     : renderDeploymentText(plan) + '\n';
   if (outputFile) {
-    writeFileAtomic(outputFile, rendered, 0o644);
+    writeOutputFile(outputFile, rendered, '-o');
     say(ctx.out, `Wrote ${format} plan of deployment ${plan.deployment} to ${outputFile}`);
     if (ctx.out.json) emitJson(ctx.out, { written: outputFile, format });
     return 0;
@@ -62,7 +62,7 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const { prepareDeployment, deploymentStateDir } = await import('../deploy/prepare.js');
   const { newDeploymentRun, runDeployment } = await import('../deploy/runner.js');
   const { DEFAULT_PARALLEL_LANES } = await import('../deploy/defaults.js');
-  const { withCellLock } = await import('../runner/run.js');
+  const { withStateLock } = await import('../runner/run.js');
   const { confirmOrRefuse } = await import('../ui/prompt.js');
   const { trapInterrupts } = await import('../interrupt.js');
   const { SynupError, ExitCode } = await import('../errors.js');
@@ -93,11 +93,19 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
   await confirmOrRefuse(ctx.out, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
   // One deployment run at a time: the lock is the deployment file's, in the deployment's state dir.
-  return withCellLock({ stateDir, cellDir: deployment.file }, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' }, async () => {
+  return withStateLock(stateDir, deployment.file, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' }, async () => {
     const trap = trapInterrupts(ctx.out, 'stopping the deployment (a promotion or a restart under way is finished first; a service upgrade stops before its downtime or rolls back)');
+    const { runUpgrade } = await import('./upgrade.js');
+    const { runResume } = await import('./resume.js');
     let result: Awaited<ReturnType<typeof runDeployment>>;
     try {
-      result = await runDeployment(ctx, prepared, journal, run, { makeBackup: run.options!.backup, parallel: run.options!.parallel, signal: trap.signal });
+      result = await runDeployment(ctx, prepared, journal, run, {
+        makeBackup: run.options!.backup,
+        upgradeCell: (sctx, upgradeFlags) => runUpgrade(sctx, [], upgradeFlags),
+        resumeCell: (sctx) => runResume(sctx, [], { yes: true }),
+        parallel: run.options!.parallel,
+        signal: trap.signal,
+      });
     } finally {
       trap.dispose();
     }
@@ -153,11 +161,12 @@ export async function runDeployRehearse(ctx: CommandContext, _args: string[], fl
   const { rehearseDeployment } = await import('../deploy/rehearse.js');
   const { renderJUnitSuites } = await import('../runner/rehearsal-report.js');
   const prepared = await prepareDeployment(ctx, flags.file, flags.to);
-  const rehearsals = await rehearseDeployment(ctx, prepared);
+  const { runRehearse } = await import('./rehearse.js');
+  const rehearsals = await rehearseDeployment(ctx, prepared, (sctx, rehearseFlags) => runRehearse(sctx, [], rehearseFlags));
   const ok = rehearsals.every((r) => r.result.ok);
   if (reportFile) {
     const suites = rehearsals.map((r) => ({ name: r.service, classname: `synup.deploy.${prepared.deployment.name}.${r.service}`, result: r.result }));
-    writeFileAtomic(reportFile, renderJUnitSuites(`synup deploy rehearse ${prepared.deployment.name}`, suites), 0o644);
+    writeOutputFile(reportFile, renderJUnitSuites(`synup deploy rehearse ${prepared.deployment.name}`, suites), '--report');
   }
   if (ctx.out.json) emitJson(ctx.out, { deployment: prepared.deployment.name, ok, services: rehearsals.map((r) => ({ service: r.service, ok: r.result.ok, summary: r.summary, cases: r.result.cases })) });
   say(ctx.out, `Deployment ${prepared.deployment.name} rehearsal ${ok ? 'passed' : 'FAILED'}:`);

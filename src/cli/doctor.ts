@@ -1,17 +1,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../errors.js';
-import { runHostChecks } from '../doctor/checks.js';
+import { ntpCheck, runHostChecks } from '../doctor/checks.js';
 import { estimateCompactedBytes } from '../runner/estimate.js';
 import { resolveCellDir } from '../config/cell-dir.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, paint, say, table } from '../ui/output.js';
 
 interface DoctorFlags {
   root?: string;
 }
 
-/** Host checks from the devops guide: sysctls (current vs recommended), filesystem, disk, free space, tools, clock. */
+/** Host checks from the devops guide: sysctls (current vs recommended), filesystem, disk, free space, tools, clock, NTP. */
 export async function runDoctor(ctx: CommandContext, _args: string[], flags: DoctorFlags): Promise<number> {
   const { config } = ctx.config();
   const root = path.resolve(ctx.cwd, flags.root ?? '/');
@@ -20,13 +20,16 @@ export async function runDoctor(ctx: CommandContext, _args: string[], flags: Doc
   }
   const given = config.cell.dir;
   const cellDir = given ? resolveCellDir(given, ctx.cwd) : undefined;
-  const checks = runHostChecks({
-    root,
-    dataDir: cellDir ?? ctx.cwd,
-    neededBytes: cellDir ? await estimateCompactedBytes(cellDir) : undefined,
-    pathEnv: ctx.env.PATH ?? '',
-    now: new Date(),
-  });
+  const checks = [
+    ...runHostChecks({
+      root,
+      dataDir: cellDir ?? ctx.cwd,
+      neededBytes: cellDir ? await estimateCompactedBytes(cellDir) : undefined,
+      pathEnv: ctx.env.PATH ?? '',
+      now: new Date(),
+    }),
+    await ntpCheck(ctx.env.PATH ?? ''),
+  ];
   const failed = checks.filter((c) => c.level === 'fail').length;
   const warned = checks.filter((c) => c.level === 'warn').length;
   if (ctx.out.json) emitJson(ctx.out, { ok: failed === 0, failed, warned, checks });

@@ -1,7 +1,7 @@
 import { resolveCellDir } from '../config/cell-dir.js';
 import { Journal } from '../runner/journal.js';
 import { summarizeRun } from '../runner/summary.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { columns, emitJson, say, table } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
 

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, usageError } from '../errors.js';
-import { createContext, type CommandContext } from './context.js';
+import { createContext, type CommandContext } from '../config/context.js';
 import { createOutput, emitJson, reportError, type OutputOptions } from '../ui/output.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { SYNUP_VERSION } from '../version.js';
@@ -34,7 +34,7 @@ const SERVICE_COMMANDS = ['start', 'stop', 'restart', 'adopt', 'logs'];
 async function loadCommand(name: string): Promise<Action> {
   const file = SERVICE_COMMANDS.includes(name) ? 'service' : name.split(' ')[0]!;
   const run = 'run' + name.split(/[ -]/).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
-  const action = ((await import(`./${file}.js`)) as Record<string, unknown>)[run];
+  const action = ((await import(/* @vite-ignore */ `./${file}.js`)) as Record<string, unknown>)[run];
   if (typeof action !== 'function') throw new Error(`command ${name}: ./${file}.js has no ${run}`);
   return action as Action;
 }

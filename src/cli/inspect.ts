@@ -4,7 +4,8 @@ import { SynupError } from '../errors.js';
 import { resolveEngine } from '../backup/engines.js';
 import { DEFAULT_SKIP_DIRS } from '../lmdb/discover.js';
 import { inspectCell } from '../lmdb/inspect.js';
-import type { CommandContext } from './context.js';
+import { resolveNamedDir } from '../safety/paths.js';
+import type { CommandContext } from '../config/context.js';
 import { columns, emitJson, paint, say, table } from '../ui/output.js';
 import { formatBytes } from '../units.js';
 
@@ -16,7 +17,8 @@ const percent = (ratio: number | undefined) => (ratio === undefined ? '' : `${(r
 
 /** LMDB envs of a cell: sizes (file vs on disk), pages, free pages (fragmentation), sub-dbs with flags, depth, entries. */
 export async function runInspect(ctx: CommandContext, args: string[], flags: InspectFlags): Promise<number> {
-  const dir = path.resolve(ctx.cwd, args[0]!);
+  // Through a symlink to a dir, the dir it names is read.
+  const dir = resolveNamedDir(path.resolve(ctx.cwd, args[0]!), 'inspect');
   if (existsSync(dir) && realpathSync(dir) === path.parse(dir).root) {
     throw new SynupError('refused', `refusing to inspect ${dir}: it is the filesystem root, not a cell or backup dir`, { hint: 'pass a cell storage dir (e.g. /data/cortex00) or a backup dir' });
   }

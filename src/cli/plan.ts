@@ -2,11 +2,12 @@ import path from 'node:path';
 import { normalizeVersion } from '../changelog/index.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { usageError } from '../errors.js';
-import { checkOutputFile, writeFileAtomic } from '../fsutil.js';
-import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type DowntimeEstimate, type PlanDocument, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
+import { checkOutputFile, writeOutputFile } from '../fsutil.js';
+import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type PlanDocument, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
+import { estimateDowntime } from '../runner/estimate.js';
 import { describeSteps } from '../runner/steps/index.js';
-import { loadChangelogFor } from './changelog-source.js';
-import type { CommandContext } from './context.js';
+import { loadChangelogFor } from '../changelog/source.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, say } from '../ui/output.js';
 
 interface PlanFlags {
@@ -15,21 +16,6 @@ interface PlanFlags {
   dir?: string;
   format: 'text' | 'json' | 'md' | 'html';
   output?: string;
-}
-
-/** Measured on these machines (DESIGN.md): compact copy into an fd ≈ 150 MB/s, reading+hashing ≈ 800 MB/s. */
-const COPY_BYTES_PER_S = 150e6;
-const VERIFY_BYTES_PER_S = 800e6;
-
-/** Downtime from data size; the first boot from the newest passing rehearsal of the same from → to, if any. */
-export async function estimateFor(cellDir: string, guid: string | null, stateDir: string, { from, to }: UpgradePlan): Promise<DowntimeEstimate> {
-  const { estimateCompactedBytes } = await import('../runner/estimate.js');
-  const { latestPassingRehearsal } = await import('../runner/rehearsals.js');
-  const dataBytes = await estimateCompactedBytes(cellDir);
-  const defragSeconds = dataBytes / COPY_BYTES_PER_S + (2 * dataBytes) / VERIFY_BYTES_PER_S;
-  const rehearsal = latestPassingRehearsal(stateDir, from, to, guid);
-  if (rehearsal?.migrationMs != null) return { dataBytes, defragSeconds, bootSeconds: rehearsal.migrationMs / 1000, basis: 'rehearsal' };
-  return { dataBytes, defragSeconds, bootSeconds: null, basis: 'data size' };
 }
 
 /** The version the cell's own data says it is at (slabs/cell.lmdb, cell:info), checked against --from if given. */
@@ -74,7 +60,7 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const changelog = await loadChangelogFor(ctx, flags.to);
   const fromLabel = cellDir && !flags.from ? `the version of ${cellDir} (slabs/cell.lmdb)` : '--from';
   const plan = buildPlan({ changelog, from, fromLabel, to: flags.to, dir: cellDir, config });
-  if (cellDir) plan.estimate = await estimateFor(cellDir, cell?.guid ?? null, ctx.stateDir(), plan);
+  if (cellDir) plan.estimate = await estimateDowntime(cellDir, cell?.guid ?? null, ctx.stateDir(), plan);
   // The configured adapter's words for its actions; the registry loads the adapters, so only when there is a config.
   const adapter = config ? (await import('../service/index.js')).adapterPlanText(config.service.adapter) : null;
   const document: PlanDocument = { ...plan, steps: describeSteps(plan, adapter) };
@@ -87,7 +73,7 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
     : format === 'html' ? renderPlanHtml(document, extras)
     : renderPlanText(document) + '\n';
   if (outputFile) {
-    writeFileAtomic(outputFile, rendered, 0o644);
+    writeOutputFile(outputFile, rendered, '-o');
     say(ctx.out, `Wrote ${format} plan ${plan.from} → ${plan.to} to ${outputFile}`);
     if (ctx.out.json) emitJson(ctx.out, { written: outputFile, format });
     return 0;

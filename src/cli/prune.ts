@@ -6,7 +6,7 @@ import { Journal } from '../runner/journal.js';
 import { withCellLock } from '../runner/run.js';
 import { inodeOf } from '../siblings.js';
 import { openCellSession } from '../runner/session.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, say } from '../ui/output.js';
 
 /**

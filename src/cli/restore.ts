@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { progressPrinter } from '../backup/progress.js';
 import { restoreBackup } from '../backup/restore.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, say } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
 

@@ -3,7 +3,7 @@ import { assertRollbackPoint, rollback } from '../runner/execute.js';
 import { Journal } from '../runner/journal.js';
 import { withCellRun } from '../runner/run.js';
 import { openCellSession } from '../runner/session.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { note } from '../ui/output.js';
 import { runDirs } from '../siblings.js';
 import { reportCellRun, reporterFor } from './run-report.js';

@@ -2,8 +2,9 @@ import type { RunResult } from '../runner/execute.js';
 import type { RunRecord } from '../runner/journal.js';
 import type { CellRunOutcome } from '../runner/run.js';
 import { summarizeRun } from '../runner/summary.js';
+import { keptSpace } from '../runner/space.js';
 import { chooseRenderer, createReporter, type Reporter } from '../runner/ui.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { ExitCode } from '../errors.js';
 import { emitJson, say } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
@@ -17,7 +18,8 @@ export function reporterFor(ctx: CommandContext, command: string): Reporter {
 /** The end of a run: downtime, bytes reclaimed, where things are; exit 0 done, 4 rolled back. */
 export function reportRun(ctx: CommandContext, run: RunRecord, result: RunResult): number {
   const s = summarizeRun(run);
-  if (ctx.out.json) emitJson(ctx.out, { type: 'summary', ...s });
+  const space = result === 'done' ? null : keptSpace(run);
+  if (ctx.out.json) emitJson(ctx.out, { type: 'summary', ...s, ...(space ? { keptSpace: space } : {}) });
   const downtime = s.downtimeMs !== null ? formatDuration(s.downtimeMs) : 'n/a';
   if (result === 'done') {
     const migrated = s.migratedMs !== null ? formatDuration(s.migratedMs) : 'n/a';
@@ -29,7 +31,10 @@ export function reportRun(ctx: CommandContext, run: RunRecord, result: RunResult
     return ExitCode.ok;
   }
   say(ctx.out, `Rolled back ${run.cellName} to ${run.from}: ${s.error}. Downtime: API back after ${downtime}.`);
-  if (s.failedDir) say(ctx.out, `The new version's data is kept for diagnosis in ${s.failedDir}.`);
+  if (s.failedDir) say(ctx.out, `The new version's data is kept for diagnosis in ${s.failedDir}${space ? ` (${formatBytes(space.keptBytes)} on disk; \`synup prune --older-than 0s\` removes it)` : ''}.`);
+  if (space?.full) {
+    say(ctx.out, `WARNING: the filesystem holding ${run.cellDir} is ${space.usedPercent}% full (${formatBytes(space.freeBytes)} free) with what this run kept: \`synup prune --older-than 0s\` would free ${formatBytes(space.keptBytes)} (after you have looked at ${s.failedDir ?? 'it'})`);
+  }
   return ExitCode.rolledBack;
 }
 

@@ -2,9 +2,10 @@ import { SynupError, usageError } from '../errors.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { withCellLock } from '../runner/run.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
-import type { CommandContext } from './context.js';
-import { emitJson, say } from '../ui/output.js';
+import type { CommandContext } from '../config/context.js';
+import { emitJson, printable, say } from '../ui/output.js';
 import { formatDuration } from '../units.js';
+import { ServiceExited } from '../service/exit-watch.js';
 
 /**
  * The version `start` runs: the one the data was last written by (a stopped cell's slabs/cell.lmdb), so start never
@@ -25,6 +26,8 @@ async function startAndWait(session: CellSession): Promise<{ version: string; ac
   await session.adapter.start(version);
   const deadlineMs = session.config.health.startTimeout;
   await session.health.waitForActive({ deadlineMs, signal: AbortSignal.timeout(deadlineMs + 5_000) }).catch((error: unknown) => {
+    // Its exit ends the wait at once (ServiceExited), not health.startTimeout later.
+    if (error instanceof ServiceExited) throw new SynupError('failed', `${session.cellName} ${version} did not start, ${formatDuration(Date.now() - started)} after the start: ${error.how}`, { hint: error.hint });
     throw new SynupError('failed', `${session.cellName} ${version} started but is not active: ${(error as Error).message}`, { hint: 'see `synup logs -n 50`; `synup stop` stops it' });
   });
   return { version, activeAfterMs: Date.now() - started, pid: (await session.adapter.status()).pid ?? null };
@@ -76,9 +79,10 @@ export async function runAdopt(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const adopt = adapter.adopt.bind(adapter);
-  const status = await withCellLock(session, { runId: `adopt-${Date.now()}`, command: 'adopt' }, async () => {
+  const { status, already } = await withCellLock(session, { runId: `adopt-${Date.now()}`, command: 'adopt' }, async () => {
     const before = await adapter.status();
     if (!before.running) throw new SynupError('failed', `${session.cellName} is not running: nothing holds ${session.cellDir}/cell.guid`, { hint: 'start it with `synup start`' });
+    if (before.managed) return { status: before, already: true };
     await adopt(async () => {
       const health = await session.health.check();
       if (!health.active) {
@@ -87,8 +91,14 @@ export async function runAdopt(ctx: CommandContext): Promise<number> {
         });
       }
     });
-    return adapter.status();
+    return { status: await adapter.status(), already: false };
   });
+  if (already) {
+    // Started by synup, or adopted before: nothing changes, and nothing is said to have.
+    if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'adopt', adopted: false, alreadyManaged: true, pid: status.pid ?? null, detail: status.detail ?? null });
+    else say(ctx.out, `nothing to adopt: synup already manages ${session.cellName} (${status.detail})`);
+    return 0;
+  }
   if (ctx.out.json) emitJson(ctx.out, { cell: cellOf(session), action: 'adopt', adopted: true, pid: status.pid ?? null, detail: status.detail ?? null });
   else say(ctx.out, `${session.cellName} adopted: ${status.detail}`);
   return 0;
@@ -104,7 +114,7 @@ export async function runLogs(ctx: CommandContext, _args: string[], flags: { lin
   try {
     for await (const line of session.adapter.tail({ lines: flags.lines, follow: flags.follow === true, signal: controller.signal })) {
       if (ctx.out.json) emitJson(ctx.out, { line });
-      else ctx.out.stdout.write(line + '\n');
+      else ctx.out.stdout.write(printable(line) + '\n'); // a service's log is outside text: no terminal control
     }
   } finally {
     process.off('SIGINT', stop);

@@ -5,7 +5,7 @@ import { healthToolCommand } from '../health/tool-command.js';
 import { openCellSession } from '../runner/session.js';
 import { summarizeRun } from '../runner/summary.js';
 import { errorMessage } from '../errors.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { columns, emitJson, say } from '../ui/output.js';
 
 export interface CellStatus {

@@ -10,11 +10,12 @@ import { withCellLock, withCellRun } from '../runner/run.js';
 import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
-import type { CommandContext } from './context.js';
-import { loadChangelogFor } from './changelog-source.js';
+import type { CommandContext } from '../config/context.js';
+import { loadChangelogFor } from '../changelog/source.js';
 import { emitJson, say } from '../ui/output.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 import { reportCellRun, reporterFor } from './run-report.js';
+import { Interrupted, trapInterrupts, type InterruptTrap } from '../interrupt.js';
 
 interface UpgradeFlags {
   to: string;
@@ -26,10 +27,37 @@ interface UpgradeFlags {
 }
 
 export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
+  // SIGINT/SIGTERM before the run begins (reading the data and the changelog, the gate, the prompt): nothing has been
+  // changed yet, and synup says so (exit 130/143) instead of dying silently. The run's own trap takes over once it begins.
+  const early = trapInterrupts(ctx.out, 'stopping: the upgrade has not begun, nothing is changed');
+  try {
+    return await upgradeOnce(ctx, flags, early);
+  } finally {
+    early.dispose();
+  }
+}
+
+/** `work`, unless a signal asked synup to stop first (then Interrupted: nothing was changed). */
+async function beforeTheRun<T>(signal: AbortSignal, work: Promise<T> | T): Promise<T> {
+  const stopped = () => {
+    const reason = signal.reason as Interrupted;
+    return new Interrupted(reason.signalName, `interrupted by ${reason.signalName} before the upgrade began: nothing was changed, the service runs as before`, 'run `synup upgrade` again when ready');
+  };
+  if (signal.aborted) throw stopped();
+  const result = await new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve(work).then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+  if (signal.aborted) throw stopped();
+  return result;
+}
+
+async function upgradeOnce(ctx: CommandContext, flags: UpgradeFlags, early: InterruptTrap): Promise<number> {
   const session = openCellSession(ctx.config());
-  const info = await versionBeforeUpgrade(session);
-  const changelog = await loadChangelogFor(ctx, flags.to);
-  const plan = buildPlan({ changelog, from: info.cellVersion, fromLabel: info.label, to: flags.to });
+  const info = await beforeTheRun(early.signal, versionBeforeUpgrade(session));
+  const changelog = await beforeTheRun(early.signal, loadChangelogFor(ctx, flags.to));
+  const plan = await beforeTheRun(early.signal, buildPlan({ changelog, from: info.cellVersion, fromLabel: info.label, to: flags.to }));
   if (flags.requireRehearsal && !latestPassingRehearsal(session.stateDir, plan.from, plan.to, info.guid)) {
     throw new SynupError('refused', `no passing rehearsal of ${plan.from} → ${plan.to} on a backup of this cell`, {
       hint: `run \`synup rehearse --backup <backup of this cell> --to ${plan.to}\` first`,
@@ -43,7 +71,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   if (flags.dryRun) {
     const steps = dryRunActions(session, plan, options, ctx.out);
     if (ctx.out.json) emitJson(ctx.out, { dryRun: true, cellDir: session.cellDir, from: plan.from, to: plan.to, migrations: plan.migrations.length, steps });
-    say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
+    say(ctx.out, `Dry run: upgrade ${session.cellName} (${session.adapter.remoteData ? `the volume of ${session.adapter.remoteData.owner}` : session.cellDir}) ${plan.from} → ${plan.to}, ${plan.migrations.length} migration(s), adapter ${session.adapter.name}. Nothing will be changed.`);
     steps.forEach((step, i) => {
       say(ctx.out, `[upgrade/${step.name}] step ${i + 1}/${steps.length}`);
       for (const line of step.actions) say(ctx.out, `  ${line}`);
@@ -56,8 +84,8 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
   return withCellLock(session, { runId, command: 'upgrade', force: flags.force }, async () => {
     // Refusals that need no run: nothing is journaled for them.
     // Data on a volume: the gate runs in a Job once the pod is gone (it cannot be read before).
-    if (!options.makeBackup && !session.adapter.remoteData) await requireUsableBackup(session.config, session.cellDir);
-    await confirmOrRefuse(ctx.out, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`);
+    if (!options.makeBackup && !session.adapter.remoteData) await beforeTheRun(early.signal, requireUsableBackup(session.config, session.cellDir));
+    await beforeTheRun(early.signal, confirmOrRefuse(ctx.out, flags.yes ?? false, `Upgrade ${session.cellName} (${session.cellDir}) from ${plan.from} to ${plan.to}? The service will be stopped.`));
     const journal = Journal.open(session.stateDir);
     try {
       const run = journal.create({
@@ -76,6 +104,7 @@ export async function runUpgrade(ctx: CommandContext, _args: string[], flags: Up
       const reporter = reporterFor(ctx, 'upgrade');
       const onInterrupt = 'stopping before any downtime, or rolling back once the service was stopped';
       const outcome = await withCellRun({ session, journal, run, command: 'upgrade', out: ctx.out, reporter, options, locked: true, onInterrupt }, async (stepCtx) => {
+        early.dispose(); // the run's trap is in force now (a signal before this line aborted both: the run stops before downtime)
         await reporter.emit({ type: 'run', state: 'started', runId, message: `run ${runId}: ${session.cellName} ${plan.from} → ${plan.to}` });
         return executeSteps(stepCtx);
       });

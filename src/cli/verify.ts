@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { verifyBackup } from '../backup/verify.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 import { emitJson, paint, say } from '../ui/output.js';
 import { formatBytes, formatDuration } from '../units.js';
 

@@ -9,7 +9,7 @@ import { readCellInfo } from '../lmdb/cellinfo.js';
 import { estimateCompactedBytes } from '../runner/estimate.js';
 import { defragVolume, undoVolumeDefrag } from '../volume/defrag.js';
 import { VOLUME_JOB_MARKER, VOLUME_JOB_OPS, type VolumeJobOp } from '../volume/result.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext } from '../config/context.js';
 
 interface VolumeJobFlags {
   run?: string;

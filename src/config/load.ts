@@ -1,14 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { z } from 'zod';
 import { SynupError, usageError } from '../errors.js';
+import { readBoundedText } from '../fsutil.js';
 import { configSchema, type SynupConfig } from './schema.js';
 
 /** yaml is loaded (from its CommonJS build) only when there is a file to read. */
 const require = createRequire(import.meta.url);
 
 export const CONFIG_FILE = 'synup.yaml';
+/** A synup.yaml is a few KiB; a config file (or deployment file) bigger than this is refused before it is read whole. */
+export const MAX_CONFIG_BYTES = 2 ** 20;
 /** The system-wide config, used when neither -c, SYNUP_CONFIG nor ./synup.yaml names one. */
 export const SYSTEM_CONFIG_FILE = '/etc/synup/synup.yaml';
 
@@ -84,12 +87,13 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 }
 
 function readYaml(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw usageError(`cannot read config ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, 'pass an existing file with -c/--config or SYNUP_CONFIG, or leave both unset to use ./synup.yaml or /etc/synup/synup.yaml');
-  }
+  const text = readBoundedText(file, {
+    what: 'config',
+    noun: 'a synup config',
+    maxBytes: MAX_CONFIG_BYTES,
+    hint: 'pass a synup.yaml (a regular file) with -c/--config or SYNUP_CONFIG',
+    readHint: 'pass an existing file with -c/--config or SYNUP_CONFIG, or leave both unset to use ./synup.yaml or /etc/synup/synup.yaml',
+  });
   const { parse: parseYaml, YAMLParseError } = require('yaml') as typeof import('yaml');
   try {
     return parseYaml(text);

@@ -167,3 +167,12 @@ export const configSchema = {
   parse: (value: unknown): SynupConfig => (built ??= buildSchema(require('zod') as typeof import('zod'))).parse(value),
   safeParse: (value: unknown) => (built ??= buildSchema(require('zod') as typeof import('zod'))).safeParse(value),
 };
+
+/**
+ * Where synup works on a Kubernetes cell's data: `volume` (no cell.dir: on the workload's claim, only through Jobs) or
+ * `local` (cell.dir is a hostPath/local volume synup sees, worked on as on a host); null for the other adapters.
+ */
+export function kubernetesDataMode(config: SynupConfig): 'volume' | 'local' | null {
+  if (config.service.adapter !== 'kubernetes') return null;
+  return config.service.kubernetes?.data ?? (config.cell.dir ? 'local' : 'volume');
+}

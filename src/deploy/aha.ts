@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { z } from 'zod';
 import { errorMessage, SynupError } from '../errors.js';
+import { outputCut, TOOL_OUTPUT_LIMITS } from '../proc.js';
 import { formatDuration } from '../units.js';
 
 /**
@@ -59,8 +60,12 @@ export interface AhaService {
   url: string | null;
 }
 
-/** `user:password@` out of every URL in a text (for messages and output). */
-export const withoutPassword = (text: string) => text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@:\s]*):[^/@\s]*@/gi, '$1$2@');
+/**
+ * `user:password@` out of every URL in a text (for messages and output). Linear in the text: a scheme is only tried
+ * where a run of scheme characters begins (the lookbehind), so a long line without `://` is scanned once, not once per
+ * character (a 200 MB line from a failing tool took hours; now ~2 s).
+ */
+export const withoutPassword = (text: string) => text.replace(/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/)([^/@:\s]*):[^/@\s]*@/gi, '$1$2@');
 
 const fill = (query: AhaQuery) => query.command.map((arg) => arg.replace(/\{(url|script)\}/g, (_, key: string) => (key === 'url' ? query.url : AHA_SERVICES_SCRIPT)));
 
@@ -70,10 +75,11 @@ const shown = (query: AhaQuery) => query.command.map((arg) => (arg === '{script}
 /** Runs aha.command; AHA's registry entries, validated. Nothing is written anywhere. */
 export async function queryAha(query: AhaQuery, env: NodeJS.ProcessEnv): Promise<AhaService[]> {
   const argv = fill(query);
-  const result = await execa(argv[0]!, argv.slice(1), { env: { ...env, ...query.env }, timeout: query.timeout, reject: false, stdin: 'ignore' });
+  const result = await execa(argv[0]!, argv.slice(1), { env: { ...env, ...query.env }, timeout: query.timeout, reject: false, stdin: 'ignore', maxBuffer: TOOL_OUTPUT_LIMITS });
   const hint = 'check aha.url, aha.command and aha.env (PYTHONPATH of a Synapse install) in the deployment file, or with --aha-url that python3 on PATH imports synapse; `synup deploy discover` runs the same query';
-  if (result.exitCode !== 0 || result.timedOut) {
-    const why = result.timedOut ? `no answer within ${formatDuration(query.timeout)}` : result.exitCode === undefined && !result.signal ? `cannot run ${argv[0]} (${result.code ?? 'not started'})` : `exit ${result.exitCode ?? result.signal}`;
+  const cut = outputCut(result);
+  if (result.exitCode !== 0 || result.timedOut || cut) {
+    const why = cut ?? (result.timedOut ? `no answer within ${formatDuration(query.timeout)}` : result.exitCode === undefined && !result.signal ? `cannot run ${argv[0]} (${result.code ?? 'not started'})` : `exit ${result.exitCode ?? result.signal}`);
     const last = withoutPassword(`${result.stderr}\n${result.stdout}`.trim().split('\n').at(-1) ?? '');
     throw new SynupError('failed', `asking AHA failed (${shown(query)}): ${why}${last ? `: ${last.slice(0, 300)}` : ''}`, { hint });
   }

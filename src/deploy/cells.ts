@@ -1,4 +1,4 @@
-import type { CommandContext } from '../cli/context.js';
+import type { CommandContext } from '../config/context.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { openCellSession } from '../runner/session.js';
 import type { DeploymentService } from './file.js';

@@ -1,11 +1,12 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, MAX_CONFIG_BYTES } from '../config/load.js';
 import { parseDuration } from '../units.js';
 import type { SynupConfig } from '../config/schema.js';
 import { errorMessage, SynupError, usageError } from '../errors.js';
+import { readBoundedText } from '../fsutil.js';
 import { withoutPassword, type AhaQuery } from './aha.js';
 import { canonicalHost } from './hosts.js';
 
@@ -148,7 +149,7 @@ function fileError(file: string, error: z.ZodError): SynupError {
 }
 
 /**
- * Reads and checks a deployment file and every service's synup.yaml. Everything that can be checked without
+ * Reads and checks a deployment file, then every service's synup.yaml. Everything that can be checked without
  * touching a service is: names unique, each mirror's leader exists and is a leader of the same kind, cell dirs and
  * health ports distinct, mirror commands present when there are mirrors. `env`: where SYNUP_HEALTH_PASSWORD is read.
  */
@@ -156,9 +157,10 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
   if (given.trim() === '') throw usageError('--file was given an empty path', 'pass the path of a deployment.yaml');
   const file = path.resolve(cwd, given);
   if (!existsSync(file)) throw usageError(`deployment file ${file} does not exist`, 'pass --file <deployment.yaml> (default ./deployment.yaml)');
+  const text = readBoundedText(file, { what: 'deployment file', noun: 'a deployment file', maxBytes: MAX_CONFIG_BYTES, hint: 'pass a deployment.yaml (a regular file) with --file' });
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    raw = parseYaml(text);
   } catch (error) {
     const detail = error instanceof YAMLParseError ? error.message.split('\n')[0] : errorMessage(error);
     throw usageError(`deployment ${file} is not valid YAML: ${detail}`);
@@ -167,17 +169,87 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
   const parsed = deploymentSchema.safeParse(raw);
   if (!parsed.success) throw fileError(file, parsed.error);
   const spec = parsed.data;
+  checkStructure(file, spec);
+  const services = loadServices(file, spec, env);
   const base = path.dirname(file);
-  const at = (i: number) => `deployment ${file}: services.${i}`;
+  return {
+    file,
+    name: spec.name ?? path.basename(file).replace(/\.ya?ml$/i, ''),
+    to: spec.to ?? null,
+    changelog: spec.changelog ? (isUrl(spec.changelog) ? spec.changelog : path.resolve(base, spec.changelog)) : null,
+    stateDir: spec.state.dir ? path.resolve(base, spec.state.dir) : null,
+    mirror: spec.mirror ?? null,
+    aha: spec.aha ?? null,
+    services,
+  };
+}
 
-  const seen = new Map<string, number>();
+type DeploymentSpec = z.output<typeof deploymentSchema>;
+const where = (file: string, i: number, name: string) => `deployment ${file}: services.${i} (${name})`;
+
+/**
+ * The file's own structure, checked before any service's synup.yaml is read (a big file with a mistake in its last
+ * line is refused at once): names unique, each mirror's leader exists and is a leader of the same kind and version,
+ * one promoted mirror per leader, mirror commands present when there are mirrors, urls for a failure promotion.
+ */
+function checkStructure(file: string, spec: DeploymentSpec): void {
+  const index = new Map<string, number>();
   spec.services.forEach((s, i) => {
-    if (seen.has(s.name)) throw usageError(`${at(i)}: name ${JSON.stringify(s.name)} is already used by services.${seen.get(s.name)}`, 'give every service its own name');
-    seen.set(s.name, i);
+    if (index.has(s.name)) throw usageError(`deployment ${file}: services.${i}: name ${JSON.stringify(s.name)} is already used by services.${index.get(s.name)}`, 'give every service its own name');
+    index.set(s.name, i);
   });
+  const byName = new Map(spec.services.map((s) => [s.name, s]));
+  const promoted = new Map<string, string>();
+  const mirrored = new Set<string>();
+  spec.services.forEach((s, i) => {
+    if (!s.mirrorOf) return;
+    const leader = byName.get(s.mirrorOf);
+    if (!leader) throw usageError(`${where(file, i, s.name)}: mirrorOf ${JSON.stringify(s.mirrorOf)} names no service of this deployment`, `known: ${listNames(spec)}`);
+    if (leader === s) throw usageError(`${where(file, i, s.name)}: a service cannot mirror itself`);
+    if (leader.mirrorOf) throw usageError(`${where(file, i, s.name)}: mirrorOf ${leader.name}, which is itself a mirror of ${leader.mirrorOf}`, `name the leader: mirrorOf: ${leader.mirrorOf}`);
+    if (leader.kind !== s.kind) throw usageError(`${where(file, i, s.name)}: a ${s.kind} cannot mirror ${leader.name} (kind ${leader.kind})`);
+    if (s.to !== leader.to) throw usageError(`${where(file, i, s.name)}: a mirror goes to its leader's version (to: ${leader.to ?? 'the deployment\'s'}), not ${s.to ?? 'the deployment\'s'}`);
+    mirrored.add(leader.name);
+  });
+  spec.services.forEach((s, i) => {
+    if (s.promote === undefined) return;
+    if (!s.mirrorOf) throw usageError(`${where(file, i, s.name)}: promote: is only for a mirror (it names the mirror that becomes the leader)`, 'set promote: true on one mirror of a leader, or remove it');
+    if (!s.promote) return;
+    if (promoted.has(s.mirrorOf)) throw usageError(`${where(file, i, s.name)}: promote: true is already set on ${promoted.get(s.mirrorOf)}, another mirror of ${s.mirrorOf}`, 'one mirror per leader is promoted');
+    promoted.set(s.mirrorOf, s.name);
+  });
+  if (!spec.mirror && mirrored.size) {
+    throw usageError(`deployment ${file}: mirror: is missing; it says how to read a service's nexus index and promote a mirror`, 'add mirror: { nexusIndex: [argv…], promote: [argv…] } (see README.md "Deployments")');
+  }
+  if (spec.mirror?.promotion === 'failure') {
+    const lacking = spec.services.find((s) => (mirrored.has(s.name) || s.mirrorOf) && !s.url);
+    if (lacking) throw usageError(`deployment ${file}: ${lacking.name} has no url:, which mirror.promotion: failure needs (the old leader is pointed at the new one)`, 'add url: tcp://root:<password>@<host>:<dmon port>/ to every service of a mirrored lane');
+  }
+}
+
+const listNames = (spec: DeploymentSpec) => {
+  const names = spec.services.map((x) => x.name);
+  return names.length > 20 ? `${names.slice(0, 20).join(', ')} … (${names.length} in all)` : names.join(', ');
+};
+
+/**
+ * Each service's own synup.yaml, read in file order; two services on one cell dir or health port are refused as soon
+ * as the second is read. One dir or port reached two ways is still one: cell dirs compared by their real path
+ * (symlinks resolved), health ports by host with every loopback name (localhost, 127.0.0.1, ::1) one host.
+ * `env`: where SYNUP_HEALTH_PASSWORD is read.
+ */
+function loadServices(file: string, spec: DeploymentSpec, env: NodeJS.ProcessEnv): DeploymentService[] {
+  const base = path.dirname(file);
+  /** Per key, the first service to claim it and how it wrote it (its dir as given, its health host). */
+  const owners = { 'cell dir': new Map<string, { name: string; as: string }>(), 'health port': new Map<string, { name: string; as: string }>() };
+  const claim = (what: keyof typeof owners, key: string, name: string, as: string, text: (owner: { name: string; as: string }) => string) => {
+    const owner = owners[what].get(key);
+    if (owner !== undefined) throw usageError(`deployment ${file}: ${name} and ${owner.name} have the same ${what} ${text(owner)}`, 'each service has its own');
+    owners[what].set(key, { name, as });
+  };
   const services: DeploymentService[] = spec.services.map((s, i) => {
     const configFile = path.resolve(base, s.config);
-    if (!existsSync(configFile)) throw usageError(`${at(i)} (${s.name}): config ${configFile} does not exist`, "each service names its own synup.yaml (cell.dir, service adapter, health)");
+    if (!existsSync(configFile)) throw usageError(`${where(file, i, s.name)}: config ${configFile} does not exist`, "each service names its own synup.yaml (cell.dir, service adapter, health)");
     let config: SynupConfig;
     try {
       // Per-service settings come from its own file; of the SYNUP_* variables only the health password applies to
@@ -185,9 +257,17 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
       config = loadConfig({ file: configFile, cwd: base, env: {} }).config;
       config.health.password ??= env.SYNUP_HEALTH_PASSWORD || undefined;
     } catch (error) {
-      throw usageError(`${at(i)} (${s.name}): ${errorMessage(error)}`, 'fix that service\'s synup.yaml');
+      throw usageError(`${where(file, i, s.name)}: ${errorMessage(error)}`, 'fix that service\'s synup.yaml');
     }
-    if (!config.cell.dir) throw usageError(`${at(i)} (${s.name}): ${configFile} has no cell.dir`, 'set cell.dir to the service storage dir');
+    if (!config.cell.dir) throw usageError(`${where(file, i, s.name)}: ${configFile} has no cell.dir`, 'set cell.dir to the service storage dir');
+    const dir = path.resolve(config.cell.dir);
+    const realDir = existsSync(dir) ? realpathSync(dir) : dir;
+    claim('cell dir', realDir, s.name, dir, (owner) => {
+      const linked = [[s.name, dir], [owner.name, owner.as]].filter(([, given]) => given !== realDir);
+      return `${realDir}${linked.length ? ` (${linked.map(([n, given]) => `${n}'s ${given}`).join(' and ')} ${linked.length > 1 ? 'are symlinks' : 'is a symlink'} to it)` : ''}`;
+    });
+    const { host, port } = config.health;
+    claim('health port', `${canonicalHost(host)}:${port}`, s.name, host, (owner) => (owner.as === host ? `${host}:${port}` : `${port} (${host} and ${owner.as} are one host)`));
     return {
       name: s.name,
       kind: s.kind,
@@ -202,65 +282,13 @@ export function loadDeployment(given: string, cwd: string, env: NodeJS.ProcessEn
       ahaName: s.ahaName ?? null,
     };
   });
-
   const byName = new Map(services.map((s) => [s.name, s]));
-  services.forEach((s, i) => {
-    if (!s.mirrorOf) return;
-    const leader = byName.get(s.mirrorOf);
-    if (!leader) throw usageError(`${at(i)} (${s.name}): mirrorOf ${JSON.stringify(s.mirrorOf)} names no service of this deployment`, `known: ${services.map((x) => x.name).join(', ')}`);
-    if (leader === s) throw usageError(`${at(i)} (${s.name}): a service cannot mirror itself`);
-    if (leader.mirrorOf) throw usageError(`${at(i)} (${s.name}): mirrorOf ${leader.name}, which is itself a mirror of ${leader.mirrorOf}`, `name the leader: mirrorOf: ${leader.mirrorOf}`);
-    if (leader.kind !== s.kind) throw usageError(`${at(i)} (${s.name}): a ${s.kind} cannot mirror ${leader.name} (kind ${leader.kind})`);
-    if (s.to !== leader.to) throw usageError(`${at(i)} (${s.name}): a mirror goes to its leader's version (to: ${leader.to ?? 'the deployment\'s'}), not ${s.to ?? 'the deployment\'s'}`);
-    leader.mirrors.push(s.name);
-  });
-  spec.services.forEach((s, i) => {
-    if (s.promote === undefined) return;
-    if (!s.mirrorOf) throw usageError(`${at(i)} (${s.name}): promote: is only for a mirror (it names the mirror that becomes the leader)`, 'set promote: true on one mirror of a leader, or remove it');
-    if (!s.promote) return;
-    const leader = byName.get(s.mirrorOf)!;
-    if (leader.promoted) throw usageError(`${at(i)} (${s.name}): promote: true is already set on ${leader.promoted}, another mirror of ${leader.name}`, 'one mirror per leader is promoted');
-    leader.promoted = s.name;
+  for (const s of services) if (s.mirrorOf) byName.get(s.mirrorOf)!.mirrors.push(s.name);
+  spec.services.forEach((s) => {
+    if (s.promote && s.mirrorOf) byName.get(s.mirrorOf)!.promoted = s.name;
   });
   for (const s of services) if (s.mirrors.length) s.promoted ??= s.mirrors[0]!;
-  if (!spec.mirror && services.some((s) => s.mirrorOf)) {
-    throw usageError(`deployment ${file}: mirror: is missing; it says how to read a service's nexus index and promote a mirror`, 'add mirror: { nexusIndex: [argv…], promote: [argv…] } (see README.md "Deployments")');
-  }
-  if (spec.mirror?.promotion === 'failure') {
-    const lacking = services.find((s) => (s.mirrors.length || s.mirrorOf) && !s.url);
-    if (lacking) throw usageError(`deployment ${file}: ${lacking.name} has no url:, which mirror.promotion: failure needs (the old leader is pointed at the new one)`, 'add url: tcp://root:<password>@<host>:<dmon port>/ to every service of a mirrored lane');
-  }
-  // One dir or one port reached two ways is still one: cell dirs compared by their real path (symlinks resolved),
-  // health ports by host with every loopback name (localhost, 127.0.0.1, ::1) one host.
-  const unique = (what: string, key: (s: DeploymentService) => string, text: (s: DeploymentService, other: DeploymentService, k: string) => string) => {
-    const owners = new Map<string, DeploymentService>();
-    for (const s of services) {
-      const k = key(s);
-      const other = owners.get(k);
-      if (other) throw usageError(`deployment ${file}: ${s.name} and ${other.name} have the same ${what} ${text(s, other, k)}`, 'each service has its own');
-      owners.set(k, s);
-    }
-  };
-  const dirGiven = (s: DeploymentService) => path.resolve(s.config.cell.dir!);
-  const real = (s: DeploymentService) => (existsSync(dirGiven(s)) ? realpathSync(dirGiven(s)) : dirGiven(s));
-  unique('cell dir', real, (s, other, k) => {
-    const linked = [s, other].filter((x) => dirGiven(x) !== k);
-    return `${k}${linked.length ? ` (${linked.map((x) => `${x.name}'s ${dirGiven(x)}`).join(' and ')} ${linked.length > 1 ? 'are symlinks' : 'is a symlink'} to it)` : ''}`;
-  });
-  unique('health port', (s) => `${canonicalHost(s.config.health.host)}:${s.config.health.port}`, (s, other) => {
-    const [a, b] = [s.config.health.host, other.config.health.host];
-    return a === b ? `${a}:${s.config.health.port}` : `${s.config.health.port} (${a} and ${b} are one host)`;
-  });
-  return {
-    file,
-    name: spec.name ?? path.basename(file).replace(/\.ya?ml$/i, ''),
-    to: spec.to ?? null,
-    changelog: spec.changelog ? (isUrl(spec.changelog) ? spec.changelog : path.resolve(base, spec.changelog)) : null,
-    stateDir: spec.state.dir ? path.resolve(base, spec.state.dir) : null,
-    mirror: spec.mirror ?? null,
-    aha: spec.aha ?? null,
-    services,
-  };
+  return services;
 }
 
 /** The devops guide's tier of a kind (0 = first). */

@@ -1,5 +1,5 @@
-import { loadChangelogFor } from '../cli/changelog-source.js';
-import type { CommandContext } from '../cli/context.js';
+import { loadChangelogFor } from '../changelog/source.js';
+import type { CommandContext } from '../config/context.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { resolveStateDir, settingsOf } from '../config/settings.js';
 import { normalizeVersion } from '../changelog/index.js';
@@ -75,8 +75,8 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
         throw error;
       }
       if (options.estimate) {
-        const { estimateFor } = await import('../cli/plan.js');
-        plan.estimate = await estimateFor(cellDir, info.guid, sctx.stateDir(), plan);
+        const { estimateDowntime } = await import('../runner/estimate.js');
+        plan.estimate = await estimateDowntime(cellDir, info.guid, sctx.stateDir(), plan);
         estimates.set(service.name, plan.estimate);
       }
     }

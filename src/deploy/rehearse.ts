@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { Writable } from 'node:stream';
-import type { CommandContext } from '../cli/context.js';
+import type { CommandContext } from '../config/context.js';
 import { findUsableBackup } from '../backup/find.js';
 import { formatDuration } from '../units.js';
 import { errorMessage } from '../errors.js';
@@ -34,13 +34,15 @@ const single = (name: string, ok: boolean, text: string, startedAt = new Date())
   cases: [{ name, title: name, durationMs: Date.now() - startedAt.getTime(), ok, ...(ok ? { detail: text } : { error: text }) } satisfies RehearsalCase],
 });
 
+/** `synup rehearse`'s module entry, handed in by the command: prints its result, returns its exit code. */
+export type RehearseCell = (ctx: CommandContext, flags: { backup: string; to: string; port: number }) => Promise<number>;
+
 /**
  * Each service to upgrade, in the deployment's order: its newest usable backup restored into scratch and booted at its
  * target (`synup rehearse`, through its module entry, on a free port). A mirror is not rehearsed on its own: its data
  * is its leader's, and the leader's rehearsal is the first boot the promoted mirror will run.
  */
-export async function rehearseDeployment(ctx: CommandContext, prepared: PreparedDeployment): Promise<ServiceRehearsal[]> {
-  const { runRehearse } = await import('../cli/rehearse.js');
+export async function rehearseDeployment(ctx: CommandContext, prepared: PreparedDeployment, rehearseCell: RehearseCell): Promise<ServiceRehearsal[]> {
   const inputs = new Map(prepared.inputs.map((i) => [i.service.name, i]));
   const out: ServiceRehearsal[] = [];
   for (const planned of prepared.plan.services) {
@@ -66,12 +68,12 @@ export async function rehearseDeployment(ctx: CommandContext, prepared: Prepared
       out.push({ service: service.name, summary: why, result: single('find-backup', false, why, started) });
       continue;
     }
-    // runRehearse prints its result as one JSON document under --json: captured here, the human lines still shown.
+    // rehearseCell prints its result as one JSON document under --json: captured here, the human lines still shown.
     let captured = '';
     const stdout = new Writable({ write: (chunk, _enc, done) => ((captured += String(chunk)), done()) });
     const sctx: CommandContext = { ...serviceContext(ctx, service, 'leader', serviceChangelog(prepared.deployment, service)), out: { ...ctx.out, json: true, stdout } };
     try {
-      await runRehearse(sctx, [], { backup: found.backup.dir, to, port: await freePort(health.host) });
+      await rehearseCell(sctx, { backup: found.backup.dir, to, port: await freePort(health.host) });
       const result = JSON.parse(captured.trim().split('\n').at(-1)!) as RehearsalResult;
       out.push({ service: service.name, summary: `${from} → ${to} ${result.ok ? 'passed' : 'FAILED'}${result.migrationMs !== null ? `, first boot ${formatDuration(result.migrationMs)}` : ''}`, result });
     } catch (error) {

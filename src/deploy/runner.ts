@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CommandContext } from '../cli/context.js';
+import type { CommandContext } from '../config/context.js';
 import { Writable } from 'node:stream';
 import { runPool } from '../backup/files.js';
 import { say, type Output } from '../ui/output.js';
@@ -17,8 +17,19 @@ import { crashPoint, withCrashScope } from '../runner/crash.js';
 import type { Lane, Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
+/**
+ * The single-cell upgrade of one service (`synup upgrade`'s module entry, handed in by the command so that the
+ * deployment engine stays below the CLI): its exit code.
+ */
+export type UpgradeCell = (ctx: CommandContext, flags: { to: string; yes: true; backup: boolean }) => Promise<number>;
+
+/** `synup resume` of one service's interrupted single-cell run (injected likewise): its exit code. */
+export type ResumeCell = (ctx: CommandContext) => Promise<number>;
+
 export interface DeployOptions {
   makeBackup: boolean;
+  upgradeCell: UpgradeCell;
+  resumeCell: ResumeCell;
   /** Lanes of one tier run at once (default 1: one after another). */
   parallel?: number;
   /** Aborted (reason: an Interrupted) by SIGINT/SIGTERM: the current atomic action finishes, then the run stops. */
@@ -421,11 +432,9 @@ async function upgradeService(ctx: CommandContext, phase: Phase, service: Deploy
   try {
     if (interrupted) {
       say(ctx.out, `[deploy/${phase.id}] ${service.name}'s upgrade run ${interrupted.id} (${interrupted.from} → ${interrupted.to}) did not finish (${interrupted.outcome}): resuming it`);
-      const { runResume } = await import('../cli/resume.js');
-      code = await withCrashScope(service.name, () => runResume(sctx, [], { yes: true }));
+      code = await withCrashScope(service.name, () => options.resumeCell(sctx));
     } else {
-      const { runUpgrade } = await import('../cli/upgrade.js');
-      code = await withCrashScope(service.name, () => runUpgrade(sctx, [], { to, yes: true, backup: options.makeBackup }));
+      code = await withCrashScope(service.name, () => options.upgradeCell(sctx, { to, yes: true, backup: options.makeBackup }));
     }
   } catch (error) {
     if (error instanceof Interrupted) throw new Interrupted(error.signalName, `interrupted by ${error.signalName}: ${service.name}'s upgrade stopped before any downtime; it runs ${before} as before`);

@@ -1,5 +1,7 @@
 import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
+import { TOOL_OUTPUT_LIMITS } from '../proc.js';
 import { formatBytes } from '../units.js';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail' | 'info';
@@ -125,8 +127,40 @@ function clockCheck(options: HostCheckOptions): HostCheck {
     name: 'clock',
     level: bad ? 'fail' : 'ok',
     current: options.now.toISOString() + (behind > 5 * 60_000 ? ` (behind ${path.basename(options.dataDir)}'s mtime by ${Math.round(behind / 1000)} s)` : ''),
-    recommended: 'NTP-synchronised; not behind the data files',
+    recommended: 'a sane date, not behind the data files',
   };
+}
+
+const findOnPath = (pathEnv: string, tool: string) => pathEnv.split(':').filter(Boolean).map((dir) => path.join(dir, tool)).find((file) => existsSync(file)) ?? null;
+
+/** One run of a local tool (argument array), bounded in time and output; null when it is absent or fails. */
+async function ask(pathEnv: string, tool: string, args: string[]): Promise<string | null> {
+  const file = findOnPath(pathEnv, tool);
+  if (!file) return null;
+  const result = await execa(file, args, { reject: false, stdin: 'ignore', timeout: 5_000, maxBuffer: TOOL_OUTPUT_LIMITS, env: { PATH: pathEnv, LC_ALL: 'C' }, extendEnv: false });
+  return result.exitCode === 0 ? String(result.stdout) : null;
+}
+
+const NTP_RECOMMENDED = 'NTP-synchronised (backup ages, the freshness gate and run times depend on it)';
+
+/**
+ * Whether the clock is NTP-synchronised, as the host says: `timedatectl` (systemd-timesyncd, or whatever systemd
+ * knows of), else `chronyc tracking`; unknown (not OK) when neither answers, as in most containers.
+ */
+export async function ntpCheck(pathEnv: string): Promise<HostCheck> {
+  const timedatectl = (await ask(pathEnv, 'timedatectl', ['show', '--property=NTPSynchronized', '--value']))?.trim();
+  if (timedatectl === 'yes' || timedatectl === 'no') {
+    return timedatectl === 'yes'
+      ? { name: 'ntp', level: 'ok', current: 'synchronised (timedatectl)', recommended: NTP_RECOMMENDED }
+      : { name: 'ntp', level: 'warn', current: 'not synchronised (timedatectl: NTPSynchronized=no)', recommended: NTP_RECOMMENDED, note: 'enable time sync: timedatectl set-ntp true, or chrony/ntpd' };
+  }
+  const leap = /^Leap status\s*:\s*(.+)$/m.exec((await ask(pathEnv, 'chronyc', ['-n', 'tracking'])) ?? '')?.[1]?.trim();
+  if (leap) {
+    return leap === 'Normal' || leap.startsWith('Insert') || leap.startsWith('Delete')
+      ? { name: 'ntp', level: 'ok', current: `synchronised (chronyc: Leap status ${leap})`, recommended: NTP_RECOMMENDED }
+      : { name: 'ntp', level: 'warn', current: `not synchronised (chronyc: Leap status ${leap})`, recommended: NTP_RECOMMENDED, note: 'check chronyd: chronyc sources' };
+  }
+  return { name: 'ntp', level: 'info', current: 'unknown: neither timedatectl nor chronyc answered', recommended: NTP_RECOMMENDED, note: 'check the host\'s time sync by hand (in a container: the host\'s)' };
 }
 
 export function runHostChecks(options: HostCheckOptions): HostCheck[] {

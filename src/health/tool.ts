@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { SynupError } from '../errors.js';
+import { outputCut, TOOL_OUTPUT_LIMITS } from '../proc.js';
 import { formatDuration } from '../units.js';
 
 /**
@@ -45,10 +46,12 @@ function lastReport(stdout: string): HealthReport | null {
 /** Runs the health check once: active when it exits 0 with a nominal/degraded report; else why not. */
 export async function checkWithTool(target: ToolCheckTarget): Promise<ToolCheck> {
   const [file, ...args] = target.argv;
-  const result = await execa(file!, args, { env: target.env, extendEnv: false, stdin: 'ignore', reject: false, timeout: target.timeoutMs });
+  const result = await execa(file!, args, { env: target.env, extendEnv: false, stdin: 'ignore', reject: false, timeout: target.timeoutMs, maxBuffer: TOOL_OUTPUT_LIMITS });
   if ((result as { code?: string }).code === 'ENOENT') {
     throw new SynupError('failed', `health check command ${file} is not installed or not on PATH`, { hint: 'set health.tool.command to an absolute path (e.g. /opt/synapse/bin/python)' });
   }
+  const cut = outputCut(result);
+  if (cut) return { active: false, detail: `the health check ${cut}` };
   const report = lastReport(String(result.stdout ?? ''));
   const status = typeof report?.status === 'string' ? report.status : null;
   if (result.exitCode === 0 && status !== null && HEALTHY.has(status)) return { active: true, detail: status };

@@ -1,6 +1,6 @@
 import type { Changelog } from '../changelog/index.js';
 import { newestRelease, normalizeVersion, selectReleases } from '../changelog/index.js';
-import type { SynupConfig } from '../config/schema.js';
+import { kubernetesDataMode, type SynupConfig } from '../config/schema.js';
 import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
 export { markdownPage, renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
@@ -34,6 +34,7 @@ function settingsOf(config: SynupConfig): PlanSettings {
     smokeCheck: Boolean(config.health.smoke),
     serviceVersionCheck: config.health.password !== undefined,
     freeSpaceMargin: config.upgrade.freeSpaceMargin,
+    dataOnVolume: kubernetesDataMode(config) === 'volume',
   };
 }
 
@@ -56,6 +57,7 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
     warnings: [
       ...migrations.filter((m) => m.warning).map((m) => `${m.version}: ${m.text}`),
       ...migrations.filter((m) => m.source === 'prose' && !m.warning).map((m) => `${m.version} announces a migration only in prose: read its entry`),
+      ...(input.changelog.warnings ?? []),
       // For a cell's upgrade (not a changelog query): say it where the warnings stand out.
       ...(input.config && input.dir && input.config.health.password === undefined ? [DATA_ONLY_CONFIRM] : []),
     ],

@@ -41,6 +41,11 @@ export interface PlanSettings {
   /** health.password (or SYNUP_HEALTH_PASSWORD) is set: confirm can ask the running service its version. */
   serviceVersionCheck: boolean;
   freeSpaceMargin: number;
+  /**
+   * The data is on a Kubernetes volume synup reaches only through Jobs (no cell.dir): version from the image tag,
+   * backup and defrag by Jobs inside the volume. Absent in older journaled plans (= on this host).
+   */
+  dataOnVolume?: boolean;
 }
 
 export interface DowntimeEstimate {

@@ -2,7 +2,7 @@ import { SynupError, errorMessage } from '../errors.js';
 import type { StepContext } from './context.js';
 import { crashPoint } from './crash.js';
 import { Interrupted } from '../interrupt.js';
-import type { RunRecord, StepState } from './journal.js';
+import { JournalError, type RunRecord, type StepState } from './journal.js';
 import { inodeOf, runDirs } from '../siblings.js';
 import { FIRST_DOWNTIME_STEP, STEPS } from './steps/index.js';
 import { ownedRunDir } from './owned.js';
@@ -49,6 +49,8 @@ export async function executeSteps(ctx: StepContext, options: ExecuteOptions = {
     try {
       await step.run(ctx);
     } catch (error) {
+      // A journal that cannot be written cannot record a rollback either: nothing is undone, the journal is named.
+      if (error instanceof JournalError) throw error;
       await mark(ctx, i, 'failed', errorMessage(error));
       if (error instanceof Interrupted) return stopInterrupted(ctx, i + 1, error);
       if (i < FIRST_DOWNTIME_STEP || options.undoOnFailure === false) {

@@ -6,6 +6,7 @@ import { ensurePrivateDir } from '../fsutil.js';
 import type { UpgradePlan } from '../plan/index.js';
 import type { ServiceArtifacts } from '../service/adapter.js';
 import { crashPoint } from './crash.js';
+import { SynupError } from '../errors.js';
 
 /** listr2's task states, used as-is (STYLE.md). */
 export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'rolling-back' | 'rolled-back' | 'rollback-failed';
@@ -82,6 +83,24 @@ export interface RunData {
 const JOURNAL_DIR = 'journal.lmdb';
 
 /**
+ * The journal could not be read or written (a damaged page, a full disk, a read-only state dir): named with its path,
+ * never the bare LMDB code. A run must not act on the cell while this is so: resume cannot know what was done.
+ */
+export class JournalError extends SynupError {
+  constructor(dir: string, action: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = (cause as Error).message ?? String(cause);
+    const full = code === 'ENOSPC' || /MDB_MAP_FULL|No space left/i.test(why);
+    super('failed', `cannot ${action} synup's journal ${dir}: ${why}`, {
+      hint: full
+        ? `free space on the filesystem of ${path.dirname(dir)} (\`synup prune\` removes what synup kept), then run the command again`
+        : `the journal is damaged or unreadable: move it aside (\`mv ${dir} ${dir}.damaged\`) to start a new one; the cell itself is as the last step left it (\`synup status\`)`,
+      cause,
+    });
+  }
+}
+
+/**
  * synup's own journal: an LMDB env (synced commits) in the state dir, outside any cell dir.
  * Every update is one write transaction; the record on disk is always a whole, earlier or later, state.
  */
@@ -89,16 +108,19 @@ export class Journal {
   private constructor(
     private readonly env: RootDatabase,
     private readonly runs: Database<RunRecord, string>,
+    readonly dir: string,
   ) {}
 
   static open(stateDir: string): Journal {
     ensurePrivateDir(stateDir);
     const dir = path.join(stateDir, JOURNAL_DIR);
     ensurePrivateDir(dir);
-    const env = lmdb().open({ path: dir, noSubdir: false, maxDbs: 4, encoding: 'json' });
-    for (const file of readdirSync(dir)) chmodSync(path.join(dir, file), 0o600);
-    const runs = env.openDB<RunRecord, string>({ name: 'runs', encoding: 'json' });
-    return new Journal(env, runs);
+    return guarded(dir, 'open', () => {
+      const env = lmdb().open({ path: dir, noSubdir: false, maxDbs: 4, encoding: 'json' });
+      for (const file of readdirSync(dir)) chmodSync(path.join(dir, file), 0o600);
+      const runs = env.openDB<RunRecord, string>({ name: 'runs', encoding: 'json' });
+      return new Journal(env, runs, dir);
+    });
   }
 
   static exists(stateDir: string): boolean {
@@ -106,29 +128,31 @@ export class Journal {
   }
 
   create(record: RunRecord): RunRecord {
-    this.runs.putSync(record.id, record);
+    guarded(this.dir, 'write to', () => this.runs.putSync(record.id, record));
     return record;
   }
 
   get(id: string): RunRecord | undefined {
-    return this.runs.get(id);
+    return guarded(this.dir, 'read', () => this.runs.get(id));
   }
 
   /** Read-modify-write in one synced transaction. */
   update(id: string, change: (run: RunRecord) => void): RunRecord {
     crashPoint('journal-write');
-    return this.env.transactionSync(() => {
-      const run = this.runs.get(id);
-      if (!run) throw new Error(`run ${id} is not in the journal`);
-      const next = structuredClone(run);
-      change(next);
-      this.runs.putSync(id, next);
-      return next;
-    });
+    return guarded(this.dir, 'write to', () =>
+      this.env.transactionSync(() => {
+        const run = this.runs.get(id);
+        if (!run) throw new Error(`run ${id} is not in the journal`);
+        const next = structuredClone(run);
+        change(next);
+        this.runs.putSync(id, next);
+        return next;
+      }),
+    );
   }
 
   list(filter: { cellDir?: string } = {}): RunRecord[] {
-    const all = [...this.runs.getRange({})].map((entry) => entry.value);
+    const all = guarded(this.dir, 'read', () => [...this.runs.getRange({})].map((entry) => entry.value));
     return all.filter((r) => !filter.cellDir || r.cellDir === filter.cellDir).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }
 
@@ -138,6 +162,16 @@ export class Journal {
 
   close(): Promise<void> {
     return this.env.close();
+  }
+}
+
+/** Runs a journal operation; LMDB's and the filesystem's errors become a JournalError naming the journal. */
+function guarded<T>(dir: string, action: string, operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    if (error instanceof SynupError) throw error;
+    throw new JournalError(dir, action, error);
   }
 }
 

@@ -1,5 +1,6 @@
+import { ensurePrivateDir } from '../fsutil.js';
 import { trapInterrupts, type Interrupted } from '../interrupt.js';
-import { acquireLock } from '../safety/lock.js';
+import { acquireCellLock, acquireStateLock } from '../safety/lock.js';
 import type { Output } from '../ui/output.js';
 import type { RunnerOptions, StepContext } from './context.js';
 import type { RunResult } from './execute.js';
@@ -13,7 +14,19 @@ import type { Reporter } from './ui.js';
  * while another synup run holds it; a stale lock of the same run id is taken over, any other only with `force`).
  */
 export async function withCellLock<T>(session: Pick<CellSession, 'stateDir' | 'cellDir'>, lock: { runId: string; command: string; force?: boolean }, body: () => Promise<T>): Promise<T> {
-  const held = acquireLock(session.stateDir, session.cellDir, { runId: lock.runId, command: lock.command }, lock.force ?? false);
+  // The state dir (journal, pid file, log) must be usable before anything is done to the cell.
+  ensurePrivateDir(session.stateDir);
+  const held = acquireCellLock(session.cellDir, session.stateDir, { runId: lock.runId, command: lock.command }, lock.force ?? false);
+  try {
+    return await body();
+  } finally {
+    held.release();
+  }
+}
+
+/** The same for what is not a cell (a deployment file): the lock lives in the state dir. */
+export async function withStateLock<T>(stateDir: string, key: string, lock: { runId: string; command: string; force?: boolean }, body: () => Promise<T>): Promise<T> {
+  const held = acquireStateLock(stateDir, key, { runId: lock.runId, command: lock.command }, lock.force ?? false);
   try {
     return await body();
   } finally {
@@ -52,6 +65,8 @@ export async function withCellRun(input: CellRun, body: (ctx: StepContext) => Pr
   const run = async (): Promise<CellRunOutcome> => {
     const trap = trapInterrupts(input.out, input.onInterrupt);
     try {
+      // The journal must take a write before anything is done to the cell (a damaged or full one is named here).
+      input.journal.update(input.run.id, () => undefined);
       const options = input.options ?? { makeBackup: false, ignorePreflight: [] };
       const ctx = bindRun({ ...input, plan: input.run.plan, options, signal: trap.signal });
       const result = await body(ctx);

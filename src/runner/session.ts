@@ -11,6 +11,7 @@ import { errorMessage } from '../errors.js';
 import { checkWithTool, waitWithTool } from '../health/tool.js';
 import { healthToolCommand } from '../health/tool-command.js';
 import type { HealthProbe } from './context.js';
+import { unlessExited } from '../service/exit-watch.js';
 
 /** Everything a runner command needs about one cell, from its settings (flags > SYNUP_* > synup.yaml > defaults). */
 export interface CellSession {
@@ -48,7 +49,8 @@ export function healthProbe(config: SynupConfig, cellDir: string, adapter: Servi
     passiveIsReady: config.cell.role === 'mirror',
   };
   return {
-    waitForActive: ({ deadlineMs, signal }) => waitForActive({ ...target, deadlineMs, signal }).then(() => undefined),
+    // An instance synup started that exits ends the wait at once, with its last error line (unlessExited).
+    waitForActive: ({ deadlineMs, signal }) => unlessExited(adapter, signal, (watched) => waitForActive({ ...target, deadlineMs, signal: watched }).then(() => undefined)),
     check: () => checkActive(target).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
     readVersion: () => readServiceVersion({ ...target, username: config.health.username, password: config.health.password }),
   };
@@ -57,7 +59,7 @@ export function healthProbe(config: SynupConfig, cellDir: string, adapter: Servi
 function toolProbe(config: SynupConfig, adapter: ServiceAdapter, env: NodeJS.ProcessEnv): HealthProbe {
   const target = async () => ({ argv: await adapter.execArgv(healthToolCommand(config, adapter)), env: { ...env, ...config.health.tool.env }, timeoutMs: config.health.tool.timeout });
   return {
-    waitForActive: async ({ deadlineMs, signal }) => waitWithTool(await target(), { deadlineMs, signal }),
+    waitForActive: ({ deadlineMs, signal }) => unlessExited(adapter, signal, async (watched) => waitWithTool(await target(), { deadlineMs, signal: watched })),
     check: async () => checkWithTool(await target()).catch((error: unknown) => ({ active: false, detail: errorMessage(error) })),
     // The healthcheck does not tell the version: confirm then relies on the data's cell:version.
     readVersion: async () => null,

@@ -1,5 +1,5 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
-import { emitJson, type Output } from '../ui/output.js';
+import { emitJson, printable, type Output } from '../ui/output.js';
 import { formatDuration } from '../units.js';
 import type { RunnerEvent } from './context.js';
 
@@ -85,6 +85,13 @@ function listrReporter(out: Output): Reporter {
 
 export function createReporter(out: Output, command: string, renderer: RendererName): Reporter {
   if (renderer === 'json') return jsonReporter(out);
-  if (renderer === 'listr') return listrReporter(out);
-  return plainReporter(out, command);
+  const reporter = renderer === 'listr' ? listrReporter(out) : plainReporter(out, command);
+  // Messages carry outside text (service log lines, a tool's error): no terminal control reaches the screen.
+  return { emit: (event) => reporter.emit(printableEvent(event)) };
+}
+
+function printableEvent(event: RunnerEvent): RunnerEvent {
+  const fields = event as { message?: unknown; error?: unknown; title?: unknown };
+  const clean = (value: unknown) => (typeof value === 'string' ? printable(value) : value);
+  return { ...event, ...('message' in fields ? { message: clean(fields.message) } : {}), ...('error' in fields ? { error: clean(fields.error) } : {}), ...('title' in fields ? { title: clean(fields.title) } : {}) } as RunnerEvent;
 }

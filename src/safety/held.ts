@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import { SynupError } from '../errors.js';
 import { describeHolder, findHolders, type Holder } from '../lmdb/holders.js';
 import { isAlive } from '../proc.js';
-import { lockFileFor, readLock } from './lock.js';
+import { cellLockFile, readLock, stateLockFile } from './lock.js';
 
 /**
  * "Is the cell held": the one place that asks whether processes hold a cell's files (cell.guid's lock, LMDB reader
@@ -23,7 +23,7 @@ const hold = (holders: Holder[]) => (holders.length === 1 ? 'holds' : 'hold');
  * LMDB reader slot (the running service, a backup tool…), and no live synup run holds the cell's run lock.
  * `action` names what is refused ("cold copy", "restore --replace").
  */
-export async function assertNotHeld(dir: string, action: string, options: { stateDir?: string } = {}): Promise<void> {
+export async function assertNotHeld(dir: string, action: string, options: { runLock?: boolean; stateDir?: string } = {}): Promise<void> {
   if (!existsSync(dir)) return;
   const holders = await findHolders(dir);
   if (holders.length > 0) {
@@ -32,8 +32,10 @@ export async function assertNotHeld(dir: string, action: string, options: { stat
       details: { holders },
     });
   }
-  if (!options.stateDir) return;
-  const lock = readLock(lockFileFor(options.stateDir, dir));
+  if (!options.runLock) return;
+  const real = realpathSync(dir);
+  // The cell's own lock, or the state dir's where synup could not write beside the cell (acquireCellLock).
+  const lock = readLock(cellLockFile(real)) ?? (options.stateDir ? readLock(stateLockFile(options.stateDir, real)) : null);
   if (lock && (lock.host !== os.hostname() || isAlive(lock.pid))) {
     throw new SynupError('refused', `${action} refused: synup ${lock.command} (pid ${lock.pid} on ${lock.host}, run ${lock.runId}) holds ${dir}; nothing was changed`, {
       hint: 'wait for that run to finish (or `synup resume` it)',

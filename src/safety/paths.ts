@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { SynupError } from '../errors.js';
 
@@ -36,6 +36,19 @@ export function realPathOf(p: string): string {
       at = parent;
     }
   }
+}
+
+/**
+ * A dir an operator named, symlinks resolved so that reads and renames act on the data, not on a link (as a cell dir
+ * is: config/cell-dir.ts): `/data/cortex00 -> /mnt/disk2/cortex00` is worked on at /mnt/disk2/cortex00 and the link
+ * stays. A missing path comes back with its parents resolved; a symlink to nothing is refused (exit 2).
+ */
+export function resolveNamedDir(p: string, what: string): string {
+  const abs = path.resolve(p);
+  if (lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink() && !existsSync(abs)) {
+    throw new SynupError('usage', `${what} ${abs} is a symlink to ${readlinkSync(abs)}, which does not exist`, { hint: 'fix or remove the link, or name the dir itself' });
+  }
+  return realPathOf(abs);
 }
 
 /** The synup backup dir that holds `p` (p itself or an ancestor has a synup manifest.json), or null. */

@@ -8,11 +8,18 @@ export type AdapterName = 'process' | 'systemd' | 'compose' | 'kubernetes';
 
 /** What a plan says an adapter does, in words, before any cell or config is resolved (each adapter class has one). */
 export interface AdapterPlanText {
-  /** How the startup/liveness probes are disabled for the first boot. */
-  probesOff: string;
+  /** The probes-off step, a sentence in this adapter's words; `required`: migrations make the first boot slow. */
+  probesOff(required: boolean): string;
+  /** The probes-on step, a sentence in this adapter's words. */
+  probesOn: string;
+  /** How the service is stopped, with the graceful `deadline` (e.g. "30s"), or without one when none is configured. */
+  stop(deadline: string | null): string;
   /** How the service is switched to `version` and started. */
   start(version: string): string;
 }
+
+/** Why a first boot with migrations needs the probes out of the way (said by every adapter that has probes). */
+export const PROBES_REQUIRED = ' (required: migrations make the first boot slow and probes would kill it)';
 
 export interface ServiceStatus {
   running: boolean;
@@ -20,6 +27,8 @@ export interface ServiceStatus {
   configuredVersion?: string | null;
   pid?: number;
   detail?: string;
+  /** Running and already synup's to manage (it started or adopted this instance): `synup adopt` has nothing to do. */
+  managed?: boolean;
   /** Processes the service left behind although it is not running (a SIGKILLed Cortex's drive workers); stop() ends them. */
   leftoverPids?: number[];
 }
@@ -75,9 +84,19 @@ export interface TailOptions {
 
 export interface ServiceAdapter {
   readonly name: AdapterName;
+  /** What plans and dry runs say it does (its class's static `plan`). */
+  readonly plan: AdapterPlanText;
   status(): Promise<ServiceStatus>;
   /** Switch to `version` (image tag / venv / unit environment) and start it. Returns once the tool says started. */
   start(version: string): Promise<void>;
+  /**
+   * What is wrong with the instance synup last started, or null (process adapter; the others' tools own their service).
+   * 'exited': it is gone — how it ended and its last error line — so a wait for health ends at once. 'holder': also
+   * when it runs but another process holds cell.guid, so the service answering is not the one synup started (confirm).
+   * `startedHere`: only an instance this adapter object started (a wait right after its start), not one recorded by an
+   * earlier synup process.
+   */
+  startedInstanceProblem?(check: 'exited' | 'holder', options?: { startedHere?: boolean }): Promise<string | null>;
   /** Throws when `start(version)` could not work (no binary, no command): checked in preflight, before any downtime. */
   checkStart?(version: string): void;
   /** Graceful stop with a deadline, then forced; resolves only when the service is really gone. */

@@ -4,7 +4,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceArtifacts, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import { PROBES_REQUIRED, type AdapterPlanText, type LogOptions, type SavedProbes, type ServiceAdapter, type ServiceArtifacts, type ServiceStatus, type StopOptions, type StopResult, type TailOptions } from './adapter.js';
 import { adapterSection, resolvePath, type AdapterContext } from './context.js';
 import { waitUntilReleased } from './released.js';
 import { earliest, followTool, runTool } from './tool.js';
@@ -82,9 +82,13 @@ function parsePs(stdout: string): PsEntry[] {
 export class ComposeAdapter implements ServiceAdapter {
   readonly name = 'compose' as const;
   static readonly plan: AdapterPlanText = {
-    probesOff: 'the override file disables the healthcheck',
+    probesOff: (required) =>
+      `Save the compose service's healthcheck override in the journal and disable the healthcheck for the first boot${required ? PROBES_REQUIRED : ''}: synup's override file sets healthcheck: {disable: true}.`,
+    probesOn: "The healthcheck is put back: synup's override file loses its healthcheck entry (or gets back the one it held before).",
+    stop: (deadline) => `docker compose stop of the service${deadline ? ` (-t ${deadline})` : ''}`,
     start: (version) => `point the compose service at the image tag v${version} and bring it up`,
   };
+  readonly plan = ComposeAdapter.plan;
   private lastStart: Date | undefined;
 
   constructor(

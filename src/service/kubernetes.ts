@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitUntil } from '../poll.js';
-import type { SynupConfig } from '../config/schema.js';
+import { kubernetesDataMode, type SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { SYNUP_VERSION } from '../version.js';
 import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
@@ -75,7 +75,7 @@ export function kubernetesSettings(config: SynupConfig, ctx: AdapterContext): Ku
 type JsonPatchOp = { op: 'test' | 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 
 function dataMode(config: SynupConfig): 'volume' | 'local' {
-  return config.service.kubernetes?.data ?? (config.cell.dir ? 'local' : 'volume');
+  return kubernetesDataMode(config) ?? 'volume';
 }
 
 /**
@@ -96,9 +96,13 @@ export function remoteCellKey(config: SynupConfig, stateDir: string): string | n
 export class KubernetesAdapter implements ServiceAdapter, WorkloadAccess {
   readonly name = 'kubernetes' as const;
   static readonly plan: AdapterPlanText = {
-    probesOff: "the container's startupProbe and livenessProbe are removed",
-    start: (version) => `set the container image tag to v${version} and scale the workload back up`,
+    probesOff: (required) =>
+      `Save the container's startupProbe and livenessProbe in the journal; they are never removed${required ? ' (migrations make the first boot slow)' : ''}: if the startupProbe allows less boot time than health.startTimeout, that budget is recorded as an annotation on the workload (metadata: nothing restarts) and the start patch widens the startupProbe to it.`,
+    probesOn: 'Nothing is put back: the widened startupProbe stays (removing it would roll the pod again); synup removes only its budget annotation. The original probes stay in the journal.',
+    stop: (deadline) => `Scale the workload to 0 replicas and wait until no pod of it is left${deadline ? ` (${deadline}, then the pods are force-deleted)` : ''}`,
+    start: (version) => `one JSON patch of the pod template while at 0 replicas (image tag v${version}, the startupProbe budget if recorded), then scale the workload back up`,
   };
+  readonly plan = KubernetesAdapter.plan;
   readonly volume: KubernetesVolume;
   readonly remoteData?: KubernetesVolume;
   private readonly kube: Kubectl;

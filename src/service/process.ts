@@ -1,6 +1,6 @@
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { ensurePrivateDir } from '../fsutil.js';
@@ -15,6 +15,7 @@ import { describeHolders } from '../safety/held.js';
 import { findHolders } from '../lmdb/holders.js';
 import { waitUntil } from '../poll.js';
 import { assertVersion } from './version.js';
+import { sealedStdio } from './descriptors.js';
 
 /** service.process with every default applied: the one place they live. */
 export interface ProcessSettings {
@@ -54,9 +55,6 @@ const BASE_ENV = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPD
 function serviceBaseEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([name]) => BASE_ENV.test(name)));
 }
-
-/** execa's types list only fds 3–9 for stdout/stderr; any open fd is passed to spawn(2) as is at runtime. */
-type LogFd = 3;
 
 const PLACEHOLDERS = ['version', 'dir', 'port'] as const;
 
@@ -105,12 +103,17 @@ const leftoversOf = (record: PidRecord | null) =>
 export class ProcessAdapter implements ServiceAdapter {
   readonly name = 'process' as const;
   static readonly plan: AdapterPlanText = {
-    probesOff: 'the process adapter has no probes',
+    probesOff: () => 'Nothing to disable: a bare process has no probes (synup itself waits for the first boot).',
+    probesOn: 'Nothing to put back: a bare process has no probes.',
+    stop: (deadline) => `SIGTERM to the process group synup started or adopted (or its pid), SIGKILL after ${deadline ?? 'the deadline'}`,
     start: (version) => `run the configured command with {version} = ${version}`,
   };
+  readonly plan = ProcessAdapter.plan;
 
   /** How each instance this adapter object started ended ("exited with status 1", "was killed by SIGKILL"). */
   private readonly exits = new Map<number, string>();
+  /** The instances this adapter object started, settled once each has exited (and its exit is in `exits`). */
+  private readonly children = new Map<number, Promise<unknown>>();
 
   constructor(
     private readonly ctx: AdapterContext,
@@ -137,7 +140,7 @@ export class ProcessAdapter implements ServiceAdapter {
     if (record && isLive(record)) {
       const log = record.logFile ? `log ${record.logFile}` : 'its log is not a file synup can read';
       const how = record.adopted ? `adopted at ${record.adopted.at} (started by something else: ${record.adopted.argv.join(' ')})` : `started ${record.version} at ${record.startedAt}`;
-      return { running: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
+      return { running: true, managed: true, pid: record.pid, configuredVersion, detail: `pid ${record.pid} ${how}; ${log}` };
     }
     const holders = await serviceHolders(this.ctx.cellDir);
     if (holders.length > 0) {
@@ -150,19 +153,27 @@ export class ProcessAdapter implements ServiceAdapter {
     const leftoverPids = leftoversOf(record);
     if (record && !record.stoppedAt) {
       const left = leftoverPids.length > 0 ? `; ${leftoverPids.length} process(es) of its group remain (pids ${leftoverPids.join(', ')})` : '';
-      const exit = this.exits.get(record.pid);
-      const why = exit?.startsWith('was killed') ? '' : this.finalException(record);
-      return { running: false, configuredVersion, leftoverPids, detail: `pid ${record.pid} (${record.version ?? 'adopted'}) ${exit ?? 'is gone'}${why ? `: ${why}` : ''}${left}` };
+      return { running: false, configuredVersion, leftoverPids, detail: `${this.describeEnd(record)}${left}` };
     }
     return { running: false, configuredVersion, detail: record ? `stopped at ${record.stoppedAt}` : 'not started by synup' };
   }
 
+  /** "pid 12 (2.181.0) exited with status 1: synapse.exc.BadVersion: …": how an instance synup recorded ended. */
+  private describeEnd(record: PidRecord): string {
+    const exit = this.exits.get(record.pid);
+    const why = exit?.startsWith('was killed') ? '' : this.lastWords(record, exit);
+    return `pid ${record.pid} (${record.version ?? 'adopted'}) ${exit ?? 'is gone'}${why ? `: ${why}` : ''}`;
+  }
+
   /**
-   * The exception this instance died of (`synapse.exc.BadVersion: …`, Python's last words), when it is the last line
-   * it wrote; '' otherwise: an earlier line is no explanation (Synapse logs many non-fatal tracebacks).
+   * What this instance said last, as the reason it ended: its last line when that is an exception (`synapse.exc.
+   * BadVersion: …`, Python's last words), or any last line when it exited with a failure status (a launcher's
+   * `run-cortex.sh: … has no synapse/ package`); '' after a clean exit, and otherwise: an earlier line is no
+   * explanation (Synapse logs many non-fatal tracebacks).
    */
-  private finalException(record: PidRecord): string {
-    if (!record.logFile) return '';
+  private lastWords(record: PidRecord, exit: string | undefined): string {
+    // A clean exit (status 0: a launcher that detached something) died of nothing; what follows in the log is not its.
+    if (!record.logFile || exit === 'exited with status 0') return '';
     try {
       const size = statSync(record.logFile).size;
       const from = Math.max(record.logOffset, size - 4096);
@@ -175,10 +186,32 @@ export class ProcessAdapter implements ServiceAdapter {
         closeSync(fd);
       }
       const last = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean).pop();
-      return last && /^([A-Za-z_]\w*\.)*[A-Z]\w*: /.test(last) ? last : '';
+      if (!last) return '';
+      if (/^([A-Za-z_]\w*\.)*[A-Z]\w*: /.test(last)) return last;
+      return exit !== undefined && /^exited with status [1-9]/.test(exit) ? last.slice(0, 500) : '';
     } catch {
       return '';
     }
+  }
+
+  /**
+   * What is wrong with the instance synup last started, or null. 'exited': it is gone (how it ended and its last
+   * words; and who holds the cell instead, if anyone). 'holder': also when it runs but another process holds
+   * cell.guid (a second instance, another config's service): then the service answering is not the one synup started.
+   */
+  async startedInstanceProblem(check: 'exited' | 'holder', options: { startedHere?: boolean } = {}): Promise<string | null> {
+    const record = readPidRecord(this.settings.pidFile);
+    if (!record || record.stoppedAt) return null;
+    if (options.startedHere && !this.children.has(record.pid)) return null;
+    const alive = isLive(record);
+    if (alive && check === 'exited') return null;
+    if (!alive) await this.children.get(record.pid)?.catch(() => undefined);
+    const holders = await serviceHolders(this.ctx.cellDir).catch(() => []);
+    const ours = new Set(this.leadsGroup(record) ? [record.pid, ...groupMembers(record.pid)] : [record.pid]);
+    const others = holders.filter((h) => !ours.has(h.pid));
+    const instead = others.length > 0 && !holders.some((h) => ours.has(h.pid)) ? `cell.guid is held by ${describeHolders(others)}, which synup did not start` : '';
+    if (!alive) return `${this.describeEnd(record).replace(/^pid (\d+) /, `pid $1 that synup started `)}${instead ? `; ${instead}` : ''}`;
+    return instead ? `pid ${record.pid} that synup started runs, but ${instead}` : null;
   }
 
   checkStart(version: string): void {
@@ -198,44 +231,62 @@ export class ProcessAdapter implements ServiceAdapter {
     const subprocess = this.spawnDetached(argv);
     const pid = subprocess.pid;
     if (pid === undefined) {
-      const result = await subprocess;
-      throw new SynupError('failed', `cannot start ${this.ctx.cellName}: ${argv[0]}: ${(result as { code?: string }).code ?? result.shortMessage}`, {
+      const result = await subprocess.ended;
+      throw new SynupError('failed', `cannot start ${this.ctx.cellName}: ${argv[0]}: ${result.error ?? `exit ${result.code ?? result.signal}`}`, {
         hint: 'check service.process.command (the first element must be an executable, e.g. an absolute path to python3)',
       });
     }
     subprocess.unref();
-    void subprocess.then(
-      (result) => this.exits.set(pid, result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`),
-      () => undefined,
-    );
-    writePidRecord(this.settings.pidFile, {
+    this.children.set(
       pid,
-      version,
-      startedAt: new Date().toISOString(),
-      startTicks: processStartTicks(pid),
-      logFile: this.settings.logFile,
-      logOffset,
-    });
+      subprocess.ended.then((result) => this.exits.set(pid, result.signal ? `was killed by ${result.signal}` : `exited with status ${result.code}`)),
+    );
+    try {
+      writePidRecord(this.settings.pidFile, {
+        pid,
+        version,
+        startedAt: new Date().toISOString(),
+        startTicks: processStartTicks(pid),
+        logFile: this.settings.logFile,
+        logOffset,
+      });
+    } catch (error) {
+      // Untracked, it would run on as "an instance synup did not start": stopped again before anything else happens.
+      signalProcess(pid, 'SIGTERM', true);
+      if (!(await waitUntil(() => groupMembers(pid).length === 0, this.settings.killWaitMs))) signalProcess(pid, 'SIGKILL', true);
+      await waitUntil(() => groupMembers(pid).length === 0, this.settings.killWaitMs);
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new SynupError('failed', `cannot record ${this.ctx.cellName}'s pid in ${this.settings.pidFile}: ${code}; the ${version} synup had just started (pid ${pid}) was stopped again`, {
+        hint: code === 'ENOSPC' ? `free space on the filesystem of ${path.dirname(this.settings.pidFile)} (state.dir), then retry` : `make ${path.dirname(this.settings.pidFile)} writable (state.dir or service.process.pidFile), then retry`,
+        cause: error,
+      });
+    }
   }
 
-  /** Starts argv in its own session (it outlives synup), stdout+stderr appended to the log file. */
-  private spawnDetached(argv: string[]) {
+  /**
+   * Starts argv in its own session (it outlives synup), stdout+stderr appended to the log file, holding none of
+   * synup's descriptors (sealedStdio: the journal's data.mdb, which LMDB opens without close-on-exec, would otherwise
+   * stay open read-write in the service for its whole life).
+   */
+  private spawnDetached(argv: string[]): { pid: number | undefined; ended: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: string }>; unref(): void } {
     const logFd = openSync(this.settings.logFile, 'a', 0o600);
+    const devNull = openSync('/dev/null', 'r');
     try {
-      // spawn(2) happens synchronously inside execa(): the child holds its own copy of the fd afterwards.
-      return execa(argv[0]!, argv.slice(1), {
+      // spawn(2) happens synchronously inside spawn(): the child holds its own copies of the fds afterwards.
+      const child = spawn(argv[0]!, argv.slice(1), {
         cwd: this.settings.cwd,
         env: this.settings.env,
-        extendEnv: false,
         detached: true,
-        cleanup: false,
-        stdin: 'ignore',
-        stdout: logFd as LogFd,
-        stderr: logFd as LogFd,
-        reject: false,
+        stdio: sealedStdio(['ignore', logFd, logFd], devNull),
       });
+      const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: string }>((resolve) => {
+        child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error: error.code ?? error.message }));
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      });
+      return { pid: child.pid, ended, unref: () => child.unref() };
     } finally {
       closeSync(logFd);
+      closeSync(devNull);
     }
   }
 

@@ -5,7 +5,7 @@ import { waitUntil } from '../poll.js';
 import type { SynupConfig } from '../config/schema.js';
 import { refusal, SynupError, usageError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fsutil.js';
-import type { AdapterPlanText, LogOptions, SavedProbes, ServiceAdapter, ServiceStatus, StopOptions, StopResult, TailOptions } from './adapter.js';
+import { PROBES_REQUIRED, type AdapterPlanText, type LogOptions, type SavedProbes, type ServiceAdapter, type ServiceStatus, type StopOptions, type StopResult, type TailOptions } from './adapter.js';
 import { adapterSection, resolvePath, type AdapterContext } from './context.js';
 import { readEnvVariable, writeEnvVariable } from './env-file.js';
 import { waitUntilReleased } from './released.js';
@@ -57,9 +57,13 @@ const RUNNING_STATES = new Set(['active', 'activating', 'deactivating', 'reloadi
 export class SystemdAdapter implements ServiceAdapter {
   readonly name = 'systemd' as const;
   static readonly plan: AdapterPlanText = {
-    probesOff: 'a drop-in sets TimeoutStartSec=infinity and WatchdogSec=0',
+    probesOff: (required) =>
+      `Save the unit's TimeoutStartUSec and WatchdogUSec in the journal and lift them for the first boot${required ? PROBES_REQUIRED : ''}: synup's drop-in sets TimeoutStartSec=infinity and WatchdogSec=0 (systemctl daemon-reload).`,
+    probesOn: "synup's drop-in is removed (systemctl daemon-reload): the unit's own TimeoutStartSec and WatchdogSec apply again.",
+    stop: (deadline) => `systemctl stop of the unit${deadline ? `, killed after ${deadline}` : ''}`,
     start: (version) => `set the unit's version variable to ${version} and start the unit`,
   };
+  readonly plan = SystemdAdapter.plan;
   private lastStart: Date | undefined;
 
   constructor(

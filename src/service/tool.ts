@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { SynupError } from '../errors.js';
+import { outputCut, TOOL_OUTPUT_LIMITS } from '../proc.js';
 
 export interface ToolOptions {
   env: NodeJS.ProcessEnv;
@@ -40,8 +41,11 @@ export async function runTool(argv: string[], options: ToolOptions): Promise<Too
     stdin: 'ignore',
     reject: false,
     timeout: options.timeoutMs ?? toolDefaults.timeoutMs,
+    maxBuffer: TOOL_OUTPUT_LIMITS,
   });
   if ((result as { code?: string }).code === 'ENOENT') throw notInstalled(file!);
+  const cut = outputCut(result);
+  if (cut) throw new SynupError('failed', `\`${showArgv(argv)}\` ${cut}`, { hint: 'this is not the output the tool gives; check the command and its arguments' });
   const exitCode = result.exitCode ?? -1;
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     const why = result.timedOut ? `timed out after ${options.timeoutMs ?? toolDefaults.timeoutMs} ms` : `exit ${result.exitCode ?? result.signal}`;

@@ -35,14 +35,31 @@ export function createOutput(options: OutputOptions): Output {
   };
 }
 
-/** Human-readable line on stderr (suppressed under --json). */
+/**
+ * Terminal control in text: escape sequences (CSI, OSC, DCS…, 7- and 8-bit), every other C0 control but tab and
+ * newline (and CR before a newline), DEL, C1, and the bidi overrides that reorder what a terminal shows.
+ */
+const TERMINAL_CONTROL =
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -/]*[0-~]?|\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const COLOUR = /^\x1b\[[0-9;]*m$/;
+
+/**
+ * Text from outside (a changelog, a tool's output, a service log, an error message) made safe to print: each escape
+ * sequence or control character becomes one U+FFFD, so a crafted file cannot clear the screen, retitle the window
+ * or hide a line, and the reader sees that something was there. `keepColour`: synup's own SGR colour codes stay.
+ */
+export function printable(text: string, keepColour = false): string {
+  return text.replace(TERMINAL_CONTROL, (seq) => (keepColour && COLOUR.test(seq) ? seq : '\ufffd'));
+}
+
+/** Human-readable line on stderr (suppressed under --json). Control characters from outside text are not printed. */
 export function say(out: Output, text = ''): void {
-  if (!out.json) out.stderr.write(text + '\n');
+  if (!out.json) out.stderr.write(printable(text, out.color) + '\n');
 }
 
 /** Diagnostic line on stderr even under --json (warnings, progress). */
 export function note(out: Output, text: string): void {
-  out.stderr.write(text + '\n');
+  out.stderr.write(printable(text, out.color) + '\n');
 }
 
 /**
@@ -85,8 +102,8 @@ export function reportError(out: Output, error: unknown): number {
   if (out.json) {
     emitJson(out, { ok: false, error: { code: err?.code ?? 'failed', message, hint: err?.hint, ...(err?.details ?? {}) } });
   }
-  out.stderr.write(`synup: ${message}\n`);
-  if (err?.hint) out.stderr.write(`  fix: ${err.hint}\n`);
+  out.stderr.write(`synup: ${printable(message)}\n`);
+  if (err?.hint) out.stderr.write(`  fix: ${printable(err.hint)}\n`);
   if (!err && out.verbose > 0 && error instanceof Error && error.stack) out.stderr.write(error.stack + '\n');
   return err?.exitCode ?? 1;
 }

@@ -8,6 +8,8 @@ import type { CellInfo } from '../lmdb/cellinfo.js';
 export interface RemoteCellData {
   /** Where the data is, for messages (e.g. `pvc/example-cortex00 of deployment/cortex00`). */
   describe(): Promise<string>;
+  /** What runs on the data while the service is up (e.g. `deployment/cortex00`), for dry runs: known without a call. */
+  readonly owner: string;
   /** The data's identity and versions, and the room on the volume for a compacted copy. */
   cellInfo(runId: string): Promise<CellInfo & { freeBytes: number; compactedBytes: number }>;
   /** A cold, verified backup to the operator's backup location. */

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { repoRoot, synup, tempDir } from '../support/helpers.js';
+import { repoRoot, synupInProcess, tempDir } from '../support/helpers.js';
 import { createSimCell } from '../sim/index.js';
 import { fileDigests } from '../sim/testing.js';
 
@@ -19,7 +19,7 @@ let cells: string;
 beforeAll(async () => {
   cells = mkdtempSync(path.join(os.tmpdir(), 'synup-deploy-aha-cells-'));
   for (const name of ['aha00', 'axon00', 'cortex00']) await createSimCell(path.join(cells, name), { version: '2.180.0', seed: 20 });
-}, 120_000);
+});
 afterAll(() => rmSync(cells, { recursive: true, force: true }));
 
 /** One entry of AHA's registry as getAhaSvcs() yields it (lib/aha.py addAhaSvc, lib/cell.py getAhaInfo). */
@@ -92,7 +92,7 @@ describe('synup deploy discover', () => {
   it("prints AHA's services with their roles (table), a services: fragment on stdout, and JSON without any password", async () => {
     const d = layout();
     d.write(deploymentOf(d));
-    const text = await synup(['deploy', 'discover', '-f', d.file]);
+    const text = await synupInProcess(['deploy', 'discover', '-f', d.file]);
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stderr).toMatch(/^AHA at ssl:\/\/root@127\.0\.0\.1:27492\/: 3 service\(s\)$/m);
     expect(text.stderr).toMatch(/^\| 00\.axon\.synapse +\| - +\| standalone +\| yes +\| yes +\| ssl:\/\/127\.0\.0\.1:27503\/ \|$/m);
@@ -107,7 +107,7 @@ describe('synup deploy discover', () => {
       ],
     });
 
-    const json = await synup(['deploy', 'discover', '-f', d.file, '--json']);
+    const json = await synupInProcess(['deploy', 'discover', '-f', d.file, '--json']);
     expect(json.exitCode, json.stderr).toBe(0);
     const out = JSON.parse(json.stdout);
     expect(out.aha).toBe('ssl://root@127.0.0.1:27492/');
@@ -124,7 +124,7 @@ describe('synup deploy discover', () => {
     const d = layout();
     d.write(deploymentOf(d));
     d.answer([...promoted.slice(0, 3), entry('00.search', 'runse', { leader: null, online: false })]);
-    const r = await synup(['deploy', 'discover', '-f', d.file, '--json']);
+    const r = await synupInProcess(['deploy', 'discover', '-f', d.file, '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.services.map((s: { name: string; role: string; leader: string | null; ready: boolean; online: boolean }) => `${s.name} ${s.role} ${s.leader} ready=${s.ready} online=${s.online}`)).toEqual([
@@ -135,7 +135,7 @@ describe('synup deploy discover', () => {
     expect(parse(out.fragment).services.map((s: { name: string; mirrorOf?: string }) => `${s.name}${s.mirrorOf ? ` ← ${s.mirrorOf}` : ''}`)).toEqual(['00.search', '01.cortex', '00.cortex ← 01.cortex']);
     expect(parse(out.fragment).services[0].kind).toBe('search');
     d.answer([entry('00.thing', 'runth', { leader: null })]);
-    const unknown = await synup(['deploy', 'discover', '-f', d.file]);
+    const unknown = await synupInProcess(['deploy', 'discover', '-f', d.file]);
     expect(unknown.stdout).toMatch(/^ {2}- \{ name: 00\.thing, kind: CHANGE-ME, /m);
   });
 
@@ -152,7 +152,7 @@ describe('synup deploy discover', () => {
     const d = layout();
     const args = arrange(d);
     const before = fileDigests(d.dir);
-    const r = await synup(['deploy', 'discover', ...args], { cwd: d.dir });
+    const r = await synupInProcess(['deploy', 'discover', ...args], { cwd: d.dir });
     expect(errorLines(r.stderr)).toHaveLength(1);
     expect(errorLines(r.stderr)[0]).toMatch(message);
     expect(r.exitCode).toBe(code);
@@ -166,7 +166,7 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
   it('a file that agrees with AHA plans as before; AHA names default to aha:name/aha:network of the cell (cell.mods.yaml over cell.yaml)', async () => {
     const d = layout();
     d.write(deploymentOf(d));
-    const r = await synup(['deploy', 'plan', '-f', d.file, '--json']);
+    const r = await synupInProcess(['deploy', 'plan', '-f', d.file, '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).tiers.map((t: { title: string }) => t.title)).toEqual(['AHA, Axon and JSONStor', 'Cortex']);
 
@@ -174,10 +174,10 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
     appendFileSync(path.join(d.dir, 'cortex01', 'cell.yaml'), 'aha:name: 00.cortex\naha:network: synapse\n');
     writeFileSync(path.join(d.dir, 'cortex01', 'cell.mods.yaml'), 'aha:name: 01.cortex\n');
     d.write(deploymentOf(d, { services: services.map((s) => (s.kind === 'cortex' ? { ...s, ahaName: undefined } : s)) }));
-    const named = await synup(['deploy', 'plan', '-f', d.file, '--json']);
+    const named = await synupInProcess(['deploy', 'plan', '-f', d.file, '--json']);
     expect(named.exitCode, named.stderr).toBe(0);
     d.answer(promoted);
-    const swapped = await synup(['deploy', 'plan', '-f', d.file]);
+    const swapped = await synupInProcess(['deploy', 'plan', '-f', d.file]);
     expect(errorLines(swapped.stderr)[0]).toMatch(/names cortex00 as a leader, but AHA says 00\.cortex\.synapse is a mirror/);
   });
 
@@ -225,7 +225,7 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
       d.write(deploymentOf(d));
       arrange(d);
       const before = fileDigests(d.dir);
-      const r = await synup(['deploy', command, '-f', d.file, ...(command === 'upgrade' ? ['-y'] : [])]);
+      const r = await synupInProcess(['deploy', command, '-f', d.file, ...(command === 'upgrade' ? ['-y'] : [])]);
       expect(errorLines(r.stderr)).toHaveLength(1);
       expect(errorLines(r.stderr)[0]).toMatch(message);
       expect(r.stderr.split('\n')).toContainEqual(expect.stringMatching(hint));
@@ -239,7 +239,7 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
     const d = layout();
     d.write(deploymentOf(d));
     d.answer(promoted);
-    const r = await synup(['deploy', 'resume', '-f', d.file, '-y']);
+    const r = await synupInProcess(['deploy', 'resume', '-f', d.file, '-y']);
     expect(r.stderr).toMatch(/^Deployment lab: no run to resume\.$/m);
     expect(r.exitCode).toBe(2);
   });
@@ -266,7 +266,7 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
     const before = fileDigests(d.dir);
     const commands = [['plan'], ['upgrade', '-y'], ...(/AHA name/.test(name) ? [] : [['discover']])];
     for (const command of commands) {
-      const r = await synup(['deploy', ...command, '-f', d.file]);
+      const r = await synupInProcess(['deploy', ...command, '-f', d.file]);
       expect(errorLines(r.stderr), command[0]).toHaveLength(1);
       expect(errorLines(r.stderr)[0]).toMatch(message);
       expect(r.exitCode).toBe(2);
@@ -280,19 +280,19 @@ describe('deploy status with aha:', () => {
     const d = layout();
     d.write(deploymentOf(d));
     d.answer(promoted);
-    const text = await synup(['deploy', 'status', '-f', d.file]);
+    const text = await synupInProcess(['deploy', 'status', '-f', d.file]);
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +stopped +\(the file: leader\) +AHA: mirror of 01\.cortex\.synapse \(cortex\.synapse\), ready$/m);
     // Its cell follows the leader alias, which no cell of the file declares: shown as the cell says it.
     expect(text.stderr).toMatch(/^ {2}cortex01 +2\.180\.0 +stopped, mirror of aha:\/\/cortex\.synapse\/ +\(the file: mirror of cortex00\) +AHA: leader \(cortex\.synapse\), ready$/m);
     expect(text.stderr).toMatch(/^ {2}aha00 +2\.180\.0 +stopped +\(the file: standalone\) +AHA: AHA itself$/m);
-    const json = JSON.parse((await synup(['deploy', 'status', '-f', d.file, '--json'])).stdout);
+    const json = JSON.parse((await synupInProcess(['deploy', 'status', '-f', d.file, '--json'])).stdout);
     expect(json.services.find((s: { name: string }) => s.name === 'cortex00')).toEqual({
       name: 'cortex00', version: '2.180.0', role: 'stopped', fileRole: 'leader',
       aha: { name: '00.cortex.synapse', role: 'mirror', leader: '01.cortex.synapse', ready: true, online: true, text: 'mirror of 01.cortex.synapse (cortex.synapse), ready' },
     });
     d.write(deploymentOf(d, { aha: { url: AHA_URL, command: [process.execPath, '-e', 'process.exit(5)'] } }));
-    const down = await synup(['deploy', 'status', '-f', d.file]);
+    const down = await synupInProcess(['deploy', 'status', '-f', d.file]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stderr).toMatch(/^ {2}AHA could not be asked: asking AHA failed \(.*\): exit 5$/m);
     expect(down.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +stopped +\(the file: leader\) +AHA: \?$/m);

@@ -17,6 +17,7 @@ import { fakeWorld } from '../fakes/index.js';
 import { realChangelog, repoRoot, synup, tempDir } from '../support/helpers.js';
 import { createSimCell, inspectSimCell } from '../sim/index.js';
 import { fileDigests } from '../sim/testing.js';
+import { budgetSetting } from '../support/budget.js';
 
 const LABELS = { 'app.kubernetes.io/name': 'cortex', 'app.kubernetes.io/instance': 'cortex00' };
 const HEALTHCHECK = { exec: { command: ['python', '-m', 'synapse.tools.healthcheck', '-c', 'cell:///vertex/storage'] } };
@@ -508,7 +509,7 @@ describe('synup upgrade in a cluster (CLI; fake kubectl runs the Jobs on a sim c
       '  adapter: kubernetes',
       '  stopTimeout: 10s',
       '  kubernetes: {kind: deployment, name: cortex00, namespace: synapse, volume: {backupClaim: synup-backups}}',
-      `health: {check: ${healthCheck}, startTimeout: 3s}`,
+      `health: {check: ${healthCheck}, startTimeout: ${budgetSetting(3)}}`,
       '',
     ].join('\n'));
     const upgrade = (flags = ['--backup', '-y']) => synup(['upgrade', '--to', '2.181.0', '--changelog', realChangelog, ...flags], { cwd: t.work, env: t.world.env as Record<string, string> });

@@ -9,6 +9,7 @@ import { fakeWorld, type FakeWorld } from '../fakes/index.js';
 import { SIM_CHANGELOG } from '../support/upgrade-harness.js';
 import { createSimCell } from '../sim/index.js';
 import { synup, tempDir } from '../support/helpers.js';
+import { budgetSetting } from '../support/budget.js';
 
 const HEALTHY = JSON.stringify({ status: 'nominal', iden: 'cell:///vertex/storage/', components: [] }) + '\n';
 const FAILED = JSON.stringify({ status: 'failed', iden: 'cell:///vertex/storage/', components: [{ name: 'error', status: 'failed', mesg: 'Unable to connect to cell @ cell:///vertex/storage/.' }] }) + '\n';
@@ -30,7 +31,7 @@ async function setup(service: Record<string, unknown>, state: Record<string, unk
   const world = fakeWorld(work, state);
   writeFileSync(
     path.join(work, 'synup.yaml'),
-    stringify({ cell: { name: 'cortex00', dir: './cortex00' }, changelog: SIM_CHANGELOG, state: { dir: './state' }, backup: { dir: './backups', maxAge: '1h' }, service: { stopTimeout: '10s', ...service }, health: { check: 'tool', startTimeout: '3s', tool: { timeout: '5s' } } }),
+    stringify({ cell: { name: 'cortex00', dir: './cortex00' }, changelog: SIM_CHANGELOG, state: { dir: './state' }, backup: { dir: './backups', maxAge: '1h' }, service: { stopTimeout: '10s', ...service }, health: { check: 'tool', startTimeout: budgetSetting(3), tool: { timeout: budgetSetting(5) } } }),
   );
   return {
     work,
@@ -62,7 +63,7 @@ describe('compose (fake docker)', () => {
     expect(status).toMatchObject({ running: true, configuredVersion: null, dataVersion: '2.181.0', active: { active: true, detail: 'nominal' } });
     expect(status.detail).toContain('floating tag');
     expect(t.calls()).toContainEqual([...dc(t, false), 'exec', '-T', 'cortex', ...HEALTHCHECK]);
-  }, 30_000);
+  });
 
   it('start runs the data\'s version (override pins the tag), waits for the healthcheck; stop; logs -n 2; restart', async () => {
     const t = await composeSetup({ services: { cortex: { State: 'exited', ExitCode: 0, Image: 'vertexproject/synapse-cortex:v2.x.x' } }, exec: { stdout: HEALTHY, exitCode: 0 } });
@@ -85,14 +86,14 @@ describe('compose (fake docker)', () => {
     const restarted = await t.run(['restart']);
     expect(restarted.exitCode).toBe(0);
     expect(restarted.stderr).toMatch(/^cortex00 2\.181\.0 started, active after /);
-  }, 60_000);
+  });
 
   it('start fails (exit 1) when the healthcheck reports failed until health.startTimeout, with its message', async () => {
     const t = await composeSetup({ services: { cortex: { State: 'exited', ExitCode: 0, Image: REF } }, exec: { stdout: FAILED, exitCode: 1 } });
     const result = await t.run(['start']);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/did not report healthy within 3.0 s .*last: failed: Unable to connect to cell/);
-  }, 30_000);
+  });
 
   it('upgrade pulls the target image in preflight through a pull-only override (removed after): a missing image fails with nothing stopped', async () => {
     const t = await composeSetup({ services: { cortex: { State: 'running', Image: 'vertexproject/synapse-cortex:v2.x.x' } }, exec: { stdout: HEALTHY, exitCode: 0 }, registry: {} });
@@ -110,7 +111,7 @@ describe('compose (fake docker)', () => {
     } finally {
       await journal.close();
     }
-  }, 60_000);
+  });
 
   it('the pull records the image id and digests in the journal', async () => {
     const target = 'vertexproject/synapse-cortex:v2.182.0';
@@ -128,7 +129,7 @@ describe('compose (fake docker)', () => {
     } finally {
       await journal.close();
     }
-  }, 90_000);
+  });
 });
 
 describe('systemd (fake systemctl/journalctl)', () => {
@@ -156,7 +157,7 @@ describe('systemd (fake systemctl/journalctl)', () => {
     expect(t.calls().at(-1)).toEqual(['journalctl', '-u', unit, '-n', '1', '-o', 'cat', '--no-pager']);
     const adopt = await t.run(['adopt']);
     expect(adopt.stderr).toMatch(/nothing to adopt: the systemd adapter manages cortex00 through its own tool/);
-  }, 60_000);
+  });
 });
 
 describe('kubernetes (fake kubectl)', () => {
@@ -171,5 +172,5 @@ describe('kubernetes (fake kubectl)', () => {
     const logs = await t.run(['logs', '-n', '2']);
     expect(logs.stdout).toBe('y\nz');
     expect(t.calls().at(-1)).toEqual(['kubectl', '-n', 'synapse', 'logs', '--tail=2', 'statefulset/cortex', '-c', 'cortex']);
-  }, 30_000);
+  });
 });

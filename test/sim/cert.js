@@ -1,7 +1,6 @@
 // sslcert.pem / sslkey.pem: a self-signed certificate made at first boot, as a Synapse cell makes one.
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 
 /**
  * Generates the pair when either file is missing: RSA 2048, SHA-256, CN localhost, SAN localhost + 127.0.0.1,
@@ -16,6 +15,8 @@ export async function ensureCert(dir) {
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate);
   notAfterDate.setFullYear(notAfterDate.getFullYear() + 10);
+  // Loaded only to make a pair (~0.1 s of CPU at every boot otherwise): most boots find theirs on disk.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keySize: 2048,
     algorithm: 'sha256',

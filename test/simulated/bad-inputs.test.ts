@@ -5,9 +5,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync, mkdtempSync } from 'node:fs';
-import { lockFileFor } from '../../src/safety/lock.js';
+import { cellLockFile } from '../../src/safety/lock.js';
 import { createSimCell, SIM_CELL_JS } from '../sim/index.js';
-import { repoRoot, synup } from '../support/helpers.js';
+import { repoRoot, synup, synupInProcess } from '../support/helpers.js';
 
 let work: string;
 let cell: string;
@@ -134,21 +134,22 @@ const cases: Case[] = [
 ];
 
 function lock(pid: number): void {
-  writeFileSync(lockFileFor(path.join(work, 'state'), cell), JSON.stringify({ pid, host: os.hostname(), runId: 'other', command: 'upgrade', since: new Date().toISOString() }));
+  writeFileSync(cellLockFile(cell), JSON.stringify({ pid, host: os.hostname(), runId: 'other', command: 'upgrade', since: new Date().toISOString() }));
 }
 
 describe(`bad input: ${cases.length} cases, each a clear error, exit 2 or 3, nothing changed on disk`, () => {
+  // In the worker (the command's logic); the --json twin of each case below runs bin/synup.js as a real process.
   it.each(cases)('%s', async (name, args, code, message, setup, extraEnv) => {
     setup?.();
     const env: Record<string, string> = name === 'a state dir that is a file' ? { SYNUP_STATE_DIR: path.join(work, 'state-is-a-file') } : (extraEnv ?? {});
     const before = snapshot(work);
-    const result = await synup(args, { cwd: work, env, timeout: 20_000 });
+    const result = await synupInProcess(args, { cwd: work, env });
     expect(result.exitCode, result.stderr).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
     expect(result.stderr.split('\n').filter((l) => l.startsWith('synup: '))).toHaveLength(1);
     expect(snapshot(work)).toEqual(before);
-    if (setup) rmSync(lockFileFor(path.join(work, 'state'), cell), { force: true });
+    if (setup) rmSync(cellLockFile(cell), { force: true });
   });
 
   it.each(cases)('%s, with --json: stdout is JSON lines, the last one the error', async (name, args, code, _message, setup, extraEnv) => {
@@ -158,7 +159,7 @@ describe(`bad input: ${cases.length} cases, each a clear error, exit 2 or 3, not
     expect(result.exitCode, result.stderr).toBe(code);
     const lines = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
     expect(lines.at(-1)).toMatchObject({ ok: false, error: { code: code === 2 ? 'usage' : 'refused', message: expect.any(String) } });
-    if (setup) rmSync(lockFileFor(path.join(work, 'state'), cell), { force: true });
+    if (setup) rmSync(cellLockFile(cell), { force: true });
   });
 });
 
@@ -193,7 +194,7 @@ describe('commands that only look change nothing', () => {
       expect(result.exitCode, result.stderr).toBe(0);
       expect(snapshot(work)).toEqual(before);
     } finally {
-      rmSync(lockFileFor(path.join(work, 'state'), cell), { force: true });
+      rmSync(cellLockFile(cell), { force: true });
     }
   });
 

@@ -1,40 +1,18 @@
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+// synup deploy upgrade on sim cells: order, failures and resume, promotion modes, rehearse. Mirrors and a client
+// writing: deploy-mirrors; signals: deploy-signals; --parallel: deploy-parallel (one file each, so they run side by side).
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, inspectSimCell, simRequest, startSim } from '../sim/index.js';
-import { mirrorOf, simWrite, startDeployment, startWriter, untilSameNexus, untilStderr, type DeployedService, type DeployHarness } from '../support/deploy-harness.js';
+import { expectEveryAckedWriteOn, missesAWrite, mirrorOf, simWrite, startDeployment, startWriter, untilSameNexus, untilStderr, type DeployHarness } from '../support/deploy-harness.js';
 
 let harness: DeployHarness | undefined;
 /** A sim leader outside the deployment (item 2's tests). */
 let other: ReturnType<typeof startSim> | undefined;
-
 afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
   await other?.stop();
   other = undefined;
 });
-
-/**
- * Past the checks before the run (which refuse a mirror following another address): while cortex01 is stopped for
- * its upgrade, it is pointed at a port nobody listens on and its leader takes a write it will never pull.
- */
-async function missesAWrite(run: ReturnType<DeployHarness['spawn']>, leader: DeployedService, mirror: DeployedService) {
-  await untilStderr(run, /^\[deploy\/upgrade-mirror:cortex01\] Upgrade/);
-  await untilStderr(run, /^\[upgrade\/stop\] completed/);
-  const yaml = path.join(mirror.dir, 'cell.yaml');
-  writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, 'mirror: https://127.0.0.1:9/'));
-  expect(await simWrite(leader.dir, leader.port, 'one')).toBe(200);
-}
-
-/** Every acknowledged write is on each cell once their nexus indexes meet. */
-async function expectEveryAckedWriteOnAll(cells: string[], acked: string[]) {
-  await untilSameNexus(cells.map((name) => harness!.services[name]!));
-  for (const name of cells) {
-    const have = new Set((await inspectSimCell(harness!.services[name]!.dir, { names: true })).names);
-    expect(acked.filter((w) => !have.has(w)), `acknowledged writes missing on ${name}`).toEqual([]);
-  }
-}
 
 describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its mirror)', () => {
   it('upgrades in order: Axon, then the mirror (ready, not active), catch-up, promotion with migrations, the old leader as a mirror', async () => {
@@ -229,7 +207,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
     expect(status.run.phases).toMatchObject({ 'promote:cortex01': { state: 'failed' }, 'upgrade-old-leader:cortex00': { state: 'pending' } });
     // Every write acknowledged so far, the late one too, is on the leader, and on the mirror once it pulled again.
-    await expectEveryAckedWriteOnAll(cells, writer.acked);
+    await expectEveryAckedWriteOn(harness!, cells, writer.acked);
     // The fix the hint gives: no writes during the promotion (the stopping leader then acknowledges none).
     const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
     expect(resumed.exitCode, resumed.stderr).toBe(0);
@@ -239,7 +217,7 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     const { acked, failed } = await writer.stop();
     expect(await harness.active('cortex01')).toBe(true);
     expect(await harness.active('cortex00')).toBe(false);
-    await expectEveryAckedWriteOnAll(cells, acked);
+    await expectEveryAckedWriteOn(harness!, cells, acked);
     console.log(`failure mode, late write at the stop: refused (${lost} entr${lost === 1 ? 'y' : 'ies'} short, no leader for ${refused![5]} ms), then resumed; ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
   }, 300_000);
 
@@ -288,242 +266,5 @@ describe('synup deploy upgrade on sim cells (a standalone Axon, a Cortex and its
     expect(await harness.version('cortex00')).toBe('2.182.0');
     expect(await harness.active('cortex00')).toBe(false);
     expect(await harness.active('cortex01')).toBe(true);
-  }, 240_000);
-});
-
-
-describe('synup deploy upgrade: a leader and two mirrors, a client writing the whole time', () => {
-  const doneOrder = (stderr: string) => [...stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1]);
-
-  it('graceful (AHA): the other mirror follows the new leader by its alias; synup waits until it has caught up with it before the old leader goes down', async () => {
-    harness = await startDeployment({ version: '2.180.0', mirrors: 2, aha: true });
-    const cells = ['cortex00', 'cortex01', 'cortex02'];
-    const writer = startWriter(cells.map((name) => harness!.services[name]!));
-    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
-    const { acked, failed } = await writer.stop();
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(doneOrder(r.stderr)).toEqual(['upgrade:axon00', 'upgrade-mirror:cortex01', 'catch-up:cortex01', 'upgrade-mirror:cortex02', 'catch-up:cortex02', 'promote:cortex01', 'follow-new-leader:cortex02', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
-    expect(r.stderr).toMatch(/^\[deploy\/follow-new-leader:cortex02\] done: caught up with cortex01: nexus index \d+ ≥ \d+ \(waited \d+ ms\)$/m);
-    // Not touched by synup: it followed the alias.
-    expect(mirrorOf(harness.services.cortex02!.dir)).toBe('aha://cortex/');
-    expect(r.stderr).toMatch(/^  cortex02 +2\.182\.0 +mirror of cortex01$/m);
-    expect(await harness.active('cortex01')).toBe(true);
-    expect(acked.length).toBeGreaterThan(50);
-    await expectEveryAckedWriteOnAll(cells, acked);
-    const lead = await inspectSimCell(harness.services.cortex01!.dir);
-    for (const name of ['cortex00', 'cortex02']) expect((await inspectSimCell(harness.services[name]!.dir)).layers).toEqual(lead.layers);
-    console.log(`graceful, 2 mirrors: ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
-  }, 300_000);
-
-  it("graceful without AHA (the other mirror follows the old leader's address): refused before anything is touched (exit 2), saying why", async () => {
-    // Issue 21 item 6: what was found only after the promotion (follow-new-leader timing out) is read before the run.
-    harness = await startDeployment({ version: '2.180.0', mirrors: 2 });
-    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
-    expect(r.exitCode, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^synup: deployment \\S+: cortex02 follows https://127\\.0\\.0\\.1:${harness.services.cortex00!.port}/ \\(mirror: in its cell\\.yaml\\), an address: with mirror\\.promotion: graceful it would stay on cortex00 after cortex01 is promoted$`, 'm'));
-    expect(r.stderr).toMatch(/^  fix: point cortex02 at the leader's AHA name \(mirror: aha:\/\/…\), or use mirror\.promotion: failure \(synup re-points every mirror\)$/m);
-    expect(await harness.active('cortex00')).toBe(true);
-    for (const name of ['axon00', 'cortex00', 'cortex01', 'cortex02']) expect(await harness.version(name)).toBe('2.180.0');
-    expect(existsSync(path.join(harness.work, 'state', 'deployments', 'lab.json'))).toBe(false);
-  }, 240_000);
-
-  it('failure mode (no AHA): the mirror marked promote: is promoted, the other is pointed at it and restarted; synup killed after the promotion resumes in the middle', async () => {
-    harness = await startDeployment({ version: '2.180.0', mirrors: 2, promotion: 'failure', promote: 'cortex02' });
-    const cells = ['cortex00', 'cortex01', 'cortex02'];
-    const writer = startWriter(cells.map((name) => harness!.services[name]!));
-    const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
-    // Without AHA there is no hand-off: writers pause for the promotion (no leader from the stop until then; a write
-    // the stopping leader acknowledged that no mirror pulled would make synup refuse it, see the late-write test).
-    await untilStderr(run, /^\[deploy\/promote:cortex02\] Warm cortex02.s Storm .*Promote/);
-    await writer.pause();
-    const promoted = await untilStderr(run, /^\[deploy\/promote:cortex02\] done: /);
-    writer.resume();
-    run.kill('SIGKILL');
-    expect((await run).signal).toBe('SIGKILL');
-    expect(promoted).toMatch(/cortex02 had cortex00's nexus index \d+ before the stop; cortex00 stopped in \d+ ms at nexus index (\d+) \(its files\), cortex02 has \d+: checked in \d+ ms; cortex02 promoted \(failure mode\) in \d+ ms/);
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    const { acked, failed } = await writer.stop();
-    expect(resumed.exitCode, resumed.stderr).toBe(0);
-    expect(doneOrder(resumed.stderr)).toEqual(['follow-new-leader:cortex01', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
-    expect(resumed.stderr).toMatch(/^\[deploy\/follow-new-leader:cortex01\] done: set to follow cortex02 \(cell\.mods\.yaml\) and restarted in \d+ ms; caught up with cortex02: nexus index \d+ ≥ \d+/m);
-    const url = `https://127.0.0.1:${harness.services.cortex02!.port}/`;
-    expect(mirrorOf(harness.services.cortex01!.dir)).toBe(url);
-    expect(mirrorOf(harness.services.cortex00!.dir)).toBe(url);
-    expect(resumed.stderr).not.toContain(url);
-    expect(await harness.active('cortex02')).toBe(true);
-    for (const name of ['cortex00', 'cortex01']) expect(await harness.active(name)).toBe(false);
-    for (const name of cells) expect(await harness.version(name)).toBe('2.182.0');
-    expect(acked.length).toBeGreaterThan(50);
-    await expectEveryAckedWriteOnAll(cells, acked);
-    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
-    expect(status.run.outcome).toBe('done');
-    expect(status.services).toEqual([
-      { name: 'cortex00', version: '2.182.0', role: 'mirror of cortex02' },
-      { name: 'cortex01', version: '2.182.0', role: 'mirror of cortex02' },
-      { name: 'cortex02', version: '2.182.0', role: 'leader' },
-      { name: 'axon00', version: '2.182.0', role: 'standalone' },
-    ]);
-    console.log(`failure mode, 2 mirrors, killed + resumed: ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
-  }, 300_000);
-});
-
-describe('synup deploy upgrade: SIGINT/SIGTERM between and during phases', () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  it('SIGINT during a catch-up: nothing changes, the phase is journaled interrupted, exit 130; resume goes on once the mirror is fixed', async () => {
-    harness = await startDeployment({ version: '2.180.0' });
-    const [leader, mirror] = [harness.services.cortex00!, harness.services.cortex01!];
-    const run = harness.spawn(['deploy', 'upgrade', '--to', '2.181.0', '-y', '--backup']);
-    await missesAWrite(run, leader, mirror);
-    const yaml = path.join(mirror.dir, 'cell.yaml');
-    await untilStderr(run, /^\[deploy\/catch-up:cortex01\] Wait until/);
-    await sleep(1000);
-    run.kill('SIGINT');
-    const r = await run;
-    expect(r.exitCode, r.stderr).toBe(130);
-    expect(r.stderr).toMatch(/^synup: received SIGINT: finishing the current action, then stopping the deployment/m);
-    expect(r.stderr).toMatch(/^Deployment lab stopped on SIGINT at catch-up:cortex01: interrupted by SIGINT: nothing changed while waiting for cortex01 to catch up with cortex00\.$/m);
-    expect(r.stderr).toMatch(/^Done: upgrade:axon00, upgrade-mirror:cortex01\.$/m);
-    expect(r.stderr).toMatch(/^`synup deploy resume` will run: catch-up:cortex01, promote:cortex01, upgrade-old-leader:cortex00, catch-up:cortex00\.$/m);
-    expect(r.stderr).toMatch(/^  cortex00 +2\.180\.0 +leader$/m);
-    expect(await harness.active('cortex00')).toBe(true);
-    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
-    expect(status.run).toMatchObject({ outcome: 'interrupted', phases: { 'catch-up:cortex01': { state: 'interrupted' }, 'promote:cortex01': { state: 'pending' } } });
-    const again = await harness.run(['deploy', 'upgrade', '--to', '2.181.0', '-y']);
-    expect(again.stderr).toMatch(/^synup: deployment lab has a run that did not finish \(interrupted: catch-up:cortex01: /m);
-    expect(again.exitCode).toBe(3);
-
-    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, `mirror: https://127.0.0.1:${leader.port}/`));
-    await mirror.adapter.stop({ timeoutMs: 5000 });
-    await mirror.adapter.start('2.181.0');
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    expect(resumed.exitCode, resumed.stderr).toBe(0);
-    expect([...resumed.stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1])).toEqual(['catch-up:cortex01', 'promote:cortex01', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
-    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.181.0');
-  }, 240_000);
-
-  it("SIGINT during a service's upgrade: its own run rolls it back, the deployment stops there (exit 130) and starts nothing after it", async () => {
-    harness = await startDeployment({ version: '2.180.0' });
-    const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '-y', '--backup']);
-    await untilStderr(run, /^\[deploy\/upgrade-mirror:cortex01\] Upgrade/);
-    await untilStderr(run, /^\[upgrade\/stop\] completed/);
-    run.kill('SIGINT');
-    const r = await run;
-    expect(r.exitCode, r.stderr).toBe(130);
-    // The deployment and the service's own run each say what they do.
-    expect(r.stderr.match(/^synup: received SIGINT: finishing the current action, then stopping before any downtime, or rolling back once the service was stopped$/gm)).toHaveLength(1);
-    expect(r.stderr.match(/^synup: received SIGINT: finishing the current action, then stopping the deployment /gm)).toHaveLength(1);
-    expect(r.stderr).toMatch(/^Deployment lab stopped on SIGINT at upgrade-mirror:cortex01: interrupted by SIGINT: cortex01's upgrade was rolled back; it is at 2\.180\.0 again\.$/m);
-    expect(r.stderr).toMatch(/^`synup deploy resume` will run: upgrade-mirror:cortex01, catch-up:cortex01, promote:cortex01, upgrade-old-leader:cortex00, catch-up:cortex00\.$/m);
-    expect(r.stderr).not.toMatch(/^\[deploy\/catch-up:cortex01\]/m);
-    expect(await harness.version('cortex01')).toBe('2.180.0');
-    expect(await harness.active('cortex01')).toBe(false);
-    expect(await harness.active('cortex00')).toBe(true);
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    expect(resumed.exitCode, resumed.stderr).toBe(0);
-    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
-  }, 240_000);
-
-  it.each(['graceful', 'failure'] as const)('SIGTERM during the promote command (%s): synup waits for it (a second signal only says so), journals the phase interrupted, exit 143; resume does not promote twice', async (promotion) => {
-    harness = await startDeployment({ version: '2.180.0', promoteHoldMs: 3000, promotion });
-    const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '-y', '--backup']);
-    await untilStderr(run, /^\[deploy\/promote:cortex01\] Warm cortex01.s Storm .*Promote/);
-    await sleep(800);
-    const signalled = Date.now();
-    run.kill('SIGTERM');
-    await sleep(300);
-    run.kill('SIGINT');
-    const r = await run;
-    const waitedMs = Date.now() - signalled;
-    expect(r.exitCode, r.stderr).toBe(143);
-    expect(r.stderr).toMatch(/^synup: SIGINT again: still stopping the deployment/m);
-    expect(r.stderr).toMatch(/^Deployment lab stopped on SIGTERM at promote:cortex01: interrupted by SIGTERM: cortex01 was promoted and leads, cortex00 follows it and is stopped until its upgrade; waiting for the new leader's migrations was cut short\.$/m);
-    expect(r.stderr).toMatch(/^`synup deploy resume` will run: promote:cortex01, upgrade-old-leader:cortex00, catch-up:cortex00\.$/m);
-    expect(r.stderr).toMatch(/^  cortex01 +2\.182\.0 +leader$/m);
-    // The promote command ran to its end (held 3 s from its start, ~0.8 s before the signal).
-    expect(waitedMs).toBeGreaterThan(1500);
-    expect(await harness.active('cortex01')).toBe(true);
-    await expect(harness.active('cortex00')).rejects.toThrow(/ECONNREFUSED/);
-    expect(mirrorOf(harness.services.cortex00!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
-    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
-    expect(status.run).toMatchObject({ outcome: 'interrupted', leaders: { cortex00: 'cortex01' }, phases: { 'promote:cortex01': { state: 'interrupted' } } });
-
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    expect(resumed.exitCode, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toMatch(/\[deploy\/promote:cortex01\] done: cortex01 already leads \(promoted before synup stopped\); active/);
-    for (const name of ['axon00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
-    expect(await harness.active('cortex00')).toBe(false);
-    const [lead, follower] = [await inspectSimCell(harness.services.cortex01!.dir), await inspectSimCell(harness.services.cortex00!.dir)];
-    expect(lead.layers[0]).toMatchObject({ modelVersion: '0.2.32', migrated: { '2.181.0': 257, '2.182.0': 257 } });
-    expect(follower.layers).toEqual(lead.layers);
-  }, 240_000);
-});
-
-describe('synup deploy upgrade --parallel: the lanes of one tier at once', () => {
-  const interval = (run: { phases: Record<string, { startedAt: string; endedAt: string }> }, id: string) => [Date.parse(run.phases[id]!.startedAt), Date.parse(run.phases[id]!.endedAt)] as const;
-
-  it('runs axon00 and jsonstor00 at once, each line prefixed with its service, then the Cortex tier', async () => {
-    harness = await startDeployment({ version: '2.180.0', jsonstor: true });
-    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y', '--parallel', '2']);
-    expect(r.exitCode, r.stderr).toBe(0);
-    for (const name of ['axon00', 'jsonstor00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
-    // Every line of a lane carries its service; the single-cell runner's lines too.
-    expect(r.stderr).toMatch(/^\[axon00\] \[deploy\/upgrade:axon00\] done: axon00 2\.180\.0 → 2\.182\.0$/m);
-    expect(r.stderr).toMatch(/^\[jsonstor00\] \[deploy\/upgrade:jsonstor00\] done: jsonstor00 2\.180\.0 → 2\.182\.0$/m);
-    expect(r.stderr).toMatch(/^\[jsonstor00\] \[upgrade\/cold-defrag\] completed/m);
-    const tier1 = r.stderr.slice(0, r.stderr.indexOf('[deploy/upgrade-mirror:cortex01]')).split('\n').filter((l) => l.includes('[upgrade/'));
-    expect(tier1.length).toBeGreaterThan(20);
-    expect(tier1.filter((l) => !/^\[(axon00|jsonstor00)\] \[upgrade\//.test(l))).toEqual([]);
-    // A tier of one lane is not prefixed.
-    expect(r.stderr).toMatch(/^\[deploy\/promote:cortex01\] done: /m);
-    const run = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout).run;
-    const [axon, jsonstor, mirror] = [interval(run, 'upgrade:axon00'), interval(run, 'upgrade:jsonstor00'), interval(run, 'upgrade-mirror:cortex01')];
-    expect(Math.max(axon[0], jsonstor[0])).toBeLessThan(Math.min(axon[1], jsonstor[1]));
-    expect(mirror[0]).toBeGreaterThanOrEqual(Math.max(axon[1], jsonstor[1]));
-    console.log(`--parallel 2: axon00 ${axon[1] - axon[0]} ms and jsonstor00 ${jsonstor[1] - jsonstor[0]} ms overlapped; tier 1 took ${Math.max(axon[1], jsonstor[1]) - Math.min(axon[0], jsonstor[0])} ms`);
-  }, 240_000);
-
-  it('SIGINT while two lanes upgrade: each service\'s own run rolls it back, both phases are journaled interrupted (exit 130); resume redoes both', async () => {
-    harness = await startDeployment({ version: '2.180.0', jsonstor: true, migrationMs: 2000 });
-    const run = harness.spawn(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y', '--parallel', '2']);
-    await Promise.all([untilStderr(run, /^\[axon00\] \[upgrade\/stop\] completed/), untilStderr(run, /^\[jsonstor00\] \[upgrade\/stop\] completed/)]);
-    run.kill('SIGINT');
-    const r = await run;
-    expect(r.exitCode, r.stderr).toBe(130);
-    for (const name of ['axon00', 'jsonstor00']) {
-      expect(r.stderr).toMatch(new RegExp(`^\\[${name}\\] synup: received SIGINT: finishing the current action, then stopping before any downtime, or rolling back`, 'm'));
-      expect(await harness.version(name)).toBe('2.180.0');
-      expect(await harness.active(name)).toBe(true);
-    }
-    expect(r.stderr).toMatch(/^Deployment lab stopped on SIGINT at upgrade:(axon00|jsonstor00): interrupted by SIGINT: \1's upgrade was rolled back; it is at 2\.180\.0 again\.$/m);
-    expect(r.stderr).toMatch(/^`synup deploy resume` will run: upgrade:axon00, upgrade:jsonstor00, upgrade-mirror:cortex01, /m);
-    const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout).run;
-    expect(status).toMatchObject({ outcome: 'interrupted', phases: { 'upgrade:axon00': { state: 'interrupted' }, 'upgrade:jsonstor00': { state: 'interrupted' }, 'upgrade-mirror:cortex01': { state: 'pending' } } });
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    expect(resumed.exitCode, resumed.stderr).toBe(0);
-    for (const name of ['axon00', 'jsonstor00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
-  }, 240_000);
-
-  it('the first failure lets the running lane finish and starts nothing after it; resume goes on once fixed', async () => {
-    harness = await startDeployment({ version: '2.180.0', jsonstor: true, migrationMsOf: { axon00: 4000 }, processEnv: { jsonstor00: { SYN_SIM_FAULT: 'crash-on-boot@2.182.0' } } });
-    const r = await harness.run(['deploy', 'upgrade', '--to', '2.182.0', '--backup', '-y']);
-    expect(r.exitCode, r.stderr).toBe(4);
-    expect(r.stderr).toMatch(/^\[jsonstor00\] \[deploy\/upgrade:jsonstor00\] rolled-back: jsonstor00: the upgrade to 2\.182\.0 failed and was rolled back; jsonstor00 is at 2\.180\.0 again$/m);
-    expect(r.stderr).toMatch(/^Deployment lab stopped at upgrade:jsonstor00: jsonstor00: the upgrade to 2\.182\.0 failed and was rolled back/m);
-    const run = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout).run;
-    // axon00's upgrade was running when jsonstor00 failed, and finished.
-    expect(run.phases['upgrade:axon00'].state).toBe('done');
-    expect(interval(run, 'upgrade:axon00')[1]).toBeGreaterThan(interval(run, 'upgrade:jsonstor00')[1]);
-    expect(run.phases['upgrade-mirror:cortex01'].state).toBe('pending');
-    expect(await harness.version('axon00')).toBe('2.182.0');
-    expect(await harness.version('jsonstor00')).toBe('2.180.0');
-    expect(await harness.version('cortex01')).toBe('2.180.0');
-    expect(await harness.active('cortex00')).toBe(true);
-
-    harness.setProcessEnv('jsonstor00', {});
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    expect(resumed.exitCode, resumed.stderr).toBe(0);
-    expect([...resumed.stderr.matchAll(/^\[deploy\/(\S+)\] done: /gm)].map((m) => m[1])).toEqual(['upgrade:jsonstor00', 'upgrade-mirror:cortex01', 'catch-up:cortex01', 'promote:cortex01', 'upgrade-old-leader:cortex00', 'catch-up:cortex00']);
-    for (const name of ['axon00', 'jsonstor00', 'cortex00', 'cortex01']) expect(await harness.version(name)).toBe('2.182.0');
   }, 240_000);
 });

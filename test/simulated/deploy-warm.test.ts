@@ -2,14 +2,10 @@
 // parser's process pool on the first query (1.2–1.5 s on the lab's real Cortex), and on a mirror that never ran one
 // that wait would otherwise fall on the first writes after the promotion and on the migrations it starts. Sims with
 // the real wait (--storm-start-ms 1400 through SYN_SIM_STORM_START_MS) and basic auth on their Storm API.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDeployment, type DeployHarness } from '../support/deploy-harness.js';
 
 let harness: DeployHarness | undefined;
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
 
 const realPool = { SYN_SIM_STORM_START_MS: '1400', SYN_SIM_PASSWORD: 'pw' };
 

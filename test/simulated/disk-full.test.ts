@@ -11,6 +11,7 @@ import type { ServiceAdapter } from '../../src/service/adapter.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { synup, tempDir } from '../support/helpers.js';
 import { SIM_CHANGELOG } from '../support/upgrade-harness.js';
+import { budgetSetting } from '../support/budget.js';
 
 /** A real small filesystem (tmpfs) needs root and CAP_SYS_ADMIN; elsewhere this suite says why it is skipped. */
 async function canMount(): Promise<boolean> {
@@ -45,7 +46,7 @@ describe.skipIf(!mountable)('disk full during the cold defrag (a real 1 MiB-shor
       'state: {dir: ./state}',
       'backup: {dir: ./backups, maxAge: 1h}',
       `service: {stopTimeout: 5s, process: {command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}']}}`,
-      `health: {port: ${port}, startTimeout: 15s}`,
+      `health: {port: ${port}, startTimeout: ${budgetSetting(15)}}`,
       '',
     ].join('\n'));
     adapter = createAdapter(loadConfig({ cwd: work }).config, { cellDir, stateDir: path.join(work, 'state'), cwd: work });

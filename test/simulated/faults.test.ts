@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/upgrade-harness.js';
+import { budgetSetting } from '../support/budget.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -25,7 +26,7 @@ describe('every fault of the new version → automatic rollback to a healthy old
     ['wrong-version', /the service reports version 2\.0\.0, expected 2\.181\.0/],
     ['die-mid-migration', /died in the middle of the 2\.181\.0 storage migration/],
   ])('%s', async (fault, reason) => {
-    harness = await startHarness({ version: FROM, startTimeout: '4s' });
+    harness = await startHarness({ version: FROM, startTimeout: budgetSetting(4) });
     const before = await stoppedDigest(harness);
     const result = await harness.run(['upgrade', '--to', TO, '-y'], { SYN_SIM_FAULT: `${fault}@${TO}` });
     expect(result.exitCode, result.stderr).toBe(4);

@@ -6,11 +6,12 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sealManifest, type Manifest } from '../../src/backup/manifest.js';
-import { acquireLock } from '../../src/safety/lock.js';
+import { acquireLock, cellLockFile } from '../../src/safety/lock.js';
 import { createSimCell, startSim } from '../sim/index.js';
 import { fileDigests, useSims } from '../sim/testing.js';
 import { synup, synupBin, tempDir } from '../support/helpers.js';
 import { startHarness, type Harness } from '../support/upgrade-harness.js';
+import { waitFor } from '../support/budget.js';
 
 let harness: Harness | undefined;
 const sims = useSims();
@@ -108,7 +109,7 @@ describe('issue 11: refusals before any downtime', () => {
 
     await harness.adapter.stop({ timeoutMs: 5000 });
     const before = fileDigests(harness.cellDir);
-    const lock = acquireLock(harness.stateDir, harness.cellDir, { runId: 'test-run', command: 'upgrade' });
+    const lock = acquireLock(cellLockFile(harness.cellDir), harness.cellDir, { runId: 'test-run', command: 'upgrade' });
     try {
       const locked = await harness.run(['restore', backup!, harness.cellDir, '--replace']);
       expect(locked.exitCode).toBe(3);
@@ -304,17 +305,18 @@ describe('issue 11: rollback restores the state before the upgrade', () => {
 
 /** synup as a child we can signal; resolves the line `ready` matches on stderr. */
 function spawnSynup(h: Harness, args: string[], env: Record<string, string> = {}) {
-  const child = execa(process.execPath, [synupBin, ...args], { cwd: h.work, env: { CI: 'true', NO_COLOR: '1', ...env }, reject: false, stdin: 'ignore', timeout: 120_000 });
+  // No forced SIGKILL 5 s after the test's signal (execa's default): a rollback under load may rightly take longer.
+  const child = execa(process.execPath, [synupBin, ...args], { cwd: h.work, env: { CI: 'true', NO_COLOR: '1', ...env }, reject: false, stdin: 'ignore', timeout: 240_000, forceKillAfterDelay: false });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const waitFor = async (re: RegExp) => {
-    for (let i = 0; i < 1200 && !re.test(stderr); i++) {
-      if (child.exitCode !== null) throw new Error(`synup exited before ${re}: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (!re.test(stderr)) throw new Error(`no ${re} in: ${stderr}`);
+  // Named apart from budget's waitFor, which it calls (the same name here made it call itself).
+  const waitForLine = async (re: RegExp) => {
+    await waitFor(() => {
+      if (child.exitCode !== null && !re.test(stderr)) throw new Error(`synup exited before ${re}: ${stderr}`);
+      return re.test(stderr);
+    }, `synup prints ${re} (so far: ${stderr.slice(-200)})`, { timeoutMs: 60_000 });
   };
-  return { child, waitFor };
+  return { child, waitFor: waitForLine };
 }
 
 /** Many small files make the copy long enough to be interrupted in the middle (each is copied and fsynced). */
@@ -362,8 +364,8 @@ describe('issue 11 item 9: SIGINT/SIGTERM', () => {
     await createSimCell(cellDir, { version: '2.180.0', seed: 50 });
     addManyFiles(cellDir);
     const dst = path.join(work, 'b1');
-    const child = execa(process.execPath, [synupBin, 'backup', cellDir, dst], { cwd: work, env: { NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 60_000 });
-    for (let i = 0; i < 600 && !existsSync(path.join(dst, 'extra')) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+    const child = execa(process.execPath, [synupBin, 'backup', cellDir, dst], { cwd: work, env: { NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 240_000, forceKillAfterDelay: false });
+    await waitFor(() => existsSync(path.join(dst, 'extra')) || child.exitCode !== null, 'the backup is copying', { intervalMs: 10 });
     child.kill('SIGTERM');
     const result = await child;
     expect(result.exitCode).toBe(143);
@@ -386,11 +388,8 @@ describe('issue 11 item 9: SIGINT/SIGTERM', () => {
     const before = new Set(readdirSync(backupsDir));
     const child = execa(process.execPath, [synupBin, 'backup'], { cwd: work, env: { NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 60_000 });
     let partial: string | undefined;
-    for (let i = 0; i < 3000 && child.exitCode === null; i++) {
-      partial = readdirSync(backupsDir).find((n) => !before.has(n) && !n.endsWith('.synup-partial') && existsSync(path.join(backupsDir, n, 'extra')));
-      if (partial) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    partial = await waitFor(() => readdirSync(backupsDir).find((n) => !before.has(n) && !n.endsWith('.synup-partial') && existsSync(path.join(backupsDir, n, 'extra'))) ?? (child.exitCode !== null ? 'exited' : undefined), 'the backup is copying', { timeoutMs: 15_000, intervalMs: 5 });
+    if (partial === 'exited') partial = undefined;
     child.kill('SIGKILL');
     await child;
     expect(partial, 'the backup was killed while copying').toBeDefined();

@@ -6,12 +6,13 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findHolders } from '../../src/lmdb/holders.js';
-import { acquireLock } from '../../src/safety/lock.js';
+import { acquireLock, cellLockFile } from '../../src/safety/lock.js';
 import { isAlive } from '../../src/proc.js';
 import { writeSimServiceConfig } from '../support/upgrade-harness.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { fileDigests } from '../sim/testing.js';
 import { synup, synupBin, tempDir } from '../support/helpers.js';
+import { budgetSetting, waitFor } from '../support/budget.js';
 
 const byHand: ChildProcess[] = [];
 afterEach(async () => {
@@ -30,7 +31,7 @@ async function setup(version = '2.180.0') {
   const cellDir = path.join(work, 'cortex00');
   const port = await freePort();
   await createSimCell(cellDir, { version, seed: 200 });
-  writeSimServiceConfig(work, { port, startTimeout: '20s' });
+  writeSimServiceConfig(work, { port, startTimeout: budgetSetting(20) });
   const run = (args: string[], env: Record<string, string> = {}) => synup(args, { cwd: work, env: { CI: 'true', ...env } });
   return { work, cellDir, port, run, stateDir: path.join(work, 'state') };
 }
@@ -44,8 +45,7 @@ async function startByHand(t: { work: string; cellDir: string; port: number }, v
   const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', version, '--port', String(t.port), ...faultArgs], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   byHand.push(child);
-  for (let i = 0; i < 200 && !until.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-  expect(readFileSync(log, 'utf8')).toMatch(until);
+  await waitFor(() => until.test(readFileSync(log, 'utf8')), `the sim started by hand logs ${until}`, { timeoutMs: 20_000, intervalMs: 100 });
   return { child, log };
 }
 
@@ -95,7 +95,7 @@ describe('a cell started outside synup', () => {
     expect(stopped.exitCode).toBe(0);
     expect(json(stopped.stdout)).toMatchObject({ action: 'stop', wasRunning: true, forced: false });
     expect(await findHolders(t.cellDir)).toEqual([]);
-  }, 120_000);
+  });
 
   it('upgrade adopts it by itself (no `synup adopt` first) and stops it; status, then resume, work from any directory with SYNUP_CONFIG', async () => {
     const t = await setup();
@@ -114,7 +114,7 @@ describe('a cell started outside synup', () => {
     expect(resumed.exitCode).toBe(0);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: false, outcome: 'done' });
     expect((await t.run(['stop'])).exitCode).toBe(0);
-  }, 120_000);
+  });
 
   it('stops an adopted cell that does not lead its process group by its pid alone (the group is its starter\'s)', async () => {
     const t = await setup();
@@ -124,7 +124,7 @@ describe('a cell started outside synup', () => {
     const child = spawn(process.execPath, [SIM_CELL_JS, t.cellDir, '--version', '2.180.0', '--port', String(t.port)], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     try {
-      for (let i = 0; i < 200 && !/https listening/.test(readFileSync(log, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor(() => /https listening/.test(readFileSync(log, 'utf8')), 'the sim in our group listens', { timeoutMs: 20_000, intervalMs: 100 });
       const stopped = await t.run(['stop', '--json']);
       expect(stopped.stderr).toBe('');
       expect(json(stopped.stdout)).toMatchObject({ wasRunning: true, forced: false });
@@ -134,7 +134,7 @@ describe('a cell started outside synup', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 60_000);
+  });
 
   it('logs of an adopted cell writing to a pipe: exit 1, says so, with what to do', async () => {
     const t = await setup();
@@ -145,18 +145,18 @@ describe('a cell started outside synup', () => {
     const logs = await t.run(['logs']);
     expect(logs.exitCode).toBe(1);
     expect(logs.stderr).toBe(`synup: pid ${child.pid} (adopted) does not write its log to a file synup can read\n  fix: read it where its starter sends it (a terminal, a pipe, the journal), or restart it with \`synup restart\` so synup keeps its log`);
-  }, 60_000);
+  });
 
   it('refuses to adopt a lock holder whose command line does not name the cell dir (exit 3, nothing recorded)', async () => {
     const t = await setup();
     const holder = spawn('flock', ['--exclusive', path.join(t.cellDir, 'cell.guid'), 'sleep', '30'], { detached: true, stdio: 'ignore' });
     byHand.push(holder);
-    for (let i = 0; i < 50 && (await findHolders(t.cellDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await findHolders(t.cellDir)).length > 0, 'flock holds cell.guid', { intervalMs: 100 });
     const result = await t.run(['adopt']);
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toMatch(/command line does not name .*cortex00/);
     expect(existsSync(path.join(t.stateDir, 'cortex00.pid'))).toBe(false);
-  }, 60_000);
+  });
 });
 
 describe('a running cell without its lock on cell.guid (as a real Cortex after a live backup)', () => {
@@ -193,7 +193,7 @@ describe('a running cell without its lock on cell.guid (as a real Cortex after a
     expect(child.exitCode ?? (await new Promise((resolve) => child.once('exit', resolve)))).toBe(0); // SIGTERM: a graceful stop
     expect(JSON.parse(readFileSync(path.join(t.stateDir, 'cortex00.pid'), 'utf8'))).toMatchObject({ pid: child.pid, adopted: { pgid: child.pid } });
     expect(await findHolders(t.cellDir)).toEqual([]);
-  }, 60_000);
+  });
 
   it('upgrade adopts it by itself and stops it gracefully; the new version runs with its lock', async () => {
     const t = await setup();
@@ -207,13 +207,13 @@ describe('a running cell without its lock on cell.guid (as a real Cortex after a
     expect(after).toMatchObject({ running: true, configuredVersion: '2.181.0', dataVersion: '2.181.0' });
     expect((await findHolders(t.cellDir)).filter((h) => h.kind === 'cell-lock').map((h) => h.pid)).toEqual([after.pid]);
     expect((await t.run(['stop'])).exitCode).toBe(0);
-  }, 60_000);
+  });
 
   it('a process reading its envs without cell.guid open (a backup tool) is not taken for the service: status says stopped, stop leaves it alone and fails, backup --cold refuses', async () => {
     const t = await setup();
     const reader = spawn(process.execPath, [path.join(path.dirname(SIM_CELL_JS), 'worker.js'), t.cellDir], { detached: true, stdio: 'ignore' });
     byHand.push(reader);
-    for (let i = 0; i < 100 && (await findHolders(t.cellDir)).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(async () => (await findHolders(t.cellDir)).length > 0, 'the reader holds a slot', { intervalMs: 100 });
     expect((await findHolders(t.cellDir)).map((h) => [h.pid, h.kind])).toEqual([[reader.pid, 'reader']]);
 
     expect(json((await t.run(['status', '--json'])).stdout)).toMatchObject({ running: false, pid: null });
@@ -225,7 +225,7 @@ describe('a running cell without its lock on cell.guid (as a real Cortex after a
     const cold = await t.run(['backup', '--cold', t.cellDir, path.join(t.work, 'cold')]);
     expect(cold.exitCode).toBe(3);
     expect(existsSync(path.join(t.work, 'cold'))).toBe(false);
-  }, 60_000);
+  });
 });
 
 describe('start, restart, stop, logs', () => {
@@ -251,7 +251,7 @@ describe('start, restart, stop, logs', () => {
     expect(logs.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ line: lastLine }]);
 
     // logs -n 1 -f: the last line, then what comes next (the shutdown), until interrupted
-    const following = execa(process.execPath, [synupBin, 'logs', '-n', '1', '-f'], { cwd: t.work, env: { NO_COLOR: '1' }, reject: false });
+    const following = execa(process.execPath, [synupBin, 'logs', '-n', '1', '-f'], { cwd: t.work, env: { NO_COLOR: '1' }, reject: false, forceKillAfterDelay: false });
     let seen = '';
     const saw = (re: RegExp) => new Promise<void>((resolve) => {
       const check = () => re.test(seen) && resolve();
@@ -274,11 +274,11 @@ describe('start, restart, stop, logs', () => {
     expect(await findHolders(t.cellDir)).toEqual([]);
     const again = await t.run(['stop']);
     expect(again.stderr).toMatch(/was not running/);
-  }, 90_000);
+  });
 
   it('refuses (exit 3) start, stop, restart and adopt while a synup run holds the cell lock; nothing changes', async () => {
     const t = await setup();
-    const lock = acquireLock(t.stateDir, t.cellDir, { runId: 'run-under-test', command: 'upgrade' });
+    const lock = acquireLock(cellLockFile(t.cellDir), t.cellDir, { runId: 'run-under-test', command: 'upgrade' });
     try {
       const before = fileDigests(t.cellDir);
       for (const command of ['start', 'stop', 'restart', 'adopt']) {
@@ -292,7 +292,7 @@ describe('start, restart, stop, logs', () => {
     } finally {
       lock.release();
     }
-  }, 60_000);
+  });
 
   it('a bad health.check is a config error (exit 2, one line naming the key)', async () => {
     const t = await setup();
@@ -301,12 +301,12 @@ describe('start, restart, stop, logs', () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr.split('\n')[0]).toMatch(/^synup: config .*synup\.yaml: health\.check: Invalid option: expected one of "https"\|"tool"$/);
     expect(existsSync(t.stateDir)).toBe(false);
-  }, 30_000);
+  });
 
   it('logs -n rejects a bad count (exit 2, one line)', async () => {
     const t = await setup();
     const result = await t.run(['logs', '-n', 'many']);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/--lines must be a whole number ≥ 0, received "many"/);
-  }, 30_000);
+  });
 });

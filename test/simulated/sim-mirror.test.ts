@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot, tempDir } from '../support/helpers.js';
 import { createSimCell, inspectSimCell, simRequest } from '../sim/index.js';
 import { useSims } from '../sim/testing.js';
+import { waitFor } from '../support/budget.js';
 
 const sims = useSims();
 const tool = (name: string, args: string[]) => execa(process.execPath, [path.join(repoRoot, 'test', 'sim', name), ...args], { reject: false, timeout: 60_000 });
@@ -44,7 +45,7 @@ describe('the sim as a mirror', () => {
     for (let i = 0; i < 20; i++) expect((await write(leaderDir, leader.port, `w${i}`)).json.result?.offs).toBe(i);
     expect(await write(mirrorDir, mirror.port, 'nope')).toMatchObject({ status: 503, json: { code: 'NotLeader' } });
     expect((await simRequest({ dir: mirrorDir, port: mirror.port, path: '/api/v1/active' })).json.result.active).toBe(false);
-    for (let i = 0; i < 50 && (await index(mirrorDir, mirror.port)) < 20; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await index(mirrorDir, mirror.port)) >= 20, 'the mirror reaches index 20', { intervalMs: 100 });
     expect(await index(mirrorDir, mirror.port)).toBe(20);
     expect(await index(leaderDir, leader.port)).toBe(20);
     const state = await inspectSimCell(mirrorDir, { names: true });
@@ -66,7 +67,7 @@ describe('the sim as a mirror', () => {
     await mirror.waitForLog(/\.\.\.model migrations complete!/);
     expect(leader.log()).toMatch(/HANDOFF: Done performing the leadership handoff/);
     expect(readFileSync(path.join(leaderDir, 'cell.mods.yaml'), 'utf8')).toBe(`mirror: https://127.0.0.1:${mirror.port}/\n`);
-    for (let i = 0; i < 50 && (await index(leaderDir, leader.port)) < (await index(mirrorDir, mirror.port)); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await index(leaderDir, leader.port)) >= (await index(mirrorDir, mirror.port)), 'the new mirror catches up', { intervalMs: 100 });
     const [now, old] = [await inspectSimCell(mirrorDir, { names: true }), await inspectSimCell(leaderDir, { names: true })];
     expect(now).toMatchObject({ vers: { 'sim:storage': 2 }, layers: [{ modelVersion: '0.2.32' }] });
     expect(now.names).toEqual(['after', 'before0', 'before1', 'before2', 'before3', 'before4']);

@@ -11,6 +11,7 @@ import { tempDir } from '../support/helpers.js';
 import { createSimCell, inspectSimCell, SIM_CELL_JS, simRequest, startSim } from '../sim/index.js';
 import { migratingReleases } from '../sim/migrations.js';
 import { fileDigests, logMessages, useSims } from '../sim/testing.js';
+import { budget, slowdown } from '../support/budget.js';
 
 const { start } = useSims();
 
@@ -197,7 +198,8 @@ describe('as unkind as the real Cortex', () => {
     const begin = stampOf(lines.find((l) => l.includes('beginning model migration'))!);
     const listening = stampOf(lines.find((l) => l.includes('https listening'))!);
     expect(listening - begin).toBeGreaterThanOrEqual(60);
-    expect(listening - begin).toBeLessThan(150);
+    // 60–100 ms by the sim's timer, plus the listen: 50 ms on an idle machine, longer on a busy one.
+    expect(listening - begin).toBeLessThan(100 + 50 * slowdown);
     expect(logMessages(sim.log())).toEqual(expect.arrayContaining(DMON_TRACEBACK));
     expect((await sim.stop()).code).toBe(0);
   });
@@ -238,7 +240,7 @@ describe('as unkind as the real Cortex', () => {
     await sim.waitForLog(/cell is active/);
     const readers = async () => (await findHolders(dir)).filter((h) => h.kind === 'reader').map((h) => h.pid);
     const workers = async () => (await readers()).filter((pid) => pid !== sim.child.pid);
-    await expect.poll(async () => (await workers()).length, { timeout: 10_000 }).toBe(1); // the worker starts in its own time
+    await expect.poll(async () => (await workers()).length, { timeout: budget(10_000) }).toBe(1); // the worker starts in its own time
     const [worker] = await workers();
     expect(readFileSync(`/proc/${worker}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]).toBe(String(sim.child.pid)); // same process group
     sim.child.kill('SIGKILL'); // the main process only, as the OOM killer does
@@ -249,7 +251,7 @@ describe('as unkind as the real Cortex', () => {
 
     const again = await start({ dir, version: '2.180.0' });
     await again.waitForLog(/cell is active/);
-    await expect.poll(async () => new Set(await readers()).size, { timeout: 10_000 }).toBe(2); // the sim (in several envs) and its worker
+    await expect.poll(async () => new Set(await readers()).size, { timeout: budget(10_000) }).toBe(2); // the sim (in several envs) and its worker
     expect((await again.stop()).code).toBe(0);
     expect(await readers()).toEqual([]);
   });

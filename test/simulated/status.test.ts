@@ -8,7 +8,7 @@ import { waitForActive } from '../../src/health/index.js';
 import { fakeWorld } from '../fakes/index.js';
 import { selfSignedCert, startHttpsServer } from '../fakes/https.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
-import { synup, tempDir } from '../support/helpers.js';
+import { synupInProcess, tempDir } from '../support/helpers.js';
 
 const running: ServiceAdapter[] = [];
 afterEach(async () => {
@@ -49,7 +49,7 @@ async function startIt(work: string, cellDir: string, port: number): Promise<Ser
 describe('synup status', () => {
   it('a stopped cell: not running, the version read from its data', async () => {
     const cell = await simCell();
-    const result = await synup(['status', '--json'], { cwd: cell.work });
+    const result = await synupInProcess(['status', '--json'], { cwd: cell.work });
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
       cell: { name: 'cortex00', dir: cell.cellDir, guid: cell.guid },
@@ -65,7 +65,7 @@ describe('synup status', () => {
       active: null,
       lastRun: null,
     });
-    const human = await synup(['status'], { cwd: cell.work });
+    const human = await synupInProcess(['status'], { cwd: cell.work });
     expect(human.stdout).toBe('');
     expect(human.stderr).toContain('running   no');
     expect(human.stderr).toContain('version   2.180.0 in the data');
@@ -74,7 +74,7 @@ describe('synup status', () => {
   it('a running cell: pid, configured and reported version, active over HTTPS with its pinned cert', async () => {
     const cell = await simCell();
     await startIt(cell.work, cell.cellDir, cell.port);
-    const result = await synup(['status', '--json'], { cwd: cell.work });
+    const result = await synupInProcess(['status', '--json'], { cwd: cell.work });
     expect(result.exitCode).toBe(0);
     const status = JSON.parse(result.stdout);
     expect(status).toMatchObject({
@@ -85,7 +85,7 @@ describe('synup status', () => {
       dataVersion: '2.180.0',
       active: { active: true, detail: 'active', url: `https://127.0.0.1:${cell.port}/api/v1/active`, trust: `pinned to ${path.join(cell.cellDir, 'sslcert.pem')}` },
     });
-    const human = await synup(['status'], { cwd: cell.work });
+    const human = await synupInProcess(['status'], { cwd: cell.work });
     expect(human.stderr).toMatch(/running {3}yes, pid \d+/);
     expect(human.stderr).toContain(`active    yes — https://127.0.0.1:${cell.port}/api/v1/active, certificate pinned to`);
   });
@@ -97,7 +97,7 @@ describe('synup status', () => {
     try {
       const config = readFileSync(path.join(cell.work, 'synup.yaml'), 'utf8').replace(`health: {port: ${cell.port}}`, `health: {port: ${impostor.port}}`);
       writeFileSync(path.join(cell.work, 'synup.yaml'), config);
-      const status = JSON.parse((await synup(['status', '--json'], { cwd: cell.work })).stdout);
+      const status = JSON.parse((await synupInProcess(['status', '--json'], { cwd: cell.work })).stdout);
       expect(status.running).toBe(true);
       expect(status.active).toMatchObject({ active: false, detail: expect.stringContaining("presents a different certificate than the cell's own") });
       expect(impostor.requests).toHaveLength(0);
@@ -124,9 +124,9 @@ describe('synup status', () => {
       owned: [],
     });
     await journal.close();
-    const status = JSON.parse((await synup(['status', '--json'], { cwd: cell.work })).stdout);
+    const status = JSON.parse((await synupInProcess(['status', '--json'], { cwd: cell.work })).stdout);
     expect(status.lastRun).toEqual({ id: '20250110-100000-abcd', from: '2.179.0', to: '2.180.0', outcome: 'done', startedAt: '2025-01-10T10:00:00.000Z', endedAt: '2025-01-10T10:05:00.000Z' });
-    expect((await synup(['status'], { cwd: cell.work })).stderr).toContain('last run  20250110-100000-abcd 2.179.0 → 2.180.0 done');
+    expect((await synupInProcess(['status'], { cwd: cell.work })).stderr).toContain('last run  20250110-100000-abcd 2.179.0 → 2.180.0 done');
   });
 
   it('a systemd cell (fake systemctl): running, version from the EnvironmentFile, not answering HTTPS', async () => {
@@ -138,7 +138,7 @@ describe('synup status', () => {
       .replace('  adapter: process', `  adapter: systemd\n  systemd: {unit: synapse-cortex, environmentFile: ${JSON.stringify(envFile)}}`)
       .replace(/ {2}process: .*\n/, '');
     writeFileSync(path.join(cell.work, 'synup.yaml'), yaml);
-    const result = await synup(['status', '--json'], { cwd: cell.work, env: world.env as Record<string, string> });
+    const result = await synupInProcess(['status', '--json'], { cwd: cell.work, env: world.env as Record<string, string> });
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({
       adapter: 'systemd',
@@ -152,7 +152,7 @@ describe('synup status', () => {
 
   it('without a cell dir configured: exit 2 and what to do', async () => {
     const work = tempDir('synup-status-');
-    const result = await synup(['status'], { cwd: work });
+    const result = await synupInProcess(['status'], { cwd: work });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('synup: no cell dir given');
     expect(result.stderr).toContain('fix: pass --dir <cell storage dir> or set cell.dir in synup.yaml');
@@ -162,7 +162,7 @@ describe('synup status', () => {
     const work = tempDir('synup-status-');
     mkdirSync(path.join(work, 'empty'));
     writeFileSync(path.join(work, 'synup.yaml'), 'cell: {dir: ./empty}\n');
-    const result = await synup(['status', '--json'], { cwd: work });
+    const result = await synupInProcess(['status', '--json'], { cwd: work });
     expect(result.exitCode).toBe(3);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'refused', message: expect.stringContaining('is not a Synapse cell dir: it has no cell.guid') } });
   });
@@ -171,7 +171,7 @@ describe('synup status', () => {
     const cell = await simCell();
     mkdirSync(path.join(cell.work, 'state'));
     writeFileSync(path.join(cell.work, 'state', 'cortex00.pid'), 'garbage');
-    const result = await synup(['status'], { cwd: cell.work });
+    const result = await synupInProcess(['status'], { cwd: cell.work });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain("is not synup's JSON record");
     expect(result.stderr).toContain('fix: point service.process.pidFile at a file only synup writes');

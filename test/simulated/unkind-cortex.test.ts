@@ -3,11 +3,11 @@
 // tracebacks, a service run as uid 999.
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { groupMembers } from '../../src/proc.js';
 import { synupBin } from '../support/helpers.js';
+import { waitFor } from '../support/budget.js';
 import { startHarness, type Harness } from '../support/upgrade-harness.js';
 
 let harness: Harness | undefined;
@@ -87,20 +87,14 @@ describe('whatever synup started, it stops completely', () => {
     const log = path.join(harness.stateDir, 'cortex00.log');
     const offset = statSync(log).size;
     const run = harness.run(['upgrade', '--to', '2.181.0', '-y'], { SYN_SIM_MIGRATION_MS: '4000' });
-    let killed: number | null = null;
-    for (const deadline = Date.now() + 30_000; killed === null && Date.now() < deadline; await sleep(20)) {
-      const text = readFileSync(log, 'utf8').slice(offset);
-      if (/Starting cortex version 2\.181\.0[\s\S]*Migrating Drive Slabs/.test(text)) {
-        killed = pidOf(harness);
-        process.kill(killed, 'SIGKILL');
-      }
-    }
-    expect(killed).not.toBeNull();
+    await waitFor(() => /Starting cortex version 2\.181\.0[\s\S]*Migrating Drive Slabs/.test(readFileSync(log, 'utf8').slice(offset)), 'the new version migrates', { timeoutMs: 30_000, intervalMs: 20 });
+    const killed = pidOf(harness);
+    process.kill(killed, 'SIGKILL');
     const result = await run;
     expect(result.exitCode, result.stderr).toBe(4);
     expect(result.stderr).toMatch(/the new version 2\.181\.0 exited while booting: pid \d+ \(2\.181\.0\) was killed by SIGKILL; 1 process\(es\) of its group remain/);
     expect(result.stderr).toMatch(/stopped what it left behind \(pids \d+\)/);
-    expect(groupMembers(killed!)).toEqual([]);
+    expect(groupMembers(killed)).toEqual([]);
     expect(await harness.adapter.status()).toMatchObject({ running: true, configuredVersion: '2.180.0' });
   });
 });

@@ -2,13 +2,15 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileS
 import https from 'node:https';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { afterEach, expect } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { createAdapter } from '../../src/service/index.js';
 import type { ServiceAdapter } from '../../src/service/adapter.js';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
-import { createSimCell, freePort, simRequest, SIM_CELL_JS } from '../sim/index.js';
+import { createSimCell, freePort, inspectSimCell, simRequest, SIM_CELL_JS } from '../sim/index.js';
 import { repoRoot, synup, synupBin, tempDir } from './helpers.js';
+import { budgetSetting } from './budget.js';
 
 const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 const SIM = path.join(repoRoot, 'test', 'sim');
@@ -35,14 +37,20 @@ export interface DeployHarness {
   stop(): Promise<void>;
 }
 
+const started: DeployHarness[] = [];
+// Every deployment a test started is stopped after it (before helpers.ts removes its temp dirs: hooks run in reverse).
+afterEach(async () => {
+  for (const harness of started.splice(0)) await harness.stop();
+});
+
 /**
  * A deployment of real sim cells served by the process adapter: axon00 (standalone), cortex00 (leader) and its
  * mirrors cortex01… (`mirrors`, default 1), made from a copy of cortex00 with `mirror:` set to cortex00's URL — or,
  * with `aha`, to the leader's alias `aha://cortex/` (test/sim/replica.js's AHA in miniature). Each has its own
- * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long;
+ * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long; `promoteMark`: its --mark file;
  * `jsonstor`: also jsonstor00, standalone, a second lane in axon00's tier; `migrationMsOf`: per service --migration-ms.
  */
-export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number; jsonstor?: boolean; migrationMsOf?: Record<string, number> }): Promise<DeployHarness> {
+export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number; promoteMark?: string; jsonstor?: boolean; migrationMsOf?: Record<string, number> }): Promise<DeployHarness> {
   const work = tempDir('synup-deploy-e2e-');
   const mirrors = Array.from({ length: options.mirrors ?? 1 }, (_, i) => `cortex${String(i + 1).padStart(2, '0')}`);
   const standalone = ['axon00', ...(options.jsonstor ? ['jsonstor00'] : [])];
@@ -66,7 +74,7 @@ export async function startDeployment(options: { version: string; seed?: number;
         state: { dir: './state' },
         backup: { dir: `./backups/${s.name}`, maxAge: '1h' },
         service: { adapter: 'process', stopTimeout: '5s', process: { command: [process.execPath, path.join(SIM, 'cell.js'), '{dir}', '--version', '{version}', '--port', '{port}', '--migration-ms', String(options.migrationMsOf?.[s.name] ?? options.migrationMs ?? 600)], env } },
-        health: { port: s.port, startTimeout: '20s' },
+        health: { port: s.port, startTimeout: budgetSetting(20) },
       }),
     );
   for (const s of Object.values(services)) {
@@ -93,7 +101,7 @@ export async function startDeployment(options: { version: string; seed?: number;
       state: { dir: './state' },
       mirror: {
         nexusIndex: [process.execPath, path.join(SIM, 'nexus-index.js'), '{dir}', '{port}'],
-        promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}', ...(options.promotion === 'failure' ? ['--failure'] : []), ...(options.promoteHoldMs ? ['--hold-ms', String(options.promoteHoldMs)] : [])],
+        promote: [process.execPath, path.join(SIM, 'promote.js'), '{dir}', '{port}', ...(options.promotion === 'failure' ? ['--failure'] : []), ...(options.promoteHoldMs ? ['--hold-ms', String(options.promoteHoldMs)] : []), ...(options.promoteMark ? ['--mark', options.promoteMark] : [])],
         promotion: options.promotion ?? 'graceful',
         catchUpTimeout: '30s',
       },
@@ -105,12 +113,13 @@ export async function startDeployment(options: { version: string; seed?: number;
       ],
     }),
   );
-  return {
+  const harness: DeployHarness = {
     work,
     file,
     services,
     run: (args, env = {}) => synup(args, { cwd: work, env: { CI: 'true', ...env }, timeout: 240_000 }),
-    spawn: (args) => execa(process.execPath, [synupBin, ...args], { cwd: work, env: { CI: 'true', NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 240_000 }),
+    // No forced SIGKILL 5 s after a test's signal (execa's default): synup may rightly take longer to finish an action.
+    spawn: (args) => execa(process.execPath, [synupBin, ...args], { cwd: work, env: { CI: 'true', NO_COLOR: '1' }, reject: false, stdin: 'ignore', timeout: 240_000, forceKillAfterDelay: false }),
     version: async (name) => (await readCellInfo(services[name]!.dir)).cellVersion,
     active: async (name) => (await simRequest({ dir: services[name]!.dir, port: services[name]!.port, path: '/api/v1/active' })).json.result.active === true,
     setProcessEnv: (name, env) => writeConfig(services[name]!, env),
@@ -118,6 +127,17 @@ export async function startDeployment(options: { version: string; seed?: number;
       for (const s of Object.values(services)) if (existsSync(s.dir)) await s.adapter.stop({ timeoutMs: 5000 }).catch(() => undefined);
     },
   };
+  started.push(harness);
+  return harness;
+}
+
+/** Every acknowledged write is on each of `cells` once their nexus indexes meet. */
+export async function expectEveryAckedWriteOn(harness: DeployHarness, cells: string[], acked: string[]): Promise<void> {
+  await untilSameNexus(cells.map((name) => harness.services[name]!));
+  for (const name of cells) {
+    const have = new Set((await inspectSimCell(harness.services[name]!.dir, { names: true })).names);
+    expect(acked.filter((w) => !have.has(w)), `acknowledged writes missing on ${name}`).toEqual([]);
+  }
 }
 
 /** The `mirror:` a sim cell follows now (cell.mods.yaml, written by promotions, over cell.yaml). */
@@ -225,4 +245,17 @@ export function simWrite(dir: string, port: number, name: string): Promise<numbe
     req.on('error', reject);
     req.end(JSON.stringify({ name }));
   });
+}
+
+/**
+ * Past the checks before the run (which refuse a mirror following another address): while cortex01 is stopped for
+ * its upgrade, it is pointed at a port nobody listens on and its leader takes a write it will never pull.
+ */
+export async function missesAWrite(run: ReturnType<DeployHarness['spawn']>, leader: DeployedService, mirror: DeployedService): Promise<void> {
+  await untilStderr(run, /^\[deploy\/upgrade-mirror:cortex01\] Upgrade/);
+  await untilStderr(run, /^\[upgrade\/stop\] completed/);
+  const yaml = path.join(mirror.dir, 'cell.yaml');
+  writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, 'mirror: https://127.0.0.1:9/'));
+  const status = await simWrite(leader.dir, leader.port, 'one');
+  if (status !== 200) throw new Error(`the write to cortex00 got HTTP ${status}`);
 }

@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
 import { execa, type Result } from 'execa';
 import { afterEach } from 'vitest';
+import { budget } from './budget.js';
 import { classifyLogLine, newMigrationState, observe, type LogEvent, type MigrationState } from '../../src/health/logwatch.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -75,8 +77,34 @@ export function synup(args: string[], options: RunOptions = {}): Promise<Result<
     env: { NO_COLOR: '1', ...options.env },
     reject: false,
     stdin: 'ignore',
-    timeout: options.timeout ?? 60_000,
+    timeout: options.timeout ?? budget(60_000),
   }) as Promise<Result<{ reject: false }>>;
+}
+
+export interface InProcessResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI's `main` in this worker (no process start: ~0.1–0.3 s of CPU saved per call) for tests about a
+ * command's logic and output. The process boundary (exit codes of bin/synup.js, signals, stdin) stays with `synup()`.
+ * Same environment as `synup()` gives the child: this process's, NO_COLOR=1, then `options.env`.
+ */
+export async function synupInProcess(args: string[], options: Omit<RunOptions, 'timeout'> = {}): Promise<InProcessResult> {
+  const { main } = await import('../../src/cli/index.js');
+  let stdout = '';
+  let stderr = '';
+  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (append(String(chunk)), done()) });
+  const exitCode = await main(args, {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+  });
+  // execa strips the final newline of each stream; so does this, so assertions read the same either way.
+  return { exitCode, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') };
 }
 
 /**

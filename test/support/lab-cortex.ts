@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
+import { waitFor } from './budget.js';
 import { runCortexScript } from './helpers.js';
 
 export const LAB = process.env.SYN_LAB;
@@ -82,14 +83,9 @@ export function groupsUnder(dir: string): number[] {
   return [...groups];
 }
 
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+/** Polls `probe` every 0.5 s (an error counts as not yet) until it answers, within a load-scaled budget. */
+export function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<NonNullable<T>> {
+  return waitFor(() => probe().catch(() => null), `waiting for ${what}`, { timeoutMs, intervalMs: 500 });
 }
 
 /** A Cortex of the lab reached over HTTPS: its cell dir (for its certificate) and HTTPS port. */

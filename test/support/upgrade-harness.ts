@@ -1,12 +1,14 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createAdapter } from '../../src/service/index.js';
 import type { ServiceAdapter } from '../../src/service/adapter.js';
 import { digestCell } from '../../src/backup/digest.js';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
-import { repoRoot, synup, tempDir } from './helpers.js';
+import { repoRoot, synup, synupInProcess, tempDir } from './helpers.js';
+import { budgetSetting } from './budget.js';
 
 export const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 
@@ -41,12 +43,18 @@ export function writeSimServiceConfig(work: string, options: { port: number; pro
       '  adapter: process',
       '  stopTimeout: 5s',
       `  process: {command: [${(options.runAs ?? []).map((a) => JSON.stringify(a) + ', ').join('')}${JSON.stringify(process.execPath)}, ${JSON.stringify(SIM_CELL_JS)}, '{dir}', --version, '{version}', --port, '{port}'], env: ${JSON.stringify(options.processEnv ?? {})}}`,
-      `health: {port: ${options.port}, startTimeout: ${options.startTimeout ?? '15s'}}`,
+      `health: {port: ${options.port}, startTimeout: ${options.startTimeout ?? budgetSetting(15)}}`,
       options.extraYaml ?? '',
       '',
     ].join('\n'),
   );
 }
+
+const started: Harness[] = [];
+// Every sim a test started is stopped after it (before helpers.ts removes its temp dirs: hooks run in reverse).
+afterEach(async () => {
+  for (const harness of started.splice(0)) await harness.stop();
+});
 
 /** A real sim cell served by the process adapter, a synup.yaml pointing at it, and a fresh verified backup. */
 export async function startHarness(options: {
@@ -87,8 +95,9 @@ export async function startHarness(options: {
       if (existsSync(cellDir)) await adapter.stop({ timeoutMs: 5000 }).catch(() => undefined);
     },
   };
+  started.push(harness);
   if (options.backup ?? true) {
-    const made = await harness.run(['backup', cellDir]);
+    const made = await synupInProcess(['backup', cellDir], { cwd: work, env: { CI: 'true' } });
     if (made.exitCode !== 0) throw new Error(`backup failed: ${made.stderr}`);
   }
   return harness;

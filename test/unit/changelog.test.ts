@@ -234,7 +234,7 @@ describe('loadChangelog', () => {
   it('does not cache what it could not parse', async () => {
     const { url } = await serveChangelog('<html>not a changelog</html>\n');
     const cacheDir = path.join(tempDir(), 'changelogs');
-    expect(await loadFailure(url, cacheDir)).toEqual(['usage', expect.stringMatching(/has no releases/)]);
+    expect(await loadFailure(url, cacheDir)).toEqual(['usage', expect.stringMatching(/is an HTML page, not a changelog file/)]);
     expect(existsSync(cacheDir)).toBe(false);
   });
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { repoRoot, synup, tempDir } from '../support/helpers.js';
+import { repoRoot, synupInProcess, tempDir } from '../support/helpers.js';
 import { createSimCell } from '../sim/index.js';
 import { fileDigests } from '../sim/testing.js';
 
@@ -14,7 +14,7 @@ let cells: string;
 beforeAll(async () => {
   cells = mkdtempSync(path.join(os.tmpdir(), 'synup-deploy-cells-'));
   for (const name of ['aha00', 'axon00', 'cortex00']) await createSimCell(path.join(cells, name), { version: '2.180.0', seed: 30 });
-}, 120_000);
+});
 afterAll(() => rmSync(cells, { recursive: true, force: true }));
 
 interface Layout {
@@ -59,7 +59,7 @@ describe('synup deploy plan', () => {
   it('orders the services as the devops guide does: AHA/Axon/JSONStor, then the Cortex mirrors first, promotion, old leader as a mirror', async () => {
     const d = layout();
     d.write(deployment);
-    const r = await synup(['deploy', 'plan', '-f', d.file, '--format', 'json']);
+    const r = await synupInProcess(['deploy', 'plan', '-f', d.file, '--format', 'json']);
     expect(r.exitCode, r.stderr).toBe(0);
     const plan = JSON.parse(r.stdout);
     expect(plan.tiers.map((t: { title: string }) => t.title)).toEqual(['AHA, Axon and JSONStor', 'Cortex']);
@@ -85,17 +85,17 @@ describe('synup deploy plan', () => {
   it('renders text, a Markdown runbook with checkboxes for every phase, and standalone HTML; -o writes the file', async () => {
     const d = layout();
     d.write(deployment);
-    const text = await synup(['deploy', 'plan', '-f', d.file]);
+    const text = await synupInProcess(['deploy', 'plan', '-f', d.file]);
     expect(text.exitCode).toBe(0);
     expect(text.stderr).toMatch(/Tier 1: AHA, Axon and JSONStor — 2 lanes, independent: may run in parallel/);
     expect(text.stderr.indexOf('upgrade-mirror:cortex01')).toBeLessThan(text.stderr.indexOf('promote:cortex01'));
-    const md = await synup(['deploy', 'plan', '-f', d.file, '--format', 'md']);
+    const md = await synupInProcess(['deploy', 'plan', '-f', d.file, '--format', 'md']);
     expect(md.stdout).toMatch(/^# Synapse deployment upgrade: lab/);
     expect(md.stdout.match(/^\d+\. \[ \] /gm)).toHaveLength(7);
     expect(md.stdout).toMatch(/`promote:cortex01` — Warm cortex01's Storm \(one version read; it must answer 2\.182\.0\): .*Promote cortex01 \(graceful hand-off\)/);
     expect(md.stdout).toMatch(/## cortex00 \(cortex, leader \(mirrors: cortex01\)\): 2\.180\.0 → 2\.182\.0/);
     const out = path.join(d.dir, 'runbook.html');
-    const html = await synup(['deploy', 'plan', '-f', d.file, '--format', 'html', '-o', out]);
+    const html = await synupInProcess(['deploy', 'plan', '-f', d.file, '--format', 'html', '-o', out]);
     expect(html.exitCode).toBe(0);
     const page = readFileSync(out, 'utf8');
     expect(page).toMatch(/^<!doctype html>/);
@@ -112,7 +112,7 @@ describe('synup deploy plan', () => {
     const tcp = (port: number) => `tcp://root:secret@127.0.0.1:${port}/`;
     const lane = { ...deployment, services: [services[0], { ...cortex02, promote: true }, services[1]] };
     d.write(lane);
-    const graceful = JSON.parse((await synup(['deploy', 'plan', '-f', d.file, '--json'])).stdout);
+    const graceful = JSON.parse((await synupInProcess(['deploy', 'plan', '-f', d.file, '--json'])).stdout);
     expect(graceful.tiers[0].lanes[0].phases.map((p: { id: string }) => p.id)).toEqual([
       'upgrade-mirror:cortex01',
       'catch-up:cortex01',
@@ -126,13 +126,13 @@ describe('synup deploy plan', () => {
     expect(graceful.services.find((s: { name: string }) => s.name === 'cortex00')).toMatchObject({ mirrors: ['cortex01', 'cortex02'], promoted: 'cortex02' });
     expect(graceful.tiers[0].lanes[0].phases[5].description).toBe("cortex01 follows the leader by its AHA name, now cortex02: wait until its nexus index reaches cortex02's (read just before).");
     d.write({ ...lane, mirror: { ...mirror, promotion: 'failure' }, services: lane.services.map((s, i) => ({ ...s, url: tcp(27492 + i) })) });
-    const text = await synup(['deploy', 'plan', '-f', d.file]);
+    const text = await synupInProcess(['deploy', 'plan', '-f', d.file]);
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stderr).toMatch(/^\s+- follow-new-leader:cortex01 +Point cortex01 at the new leader cortex02 \(mirror: in its cell\.mods\.yaml\), restart it \(already at 2\.182\.0\), wait until its nexus index reaches cortex02's/m);
     expect(text.stderr).toMatch(/^\s+- promote:cortex02 +Warm cortex02's Storm .*Promote cortex02 \(failure mode, no AHA\): wait until cortex02 has cortex00's last nexus entry, stop cortex00/m);
     expect(text.stderr).toMatch(/^\W*cortex00\W+cortex\W+leader \(mirrors: cortex01, cortex02; cortex02 is promoted\)/m);
     expect(text.stderr).not.toContain('secret');
-    const md = (await synup(['deploy', 'plan', '-f', d.file, '--format', 'md'])).stdout;
+    const md = (await synupInProcess(['deploy', 'plan', '-f', d.file, '--format', 'md'])).stdout;
     expect(md.match(/^\d+\. \[ \] /gm)).toHaveLength(8);
     expect(md).toMatch(/^6\. \[ \] \*\*Cortex\*\* `follow-new-leader:cortex01` — Point cortex01 at the new leader cortex02/m);
   });
@@ -140,11 +140,11 @@ describe('synup deploy plan', () => {
   it('--to overrides the file; a service already at the target has nothing to do', async () => {
     const d = layout();
     d.write({ ...deployment, to: undefined });
-    const r = await synup(['deploy', 'plan', '-f', d.file, '--to', '2.181.0', '--json']);
+    const r = await synupInProcess(['deploy', 'plan', '-f', d.file, '--to', '2.181.0', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).services.every((s: { to: string }) => s.to === '2.181.0')).toBe(true);
     d.write({ ...deployment, to: '2.180.0' });
-    const same = await synup(['deploy', 'plan', '-f', d.file, '--json']);
+    const same = await synupInProcess(['deploy', 'plan', '-f', d.file, '--json']);
     expect(same.exitCode, same.stderr).toBe(0);
     const plan = JSON.parse(same.stdout);
     expect(plan.services.every((s: { migrations: unknown[]; downtime: { clientVisible: string } }) => s.migrations.length === 0 && s.downtime.clientVisible.startsWith('none'))).toBe(true);
@@ -195,7 +195,7 @@ describe('synup deploy plan: bad deployment files (exit 2, one clear line, nothi
     const d = layout();
     arrange(d);
     const before = fileDigests(d.dir);
-    const r = await synup(['deploy', 'plan', '-f', d.file]);
+    const r = await synupInProcess(['deploy', 'plan', '-f', d.file]);
     expect(r.stderr).toMatch(message);
     expect(r.exitCode).toBe(2);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('synup:'))).toHaveLength(1);
@@ -214,7 +214,7 @@ describe('synup deploy plan: bad deployment files (exit 2, one clear line, nothi
     writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/^mirror: .*\n/m, url === null ? '' : `mirror: ${url}\n`));
     d.write(deployment);
     const before = fileDigests(d.dir);
-    const r = await synup(['deploy', 'plan', '-f', d.file]);
+    const r = await synupInProcess(['deploy', 'plan', '-f', d.file]);
     expect(r.stderr).toMatch(message);
     expect(r.exitCode).toBe(3);
     expect(fileDigests(d.dir)).toEqual(before);
@@ -223,7 +223,7 @@ describe('synup deploy plan: bad deployment files (exit 2, one clear line, nothi
   it('a downgrade is refused (exit 3) naming the service', async () => {
     const d = layout();
     d.write({ ...deployment, to: '2.179.0' });
-    const r = await synup(['deploy', 'plan', '-f', d.file]);
+    const r = await synupInProcess(['deploy', 'plan', '-f', d.file]);
     expect(r.stderr).toMatch(/^synup: cortex01: refusing to downgrade from 2\.180\.0 to 2\.179\.0/m);
     expect(r.exitCode).toBe(3);
   });
@@ -234,7 +234,7 @@ describe('synup deploy upgrade/resume/status: refusals before anything is touche
     const d = layout();
     d.write(deployment);
     const before = fileDigests(d.dir);
-    const r = await synup(['deploy', 'upgrade', '-f', d.file]);
+    const r = await synupInProcess(['deploy', 'upgrade', '-f', d.file]);
     expect(r.stderr).toMatch(/^synup: refusing to act without confirmation: no terminal to ask on$/m);
     expect(r.exitCode).toBe(2);
     expect(fileDigests(d.dir)).toEqual(before);
@@ -245,7 +245,7 @@ describe('synup deploy upgrade/resume/status: refusals before anything is touche
     d.write(deployment);
     const before = fileDigests(d.dir);
     for (const bad of ['0', '1.5', 'two']) {
-      const r = await synup(['deploy', 'upgrade', '-f', d.file, '--parallel', bad, '-y']);
+      const r = await synupInProcess(['deploy', 'upgrade', '-f', d.file, '--parallel', bad, '-y']);
       expect(r.stderr).toMatch(new RegExp(`^synup: --parallel must be a whole number ≥ 1, received "${bad.replace('.', '\\.')}"$`, 'm'));
       expect(r.stderr.split('\n').filter((l) => l.startsWith('synup:'))).toHaveLength(1);
       expect(r.exitCode).toBe(2);
@@ -256,10 +256,10 @@ describe('synup deploy upgrade/resume/status: refusals before anything is touche
   it('resume without a run: exit 2; status of a deployment never run: each service at its version, stopped as its cell says, the file\'s role beside it', async () => {
     const d = layout();
     d.write(deployment);
-    const r = await synup(['deploy', 'resume', '-f', d.file, '-y']);
+    const r = await synupInProcess(['deploy', 'resume', '-f', d.file, '-y']);
     expect(r.stderr).toMatch(/^Deployment lab: no run to resume\.$/m);
     expect(r.exitCode).toBe(2);
-    const status = await synup(['deploy', 'status', '-f', d.file, '--json']);
+    const status = await synupInProcess(['deploy', 'status', '-f', d.file, '--json']);
     expect(status.exitCode, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toEqual({
       deployment: 'lab',

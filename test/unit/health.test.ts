@@ -17,7 +17,7 @@ const servers: TestServer[] = [];
 
 beforeAll(async () => {
   [cellCert, foreignCert, issued] = await Promise.all([selfSignedCert(), selfSignedCert('someone-else'), caAndServerCert()]);
-}, 60_000);
+});
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type PlanDocument, type UpgradePlan } from '../../src/plan/index.js';
 import { adapterPlanText } from '../../src/service/index.js';
 import { describeSteps, STEPS } from '../../src/runner/steps/index.js';
-import { repoRoot, realChangelog, serveChangelog, synup, tempDir } from '../support/helpers.js';
+import { repoRoot, realChangelog, serveChangelog, synupInProcess, tempDir } from '../support/helpers.js';
 import { createSimCell } from '../sim/index.js';
 
 const fixture = path.join(repoRoot, 'changelogs', 'fixture-CHANGELOG.rst');
@@ -48,7 +48,8 @@ describe('buildPlan and the renderers', () => {
 
   it('names the cell dir and the configured adapter, deadlines and limits in the step descriptions', () => {
     const work = tempDir();
-    writeFileSync(path.join(work, 'synup.yaml'), 'backup: {maxAge: 12h}\nservice: {adapter: kubernetes, stopTimeout: 45s, kubernetes: {name: cortex}}\nhealth: {port: 4555, startTimeout: 10m}\n');
+    // cell.dir set: Kubernetes with its data on a dir synup sees (data: local), so the host's defrag applies.
+    writeFileSync(path.join(work, 'synup.yaml'), 'cell: {dir: /data/cortex00}\nbackup: {maxAge: 12h}\nservice: {adapter: kubernetes, stopTimeout: 45s, kubernetes: {name: cortex}}\nhealth: {port: 4555, startTimeout: 10m}\n');
     const { config } = loadConfig({ cwd: work, env: {} });
     const plan = buildPlan({ changelog, from: '2.2.0', to: '2.5.0', dir: '/data/cortex00', config });
     const step = (name: string) => documentOf(plan).steps.find((s) => s.name === name)!.description;
@@ -56,9 +57,9 @@ describe('buildPlan and the renderers', () => {
     expect(plan.settings).toMatchObject({ adapter: 'kubernetes', backupMaxAgeMs: 12 * 3_600_000, activeUrl: 'https://127.0.0.1:4555/api/v1/active' });
     expect(step('preflight')).toContain('Lock the cell /data/cortex00');
     expect(step('backup-gate')).toContain('newer than 12h');
-    expect(step('probes-off')).toMatch(/\(required: migrations make the first boot slow.*\): the container's startupProbe and livenessProbe are removed\.$/);
-    expect(step('stop')).toContain('45s deadline');
-    expect(step('start')).toContain('image tag to v2.5.0');
+    expect(step('probes-off')).toMatch(/startupProbe and livenessProbe in the journal; they are never removed \(migrations make the first boot slow\)/);
+    expect(step('stop')).toContain('0 replicas and wait until no pod of it is left (45s, then the pods are force-deleted)');
+    expect(step('start')).toContain('image tag v2.5.0');
     expect(step('wait-migrations')).toMatch(/https:\/\/127\.0\.0\.1:4555\/api\/v1\/active.*10m fails and rolls back/);
   });
 
@@ -91,7 +92,7 @@ describe('buildPlan and the renderers', () => {
 
 describe('synup plan', () => {
   it('prints the migrations of the real changelog as JSON with the documented shape', async () => {
-    const { stdout, exitCode } = await synup(['plan', '--from', '2.176.0', '--to', '2.182.0', '--changelog', realChangelog, '--json']);
+    const { stdout, exitCode } = await synupInProcess(['plan', '--from', '2.176.0', '--to', '2.182.0', '--changelog', realChangelog, '--json']);
     expect(exitCode).toBe(0);
     const plan = JSON.parse(stdout);
     expect(plan).toMatchObject({ from: '2.176.0', to: '2.182.0', probesMustBeDisabled: true, warnings: [] });
@@ -107,8 +108,8 @@ describe('synup plan', () => {
     const asMd = path.join(tempDir(), 'CHANGELOG.md');
     copyFileSync(realChangelog, asMd);
     const args = ['plan', '--from', '2.176.0', '--to', '2.182.0', '--json'];
-    const rst = JSON.parse((await synup([...args, '--changelog', realChangelog])).stdout);
-    const md = await synup([...args, '--changelog', asMd]);
+    const rst = JSON.parse((await synupInProcess([...args, '--changelog', realChangelog])).stdout);
+    const md = await synupInProcess([...args, '--changelog', asMd]);
     expect(md.exitCode, md.stderr).toBe(0);
     const plan = JSON.parse(md.stdout);
     expect(plan.migrations.length).toBeGreaterThan(0);
@@ -117,29 +118,29 @@ describe('synup plan', () => {
 
   it('makes the 2.187.0 warning stand out in every format', async () => {
     const args = ['plan', '--from', '2.186.0', '--to', '2.190.0', '--changelog', realChangelog];
-    const text = await synup(args);
+    const text = await synupInProcess(args);
     expect(text.stderr).toMatch(/^WARNING 2\.187\.0: WARNING - It is strongly advised to perform a backup/m);
     expect(text.stderr).toMatch(/\| 2\.187\.0 \| 2024-11-01 \| section \| yes +\| WARNING - It is strongly/);
-    const md = await synup([...args, '--format', 'md']);
+    const md = await synupInProcess([...args, '--format', 'md']);
     expect(md.stdout).toMatch(/^> 2\.187\.0: \*\*WARNING\*\* - It is strongly advised/m);
     expect(md.stdout).toMatch(/^\| 2\.187\.0 \| 2024-11-01 \| section \| \*\*WARNING\*\* - It is strongly/m);
-    const json = JSON.parse((await synup([...args, '--format', 'json'])).stdout);
+    const json = JSON.parse((await synupInProcess([...args, '--format', 'json'])).stdout);
     expect(json.warnings).toEqual([expect.stringMatching(/^2\.187\.0: WARNING/)]);
   });
 
   it('renders a table on stderr, a Markdown runbook with warnings first, and standalone HTML to a file', async () => {
-    const text = await synup(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', fixture]);
+    const text = await synupInProcess(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', fixture]);
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toBe('');
     expect(text.stderr).toMatch(/\| Version \| Date +\| Source +\| Warning \| Migration/);
     expect(text.stderr).toMatch(/WARNING 2\.5\.0: WARNING - It is strongly advised/);
     expect(text.stderr).toMatch(/^ +1\. preflight +Lock the cell/m);
-    const md = await synup(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', fixture, '--format', 'md']);
+    const md = await synupInProcess(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', fixture, '--format', 'md']);
     expect(md.stdout.indexOf('## Warnings')).toBeLessThan(md.stdout.indexOf('## Migrations'));
     expect(md.stdout).toMatch(/^1\. \[ \] \*\*Preflight checks\*\*/m);
     expect(md.stdout).toMatch(/^10\. \[ \] \*\*Finish\*\* \(`finish`\)/m);
     const dir = tempDir();
-    const html = await synup(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', fixture, '--format', 'html', '-o', 'runbook.html'], { cwd: dir });
+    const html = await synupInProcess(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', fixture, '--format', 'html', '-o', 'runbook.html'], { cwd: dir });
     expect(html.exitCode).toBe(0);
     expect(html.stderr).toMatch(/Wrote html plan 2\.2\.0 → 2\.5\.0 to .*runbook\.html/);
     const page = readFileSync(path.join(dir, 'runbook.html'), 'utf8');
@@ -150,7 +151,7 @@ describe('synup plan', () => {
   });
 
   it('plans from a Markdown changelog the same way', async () => {
-    const { stdout, exitCode } = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', fixtureMd, '--json']);
+    const { stdout, exitCode } = await synupInProcess(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', fixtureMd, '--json']);
     expect(exitCode).toBe(0);
     expect(JSON.parse(stdout).migrations.map((m: { version: string }) => m.version)).toEqual(['2.3.0', '2.5.0', '2.5.0']);
   });
@@ -160,7 +161,7 @@ describe('synup plan', () => {
     const state = tempDir();
     const env = { SYNUP_STATE_DIR: state };
     for (let i = 0; i < 2; i++) {
-      const { exitCode, stdout } = await synup(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', url, '--json'], { env });
+      const { exitCode, stdout } = await synupInProcess(['plan', '--from', '2.2.0', '--to', '2.5.0', '--changelog', url, '--json'], { env });
       expect(exitCode).toBe(0);
       expect(JSON.parse(stdout).migrations).toHaveLength(3);
     }
@@ -175,22 +176,22 @@ describe('synup plan', () => {
       await createSimCell(cellDir, { version: '2.181.0' });
       const env = { SYNUP_STATE_DIR: path.join(work, 'state') };
 
-      const byDir = await synup(['plan', '--dir', cellDir, '--to', '2.184.0', '--changelog', simChangelog, '--json'], { env });
+      const byDir = await synupInProcess(['plan', '--dir', cellDir, '--to', '2.184.0', '--changelog', simChangelog, '--json'], { env });
       expect(byDir.exitCode).toBe(0);
       const plan = JSON.parse(byDir.stdout);
       expect(plan).toMatchObject({ from: '2.181.0', to: '2.184.0', dir: cellDir, estimate: { basis: 'data size', bootSeconds: null } });
       expect(plan.migrations.map((m: { version: string }) => m.version)).toEqual(['2.182.0', '2.183.0']);
 
       writeFileSync(path.join(work, 'synup.yaml'), `cell: {dir: ./cortex00}\nchangelog: ${JSON.stringify(simChangelog)}\n`);
-      const byConfig = await synup(['plan', '--to', '2.183.0', '--json'], { cwd: work, env });
+      const byConfig = await synupInProcess(['plan', '--to', '2.183.0', '--json'], { cwd: work, env });
       expect(byConfig.exitCode).toBe(0);
       expect(JSON.parse(byConfig.stdout)).toMatchObject({ from: '2.181.0', to: '2.183.0', dir: cellDir });
 
       const before = listing(work);
-      const mismatch = await synup(['plan', '--from', '2.180.0', '--dir', cellDir, '--to', '2.184.0', '--changelog', simChangelog], { env });
+      const mismatch = await synupInProcess(['plan', '--from', '2.180.0', '--dir', cellDir, '--to', '2.184.0', '--changelog', simChangelog], { env });
       expect(mismatch.exitCode).toBe(2);
       expect(mismatch.stderr.split('\n')[0]).toBe(`synup: --from 2.180.0 does not match ${cellDir}, whose data is at 2.181.0 (slabs/cell.lmdb cell:version)`);
-      const downgrade = await synup(['plan', '--dir', cellDir, '--to', '2.180.0', '--changelog', simChangelog], { env });
+      const downgrade = await synupInProcess(['plan', '--dir', cellDir, '--to', '2.180.0', '--changelog', simChangelog], { env });
       expect(downgrade.exitCode).toBe(3);
       expect(downgrade.stderr).toMatch(/refusing to downgrade from 2\.181\.0 to 2\.180\.0/);
       expect(listing(work)).toEqual(before);
@@ -198,7 +199,7 @@ describe('synup plan', () => {
 
     it('refuses a --dir that is not a cell', async () => {
       const dir = tempDir();
-      const result = await synup(['plan', '--dir', dir, '--to', '2.184.0', '--changelog', simChangelog]);
+      const result = await synupInProcess(['plan', '--dir', dir, '--to', '2.184.0', '--changelog', simChangelog]);
       expect(result.exitCode).toBe(3);
       expect(result.stderr).toMatch(/is not a Synapse cell dir: it has no cell\.guid/);
       expect(readdirSync(dir)).toEqual([]);
@@ -223,7 +224,7 @@ describe('synup plan', () => {
       const dir = tempDir();
       writeFileSync(path.join(dir, 'keep.txt'), 'x');
       const before = listing(dir);
-      const result = await synup(['plan', ...args], { cwd: dir, env: { SYNUP_STATE_DIR: path.join(dir, 'state') } });
+      const result = await synupInProcess(['plan', ...args], { cwd: dir, env: { SYNUP_STATE_DIR: path.join(dir, 'state') } });
       expect(result.exitCode).toBe(code);
       expect(result.stderr.split('\n')[0]).toMatch(message);
       expect(result.stdout).toBe('');
@@ -231,7 +232,7 @@ describe('synup plan', () => {
     });
 
     it('says how to get a newer changelog when --to is past the built-in one', async () => {
-      const result = await synup(['plan', '--from', '2.3.0', '--to', '9.0.0'], { cwd: tempDir(), env: { XDG_STATE_HOME: tempDir() } });
+      const result = await synupInProcess(['plan', '--from', '2.3.0', '--to', '9.0.0'], { cwd: tempDir(), env: { XDG_STATE_HOME: tempDir() } });
       expect(result.stderr).toBe(
         "synup: --to 9.0.0 is newer than the built-in snapshot of Synapse's CHANGELOG.rst, whose newest entry is 2.250.0 (2026-08-21)\n" +
           '  fix: fetch the changelog of that release with `synup changelog update --to 9.0.0`, or pass one with --changelog <CHANGELOG.rst|url>',
@@ -247,7 +248,7 @@ describe('synup plan', () => {
       const dir = tempDir();
       writeFileSync(path.join(dir, 'CHANGELOG.rst'), text);
       const before = listing(dir);
-      const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', 'CHANGELOG.rst'], { cwd: dir });
+      const result = await synupInProcess(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', 'CHANGELOG.rst'], { cwd: dir });
       expect(result.exitCode).toBe(2);
       expect(result.stderr.split('\n')[0]).toMatch(message);
       expect(listing(dir)).toEqual(before);
@@ -257,7 +258,7 @@ describe('synup plan', () => {
       const { url, close } = await serveChangelog('');
       await close();
       const state = tempDir();
-      const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', url], { env: { SYNUP_STATE_DIR: state } });
+      const result = await synupInProcess(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', url], { env: { SYNUP_STATE_DIR: state } });
       expect(result.exitCode).toBe(1);
       expect(result.stderr.split('\n')[0]).toMatch(/^synup: cannot fetch changelog http:\/\/127\.0\.0\.1:\d+\/CHANGELOG\.rst: ECONNREFUSED$/);
       expect(readdirSync(state)).toEqual([]);
@@ -265,7 +266,7 @@ describe('synup plan', () => {
 
     it('a port fetch refuses to use says so (undici only says "fetch failed")', async () => {
       const state = tempDir();
-      const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', 'http://127.0.0.1:1/CHANGELOG.rst'], { env: { SYNUP_STATE_DIR: state } });
+      const result = await synupInProcess(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', 'http://127.0.0.1:1/CHANGELOG.rst'], { env: { SYNUP_STATE_DIR: state } });
       expect(result.exitCode).toBe(1);
       expect(result.stderr.split('\n')[0]).toBe('synup: cannot fetch changelog http://127.0.0.1:1/CHANGELOG.rst: bad port');
       expect(readdirSync(state)).toEqual([]);
@@ -274,14 +275,14 @@ describe('synup plan', () => {
     it('an HTTP error', async () => {
       const { url } = await serveChangelog('gone', 404);
       const state = tempDir();
-      const result = await synup(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', url], { env: { SYNUP_STATE_DIR: state } });
+      const result = await synupInProcess(['plan', '--from', '2.0.0', '--to', '2.5.0', '--changelog', url], { env: { SYNUP_STATE_DIR: state } });
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toMatch(/HTTP 404/);
       expect(readdirSync(state)).toEqual([]);
     });
 
     it('reports the error as one JSON document with --json', async () => {
-      const result = await synup(['plan', '--from', '2.5.0', '--to', '2.1.0', '--changelog', fixture, '--json']);
+      const result = await synupInProcess(['plan', '--from', '2.5.0', '--to', '2.1.0', '--changelog', fixture, '--json']);
       expect(result.exitCode).toBe(3);
       expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: 'refused', message: expect.stringMatching(/refusing to downgrade/) } });
     });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { Journal, newRunId, type RunRecord } from '../../src/runner/journal.js';
-import { acquireLock, lockFileFor } from '../../src/safety/lock.js';
+import { acquireLock, cellLockFile } from '../../src/safety/lock.js';
 import { tempDir } from '../support/helpers.js';
 
 function record(id: string, cellDir: string): RunRecord {
@@ -60,27 +60,33 @@ describe('journal', () => {
 
 describe('cell lock', () => {
   it('refuses a second run while the first holds the lock', () => {
-    const state = tempDir();
-    const lock = acquireLock(state, '/data/c', { runId: 'a', command: 'upgrade' });
-    expect(() => acquireLock(state, '/data/c', { runId: 'b', command: 'upgrade' })).toThrow(/is locked by synup upgrade \(pid \d+/);
+    const cell = path.join(tempDir(), 'c');
+    const file = cellLockFile(cell);
+    const lock = acquireLock(file, cell, { runId: 'a', command: 'upgrade', stateDir: '/state/a' });
+    expect(() => acquireLock(file, cell, { runId: 'b', command: 'upgrade' })).toThrow(/is locked by synup upgrade \(pid \d+, run a, state dir \/state\/a/);
     lock.release();
-    acquireLock(state, '/data/c', { runId: 'b', command: 'upgrade' }).release();
-    expect(existsSync(lockFileFor(state, '/data/c'))).toBe(false);
+    acquireLock(file, cell, { runId: 'b', command: 'upgrade' }).release();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('lives beside the cell dir: the same file for every config and state dir', () => {
+    expect(cellLockFile('/data/cortex00')).toBe('/data/.cortex00.synup-lock');
   });
 
   it('reports a stale lock of a dead process and takes it over only with force (or to resume that run)', async () => {
-    const state = tempDir();
+    const parent = tempDir();
+    const cell = path.join(parent, 'c');
     const dead = await execa(process.execPath, ['-e', 'console.log(process.pid)']);
-    const file = lockFileFor(state, '/data/c');
-    acquireLock(state, '/data/c', { runId: 'x', command: 'upgrade' }).release();
-    const stale = { pid: Number(dead.stdout), host: (await import('node:os')).hostname(), runId: 'old', command: 'upgrade', since: new Date().toISOString() };
+    const file = cellLockFile(cell);
+    acquireLock(file, cell, { runId: 'x', command: 'upgrade' }).release();
+    const stale = { pid: Number(dead.stdout), host: (await import('node:os')).hostname(), runId: 'old', command: 'upgrade', since: new Date().toISOString(), stateDir: '/state/a' };
     writeFileSync(file, JSON.stringify(stale));
-    expect(() => acquireLock(state, '/data/c', { runId: 'new', command: 'upgrade' })).toThrow(/stale lock .* no longer running/);
+    expect(() => acquireLock(file, cell, { runId: 'new', command: 'upgrade' })).toThrow(/stale lock .* no longer running/);
     expect(JSON.parse((await import('node:fs')).readFileSync(file, 'utf8')).runId).toBe('old');
-    acquireLock(state, '/data/c', { runId: 'old', command: 'resume' }).release();
+    acquireLock(file, cell, { runId: 'old', command: 'resume' }).release();
     writeFileSync(file, JSON.stringify(stale));
-    acquireLock(state, '/data/c', { runId: 'new', command: 'upgrade' }, true).release();
+    acquireLock(file, cell, { runId: 'new', command: 'upgrade' }, true).release();
     // Taken over twice: the stale locks are gone, not renamed aside to pile up.
-    expect(readdirSync(path.dirname(file))).toEqual([]);
+    expect(readdirSync(parent)).toEqual([]);
   });
 });

@@ -68,6 +68,5 @@ describe('secrets and permissions', () => {
     expect(mode(harness.stateDir)).toBe(0o700);
     expect(mode(path.join(harness.stateDir, 'journal.lmdb'))).toBe(0o700);
     for (const f of readdirSync(path.join(harness.stateDir, 'journal.lmdb'))) expect(mode(path.join(harness.stateDir, 'journal.lmdb', f))).toBe(0o600);
-    expect(mode(path.join(harness.stateDir, 'locks'))).toBe(0o700);
   });
 });

@@ -4,12 +4,14 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The drawn structure of src/: arrows run one way, from a higher layer to a lower one, and never in a circle.
- * cli/deploy → runner → plan/backup/service/health/doctor/volume → lmdb/config/changelog/safety → base (ui/, errors, fsutil, proc, version…).
+ * cli → deploy → runner → plan/backup/service/health/doctor/volume → lmdb/config/changelog/safety → base (ui/, errors, fsutil, proc, version…).
  * A module may import from its own layer's folder or any lower layer; type-only imports count too (they are arrows).
  */
 const LAYERS: Record<string, number> = {
-  // deploy orchestrates single-cell commands (it runs `synup upgrade` per service): the CLI's layer.
-  cli: 5, deploy: 5,
+  // The commands: nothing imports them but bin/synup.js. The deployment engine is a library below them (the
+  // single-cell upgrade and rehearsal it runs per service are handed in by cli/deploy.ts).
+  cli: 6,
+  deploy: 5,
   runner: 4,
   plan: 3, backup: 3, service: 3, health: 3, doctor: 3, volume: 3,
   lmdb: 2, config: 2, changelog: 2, safety: 2,
@@ -59,6 +61,12 @@ describe('src/ import structure', () => {
     const upward = [...graph()].flatMap(([f, deps]) =>
       deps.filter((d) => LAYERS[areaOf(d)]! > LAYERS[areaOf(f)]!).map((d) => `${rel(f)} → ${rel(d)}`));
     expect(upward).toEqual([]);
+  });
+
+  it('nothing below cli/ imports from cli/', () => {
+    const intoCli = [...graph()].flatMap(([f, deps]) =>
+      areaOf(f) === 'cli' ? [] : deps.filter((d) => areaOf(d) === 'cli').map((d) => `${rel(f)} → ${rel(d)}`));
+    expect(intoCli).toEqual([]);
   });
 
   it('the import graph has no cycle', () => {

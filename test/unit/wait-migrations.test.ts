@@ -6,6 +6,7 @@ import type { RunRecord } from '../../src/runner/journal.js';
 import { waitMigrations } from '../../src/runner/steps/wait-migrations.js';
 import { followFile } from '../../src/service/follow-file.js';
 import { tempDir } from '../support/helpers.js';
+import { budget } from '../support/budget.js';
 
 /**
  * The wait-migrations step against a log file followed as the process adapter follows it, and a service that is
@@ -47,7 +48,7 @@ describe('wait-migrations', () => {
     const { ctx, log, progress } = bootContext({ modelChanges: ['2.181.0'] });
     let finished = false;
     const waiting = waitMigrations.run(ctx).then(() => (finished = true));
-    await expect.poll(() => progress.some((m) => m.includes('beginning model migration')), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => progress.some((m) => m.includes('beginning model migration')), { timeout: budget(10_000) }).toBe(true);
     expect(finished).toBe(false);
     appendFileSync(log, '...model migrations complete!\n');
     await waiting;

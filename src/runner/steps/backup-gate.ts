@@ -33,7 +33,9 @@ export const backupGate: Step = {
   name: 'backup-gate',
   title: 'Backup gate',
   describe: (p) =>
-    `Require a verified backup of this cell (same cell.guid) newer than ${p.settings ? formatConfigDuration(p.settings.backupMaxAgeMs) : 'backup.maxAge'}, or make one live now with --backup (before any downtime).`,
+    p.settings?.dataOnVolume
+      ? `Require a verified backup of this cell (same cell.guid) newer than ${formatConfigDuration(p.settings.backupMaxAgeMs)} on the backup claim, or make a cold one with --backup: checked (or made) by a Job once no pod is left (step cold-defrag: the volume attaches to one pod at a time).`
+      : `Require a verified backup of this cell (same cell.guid) newer than ${p.settings ? formatConfigDuration(p.settings.backupMaxAgeMs) : 'backup.maxAge'}, or make one live now with --backup (before any downtime).`,
   async run(ctx) {
     if (ctx.run.data.backupDir) return;
     if (ctx.adapter.remoteData) {

@@ -6,7 +6,7 @@ import { crashPoint } from '../crash.js';
 import type { Step, StepContext } from '../context.js';
 import { recordOwned, removeStaging } from '../owned.js';
 import { inodeOf, runDirs } from '../../siblings.js';
-import { remoteColdDefrag, remoteUndoDefrag } from './remote-data.js';
+import { remoteColdDefrag, remoteUndoDefrag, VOLUME_NEW, VOLUME_PRE } from './remote-data.js';
 
 /** Runtime dirs of a Cortex that are not data (DESIGN.md); `backups/` is kept: it may hold the operator's backups. */
 const NOT_DATA = ['**/tmp', '**/sockets'];
@@ -67,8 +67,10 @@ async function compactAndVerify(ctx: StepContext, staging: string): Promise<void
 export const coldDefrag: Step = {
   name: 'cold-defrag',
   title: 'Cold defragmentation',
-  describe: () =>
-    `Compact every LMDB env into a staging dir next to the cell, verify it against the stopped cell (entries + digest per sub-db), swap by two renames; the old dir is kept as ${runDirs('<dir>', '<run>').pre}.`,
+  describe: (p) =>
+    p.settings?.dataOnVolume
+      ? `Once no pod is left, Jobs on the cell's volume: cell-info (the data's version and free space), the backup gate (or --backup's cold backup) on the backup claim, then the defrag inside the volume: compact into ${VOLUME_NEW}, verify it against the stopped data (entries + digest per sub-db), swap entry by entry (durable renames); the old entries are kept in ${VOLUME_PRE}.`
+      : `Compact every LMDB env into a staging dir next to the cell, verify it against the stopped cell (entries + digest per sub-db), swap by two renames; the old dir is kept as ${runDirs('<dir>', '<run>').pre}.`,
   async run(ctx) {
     if (ctx.adapter.remoteData) return remoteColdDefrag(ctx, ctx.adapter.remoteData);
     const dirs = runDirs(ctx.cellDir, ctx.run.id);
@@ -122,6 +124,7 @@ export const coldDefrag: Step = {
     if (ctx.adapter.remoteData) {
       return [
         `Would run Jobs on the cell's volume (synup volume-job) once the pod is gone: cell-info, ${ctx.options.makeBackup ? 'a cold backup to the backup claim' : 'the backup gate on the backup claim'}, defrag (compact, verify, swap inside the volume)`,
+        `Would keep the old entries in ${VOLUME_PRE} on the volume as the rollback point`,
       ];
     }
     const dirs = runDirs(ctx.cellDir, '<run>');

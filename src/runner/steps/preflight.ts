@@ -8,6 +8,13 @@ import type { Step, StepContext } from '../context.js';
 /** The checks of this step an operator can skip deliberately with `--ignore-preflight=<name>` (no step can be skipped). */
 export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem', 'ownership'] as const;
 type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
+/**
+ * A cell on a volume: data-version and free-space are checked by its cell-info Job once no pod is left
+ * (steps/remote-data.ts); same-filesystem and ownership do not apply (the Job copies inside the volume, as the
+ * workload's user).
+ */
+const ON_VOLUME: readonly PreflightCheck[] = ['data-version', 'free-space'];
+const NOT_ON_VOLUME: readonly PreflightCheck[] = ['same-filesystem', 'ownership'];
 
 function check(ctx: StepContext, name: PreflightCheck, failed: string | null, hint: string): void {
   if (!failed) return;
@@ -124,7 +131,9 @@ export const preflight: Step = {
   name: 'preflight',
   title: 'Preflight checks',
   describe: (p) =>
-    `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} that staging is on the same filesystem, and that synup can keep the owner, group and mode of every file it copies.`,
+    p.settings?.dataOnVolume
+      ? `Take synup's run lock for this cell (in the state dir), read the starting version from the workload's image tag (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check the workload (Helm, probe budget) and that the new image can start; the data's own version and the free space on the volume are checked by a Job once no pod is left (step cold-defrag).`
+      : `Lock the cell${p.dir ? ` ${p.dir}` : ''}, read its version from slabs/cell.lmdb (must be ${p.from}), list the ${p.migrations.length} migration(s) up to ${p.to}, check free space for the compacted copy${p.settings ? ` plus a ${Math.round(p.settings.freeSpaceMargin * 100)}% margin` : ''} that staging is on the same filesystem, and that synup can keep the owner, group and mode of every file it copies.`,
   async run(ctx) {
     const { from, to } = ctx.plan;
     // Data on a volume synup cannot see (Kubernetes PVC): read by a Job once the pod is gone (cold-defrag step).
@@ -173,8 +182,15 @@ export const preflight: Step = {
   },
   dryRun(ctx) {
     return [
-      `Would lock ${ctx.cellDir} for this run and read its version from slabs/cell.lmdb (cell:info)`,
-      `Would check: ${PREFLIGHT_CHECKS.filter((c) => !ctx.options.ignorePreflight.includes(c)).join(', ')}`,
+      ...(ctx.adapter.remoteData
+        ? [
+            `Would take synup's run lock for this cell in ${ctx.stateDir} and read the starting version from ${ctx.adapter.remoteData.owner}'s image tag v${ctx.plan.from}`,
+            `Would check: ${PREFLIGHT_CHECKS.filter((c) => !ctx.options.ignorePreflight.includes(c) && !ON_VOLUME.includes(c) && !NOT_ON_VOLUME.includes(c)).join(', ')} now; ${ON_VOLUME.filter((c) => !ctx.options.ignorePreflight.includes(c)).join(', ')} by the cell-info Job once no pod is left`,
+          ]
+        : [
+            `Would lock ${ctx.cellDir} for this run and read its version from slabs/cell.lmdb (cell:info)`,
+            `Would check: ${PREFLIGHT_CHECKS.filter((c) => !ctx.options.ignorePreflight.includes(c)).join(', ')}`,
+          ]),
       ...(ctx.adapter.prepare ? [`Would fetch ${ctx.plan.to} where the service runs (${ctx.adapter.name}: pull the image) before any downtime, and record its digest`] : []),
     ];
   },

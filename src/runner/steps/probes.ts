@@ -12,7 +12,8 @@ export const probesOff: Step = {
   name: 'probes-off',
   title: 'Disable probes',
   describe: (p, adapter) =>
-    `Save the startup/liveness probe spec in the journal and disable the probes${p.probesMustBeDisabled ? ' (required: migrations make the first boot slow and probes would kill it)' : ''}${adapter ? `: ${adapter.probesOff}` : ''}.`,
+    adapter?.probesOff(p.probesMustBeDisabled) ??
+    `Save the startup/liveness probe spec in the journal and disable the probes${p.probesMustBeDisabled ? ' (required: migrations make the first boot slow and probes would kill it)' : ''}.`,
   async run(ctx) {
     if (ctx.run.data.probesDisabled) return;
     if (ctx.run.data.probesDisabling && ctx.adapter.name !== 'process') {
@@ -31,16 +32,17 @@ export const probesOff: Step = {
   },
   undo: restore,
   dryRun(ctx) {
-    return ctx.adapter.describe('disable-probes').map((argv) => `Would run: ${argv.join(' ')}`).concat(['Would save the original probe spec in the journal']);
+    // The adapter's own words (a bare process has none to disable; Kubernetes never removes them).
+    return [...ctx.adapter.describe('disable-probes').map((a) => `Would run: ${a.join(' ')}`), `Would: ${ctx.adapter.plan.probesOff(ctx.plan.probesMustBeDisabled)}`];
   },
 };
 
 export const probesOn: Step = {
   name: 'probes-on',
   title: 'Restore probes',
-  describe: () => 'Put the saved probe spec back exactly.',
+  describe: (_p, adapter) => adapter?.probesOn ?? 'Put the saved probe spec back exactly.',
   run: restore,
   dryRun(ctx) {
-    return ctx.adapter.describe('restore-probes').map((argv) => `Would run: ${argv.join(' ')}`);
+    return [...ctx.adapter.describe('restore-probes').map((a) => `Would run: ${a.join(' ')}`), `Would: ${ctx.adapter.plan.probesOn}`];
   },
 };

@@ -3,6 +3,10 @@ import { formatBytes, formatDuration } from '../../units.js';
 import type { RemoteCellData } from '../../volume/remote.js';
 import type { StepContext } from '../context.js';
 
+/** Where the in-volume defrag keeps its copy and the old entries (src/volume/defrag.ts), as plans name them. */
+export const VOLUME_NEW = '<volume>/.synup-defrag-<run>/new';
+export const VOLUME_PRE = '<volume>/.synup-defrag-<run>/pre';
+
 /**
  * cold-defrag for a cell whose data is on a volume (Kubernetes PVC), with the pod gone: Jobs read the data's version,
  * gate (or make) the backup — it could not be checked before the stop, the volume attaches to one pod at a time —

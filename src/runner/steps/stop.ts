@@ -1,3 +1,5 @@
+import { SynupError } from '../../errors.js';
+import { ServiceExited } from '../../service/exit-watch.js';
 import { formatConfigDuration, formatDuration } from '../../units.js';
 import type { Step, StepContext } from '../context.js';
 
@@ -22,8 +24,12 @@ export async function stopService(ctx: StepContext): Promise<void> {
 export const stop: Step = {
   name: 'stop',
   title: 'Stop the service',
-  describe: (p) =>
-    `Graceful stop with a ${p.settings ? `${formatConfigDuration(p.settings.stopTimeoutMs)} ` : ''}deadline, then forced; prove nothing holds cell.guid or a lock.mdb reader slot.`,
+  describe: (p, adapter) => {
+    const deadline = p.settings ? formatConfigDuration(p.settings.stopTimeoutMs) : null;
+    const how = adapter ? adapter.stop(deadline) : `Graceful stop with a ${deadline ? `${deadline} ` : ''}deadline, then forced`;
+    // On a volume nothing on this host can hold the data: the Jobs start only once no pod is left.
+    return `${how}${p.settings?.dataOnVolume ? '; the volume is touched only once no pod is left' : '; prove nothing holds cell.guid or a lock.mdb reader slot'}.`;
+  },
   async run(ctx) {
     if (!ctx.run.data.stoppedAt) {
       ctx.update((run) => {
@@ -40,13 +46,17 @@ export const stop: Step = {
     }
     const status = await ctx.adapter.status();
     if (!status.running) await ctx.adapter.start(ctx.run.from);
-    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) });
+    // An old version that exits ends the wait at once (ServiceExited), with its last error line.
+    await ctx.health.waitForActive({ deadlineMs: ctx.config.health.startTimeout, signal: AbortSignal.timeout(ctx.config.health.startTimeout + 1000) }).catch((error: unknown) => {
+      if (error instanceof ServiceExited) throw new SynupError('failed', `the old version ${ctx.run.from} did not start again: ${error.how}`, { hint: error.hint });
+      throw error;
+    });
     ctx.progress(`old version ${ctx.run.from} is active again`);
   },
   dryRun(ctx) {
     return [
       ...ctx.adapter.describe('stop').map((argv) => `Would run: ${argv.join(' ')} (graceful, ${formatDuration(ctx.config.service.stopTimeout)} deadline, then forced)`),
-      'Would confirm no process holds cell.guid or any lock.mdb reader slot',
+      ctx.adapter.remoteData ? `Would wait until no pod of ${ctx.adapter.remoteData.owner} is left (then force-delete what is)` : 'Would confirm no process holds cell.guid or any lock.mdb reader slot',
     ];
   },
 };

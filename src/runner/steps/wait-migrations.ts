@@ -63,6 +63,10 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
       if (!status.running) {
         throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting${status.detail ? `: ${status.detail}` : ''}`);
       }
+      // "Running" because another process holds the cell and answers (a second instance, another config's service)
+      // while the instance synup started is gone: this boot failed all the same.
+      const exited = await ctx.adapter.startedInstanceProblem?.('exited');
+      if (exited) throw new SynupError('failed', `the new version ${ctx.run.to} exited while booting: ${exited}`);
       const now = Date.now();
       if (now - started > deadlineMs) throw new SynupError('failed', `the new version is not active and migrated after ${formatDuration(deadlineMs)} (hard deadline for ${ctx.plan.migrations.length} release(s) with migrations)`);
       if (now - lastProgress > stallMs) throw new SynupError('failed', `no progress for ${formatDuration(stallMs)} (no log line, no data file change) while waiting for the new version to become active`, { hint: 'raise health.startTimeout if this service needs longer' });

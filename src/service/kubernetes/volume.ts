@@ -60,6 +60,10 @@ export class KubernetesVolume implements RemoteCellData {
     private readonly settings: VolumeSettings,
   ) {}
 
+  get owner(): string {
+    return this.access.target;
+  }
+
   /** The claim and subPath of the Synapse container's data mount. */
   locate(workload: Workload, container: Container): { claim: string; subPath: string | null } {
     const mount = container.volumeMounts?.find((m) => path.posix.normalize(m.mountPath).replace(/\/$/, '') === this.settings.mountPath.replace(/\/$/, ''));

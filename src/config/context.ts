@@ -1,5 +1,5 @@
-import { hasConfigSource } from '../config/load.js';
-import { resolveSettings, resolveStateDir, type SettingFlags, type Settings } from '../config/settings.js';
+import { hasConfigSource } from './load.js';
+import { resolveSettings, resolveStateDir, type SettingFlags, type Settings } from './settings.js';
 import type { Output } from '../ui/output.js';
 
 /** What every command gets: where to write, where it runs, and its settings (resolved once, on first use). */

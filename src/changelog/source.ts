@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { loadChangelog, loadDefaultChangelog, type Changelog } from '../changelog/index.js';
-import type { CommandContext } from './context.js';
+import { loadChangelog, loadDefaultChangelog, type Changelog } from './index.js';
+import type { CommandContext } from '../config/context.js';
 
 /** `<state dir>/changelogs`: fetched changelogs (URLs, `synup changelog update`). */
 export function changelogCacheDir(ctx: CommandContext): string {
