@@ -22,7 +22,7 @@ export async function runDeployPlan(ctx: CommandContext, _args: string[], flags:
   if (outputFile) checkOutputFile(outputFile, '-o');
   const { prepareDeployment } = await import('../deploy/prepare.js');
   const { renderDeploymentHtml, renderDeploymentMarkdown, renderDeploymentText } = await import('../deploy/render.js');
-  const { plan } = await prepareDeployment(ctx, flags.file, flags.to, { estimate: true, checkAha: true });
+  const { plan } = await prepareDeployment(ctx, flags.file, flags.to, { estimate: true, checkAha: true, precheck: true });
   const format = ctx.out.json ? 'json' : flags.format;
   const rendered =
     format === 'json' ? JSON.stringify(plan, null, ctx.out.json ? undefined : 2) + '\n'
@@ -82,21 +82,35 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
     });
   }
   // A resumed run may be past a promotion (AHA's roles already swapped): only a new run is compared with AHA.
-  const prepared = await prepareDeployment(ctx, flags.file, flags.to, { targets: resume ? previous!.targets : undefined, checkAha: !resume });
+  const prepared = await prepareDeployment(ctx, flags.file, flags.to, { targets: resume ? previous!.targets : undefined, checkAha: !resume, precheck: !resume, resume });
   const run = resume ? previous! : newDeploymentRun(prepared);
+  // The options the run began with are journaled: `deploy resume -y` goes on as it began (--backup kept).
+  run.options = { backup: flags.backup ?? run.options?.backup ?? false, parallel: flags.parallel ?? run.options?.parallel ?? DEFAULT_PARALLEL_LANES };
+  if (resume) {
+    const backup = run.options.backup ? '--backup (a fresh verified backup of each service before its downtime)' : "no --backup (each service's newest verified backup must pass its gate)";
+    say(ctx.out, `Resuming with the run's options: ${backup}, --parallel ${run.options.parallel}`);
+  }
   const todo = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
   await confirmOrRefuse(ctx.out, flags.yes ?? false, `${resume ? 'Resume' : 'Run'} deployment ${deployment.name}: ${todo.length} phase(s) (${todo.join(', ')})? Services will be stopped one at a time.`);
   // One deployment run at a time: the lock is the deployment file's, in the deployment's state dir.
   return withStateLock(stateDir, deployment.file, { runId: `deploy-${deployment.name}`, command: resume ? 'deploy resume' : 'deploy upgrade' }, async () => {
     const trap = trapInterrupts(ctx.out, 'stopping the deployment (a promotion or a restart under way is finished first; a service upgrade stops before its downtime or rolls back)');
     const { runUpgrade } = await import('./upgrade.js');
+    const { runResume } = await import('./resume.js');
     let result: Awaited<ReturnType<typeof runDeployment>>;
     try {
-      result = await runDeployment(ctx, prepared, journal, run, { makeBackup: flags.backup ?? false, upgradeCell: (sctx, upgradeFlags) => runUpgrade(sctx, [], upgradeFlags), parallel: flags.parallel ?? DEFAULT_PARALLEL_LANES, signal: trap.signal });
+      result = await runDeployment(ctx, prepared, journal, run, {
+        makeBackup: run.options!.backup,
+        upgradeCell: (sctx, upgradeFlags) => runUpgrade(sctx, [], upgradeFlags),
+        resumeCell: (sctx) => runResume(sctx, [], { yes: true }),
+        parallel: run.options!.parallel,
+        signal: trap.signal,
+      });
     } finally {
       trap.dispose();
     }
-    const versions = await serviceVersions(prepared.deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), run.leaders, prepared.deployment.services);
+    const { observeServices } = await import('../deploy/cells.js');
+    const versions = await observeServices(ctx, prepared.deployment.services, run.leaders);
     const done = run.phaseOrder.filter((id) => run.phases[id]?.state === 'done');
     const remaining = run.phaseOrder.filter((id) => run.phases[id]?.state !== 'done');
     if (ctx.out.json) emitJson(ctx.out, { type: 'deployment', deployment: deployment.name, outcome: result.outcome, ...(result.outcome === 'done' ? {} : { phase: result.phase, error: result.error, resume: remaining }), services: versions });
@@ -112,17 +126,6 @@ async function deployRun(ctx: CommandContext, flags: DeployUpgradeFlags, resume:
   });
 }
 
-/** Each service's version from its data and its role now (after promotions). */
-async function serviceVersions(cells: { name: string; dir: string }[], leaders: Record<string, string>, services: { name: string; mirrorOf: string | null }[]) {
-  const { readCellInfo } = await import('../lmdb/cellinfo.js');
-  const roleOf = (name: string) => {
-    const lead = Object.entries(leaders).find(([file, now]) => file === name || now === name || services.find((s) => s.name === name)?.mirrorOf === file);
-    if (!lead) return 'standalone';
-    return lead[1] === name ? 'leader' : `mirror of ${lead[1]}`;
-  };
-  return Promise.all(cells.map(async (c) => ({ name: c.name, version: (await readCellInfo(c.dir).catch(() => null))?.cellVersion ?? null, role: roleOf(c.name) })));
-}
-
 /** `synup deploy status`: the last run, phase by phase, and each service's version and role. */
 export async function runDeployStatus(ctx: CommandContext, _args: string[], flags: { file: string }): Promise<number> {
   const { loadDeployment } = await import('../deploy/file.js');
@@ -131,7 +134,9 @@ export async function runDeployStatus(ctx: CommandContext, _args: string[], flag
   const deployment = loadDeployment(flags.file, ctx.cwd, ctx.env);
   const run = new DeploymentJournal(deploymentStateDir(deployment, ctx.env), deployment.name).read();
   const leaders = run?.leaders ?? Object.fromEntries(deployment.services.filter((s) => s.mirrors.length).map((s) => [s.name, s.name]));
-  const versions = await serviceVersions(deployment.services.map((s) => ({ name: s.name, dir: s.config.cell.dir! })), leaders, deployment.services);
+  // What the cells say (running, active or passive, whom they follow); the journal's role beside it where they differ.
+  const { observeServices } = await import('../deploy/cells.js');
+  const versions = await observeServices(ctx, deployment.services, leaders, run ? 'journal' : 'file');
   // With aha:, AHA's role of each service beside the file's (a failed query is shown, not fatal: status only reads).
   const { ahaRoles } = await import('../deploy/aha-check.js');
   const aha = deployment.aha ? await ahaRoles(deployment, ctx.env) : null;
@@ -169,7 +174,13 @@ export async function runDeployRehearse(ctx: CommandContext, _args: string[], fl
   return ok ? 0 : 1;
 }
 
-/** Each service's version and role (and, given, AHA's role of it), one aligned line each. */
-function versionLines(versions: { name: string; version: string | null; role: string }[], ahaRole?: (name: string) => string): string[] {
-  return columns(versions.map((v) => [v.name, v.version ?? '?', v.role, ...(ahaRole ? [ahaRole(v.name)] : [])]), { indent: '  ', minWidths: [16, 10, ahaRole ? 22 : 0] });
+/**
+ * Each service's version and role as its cell says (and the journal's where it differs; given, AHA's role of it), one
+ * aligned line each.
+ */
+function versionLines(versions: { name: string; version: string | null; role: string; journalRole?: string; fileRole?: string }[], ahaRole?: (name: string) => string): string[] {
+  const expected = (v: (typeof versions)[number]) => (v.journalRole ? [`(the journal: ${v.journalRole})`] : v.fileRole ? [`(the file: ${v.fileRole})`] : []);
+  const anyExpected = versions.some((v) => v.journalRole || v.fileRole);
+  const rows = versions.map((v) => [v.name, v.version ?? '?', v.role, ...(anyExpected ? (expected(v).length ? expected(v) : ['']) : []), ...(ahaRole ? [ahaRole(v.name)] : [])]);
+  return columns(rows, { indent: '  ', minWidths: [16, 10, ahaRole ? 22 : 0] }).map((line) => line.trimEnd());
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
@@ -8,6 +8,7 @@ import type { SynupConfig } from '../config/schema.js';
 import { errorMessage, SynupError, usageError } from '../errors.js';
 import { readBoundedText } from '../fsutil.js';
 import { withoutPassword, type AhaQuery } from './aha.js';
+import { canonicalHost } from './hosts.js';
 
 /**
  * The service kinds of a Synapse deployment, grouped by the devops guide's "Update Sequencing": each tier is
@@ -233,15 +234,18 @@ const listNames = (spec: DeploymentSpec) => {
 
 /**
  * Each service's own synup.yaml, read in file order; two services on one cell dir or health port are refused as soon
- * as the second is read. `env`: where SYNUP_HEALTH_PASSWORD is read.
+ * as the second is read. One dir or port reached two ways is still one: cell dirs compared by their real path
+ * (symlinks resolved), health ports by host with every loopback name (localhost, 127.0.0.1, ::1) one host.
+ * `env`: where SYNUP_HEALTH_PASSWORD is read.
  */
 function loadServices(file: string, spec: DeploymentSpec, env: NodeJS.ProcessEnv): DeploymentService[] {
   const base = path.dirname(file);
-  const owners = { 'cell dir': new Map<string, string>(), 'health port': new Map<string, string>() };
-  const claim = (what: keyof typeof owners, key: string, name: string) => {
+  /** Per key, the first service to claim it and how it wrote it (its dir as given, its health host). */
+  const owners = { 'cell dir': new Map<string, { name: string; as: string }>(), 'health port': new Map<string, { name: string; as: string }>() };
+  const claim = (what: keyof typeof owners, key: string, name: string, as: string, text: (owner: { name: string; as: string }) => string) => {
     const owner = owners[what].get(key);
-    if (owner !== undefined) throw usageError(`deployment ${file}: ${name} and ${owner} have the same ${what} ${key}`, 'each service has its own');
-    owners[what].set(key, name);
+    if (owner !== undefined) throw usageError(`deployment ${file}: ${name} and ${owner.name} have the same ${what} ${text(owner)}`, 'each service has its own');
+    owners[what].set(key, { name, as });
   };
   const services: DeploymentService[] = spec.services.map((s, i) => {
     const configFile = path.resolve(base, s.config);
@@ -256,8 +260,14 @@ function loadServices(file: string, spec: DeploymentSpec, env: NodeJS.ProcessEnv
       throw usageError(`${where(file, i, s.name)}: ${errorMessage(error)}`, 'fix that service\'s synup.yaml');
     }
     if (!config.cell.dir) throw usageError(`${where(file, i, s.name)}: ${configFile} has no cell.dir`, 'set cell.dir to the service storage dir');
-    claim('cell dir', path.resolve(config.cell.dir), s.name);
-    claim('health port', `${config.health.host}:${config.health.port}`, s.name);
+    const dir = path.resolve(config.cell.dir);
+    const realDir = existsSync(dir) ? realpathSync(dir) : dir;
+    claim('cell dir', realDir, s.name, dir, (owner) => {
+      const linked = [[s.name, dir], [owner.name, owner.as]].filter(([, given]) => given !== realDir);
+      return `${realDir}${linked.length ? ` (${linked.map(([n, given]) => `${n}'s ${given}`).join(' and ')} ${linked.length > 1 ? 'are symlinks' : 'is a symlink'} to it)` : ''}`;
+    });
+    const { host, port } = config.health;
+    claim('health port', `${canonicalHost(host)}:${port}`, s.name, host, (owner) => (owner.as === host ? `${host}:${port}` : `${port} (${host} and ${owner.as} are one host)`));
     return {
       name: s.name,
       kind: s.kind,

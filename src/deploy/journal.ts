@@ -24,6 +24,8 @@ export interface DeploymentRun {
   targets: Record<string, string>;
   phaseOrder: string[];
   phases: Record<string, PhaseRecord>;
+  /** The run's options, so `deploy resume` goes on as the run began (a flag given to resume overrides one). */
+  options?: { backup: boolean; parallel: number };
   /** Per mirrored lane (by its leader in the file): the service that leads now. */
   leaders: Record<string, string>;
   error?: string;

@@ -46,9 +46,10 @@ export async function nexusIndex(commands: MirrorCommands, session: CellSession)
  * A mirror is caught up when its nexus index reaches the leader's, read once before waiting (writes go on; the
  * mirror must have everything the leader had when asked) — and it answers as a ready mirror.
  */
-export async function waitCaughtUp(commands: MirrorCommands, mirror: CellSession, leader: CellSession, signal?: AbortSignal): Promise<{ mirrorIndex: number; leaderIndex: number; waitedMs: number }> {
+export async function waitCaughtUp(commands: MirrorCommands, mirror: CellSession, leader: CellSession, signal?: AbortSignal, onLeaderIndex?: () => void): Promise<{ mirrorIndex: number; leaderIndex: number; waitedMs: number }> {
   const started = Date.now();
   const leaderIndex = await nexusIndex(commands, leader);
+  onLeaderIndex?.();
   let last = 'no answer yet';
   while (Date.now() - started < commands.catchUpTimeout) {
     signal?.throwIfAborted();

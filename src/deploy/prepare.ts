@@ -9,6 +9,8 @@ import { buildPlan, type DowntimeEstimate, type PlanDocument } from '../plan/ind
 import { describeSteps } from '../runner/steps/index.js';
 import { adapterPlanText } from '../service/index.js';
 import { refuseIfAhaDisagrees } from './aha-check.js';
+import { unfinishedCellRun } from './cell-runs.js';
+import { refuseMirrorsOfAnotherLeader, refuseStrandedFollowers } from './precheck.js';
 import { loadDeployment, type Deployment, type DeploymentService } from './file.js';
 import { buildDeploymentPlan, type DeploymentPlan, type ServiceInput } from './plan.js';
 
@@ -38,10 +40,13 @@ export interface PreparedDeployment {
 /**
  * Deployment file → every service's version (read from its data), target, changelog and single-cell plan → the
  * deployment plan. Refuses before anything is touched: a service whose data cannot tell its version, a target
- * missing, a downgrade; with `checkAha` (a new plan or run), a file whose roles AHA contradicts (deploy/aha-check.ts).
+ * missing, a downgrade; with `checkAha` (a new plan or run), a file whose roles AHA contradicts (deploy/aha-check.ts);
+ * with `precheck` (a new plan or run), a mirror that follows another leader or would be left on the old leader's
+ * address (deploy/precheck.ts).
  */
-export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string>; checkAha?: boolean } = {}): Promise<PreparedDeployment> {
+export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string>; checkAha?: boolean; resume?: boolean; precheck?: boolean } = {}): Promise<PreparedDeployment> {
   const deployment = loadDeployment(file, ctx.cwd, ctx.env);
+  if (options.precheck) refuseStrandedFollowers(deployment);
   if (options.checkAha) await refuseIfAhaDisagrees(deployment, ctx.env);
   const deploymentTo = toFlag ?? deployment.to ?? undefined;
   const inputs: ServiceInput[] = [];
@@ -50,8 +55,10 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
     const to = options.targets?.[service.name] ?? service.to ?? deploymentTo;
     if (!to) throw usageError(`no target version for ${service.name}`, 'pass --to <version>, or set to: in the deployment file (per service for a power-up with its own releases)');
     const sctx = serviceContext(ctx, service, undefined, serviceChangelog(deployment, service));
-    const cellDir = resolveCellDir(service.config.cell.dir, ctx.cwd);
-    const info = await readCellInfo(cellDir);
+    // Resumed after synup was killed during this service's upgrade: its dir may be mid-swap; its run knows the version.
+    const cellDir = resolveCellDir(service.config.cell.dir, ctx.cwd, { allowMissing: options.resume });
+    const interrupted = options.resume ? await unfinishedCellRun(sctx.stateDir(), cellDir) : null;
+    const info = interrupted ? { cellVersion: interrupted.from, guid: null } : await readCellInfo(cellDir);
     if (!info.cellVersion) {
       throw new SynupError('refused', `${service.name}: cannot tell the version of ${cellDir}: slabs/cell.lmdb has no cell:info cell:version`, { hint: 'is this a Synapse service storage dir that has booted at least once?' });
     }
@@ -75,5 +82,6 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
     }
     inputs.push({ service, cellDir, from, to: target, changelog: changelog.source, plan });
   }
+  if (options.precheck) await refuseMirrorsOfAnotherLeader(deployment);
   return { deployment, inputs, plan: buildDeploymentPlan(deployment, inputs, estimates) };
 }

@@ -7,11 +7,13 @@ import { errorMessage, SynupError } from '../errors.js';
 import { classifyLogLine } from '../health/logwatch.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
+import { unfinishedCellRun } from './cell-runs.js';
 import type { DeploymentService, MirrorCommands } from './file.js';
 import type { DeploymentJournal, DeploymentRun, PhaseRecord } from './journal.js';
 import { Interrupted } from '../interrupt.js';
 import { nexusIndex, promote, promotionShortfall, setMirrorOf, waitCaughtUp, warmStorm, type IndexHolder } from './mirror.js';
 import { prepareNexusRead, type PreparedNexusRead } from '../lmdb/nexus.js';
+import { crashPoint, withCrashScope } from '../runner/crash.js';
 import type { Lane, Phase } from './plan.js';
 import { serviceContext, type PreparedDeployment } from './prepare.js';
 
@@ -21,9 +23,13 @@ import { serviceContext, type PreparedDeployment } from './prepare.js';
  */
 export type UpgradeCell = (ctx: CommandContext, flags: { to: string; yes: true; backup: boolean }) => Promise<number>;
 
+/** `synup resume` of one service's interrupted single-cell run (injected likewise): its exit code. */
+export type ResumeCell = (ctx: CommandContext) => Promise<number>;
+
 export interface DeployOptions {
   makeBackup: boolean;
   upgradeCell: UpgradeCell;
+  resumeCell: ResumeCell;
   /** Lanes of one tier run at once (default 1: one after another). */
   parallel?: number;
   /** Aborted (reason: an Interrupted) by SIGINT/SIGTERM: the current atomic action finishes, then the run stops. */
@@ -113,11 +119,13 @@ async function runLane(ctx: CommandContext, lane: Lane, prepared: PreparedDeploy
       const interrupted = options.signal.reason as Interrupted;
       return { outcome: 'interrupted', phase: phase.id, error: `${interrupted.message} before this phase began`, interrupted };
     }
+    // A phase begun before (synup stopped or killed during it) is taken up again: its actions are idempotent.
+    const resumed = record.state !== 'pending';
     Object.assign(record, { state: 'running', startedAt: new Date().toISOString(), endedAt: undefined, detail: undefined });
     save();
     say(ctx.out, `[deploy/${phase.id}] ${phase.description}`);
     try {
-      record.detail = await runPhase(ctx, phase, prepared, run, options);
+      record.detail = await runPhase(ctx, phase, prepared, run, options, resumed);
       record.state = 'done';
     } catch (error) {
       record.endedAt = new Date().toISOString();
@@ -186,7 +194,7 @@ async function interruptibleWait<T>(signal: AbortSignal | undefined, state: stri
   }
 }
 
-async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDeployment, run: DeploymentRun, options: DeployOptions): Promise<string> {
+async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDeployment, run: DeploymentRun, options: DeployOptions, resumed = false): Promise<string> {
   const { signal } = options;
   const byName = new Map(prepared.deployment.services.map((s) => [s.name, s]));
   // loadDeployment refuses mirrors without mirror: commands, so a lane with a catch-up or promote phase has them.
@@ -197,10 +205,10 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
     case 'upgrade':
     case 'upgrade-mirror':
     case 'upgrade-old-leader':
-      return upgradeService(ctx, service, phase.role, to, options);
+      return upgradeService(ctx, phase, service, to, options);
     case 'catch-up': {
       const { mirrorIndex, leaderIndex, waitedMs } = await interruptibleWait(signal, `nothing changed while waiting for ${service.name} to catch up with ${phase.peer}`, () =>
-        waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), sessionOf(ctx, byName.get(phase.peer!)!, 'leader'), signal),
+        waitCaughtUp(commands, sessionOf(ctx, service, 'mirror'), sessionOf(ctx, byName.get(phase.peer!)!, 'leader'), signal, () => crashPoint(`${phase.id}@leader-index-read`)),
       );
       return `caught up: nexus index ${mirrorIndex} ≥ leader's ${leaderIndex} (waited ${waitedMs} ms)`;
     }
@@ -216,12 +224,13 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
         const started = Date.now();
         setMirrorOf(session.cellDir, leader.url!);
         await session.adapter.stop({ timeoutMs: session.config.service.stopTimeout });
+        crashPoint(`${phase.id}@stopped`);
         await session.adapter.start(to);
         repointed = `set to follow ${leader.name} (cell.mods.yaml) and restarted in ${Date.now() - started} ms; `;
       }
       const following = commands.promotion === 'failure' ? `${service.name} was set to follow ${leader.name} and restarted` : 'nothing changed';
       const { mirrorIndex, leaderIndex, waitedMs } = await interruptibleWait(signal, `${following}; waiting for it to catch up with ${leader.name} was cut short`, () =>
-        waitCaughtUp(commands, session, sessionOf(ctx, leader, 'leader'), signal).catch((error: unknown) => {
+        waitCaughtUp(commands, session, sessionOf(ctx, leader, 'leader'), signal, () => crashPoint(`${phase.id}@leader-index-read`)).catch((error: unknown) => {
           if (commands.promotion === 'failure' || !(error instanceof SynupError)) throw error;
           throw new SynupError(error.code, error.message, {
             hint: `with mirror.promotion: graceful a mirror follows the leader by its AHA name (mirror: aha://…); one that follows the old leader's address is left behind: point ${service.name} at the AHA name, or use promotion: failure (synup re-points every mirror)`,
@@ -253,61 +262,104 @@ async function runPhase(ctx: CommandContext, phase: Phase, prepared: PreparedDep
       if (commands.promotion === 'graceful') {
         stopIfInterrupted(signal, untouched);
         const handoffMs = await promote(commands, session);
+        crashPoint(`${phase.id}@handed-off`);
         run.leaders[phase.peer!] = service.name;
         const stopped = await stopOldLeader(ctx, oldLeader);
         const migrated = await migratedWait();
         return `${warmText}promoted in ${handoffMs} ms (hand-off); ${phase.peer} now follows ${service.name} and was stopped in ${stopped} until its upgrade; ${migrated}`;
       }
-      // Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader
-      // will come back as the new one's mirror.
-      const leaderSession = sessionOf(ctx, oldLeader, 'leader');
-      if (leaderSession.adapter.remoteData) {
-        throw new SynupError('refused', `${oldLeader.name}'s data is on a volume synup cannot read (${await leaderSession.adapter.remoteData.describe()}): it could not check that ${service.name} has every entry ${oldLeader.name} acknowledged before its stop; ${untouched}`, {
-          hint: 'use mirror.promotion: graceful (AHA) for services on Kubernetes volumes',
-        });
-      }
-      // The promoted mirror must hold every entry the leader acknowledged before it goes: read just before the stop,
-      // then checked against what the stopped leader's files hold (a write can land between the read and the stop).
-      const mirrorSession = sessionOf(ctx, service, 'mirror');
-      const gate = await interruptibleWait(signal, untouched, () => waitCaughtUp(commands, mirrorSession, leaderSession, signal));
-      stopIfInterrupted(signal, untouched);
-      const leaderVersion = (await readCellInfo(leaderSession.cellDir)).cellVersion;
-      if (!leaderVersion) throw new SynupError('failed', `${oldLeader.name}'s cell:version cannot be read (synup could not start it again after the stop); ${untouched}`);
-      const others = oldLeader.mirrors.filter((name) => name !== service.name).map((name) => ({ name, session: sessionOf(ctx, byName.get(name)!, 'mirror') }));
-      // The reader of the leader's files starts now and reads once it stopped; the mirrors' indexes are read while it
-      // stops (an index only grows: one that already reaches the stopped leader's is enough). Both off the no-leader time.
-      const leaderFiles = prepareNexusRead(leaderSession.cellDir);
-      const stopping = Date.now();
-      const early = Promise.all([mirrorSession, ...others.map((o) => o.session)].map((s) => nexusIndex(commands, s).catch(() => null)));
-      try {
-        await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
-      } catch (error) {
-        leaderFiles.cancel();
-        throw error;
-      }
-      const stoppedMs = Date.now() - stopping;
-      const checking = Date.now();
-      const check = await checkNothingLost(commands, { service, mirrorSession, oldLeader, leaderFiles, others, early, answeredIndex: gate.leaderIndex });
-      const checkMs = Date.now() - checking;
-      if ('refused' in check) {
-        const restarting = Date.now();
-        const restarted = await leaderSession.adapter
-          .start(leaderVersion)
-          .then(() => leaderSession.health.waitForActive({ deadlineMs: leaderSession.config.health.startTimeout, signal: AbortSignal.timeout(leaderSession.config.health.startTimeout + 5000) }))
-          .then(() => null, (error: unknown) => errorMessage(error));
-        const noLeaderMs = stoppedMs + checkMs + (Date.now() - restarting);
-        if (restarted !== null) throw new SynupError('failed', `not promoting ${service.name}: ${check.refused}; starting ${oldLeader.name} again failed: ${restarted}`, { hint: `start ${oldLeader.name} (\`synup -c ${oldLeader.configFile} start\`): it is the leader and nothing was promoted` });
-        throw new SynupError('failed', `not promoting ${service.name}: ${check.refused}; ${oldLeader.name} leads again (started at ${leaderVersion}, no leader for ${noLeaderMs} ms), nothing was promoted`, {
-          hint: `\`synup deploy resume\` retries the promotion; if writers keep landing on ${oldLeader.name} as it stops, stop them for the promotion`,
-        });
-      }
-      const promoteMs = await promote(commands, session);
-      run.leaders[phase.peer!] = service.name;
-      setMirrorOf(leaderSession.cellDir, service.url!);
-      const migrated = await migratedWait();
-      return `${warmText}${service.name} had ${phase.peer}'s nexus index ${gate.leaderIndex} before the stop; ${phase.peer} stopped in ${stoppedMs} ms at nexus index ${check.leaderIndex} (its files), ${service.name} has ${check.mirrorIndex}: checked in ${checkMs} ms; ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + checkMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
+      return promoteFailureMode(ctx, { phase, service, oldLeader, session, commands, run, byName, warmText, untouched, migratedWait, signal, resumed });
     }
   }
+}
+
+/**
+ * Without AHA: the leader is stopped (no write may land on it any more), the mirror takes over, the old leader will
+ * come back as the new one's mirror. The promoted mirror must hold every entry the leader acknowledged before it went:
+ * read just before the stop, then checked against what the stopped leader's files hold (a write can land between the
+ * read and the stop). A leader found already stopped (synup was killed during a promotion, or it went down by itself)
+ * is judged by its files alone: the mirror promoted when it has them all, else the old leader started again as the
+ * leader and the promotion run from the start.
+ */
+async function promoteFailureMode(
+  ctx: CommandContext,
+  p: { phase: Phase; service: DeploymentService; oldLeader: DeploymentService; session: CellSession; commands: MirrorCommands; run: DeploymentRun; byName: Map<string, DeploymentService>; warmText: string; untouched: string; migratedWait: () => Promise<string>; signal?: AbortSignal; resumed: boolean },
+): Promise<string> {
+  const { phase, service, oldLeader, session, commands, run, byName, warmText, untouched, signal } = p;
+  const leaderSession = sessionOf(ctx, oldLeader, 'leader');
+  if (leaderSession.adapter.remoteData) {
+    throw new SynupError('refused', `${oldLeader.name}'s data is on a volume synup cannot read (${await leaderSession.adapter.remoteData.describe()}): it could not check that ${service.name} has every entry ${oldLeader.name} acknowledged before its stop; ${untouched}`, {
+      hint: 'use mirror.promotion: graceful (AHA) for services on Kubernetes volumes',
+    });
+  }
+  const mirrorSession = sessionOf(ctx, service, 'mirror');
+  const leaderVersion = (await readCellInfo(leaderSession.cellDir)).cellVersion;
+  if (!leaderVersion) throw new SynupError('failed', `${oldLeader.name}'s cell:version cannot be read (synup could not start it again after the stop); ${untouched}`);
+  const others = oldLeader.mirrors.filter((name) => name !== service.name).map((name) => ({ name, session: sessionOf(ctx, byName.get(name)!, 'mirror') }));
+  const mirrorsIndexes = () => Promise.all([mirrorSession, ...others.map((o) => o.session)].map((s) => nexusIndex(commands, s).catch(() => null)));
+  const startLeaderAgain = async () =>
+    leaderSession.adapter
+      .start(leaderVersion)
+      .then(() => leaderSession.health.waitForActive({ deadlineMs: leaderSession.config.health.startTimeout, signal: AbortSignal.timeout(leaderSession.config.health.startTimeout + 5000) }))
+      .then(() => null, (error: unknown) => errorMessage(error));
+
+  if (!(await leaderSession.adapter.status()).running) {
+    // Whatever is left of its exit (a drive worker) is ended, so its files are final and it can start again.
+    await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout });
+    const check = await checkNothingLost(commands, { service, mirrorSession, oldLeader, leaderFiles: prepareNexusRead(leaderSession.cellDir), others, early: mirrorsIndexes(), answeredIndex: null });
+    const already = `${oldLeader.name} was already stopped (${p.resumed ? 'synup stopped during the promotion' : 'not by this run'})`;
+    if (!('refused' in check)) {
+      const promoteMs = await promote(commands, session);
+      crashPoint(`${phase.id}@promoted`);
+      run.leaders[phase.peer!] = service.name;
+      setMirrorOf(leaderSession.cellDir, service.url!);
+      const migrated = await p.migratedWait();
+      return `${warmText}${already}: nexus index ${check.leaderIndex} in its files, ${service.name} has ${check.mirrorIndex}; ${service.name} promoted (failure mode) in ${promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
+    }
+    say(ctx.out, `[deploy/${phase.id}] ${already}${check.leaderIndex === undefined ? '' : ` at nexus index ${check.leaderIndex} (its files)`}; ${check.refused}: starting ${oldLeader.name} again as the leader`);
+    const restarted = await startLeaderAgain();
+    if (restarted !== null) {
+      throw new SynupError('failed', `not promoting ${service.name}: ${check.refused}; starting ${oldLeader.name} again failed: ${restarted}`, { hint: `start ${oldLeader.name} (\`synup -c ${oldLeader.configFile} start\`): it is the leader and nothing was promoted; then \`synup deploy resume\`` });
+    }
+    say(ctx.out, `[deploy/${phase.id}] ${oldLeader.name} leads again (${leaderVersion}); promoting ${service.name} from the start`);
+  }
+
+  const gate = await interruptibleWait(signal, untouched, () => waitCaughtUp(commands, mirrorSession, leaderSession, signal));
+  stopIfInterrupted(signal, untouched);
+  // The reader of the leader's files starts now and reads once it stopped; the mirrors' indexes are read while it
+  // stops (an index only grows: one that already reaches the stopped leader's is enough). Both off the no-leader time.
+  const leaderFiles = prepareNexusRead(leaderSession.cellDir);
+  const stopping = Date.now();
+  const early = mirrorsIndexes();
+  let cutShort = false;
+  try {
+    // As after a graceful hand-off: once its data is closed (on disk), the rest of its exit is not waited out.
+    cutShort = (await leaderSession.adapter.stop({ timeoutMs: leaderSession.config.service.stopTimeout, untilDataClosed: true })).cutShortAfterDataClosed === true;
+  } catch (error) {
+    leaderFiles.cancel();
+    throw error;
+  }
+  const stoppedMs = Date.now() - stopping;
+  crashPoint(`${phase.id}@leader-stopped`);
+  const checking = Date.now();
+  const check = await checkNothingLost(commands, { service, mirrorSession, oldLeader, leaderFiles, others, early, answeredIndex: gate.leaderIndex });
+  const checkMs = Date.now() - checking;
+  if ('refused' in check) {
+    const restarting = Date.now();
+    const restarted = await startLeaderAgain();
+    const noLeaderMs = stoppedMs + checkMs + (Date.now() - restarting);
+    if (restarted !== null) throw new SynupError('failed', `not promoting ${service.name}: ${check.refused}; starting ${oldLeader.name} again failed: ${restarted}`, { hint: `start ${oldLeader.name} (\`synup -c ${oldLeader.configFile} start\`): it is the leader and nothing was promoted` });
+    throw new SynupError('failed', `not promoting ${service.name}: ${check.refused}; ${oldLeader.name} leads again (started at ${leaderVersion}, no leader for ${noLeaderMs} ms), nothing was promoted`, {
+      hint: `\`synup deploy resume\` retries the promotion; if writers keep landing on ${oldLeader.name} as it stops, stop them for the promotion`,
+    });
+  }
+  const promoteMs = await promote(commands, session);
+  crashPoint(`${phase.id}@promoted`);
+  run.leaders[phase.peer!] = service.name;
+  setMirrorOf(leaderSession.cellDir, service.url!);
+  const migrated = await p.migratedWait();
+  const stopText = `${stoppedMs} ms${cutShort ? ' (its data closed, the rest of its exit cut short)' : ''}`;
+  return `${warmText}${service.name} had ${phase.peer}'s nexus index ${gate.leaderIndex} before the stop; ${phase.peer} stopped in ${stopText} at nexus index ${check.leaderIndex} (its files), ${service.name} has ${check.mirrorIndex}: checked in ${checkMs} ms; ${service.name} promoted (failure mode) in ${promoteMs} ms: no leader for ${stoppedMs + checkMs + promoteMs} ms; ${phase.peer} set to follow ${service.name} (cell.mods.yaml); ${migrated}`;
 }
 
 
@@ -322,15 +374,16 @@ const SETTLE_AFTER_STOP_MS = 1000;
  */
 async function checkNothingLost(
   commands: MirrorCommands,
-  lane: { service: DeploymentService; mirrorSession: CellSession; oldLeader: DeploymentService; leaderFiles: PreparedNexusRead; others: { name: string; session: CellSession }[]; early: Promise<(number | null)[]>; answeredIndex: number },
-): Promise<{ leaderIndex: number; mirrorIndex: number } | { refused: string }> {
+  lane: { service: DeploymentService; mirrorSession: CellSession; oldLeader: DeploymentService; leaderFiles: PreparedNexusRead; others: { name: string; session: CellSession }[]; early: Promise<(number | null)[]>; answeredIndex: number | null },
+): Promise<{ leaderIndex: number; mirrorIndex: number } | { refused: string; leaderIndex?: number }> {
   const { service, oldLeader } = lane;
   const [final, [earlyMirror, ...earlyOthers]] = await Promise.all([lane.leaderFiles.read().catch((error: unknown) => errorMessage(error)), lane.early]);
   if (typeof final === 'string') return { refused: `the stopped ${oldLeader.name}'s nexus index could not be read from its files (${final})` };
-  const holders: IndexHolder[] = [{ index: Math.max(final.index, lane.answeredIndex), text: `${oldLeader.name} stopped at ${final.index} (its files; it answered ${lane.answeredIndex} before the stop)` }];
+  const answered = lane.answeredIndex;
+  const holders: IndexHolder[] = [{ index: Math.max(final.index, answered ?? 0), text: `${oldLeader.name} stopped at ${final.index} (its files${answered === null ? '' : `; it answered ${answered} before the stop`})` }];
   for (const [i, other] of lane.others.entries()) {
     const index = earlyOthers[i] ?? (await nexusIndex(commands, other.session).catch(() => null));
-    if (index === null) return { refused: `the other mirror ${other.name} did not answer its nexus index, so synup cannot tell it holds no entry ${service.name} lacks` };
+    if (index === null) return { refused: `the other mirror ${other.name} did not answer its nexus index, so synup cannot tell it holds no entry ${service.name} lacks`, leaderIndex: final.index };
     holders.push({ index, text: `the other mirror ${other.name} at ${index}` });
   }
   const deadline = Date.now() + SETTLE_AFTER_STOP_MS;
@@ -340,9 +393,9 @@ async function checkNothingLost(
     if (mirrorIndex !== null) await sleep(100);
     mirrorIndex = (await nexusIndex(commands, lane.mirrorSession).catch(() => null)) ?? mirrorIndex;
   }
-  if (mirrorIndex === null) return { refused: `it did not answer its nexus index after ${oldLeader.name} stopped` };
+  if (mirrorIndex === null) return { refused: `${service.name} did not answer its nexus index after ${oldLeader.name} stopped`, leaderIndex: final.index };
   const shortfall = promotionShortfall(service.name, mirrorIndex, holders);
-  return shortfall ? { refused: shortfall } : { leaderIndex: final.index, mirrorIndex };
+  return shortfall ? { refused: shortfall, leaderIndex: final.index } : { leaderIndex: final.index, mirrorIndex };
 }
 
 /**
@@ -357,18 +410,32 @@ async function stopOldLeader(ctx: CommandContext, oldLeader: DeploymentService):
   return `${durationMs} ms${cutShortAfterDataClosed ? ' (its data closed, the rest of its exit cut short)' : ''}`;
 }
 
-/** The single-cell upgrade (`synup upgrade`'s module entry) for one service, in the role the phase needs. */
-async function upgradeService(ctx: CommandContext, service: DeploymentService, role: 'leader' | 'mirror', to: string, options: DeployOptions): Promise<string> {
+/**
+ * The single-cell upgrade (`synup upgrade`'s module entry) for one service, in the role the phase needs. A single-cell
+ * run of that service left unfinished (synup was killed during it) is resumed instead (`synup resume`): it ends fully
+ * upgraded or rolled back, never started over on top of a half-done one.
+ */
+async function upgradeService(ctx: CommandContext, phase: Phase, service: DeploymentService, to: string, options: DeployOptions): Promise<string> {
+  const role = phase.role;
   const sctx = serviceContext(ctx, service, role);
-  const cellDir = openCellSession(sctx.config()).cellDir;
-  const before = (await readCellInfo(cellDir)).cellVersion;
-  if (before === to) return `already at ${to}`;
+  const cellDir = openCellSession(sctx.config(), { allowMissing: true }).cellDir;
+  const interrupted = await unfinishedCellRun(sctx.stateDir(), cellDir);
+  if (interrupted && interrupted.to !== to) {
+    throw new SynupError('refused', `${service.name} has an unfinished upgrade run ${interrupted.id} to ${interrupted.to}, not ${to}`, { hint: `finish it first: \`synup -c ${service.configFile} resume\`` });
+  }
+  const before = interrupted?.from ?? (await readCellInfo(cellDir)).cellVersion;
+  if (!interrupted && before === to) return `already at ${to}`;
   stopIfInterrupted(options.signal, `${service.name} was not touched (at ${before})`);
   // Its own run traps the signal too (nested, see trapInterrupts): before the stop it ends with nothing done, after
   // it rolls back; either way the service is as it was.
   let code: number;
   try {
-    code = await options.upgradeCell(sctx, { to, yes: true, backup: options.makeBackup });
+    if (interrupted) {
+      say(ctx.out, `[deploy/${phase.id}] ${service.name}'s upgrade run ${interrupted.id} (${interrupted.from} → ${interrupted.to}) did not finish (${interrupted.outcome}): resuming it`);
+      code = await withCrashScope(service.name, () => options.resumeCell(sctx));
+    } else {
+      code = await withCrashScope(service.name, () => options.upgradeCell(sctx, { to, yes: true, backup: options.makeBackup }));
+    }
   } catch (error) {
     if (error instanceof Interrupted) throw new Interrupted(error.signalName, `interrupted by ${error.signalName}: ${service.name}'s upgrade stopped before any downtime; it runs ${before} as before`);
     throw error;
@@ -376,7 +443,7 @@ async function upgradeService(ctx: CommandContext, service: DeploymentService, r
   if (options.signal?.aborted && code !== 0) throw new Interrupted((options.signal.reason as Interrupted).signalName, `${(options.signal.reason as Interrupted).message}: ${service.name}'s upgrade was rolled back; it is at ${before} again`);
   if (code === 4) throw new RolledBack(`${service.name}: the upgrade to ${to} failed and was rolled back; ${service.name} is at ${before} again`);
   if (code !== 0) throw new SynupError('failed', `${service.name}: the upgrade to ${to} ended with exit ${code}`);
-  return `${service.name} ${before} → ${to}${role === 'mirror' ? ' (as a mirror: ready, passive)' : ''}`;
+  return `${service.name} ${before} → ${to}${interrupted ? ` (its interrupted run ${interrupted.id} resumed)` : ''}${role === 'mirror' ? ' (as a mirror: ready, passive)' : ''}`;
 }
 
 /**

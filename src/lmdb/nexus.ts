@@ -61,6 +61,37 @@ export async function readNexusIndexInProcess(cellDir: string): Promise<NexusInd
   return { index: Math.max(logIndex, hot.index), layout, logIndex, hotIndex: hot.index };
 }
 
+/** The env (and its first index) of the seqn slab holding `offset`, MultiSlabSeqn's way: the newest starting at or before it. */
+function slabOf(logDir: string, offset: number): string | null {
+  if (!existsSync(logDir)) return null;
+  const slabs = readdirSync(logDir).filter((name) => SEQN_SLAB.test(name)).map((name) => ({ name, first: parseInt(SEQN_SLAB.exec(name)![1]!, 16) })).filter((s) => s.first <= offset).sort((a, b) => b.first - a.first);
+  return slabs[0] ? path.join(logDir, slabs[0].name) : null;
+}
+
+/**
+ * The raw bytes (msgpack, base64) of the nexus entry at `offset` as a cell's files hold it, or null when its log does
+ * not keep it (`nexslog:en: false`, rotated away, not written yet). Read-only: fine on a running cell (LMDB readers
+ * do not block its writer); the committed entries only.
+ */
+export async function readNexusEntryInProcess(cellDir: string, offset: number): Promise<string | null> {
+  const key = Buffer.alloc(8);
+  key.writeBigUInt64BE(BigInt(offset));
+  const slab = path.join(cellDir, 'slabs', 'nexus.lmdb');
+  const v1 = existsSync(path.join(slab, 'data.mdb'))
+    ? await withReadOnlyEnv(slab, (env) => {
+        const counts = openSubDb(env, 'nexs:indx');
+        const version = counts?.getBinary(Buffer.from('version')) as Buffer | undefined;
+        if (version !== undefined && int64(version, true) > 1) return { multislab: true, entry: null };
+        return { multislab: false, entry: (openSubDb(env, 'nexuslog')?.getBinary(key) as Buffer | undefined) ?? null };
+      })
+    : { multislab: true, entry: null };
+  if (!v1.multislab) return v1.entry ? v1.entry.toString('base64') : null;
+  const env = slabOf(path.join(cellDir, 'slabs', 'nexuslog'), offset);
+  if (!env) return null;
+  const entry = await withReadOnlyEnv(env, (e) => (openSubDb(e, 'nexuslog')?.getBinary(key) as Buffer | undefined) ?? null);
+  return entry ? entry.toString('base64') : null;
+}
+
 /** The child-process entry beside this module (dist/lmdb/, also when synup runs from src/ under a test runner). */
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'lmdb', 'nexus-read.js');
 
@@ -105,4 +136,24 @@ export function prepareNexusRead(cellDir: string, options: { timeoutMs?: number 
 /** prepareNexusRead, read at once. */
 export function readNexusIndex(cellDir: string, options: { timeoutMs?: number } = {}): Promise<NexusIndexReading> {
   return prepareNexusRead(cellDir, options).read();
+}
+
+/**
+ * A cell's nexus index and the entry at `offset` (null: not kept) from its files, in a child process (see
+ * prepareNexusRead). On a running cell the index is what it has committed, which may trail its live one.
+ */
+export async function readNexusHistory(cellDir: string, offset: number | null, options: { timeoutMs?: number } = {}): Promise<{ reading: NexusIndexReading; entry: string | null }> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const result = await execa(process.execPath, [CHILD, cellDir, '--now', ...(offset === null ? [] : ['--entry', String(offset)])], { reject: false, stdin: 'ignore', timeout: timeoutMs });
+  const last = result.stdout.trim().split('\n').at(-1) ?? '';
+  let parsed: { reading?: NexusIndexReading; entry?: string | null; error?: { code: ExitCodeName; message: string; hint?: string } } | undefined;
+  try {
+    parsed = JSON.parse(last);
+  } catch {
+    // reported below
+  }
+  if (result.exitCode === 0 && parsed?.reading) return { reading: parsed.reading, entry: parsed.entry ?? null };
+  if (parsed?.error) throw new SynupError(parsed.error.code, parsed.error.message, { hint: parsed.error.hint });
+  const why = result.timedOut ? `no answer within ${timeoutMs} ms` : `exit ${result.exitCode ?? result.signal}: ${(result.stderr.trim().split('\n').at(-1) ?? '').slice(0, 300)}`;
+  throw new SynupError('failed', `cannot read the nexus log of ${cellDir} (${why})`);
 }

@@ -58,6 +58,8 @@ function layout(): Layout {
   const dir = tempDir('synup-deploy-aha-');
   cpSync(cells, dir, { recursive: true });
   cpSync(path.join(dir, 'cortex00'), path.join(dir, 'cortex01'), { recursive: true });
+  // A mirror follows its leader (checked before a plan or a run): by the leader alias, as AHA provisions it.
+  appendFileSync(path.join(dir, 'cortex01', 'cell.yaml'), 'mirror: aha://cortex.synapse/\n');
   ['aha00', 'axon00', 'cortex00', 'cortex01'].forEach((name, i) => writeFileSync(path.join(dir, `${name}.yaml`), stringify({ cell: { dir: `./${name}` }, health: { port: 28210 + i }, state: { dir: './state' } })));
   const file = path.join(dir, 'deployment.yaml');
   const view = path.join(dir, 'aha-view.json');
@@ -274,24 +276,25 @@ describe('deploy plan and deploy upgrade compare the file with AHA before touchi
 });
 
 describe('deploy status with aha:', () => {
-  it("shows AHA's role of each service next to the file's; an AHA that cannot be asked is reported, not fatal", async () => {
+  it("shows AHA's role of each service next to what its cell says (stopped here) and the file's; an AHA that cannot be asked is reported, not fatal", async () => {
     const d = layout();
     d.write(deploymentOf(d));
     d.answer(promoted);
     const text = await synupInProcess(['deploy', 'status', '-f', d.file]);
     expect(text.exitCode, text.stderr).toBe(0);
-    expect(text.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +leader +AHA: mirror of 01\.cortex\.synapse \(cortex\.synapse\), ready$/m);
-    expect(text.stderr).toMatch(/^ {2}cortex01 +2\.180\.0 +mirror of cortex00 +AHA: leader \(cortex\.synapse\), ready$/m);
-    expect(text.stderr).toMatch(/^ {2}aha00 +2\.180\.0 +standalone +AHA: AHA itself$/m);
+    expect(text.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +stopped +\(the file: leader\) +AHA: mirror of 01\.cortex\.synapse \(cortex\.synapse\), ready$/m);
+    // Its cell follows the leader alias, which no cell of the file declares: shown as the cell says it.
+    expect(text.stderr).toMatch(/^ {2}cortex01 +2\.180\.0 +stopped, mirror of aha:\/\/cortex\.synapse\/ +\(the file: mirror of cortex00\) +AHA: leader \(cortex\.synapse\), ready$/m);
+    expect(text.stderr).toMatch(/^ {2}aha00 +2\.180\.0 +stopped +\(the file: standalone\) +AHA: AHA itself$/m);
     const json = JSON.parse((await synupInProcess(['deploy', 'status', '-f', d.file, '--json'])).stdout);
     expect(json.services.find((s: { name: string }) => s.name === 'cortex00')).toEqual({
-      name: 'cortex00', version: '2.180.0', role: 'leader',
+      name: 'cortex00', version: '2.180.0', role: 'stopped', fileRole: 'leader',
       aha: { name: '00.cortex.synapse', role: 'mirror', leader: '01.cortex.synapse', ready: true, online: true, text: 'mirror of 01.cortex.synapse (cortex.synapse), ready' },
     });
     d.write(deploymentOf(d, { aha: { url: AHA_URL, command: [process.execPath, '-e', 'process.exit(5)'] } }));
     const down = await synupInProcess(['deploy', 'status', '-f', d.file]);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stderr).toMatch(/^ {2}AHA could not be asked: asking AHA failed \(.*\): exit 5$/m);
-    expect(down.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +leader +AHA: \?$/m);
+    expect(down.stderr).toMatch(/^ {2}cortex00 +2\.180\.0 +stopped +\(the file: leader\) +AHA: \?$/m);
   });
 });

@@ -36,6 +36,16 @@ try {
 const { dir, version, faults } = options;
 const versionTuple = toTuple(version);
 
+// --exit-linger-ms: the cell runs in a child of this process, which holds no data and outlives it by that long, as a
+// real Cortex's main process, its envs closed, still waits on its drive workers and sub-cells before it exits.
+if (options.exitLingerMs && !options.initOnly && process.env.SYN_SIM_LINGER_CHILD !== '1') {
+  const cell = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, SYN_SIM_LINGER_CHILD: '1' } });
+  for (const signal of /** @type {const} */ (['SIGTERM', 'SIGINT'])) process.on(signal, () => cell.kill(signal));
+  const [code] = await once(cell, 'exit');
+  await new Promise((resolve) => setTimeout(resolve, options.exitLingerMs));
+  process.exit(code ?? 1);
+}
+
 log.info(`Starting cortex version ${version}, Synapse version: ${version}`, 'cell.py:initFromArgv');
 mkdirSync(dir, { recursive: true });
 ensureCellGuid(dir);

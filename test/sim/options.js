@@ -8,16 +8,18 @@ export const USAGE = `usage: node test/sim/cell.js <dir> --version X.Y.Z [option
   --seed N            nodes written at first boot (default 0; ignored once the cell exists)
   --migration-ms N    how long each migrating release takes: half storage, half model (default 1500)
   --stop-ms N         how long a graceful stop takes after SIGTERM (default 700: a real Cortex exits 0.7–2.3 s after it)
+  --exit-linger-ms N  run the cell in a child of a process that holds no data and exits N ms after it (default 0: none),
+                      as a real Cortex's main process, its envs closed, waits up to ~1 s on its drive workers
   --storm-start-ms N  the wait of the first Storm query after a start (default 1400: a real Cortex starts its Storm
                       parser's process pool then, 1.2–1.5 s); client writes, storm/call and model migrations are Storm
   --fault MODE[@X.Y.Z]  inject a fault (repeatable), only into version X.Y.Z when given
   --init-only         create the storage (first boot) or check it, and exit without serving; faults do not apply
-env: SYN_SIM_FAULT=MODE[@X.Y.Z][,…]  SYN_SIM_MIGRATION_MS=N  SYN_SIM_STOP_MS=N  SYN_SIM_STORM_START_MS=N  SYN_SIM_PASSWORD=… (basic auth, user root, for /api/v1/core/info)`;
+env: SYN_SIM_FAULT=MODE[@X.Y.Z][,…]  SYN_SIM_MIGRATION_MS=N  SYN_SIM_STOP_MS=N  SYN_SIM_EXIT_LINGER_MS=N  SYN_SIM_STORM_START_MS=N  SYN_SIM_PASSWORD=… (basic auth, user root, for /api/v1/core/info)`;
 
 export class UsageError extends Error {}
 
 /** The defaults, in one place. */
-const DEFAULTS = { port: 4443, seed: 0, migrationMs: 1500, stopMs: 700, stormStartMs: 1400 };
+const DEFAULTS = { port: 4443, seed: 0, migrationMs: 1500, stopMs: 700, exitLingerMs: 0, stormStartMs: 1400 };
 
 /**
  * @typedef {object} SimOptions
@@ -27,6 +29,7 @@ const DEFAULTS = { port: 4443, seed: 0, migrationMs: 1500, stopMs: 700, stormSta
  * @property {number} seed
  * @property {number} migrationMs
  * @property {number} stopMs  a graceful stop's length after SIGTERM, as a real Cortex's teardown
+ * @property {number} exitLingerMs  the cell runs in a child; this process, holding no data, exits that long after it
  * @property {number} stormStartMs  the first Storm query's wait for the parser pool to start
  * @property {Set<string>} faults  the fault modes that apply to this version
  * @property {boolean} initOnly
@@ -81,6 +84,7 @@ export function parseOptions(argv, env) {
         'migration-ms': { type: 'string' },
         'stop-ms': { type: 'string' },
         'storm-start-ms': { type: 'string' },
+        'exit-linger-ms': { type: 'string' },
         fault: { type: 'string', multiple: true, default: [] },
         'init-only': { type: 'boolean', default: false },
       },
@@ -101,6 +105,7 @@ export function parseOptions(argv, env) {
     seed: integer('--seed', values.seed, DEFAULTS.seed),
     migrationMs: integer(values['migration-ms'] === undefined ? 'SYN_SIM_MIGRATION_MS' : '--migration-ms', values['migration-ms'] ?? env.SYN_SIM_MIGRATION_MS, DEFAULTS.migrationMs),
     stopMs: integer(values['stop-ms'] === undefined ? 'SYN_SIM_STOP_MS' : '--stop-ms', values['stop-ms'] ?? env.SYN_SIM_STOP_MS, DEFAULTS.stopMs, 10_000),
+    exitLingerMs: integer(values['exit-linger-ms'] === undefined ? 'SYN_SIM_EXIT_LINGER_MS' : '--exit-linger-ms', values['exit-linger-ms'] ?? env.SYN_SIM_EXIT_LINGER_MS, DEFAULTS.exitLingerMs, 30_000),
     stormStartMs: integer(values['storm-start-ms'] === undefined ? 'SYN_SIM_STORM_START_MS' : '--storm-start-ms', values['storm-start-ms'] ?? env.SYN_SIM_STORM_START_MS, DEFAULTS.stormStartMs, 60_000),
     faults: values['init-only'] ? new Set() : faults,
     initOnly: values['init-only'] ?? false,

@@ -246,3 +246,16 @@ export function simWrite(dir: string, port: number, name: string): Promise<numbe
     req.end(JSON.stringify({ name }));
   });
 }
+
+/**
+ * Past the checks before the run (which refuse a mirror following another address): while cortex01 is stopped for
+ * its upgrade, it is pointed at a port nobody listens on and its leader takes a write it will never pull.
+ */
+export async function missesAWrite(run: ReturnType<DeployHarness['spawn']>, leader: DeployedService, mirror: DeployedService): Promise<void> {
+  await untilStderr(run, /^\[deploy\/upgrade-mirror:cortex01\] Upgrade/);
+  await untilStderr(run, /^\[upgrade\/stop\] completed/);
+  const yaml = path.join(mirror.dir, 'cell.yaml');
+  writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/mirror: .*/, 'mirror: https://127.0.0.1:9/'));
+  const status = await simWrite(leader.dir, leader.port, 'one');
+  if (status !== 200) throw new Error(`the write to cortex00 got HTTP ${status}`);
+}

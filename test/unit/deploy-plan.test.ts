@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,11 +23,15 @@ interface Layout {
   write(deployment: Record<string, unknown>): void;
 }
 
-/** A deployment dir: the cells, cortex01 a copy of cortex00 (a mirror is made from its leader's backup), one synup.yaml each. */
+/**
+ * A deployment dir: the cells, cortex01 a copy of cortex00 (a mirror is made from its leader's backup) following it
+ * (`mirror:` its HTTPS address), one synup.yaml each.
+ */
 function layout(): Layout {
   const dir = tempDir('synup-deploy-');
   cpSync(cells, dir, { recursive: true });
   cpSync(path.join(dir, 'cortex00'), path.join(dir, 'cortex01'), { recursive: true });
+  appendFileSync(path.join(dir, 'cortex01', 'cell.yaml'), 'mirror: https://127.0.0.1:28112/\n');
   ['aha00', 'axon00', 'cortex00', 'cortex01'].forEach((name, i) => writeFileSync(path.join(dir, `${name}.yaml`), stringify({ cell: { dir: `./${name}` }, health: { port: 28110 + i }, state: { dir: './state' } })));
   const file = path.join(dir, 'deployment.yaml');
   return { dir, file, write: (d) => writeFileSync(file, stringify(d)) };
@@ -45,6 +49,8 @@ const deployment = { name: 'lab', to: '2.182.0', changelog: simChangelog, state:
 /** A second mirror of cortex00 in the layout: cortex02, its own copy and synup.yaml. */
 function addCortex02(d: Layout) {
   cpSync(path.join(d.dir, 'cortex00'), path.join(d.dir, 'cortex02'), { recursive: true });
+  appendFileSync(path.join(d.dir, 'cortex02', 'cell.yaml'), 'mirror: aha://cortex.synapse/\n');
+  appendFileSync(path.join(d.dir, 'cortex00', 'cell.yaml'), 'aha:leader: cortex\naha:network: synapse\n');
   writeFileSync(path.join(d.dir, 'cortex02.yaml'), stringify({ cell: { dir: './cortex02' }, health: { port: 28114 }, state: { dir: './state' } }));
   return { name: 'cortex02', kind: 'cortex', config: 'cortex02.yaml', mirrorOf: 'cortex00' };
 }
@@ -100,6 +106,9 @@ describe('synup deploy plan', () => {
   it('a leader with two mirrors: the one marked promote: is promoted, the other follows the new leader and is caught up before the old leader goes down', async () => {
     const d = layout();
     const cortex02 = addCortex02(d);
+    // Graceful: the mirror that is not promoted follows the leader by its AHA name (an address would strand it).
+    const yaml = path.join(d.dir, 'cortex01', 'cell.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/^mirror: .*$/m, 'mirror: aha://cortex.synapse/'));
     const tcp = (port: number) => `tcp://root:secret@127.0.0.1:${port}/`;
     const lane = { ...deployment, services: [services[0], { ...cortex02, promote: true }, services[1]] };
     d.write(lane);
@@ -158,6 +167,22 @@ describe('synup deploy plan: bad deployment files (exit 2, one clear line, nothi
     ['mirrors without mirror commands', (d) => d.write({ ...deployment, mirror: undefined }), /^synup: deployment \S+: mirror: is missing; it says how to read a service's nexus index and promote a mirror$/m],
     ['mirror command not a list', (d) => d.write({ ...deployment, mirror: { ...mirror, promote: 'python3 -m synapse.tools.service.promote' } }), /^synup: deployment \S+: mirror\.promote: Invalid input: expected array, received string$/m],
     ['two services on one cell dir', (d) => d.write({ ...deployment, services: [services[3], { ...services[2], config: 'aha00.yaml' }] }), /^synup: deployment \S+: axon00 and aha00 have the same cell dir \S+aha00$/m],
+    // Issue 21 item 6: the same dir through a symlink, the same port under another name of the same host.
+    ['two services on one cell dir, one through a symlink (another kind)', (d) => {
+      symlinkSync(path.join(d.dir, 'aha00'), path.join(d.dir, 'axon-link'));
+      writeFileSync(path.join(d.dir, 'axon00.yaml'), stringify({ cell: { dir: './axon-link' }, health: { port: 28111 }, state: { dir: './state' } }));
+      d.write({ ...deployment, services: [services[3], services[2]] });
+    }, /^synup: deployment \S+: axon00 and aha00 have the same cell dir \S+aha00 \(axon00's \S+axon-link is a symlink to it\)$/m],
+    ['one health port as localhost and as 127.0.0.1', (d) => {
+      writeFileSync(path.join(d.dir, 'aha00.yaml'), stringify({ cell: { dir: './aha00' }, health: { host: 'localhost', port: 28110 }, state: { dir: './state' } }));
+      writeFileSync(path.join(d.dir, 'axon00.yaml'), stringify({ cell: { dir: './axon00' }, health: { host: '127.0.0.1', port: 28110 }, state: { dir: './state' } }));
+      d.write({ ...deployment, services: [services[3], services[2]] });
+    }, /^synup: deployment \S+: axon00 and aha00 have the same health port 28110 \(127\.0\.0\.1 and localhost are one host\)$/m],
+    ['graceful promotion, a mirror that is not promoted following a direct address', (d) => {
+      const cortex02 = addCortex02(d);
+      writeFileSync(path.join(d.dir, 'cortex02', 'cell.yaml'), readFileSync(path.join(d.dir, 'cortex02', 'cell.yaml'), 'utf8').replace('mirror: aha://cortex.synapse/', 'mirror: https://127.0.0.1:28112/'));
+      d.write({ ...deployment, services: [services[0], cortex02, services[1]] });
+    }, /^synup: deployment \S+: cortex02 follows https:\/\/127\.0\.0\.1:28112\/ \(mirror: in its cell\.yaml\), an address: with mirror\.promotion: graceful it would stay on cortex00 after cortex01 is promoted$/m],
     ['a service config that does not exist', (d) => d.write({ ...deployment, services: [{ ...services[3], config: 'nope.yaml' }] }), /^synup: deployment \S+: services\.0 \(aha00\): config \S+nope\.yaml does not exist$/m],
     ['a bad service config', (d) => { writeFileSync(path.join(d.dir, 'aha00.yaml'), 'cell: { dir: ./aha00 }\nhealth: { port: 0 }\n'); d.write(deployment); }, /^synup: deployment \S+: services\.\d \(aha00\): config \S+aha00\.yaml: health\.port: /m],
     ['promote: on a service that is no mirror', (d) => d.write({ ...deployment, services: [services[0], { ...services[1], promote: true }] }), /^synup: deployment \S+: services\.1 \(cortex00\): promote: is only for a mirror \(it names the mirror that becomes the leader\)$/m],
@@ -174,6 +199,24 @@ describe('synup deploy plan: bad deployment files (exit 2, one clear line, nothi
     expect(r.stderr).toMatch(message);
     expect(r.exitCode).toBe(2);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('synup:'))).toHaveLength(1);
+    expect(fileDigests(d.dir)).toEqual(before);
+  });
+
+  // Issue 21 item 2: which leader a mirror follows is checked before anything is touched (exit 3, nothing written).
+  const following: [string, string | null, RegExp][] = [
+    ['another service of the deployment', 'https://127.0.0.1:28111/', /^synup: cortex01 follows axon00 \(mirror: https:\/\/127\.0\.0\.1:28111\/ in its cell\.yaml\), not cortex00, the leader the deployment file gives it$/m],
+    ['a local address where its leader does not answer', 'https://localhost:9/', /^synup: cortex01 follows https:\/\/localhost:9\/ \(mirror: in its cell\.yaml\), not cortex00, the leader the deployment file gives it \(cortex00 answers at 127\.0\.0\.1:28112\)$/m],
+    ['no leader at all', null, /^synup: cortex01 follows no leader \(no mirror: in its cell\.yaml or cell\.mods\.yaml\), though the deployment file makes it a mirror of cortex00$/m],
+  ];
+  it.each(following)('a mirror that follows %s: exit 3, nothing written', async (_name, url, message) => {
+    const d = layout();
+    const yaml = path.join(d.dir, 'cortex01', 'cell.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(/^mirror: .*\n/m, url === null ? '' : `mirror: ${url}\n`));
+    d.write(deployment);
+    const before = fileDigests(d.dir);
+    const r = await synupInProcess(['deploy', 'plan', '-f', d.file]);
+    expect(r.stderr).toMatch(message);
+    expect(r.exitCode).toBe(3);
     expect(fileDigests(d.dir)).toEqual(before);
   });
 
@@ -210,7 +253,7 @@ describe('synup deploy upgrade/resume/status: refusals before anything is touche
     expect(fileDigests(d.dir)).toEqual(before);
   });
 
-  it('resume without a run: exit 2; status of a deployment never run: each service at its version', async () => {
+  it('resume without a run: exit 2; status of a deployment never run: each service at its version, stopped as its cell says, the file\'s role beside it', async () => {
     const d = layout();
     d.write(deployment);
     const r = await synupInProcess(['deploy', 'resume', '-f', d.file, '-y']);
@@ -222,10 +265,10 @@ describe('synup deploy upgrade/resume/status: refusals before anything is touche
       deployment: 'lab',
       run: null,
       services: [
-        { name: 'cortex01', version: '2.180.0', role: 'mirror of cortex00' },
-        { name: 'cortex00', version: '2.180.0', role: 'leader' },
-        { name: 'axon00', version: '2.180.0', role: 'standalone' },
-        { name: 'aha00', version: '2.180.0', role: 'standalone' },
+        { name: 'cortex01', version: '2.180.0', role: 'stopped, mirror of cortex00' },
+        { name: 'cortex00', version: '2.180.0', role: 'stopped', fileRole: 'leader' },
+        { name: 'axon00', version: '2.180.0', role: 'stopped', fileRole: 'standalone' },
+        { name: 'aha00', version: '2.180.0', role: 'stopped', fileRole: 'standalone' },
       ],
     });
   });
