@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { errorMessage, refusal, SynupError, usageError } from '../errors.js';
 import { describeRole, queryAha, type AhaService } from './aha.js';
 import type { Deployment, DeploymentService } from './file.js';
+import { cellConf } from './follow.js';
 
 /** A service of the file next to AHA's entry for it; AHA itself (kind aha) is not in its own registry. */
 export interface AhaMatch {
@@ -17,17 +16,11 @@ export interface AhaMatch {
  * writes both names into cell.yaml). null when it has none.
  */
 function cellAhaName(cellDir: string): string | null {
-  const conf: Record<string, unknown> = {};
-  for (const name of ['cell.yaml', 'cell.mods.yaml']) {
-    const file = path.join(cellDir, name);
-    if (!existsSync(file)) continue;
-    let value: unknown;
-    try {
-      value = parseYaml(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw usageError(`cannot read the AHA name of ${cellDir}: ${file} is not valid YAML (${errorMessage(error).split('\n')[0]})`, 'fix it, or set ahaName: for that service in the deployment file');
-    }
-    if (value && typeof value === 'object') Object.assign(conf, value);
+  let conf: Record<string, unknown>;
+  try {
+    conf = cellConf(cellDir);
+  } catch (error) {
+    throw usageError(`cannot read the AHA name of ${cellDir}: ${errorMessage(error)}`, 'fix it, or set ahaName: for that service in the deployment file');
   }
   const [name, network] = [conf['aha:name'], conf['aha:network']];
   return typeof name === 'string' && typeof network === 'string' ? `${name}.${network}` : null;
