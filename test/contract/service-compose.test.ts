@@ -7,7 +7,7 @@ import { SynupError } from '../../src/errors.js';
 import { OVERRIDE_MARKER } from '../../src/service/compose.js';
 import { createAdapter } from '../../src/service/index.js';
 import { fakeWorld } from '../fakes/index.js';
-import { tempDir } from '../support/helpers.js';
+import { firstFollowed, tempDir } from '../support/helpers.js';
 
 const COMPOSE = `services:
   cortex:
@@ -119,26 +119,16 @@ describe('compose adapter (contract, fake docker)', () => {
 
   it('logs: docker compose logs -f --no-log-prefix --since <time> <service>', async () => {
     const t = setup();
-    const controller = new AbortController();
     const since = new Date('2025-01-10T10:00:00.000Z');
-    const lines: string[] = [];
-    for await (const line of t.adapter.logs({ signal: controller.signal, since })) {
-      lines.push(line);
-      if (lines.length === 2) controller.abort();
-    }
+    const lines = await firstFollowed((signal) => t.adapter.logs({ signal, since }), 2);
     expect(lines).toEqual(['Migrating Drive Slabs', 'https listening: 4443']);
     expect(t.calls()).toEqual([[...base(t), 'logs', '-f', '--no-log-prefix', '--since', '2025-01-10T10:00:00.000Z', 'cortex']]);
   });
 
   it('stamped logs and the bounded read: --timestamps, ESC[2K stripped, the mark is the last line; tail strips ESC[2K too (issue 20)', async () => {
     const t = setup();
-    const controller = new AbortController();
     const since = new Date('2025-01-10T10:00:00.000Z');
-    const lines = [];
-    for await (const line of t.adapter.stampedLogs!({ signal: controller.signal, since })) {
-      lines.push(line);
-      if (lines.length === 2) controller.abort();
-    }
+    const lines = await firstFollowed((signal) => t.adapter.stampedLogs!({ signal, since }), 2);
     expect(lines).toEqual([
       { stamp: '2025-01-10T10:00:00.000000000Z', text: 'Migrating Drive Slabs' },
       { stamp: '2025-01-10T10:00:00.001000000Z', text: 'https listening: 4443' },

@@ -5,7 +5,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { SynupError } from '../../src/errors.js';
 import { createAdapter } from '../../src/service/index.js';
 import { fakeWorld } from '../fakes/index.js';
-import { tempDir } from '../support/helpers.js';
+import { firstFollowed, tempDir } from '../support/helpers.js';
 
 const STARTUP_PROBE = {
   exec: { command: ['python', '-m', 'synapse.tools.service.healthcheck', '-c', 'cell:///vertex/storage'] },
@@ -184,12 +184,7 @@ describe('kubernetes adapter (contract, fake kubectl)', () => {
 
   it('logs: kubectl logs -f <kind>/<name> -c <container>, retried while the container is not started yet', async () => {
     const t = setup({ kube: { logsFailTimes: 1 }, k8s: { container: 'cortex' } });
-    const controller = new AbortController();
-    const lines: string[] = [];
-    for await (const line of t.adapter.logs({ signal: controller.signal })) {
-      lines.push(line);
-      if (lines.length === 2) controller.abort();
-    }
+    const lines = await firstFollowed((signal) => t.adapter.logs({ signal }), 2);
     expect(lines).toEqual(['Migrating Drive Slabs', 'https listening: 4443']);
     const follow = [...K, 'logs', '-f', 'statefulset/cortex', '-c', 'cortex'];
     expect(t.calls()).toEqual([follow, follow]);

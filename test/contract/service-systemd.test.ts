@@ -6,7 +6,7 @@ import { SynupError } from '../../src/errors.js';
 import { createAdapter } from '../../src/service/index.js';
 import { DROP_IN_MARKER } from '../../src/service/systemd.js';
 import { fakeWorld } from '../fakes/index.js';
-import { tempDir } from '../support/helpers.js';
+import { firstFollowed, tempDir } from '../support/helpers.js';
 
 const UNIT = 'synapse-cortex.service';
 const ENV_TEXT = '# Synapse cortex00\nSYNAPSE_VERSION=2.180.0\nSYN_CORTEX_HTTPS_PORT=4443\n';
@@ -137,13 +137,8 @@ describe('systemd adapter (contract, fake systemctl)', () => {
 
   it('stamped logs: journalctl -o json (journald\'s own stamps); the bounded read without -f (issue 20)', async () => {
     const t = setup();
-    const controller = new AbortController();
     const since = new Date('2025-01-10T10:00:00.700Z');
-    const lines = [];
-    for await (const line of t.adapter.stampedLogs!({ signal: controller.signal, since })) {
-      lines.push(line);
-      if (lines.length === 2) controller.abort();
-    }
+    const lines = await firstFollowed((signal) => t.adapter.stampedLogs!({ signal, since }), 2);
     expect(lines).toEqual([
       { stamp: '2025-01-10T10:00:00.000000000Z', text: 'Migrating Drive Slabs' },
       { stamp: '2025-01-10T10:00:00.001000000Z', text: 'https listening: 4443' },
@@ -155,13 +150,8 @@ describe('systemd adapter (contract, fake systemctl)', () => {
 
   it('logs: journalctl -u <unit> -f -o cat from the given moment, until aborted', async () => {
     const t = setup();
-    const controller = new AbortController();
     const since = new Date('2025-01-10T10:00:00.700Z');
-    const lines: string[] = [];
-    for await (const line of t.adapter.logs({ signal: controller.signal, since })) {
-      lines.push(line);
-      if (lines.length === 2) controller.abort();
-    }
+    const lines = await firstFollowed((signal) => t.adapter.logs({ signal, since }), 2);
     expect(lines).toEqual(['Migrating Drive Slabs', 'https listening: 4443']);
     expect(t.calls()).toEqual([['journalctl', '-u', UNIT, '-f', '-o', 'cat', `--since=@${Math.floor(since.getTime() / 1000)}`]]);
   });

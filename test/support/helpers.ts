@@ -107,6 +107,17 @@ export async function synupInProcess(args: string[], options: Omit<RunOptions, '
   return { exitCode, stdout: stdout.replace(/\n$/, ''), stderr: stderr.replace(/\n$/, '') };
 }
 
+/** The first `count` items a log follower yields; then its signal is aborted, which ends it. */
+export async function firstFollowed<T>(follow: (signal: AbortSignal) => AsyncIterable<T>, count: number): Promise<T[]> {
+  const controller = new AbortController();
+  const items: T[] = [];
+  for await (const item of follow(controller.signal)) {
+    items.push(item);
+    if (items.length === count) controller.abort();
+  }
+  return items;
+}
+
 /**
  * Folds a service log through the boot state machine (health/logwatch.ts) until migrated or failed, or the lines end:
  * what the wait-migrations step reads from the log, without its health polls.
