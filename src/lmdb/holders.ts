@@ -17,9 +17,11 @@ export interface Holder {
 }
 
 /** "pid 123 (python3, reader of …/lock.mdb)": for messages. */
-export function describeHolder(holder: Holder): string {
+/** `pid 12 (python3, lock on /x/cell.guid)`; `alsoHolds` counts the pid's other held files (`… and 3 more files`). */
+export function describeHolder(holder: Holder, alsoHolds = 0): string {
   const what = holder.kind === 'cell-lock' ? `lock on ${holder.path}` : holder.kind === 'reader' ? `reader of ${holder.path}` : `${holder.path} open, not locked`;
-  return `pid ${holder.pid} (${holder.command ? `${holder.command}, ` : ''}${what})`;
+  const more = alsoHolds > 0 ? ` and ${alsoHolds} more file${alsoHolds === 1 ? '' : 's'}` : '';
+  return `pid ${holder.pid} (${holder.command ? `${holder.command}, ` : ''}${what}${more})`;
 }
 
 /** Offsets of LMDB 0.9.x's lock.mdb on 64-bit Linux (POSIX robust mutexes): header 2×64 bytes, then 64-byte slots. */

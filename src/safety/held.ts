@@ -11,9 +11,13 @@ import { cellLockFile, readLock, stateLockFile } from './lock.js';
  * acts, a holder is a refusal (exit 3, nothing changed); after synup stopped the service, a failure of the run.
  */
 
-/** `pid 12 (python3, lock on /x/cell.guid), pid 13 (…), and 4 more`: at most five named. */
+/** `pid 12 (python3, lock on /x/cell.guid and 16 more files), pid 13 (…), and 4 more pids`: one entry per pid, five named. */
 export function describeHolders(holders: Holder[]): string {
-  return holders.slice(0, 5).map(describeHolder).join(', ') + (holders.length > 5 ? `, and ${holders.length - 5} more` : '');
+  const byPid = new Map<number, Holder[]>();
+  for (const holder of holders) byPid.set(holder.pid, [...(byPid.get(holder.pid) ?? []), holder]);
+  const pids = [...byPid.values()];
+  const named = pids.slice(0, 5).map((held) => describeHolder(held[0]!, held.length - 1));
+  return named.join(', ') + (pids.length > 5 ? `, and ${pids.length - 5} more pids` : '');
 }
 
 const hold = (holders: Holder[]) => (holders.length === 1 ? 'holds' : 'hold');

@@ -298,6 +298,19 @@ export class ProcessAdapter implements ServiceAdapter {
 
   async stop(options: StopOptions): Promise<StopResult> {
     const started = Date.now();
+    const first = await this.stopInstance(options);
+    // What synup started may have handed the cell to a process outside its group (a launcher that detaches, e.g.
+    // `setsid -f`): once it is gone, whatever still holds cell.guid and names this dir is the service, adopted as
+    // `synup stop` adopts one started by hand. One that does not name this dir is left to the release wait's failure.
+    const remaining = await findRunningInstance(this.ctx.cellDir).catch(() => null);
+    const second = remaining ? await this.stopInstance(options) : null;
+    await waitUntilReleased(this.ctx.cellDir, this.settings.releaseWaitMs);
+    const cutShortAfterDataClosed = first.cutShortAfterDataClosed === true || second?.cutShortAfterDataClosed === true;
+    return { forced: first.forced || second?.forced === true, durationMs: Date.now() - started, ...(cutShortAfterDataClosed ? { cutShortAfterDataClosed } : {}) };
+  }
+
+  /** Stops the instance synup started or adopts (or none), and the rest of its group. */
+  private async stopInstance(options: StopOptions): Promise<Omit<StopResult, 'durationMs'>> {
     const live = this.liveRecord() ?? (await this.adopt());
     const record = live ?? readPidRecord(this.settings.pidFile);
     const target = live ? { pid: live.pid, startTicks: live.startTicks, group: this.leadsGroup(live) } : null;
@@ -332,9 +345,8 @@ export class ProcessAdapter implements ServiceAdapter {
       }
     }
     if (await this.stopLeftovers(record)) forced = true;
-    await waitUntilReleased(this.ctx.cellDir, this.settings.releaseWaitMs);
     if (record && !record.stoppedAt) writePidRecord(this.settings.pidFile, { ...record, stoppedAt: new Date().toISOString() });
-    return { forced, durationMs: Date.now() - started, ...(cutShortAfterDataClosed ? { cutShortAfterDataClosed } : {}) };
+    return { forced, ...(cutShortAfterDataClosed ? { cutShortAfterDataClosed } : {}) };
   }
 
   /** Whether the instance leads its own process group (synup started it detached, or a shell with job control did). */

@@ -68,8 +68,9 @@ describe.skipIf(labSkipReason !== null)('real Cortex: the cell owns its run lock
     expect(started.exitCode, started.stderr).toBe(0);
 
     expect((await runIn(work, ['backup'])).exitCode).toBe(0);
-    // 2.250.0's "start" detaches the Cortex in a session of its own (setsid -f), waits until it listens, and exits 0:
-    // what answers is not what synup started (as when another config's instance serves the cell).
+    // 2.250.0's "start" detaches the Cortex in a session of its own (setsid -f), waits until it listens, and stays:
+    // what answers is not what synup started (as when another config's instance serves the cell). confirm refuses it,
+    // and the rollback's stop must stop the detached Cortex too (it holds the cell), not only the launcher.
     const launcher = path.join(work, 'launch.sh');
     writeFileSync(launcher, [
       '#!/usr/bin/env bash',
@@ -79,7 +80,7 @@ describe.skipIf(labSkipReason !== null)('real Cortex: the cell owns its run lock
       '  log="$(dirname "$2")/detached-2.250.0.log"',
       '  : > "$log"',
       `  setsid -f ${JSON.stringify(runCortexScript)} ${JSON.stringify(lab)}/src-v$1 "$2" >> "$log" 2>&1`,
-      '  for _ in $(seq 1 600); do grep -q "https listening" "$log" && exit 0; sleep 0.5; done',
+      '  for _ in $(seq 1 600); do grep -q "https listening" "$log" && exec sleep 900; sleep 0.5; done',
       '  exit 1',
       'fi',
       `exec ${JSON.stringify(runCortexScript)} ${JSON.stringify(lab)}/src-v$1 "$2"`,
@@ -91,9 +92,9 @@ describe.skipIf(labSkipReason !== null)('real Cortex: the cell owns its run lock
     writeFileSync(yaml, stringify({ ...config, service: { ...config.service, process: { command: [launcher, '{version}', '{dir}'] } } }));
     const upgraded = await runIn(work, ['upgrade', '--to', '2.250.0', '-y']);
     console.log(`real Cortex, a 2.250.0 start that detached: ${upgraded.stderr.split('\n').find((l) => l.includes('that synup started')) ?? upgraded.stderr}`);
-    // Seen by wait-migrations once the launcher exited, or by confirm while it still runs: either way, refused.
-    expect(upgraded.stderr).toMatch(/pid \d+ that synup started (\(2\.250\.0\) exited with status 0;|runs, but) cell\.guid is held by pid \d+ \(python3, lock on .*cell\.guid\), which synup did not start/);
-    expect(upgraded.exitCode).toBe(4);
+    expect(upgraded.stderr).toMatch(/\[upgrade\/confirm\] failed .*pid \d+ that synup started runs, but cell\.guid is held by pid \d+ \(python3, lock on .*cell\.guid\), which synup did not start/);
+    expect(upgraded.stderr).toMatch(/\[upgrade\/start\] rolled-back/);
+    expect(upgraded.exitCode, upgraded.stderr).toBe(4);
     const status = JSON.parse((await runIn(work, ['status', '--json'])).stdout);
     expect(status).toMatchObject({ running: true, dataVersion: '2.242.0' });
     expect(status.detail).toMatch(/started 2\.242\.0/);

@@ -125,10 +125,15 @@ describe('item 3: one run per cell, whatever config, state dir, symlink or bind 
     expect(await harness.version()).toBe('2.181.0');
   });
 
-  it('confirm checks that the process synup started holds cell.guid: a start whose pid exits while another instance serves is rolled back', async () => {
+  // 2.181.0's "start" launches the cell in a session of its own, waits until it listens, and then exits 0 (the pid synup
+  // started is gone: wait-migrations sees it) or stays (confirm sees that what serves is not it); either way what
+  // serves the cell is something synup did not start (as when another synup's instance runs), and the rollback's stop
+  // must stop it too, not only the launcher.
+  it.each([
+    { launcher: 'exits', refusal: /pid \d+ that synup started \(2\.181\.0\) exited with status 0; cell\.guid is held by pid \d+ \(node, lock on .*cell\.guid\), which synup did not start/ },
+    { launcher: 'stays', refusal: /\[upgrade\/confirm\] failed .*pid \d+ that synup started runs, but cell\.guid is held by pid \d+ \(node, lock on .*cell\.guid\), which synup did not start/ },
+  ])('confirm checks that the process synup started holds cell.guid: a launcher that detaches the cell and $launcher is rolled back', async ({ launcher, refusal }) => {
     harness = await startHarness({ version: '2.180.0', processEnv: { SYN_SIM_MIGRATION_MS: '300' } });
-    // 2.181.0's "start" launches the cell in a session of its own, waits until it listens, and exits 0: the pid synup
-    // started is gone and what serves the cell is something synup did not start (as when another synup's instance runs).
     writeFileSync(path.join(harness.work, 'launch-2.180.0.mjs'), `process.argv.splice(1, 1, ${JSON.stringify(SIM_CELL_JS)});\nawait import(${JSON.stringify(SIM_CELL_JS)});\n`);
     writeFileSync(path.join(harness.work, 'launch-2.181.0.mjs'), [
       "import { spawn } from 'node:child_process';",
@@ -136,13 +141,13 @@ describe('item 3: one run per cell, whatever config, state dir, symlink or bind 
       "const log = readlinkSync('/proc/self/fd/1');",
       'const from = statSync(log).size;',
       `spawn(process.execPath, [${JSON.stringify(SIM_CELL_JS)}, ...process.argv.slice(2)], { detached: true, stdio: ['ignore', 1, 2] }).unref();`,
-      "const timer = setInterval(() => { if (readFileSync(log, 'utf8').slice(from).includes('https listening')) { clearInterval(timer); process.exit(0); } }, 50);",
+      `const timer = setInterval(() => { if (readFileSync(log, 'utf8').slice(from).includes('https listening')) { clearInterval(timer); ${launcher === 'exits' ? 'process.exit(0)' : 'setInterval(() => {}, 60_000)'}; } }, 50);`,
       '',
     ].join('\n'));
     const yaml = path.join(harness.work, 'synup.yaml');
     writeFileSync(yaml, readFileSync(yaml, 'utf8').replace(JSON.stringify(SIM_CELL_JS), JSON.stringify(path.join(harness.work, 'launch-{version}.mjs'))));
     const result = await harness.run(['upgrade', '--to', '2.181.0', '-y']);
-    expect(result.stderr).toMatch(/pid \d+ that synup started \(2\.181\.0\) exited with status 0; cell\.guid is held by pid \d+ \(node, lock on .*cell\.guid\), which synup did not start/);
+    expect(result.stderr).toMatch(refusal);
     expect(result.exitCode, result.stderr).toBe(4);
     expect(await harness.version()).toBe('2.180.0');
     const status = JSON.parse((await harness.run(['status', '--json'])).stdout) as { running: boolean; detail: string };
