@@ -26,6 +26,7 @@ export default defineConfig({
     // ../shared/synapse-lab), package (npm installs of the release tarball), containers (a real Docker engine:
     // scripts/container-lab.sh). package.json runs them by folder.
     include: ['test/{unit,contract,simulated,real,package,containers}/**/*.test.ts'],
+    globalSetup: ['test/support/global-tmpdir.ts'],
     setupFiles: ['test/support/setup-lmdb.ts', 'test/support/file-times.ts'],
     reporters: ['default', './test/support/times-reporter.ts'],
     pool: 'forks',
