@@ -1,7 +1,7 @@
 // The tests' temp dirs (os.tmpdir() in every worker, every synup and sim they start) in one dir per run on a tmpfs
 // (/dev/shm) where there is one: the same files, renames and fsync calls, without a virtual disk's fsync latency,
 // which made a third of some files' wall time. SYNUP_TEST_TMPDIR=disk keeps the system's temp dir. Removed at the end.
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 
 const TMPFS_MAGIC = 0x01021994;
@@ -19,6 +19,8 @@ function onTmpfs(dir: string, minFreeBytes: number): boolean {
 export default function setup(): (() => void) | undefined {
   if (process.env.SYNUP_TEST_TMPDIR === 'disk' || !onTmpfs(SHM, 2 * 1024 ** 3)) return undefined;
   const dir = mkdtempSync(path.join(SHM, 'synup-tests-'));
+  // As /tmp: tests run the service (and synup) as uid 999 in dirs under it.
+  chmodSync(dir, 0o1777);
   // Read by the workers, which start after global setup.
   process.env.TMPDIR = dir;
   return () => rmSync(dir, { recursive: true, force: true });
