@@ -38,8 +38,9 @@ export default defineConfig({
     // timing-sensitive sim tests on these 2-core machines, so 2.
     maxWorkers: 2,
     sequence: { sequencer: SlowFirstSequencer },
-    // The sim's first Storm query waits for its parser pool like a real Cortex's (1.4 s by default): 300 ms here keeps
-    // that wait in every test without its full cost; the tests about it (sim.test, deploy-upgrade) set their own.
-    env: { SYN_SIM_STORM_START_MS: '300' },
+    // The sim's first Storm query waits for its parser pool like a real Cortex's (1.4 s by default), and its graceful
+    // stop takes 700 ms by default: 300 ms and 250 ms here keep both waits in every test without their full cost
+    // (hundreds of sim starts and stops); the tests about them (sim.test, deploy-upgrade, deploy-crash) set their own.
+    env: { SYN_SIM_STORM_START_MS: '300', SYN_SIM_STOP_MS: '250' },
   },
 });
