@@ -55,8 +55,7 @@ export async function startDeployment(options: { version: string; seed?: number;
   const mirrors = Array.from({ length: options.mirrors ?? 1 }, (_, i) => `cortex${String(i + 1).padStart(2, '0')}`);
   const standalone = ['axon00', ...(options.jsonstor ? ['jsonstor00'] : [])];
   const names = [...standalone, 'cortex00', ...mirrors];
-  for (const name of standalone) await createSimCell(path.join(work, name), { version: options.version, seed: options.seed ?? 300 });
-  await createSimCell(path.join(work, 'cortex00'), { version: options.version, seed: options.seed ?? 300 });
+  await Promise.all([...standalone, 'cortex00'].map((name) => createSimCell(path.join(work, name), { version: options.version, seed: options.seed ?? 300 })));
   if (options.aha) {
     mkdirSync(path.join(work, 'aha'));
     appendFileSync(path.join(work, 'cortex00', 'cell.yaml'), `aha:leader: cortex\nsim:aha: ${path.join(work, 'aha')}\n`);
@@ -81,17 +80,19 @@ export async function startDeployment(options: { version: string; seed?: number;
     writeConfig(s, options.processEnv?.[s.name] ?? {});
     s.adapter = createAdapter(loadConfig({ file: s.configFile, cwd: work }).config, { cellDir: s.dir, stateDir: path.join(work, 'state'), cwd: work });
   }
-  for (const name of names) {
-    const s = services[name]!;
-    await s.adapter.start(options.version);
-    // Until it answers /api/v1/active (a mirror: false), at most 30 s.
-    for (let i = 0; ; i++) {
-      const answered = await simRequest({ dir: s.dir, port: s.port, path: '/api/v1/active', timeoutMs: 1000 }).then(() => true, () => false);
-      if (answered) break;
-      if (i > 300) throw new Error(`${name} did not answer on port ${s.port} within 30 s`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  // All at once; each until it answers /api/v1/active (a mirror: false), at most 30 s.
+  await Promise.all(
+    names.map(async (name) => {
+      const s = services[name]!;
+      await s.adapter.start(options.version);
+      for (let i = 0; ; i++) {
+        const answered = await simRequest({ dir: s.dir, port: s.port, path: '/api/v1/active', timeoutMs: 1000 }).then(() => true, () => false);
+        if (answered) break;
+        if (i > 300) throw new Error(`${name} did not answer on port ${s.port} within 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }),
+  );
   const file = path.join(work, 'deployment.yaml');
   writeFileSync(
     file,
@@ -124,7 +125,7 @@ export async function startDeployment(options: { version: string; seed?: number;
     active: async (name) => (await simRequest({ dir: services[name]!.dir, port: services[name]!.port, path: '/api/v1/active' })).json.result.active === true,
     setProcessEnv: (name, env) => writeConfig(services[name]!, env),
     stop: async () => {
-      for (const s of Object.values(services)) if (existsSync(s.dir)) await s.adapter.stop({ timeoutMs: 5000 }).catch(() => undefined);
+      await Promise.all(Object.values(services).map((s) => (existsSync(s.dir) ? s.adapter.stop({ timeoutMs: 5000 }).catch(() => undefined) : undefined)));
     },
   };
   started.push(harness);
