@@ -1,8 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inspectSimCell } from '../sim/index.js';
-import { mirrorOf, startDeployment, startWriter, untilSameNexus, untilStderr, type DeployHarness } from '../support/deploy-harness.js';
+import { expectEveryAckedWriteOn, mirrorOf, startDeployment, startWriter, type DeployHarness } from '../support/deploy-harness.js';
 
 /**
  * The deployment crash matrix, like test/simulated/crash.test.ts for one cell: synup killed with a real SIGKILL at
@@ -19,30 +18,10 @@ afterEach(async () => {
 
 const TO = '2.182.0';
 
-/** Polls `probe` every 100 ms until it returns true; at most `timeoutMs`. */
-async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const running = async (name: string) => (await harness!.services[name]!.adapter.status()).running;
-
 /** No lock file of a synup run is left in the state dir (the deployment's and every service's). */
 function expectNoLocks() {
   const locks = path.join(harness!.work, 'state', 'locks');
   if (existsSync(locks)) expect(readdirSync(locks).filter((f) => f.endsWith('.lock'))).toEqual([]);
-}
-
-/** Every acknowledged write is on each cell once their nexus indexes meet. */
-async function expectEveryAckedWriteOnAll(cells: string[], acked: string[]) {
-  await untilSameNexus(cells.map((name) => harness!.services[name]!));
-  for (const name of cells) {
-    const have = new Set((await inspectSimCell(harness!.services[name]!.dir, { names: true })).names);
-    expect(acked.filter((w) => !have.has(w)), `acknowledged writes missing on ${name}`).toEqual([]);
-  }
 }
 
 /**
@@ -95,7 +74,7 @@ describe('deployment crash matrix: SIGKILL at each phase, then synup deploy resu
       expect(mirrorOf(harness.services[name]!.dir)).toBe(`https://127.0.0.1:${harness.services.cortex01!.port}/`);
     }
     expect(acked.length).toBeGreaterThan(50);
-    await expectEveryAckedWriteOnAll(cells, acked);
+    await expectEveryAckedWriteOn(harness!, cells, acked);
     const status = JSON.parse((await harness.run(['deploy', 'status', '--json'])).stdout);
     expect(status.run.outcome).toBe('done');
     console.log(`deployment crash matrix (failure mode): 9 kills + resumes, ${acked.length} writes acknowledged, ${failed} failed, 0 missing on any cell`);
@@ -110,65 +89,6 @@ describe('deployment crash matrix: SIGKILL at each phase, then synup deploy resu
     expect(stderr).toMatch(/^\[deploy\/follow-new-leader:cortex02\] done: caught up with cortex01/m);
     expect(await harness.active('cortex01')).toBe(true);
     for (const name of ['cortex00', 'cortex02']) expect(await harness.active(name)).toBe(false);
-    await expectEveryAckedWriteOnAll(cells, acked);
+    await expectEveryAckedWriteOn(harness!, cells, acked);
   }, 600_000);
-});
-
-describe('failure-mode promotion: synup killed between the leader\'s stop and the promotion (issue 21 item 1)', () => {
-  it('deploy status says what the cells say (the leader stopped, not "leader"); resume reads the stopped leader\'s files and promotes the complete mirror', async () => {
-    // cortex00 takes 3 s to stop (its envs held): synup is killed while it waits for that stop, as an operator's
-    // kill -9 or an OOM kill could at any moment of the promotion.
-    harness = await startDeployment({ version: '2.180.0', promotion: 'failure', migrationMs: 300, processEnv: { cortex00: { SYN_SIM_STOP_MS: '3000' } } });
-    const cells = ['cortex00', 'cortex01'];
-    const writer = startWriter(cells.map((name) => harness!.services[name]!));
-    const run = harness.spawn(['deploy', 'upgrade', '--to', TO, '--backup', '-y']);
-    await untilStderr(run, /^\[deploy\/promote:cortex01\] Warm /);
-    // Without AHA there is no hand-off: writers pause for the promotion (a write the stopping leader acknowledged that
-    // the mirror did not pull makes synup refuse the promotion: the next test).
-    await writer.pause();
-    // The leader stops serving at once on SIGTERM: synup is then inside the leader's stop.
-    await until('cortex00 to stop answering', 60_000, async () => !(await harness!.active('cortex00').then(() => true, () => false)));
-    run.kill('SIGKILL');
-    expect((await run).signal).toBe('SIGKILL');
-    await until('cortex00 to be stopped', 30_000, async () => !(await running('cortex00')));
-    expect(await harness.active('cortex01')).toBe(false);
-
-    const status = await harness.run(['deploy', 'status', '--json']);
-    expect(status.exitCode, status.stderr).toBe(0);
-    const services = JSON.parse(status.stdout).services as { name: string; role: string; journalRole?: string }[];
-    expect(services.find((s) => s.name === 'cortex00')).toMatchObject({ role: 'stopped', journalRole: 'leader' });
-    expect(services.find((s) => s.name === 'cortex01')).toMatchObject({ role: 'mirror of cortex00' });
-    const human = await harness.run(['deploy', 'status']);
-    expect(human.stderr).toMatch(/^  cortex00 +2\.180\.0 +stopped +\(the journal: leader\)$/m);
-
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    expect(resumed.exitCode, resumed.stderr.slice(-4000)).toBe(0);
-    expect(resumed.stderr).toMatch(/^\[deploy\/promote:cortex01\] done: .*cortex00 was already stopped \(synup stopped during the promotion\): nexus index (\d+) in its files, cortex01 has \1; cortex01 promoted \(failure mode\)/m);
-    writer.resume();
-    await untilSameNexus(cells.map((name) => harness!.services[name]!));
-    const { acked } = await writer.stop();
-    expect(await harness.active('cortex01')).toBe(true);
-    expect(await harness.active('cortex00')).toBe(false);
-    for (const name of cells) expect(await harness.version(name)).toBe(TO);
-    await expectEveryAckedWriteOnAll(cells, acked);
-  }, 300_000);
-
-  it('a mirror missing an entry of the stopped leader is not promoted: resume starts the old leader again as the leader, then promotes once it has everything', async () => {
-    // late-write-on-stop: cortex00, stopping, is cut off from its mirror and acknowledges one more write first.
-    harness = await startDeployment({ version: '2.180.0', promotion: 'failure', migrationMs: 300, processEnv: { cortex00: { SYN_SIM_FAULT: 'late-write-on-stop' } } });
-    const cells = ['cortex00', 'cortex01'];
-    const writer = startWriter(cells.map((name) => harness!.services[name]!));
-    const killed = await harness.run(['deploy', 'upgrade', '--to', TO, '--backup', '-y'], { SYNUP_CRASH_AT: 'promote:cortex01@leader-stopped' });
-    expect(killed.signal, killed.stderr.slice(-3000)).toBe('SIGKILL');
-    await writer.pause();
-    expect(await running('cortex00')).toBe(false);
-    const resumed = await harness.run(['deploy', 'resume', '--backup', '-y']);
-    expect(resumed.exitCode, resumed.stderr.slice(-4000)).toBe(0);
-    expect(resumed.stderr).toMatch(/^\[deploy\/promote:cortex01\] cortex00 was already stopped \(synup stopped during the promotion\) at nexus index (\d+) \(its files\); cortex01 has nexus index (\d+), less than cortex00 stopped at \1 .*: starting cortex00 again as the leader/m);
-    writer.resume();
-    const { acked } = await writer.stop();
-    expect(await harness.active('cortex01')).toBe(true);
-    for (const name of cells) expect(await harness.version(name)).toBe(TO);
-    await expectEveryAckedWriteOnAll(cells, acked);
-  }, 300_000);
 });
