@@ -33,13 +33,13 @@ describe('impact names from the real changelog, 2.150.0 – 2.250.0', () => {
 
   it('lists the bullets it cannot classify, as such', () => {
     expect(bullets.filter((b) => b.category === 'unclassified').map((b) => `${b.version} ${b.text.slice(0, 59)}`)).toEqual([
-      '2.167.0 The nomerge option on views has been deprecated. It is automa',
-      '2.177.0 Add model elements to represent the DriveSerialNumber and Mac',
-      '2.187.0 Update the parsing of CPE 2.2 and CPE 2.3 strings to be stric',
-      '2.192.0 Deprecated passing $lib.null to Storm HTTP APIs that accept a',
-      '2.212.0 Added forms for JA4/JA4S TLS fingerprints, samples, and hands',
+      '2.167.0 The nomerge option on views has been deprecated. It is auto',
+      '2.177.0 Add model elements to represent the DriveSerialNumber and M',
+      '2.187.0 Update the parsing of CPE 2.2 and CPE 2.3 strings to be str',
+      '2.192.0 Deprecated passing $lib.null to Storm HTTP APIs that accept',
+      '2.212.0 Added forms for JA4/JA4S TLS fingerprints, samples, and han',
       '2.226.0 Added a linked light edge between any two forms. (#4549)',
-      '2.226.0 Deprecated storm.asroot.mod.<modname> style permissions in fa',
+      '2.226.0 Deprecated storm.asroot.mod.<modname> style permissions in ',
     ]);
   });
 
