@@ -70,6 +70,19 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .action(on('plan'));
 
   program
+    .command('check')
+    .description("what an upgrade to --to touches in this cell: nodes of deprecated/changed forms, stored Storm and config using deprecated names, migration time")
+    .requiredOption('--to <version>', 'target version')
+    .option('--changelog <file|url>', 'Synapse changelog')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('--offline', "read the cell's LMDB files (form counts, cell.yaml), not the running Cortex")
+    .option('--backup <dir>', 'read a backup of the cell offline instead')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md']).default('text'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option('--require-clean', 'exit 3 while stored Storm, configuration or packages use deprecated names')
+    .action(on('check'));
+
+  program
     .command('inspect')
     .description('LMDB environments of a cell: sizes, free pages, fragmentation, sub-databases')
     .argument('<dir>', 'cell storage dir')
