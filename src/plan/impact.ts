@@ -169,7 +169,7 @@ function scanCode(bullets: ImpactBullet[], code: StormObject[]): CodeHit[] {
       }
     }
   }
-  return hits.sort((a, b) => a.object.type.localeCompare(b.object.type) || a.object.name.localeCompare(b.object.name) || a.line - b.line);
+  return hits.sort((a, b) => a.object.type.localeCompare(b.object.type) || a.object.name.localeCompare(b.object.name) || (a.object.part ?? '').localeCompare(b.object.part ?? '') || a.line - b.line);
 }
 
 /** Node count of a name in this cell: counted names first, then form counts (offline). */
