@@ -240,7 +240,7 @@ export function analyzeImpact(input: { from: string; to: string; bullets: Impact
       byCategory,
       names: names.length,
       namesCounted: names.filter((n) => countOf(facts, n) !== null).length,
-      forms: Object.keys(facts.formCounts).length,
+      forms: Object.values(facts.formCounts).filter((n) => n > 0).length,
       nodes: totalNodes,
       stormObjects: facts.code ? new Set(facts.code.map((o) => `${o.type}\0${o.iden}`)).size : null,
       stormLines: facts.code ? facts.code.reduce((s, o) => s + o.text.split('\n').length, 0) : null,
