@@ -129,6 +129,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--force', 'take over a stale lock left by a dead run')
     .option('--ignore-preflight <checks>', `skip named preflight checks (comma-separated or repeated): ${PREFLIGHT_CHECKS.join(', ')}`, collect)
     .option('--require-rehearsal', 'refuse unless a passing rehearsal of the same from → to on a backup of this cell exists')
+    .option('--require-clean-impact', 'refuse (preflight check clean-impact) while stored Storm, configuration or packages use what the upgrade deprecates (see `synup check`)')
     .action(on('upgrade'));
 
   program

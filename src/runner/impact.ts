@@ -7,7 +7,11 @@ import { readImpactAnswer, type ImpactAnswer } from '../health/storm.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { readLayerFormCounts } from '../lmdb/formcounts.js';
 import { analyzeImpact, namesToCount, type CellFacts, type ImpactReport, type PackageKey, type StormObject } from '../plan/impact.js';
+import type { ImpactBullet } from '../changelog/index.js';
 import type { CellSession } from './session.js';
+
+/** What reading a cell's impact needs: the session's parts (the upgrade's preflight has them too). */
+export type ImpactCell = Pick<CellSession, 'config' | 'cellDir' | 'adapter'>;
 
 export interface ImpactOptions {
   changelog: Changelog;
@@ -64,7 +68,7 @@ function codeOf(answer: ImpactAnswer): { code: StormObject[]; packageKeys: Packa
 }
 
 /** SYN_* variables synup hands the service (process adapter's env); other adapters keep theirs in their own files. */
-function envKeys(session: CellSession): CellFacts['config'] {
+function envKeys(session: ImpactCell): CellFacts['config'] {
   const env = session.config.service.process?.env ?? {};
   const keys = Object.keys(env).filter((k) => k.startsWith('SYN_'));
   return keys.length ? [{ where: 'service.process.env (synup.yaml)', keys }] : [];
@@ -75,16 +79,23 @@ function envKeys(session: CellSession): CellFacts['config'] {
  * Storm call, or offline from its (or a backup's) layer files when it is stopped, `offline` is asked, or a backup is
  * given. Never writes to the cell.
  */
-export async function cellImpact(session: CellSession, options: ImpactOptions): Promise<ImpactReport> {
+export async function cellImpact(session: ImpactCell, options: ImpactOptions): Promise<ImpactReport> {
   const dir = options.backupDir ?? session.cellDir;
   const info = await readCellInfo(dir);
   if (!info.cellVersion) throw new SynupError('usage', `cannot read the version of ${dir}: no cell:version in slabs/cell.lmdb`, { hint: 'name a Cortex storage dir (cell.dir) or a backup of one' });
-  const from = info.cellVersion;
-  const fromLabel = `the version of ${dir} (slabs/cell.lmdb)`;
-  const releases = selectReleases(options.changelog, from, options.to, fromLabel);
-  const bullets = impactBullets(releases);
+  const releases = selectReleases(options.changelog, info.cellVersion, options.to, `the version of ${dir} (slabs/cell.lmdb)`);
+  return impactOf(session, { ...options, from: info.cellVersion, to: releases.at(-1)!.version, bullets: impactBullets(releases) });
+}
+
+/** The report for bullets already selected (from → to): Storm when the service runs, else the files. */
+export async function impactOf(
+  session: ImpactCell,
+  options: Omit<ImpactOptions, 'changelog'> & { from: string; bullets: ImpactBullet[]; running?: boolean },
+): Promise<ImpactReport> {
+  const dir = options.backupDir ?? session.cellDir;
+  const { from, to, bullets } = options;
   const names = namesToCount(bullets);
-  const running = !options.backupDir && !options.offline && (await session.adapter.status()).running;
+  const running = !options.backupDir && !options.offline && (options.running ?? (await session.adapter.status()).running);
   const began = Date.now();
   let facts: CellFacts;
   if (running) {
@@ -117,5 +128,5 @@ export async function cellImpact(session: CellSession, options: ImpactOptions): 
     };
   }
   facts.readMs = Date.now() - began;
-  return analyzeImpact({ from, to: releases.at(-1)!.version, bullets, facts });
+  return analyzeImpact({ from, to, bullets, facts });
 }

@@ -185,3 +185,38 @@ describe('synup check refuses bad input, changing nothing', () => {
     expect(fileDigests(cell.cellDir)).toEqual(before);
   }, 60_000);
 });
+
+describe('synup upgrade: the impact summary in preflight, and --require-clean-impact', () => {
+  it('prints the summary; refuses (clean-impact) with the flag or upgrade.requireCleanImpact before anything stops; --ignore-preflight=clean-impact goes on', async () => {
+    const { startHarness } = await import('../support/upgrade-harness.js');
+    const { realChangelog } = await import('../support/helpers.js');
+    const harness = await startHarness({
+      version: '2.180.0',
+      processEnv: { SYN_SIM_PASSWORD: PASSWORD, SYN_SIM_STORM_START_MS: '300' },
+      beforeStart: ({ cellDir }) => writeFileSync(path.join(cellDir, 'sim-storm.json'), JSON.stringify({ crons: STORED.crons })),
+    });
+    const env = { SYNUP_HEALTH_PASSWORD: PASSWORD };
+    const upgrade = (...extra: string[]) => harness.run(['upgrade', '--to', '2.250.0', '--changelog', realChangelog, '-y', ...extra], env);
+    const before = await harness.digest();
+
+    const refused = await upgrade('--require-clean-impact');
+    expect(refused.exitCode).toBe(3);
+    expect(refused.stderr).toContain('impact (Storm): 2 deprecated use(s) in stored Storm');
+    expect(refused.stderr).toContain('[ERROR clean-impact] this cell still uses what 2.180.0 → 2.250.0 deprecates: cron nightly line 1: $lib.list (2.194.0); cron nightly line 2: $lib.text (2.194.0)');
+    expect(refused.stderr).toContain('--ignore-preflight=clean-impact');
+    expect((await harness.adapter.status()).running).toBe(true);
+    expect(await harness.version()).toBe('2.180.0');
+    expect(await harness.digest()).toEqual(before);
+
+    writeFileSync(path.join(harness.work, 'synup.yaml'), readFileSync(path.join(harness.work, 'synup.yaml'), 'utf8') + 'upgrade: {requireCleanImpact: true}\n');
+    const byConfig = await upgrade();
+    expect(byConfig.exitCode).toBe(3);
+    expect(byConfig.stderr).toContain('[ERROR clean-impact]');
+    expect(await harness.digest()).toEqual(before);
+
+    const ignored = await upgrade('--ignore-preflight', 'clean-impact');
+    expect(ignored.stderr).toContain('[WARNING clean-impact] this cell still uses what 2.180.0 → 2.250.0 deprecates');
+    expect(ignored.exitCode, ignored.stderr).toBe(0);
+    expect(await harness.version()).toBe('2.250.0');
+  }, 120_000);
+});
