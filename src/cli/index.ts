@@ -67,6 +67,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--dir <cell dir>', 'cell storage dir: its version, data size, rehearsals (default without --from: cell.dir from synup.yaml)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
     .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
+    .option('--impact', "also what the upgrade touches in this cell (as `synup check`); the first boot's estimate then comes from its node counts")
     .action(on('plan'));
 
   program

@@ -121,6 +121,16 @@ describe('synup check on a running Cortex (Storm)', () => {
     const text = await synupInProcess(['check', '--to', '2.250.0'], { cwd: cell.work });
     expect(text.stderr).toContain(`${nodes} nodes, 0 Storm objects`);
     expect(text.stderr).toContain('clean: no deprecated use in stored Storm, configuration or packages');
+
+    // plan --impact: the first boot's estimate comes from the node counts; the runbook has the impact section.
+    const plan = JSON.parse((await synupInProcess(['plan', '--to', '2.250.0', '--impact', '--json'], { cwd: cell.work })).stdout);
+    expect(plan.estimate).toMatchObject({ basis: 'node counts', bootSeconds: plan.impact.predictedMigrationSeconds });
+    expect(plan.impact).toMatchObject({ clean: true, source: 'storm' });
+    const runbook = await synupInProcess(['plan', '--to', '2.250.0', '--impact', '--format', 'md'], { cwd: cell.work });
+    expect(runbook.stdout).toContain('## What this upgrade touches in this cell');
+    expect(runbook.stdout).toMatch(/first boot ~\d+ s \(node counts\)/);
+    const noCell = await synupInProcess(['plan', '--from', '2.180.0', '--to', '2.250.0', '--impact'], { cwd: tempDir('synup-nocell-') });
+    expect([noCell.exitCode, noCell.stderr]).toEqual([2, expect.stringContaining('--impact needs the cell')]);
   }, 60_000);
 });
 
