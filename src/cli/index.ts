@@ -237,6 +237,7 @@ function declareDeploy(program: Command, on: (name: string) => (...params: unkno
     .option('--to <version>', 'target version (default: to: in the deployment file)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
     .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
+    .option('--impact', "also what the upgrade touches in each Cortex (as `synup check`); first-boot estimates from its node counts")
     .action(on('deploy plan'));
   const runs = [
     ['upgrade', 'upgrade every service in order: mirrors first, promote, old leader as a mirror; stop at the first failure'],
