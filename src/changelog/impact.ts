@@ -64,7 +64,34 @@ export interface ImpactBullet {
   reason?: string;
   /** A migration that rewrites every node of every layer (the form index of 2.170.0). */
   allNodes?: boolean;
+  /** For a migration: what Synapse's source says it reads (MIGRATION_SOURCES), when synup knows. */
+  rewrites?: MigrationSource;
 }
+
+/**
+ * What a model migration really reads, from Synapse's source (synapse/lib/modelrev.py, the revision the PR added),
+ * keyed by PR number: the forms and properties whose nodes it visits, and whether it scans all of them (`all`: its
+ * time grows with their count) or lifts only a few values (`subset`: a range lift, whatever the form's size).
+ */
+export interface MigrationSource {
+  names: string[];
+  scan: 'all' | 'subset';
+  source: string;
+}
+
+export const MIGRATION_SOURCES: Record<string, MigrationSource> = {
+  '3884': { names: ['it:dev:repo:commit:id'], scan: 'all', source: 'modelrev 0.2.27: _normPropValu(it:dev:repo:commit:id)' },
+  '3912': { names: ['ou:industry:type'], scan: 'all', source: 'modelrev 0.2.29: _propToForm(ou:industry:type → ou:industry:type:taxonomy)' },
+  '3902': { names: ['inet:ipv4', 'inet:ipv6'], scan: 'subset', source: 'modelrev 0.2.30: _normFormSubs of inet:ipv4/inet:ipv6 in 9 special-purpose ranges (192.0.0.0/24, 2002::/16…) only' },
+  '3918': { names: ['it:sec:cpe'], scan: 'all', source: 'modelrev 0.2.31: ModelMigration_0_2_31 and _normFormSubs(it:sec:cpe)' },
+  '4090': { names: ['transport:air:craft:model', 'transport:sea:vessel:model'], scan: 'all', source: 'modelrev 0.2.32: _normPropValu of both :model properties' },
+  '4096': { names: ['transport:sea:vessel:name'], scan: 'all', source: 'modelrev 0.2.33: _propToForm(transport:sea:vessel:name → entity:name)' },
+  '4636': { names: ['inet:email'], scan: 'all', source: 'modelrev 0.2.34: _normFormSubs(inet:email), _propToForm(inet:email:base)' },
+  '4785': { names: ['inet:server', 'inet:client', 'inet:url'], scan: 'all', source: 'modelrev 0.2.35: ModelMigration_0_2_35 scans every inet:server, inet:client and inet:url' },
+  '4944': { names: ['econ:pay:card:pan'], scan: 'all', source: 'modelrev 0.2.36: _typeToForm(econ:pay:pan): nodes with an econ:pay:pan property' },
+};
+
+const prsOf = (links: string[]) => links.map((l) => /\/pull\/(\d+)$/.exec(l)?.[1]).filter((n): n is string => Boolean(n));
 
 const DEPRECATIONS = /^deprecat/i;
 const MODEL_CHANGES = /^model changes?$/i;
@@ -176,6 +203,8 @@ export function classifyBullet(version: string, section: ImpactSection, bullet: 
   }
   if (section === 'migrations') {
     if (ALL_NODES.some((re) => re.test(text))) return { ...base, category: 'checked', names, allNodes: true };
+    const rewrites = prsOf(bullet.links).map((pr) => MIGRATION_SOURCES[pr]).find(Boolean);
+    if (rewrites) return { ...base, category: 'checked', names: unique([...names, ...rewrites.names.map((name) => ({ kind: 'model' as const, name }))]), rewrites };
     if (names.length === 0) return { ...base, category: 'storage-migration', names, reason: 'names no form or property: it rewrites storage (drive, auth, views, triggers…) or properties by type, so no node count is taken' };
   }
   if (names.length === 0) return { ...base, category: 'unclassified', names, reason: 'no Storm API, command, endpoint, form, property or option recognized' };

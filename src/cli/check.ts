@@ -28,7 +28,6 @@ export async function runCheck(ctx: CommandContext, _args: string[], flags: Chec
   if (ctx.out.json && flags.format !== 'text' && flags.format !== 'json') {
     throw usageError(`--json and --format ${flags.format} ask for two different outputs`, `drop --json to get ${flags.format}, or drop --format`);
   }
-  if (flags.backup && flags.offline === false) throw usageError('--backup is read offline');
   const outputFile = flags.output ? path.resolve(ctx.cwd, flags.output) : undefined;
   if (outputFile) checkOutputFile(outputFile, '-o');
   const session = openCellSession(ctx.config());

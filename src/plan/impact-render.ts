@@ -19,7 +19,7 @@ export function impactSummaryLine(r: ImpactReport): string {
     r.packageKeys.length && `${r.packageKeys.length} deprecated package key(s)`,
     r.data.length && `${r.data.reduce((s, d) => s + d.count, 0)} nodes of ${r.data.length} deprecated/changed form(s) or propert(ies)`,
   ].filter(Boolean);
-  return `${parts.length ? parts.join(', ') : 'nothing in this cell uses what the changelog deprecates or changes'}; migrations predicted ${seconds(r.predictedMigrationSeconds)}`;
+  return `${parts.length ? parts.join(', ') : 'nothing in this cell uses what the changelog deprecates or changes'}; first boot with migrations predicted ${seconds(r.predictedMigrationSeconds)}`;
 }
 
 export function renderImpactText(r: ImpactReport): string {
@@ -35,9 +35,9 @@ export function renderImpactText(r: ImpactReport): string {
   lines.push('', 'Configuration keys deprecated or removed:');
   if (r.config.length === 0) lines.push('  none');
   for (const c of r.config) lines.push(`  ${c.where}: ${c.key} — ${cite(c.bullet)}: ${c.bullet.text}`);
-  lines.push('', `Migrations (predicted first-boot migration time ${seconds(r.predictedMigrationSeconds)}):`);
+  lines.push('', `Migrations (first boot of ${r.to}, start → active and migrated, predicted ${seconds(r.predictedMigrationSeconds)}):`);
   if (r.migrations.length === 0) lines.push('  no crossed migration rewrites nodes by form');
-  for (const m of r.migrations) lines.push(`  ${m.version}: ${m.nodes} nodes, ~${seconds(m.seconds)} — ${m.text.slice(0, 120)}`);
+  for (const m of r.migrations) lines.push(`  ${m.version}: ${m.scan === 'subset' ? 'a few values lifted (not by count)' : `${m.nodes} nodes`}, ~${seconds(m.seconds)} — ${m.text.slice(0, 120)}`);
   if (r.unclassified.length) {
     lines.push('', `Bullets synup cannot classify (${r.unclassified.length}; read them yourself):`);
     for (const u of r.unclassified) lines.push(`  ${u.version} (${pr(u)}): ${u.text}`);

@@ -78,6 +78,10 @@ export interface MigrationPrediction {
   /** Nodes the migration rewrites in this cell (sum over the forms and properties it names), or every node. */
   nodes: number;
   seconds: number;
+  /** What Synapse's source says the migration reads (src/changelog/impact.ts MIGRATION_SOURCES); absent: from the bullet's names. */
+  source?: string;
+  /** `subset`: it lifts a few values only, so its time does not grow with the forms' counts (nodes is then 0). */
+  scan?: 'all' | 'subset';
 }
 
 export interface ImpactReport {
@@ -91,7 +95,10 @@ export interface ImpactReport {
   config: ConfigHit[];
   packageKeys: (PackageKey & { bullet: BulletRef })[];
   migrations: MigrationPrediction[];
-  /** Predicted first-boot migration time (s): fixed cost per release with migrations plus nodes at measured rates. */
+  /**
+   * Predicted first boot of the target (s), start → active and migrated (what a rehearsal measures and the plan's
+   * downtime estimate adds to the defrag): the boot, a fixed cost per release with migrations, nodes at measured rates.
+   */
   predictedMigrationSeconds: number;
   /** What was looked at: so an empty report is evidence, not silence. */
   checked: {
@@ -116,7 +123,7 @@ export interface ImpactReport {
  * Measured on the lab's real Cortex (bench/impact.mjs): a release with migrations costs its first boot a fixed
  * time (opening, storage-version checks, the model revision) plus its node rewrites. Rates are nodes/s.
  */
-export const MIGRATION_RATES = { fixedSecondsPerRelease: 1.5, nodesPerSecond: 2500, allNodesPerSecond: 20000 } as const;
+export const MIGRATION_RATES = { bootSeconds: 6, fixedSecondsPerRelease: 1.5, nodesPerSecond: 2500, allNodesPerSecond: 20000 } as const;
 
 const refOf = (b: ImpactBullet): BulletRef => ({ version: b.version, section: b.section, action: b.action, text: b.text, links: b.links });
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -214,12 +221,19 @@ export function analyzeImpact(input: { from: string; to: string; bullets: Impact
 
   const migrations: MigrationPrediction[] = [];
   const releasesWithMigrations = new Set(bullets.filter((b) => b.section === 'migrations' && b.category !== 'summary').map((b) => b.version));
+  const seen = new Set<string>();
   for (const b of bullets.filter((x) => x.section === 'migrations' && x.category === 'checked')) {
-    const nodes = b.allNodes ? totalNodes : b.names.filter((n) => n.kind === 'model').reduce((sum, n) => sum + (countOf(facts, n.name) ?? 0), 0);
+    // Two bullets of one revision (2.237.0 has two for #4785) are one migration.
+    const key = b.rewrites ? `${b.version} ${b.rewrites.source}` : `${b.version} ${b.text}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const names = b.rewrites ? b.rewrites.names : b.names.filter((n) => n.kind === 'model').map((n) => n.name);
+    const counted = names.reduce((sum, n) => sum + (countOf(facts, n) ?? 0), 0);
+    const nodes = b.allNodes ? totalNodes : b.rewrites?.scan === 'subset' ? 0 : counted;
     const seconds = nodes / (b.allNodes ? MIGRATION_RATES.allNodesPerSecond : MIGRATION_RATES.nodesPerSecond);
-    migrations.push({ version: b.version, text: b.text, links: b.links, nodes, seconds });
+    migrations.push({ version: b.version, text: b.text, links: b.links, nodes, seconds, ...(b.rewrites ? { source: b.rewrites.source, scan: b.rewrites.scan } : {}) });
   }
-  const predictedMigrationSeconds = releasesWithMigrations.size * MIGRATION_RATES.fixedSecondsPerRelease + migrations.reduce((s, m) => s + m.seconds, 0);
+  const predictedMigrationSeconds = MIGRATION_RATES.bootSeconds + releasesWithMigrations.size * MIGRATION_RATES.fixedSecondsPerRelease + migrations.reduce((s, m) => s + m.seconds, 0);
 
   const byCategory: Record<string, number> = {};
   for (const b of bullets) byCategory[b.category] = (byCategory[b.category] ?? 0) + 1;

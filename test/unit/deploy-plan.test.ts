@@ -296,7 +296,7 @@ describe('synup deploy plan --impact', () => {
     expect(byName.cortex01.impact.report.clean).toBe(true);
     const text = await synupInProcess(['deploy', 'plan', '-f', d.file, '--impact'], { cwd: d.dir });
     expect(text.stderr).toContain('Impact on cortex00: 1 deprecated configuration key(s)');
-    expect(text.stderr).toMatch(/Impact on cortex01: nothing in this cell uses what the changelog deprecates or changes; migrations predicted/);
+    expect(text.stderr).toMatch(/Impact on cortex01: nothing in this cell uses what the changelog deprecates or changes; first boot with migrations predicted/);
     const md = await synupInProcess(['deploy', 'plan', '-f', d.file, '--impact', '--format', 'md'], { cwd: d.dir });
     expect(md.stdout).toContain('### What this upgrade touches in this cell');
     expect(fileDigests(d.dir)).toEqual(before);

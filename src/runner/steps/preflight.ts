@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rmdir, statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, SynupError } from '../../errors.js';
@@ -83,7 +84,8 @@ async function proveByHealthTool(ctx: StepContext): Promise<null> {
  */
 async function checkImpact(ctx: StepContext, running: boolean): Promise<void> {
   const impact = ctx.options.impact;
-  if (!impact || ctx.adapter.remoteData) return;
+  // Only a Cortex has layers (and Storm): an AHA, Axon or JsonStor has nothing this check reads.
+  if (!impact || ctx.adapter.remoteData || !existsSync(path.join(ctx.cellDir, 'layers'))) return;
   const { from, to } = ctx.plan;
   const { impactOf } = await import('../impact.js');
   const { impactSummaryLine } = await import('../../plan/impact-render.js');
