@@ -37,6 +37,9 @@ const SCENARIOS = {
   // 2.180.0 → 2.250.0: 10 releases with migrations (inet:ipv4/ipv6, it:sec:cpe, inet:url/client/server, drive, …)
   'small-2.180': { from: '2.180.0', seeds: [] },
   '30k-2.180': { from: '2.180.0', seeds: [ipv4(20_000), urls(5_000), servers(5_000)] },
+  // Held out (not used to fit MIGRATION_RATES): other sizes and mixes of the same migrations.
+  'val-2.242': { from: '2.242.0', seeds: [fqdns(30_000, 'val.example.com'), cards(2_500)] },
+  'val-2.180': { from: '2.180.0', seeds: [ipv4(5_000), urls(8_000), servers(2_000), cards(1_500)] },
 };
 
 function api(cell, port, route, body, timeoutMs = 900_000) {

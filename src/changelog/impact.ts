@@ -76,19 +76,21 @@ export interface ImpactBullet {
 export interface MigrationSource {
   names: string[];
   scan: 'all' | 'subset';
+  /** `create`: it makes a node per value (_propToForm, _typeToForm); `normalize`: it re-norms values in place. */
+  work: 'create' | 'normalize';
   source: string;
 }
 
 export const MIGRATION_SOURCES: Record<string, MigrationSource> = {
-  '3884': { names: ['it:dev:repo:commit:id'], scan: 'all', source: 'modelrev 0.2.27: _normPropValu(it:dev:repo:commit:id)' },
-  '3912': { names: ['ou:industry:type'], scan: 'all', source: 'modelrev 0.2.29: _propToForm(ou:industry:type → ou:industry:type:taxonomy)' },
-  '3902': { names: ['inet:ipv4', 'inet:ipv6'], scan: 'subset', source: 'modelrev 0.2.30: _normFormSubs of inet:ipv4/inet:ipv6 in 9 special-purpose ranges (192.0.0.0/24, 2002::/16…) only' },
-  '3918': { names: ['it:sec:cpe'], scan: 'all', source: 'modelrev 0.2.31: ModelMigration_0_2_31 and _normFormSubs(it:sec:cpe)' },
-  '4090': { names: ['transport:air:craft:model', 'transport:sea:vessel:model'], scan: 'all', source: 'modelrev 0.2.32: _normPropValu of both :model properties' },
-  '4096': { names: ['transport:sea:vessel:name'], scan: 'all', source: 'modelrev 0.2.33: _propToForm(transport:sea:vessel:name → entity:name)' },
-  '4636': { names: ['inet:email'], scan: 'all', source: 'modelrev 0.2.34: _normFormSubs(inet:email), _propToForm(inet:email:base)' },
-  '4785': { names: ['inet:server', 'inet:client', 'inet:url'], scan: 'all', source: 'modelrev 0.2.35: ModelMigration_0_2_35 scans every inet:server, inet:client and inet:url' },
-  '4944': { names: ['econ:pay:card:pan'], scan: 'all', source: 'modelrev 0.2.36: _typeToForm(econ:pay:pan): nodes with an econ:pay:pan property' },
+  '3884': { names: ['it:dev:repo:commit:id'], work: 'normalize', scan: 'all', source: 'modelrev 0.2.27: _normPropValu(it:dev:repo:commit:id)' },
+  '3912': { names: ['ou:industry:type'], work: 'create', scan: 'all', source: 'modelrev 0.2.29: _propToForm(ou:industry:type → ou:industry:type:taxonomy)' },
+  '3902': { names: ['inet:ipv4', 'inet:ipv6'], work: 'normalize', scan: 'subset', source: 'modelrev 0.2.30: _normFormSubs of inet:ipv4/inet:ipv6 in 9 special-purpose ranges (192.0.0.0/24, 2002::/16…) only' },
+  '3918': { names: ['it:sec:cpe'], work: 'normalize', scan: 'all', source: 'modelrev 0.2.31: ModelMigration_0_2_31 and _normFormSubs(it:sec:cpe)' },
+  '4090': { names: ['transport:air:craft:model', 'transport:sea:vessel:model'], work: 'normalize', scan: 'all', source: 'modelrev 0.2.32: _normPropValu of both :model properties' },
+  '4096': { names: ['transport:sea:vessel:name'], work: 'create', scan: 'all', source: 'modelrev 0.2.33: _propToForm(transport:sea:vessel:name → entity:name)' },
+  '4636': { names: ['inet:email'], work: 'create', scan: 'all', source: 'modelrev 0.2.34: _normFormSubs(inet:email), _propToForm(inet:email:base)' },
+  '4785': { names: ['inet:server', 'inet:client', 'inet:url'], work: 'normalize', scan: 'all', source: 'modelrev 0.2.35: ModelMigration_0_2_35 scans every inet:server, inet:client and inet:url' },
+  '4944': { names: ['econ:pay:card:pan'], work: 'create', scan: 'all', source: 'modelrev 0.2.36: _typeToForm(econ:pay:pan): nodes with an econ:pay:pan property' },
 };
 
 const prsOf = (links: string[]) => links.map((l) => /\/pull\/(\d+)$/.exec(l)?.[1]).filter((n): n is string => Boolean(n));
