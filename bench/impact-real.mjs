@@ -132,6 +132,7 @@ async function scenario(name, { from, seeds }) {
     const done = (step) => events.find((e) => e.type === 'step' && e.step === step && e.state === 'completed')?.durationMs ?? null;
     if (up.exitCode !== 0) throw new Error(`upgrade exit ${up.exitCode}: ${up.stderr.slice(-1500)}`);
     row.measuredS = (done('start') + done('wait-migrations')) / 1000;
+    row.load = os.loadavg()[0]; // the machine is shared: the 1-minute load average right after the first boot
     row.errorPct = ((row.predictedS - row.measuredS) / row.measuredS) * 100;
     await synup(['stop']);
   } finally {
@@ -152,7 +153,7 @@ for (const name of names) {
   rows.push(row);
 }
 const f = (x, d = 2) => (typeof x === 'number' ? x.toFixed(d) : String(x));
-process.stdout.write('| scenario | nodes | seed s | check via Storm: cold / warm s (Storm read ms) | check offline s (read ms) | nodes migrations rewrite | predicted first boot s | measured first boot s | error |\n|---|---|---|---|---|---|---|---|---|\n');
+process.stdout.write('| scenario | nodes | seed s | check via Storm: cold / warm s (Storm read ms) | check offline s (read ms) | nodes migrations rewrite | predicted first boot s | measured first boot s | error | load |\n|---|---|---|---|---|---|---|---|---|---|\n');
 for (const r of rows) {
-  process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${r.nodes} | ${f(r.seedS, 1)} | ${f(r.storm_cold_s)} / ${f(r.storm_warm_s)} (${r.storm_cold_read_ms} / ${r.storm_warm_read_ms}) | ${f(r.offline_s)} (${r.offline_read_ms}) | ${r.migrationNodes} | ${f(r.predictedS, 1)} | ${f(r.measuredS, 1)} | ${f(r.errorPct, 0)} % |\n`);
+  process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${r.nodes} | ${f(r.seedS, 1)} | ${f(r.storm_cold_s)} / ${f(r.storm_warm_s)} (${r.storm_cold_read_ms} / ${r.storm_warm_read_ms}) | ${f(r.offline_s)} (${r.offline_read_ms}) | ${r.migrationNodes} | ${f(r.predictedS, 1)} | ${f(r.measuredS, 1)} | ${f(r.errorPct, 0)} % | ${f(r.load, 1)} |\n`);
 }
