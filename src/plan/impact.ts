@@ -125,20 +125,24 @@ export interface ImpactReport {
  */
 export const MIGRATION_RATES = {
   /**
-   * The target's boot itself (first boot without node work) and each release with migrations (storage versions, the
-   * model revision's own pass): fitted on empty cells, 2.242.0 → 2.250.0 (9.2, 9.6, 10.7 s) and 2.180.0 → 2.250.0
-   * (17.2, 24.4, 11.7 s: this chain's first boot varies ±40 % on the shared 2-core machine, load 6–7).
+   * The target's boot itself and each release with migrations (storage versions, the model revision's own pass),
+   * fitted on the medians of the real runs: 2.242.0 → 2.250.0 with no node work 9.2, 9.6, 10.7 s; 2.180.0 → 2.250.0
+   * 11.2–24.4 s over five runs (median 12.7 s). That chain's first boot varies ±40 % on the shared 2-core machine
+   * (load 6–10), more than its node work.
    */
-  bootSeconds: 9.1,
-  fixedSecondsPerRelease: 0.725,
-  /** A migration that makes a node per value (econ:pay:card:pan → econ:pay:pan, 2.243.0): 5 000 in 11.8 s on a 100 004-node cell. */
-  createNodesPerSecond: 400,
+  bootSeconds: 9.3,
+  fixedSecondsPerRelease: 0.28,
+  /**
+   * A migration that makes a node per value (econ:pay:card:pan → econ:pay:pan, 2.243.0): 5 000 in 12.0 s on a
+   * 100 004-node cell, 2 500 in 14.8 s on a 32 504-node one under load 10; pooled 280/s.
+   */
+  createNodesPerSecond: 300,
   /**
    * A migration that re-norms values in place (the inet:url/server/client scan of 2.237.0, it:sec:cpe, :model
-   * properties): not resolved by the runs so far (10 000 such nodes on 2.180.0 booted within the empty cell's
-   * spread); an assumption, 6× the create rate.
+   * properties): 10 000 such nodes on 2.180.0 cost less than the run-to-run spread (11.2 s, against 11.7–24.4 s
+   * empty), so a high rate.
    */
-  normalizeNodesPerSecond: 2500,
+  normalizeNodesPerSecond: 10000,
   /** A layer storage migration over every node (the form index of 2.170.0): an assumption, not measured here. */
   allNodesPerSecond: 20000,
 } as const;
