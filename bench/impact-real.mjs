@@ -43,6 +43,9 @@ const SCENARIOS = {
   // Held out from the refit on all the runs above.
   'held-2.242': { from: '2.242.0', seeds: [fqdns(50_000, 'held.example.com'), cards(4_000)] },
   'held-2.180': { from: '2.180.0', seeds: [urls(6_000), servers(3_000), cards(2_000)] },
+  // Held out from the last refit (on the held-* runs): more node work, to see the rates.
+  'rate-2.242': { from: '2.242.0', seeds: [cards(20_000)] },
+  'rate-2.180': { from: '2.180.0', seeds: [urls(30_000)] },
 };
 
 function api(cell, port, route, body, timeoutMs = 900_000) {
