@@ -170,13 +170,16 @@ export const envNameOf = (key: string) => `SYN_CORTEX_${key.toUpperCase().replac
 
 function scanCode(bullets: ImpactBullet[], code: StormObject[]): CodeHit[] {
   const hits: CodeHit[] = [];
+  // Each pattern compiled once, not once per object: a cell may store hundreds of objects.
+  const patterns = bullets.flatMap((bullet) => bullet.names.map((name) => ({ bullet, name, pattern: usagePattern(name) })).filter((p) => p.pattern !== null));
   for (const object of code) {
     const lineStarts = [0, ...[...object.text.matchAll(/\n/g)].map((m) => m.index! + 1)];
     const lineOf = (index: number) => lineStarts.filter((s) => s <= index).length;
-    for (const bullet of bullets) {
-      for (const name of bullet.names) {
-        const pattern = usagePattern(name);
-        if (!pattern || !appliesTo(name, object)) continue;
+    for (const { bullet, name, pattern: compiled } of patterns) {
+      {
+        const pattern = compiled!;
+        if (!appliesTo(name, object)) continue;
+        pattern.lastIndex = 0;
         for (const m of object.text.matchAll(pattern)) {
           const line = lineOf(m.index!);
           hits.push({
