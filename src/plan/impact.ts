@@ -128,7 +128,7 @@ export const MIGRATION_RATES = {
    * Least squares over all 14 first boots measured by bench/impact-real.mjs on the lab's real Cortex (2.242.0 and
    * 2.180.0 → 2.250.0, 0 to 30 000 migrated nodes): the boot 12.4 s, 0.1 s per release with migrations, 1 100
    * created nodes/s (econ:pay:card:pan → econ:pay:pan, 2.243.0), 4 000 re-normed nodes/s (the inet:url/server/client
-   * scan of 2.237.0). On the shared 2-core machine (load 4–14) identical first boots varied 9.2–24.4 s, so 7 of the
+   * scan of 2.237.0). On the shared 2-core machine (load 4–14) identical first boots varied 9.2–24.4 s, so 6 of the
    * 14 are within ±30 % of this fit; the two with the most node work (20 000 and 30 000 nodes) are within 0 % and −21 %.
    */
   bootSeconds: 12.4,
