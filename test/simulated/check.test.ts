@@ -150,6 +150,14 @@ describe('synup check offline', () => {
     expect(fileDigests(cell.cellDir)).toEqual(before);
     const text = await synupInProcess(['check', '--to', '2.250.0'], { cwd: cell.work });
     expect(text.stderr).toContain('stored Storm not read (offline');
+
+    // A backup of the cell (synup's own: compacted layer envs) reads the same, and stays as it was.
+    const backup = path.join(cell.work, 'backup0');
+    expect((await synupInProcess(['backup', cell.cellDir, backup], { cwd: cell.work })).exitCode).toBe(0);
+    const backupBefore = fileDigests(backup);
+    const fromBackup = JSON.parse((await synupInProcess(['check', '--to', '2.250.0', '--json', '--backup', 'backup0'], { cwd: cell.work })).stdout);
+    expect(fromBackup).toMatchObject({ source: 'offline', where: backup, checked: { nodes, forms: 1 } });
+    expect(fileDigests(backup)).toEqual(backupBefore);
   }, 60_000);
 });
 
