@@ -67,12 +67,24 @@ function codeOf(answer: ImpactAnswer): { code: StormObject[]; packageKeys: Packa
   return { code, packageKeys };
 }
 
-/** SYN_* variables synup hands the service (process adapter's env); other adapters keep theirs in their own files. */
-function envKeys(session: ImpactCell): CellFacts['config'] {
-  const env = session.config.service.process?.env ?? {};
-  const keys = Object.keys(env).filter((k) => k.startsWith('SYN_'));
-  return keys.length ? [{ where: 'service.process.env (synup.yaml)', keys }] : [];
+/**
+ * SYN_* variables the service gets where the adapter knows them: the process adapter's `service.process.env`, the
+ * systemd adapter's EnvironmentFile (`service.systemd.environmentFile`). Compose and Kubernetes keep theirs in files
+ * synup does not parse (the compose file, the workload): not checked.
+ */
+export function serviceEnvKeys(config: ImpactCell['config']): CellFacts['config'] {
+  const found: CellFacts['config'] = [];
+  const processKeys = Object.keys(config.service.process?.env ?? {}).filter((k) => k.startsWith('SYN_'));
+  if (processKeys.length) found.push({ where: 'service.process.env (synup.yaml)', keys: processKeys });
+  const envFile = config.service.systemd?.environmentFile;
+  if (envFile && existsSync(envFile)) {
+    const keys = [...readFileSync(envFile, 'utf8').matchAll(/^\s*(?:export\s+)?(SYN_[A-Z0-9_]+)\s*=/gm)].map((m) => m[1]!);
+    if (keys.length) found.push({ where: envFile, keys: [...new Set(keys)] });
+  }
+  return found;
 }
+
+const envKeys = (session: ImpactCell) => serviceEnvKeys(session.config);
 
 /**
  * The impact report of the configured cell for an upgrade to `to`: from its running Cortex through one read-only

@@ -49,3 +49,22 @@ describe('predicted first boot', () => {
 function range() {
   return bullets('2.180.0', '2.250.0').filter((b) => b.section === 'migrations' && b.category !== 'summary');
 }
+
+describe('SYN_* variables where the adapter knows them', () => {
+  it("the process adapter's env and the systemd adapter's EnvironmentFile; a deprecated one is named with its bullet", async () => {
+    const { writeFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const { tempDir } = await import('../support/helpers.js');
+    const { serviceEnvKeys } = await import('../../src/runner/impact.js');
+    const file = path.join(tempDir('synup-envfile-'), 'cortex.env');
+    writeFileSync(file, '# synapse\nSYNAPSE_VERSION=2.180.0\nexport SYN_CORTEX_MODULES=[]\nSYN_CORTEX_HTTPS_PORT=4443\n');
+    const config = { service: { process: { env: { SYN_CORTEX_CRON_ENABLE: 'true', PYTHONPATH: '/x' } }, systemd: { environmentFile: file } } } as unknown as Parameters<typeof serviceEnvKeys>[0];
+    const found = serviceEnvKeys(config);
+    expect(found).toEqual([
+      { where: 'service.process.env (synup.yaml)', keys: ['SYN_CORTEX_CRON_ENABLE'] },
+      { where: file, keys: ['SYN_CORTEX_MODULES', 'SYN_CORTEX_HTTPS_PORT'] },
+    ]);
+    const report = analyzeImpact({ from: '2.180.0', to: '2.250.0', bullets: bullets('2.180.0', '2.250.0'), facts: facts({ config: found }) });
+    expect(report.config.map((c) => `${c.key} ${c.bullet.version}`)).toEqual(['SYN_CORTEX_MODULES 2.206.0']); // cron:enable: 2.165.0, not crossed
+  });
+});
