@@ -11,6 +11,7 @@ interface DeployPlanFlags {
   to?: string;
   format: 'text' | 'json' | 'md' | 'html';
   output?: string;
+  impact?: boolean;
 }
 
 /** `synup deploy plan`: the whole deployment's order, per-service migrations, steps and downtime. */
@@ -22,7 +23,7 @@ export async function runDeployPlan(ctx: CommandContext, _args: string[], flags:
   if (outputFile) checkOutputFile(outputFile, '-o');
   const { prepareDeployment } = await import('../deploy/prepare.js');
   const { renderDeploymentHtml, renderDeploymentMarkdown, renderDeploymentText } = await import('../deploy/render.js');
-  const { plan } = await prepareDeployment(ctx, flags.file, flags.to, { estimate: true, checkAha: true, precheck: true });
+  const { plan } = await prepareDeployment(ctx, flags.file, flags.to, { estimate: true, checkAha: true, precheck: true, impact: flags.impact });
   const format = ctx.out.json ? 'json' : flags.format;
   const rendered =
     format === 'json' ? JSON.stringify(plan, null, ctx.out.json ? undefined : 2) + '\n'

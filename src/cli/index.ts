@@ -67,7 +67,21 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--dir <cell dir>', 'cell storage dir: its version, data size, rehearsals (default without --from: cell.dir from synup.yaml)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
     .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
+    .option('--impact', "also what the upgrade touches in this cell (as `synup check`); the first boot's estimate then comes from its node counts")
     .action(on('plan'));
+
+  program
+    .command('check')
+    .description("what an upgrade to --to touches in this cell: nodes of deprecated/changed forms, stored Storm and config using deprecated names, migration time")
+    .requiredOption('--to <version>', 'target version')
+    .option('--changelog <file|url>', 'Synapse changelog')
+    .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
+    .option('--offline', "read the cell's LMDB files (form counts, cell.yaml), not the running Cortex")
+    .option('--backup <dir>', 'read a backup of the cell offline instead')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md']).default('text'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .option('--require-clean', 'exit 3 while stored Storm, configuration or packages use deprecated names')
+    .action(on('check'));
 
   program
     .command('inspect')
@@ -116,6 +130,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--force', 'take over a stale lock left by a dead run')
     .option('--ignore-preflight <checks>', `skip named preflight checks (comma-separated or repeated): ${PREFLIGHT_CHECKS.join(', ')}`, collect)
     .option('--require-rehearsal', 'refuse unless a passing rehearsal of the same from → to on a backup of this cell exists')
+    .option('--require-clean-impact', 'refuse (preflight check clean-impact) while stored Storm, configuration or packages use what the upgrade deprecates (see `synup check`)')
     .action(on('upgrade'));
 
   program
@@ -222,6 +237,7 @@ function declareDeploy(program: Command, on: (name: string) => (...params: unkno
     .option('--to <version>', 'target version (default: to: in the deployment file)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
     .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
+    .option('--impact', "also what the upgrade touches in each Cortex (as `synup check`); first-boot estimates from its node counts")
     .action(on('deploy plan'));
   const runs = [
     ['upgrade', 'upgrade every service in order: mirrors first, promote, old leader as a mirror; stop at the first failure'],

@@ -16,6 +16,7 @@ interface PlanFlags {
   dir?: string;
   format: 'text' | 'json' | 'md' | 'html';
   output?: string;
+  impact?: boolean;
 }
 
 /** The version the cell's own data says it is at (slabs/cell.lmdb, cell:info), checked against --from if given. */
@@ -64,6 +65,18 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   // The configured adapter's words for its actions; the registry loads the adapters, so only when there is a config.
   const adapter = config ? (await import('../service/index.js')).adapterPlanText(config.service.adapter) : null;
   const document: PlanDocument = { ...plan, steps: describeSteps(plan, adapter) };
+  if (flags.impact) {
+    // What the upgrade touches in this cell (synup check); its predicted migration time is the first boot's unless a
+    // rehearsal of the same from → to measured it.
+    if (!cellDir) throw usageError('--impact needs the cell: set cell.dir in synup.yaml (or pass --dir)');
+    const { openCellSession } = await import('../runner/session.js');
+    const { cellImpact } = await import('../runner/impact.js');
+    const session = openCellSession(ctx.config());
+    document.impact = await cellImpact({ ...session, cellDir }, { changelog, to: plan.to });
+    if (plan.estimate && plan.estimate.basis !== 'rehearsal') {
+      document.estimate = { ...plan.estimate, bootSeconds: document.impact.predictedMigrationSeconds, basis: 'node counts' };
+    }
+  }
 
   const format = ctx.out.json ? 'json' : flags.format;
   const extras = cellDir && (format === 'md' || format === 'html') ? await runbookExtras(ctx, plan) : {};

@@ -12,6 +12,7 @@ import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
 import type { CommandContext } from '../config/context.js';
 import { loadChangelogFor } from '../changelog/source.js';
+import { impactBullets, selectReleases } from '../changelog/index.js';
 import { emitJson, say } from '../ui/output.js';
 import { confirmOrRefuse } from '../ui/prompt.js';
 import { reportCellRun, reporterFor } from './run-report.js';
@@ -24,6 +25,7 @@ interface UpgradeFlags {
   yes?: boolean;
   force?: boolean;
   requireRehearsal?: boolean;
+  requireCleanImpact?: boolean;
 }
 
 export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
@@ -66,7 +68,8 @@ async function upgradeOnce(ctx: CommandContext, flags: UpgradeFlags, early: Inte
   const { ignorePreflight } = session.config.upgrade;
   const unknown = ignorePreflight.filter((name) => !(PREFLIGHT_CHECKS as readonly string[]).includes(name));
   if (unknown.length) throw usageError(`--ignore-preflight: unknown check ${unknown.map((n) => JSON.stringify(n)).join(', ')}; known: ${PREFLIGHT_CHECKS.join(', ')}`);
-  const options: RunnerOptions = { makeBackup: flags.backup ?? false, ignorePreflight };
+  const impact = { bullets: impactBullets(selectReleases(changelog, plan.from, plan.to)), require: Boolean(flags.requireCleanImpact || session.config.upgrade.requireCleanImpact) };
+  const options: RunnerOptions = { makeBackup: flags.backup ?? false, ignorePreflight, impact };
 
   if (flags.dryRun) {
     const steps = dryRunActions(session, plan, options, ctx.out);

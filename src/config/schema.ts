@@ -155,8 +155,10 @@ function buildSchema(z: typeof Zod) {
       .strictObject({
         freeSpaceMargin: z.number().min(0).max(10).default(0.2),
         ignorePreflight: z.array(z.string()).default([]),
+        /** Refuse an upgrade while stored Storm, configuration or packages use what it deprecates (check clean-impact). */
+        requireCleanImpact: z.boolean().default(false),
       })
-      .default({ freeSpaceMargin: 0.2, ignorePreflight: [] }),
+      .default({ freeSpaceMargin: 0.2, ignorePreflight: [], requireCleanImpact: false }),
   });
 }
 

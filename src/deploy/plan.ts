@@ -1,3 +1,4 @@
+import type { ImpactReport } from '../plan/impact.js';
 import type { Migration } from '../changelog/index.js';
 import { formatDuration } from '../units.js';
 import type { DowntimeEstimate, PlanDocument, PlannedStep } from '../plan/index.js';
@@ -44,7 +45,12 @@ export interface ServicePlan {
   /** The single-cell steps, as `synup plan` shows them for this service. */
   steps: PlannedStep[];
   downtime: { clientVisible: string; estimate: DowntimeEstimate | null };
+  /** What the upgrade touches in this service (synup check), with `deploy plan --impact`; null otherwise or not a Cortex. */
+  impact: ServiceImpact | null;
 }
+
+/** A Cortex's impact report, or why it could not be made (the plan goes on: a stopped or unreachable service says so). */
+export type ServiceImpact = { report: ImpactReport } | { error: string };
 
 export interface DeploymentPlan {
   deployment: string;
@@ -63,6 +69,7 @@ export interface ServiceInput {
   changelog: string;
   /** The single-cell plan and its steps; null when the service is already at its target. */
   plan: PlanDocument | null;
+  impact?: ServiceImpact | null;
 }
 
 const phase = (kind: PhaseKind, service: string, peer: string | null, role: Phase['role'], description: string): Phase => ({ id: `${kind}:${service}`, kind, service, peer, role, description });
@@ -110,7 +117,7 @@ function clientDowntime(s: DeploymentService, estimate: DowntimeEstimate | null,
 export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput[], estimates: Map<string, DowntimeEstimate | null>): DeploymentPlan {
   const byName = new Map(inputs.map((i) => [i.service.name, i]));
   const to = (name: string) => byName.get(name)!.to;
-  const services: ServicePlan[] = inputs.map(({ service: s, plan, cellDir, from, to: target, changelog }) => ({
+  const services: ServicePlan[] = inputs.map(({ service: s, plan, cellDir, from, to: target, changelog, impact }) => ({
     name: s.name,
     kind: s.kind,
     tier: tierOf(s.kind),
@@ -129,6 +136,7 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
     downtime: plan
       ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null, deployment.mirror?.promotion ?? 'graceful'), estimate: estimates.get(s.name) ?? null }
       : { clientVisible: 'none: already at its target version', estimate: null },
+    impact: impact ?? null,
   }));
 
   const order = inputs.map((i) => i.service.name);

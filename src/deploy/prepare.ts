@@ -3,7 +3,8 @@ import type { CommandContext } from '../config/context.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { resolveStateDir, settingsOf } from '../config/settings.js';
 import { normalizeVersion } from '../changelog/index.js';
-import { SynupError, usageError } from '../errors.js';
+import { errorMessage, SynupError, usageError } from '../errors.js';
+import type { Changelog } from '../changelog/index.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { buildPlan, type DowntimeEstimate, type PlanDocument } from '../plan/index.js';
 import { describeSteps } from '../runner/steps/index.js';
@@ -12,7 +13,7 @@ import { refuseIfAhaDisagrees } from './aha-check.js';
 import { unfinishedCellRun } from './cell-runs.js';
 import { refuseMirrorsOfAnotherLeader, refuseStrandedFollowers } from './precheck.js';
 import { loadDeployment, type Deployment, type DeploymentService } from './file.js';
-import { buildDeploymentPlan, type DeploymentPlan, type ServiceInput } from './plan.js';
+import { buildDeploymentPlan, type DeploymentPlan, type ServiceImpact, type ServiceInput } from './plan.js';
 
 /**
  * A command context for one service of the deployment: its own synup.yaml, in the role asked for; `changelog` is the
@@ -24,6 +25,17 @@ export function serviceContext(ctx: CommandContext, service: DeploymentService, 
   config.cell.name ??= service.name;
   const settings = settingsOf({ config, file: service.configFile }, ctx.cwd, ctx.env, { changelog });
   return { ...ctx, config: () => settings, configIfAny: () => settings, stateDir: () => settings.stateDir, cellDir: () => settings.config.cell.dir, changelog: () => settings.config.changelog };
+}
+
+/** A Cortex's impact report (synup check) for a deployment plan; an error is recorded, not thrown. */
+async function serviceImpact(sctx: CommandContext, cellDir: string, changelog: Changelog, to: string): Promise<ServiceImpact> {
+  const { openCellSession } = await import('../runner/session.js');
+  const { cellImpact } = await import('../runner/impact.js');
+  try {
+    return { report: await cellImpact({ ...openCellSession(sctx.config()), cellDir }, { changelog, to }) };
+  } catch (error) {
+    return { error: errorMessage(error) };
+  }
 }
 
 /** The changelog the deployment file names for a service: its own, else the deployment's. */
@@ -44,7 +56,7 @@ export interface PreparedDeployment {
  * with `precheck` (a new plan or run), a mirror that follows another leader or would be left on the old leader's
  * address (deploy/precheck.ts).
  */
-export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string>; checkAha?: boolean; resume?: boolean; precheck?: boolean } = {}): Promise<PreparedDeployment> {
+export async function prepareDeployment(ctx: CommandContext, file: string, toFlag: string | undefined, options: { estimate?: boolean; targets?: Record<string, string>; checkAha?: boolean; resume?: boolean; precheck?: boolean; impact?: boolean } = {}): Promise<PreparedDeployment> {
   const deployment = loadDeployment(file, ctx.cwd, ctx.env);
   if (options.precheck) refuseStrandedFollowers(deployment);
   if (options.checkAha) await refuseIfAhaDisagrees(deployment, ctx.env);
@@ -80,7 +92,15 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
         estimates.set(service.name, plan.estimate);
       }
     }
-    inputs.push({ service, cellDir, from, to: target, changelog: changelog.source, plan });
+    let impact: ServiceImpact | null = null;
+    if (options.impact && plan && service.kind === 'cortex') {
+      impact = await serviceImpact(sctx, cellDir, changelog, target);
+      if ('report' in impact && plan.estimate && plan.estimate.basis !== 'rehearsal') {
+        plan.estimate = { ...plan.estimate, bootSeconds: impact.report.predictedMigrationSeconds, basis: 'node counts' };
+        estimates.set(service.name, plan.estimate);
+      }
+    }
+    inputs.push({ service, cellDir, from, to: target, changelog: changelog.source, plan, impact });
   }
   if (options.precheck) await refuseMirrorsOfAnotherLeader(deployment);
   return { deployment, inputs, plan: buildDeploymentPlan(deployment, inputs, estimates) };

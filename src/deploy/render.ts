@@ -1,3 +1,4 @@
+import { impactCheckedLine, impactSummaryLine, renderImpactMarkdown } from '../plan/impact-render.js';
 import { table } from '../ui/output.js';
 import { markdownPage } from '../plan/index.js';
 import { DEFAULT_PARALLEL_LANES } from './defaults.js';
@@ -34,6 +35,10 @@ export function renderDeploymentText(plan: DeploymentPlan): string {
     lines.push(`Migrations of ${s.name} (${s.from} → ${s.to}):`);
     for (const m of s.migrations) lines.push(`  ${m.version}${m.warning && !m.text.startsWith('WARNING') ? ' WARNING' : ''} ${short(m.text, 110)}`);
   }
+  for (const s of plan.services.filter((x) => x.impact)) {
+    lines.push('report' in s.impact! ? `Impact on ${s.name}: ${impactSummaryLine(s.impact.report)}` : `Impact on ${s.name} not checked: ${s.impact!.error}`);
+    if ('report' in s.impact!) lines.push(`  ${impactCheckedLine(s.impact.report)}`);
+  }
   for (const note of plan.notes) lines.push(`Note: ${note}`);
   return lines.join('\n');
 }
@@ -54,6 +59,8 @@ export function renderDeploymentMarkdown(plan: DeploymentPlan): string {
     for (const w of s.warnings) out.push(`- **WARNING** ${md(w)}`);
     if (s.migrations.length) for (const m of s.migrations) out.push(`- Migration ${m.version}: ${md(m.text)}`);
     else out.push('- No automatic migrations.');
+    if (s.impact && 'report' in s.impact) out.push('', renderImpactMarkdown(s.impact.report).replace(/^(#+) /gm, '#$1 '));
+    else if (s.impact) out.push(`- Impact not checked: ${md(s.impact.error)}`);
     out.push('', 'Single-cell steps (`synup upgrade`):', '');
     s.steps.forEach((step, i) => out.push(`${i + 1}. \`${step.name}\` — ${mdCode(step.description)}`));
   }

@@ -10,6 +10,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** A JSON body, sent with POST (Synapse reads Storm calls from the body). */
   body?: unknown;
+  /** Largest body accepted (default 1 MiB); a Storm answer with packages' code may be larger. */
+  maxBodyBytes?: number;
 }
 
 const requestDefaults = { timeoutMs: 5000, maxBodyBytes: 1024 * 1024 } as const;
@@ -31,6 +33,7 @@ export async function requestJson(target: HealthTarget, path: string, options: R
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
   const url = baseUrl(target) + path;
+  const maxBodyBytes = options.maxBodyBytes ?? requestDefaults.maxBodyBytes;
   let socket: TLSSocket | undefined;
   try {
     socket = await connectTrusted(target, signal);
@@ -56,8 +59,8 @@ export async function requestJson(target: HealthTarget, path: string, options: R
           let size = 0;
           response.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            if (size > requestDefaults.maxBodyBytes) {
-              request.destroy(new Unreachable(`${url}: response larger than ${requestDefaults.maxBodyBytes} bytes`));
+            if (size > maxBodyBytes) {
+              request.destroy(new Unreachable(`${url}: response larger than ${maxBodyBytes} bytes`));
               return;
             }
             chunks.push(chunk);

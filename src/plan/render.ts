@@ -2,6 +2,7 @@ import { loadMarked } from '../changelog/marked.js';
 import type { PlanDocument } from './types.js';
 import { runDirs } from '../siblings.js';
 import { changelogLine } from './text.js';
+import { renderImpactMarkdown } from './impact-render.js';
 
 export interface RunbookExtras {
   /** Exact argv per step for the configured adapter (from ServiceAdapter.describe / dry-run lines). */
@@ -52,6 +53,7 @@ export function renderPlanMarkdown(plan: PlanDocument, extras: RunbookExtras = {
   } else {
     out.push('No automatic migrations between these versions.');
   }
+  if (plan.impact) out.push('', renderImpactMarkdown(plan.impact).replace(/^## /, '## '));
   out.push('', '## Pre-checks', '');
   out.push('- [ ] `synup doctor` passes (sysctls, filesystem, free space)');
   out.push('- [ ] a verified backup newer than `backup.maxAge` exists (`synup backup` / `synup verify`)');

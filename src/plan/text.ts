@@ -1,4 +1,5 @@
 import { columns, table } from '../ui/output.js';
+import { impactCheckedLine, impactSummaryLine } from './impact-render.js';
 import type { PlanDocument, UpgradePlan } from './types.js';
 import { formatBytes } from '../units.js';
 
@@ -28,6 +29,7 @@ export function renderPlanText(plan: PlanDocument): string {
     const e = plan.estimate;
     lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${formatBytes(e.dataBytes)}${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
   }
+  if (plan.impact) lines.push(`Impact on this cell: ${impactSummaryLine(plan.impact)}`, `  ${impactCheckedLine(plan.impact)} (details: synup check --to ${plan.to})`);
   lines.push('Steps:');
   lines.push(...columns(plan.steps.map((s, i) => [`${i + 1}.`, s.name, s.description]), { indent: '  ', right: [0] }));
   return lines.join('\n');

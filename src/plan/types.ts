@@ -1,5 +1,6 @@
 import type { Migration } from '../changelog/index.js';
 import type { SynupConfig } from '../config/schema.js';
+import type { ImpactReport } from './impact.js';
 
 /** The plan's data types, apart from the code that builds and renders plans (so renderers need not import the builder). */
 export interface UpgradePlan {
@@ -55,7 +56,8 @@ export interface DowntimeEstimate {
   defragSeconds: number;
   /** First boot of the target: from a rehearsal of the same from→to if there is one, else null (unknown). */
   bootSeconds: number | null;
-  basis: 'data size' | 'rehearsal';
+  /** `node counts`: the first boot predicted from this cell's node counts at measured migration rates (plan --impact). */
+  basis: 'data size' | 'rehearsal' | 'node counts';
 }
 
 /** A step as a plan shows it: declared in src/runner/steps/, described for one plan. */
@@ -66,4 +68,4 @@ export interface PlannedStep {
 }
 
 /** What `synup plan` renders: the plan and the steps that will carry it out. */
-export type PlanDocument = UpgradePlan & { steps: PlannedStep[] };
+export type PlanDocument = UpgradePlan & { steps: PlannedStep[]; impact?: ImpactReport };

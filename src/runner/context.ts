@@ -1,3 +1,4 @@
+import type { ImpactBullet } from '../changelog/index.js';
 import type { SynupConfig } from '../config/schema.js';
 import type { Output } from '../ui/output.js';
 import type { UpgradePlan } from '../plan/index.js';
@@ -25,6 +26,11 @@ export type RunnerEvent =
 export interface RunnerOptions {
   makeBackup: boolean;
   ignorePreflight: string[];
+  /**
+   * The crossed Deprecations / Model Changes / migration bullets: preflight reports what they touch in this cell
+   * (synup check) and, with `require`, refuses while deprecated usage remains (check clean-impact).
+   */
+  impact?: { bullets: ImpactBullet[]; require: boolean };
 }
 
 export interface StepContext {

@@ -20,6 +20,7 @@ import { migratingReleases, scheduleFor, STORAGE_VERS } from './migrations.js';
 import { parseOptions, USAGE, UsageError } from './options.js';
 import { listenHttps } from './server.js';
 import { stormPool } from './storm-pool.js';
+import { impactAnswer } from './impact.js';
 import { Replica } from './replica.js';
 import { NEXUS_VERSION, SimStorage } from './storage.js';
 import { compareTuples, pyTuple, toTuple } from './versions.js';
@@ -182,7 +183,7 @@ async function boot() {
   };
   // A mirror (mirror: in cell.yaml / cell.mods.yaml) follows its leader and runs no migration until promoted.
   const storm = stormPool(options.stormStartMs);
-  const state = { active: false, version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple, storm };
+  const state = { active: false, version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple, storm, impact: (/** @type {string[]} */ names) => impactAnswer(dir, storage, state.version, names) };
   replica = new Replica({ dir, storage, state, signal: stopping.signal, migrate, track });
   if (!replica.isMirror) {
     const before = storage.getVers(STORAGE_VERS);

@@ -15,6 +15,7 @@ import https from 'node:https';
  * @property {boolean} active
  * @property {number[]} version  what /api/v1/core/info reports
  * @property {import('./storm-pool.js').StormPool} storm  the parser pool every Storm query waits for
+ * @property {(names: string[]) => unknown} [impact]  the answer to synup's impact query (synup check)
  */
 
 /** The real Cortex's /api/v1/core/info carries its whole data model: 1,478,239 bytes on 2.242.0, 1,509,314 on 2.250.0. */
@@ -79,7 +80,17 @@ export function listenHttps({ cert, key, port, state, password, routes }) {
       if (!authorized(req, password)) return notAuthenticated();
       return void readJson(req).then((body) => {
         const query = /** @type {{ query?: unknown } | undefined} */ (body)?.query;
-        if (query !== VERSION_QUERY) return send(200, { status: 'err', code: 'BadSyntax', mesg: `the sim runs only ${VERSION_QUERY}` });
+        const opts = /** @type {{ opts?: { readonly?: unknown, vars?: { names?: unknown } } } | undefined} */ (body)?.opts;
+        // synup check's one query (src/health/storm.ts IMPACT_QUERY): recognized by what it calls, answered from the
+        // sim's data. Like a real Cortex, only with its vars; unlike one, only read-only (synup must ask so).
+        if (typeof query === 'string' && state.impact && query.includes('$lib.cron.list()') && query.includes('getFormCounts()')) {
+          if (opts?.readonly !== true) return send(200, { status: 'err', code: 'SimRefused', mesg: 'the sim answers the impact query only with opts.readonly = true' });
+          const names = opts.vars?.names;
+          if (!Array.isArray(names)) return send(200, { status: 'err', code: 'NoSuchVar', mesg: 'Missing variable: names' });
+          const impact = state.impact;
+          return state.storm.ready().then(() => send(200, { status: 'ok', result: impact(names.map(String)) }));
+        }
+        if (query !== VERSION_QUERY) return send(200, { status: 'err', code: 'BadSyntax', mesg: `the sim runs only ${VERSION_QUERY} and synup's impact query` });
         return state.storm.ready().then(() => send(200, { status: 'ok', result: state.version }));
       });
     }

@@ -18,7 +18,7 @@ import { fromTuple } from './versions.js';
 /** @typedef {import('./versions.js').VersionTuple} VersionTuple */
 /** @typedef {import('lmdb').RootDatabase<Buffer, Buffer>} Env */
 /** @typedef {import('lmdb').Database<Buffer, Buffer>} Db */
-/** @typedef {{ env: Env, nodes: Db, byform: Db, byprop: Db }} Layer */
+/** @typedef {{ env: Env, nodes: Db, byform: Db, byprop: Db, formCounts: Db }} Layer */
 
 const BINARY = /** @type {const} */ ({ encoding: 'binary', keyEncoding: 'binary' });
 const MDB_MAGIC = 0xbeefc0de;
@@ -125,8 +125,28 @@ export class SimStorage {
       if (nodes.getBinary(buid) !== undefined) return;
       nodes.putSync(buid, pack({ ndef: ['sim:node', name], props: { name }, migrated: [] }));
       byform.putSync(utf8('sim:node'), buid);
+      this.bumpFormCount(iden, 'sim:node', 1);
       byprop.putSync(utf8(`sim:node:name=${name}`), buid);
     });
+  }
+
+  /** Adds `delta` to a layer's count:forms entry of `form` (inside the caller's transaction). @param {string} iden @param {string} form @param {number} delta */
+  bumpFormCount(iden, form, delta) {
+    const { formCounts } = this.layer(iden);
+    const old = formCounts.getBinary(utf8(form));
+    const value = Buffer.alloc(8);
+    value.writeBigInt64BE(BigInt((old ? Number(old.readBigInt64BE(0)) : 0) + delta));
+    formCounts.putSync(utf8(form), value);
+  }
+
+  /** Nodes per form of every layer (their count:forms), summed. @returns {Record<string, number>} */
+  formCounts() {
+    /** @type {Record<string, number>} */
+    const counts = {};
+    for (const iden of this.layerIdens()) {
+      for (const { key, value } of this.layer(iden).formCounts.getRange({})) counts[key.toString()] = (counts[key.toString()] ?? 0) + Number(value.readBigInt64BE(0));
+    }
+    return counts;
   }
 
   /** @param {string} envDir @returns {Env} */
@@ -188,6 +208,8 @@ export class SimStorage {
         nodes: env.openDB({ name: 'bybuidv3', ...BINARY }),
         byform: env.openDB({ name: 'byform', dupSort: true, ...BINARY }),
         byprop: env.openDB({ name: 'byprop', dupSort: true, ...BINARY }),
+        // Synapse's HotCount of nodes per form: UTF-8 form name → signed 64-bit big-endian count.
+        formCounts: env.openDB({ name: 'count:forms', ...BINARY }),
       };
       this.layers.set(iden, layer);
     }
@@ -222,6 +244,7 @@ export class SimStorage {
         byform.removeSync(form, buid);
         byprop.removeSync(name(i), buid);
       }
+      this.bumpFormCount(iden, 'sim:node', count - Math.ceil(count / 7));
     });
   }
 

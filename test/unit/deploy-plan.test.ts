@@ -273,3 +273,32 @@ describe('synup deploy upgrade/resume/status: refusals before anything is touche
     });
   });
 });
+
+describe('synup deploy plan --impact', () => {
+  it('each Cortex gets its impact report (offline: the services are stopped); other services none; a deprecated cell key is named; nothing written', async () => {
+    const { realChangelog } = await import('../support/helpers.js');
+    const d = layout();
+    writeFileSync(path.join(d.dir, 'cortex00', 'cell.mods.yaml'), 'modules: []\n');
+    d.write({ ...deployment, to: '2.250.0', changelog: realChangelog });
+    const before = fileDigests(d.dir);
+    const result = await synupInProcess(['deploy', 'plan', '-f', d.file, '--impact', '--json'], { cwd: d.dir });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const plan = JSON.parse(result.stdout);
+    const byName = Object.fromEntries(plan.services.map((s: { name: string }) => [s.name, s]));
+    expect(byName.aha00.impact).toBeNull();
+    expect(byName.axon00.impact).toBeNull();
+    for (const name of ['cortex00', 'cortex01']) {
+      expect(byName[name].impact.report).toMatchObject({ from: '2.180.0', to: '2.250.0', source: 'offline' });
+      expect(byName[name].impact.report.checked.nodes).toBeGreaterThan(0);
+      expect(byName[name].downtime.estimate.basis).toBe('node counts');
+    }
+    expect(byName.cortex00.impact.report.config.map((c: { key: string; bullet: { version: string } }) => `${c.key} ${c.bullet.version}`)).toEqual(['modules 2.206.0']);
+    expect(byName.cortex01.impact.report.clean).toBe(true);
+    const text = await synupInProcess(['deploy', 'plan', '-f', d.file, '--impact'], { cwd: d.dir });
+    expect(text.stderr).toContain('Impact on cortex00: 1 deprecated configuration key(s)');
+    expect(text.stderr).toMatch(/Impact on cortex01: nothing in this cell uses what the changelog deprecates or changes; first boot with migrations predicted/);
+    const md = await synupInProcess(['deploy', 'plan', '-f', d.file, '--impact', '--format', 'md'], { cwd: d.dir });
+    expect(md.stdout).toContain('### What this upgrade touches in this cell');
+    expect(fileDigests(d.dir)).toEqual(before);
+  });
+});

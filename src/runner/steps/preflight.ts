@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rmdir, statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage, SynupError } from '../../errors.js';
@@ -6,7 +7,7 @@ import { formatBytes, formatDuration } from '../../units.js';
 import type { Step, StepContext } from '../context.js';
 
 /** The checks of this step an operator can skip deliberately with `--ignore-preflight=<name>` (no step can be skipped). */
-export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem', 'ownership'] as const;
+export const PREFLIGHT_CHECKS = ['data-version', 'service-version', 'free-space', 'same-filesystem', 'ownership', 'clean-impact'] as const;
 type PreflightCheck = (typeof PREFLIGHT_CHECKS)[number];
 /**
  * A cell on a volume: data-version and free-space are checked by its cell-info Job once no pod is left
@@ -73,6 +74,35 @@ async function proveByHealthTool(ctx: StepContext): Promise<null> {
     if (!waiting) ctx.progress(`the running service does not answer the health check yet (${check.detail}); retrying for up to ${formatDuration(ctx.config.health.startTimeout)} (health.startTimeout)`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+}
+
+/**
+ * What the crossed changelog bullets touch in this cell (synup check), read before anything is stopped: through Storm
+ * while the service runs, from its layer files otherwise. Printed as one line; with upgrade.requireCleanImpact (or
+ * --require-clean-impact) deprecated usage in stored Storm, configuration or packages refuses the run (check
+ * clean-impact, skippable by name). Without that, a report that cannot be made is a warning, never a refusal.
+ */
+async function checkImpact(ctx: StepContext, running: boolean): Promise<void> {
+  const impact = ctx.options.impact;
+  // Only a Cortex has layers (and Storm): an AHA, Axon or JsonStor has nothing this check reads.
+  if (!impact || ctx.adapter.remoteData || !existsSync(path.join(ctx.cellDir, 'layers'))) return;
+  const { from, to } = ctx.plan;
+  const { impactOf } = await import('../impact.js');
+  const { impactSummaryLine } = await import('../../plan/impact-render.js');
+  let report;
+  try {
+    report = await impactOf({ config: ctx.config, cellDir: ctx.cellDir, adapter: ctx.adapter }, { from, to, bullets: impact.bullets, running, signal: ctx.signal });
+  } catch (error) {
+    if (!impact.require) {
+      ctx.progress(`[WARNING impact] what ${from} → ${to} touches in this cell is not known: ${errorMessage(error)}`);
+      return;
+    }
+    return check(ctx, 'clean-impact', `cannot tell what ${from} → ${to} touches in this cell: ${errorMessage(error)}`, 'fix the cause (`synup check --to ' + to + '` shows it)');
+  }
+  ctx.progress(`impact (${report.source === 'storm' ? 'Storm' : 'offline'}): ${impactSummaryLine(report)}`);
+  const uses = [...report.code.map((h) => `${h.object.type} ${h.object.name} line ${h.line}: ${h.uses} (${h.bullet.version})`), ...report.config.map((c) => `${c.key} in ${c.where} (${c.bullet.version})`), ...report.packageKeys.map((k) => `package ${k.package} ${k.where}: ${k.key} (${k.bullet.version})`)];
+  check(ctx, 'clean-impact', impact.require && !report.clean ? `this cell still uses what ${from} → ${to} deprecates: ${uses.slice(0, 5).join('; ')}${uses.length > 5 ? `; and ${uses.length - 5} more` : ''}` : null,
+    `change what \`synup check --to ${to}\` names, then upgrade`);
 }
 
 /** With the service stopped, its port must be free, or the new version (and then the old one) could not bind. */
@@ -159,9 +189,9 @@ export const preflight: Step = {
       const running = await proveServiceIsThisCell(ctx);
       check(ctx, 'service-version', running && running !== from ? `the running service reports ${running}, its data says ${from}` : null,
         'the service and its data disagree; find out why before upgrading');
-    } else if (ctx.config.health.check === 'https') {
-      await assertPortFree(ctx);
     }
+    if (!status.running && ctx.config.health.check === 'https') await assertPortFree(ctx);
+    await checkImpact(ctx, status.running);
     assertStartable(ctx, from, to);
     const room = remote ? null : await assertLocalRoom(ctx);
 
