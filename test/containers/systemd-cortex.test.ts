@@ -1,0 +1,286 @@
+// Issue 20 part 3: the systemd adapter on a real systemd. The lab's systemd image (scripts/container-lab.sh: Debian
+// 12's systemd on the Synapse base, with Node) booted as PID 1 in a privileged container; a Cortex unit running as
+// uid 999 from /srv/lab/cortex00 (a bind mount of a host temp dir), its version in an EnvironmentFile; this checkout
+// mounted read-only at /opt/synup. synup runs *inside* the container (`docker exec … node /opt/synup/bin/synup.js`)
+// with `adapter: systemd`, driving the real systemctl and journalctl. Skipped with the reason when the lab is absent.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { readCellInfo } from '../../src/lmdb/cellinfo.js';
+import { Journal } from '../../src/runner/journal.js';
+import { budget } from '../support/budget.js';
+import { containerLab, docker, labEnv, labImageSkipReason, systemdRunArgs, type ContainerLab } from '../support/container-lab.js';
+import { repoRoot } from '../support/helpers.js';
+import { until } from '../support/lab-cortex.js';
+
+const FROM = '2.242.0';
+const TO = '2.250.0';
+/** econ:pay:card nodes with a :pan: 2.250.0's model migration (0, 2, 36) makes an econ:pay:pan of each. */
+const CARDS = 2000;
+const UNIT = 'cortex00.service';
+const ENV_FILE = '/etc/synapse/cortex00.env';
+const DROP_IN_DIR = `/etc/systemd/system/${UNIT}.d`;
+const DROP_IN = `${DROP_IN_DIR}/synup-upgrade.conf`;
+
+const skipReason = labImageSkipReason('systemdImage');
+if (skipReason) console.log(`systemd container tests skipped: ${skipReason}`);
+
+/**
+ * The operator's unit, as a Synapse install under systemd would have it: uid 999, the version from the
+ * EnvironmentFile (systemd expands `${SYNAPSE_VERSION}` inside the word), `Restart=on-failure` as most units do.
+ */
+const unitFile = `[Unit]
+Description=Synapse Cortex cortex00
+After=network.target
+
+[Service]
+User=999
+Group=999
+EnvironmentFile=${ENV_FILE}
+Environment=SYN_LOG_LEVEL=INFO PYTHONDONTWRITEBYTECODE=1
+WorkingDirectory=/opt/synapse
+ExecStart=/usr/bin/env PYTHONPATH=/opt/synapse/pylib:/opt/synapse/pylib-legacy:/opt/synapse/stubs:/opt/synapse/src-v\${SYNAPSE_VERSION} /usr/bin/python3 -m synapse.servers.cortex /srv/lab/cortex00
+Restart=on-failure
+RestartSec=1
+TimeoutStopSec=30
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/** Storm over HTTPS from inside the container, the cell's own certificate pinned; prints the JSON answer. */
+const STORM = `import base64, json, ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile='/srv/lab/cortex00/sslcert.pem'); ctx.check_hostname = False
+route, body = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
+req = urllib.request.Request('https://127.0.0.1:4443' + route, data=body.encode() if body else None, method='POST' if body else 'GET')
+req.add_header('Authorization', 'Basic ' + base64.b64encode(b'root:secret').decode())
+print(urllib.request.urlopen(req, context=ctx, timeout=600).read().decode())`;
+
+interface Box {
+  name: string;
+  work: string;
+  cellDir: string;
+  exec(args: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): ReturnType<typeof docker>;
+  synup(args: string[], timeoutMs?: number): ReturnType<typeof docker>;
+}
+
+let box: Box | undefined;
+let template = '';
+
+function newBox(lab: ContainerLab): Box {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'synupsd-'));
+  const name = `synupsd${process.pid}x${Date.now().toString(36)}`;
+  const exec: Box['exec'] = (args, options = {}) =>
+    docker(lab, ['exec', ...Object.entries(options.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]), '-w', '/srv/lab', name, ...args], { timeoutMs: options.timeoutMs });
+  return {
+    name,
+    work,
+    cellDir: path.join(work, 'cortex00'),
+    exec,
+    synup: (args, timeoutMs = 600_000) => exec(['node', '/opt/synup/bin/synup.js', ...args], { timeoutMs, env: { SYNUP_HEALTH_PASSWORD: 'secret', CI: 'true', NO_COLOR: '1' } }),
+  };
+}
+
+const ok = async (what: string, result: Promise<{ exitCode?: number; stdout: unknown; stderr: unknown }>) => {
+  const r = await result;
+  expect(r.exitCode, `${what}: ${String(r.stderr)}${String(r.stdout)}`).toBe(0);
+  return String(r.stdout);
+};
+
+const storm = async (b: Box, query: string, vars: Record<string, unknown> = {}) =>
+  JSON.parse(await ok(`storm ${query}`, b.exec(['python3', '-c', STORM, '/api/v1/storm/call', JSON.stringify({ query, opts: { vars } })]))) as { status: string; result: unknown };
+
+const active = (b: Box) =>
+  until('the Cortex in the systemd container to be active', 180_000, async () => {
+    const r = await b.exec(['python3', '-c', STORM, '/api/v1/active'], { timeoutMs: 20_000 });
+    return r.exitCode === 0 && JSON.parse(String(r.stdout)).result?.active === true ? true : null;
+  });
+
+const show = async (b: Box, property: string) => (await ok(`systemctl show ${property}`, b.exec(['systemctl', 'show', UNIT, `--property=${property}`, '--value']))).trim();
+const envFile = async (b: Box) => ok('cat the EnvironmentFile', b.exec(['cat', ENV_FILE]));
+
+/** The cell back to the seeded FROM template, the unit started on FROM, synup's state and backups gone. */
+async function fresh(b: Box): Promise<void> {
+  await ok('systemctl stop', b.exec(['systemctl', 'stop', UNIT]));
+  for (const entry of readdirSync(b.work)) if (/^(cortex00(\.synup-.*)?|\.cortex00\.synup-lock|state|backups)$/.test(entry)) rmSync(path.join(b.work, entry), { recursive: true, force: true });
+  execFileSync('cp', ['-a', '--sparse=always', template, b.cellDir]);
+  await ok('write the EnvironmentFile', b.exec(['sh', '-c', 'printf "SYNAPSE_VERSION=%s\\n" "$1" > "$2"', 'sh', FROM, ENV_FILE]));
+  await ok('systemctl reset-failed', b.exec(['systemctl', 'reset-failed', UNIT]));
+  await ok('systemctl start', b.exec(['systemctl', 'start', UNIT]));
+  await active(b);
+}
+
+/** synup's `--json` events, one per line. */
+const eventsOf = (stdout: string) => stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type?: string; step?: string; state?: string; message?: string; downtimeMs?: number; migratedMs?: number });
+
+describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded by synup running inside a systemd container (issue 20)', () => {
+  const lab = containerLab!;
+
+  beforeAll(async () => {
+    box = newBox(lab);
+    const b = box;
+    mkdirSync(b.cellDir);
+    writeFileSync(path.join(b.cellDir, 'cell.yaml'), 'https:port: 4443\nauth:passwd: secret\n');
+    execFileSync('chown', ['-R', '999:999', b.cellDir]);
+    writeFileSync(path.join(b.work, UNIT), unitFile);
+    writeFileSync(
+      path.join(b.work, 'synup.yaml'),
+      stringify({
+        cell: { name: 'cortex00', dir: '/srv/lab/cortex00' },
+        state: { dir: '/srv/lab/state' },
+        backup: { dir: '/srv/lab/backups', maxAge: '1h' },
+        service: { adapter: 'systemd', stopTimeout: '30s', systemd: { unit: 'cortex00', environmentFile: ENV_FILE } },
+        health: { check: 'https', port: 4443, startTimeout: '3m' },
+      }),
+    );
+    const run = await docker(lab, ['run', '-d', '--name', b.name, '--label', 'synup.test=systemd-cortex', ...systemdRunArgs, '-v', `${repoRoot}:/opt/synup:ro`, '-v', `${b.work}:/srv/lab`, lab.systemdImage, '/lib/systemd/systemd']);
+    expect(run.exitCode, String(run.stderr)).toBe(0);
+    // systemd's bus answers only once PID 1 is up; then --wait returns when the boot is done.
+    const state = await until('systemd in the container to finish booting', 60_000, async () => {
+      const r = await b.exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: budget(60_000) });
+      const answer = String(r.stdout).trim();
+      return ['running', 'degraded'].includes(answer) ? answer : null;
+    });
+    console.log(`systemd in ${b.name}: ${state}, ${(await ok('systemctl --version', b.exec(['systemctl', '--version']))).split('\n')[0]}`);
+    await ok('install the unit', b.exec(['sh', '-c', `mkdir -p /etc/synapse && printf "SYNAPSE_VERSION=${FROM}\\n" > ${ENV_FILE} && cp /srv/lab/${UNIT} /etc/systemd/system/ && systemctl daemon-reload`]));
+    await ok('systemctl start', b.exec(['systemctl', 'start', UNIT]));
+    await active(b);
+    // `fini { return() }`: a bare return would end the query at the first node
+    for (const query of ['for $i in $lib.range(200) { [inet:fqdn=`h{$i}.synup.test`] }', 'for $i in $lib.range($c) { [econ:pay:card=* :pan=`4111110000{$i}`] }']) {
+      expect((await storm(b, `${query} fini { return((0)) }`, { c: CARDS })).status).toBe('ok');
+    }
+    await ok('systemctl stop', b.exec(['systemctl', 'stop', UNIT]));
+    template = path.join(b.work, 'template');
+    execFileSync('cp', ['-a', '--sparse=always', b.cellDir, template]);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (!box) return;
+    await docker(lab, ['rm', '-f', '-v', box.name]);
+    rmSync(box.work, { recursive: true, force: true });
+  });
+
+  it(`synup upgrade ${FROM} → ${TO}: the drop-in lifts the start timeout during the run and is removed after, the EnvironmentFile names ${TO}, migrated after the journal's \`model migrations complete\`, data intact; \`synup logs\` reads the journal`, async () => {
+    const b = box!;
+    await fresh(b);
+    const before = { timeout: await show(b, 'TimeoutStartUSec'), invocation: await show(b, 'InvocationID') };
+    // The run, followed event by event: at the `start` step synup's drop-in must be in force.
+    const upgrade = b.exec(['node', '/opt/synup/bin/synup.js', 'upgrade', '--to', TO, '--backup', '-y', '--json'], { timeoutMs: 600_000, env: { SYNUP_HEALTH_PASSWORD: 'secret', CI: 'true', NO_COLOR: '1' } });
+    let during: { dropIn: string; timeout: string } | null = null;
+    for await (const line of upgrade.iterable()) {
+      const event = line.startsWith('{') ? (JSON.parse(line) as { type?: string; step?: string; state?: string }) : {};
+      if (event.type === 'step' && event.step === 'start' && event.state === 'running' && during === null) {
+        during = { dropIn: await ok('cat the drop-in', b.exec(['cat', DROP_IN])), timeout: await show(b, 'TimeoutStartUSec') };
+      }
+    }
+    const result = await upgrade;
+    expect(result.exitCode, `${String(result.stderr)}\n${String(result.stdout).slice(-3000)}`).toBe(0);
+    expect(during?.dropIn).toMatch(/^# synup-upgrade: written by synup[^\n]*\n\[Service\]\nTimeoutStartSec=infinity\nWatchdogSec=0\n$/);
+    expect(during?.timeout).toBe('infinity');
+
+    // After: the drop-in and the dir synup made for it are gone, the unit's own timeout is back, the version is in the EnvironmentFile.
+    expect((await b.exec(['test', '-e', DROP_IN_DIR])).exitCode, `${DROP_IN_DIR} removed`).toBe(1);
+    expect(await show(b, 'TimeoutStartUSec')).toBe(before.timeout);
+    expect(await envFile(b)).toBe(`SYNAPSE_VERSION=${TO}\n`);
+    expect(await show(b, 'ActiveState')).toBe('active');
+    expect(await show(b, 'InvocationID')).not.toBe(before.invocation);
+    expect(await show(b, 'NRestarts')).toBe('0');
+    expect(await show(b, 'User')).toBe('999');
+
+    // The data moved and is whole: version in cell:info, the model migration made a pan per card, the running service says TO.
+    expect((await readCellInfo(b.cellDir)).cellVersion).toBe(TO);
+    const forms = (await storm(b, 'return($lib.view.get().getFormCounts())')).result as Record<string, number>;
+    expect({ cards: forms['econ:pay:card'], pans: forms['econ:pay:pan'], fqdns: forms['inet:fqdn'] }).toEqual({ cards: CARDS, pans: CARDS, fqdns: expect.any(Number) });
+    expect((await storm(b, 'return($lib.version.synapse())')).result).toEqual([2, 250, 0]);
+
+    // "Migrated" is not before journald's own stamp of `...model migrations complete!`.
+    const journal = (await ok('journalctl', b.exec(['journalctl', '-u', UNIT, '-o', 'json', '--no-pager']))).trim().split('\n').map((l) => JSON.parse(l) as { MESSAGE?: unknown; __REALTIME_TIMESTAMP: string });
+    const complete = journal.filter((e) => typeof e.MESSAGE === 'string' && e.MESSAGE.includes('model migrations complete')).at(-1);
+    expect(complete, 'the journal has the end of the model migration').toBeDefined();
+    const db = Journal.open(path.join(b.work, 'state'));
+    let migratedAt: string | undefined;
+    try {
+      migratedAt = db.latest('/srv/lab/cortex00')?.data.migratedAt;
+    } finally {
+      await db.close();
+    }
+    expect(Date.parse(migratedAt!) * 1000).toBeGreaterThanOrEqual(Math.floor(Number(complete!.__REALTIME_TIMESTAMP) / 1000) * 1000);
+
+    // `synup logs` reads the real journal: its last lines are journalctl's.
+    const logs = await b.synup(['logs', '-n', '5']);
+    expect(logs.exitCode, String(logs.stderr)).toBe(0);
+    const own = (await ok('journalctl -n 5', b.exec(['journalctl', '-u', UNIT, '-n', '5', '-o', 'cat', '--no-pager']))).trimEnd();
+    expect(String(logs.stdout).trimEnd().split('\n').slice(-3)).toEqual(own.split('\n').slice(-3));
+    expect(String(logs.stdout)).toMatch(/\[(INFO|WARNING)\]/);
+
+    const summary = eventsOf(String(result.stdout)).at(-1)!;
+    console.log(`systemd ${FROM} → ${TO}: downtime ${String(summary.downtimeMs)} ms, migrated ${String(summary.migratedMs)} ms`);
+  }, 900_000);
+
+  it(`a first boot of ${TO} SIGKILLed mid-migration and restarted by systemd (Restart=on-failure) is rolled back: exit 4, ${FROM} healthy with its data, the EnvironmentFile back to ${FROM}, no drop-in`, async () => {
+    const b = box!;
+    await fresh(b);
+    const since = `@${Math.floor(Date.now() / 1000)}`;
+    // The unit's journal, followed: at `beginning model migration` the main process is SIGKILLed as the OOM killer would.
+    const follow = execa(path.join(lab.binDir, 'docker'), ['exec', b.name, 'journalctl', '-u', UNIT, '-f', '-o', 'cat', `--since=${since}`], { env: labEnv(lab), extendEnv: false, reject: false, stdin: 'ignore', timeout: budget(600_000) });
+    const upgrade = b.synup(['upgrade', '--to', TO, '--backup', '-y']);
+    let killed: string | null = null;
+    let finished = false;
+    void upgrade.then(() => {
+      finished = true;
+      follow.kill();
+    });
+    for await (const line of follow.iterable()) {
+      if (finished) break;
+      if (/beginning model migration -> \(0, 2, 36\)/.test(line)) {
+        killed = await show(b, 'MainPID');
+        await ok('kill -KILL the main pid', b.exec(['kill', '-KILL', killed]));
+        break;
+      }
+    }
+    follow.kill();
+    await follow;
+    expect(killed, 'the 2.250.0 boot began its model migration').not.toBeNull();
+    const result = await upgrade;
+    expect(result.exitCode, String(result.stderr)).toBe(4);
+    expect(String(result.stderr)).toMatch(/restarted behind synup's back|exited while booting|is not running/);
+    console.log(`killed main pid ${killed} at its model migration: ${/^.*(restarted behind synup's back|exited while booting|is not running).*$/m.exec(String(result.stderr))?.[0]}`);
+
+    expect((await readCellInfo(b.cellDir)).cellVersion).toBe(FROM);
+    expect(await envFile(b)).toBe(`SYNAPSE_VERSION=${FROM}\n`);
+    expect((await b.exec(['test', '-e', DROP_IN_DIR])).exitCode, `${DROP_IN_DIR} removed`).toBe(1);
+    expect(await show(b, 'ActiveState')).toBe('active');
+    await active(b);
+    expect((await storm(b, 'return($lib.version.synapse())')).result).toEqual([2, 242, 0]);
+    const forms = (await storm(b, 'return($lib.view.get().getFormCounts())')).result as Record<string, number>;
+    expect(forms['econ:pay:card']).toBe(CARDS);
+    expect(forms['econ:pay:pan']).toBeUndefined();
+    // The failed data kept for diagnosis beside the cell, the pre-upgrade data back in place.
+    expect(readdirSync(b.work).some((e) => e.startsWith('cortex00.synup-failed-'))).toBe(true);
+    expect(existsSync(path.join(b.cellDir, 'cell.guid'))).toBe(true);
+  }, 900_000);
+
+  it('stop, start, restart and status through the real systemctl', async () => {
+    const b = box!;
+    await fresh(b);
+    const stopped = await b.synup(['stop', '--json']);
+    expect(stopped.exitCode, String(stopped.stderr)).toBe(0);
+    expect(await show(b, 'ActiveState')).toBe('inactive');
+    const status = JSON.parse(String((await b.synup(['status', '--json'])).stdout)) as Record<string, unknown>;
+    expect(status).toMatchObject({ running: false, configuredVersion: FROM, dataVersion: FROM });
+    const started = await b.synup(['start', '--json']);
+    expect(started.exitCode, String(started.stderr)).toBe(0);
+    expect(JSON.parse(String(started.stdout))).toMatchObject({ action: 'start', version: FROM, cell: { adapter: 'systemd' } });
+    expect(await show(b, 'ActiveState')).toBe('active');
+    const invocation = await show(b, 'InvocationID');
+    const restarted = await b.synup(['restart', '--json']);
+    expect(restarted.exitCode, String(restarted.stderr)).toBe(0);
+    expect(await show(b, 'InvocationID')).not.toBe(invocation);
+    const after = JSON.parse(String((await b.synup(['status', '--json'])).stdout)) as Record<string, unknown>;
+    expect(after).toMatchObject({ running: true, configuredVersion: FROM, dataVersion: FROM, active: { active: true } });
+  }, 600_000);
+});
