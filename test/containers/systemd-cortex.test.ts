@@ -4,7 +4,7 @@
 // mounted read-only at /opt/synup. synup runs *inside* the container (`docker exec … node /opt/synup/bin/synup.js`)
 // with `adapter: systemd`, driving the real systemctl and journalctl. Skipped with the reason when the lab is absent.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { Journal } from '../../src/runner/journal.js';
-import { budget } from '../support/budget.js';
+import { budget, waitFor } from '../support/budget.js';
 import { containerLab, docker, labEnv, labImageSkipReason, systemdRunArgs, type ContainerLab } from '../support/container-lab.js';
 import { repoRoot } from '../support/helpers.js';
 import { until } from '../support/lab-cortex.js';
@@ -64,7 +64,7 @@ interface Box {
   name: string;
   work: string;
   cellDir: string;
-  exec(args: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): ReturnType<typeof docker>;
+  exec(args: string[], options?: { timeoutMs?: number; env?: Record<string, string>; stripFinalNewline?: boolean }): ReturnType<typeof docker>;
   synup(args: string[], timeoutMs?: number): ReturnType<typeof docker>;
 }
 
@@ -73,9 +73,11 @@ let template = '';
 
 function newBox(lab: ContainerLab): Box {
   const work = mkdtempSync(path.join(os.tmpdir(), 'synupsd-'));
+  // mkdtemp makes it 0700: the service (uid 999) must reach its cell dir through this bind mount
+  chmodSync(work, 0o755);
   const name = `synupsd${process.pid}x${Date.now().toString(36)}`;
   const exec: Box['exec'] = (args, options = {}) =>
-    docker(lab, ['exec', ...Object.entries(options.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]), '-w', '/srv/lab', name, ...args], { timeoutMs: options.timeoutMs });
+    docker(lab, ['exec', ...Object.entries(options.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]), '-w', '/srv/lab', name, ...args], { timeoutMs: options.timeoutMs, stripFinalNewline: options.stripFinalNewline });
   return {
     name,
     work,
@@ -94,14 +96,21 @@ const ok = async (what: string, result: Promise<{ exitCode?: number; stdout: unk
 const storm = async (b: Box, query: string, vars: Record<string, unknown> = {}) =>
   JSON.parse(await ok(`storm ${query}`, b.exec(['python3', '-c', STORM, '/api/v1/storm/call', JSON.stringify({ query, opts: { vars } })]))) as { status: string; result: unknown };
 
+/** Active over HTTPS; a unit that failed or was restarted by systemd meanwhile ends the wait at once, with its journal. */
 const active = (b: Box) =>
-  until('the Cortex in the systemd container to be active', 180_000, async () => {
+  waitFor(async () => {
+    const unit = String((await b.exec(['systemctl', 'show', UNIT, '--property=ActiveState,NRestarts'])).stdout);
+    if (/ActiveState=failed|NRestarts=[1-9]/.test(unit)) {
+      const tail = String((await b.exec(['journalctl', '-u', UNIT, '-n', '15', '-o', 'cat', '--no-pager'])).stdout);
+      throw new Error(`${UNIT} did not come up (${unit.replace(/\n/g, ' ')}):\n${tail}`);
+    }
     const r = await b.exec(['python3', '-c', STORM, '/api/v1/active'], { timeoutMs: 20_000 });
-    return r.exitCode === 0 && JSON.parse(String(r.stdout)).result?.active === true ? true : null;
-  });
+    if (r.exitCode !== 0) return false;
+    return (JSON.parse(String(r.stdout)) as { result?: { active?: boolean } }).result?.active === true;
+  }, 'the Cortex in the systemd container to be active', { timeoutMs: 180_000, intervalMs: 500 });
 
 const show = async (b: Box, property: string) => (await ok(`systemctl show ${property}`, b.exec(['systemctl', 'show', UNIT, `--property=${property}`, '--value']))).trim();
-const envFile = async (b: Box) => ok('cat the EnvironmentFile', b.exec(['cat', ENV_FILE]));
+const envFile = async (b: Box) => ok('cat the EnvironmentFile', b.exec(['cat', ENV_FILE], { stripFinalNewline: false }));
 
 /** The cell back to the seeded FROM template, the unit started on FROM, synup's state and backups gone. */
 async function fresh(b: Box): Promise<void> {
@@ -109,7 +118,8 @@ async function fresh(b: Box): Promise<void> {
   for (const entry of readdirSync(b.work)) if (/^(cortex00(\.synup-.*)?|\.cortex00\.synup-lock|state|backups)$/.test(entry)) rmSync(path.join(b.work, entry), { recursive: true, force: true });
   execFileSync('cp', ['-a', '--sparse=always', template, b.cellDir]);
   await ok('write the EnvironmentFile', b.exec(['sh', '-c', 'printf "SYNAPSE_VERSION=%s\\n" "$1" > "$2"', 'sh', FROM, ENV_FILE]));
-  await ok('systemctl reset-failed', b.exec(['systemctl', 'reset-failed', UNIT]));
+  // a unit left failed by an earlier test (an inactive one is unloaded: reset-failed then says "not loaded")
+  await b.exec(['systemctl', 'reset-failed', UNIT]);
   await ok('systemctl start', b.exec(['systemctl', 'start', UNIT]));
   await active(b);
 }
@@ -174,7 +184,7 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
     for await (const line of upgrade.iterable()) {
       const event = line.startsWith('{') ? (JSON.parse(line) as { type?: string; step?: string; state?: string }) : {};
       if (event.type === 'step' && event.step === 'start' && event.state === 'running' && during === null) {
-        during = { dropIn: await ok('cat the drop-in', b.exec(['cat', DROP_IN])), timeout: await show(b, 'TimeoutStartUSec') };
+        during = { dropIn: await ok('cat the drop-in', b.exec(['cat', DROP_IN], { stripFinalNewline: false })), timeout: await show(b, 'TimeoutStartUSec') };
       }
     }
     const result = await upgrade;
@@ -267,17 +277,23 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
   it('stop, start, restart and status through the real systemctl', async () => {
     const b = box!;
     await fresh(b);
-    const stopped = await b.synup(['stop', '--json']);
+    const timed = async (args: string[]) => {
+      const t0 = Date.now();
+      const r = await b.synup(args);
+      console.log(`synup ${args.join(' ')}: exit ${r.exitCode} in ${Date.now() - t0} ms`);
+      return r;
+    };
+    const stopped = await timed(['stop', '--json']);
     expect(stopped.exitCode, String(stopped.stderr)).toBe(0);
     expect(await show(b, 'ActiveState')).toBe('inactive');
     const status = JSON.parse(String((await b.synup(['status', '--json'])).stdout)) as Record<string, unknown>;
     expect(status).toMatchObject({ running: false, configuredVersion: FROM, dataVersion: FROM });
-    const started = await b.synup(['start', '--json']);
+    const started = await timed(['start', '--json']);
     expect(started.exitCode, String(started.stderr)).toBe(0);
     expect(JSON.parse(String(started.stdout))).toMatchObject({ action: 'start', version: FROM, cell: { adapter: 'systemd' } });
     expect(await show(b, 'ActiveState')).toBe('active');
     const invocation = await show(b, 'InvocationID');
-    const restarted = await b.synup(['restart', '--json']);
+    const restarted = await timed(['restart', '--json']);
     expect(restarted.exitCode, String(restarted.stderr)).toBe(0);
     expect(await show(b, 'InvocationID')).not.toBe(invocation);
     const after = JSON.parse(String((await b.synup(['status', '--json'])).stdout)) as Record<string, unknown>;

@@ -56,8 +56,8 @@ export function labEnv(lab: ContainerLab): Record<string, string> {
 }
 
 /** `docker …` on the lab's engine (never throws; the result says). */
-export function docker(lab: ContainerLab, args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
-  return execa(path.join(lab.binDir, 'docker'), args, { env: labEnv(lab), extendEnv: false, cwd: options.cwd, reject: false, stdin: 'ignore', timeout: options.timeoutMs ?? 120_000 });
+export function docker(lab: ContainerLab, args: string[], options: { cwd?: string; timeoutMs?: number; stripFinalNewline?: boolean } = {}) {
+  return execa(path.join(lab.binDir, 'docker'), args, { env: labEnv(lab), extendEnv: false, cwd: options.cwd, reject: false, stdin: 'ignore', timeout: options.timeoutMs ?? 120_000, stripFinalNewline: options.stripFinalNewline ?? true });
 }
 
 /** A TCP port free on 127.0.0.1 now. */
