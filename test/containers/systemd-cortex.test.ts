@@ -53,6 +53,9 @@ WantedBy=multi-user.target
 `;
 
 /** Storm over HTTPS from inside the container, the cell's own certificate pinned; prints the JSON answer. */
+/** The operator's own drop-in in the crash-loop test: one start a minute, restarts 100 ms apart (systemd's default). */
+const OVERRIDE = '[Unit]\nStartLimitIntervalSec=60\nStartLimitBurst=1\n[Service]\nRestartSec=100ms\n';
+
 const STORM = `import base64, json, ssl, sys, urllib.request
 ctx = ssl.create_default_context(cafile='/srv/lab/cortex00/sslcert.pem'); ctx.check_hostname = False
 route, body = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
@@ -272,6 +275,36 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
     // The failed data kept for diagnosis beside the cell, the pre-upgrade data back in place.
     expect(readdirSync(b.work).some((e) => e.startsWith('cortex00.synup-failed-'))).toBe(true);
     expect(existsSync(path.join(b.cellDir, 'cell.guid'))).toBe(true);
+  }, 900_000);
+
+  it(`a ${TO} that fails on boot under Restart= until systemd's start limit refuses further starts (the operator's own drop-in: StartLimitBurst=1 in 60 s) is rolled back: exit 4, ${FROM} started again (reset-failed first), the operator's drop-in kept`, async () => {
+    const b = box!;
+    await fresh(b);
+    // With the default limit (5 starts in 10 s) whether systemd refuses depends on how fast the boot fails; one start
+    // per minute makes it certain: the start after a crash, and any start within the minute, is refused.
+    // The target's sources hidden: `python -m synapse.servers.cortex` exits 1 at once, every time systemd restarts it.
+    await ok('hide the target sources', b.exec(['sh', '-c', `mv /opt/synapse/src-v${TO} /opt/synapse/src-v${TO}.hidden && mkdir /opt/synapse/src-v${TO}`]));
+    await ok('the operator\'s drop-in', b.exec(['sh', '-c', `mkdir -p ${DROP_IN_DIR} && printf '${OVERRIDE.replace(/\n/g, '\\n')}' > ${DROP_IN_DIR}/override.conf && systemctl daemon-reload`]));
+    try {
+      const t0 = Date.now();
+      const result = await b.synup(['upgrade', '--to', TO, '--backup', '-y']);
+      const tookMs = Date.now() - t0;
+      expect(result.exitCode, String(result.stderr)).toBe(4);
+      console.log(`crash-looping ${TO}: exit 4 after ${tookMs} ms; ${/^.*exited while booting.*$/m.exec(String(result.stderr))?.[0] ?? String(result.stderr).split('\n').find((l) => /failed/.test(l))}`);
+      expect(String(result.stderr)).not.toMatch(/rollback-failed|rollback failed/);
+      // systemd really refused further starts: the limit was used up before synup's rollback started the old version.
+      const journal = await ok('journalctl', b.exec(['journalctl', '-u', UNIT, '-o', 'cat', '--no-pager', `--since=@${Math.floor(t0 / 1000)}`]));
+      expect(journal).toMatch(/Start request repeated too quickly/);
+      expect(await show(b, 'ActiveState')).toBe('active');
+      await active(b);
+      expect((await storm(b, 'return($lib.version.synapse())')).result).toEqual([2, 242, 0]);
+      expect(((await storm(b, 'return($lib.view.get().getFormCounts())')).result as Record<string, number>)['econ:pay:card']).toBe(CARDS);
+      expect(await envFile(b)).toBe(`SYNAPSE_VERSION=${FROM}\n`);
+      expect((await b.exec(['test', '-e', DROP_IN])).exitCode, `${DROP_IN} removed`).toBe(1);
+      expect(await ok('the operator\'s drop-in', b.exec(['cat', `${DROP_IN_DIR}/override.conf`], { stripFinalNewline: false }))).toBe(OVERRIDE);
+    } finally {
+      await b.exec(['sh', '-c', `rm -rf ${DROP_IN_DIR}/override.conf && rmdir /opt/synapse/src-v${TO} && mv /opt/synapse/src-v${TO}.hidden /opt/synapse/src-v${TO} && systemctl daemon-reload`]);
+    }
   }, 900_000);
 
   it('stop, start, restart and status through the real systemctl', async () => {
