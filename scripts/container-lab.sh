@@ -5,7 +5,8 @@
 # root and socket under the lab dir), compose v2 (Debian 13's docker-compose, pinned at low priority), a registry on
 # 127.0.0.1:5000 (Debian's docker-registry), a Debian base image made by debootstrap with the Synapse lab's Python
 # packages and sources (../shared/synapse-lab), and one Synapse Cortex image per lab version pushed to the registry as
-# 127.0.0.1:5000/vertexproject/synapse-cortex:v<version>.
+# 127.0.0.1:5000/vertexproject/synapse-cortex:v<version>; a Node base (the base with this machine's node and npm: the
+# Dockerfile's NODE_IMAGE here) and Debian's systemd on it (run as PID 1 by test/containers/systemd-cortex.test.ts).
 #
 #   up    (default) make or reuse all of it; idempotent, every part cached (a stamp per part); prints what it did and
 #         how long each part took, then the environment the container tests read (also written to $LAB/env).
@@ -112,8 +113,12 @@ engine() {
     if v=$(engine_up); then
       # Containers of test runs that were killed (their `restart:` policy would bring them back with the engine).
       local stale
-      stale=$(DOCKER_HOST=unix://$SOCK "$DOCKER" ps -aq --filter name=synupct --filter name=synupbench)
+      stale=$(DOCKER_HOST=unix://$SOCK "$DOCKER" ps -aq --filter name=synupct --filter name=synupbench --filter name=synupsd --filter name=synupimg)
       [ -z "$stale" ] || DOCKER_HOST=unix://$SOCK "$DOCKER" rm -f -v $stale >/dev/null 2>&1 || true
+      # and the volumes of killed synup-image tests (named synupimg<pid>…; only those)
+      local vols
+      vols=$(DOCKER_HOST=unix://$SOCK "$DOCKER" volume ls -q --filter name=synupimg)
+      [ -z "$vols" ] || DOCKER_HOST=unix://$SOCK "$DOCKER" volume rm -f $vols >/dev/null 2>&1 || true
       DID="started dockerd $v ($driver, $CACHE/docker-$driver, $SOCK)${stale:+; removed $(echo "$stale" | wc -l) leftover test container(s)}"
       return
     fi

@@ -209,6 +209,8 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
     const forms = (await storm(b, 'return($lib.view.get().getFormCounts())')).result as Record<string, number>;
     expect({ cards: forms['econ:pay:card'], pans: forms['econ:pay:pan'], fqdns: forms['inet:fqdn'] }).toEqual({ cards: CARDS, pans: CARDS, fqdns: expect.any(Number) });
     expect((await storm(b, 'return($lib.version.synapse())')).result).toEqual([2, 250, 0]);
+    // synup ran as root: everything it copied into the cell (the compacted envs) is still the service's
+    expect(execFileSync('find', [b.cellDir, '!', '-user', '999', '-print', '-quit'], { encoding: 'utf8' })).toBe('');
 
     // "Migrated" is not before journald's own stamp of `...model migrations complete!`.
     const journal = (await ok('journalctl', b.exec(['journalctl', '-u', UNIT, '-o', 'json', '--no-pager']))).trim().split('\n').map((l) => JSON.parse(l) as { MESSAGE?: unknown; __REALTIME_TIMESTAMP: string });
@@ -292,9 +294,12 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
       expect(result.exitCode, String(result.stderr)).toBe(4);
       console.log(`crash-looping ${TO}: exit 4 after ${tookMs} ms; ${/^.*exited while booting.*$/m.exec(String(result.stderr))?.[0] ?? String(result.stderr).split('\n').find((l) => /failed/.test(l))}`);
       expect(String(result.stderr)).not.toMatch(/rollback-failed|rollback failed/);
-      // systemd really refused further starts: the limit was used up before synup's rollback started the old version.
+      // With StartLimitBurst=1 the limit is used up by synup's start of TO: without reset-failed first, systemd would
+      // refuse the rollback's start of FROM (the code before this test: rollback-failed after health.startTimeout).
+      // Whether systemd's own restart was refused too depends on who came first, synup's stop or the 100 ms timer.
       const journal = await ok('journalctl', b.exec(['journalctl', '-u', UNIT, '-o', 'cat', '--no-pager', `--since=@${Math.floor(t0 / 1000)}`]));
-      expect(journal).toMatch(/Start request repeated too quickly/);
+      console.log(`systemd refused its own restart of ${TO}: ${/Start request repeated too quickly/.test(journal)}`);
+      expect(journal).toMatch(/Starting cortex version 2\.242\.0/);
       expect(await show(b, 'ActiveState')).toBe('active');
       await active(b);
       expect((await storm(b, 'return($lib.version.synapse())')).result).toEqual([2, 242, 0]);
