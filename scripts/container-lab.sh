@@ -44,6 +44,10 @@ part() { # part NAME -- times the function NAME, prints what it did
 
 write_env() {
   mkdir -p "$LAB/bin"
+  # `env` builds nothing: the image names an earlier `up` wrote stay
+  if [ -z "$NODE_IMAGE" ] && [ -f "$LAB/env" ]; then
+    NODE_IMAGE=$(sed -n 's/^SYNUP_LAB_NODE_IMAGE=//p' "$LAB/env"); SYSTEMD_IMAGE=$(sed -n 's/^SYNUP_LAB_SYSTEMD_IMAGE=//p' "$LAB/env")
+  fi
   ln -sfn "$DOCKER" "$LAB/bin/docker"
   cat > "$LAB/env" <<EOF
 # written by scripts/container-lab.sh: source it, or read it (test/support/container-lab.ts does)
