@@ -150,6 +150,17 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
         health: { check: 'https', port: 4443, startTimeout: '3m' },
       }),
     );
+    // The same with Synapse's healthcheck tool instead of HTTPS (over the cell's Unix socket), run locally by synup.
+    writeFileSync(
+      path.join(b.work, 'synup-tool.yaml'),
+      stringify({
+        cell: { name: 'cortex00', dir: '/srv/lab/cortex00' },
+        state: { dir: '/srv/lab/state' },
+        backup: { dir: '/srv/lab/backups', maxAge: '1h' },
+        service: { adapter: 'systemd', stopTimeout: '30s', systemd: { unit: 'cortex00', environmentFile: ENV_FILE } },
+        health: { check: 'tool', startTimeout: '3m', tool: { command: ['/usr/bin/python3', '-m', '{module}', '-c', '{cell}'], env: { PYTHONPATH: `/opt/synapse/pylib:/opt/synapse/pylib-legacy:/opt/synapse/stubs:/opt/synapse/src-v${TO}` } } },
+      }),
+    );
     const run = await docker(lab, ['run', '-d', '--name', b.name, '--label', 'synup.test=systemd-cortex', ...systemdRunArgs, '-v', `${repoRoot}:/opt/synup:ro`, '-v', `${b.work}:/srv/lab`, lab.systemdImage, '/lib/systemd/systemd']);
     expect(run.exitCode, String(run.stderr)).toBe(0);
     // systemd's bus answers only once PID 1 is up; then --wait returns when the boot is done.
@@ -310,6 +321,20 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
     } finally {
       await b.exec(['sh', '-c', `rm -rf ${DROP_IN_DIR}/override.conf && rmdir /opt/synapse/src-v${TO} && mv /opt/synapse/src-v${TO}.hidden /opt/synapse/src-v${TO} && systemctl daemon-reload`]);
     }
+  }, 900_000);
+
+  it(`synup upgrade ${FROM} → ${TO} with health.check: tool (Synapse's healthcheck over the cell's socket, no HTTPS): exit 0, the data at ${TO}, no drop-in left`, async () => {
+    const b = box!;
+    await fresh(b);
+    const result = await b.synup(['-c', '/srv/lab/synup-tool.yaml', 'upgrade', '--to', TO, '--backup', '-y']);
+    expect(result.exitCode, String(result.stderr).slice(-3000)).toBe(0);
+    expect(String(result.stderr)).toMatch(/Upgraded cortex00 2\.242\.0 → 2\.250\.0/);
+    console.log(`health tool: ${/^Upgraded .*$/m.exec(String(result.stderr))?.[0]}`);
+    expect((await readCellInfo(b.cellDir)).cellVersion).toBe(TO);
+    expect(await envFile(b)).toBe(`SYNAPSE_VERSION=${TO}\n`);
+    expect((await b.exec(['test', '-e', DROP_IN_DIR])).exitCode).toBe(1);
+    const forms = (await storm(b, 'return($lib.view.get().getFormCounts())')).result as Record<string, number>;
+    expect({ cards: forms['econ:pay:card'], pans: forms['econ:pay:pan'] }).toEqual({ cards: CARDS, pans: CARDS });
   }, 900_000);
 
   it('stop, start, restart and status through the real systemctl', async () => {
