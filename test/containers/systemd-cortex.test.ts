@@ -319,7 +319,8 @@ describe.skipIf(skipReason !== null)('systemd, for real: a Cortex unit upgraded 
       expect((await b.exec(['test', '-e', DROP_IN])).exitCode, `${DROP_IN} removed`).toBe(1);
       expect(await ok('the operator\'s drop-in', b.exec(['cat', `${DROP_IN_DIR}/override.conf`], { stripFinalNewline: false }))).toBe(OVERRIDE);
     } finally {
-      await b.exec(['sh', '-c', `rm -rf ${DROP_IN_DIR}/override.conf && rmdir /opt/synapse/src-v${TO} && mv /opt/synapse/src-v${TO}.hidden /opt/synapse/src-v${TO} && systemctl daemon-reload`]);
+      // the whole .d dir: the test made it (synup leaves a dir it did not create)
+      await b.exec(['sh', '-c', `rm -rf ${DROP_IN_DIR} && rmdir /opt/synapse/src-v${TO} && mv /opt/synapse/src-v${TO}.hidden /opt/synapse/src-v${TO} && systemctl daemon-reload`]);
     }
   }, 900_000);
 
