@@ -5,7 +5,8 @@
 # root and socket under the lab dir), compose v2 (Debian 13's docker-compose, pinned at low priority), a registry on
 # 127.0.0.1:5000 (Debian's docker-registry), a Debian base image made by debootstrap with the Synapse lab's Python
 # packages and sources (../shared/synapse-lab), and one Synapse Cortex image per lab version pushed to the registry as
-# 127.0.0.1:5000/vertexproject/synapse-cortex:v<version>.
+# 127.0.0.1:5000/vertexproject/synapse-cortex:v<version>; a Node base (the base with this machine's node and npm: the
+# Dockerfile's NODE_IMAGE here) and Debian's systemd on it (run as PID 1 by test/containers/systemd-cortex.test.ts).
 #
 #   up    (default) make or reuse all of it; idempotent, every part cached (a stamp per part); prints what it did and
 #         how long each part took, then the environment the container tests read (also written to $LAB/env).
@@ -38,11 +39,15 @@ T0=$(date +%s.%N)
 part() { # part NAME -- times the function NAME, prints what it did
   local name=$1 t; t=$(date +%s.%N)
   "$name"
-  say "$(printf '%-9s %6.1f s  %s' "$name" "$(echo "$(date +%s.%N) - $t" | bc)" "$DID")"
+  say "$(printf '%-13s %6.1f s  %s' "$name" "$(echo "$(date +%s.%N) - $t" | bc)" "$DID")"
 }
 
 write_env() {
   mkdir -p "$LAB/bin"
+  # `env` builds nothing: the image names an earlier `up` wrote stay
+  if [ -z "$NODE_IMAGE" ] && [ -f "$LAB/env" ]; then
+    NODE_IMAGE=$(sed -n 's/^SYNUP_LAB_NODE_IMAGE=//p' "$LAB/env"); SYSTEMD_IMAGE=$(sed -n 's/^SYNUP_LAB_SYSTEMD_IMAGE=//p' "$LAB/env")
+  fi
   ln -sfn "$DOCKER" "$LAB/bin/docker"
   cat > "$LAB/env" <<EOF
 # written by scripts/container-lab.sh: source it, or read it (test/support/container-lab.ts does)
@@ -51,6 +56,8 @@ DOCKER_HOST=unix://$SOCK
 SYNUP_LAB_DOCKER_BIN=$LAB/bin
 SYNUP_LAB_REGISTRY=$REGISTRY
 SYNUP_LAB_VERSIONS=${VERSIONS[*]}
+SYNUP_LAB_NODE_IMAGE=$NODE_IMAGE
+SYNUP_LAB_SYSTEMD_IMAGE=$SYSTEMD_IMAGE
 EOF
 }
 
@@ -110,8 +117,12 @@ engine() {
     if v=$(engine_up); then
       # Containers of test runs that were killed (their `restart:` policy would bring them back with the engine).
       local stale
-      stale=$(DOCKER_HOST=unix://$SOCK "$DOCKER" ps -aq --filter name=synupct --filter name=synupbench)
+      stale=$(DOCKER_HOST=unix://$SOCK "$DOCKER" ps -aq --filter name=synupct --filter name=synupbench --filter name=synupsd --filter name=synupimg)
       [ -z "$stale" ] || DOCKER_HOST=unix://$SOCK "$DOCKER" rm -f -v $stale >/dev/null 2>&1 || true
+      # and the volumes of killed synup-image tests (named synupimg<pid>…; only those)
+      local vols
+      vols=$(DOCKER_HOST=unix://$SOCK "$DOCKER" volume ls -q --filter name=synupimg)
+      [ -z "$vols" ] || DOCKER_HOST=unix://$SOCK "$DOCKER" volume rm -f $vols >/dev/null 2>&1 || true
       DID="started dockerd $v ($driver, $CACHE/docker-$driver, $SOCK)${stale:+; removed $(echo "$stale" | wc -l) leftover test container(s)}"
       return
     fi
@@ -228,6 +239,67 @@ EOF
   DID="${#built[@]} built and pushed${built:+ (${built[*]})}, ${#cached[@]} cached; $REGISTRY/vertexproject/synapse-{$kinds}:v{$versions}"
 }
 
+# ---- Node base (synup's own image, issue 20 part 4) --------------------------------------------------------------
+# The Dockerfile's NODE_IMAGE for the lab (no Docker Hub here): the Synapse base with this machine's Node and npm
+# copied in where the official node images keep them (/usr/local/bin/node, /usr/local/lib/node_modules/npm).
+NODE_BIN=${SYNUP_LAB_NODE:-}
+NODE_IMAGE=
+nodebase() {
+  [ -n "$NODE_BIN" ] || NODE_BIN=$(node -p process.execPath 2>/dev/null) || die 'node is not on PATH (set SYNUP_LAB_NODE to a Node 20+ binary)'
+  local npmdir key ctx
+  npmdir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd) || die 'npm is not on PATH'
+  [ -f "$npmdir/package.json" ] || die "no npm package at $npmdir"
+  key=$({ echo "$BASE_IMAGE"; sha256sum "$NODE_BIN" | cut -d' ' -f1; "$NODE_BIN" -p "require('$npmdir/package.json').version"; } | sha256sum | cut -c1-12)
+  NODE_IMAGE=synup-lab/node-base:$key
+  if DOCKER_HOST=unix://$SOCK "$DOCKER" image inspect "$NODE_IMAGE" >/dev/null 2>&1; then DID="$NODE_IMAGE cached"; return; fi
+  ctx=$(mktemp -d)
+  cp "$NODE_BIN" "$ctx/node" && cp -a "$npmdir" "$ctx/npm"
+  cat > "$ctx/Dockerfile" <<EOF
+FROM $BASE_IMAGE
+LABEL synup.lab.base="$BASE_IMAGE"
+COPY node /usr/local/bin/node
+COPY npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
+ && node --version && npm --version
+EOF
+  DOCKER_HOST=unix://$SOCK DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$NODE_IMAGE" "$ctx" >>"$CACHE/build.log" 2>&1 || { rm -rf "$ctx"; die "docker build of $NODE_IMAGE failed: $(tail -n 3 "$CACHE/build.log")"; }
+  rm -rf "$ctx"
+  DID="built $NODE_IMAGE (node $("$NODE_BIN" --version), npm from $npmdir)"
+}
+
+# ---- systemd image (issue 20 part 3) ----------------------------------------------------------------------------
+# Debian's systemd on the Node base (Synapse's Python, /opt/synapse, uid 999, Node): run it privileged as PID 1 (see
+# test/support/container-lab.ts) and a Synapse unit runs under a real systemd and journald. Only Debian 12 packages,
+# --no-install-recommends; the image's python3 must stay the 3.11 the lab's modules are built for.
+SYSTEMD_DEBS="systemd procps"
+SYSTEMD_IMAGE=
+systemd_image() {
+  local key ctx
+  key=$(echo "$NODE_IMAGE $SYSTEMD_DEBS 1" | sha256sum | cut -c1-12)
+  SYSTEMD_IMAGE=synup-lab/systemd:$key
+  if DOCKER_HOST=unix://$SOCK "$DOCKER" image inspect "$SYSTEMD_IMAGE" >/dev/null 2>&1; then DID="$SYSTEMD_IMAGE cached"; return; fi
+  ctx=$(mktemp -d)
+  # Units a container has no use for are masked (gettys, udev, logind, timers that would only add noise).
+  cat > "$ctx/Dockerfile" <<EOF
+FROM $NODE_IMAGE
+LABEL synup.lab.base="$NODE_IMAGE"
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $SYSTEMD_DEBS >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && python3 --version | grep -q '^Python 3\.11\.' \
+ && systemctl mask getty.target console-getty.service systemd-udevd.service systemd-udev-trigger.service systemd-logind.service \
+      systemd-firstboot.service systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
+      dpkg-db-backup.timer systemd-tmpfiles-clean.timer >/dev/null 2>&1 \
+ && echo synup-lab > /etc/hostname
+STOPSIGNAL SIGRTMIN+3
+CMD ["/lib/systemd/systemd"]
+EOF
+  DOCKER_HOST=unix://$SOCK DOCKER_BUILDKIT=1 "$DOCKER" build -q -t "$SYSTEMD_IMAGE" "$ctx" >>"$CACHE/build.log" 2>&1 || { rm -rf "$ctx"; die "docker build of $SYSTEMD_IMAGE failed: $(tail -n 5 "$CACHE/build.log")"; }
+  rm -rf "$ctx"
+  local version
+  version=$(DOCKER_HOST=unix://$SOCK "$DOCKER" run --rm --entrypoint dpkg-query "$SYSTEMD_IMAGE" -W -f '${Version}' systemd) || version='?'
+  DID="built $SYSTEMD_IMAGE (Debian 12 systemd $version, procps)"
+}
+
 # ---- main -------------------------------------------------------------------------------------------------------
 cmd=${1:-up}
 case $cmd in
@@ -255,6 +327,11 @@ part engine
 part registry
 part base
 part images
+PY_BEFORE=$(/usr/bin/python3 --version 2>&1 || true)
+part nodebase
+part systemd_image
+# The host's python3 is never touched (apt runs only inside the images).
+[ "$(/usr/bin/python3 --version 2>&1 || true)" = "$PY_BEFORE" ] || die "the host's python3 changed: $PY_BEFORE -> $(/usr/bin/python3 --version 2>&1)"
 write_env
 say "$(printf 'ready in %.1f s; environment in %s:' "$(echo "$(date +%s.%N) - $T0" | bc)" "$LAB/env")"
 cat "$LAB/env"

@@ -118,8 +118,27 @@ export class SystemdAdapter implements ServiceAdapter {
     const status = await this.status();
     if (status.running) throw refusal(`${status.detail}: already running`, 'stop it first; the new version would not be picked up by a running unit');
     writeEnvVariable(this.settings.environmentFile, this.settings.versionVariable, version);
+    // A crash loop under Restart= (the new version failing on boot) uses up the unit's start limit (StartLimitBurst,
+    // default 5 starts in 10 s): systemd then refuses the next start ("Start request repeated too quickly") while
+    // `start --no-block` exits 0, so the rollback's start of the old version would wait out startTimeout and fail.
+    // reset-failed clears the failed state and the counter; on a unit systemd has unloaded (inactive, nothing to
+    // clear) it exits 1 "not loaded" (systemd 252, test/containers/systemd-cortex.test.ts).
+    await this.run(this.systemctl('reset-failed', this.settings.unit), [1]);
     this.lastStart = new Date();
     await this.run(this.systemctl('start', '--no-block', this.settings.unit));
+  }
+
+  /**
+   * The unit synup started here has ended: failed or inactive (its process exited), or its process exited and systemd
+   * is restarting it (`auto-restart`: Restart=), so a health wait ends at once instead of waiting out its deadline.
+   */
+  async startedInstanceProblem(check: 'exited' | 'holder'): Promise<string | null> {
+    if (check !== 'exited' || this.lastStart === undefined) return null;
+    const unit = await this.show(['ActiveState', 'SubState', 'Result']);
+    const state = `${unit.ActiveState ?? '?'} (${unit.SubState ?? '?'}${unit.Result && unit.Result !== 'success' ? `, result ${unit.Result}` : ''})`;
+    if (unit.SubState === 'auto-restart') return `${this.settings.unit} that synup started exited and systemd is restarting it (Restart=): ${state}`;
+    if (!RUNNING_STATES.has(unit.ActiveState ?? '')) return `${this.settings.unit} that synup started is ${state}`;
+    return null;
   }
 
   private waitInactive(timeoutMs: number): Promise<boolean> {
@@ -221,7 +240,7 @@ export class SystemdAdapter implements ServiceAdapter {
 
   describe(action: 'stop' | 'start' | 'disable-probes' | 'restore-probes' | 'status'): string[][] {
     const unit = this.settings.unit;
-    if (action === 'start') return [this.systemctl('start', '--no-block', unit)];
+    if (action === 'start') return [this.systemctl('reset-failed', unit), this.systemctl('start', '--no-block', unit)];
     if (action === 'stop') return [this.systemctl('stop', '--no-block', unit)];
     if (action === 'status') return [this.systemctl('show', unit, '--property=LoadState,ActiveState,SubState,MainPID,InvocationID,NRestarts')];
     return [this.systemctl('daemon-reload')];

@@ -472,11 +472,12 @@ describe('the image: docker/entrypoint.sh and the Dockerfile', () => {
     expect(run.stdout.trim()).toBe(SYNUP_VERSION);
   });
 
-  it('Dockerfile (static; no container engine here): Node 22 slim, non-root, every COPY source exists, the entrypoint is the script', () => {
+  it('Dockerfile (static; built and run for real by test/containers/synup-image.test.ts): Node 22 slim, non-root, every COPY source exists, the entrypoint is the script, npm\'s cache an optional build context', () => {
     const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
     const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:(22|24)-bookworm-slim$/m);
-    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual(['FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE}']);
+    expect(lines.filter((l) => l.startsWith('FROM '))).toEqual(['FROM scratch AS npm-cache', 'FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE}']);
+    expect(lines.filter((l) => l.includes('npm ci'))).toEqual(['RUN --mount=type=bind,from=npm-cache,target=/root/.npm,rw npm ci --ignore-scripts --prefer-offline --no-audit --no-fund']);
     const user = lines.filter((l) => l.startsWith('USER ')).at(-1);
     expect(user).toBe('USER 1000:1000');
     for (const line of lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from='))) {

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { SynupError } from '../../src/errors.js';
@@ -68,7 +69,7 @@ describe('systemd adapter (contract, fake systemctl)', () => {
     await t.adapter.start('2.181.0');
     expect(readFileSync(t.envFile, 'utf8')).toBe(ENV_TEXT.replace('SYNAPSE_VERSION=2.180.0', 'SYNAPSE_VERSION=2.181.0'));
     expect(statSync(t.envFile).mode & 0o777).toBe(0o640);
-    expect(t.calls()).toEqual([SHOW, ['systemctl', 'start', '--no-block', UNIT]]);
+    expect(t.calls()).toEqual([SHOW, ['systemctl', 'reset-failed', UNIT], ['systemctl', 'start', '--no-block', UNIT]]);
     expect(t.unit()).toMatchObject({ ActiveState: 'active', startedVersion: '2.181.0' });
     expect((await t.adapter.status()).configuredVersion).toBe('2.181.0');
   });
@@ -79,6 +80,33 @@ describe('systemd adapter (contract, fake systemctl)', () => {
     expect(error.code).toBe('refused');
     expect(error.message).toBe(`${UNIT} active (running): already running`);
     expect(readFileSync(t.envFile, 'utf8')).toBe(ENV_TEXT);
+  });
+
+  it('a boot that crash-loops under Restart= leaves the unit failed with its start limit used up: synup says so at once, and the next start (the rollback\'s) runs reset-failed first, or systemd would refuse it while `start --no-block` exits 0 (seen on systemd 252)', async () => {
+    const t = setup({ unit: { ActiveState: 'inactive', SubState: 'dead', MainPID: 0, restart: 'on-failure', crashLoopVersions: ['2.181.0'] } });
+    expect(await t.adapter.startedInstanceProblem!('exited')).toBeNull(); // nothing started by this adapter yet
+    await t.adapter.start('2.181.0');
+    expect(await t.adapter.startedInstanceProblem!('exited', { startedHere: true })).toBe(`${UNIT} that synup started is failed (failed, result exit-code)`);
+    expect(t.unit()).toMatchObject({ ActiveState: 'failed', NRestarts: 5, startLimitHit: true });
+
+    await t.adapter.start('2.180.0');
+    expect(t.calls().slice(-3)).toEqual([SHOW, ['systemctl', 'reset-failed', UNIT], ['systemctl', 'start', '--no-block', UNIT]]);
+    expect(t.unit()).toMatchObject({ ActiveState: 'active', startedVersion: '2.180.0', NRestarts: 0 });
+    expect(t.unit().refusedStarts).toBeUndefined();
+    expect(await t.adapter.startedInstanceProblem!('exited', { startedHere: true })).toBeNull();
+    // every start is a new invocation: a restart behind synup's back is told from synup's own start
+    const first = (await t.adapter.status()).instance;
+    expect(first).toMatch(/^invocation fa4e\d+ restarts 0$/);
+  });
+
+  it('the fake refuses like systemd 252: a start of a unit whose start limit is used up does nothing (exit 0 with --no-block), reset-failed of a unit that is not failed fails', async () => {
+    const t = setup({ unit: { ActiveState: 'failed', SubState: 'failed', MainPID: 0, startLimitHit: true } });
+    const systemctl = (...args: string[]) => execa('systemctl', args, { env: t.world.env, reject: false });
+    expect((await systemctl('start', '--no-block', UNIT)).exitCode).toBe(0);
+    expect(t.unit()).toMatchObject({ ActiveState: 'failed', refusedStarts: 1 });
+    expect((await systemctl('is-active', UNIT)).exitCode).toBe(3);
+    expect((await systemctl('reset-failed', UNIT)).exitCode).toBe(0);
+    expect((await systemctl('reset-failed', UNIT)).stderr).toBe(`Failed to reset failed state of unit ${UNIT}: Unit ${UNIT} not loaded.`);
   });
 
   it('start: without an EnvironmentFile synup cannot switch versions and says so', async () => {
@@ -132,7 +160,7 @@ describe('systemd adapter (contract, fake systemctl)', () => {
     const t = setup({ systemd: { user: true }, unit: { user: true } });
     await t.adapter.stop({ timeoutMs: 5000 });
     expect(t.calls().every((c) => c[1] === '--user')).toBe(true);
-    expect(t.adapter.describe('start')).toEqual([['systemctl', '--user', 'start', '--no-block', UNIT]]);
+    expect(t.adapter.describe('start')).toEqual([['systemctl', '--user', 'reset-failed', UNIT], ['systemctl', '--user', 'start', '--no-block', UNIT]]);
   });
 
   it('stamped logs: journalctl -o json (journald\'s own stamps); the bounded read without -f (issue 20)', async () => {

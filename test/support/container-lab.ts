@@ -14,6 +14,10 @@ export interface ContainerLab {
   binDir: string;
   registry: string;
   versions: string[];
+  /** Debian's systemd on the Synapse base with Node (empty when the lab predates it): run it as PID 1 (systemdRunArgs). */
+  systemdImage: string;
+  /** The Synapse base with Node and npm: the lab's NODE_IMAGE for synup's own Dockerfile (empty when absent). */
+  nodeImage: string;
 }
 
 const labDir = process.env.SYNUP_CONTAINER_LAB ?? path.join(repoRoot, '.container-lab');
@@ -22,7 +26,7 @@ function readLab(): ContainerLab | string {
   const file = path.join(labDir, 'env');
   if (!existsSync(file)) return `no container lab at ${labDir}: run scripts/container-lab.sh (as root) first`;
   const env = Object.fromEntries(readFileSync(file, 'utf8').split('\n').filter((l) => /^\w+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  const lab = { dir: labDir, dockerHost: env.DOCKER_HOST ?? '', binDir: env.SYNUP_LAB_DOCKER_BIN ?? '', registry: env.SYNUP_LAB_REGISTRY ?? '', versions: (env.SYNUP_LAB_VERSIONS ?? '').split(' ').filter(Boolean) };
+  const lab = { dir: labDir, dockerHost: env.DOCKER_HOST ?? '', binDir: env.SYNUP_LAB_DOCKER_BIN ?? '', registry: env.SYNUP_LAB_REGISTRY ?? '', versions: (env.SYNUP_LAB_VERSIONS ?? '').split(' ').filter(Boolean), systemdImage: env.SYNUP_LAB_SYSTEMD_IMAGE ?? '', nodeImage: env.SYNUP_LAB_NODE_IMAGE ?? '' };
   try {
     execFileSync(path.join(lab.binDir, 'docker'), ['version', '--format', '{{.Server.Version}}'], { env: { ...process.env, DOCKER_HOST: lab.dockerHost }, stdio: 'pipe', timeout: 10_000 });
   } catch (error) {
@@ -52,8 +56,8 @@ export function labEnv(lab: ContainerLab): Record<string, string> {
 }
 
 /** `docker …` on the lab's engine (never throws; the result says). */
-export function docker(lab: ContainerLab, args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
-  return execa(path.join(lab.binDir, 'docker'), args, { env: labEnv(lab), extendEnv: false, cwd: options.cwd, reject: false, stdin: 'ignore', timeout: options.timeoutMs ?? 120_000 });
+export function docker(lab: ContainerLab, args: string[], options: { cwd?: string; timeoutMs?: number; stripFinalNewline?: boolean } = {}) {
+  return execa(path.join(lab.binDir, 'docker'), args, { env: labEnv(lab), extendEnv: false, cwd: options.cwd, reject: false, stdin: 'ignore', timeout: options.timeoutMs ?? 120_000, stripFinalNewline: options.stripFinalNewline ?? true });
 }
 
 /** A TCP port free on 127.0.0.1 now. */
@@ -66,3 +70,21 @@ export async function freePort(): Promise<number> {
 }
 
 export const cortexImage = (lab: ContainerLab, version: string) => `${lab.registry}/vertexproject/synapse-cortex:v${version}`;
+
+/** Why a test needing this lab image cannot run, or null (the lab is up but older than the image). */
+export function labImageSkipReason(which: 'systemdImage' | 'nodeImage'): string | null {
+  if (!containerLab) return containerLabSkipReason;
+  if (!containerLab[which]) return `the container lab has no ${which === 'systemdImage' ? 'systemd' : 'Node base'} image yet: run scripts/container-lab.sh up`;
+  try {
+    execFileSync(path.join(containerLab.binDir, 'docker'), ['image', 'inspect', containerLab[which]], { env: { ...process.env, DOCKER_HOST: containerLab.dockerHost }, stdio: 'pipe', timeout: 10_000 });
+  } catch {
+    return `the lab's image ${containerLab[which]} is missing: run scripts/container-lab.sh up`;
+  }
+  return null;
+}
+
+/**
+ * `docker run` arguments that boot the lab's systemd image with systemd as PID 1 (issue 20): privileged, the host's
+ * cgroup hierarchy, /run and /run/lock on tmpfs.
+ */
+export const systemdRunArgs = ['--privileged', '--cgroupns=host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock'];
