@@ -27,7 +27,7 @@ describe.skipIf(containerLabSkipReason !== null)(`compose, for real: a first boo
   let template = '';
 
   beforeAll(async () => {
-    template = await seedTemplate(lab, cells, { cards: CARDS, name: 'kill' });
+    template = await seedTemplate(cells, { cards: CARDS, name: 'kill' });
   }, 900_000);
 
   afterEach(async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { containerLab, containerLabSkipReason, cortexImage, docker } from '../support/container-lab.js';
-import { active, composeCells, formCounts, inspectContainer, latestRun, seedTemplate, stampedLog, type ComposeCell } from '../support/compose-cells.js';
+import { active, composeCells, formCounts, inspectContainer, latestRun, seedTemplate, stampedLog } from '../support/compose-cells.js';
 import { until } from '../support/lab-cortex.js';
 
 const TO = '2.250.0';
@@ -49,8 +49,8 @@ describe.skipIf(containerLabSkipReason !== null)('compose, for real: versions an
   let floatingPushed = false;
 
   beforeAll(async () => {
-    templates['2.180.0'] = await seedTemplate(lab, cells, { cards: CARDS, version: '2.180.0', name: 'vers-2180' });
-    templates['2.242.0'] = await seedTemplate(lab, cells, { cards: CARDS, version: '2.242.0', name: 'vers-2242' });
+    templates['2.180.0'] = await seedTemplate(cells, { cards: CARDS, version: '2.180.0', name: 'vers-2180' });
+    templates['2.242.0'] = await seedTemplate(cells, { cards: CARDS, version: '2.242.0', name: 'vers-2242' });
   }, 900_000);
 
   afterEach(async () => {

@@ -127,7 +127,7 @@ export const formCounts = async (cell: ComposeCell) => (await stormCall(cell, 'r
  * econ:pay:pan of each: its length grows with `cards`), written by `version` in a container, stopped, and copied to
  * a template dir (returned; the caller removes it).
  */
-export async function seedTemplate(lab: ContainerLab, cells: ReturnType<typeof composeCells>, options: { cards: number; version?: string; name: string }): Promise<string> {
+export async function seedTemplate(cells: ReturnType<typeof composeCells>, options: { cards: number; version?: string; name: string }): Promise<string> {
   const seed = await cells.newCell({ version: options.version });
   const up = await seed.compose(['up', '-d', 'cortex']);
   if (up.exitCode !== 0) throw new Error(`compose up of the seed cell: ${String(up.stderr)}`);
