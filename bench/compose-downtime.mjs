@@ -6,6 +6,9 @@
 //           `docker compose up -d`, wait until /api/v1/active says active
 // Both: API back = stop → active; migrated = stop → Docker's stamp of `...model migrations complete!`.
 // Run after `npm run build`: node bench/compose-downtime.mjs [--fqdns 20000] [--cards 2000] [--runs 1]
+//   a multi-GB fragmented cell: [--blob-mb 2048 --blob-kb 100 [--delete-percent 50]]: that many MB of it:dev:str
+//   nodes of blob-kb each (overflow pages in the layer and in the nexus log), then every other one deleted again
+//   (free pages the compaction drops).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -24,6 +27,9 @@ const arg = (name, def) => {
 const FQDNS = arg('fqdns', 20_000);
 const CARDS = arg('cards', 2000);
 const RUNS = arg('runs', 1);
+const BLOB_MB = arg('blob-mb', 0);
+const BLOB_KB = arg('blob-kb', 100);
+const DELETE_PERCENT = arg('delete-percent', 50);
 const FROM = '2.242.0';
 const TO = '2.250.0';
 
@@ -122,6 +128,26 @@ try {
   for (const query of ['for $i in $lib.range($n) { [inet:fqdn=`h{$i}.synup.test`] }', 'for $i in $lib.range($c) { [econ:pay:card=* :pan=`4111110000{$i}`] }']) {
     const r = await api(seed, "POST", "/api/v1/storm/call", { query: `${query} fini { return((0)) }`, opts: { vars: { n: FQDNS, c: CARDS } } }, 1_800_000);
     if (r.status !== 200) throw new Error(`seeding: ${r.text.slice(0, 200)}`);
+  }
+  if (BLOB_MB > 0) {
+    // in batches, so that no single Storm query runs for long; then delete DELETE_PERCENT % of them again
+    const count = Math.ceil((BLOB_MB * 1024) / BLOB_KB);
+    const blob = 'x'.repeat(BLOB_KB * 1024);
+    const batch = Math.max(1, Math.floor((64 * 1024) / BLOB_KB));
+    for (let from = 0; from < count; from += batch) {
+      const r = await api(seed, 'POST', '/api/v1/storm/call', { query: 'for $i in $lib.range($to, $from) { [it:dev:str=`b{$i}-{$blob}`] } fini { return((0)) }', opts: { vars: { from, to: Math.min(count, from + batch), blob } } }, 1_800_000);
+      if (r.status !== 200) throw new Error(`seeding blobs: ${r.text.slice(0, 200)}`);
+    }
+    const every = Math.max(1, Math.round(100 / Math.max(1, DELETE_PERCENT)));
+    for (let from = 0; from < count; from += batch * every) {
+      const r = await api(seed, 'POST', '/api/v1/storm/call', { query: 'for $i in $lib.range($to, $from, $every) { it:dev:str=`b{$i}-{$blob}` | delnode } fini { return((0)) }', opts: { vars: { from, to: Math.min(count, from + batch * every), every, blob } } }, 1_800_000);
+      if (r.status !== 200) throw new Error(`deleting blobs: ${r.text.slice(0, 200)}`);
+    }
+    // Storm's $lib.range is (stop, start, step): a silent empty loop otherwise, so the count is checked
+    const counts = JSON.parse((await api(seed, 'POST', '/api/v1/storm/call', { query: 'return($lib.view.get().getFormCounts())' })).text).result;
+    const kept = count - Math.ceil(count / every);
+    if (counts['it:dev:str'] !== kept) throw new Error(`seeding blobs: ${counts['it:dev:str']} it:dev:str, expected ${kept}`);
+    console.log(`seeded ${count} it:dev:str of ${BLOB_KB} KiB (${BLOB_MB} MiB), deleted every ${every}${every === 1 ? 'st' : 'nd'} one again`);
   }
   await seed.compose(['stop', '-t', '30', 'cortex']);
   template = path.join(os.tmpdir(), `synup-bench-compose-template-${process.pid}`);

@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import { runPool } from '../backup/files.js';
 import { say, type Output } from '../ui/output.js';
 import { errorMessage, SynupError } from '../errors.js';
-import { classifyLogLine } from '../health/logwatch.js';
+import { classifyLogLine, newMigrationState, observe } from '../health/logwatch.js';
+import { followBootLog } from '../runner/boot-log.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { openCellSession, type CellSession } from '../runner/session.js';
 import { unfinishedCellRun } from './cell-runs.js';
@@ -35,9 +36,6 @@ export interface DeployOptions {
   /** Aborted (reason: an Interrupted) by SIGINT/SIGTERM: the current atomic action finishes, then the run stops. */
   signal?: AbortSignal;
 }
-
-/** After a promotion: this long without a migration line once active means no migration runs. */
-const SETTLE_MS = 2000;
 
 export type DeploymentResult =
   | { outcome: 'done' }
@@ -448,42 +446,39 @@ async function upgradeService(ctx: CommandContext, phase: Phase, service: Deploy
 
 /**
  * The new leader after a promotion: active, and the migrations it starts (storage, then model) finished — seen in
- * its log since the promotion. Done once active with no migration running for SETTLE_MS.
+ * its log since the promotion. Never concluded from a quiet log (issue 20: a tool's stream lags, and a leader with
+ * clients logs every request): once active, the log must have been read up to that moment (`followBootLog`), then
+ * any migration begun must have logged its end. Synapse schedules its migration task inside `setCellActive`, before
+ * the promote call returns, and the task logs `beginning model migration` before its first wait on anything, so a
+ * migration that runs has logged its begin by the time the promotion returned and the leader answered active.
  */
-async function waitLeaderMigrated(session: CellSession, since: Date, signal?: AbortSignal): Promise<string> {
+export async function waitLeaderMigrated(session: CellSession, since: Date, signal?: AbortSignal): Promise<string> {
   const deadline = Date.now() + session.config.health.startTimeout;
-  const timeout = AbortSignal.timeout(session.config.health.startTimeout + 5000);
-  await session.health.waitForActive({ deadlineMs: session.config.health.startTimeout, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
-  const follow = new AbortController();
-  // Storage migrations log a begin and a complete each; model revisions one begin each and one complete for all.
-  let storageRunning = 0;
-  let modelRunning = false;
+  const boot = newMigrationState();
   let seen = 0;
-  let lastChange = Date.now();
-  const logs = (async () => {
-    try {
-      for await (const line of session.adapter.logs({ signal: follow.signal, since })) {
-        const kind = classifyLogLine(line)?.kind;
-        if (kind === 'storage-migration-begin') storageRunning++;
-        if (kind === 'storage-migration-complete') storageRunning = Math.max(0, storageRunning - 1);
-        if (kind === 'model-migration-begin') modelRunning = true;
-        if (kind === 'model-migration-complete') modelRunning = false;
-        if (kind === 'storage-migration-begin' || kind === 'model-migration-begin') seen++;
-        if (kind?.includes('migration')) lastChange = Date.now();
-      }
-    } catch {
-      // the log ended; the wait below decides
-    }
-  })();
+  const log = followBootLog(session.adapter, {
+    since,
+    onLine(text) {
+      const event = classifyLogLine(text);
+      if (!event) return;
+      observe(boot, event);
+      if (event.kind === 'storage-migration-begin' || event.kind === 'model-migration-begin') seen++;
+    },
+  });
   try {
-    while (storageRunning > 0 || modelRunning || Date.now() - lastChange < SETTLE_MS) {
+    const timeout = AbortSignal.timeout(session.config.health.startTimeout + 5000);
+    await session.health.waitForActive({ deadlineMs: session.config.health.startTimeout, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+    const activeAt = Date.now();
+    let readPastActive = false;
+    const running = () => boot.storageBegun > boot.storageCompleted || boot.model === 'running';
+    while (!(readPastActive ||= await log.readPast(activeAt)) || running()) {
       signal?.throwIfAborted();
       if (Date.now() > deadline) throw new SynupError('failed', `${session.cellName} is active but its migrations did not finish within ${session.config.health.startTimeout} ms of the promotion`);
-      await sleep(100);
+      await sleep(readPastActive ? 250 : 50);
     }
   } finally {
-    follow.abort();
-    await logs;
+    await log.stop();
   }
+  if (log.error !== null && seen === 0) return `active; its log could not be read (${log.error}): whether a migration ran is not known`;
   return seen ? `active; ${seen} migration step(s) ran on the new leader and finished` : 'active; no migration ran';
 }

@@ -231,6 +231,12 @@ export class ComposeAdapter implements ServiceAdapter {
         return `${path.basename(file)}: image ${raw} → ${target} (service.compose.updateFile; the file before: ${backup})`;
       }
     }
+    if (variables.length === 0 && versionOfImage(raw) === null) {
+      // A floating tag (`v2.x.x`): what a plain `up -d` starts is the image the tag names on this engine now.
+      const [named, wanted] = await Promise.all([this.imageId(raw), this.imageId(target)]);
+      if (named !== null && named === wanted) return null;
+      return `WARNING: ${path.basename(file)} names the floating tag ${raw}, which on this engine is ${named ? `image ${named.slice(0, 19)}…` : 'no image'}, not ${target}${wanted ? ` (${wanted.slice(0, 19)}…)` : ''}: a plain \`docker compose up -d\` would recreate ${this.settings.service} on it, which refuses data written by ${version}; \`docker compose pull\` first makes it what the registry's tag names now (check that it is ${version}), or pin ${target} there (service.compose.updateFile: true lets synup)`;
+    }
     return `WARNING: ${path.basename(file)} still names ${raw}: a plain \`docker compose up -d\` would recreate ${this.settings.service} on it, which refuses data written by ${version}; set the tag to ${target} there (or let synup: service.compose.updateFile: true, or take the tag from a variable in .env)`;
   }
 
@@ -264,6 +270,12 @@ export class ComposeAdapter implements ServiceAdapter {
     const entry = entries.find((e) => e.ID);
     if (!entry?.ID) return null;
     return { ...(await this.inspectImage(entry.ID)), image: `${entry.Repository ?? '?'}:${entry.Tag ?? '?'}` };
+  }
+
+  /** The id of the image `ref` names on this engine, or null when it has none. */
+  private async imageId(ref: string): Promise<string | null> {
+    const { stdout, exitCode } = await runTool(['docker', 'image', 'inspect', '--format', '{{.Id}}', ref], { env: this.settings.env, cwd: this.settings.cwd, okExitCodes: [1] });
+    return exitCode === 0 && stdout.trim() !== '' ? stdout.trim() : null;
   }
 
   private async inspectImage(ref: string): Promise<ServiceArtifacts> {

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { SynupError } from '../errors.js';
 import { outputCut, TOOL_OUTPUT_LIMITS } from '../proc.js';
+import { stripControl } from './log-stamp.js';
 
 export interface ToolOptions {
   env: NodeJS.ProcessEnv;
@@ -49,7 +50,9 @@ export async function runTool(argv: string[], options: ToolOptions): Promise<Too
   const exitCode = result.exitCode ?? -1;
   if (exitCode !== 0 && !(options.okExitCodes ?? []).includes(exitCode)) {
     const why = result.timedOut ? `timed out after ${options.timeoutMs ?? toolDefaults.timeoutMs} ms` : `exit ${result.exitCode ?? result.signal}`;
-    const stderr = String(result.stderr ?? '').trim().split('\n')[0] ?? '';
+    // The last line: tools that print progress first put the error last (`docker compose pull` of a missing tag:
+    // ` cortex Pulling`, then `Error response from daemon: manifest for … not found`); one-line errors are both.
+    const stderr = String(result.stderr ?? '').trim().split('\n').map((l) => stripControl(l).trim()).filter(Boolean).at(-1) ?? '';
     throw new SynupError('failed', `\`${showArgv(argv)}\` failed (${why})${stderr ? `: ${stderr}` : ''}`);
   }
   return { stdout: String(result.stdout ?? ''), exitCode };
@@ -80,7 +83,9 @@ export async function* followTool(argv: string[], options: { env: NodeJS.Process
   if (options.signal.aborted || result.isCanceled) return;
   if ((result as { code?: string }).code === 'ENOENT') throw notInstalled(file!);
   if (result.exitCode !== 0) {
-    const stderr = String(result.stderr ?? '').trim().split('\n')[0] ?? '';
+    // The last line: tools that print progress first put the error last (`docker compose pull` of a missing tag:
+    // ` cortex Pulling`, then `Error response from daemon: manifest for … not found`); one-line errors are both.
+    const stderr = String(result.stderr ?? '').trim().split('\n').map((l) => stripControl(l).trim()).filter(Boolean).at(-1) ?? '';
     throw new SynupError('failed', `\`${showArgv(argv)}\` ended (exit ${result.exitCode ?? result.signal})${stderr ? `: ${stderr}` : ''}`);
   }
 }

@@ -2,16 +2,13 @@
 // lab's registry as a compose service, the way Vertex's deployment guide runs it (uid 999, /vertex/storage,
 // `restart: unless-stopped`), upgraded 2.242.0 → 2.250.0 by `synup upgrade` with adapter compose. Skipped with the
 // reason when the lab is not up.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { Journal } from '../../src/runner/journal.js';
-import { containerLab, containerLabSkipReason, cortexImage, docker, freePort, labEnv, type ContainerLab } from '../support/container-lab.js';
-import { synup } from '../support/helpers.js';
+import { containerLab, containerLabSkipReason, cortexImage, docker, type ContainerLab } from '../support/container-lab.js';
+import { active, composeCells, lastJson, seedTemplate, stampedLog, type ComposeCellOptions } from '../support/compose-cells.js';
 import { api, until } from '../support/lab-cortex.js';
 
 const FROM = '2.242.0';
@@ -21,141 +18,34 @@ const CARDS = 3000;
 
 if (containerLabSkipReason) console.log(`container tests skipped: ${containerLabSkipReason}`);
 
-interface Cell {
-  work: string;
-  cellDir: string;
-  project: string;
-  port: number;
-  compose(args: string[], timeoutMs?: number): ReturnType<typeof docker>;
-  synup(args: string[], timeoutMs?: number): ReturnType<typeof synup>;
-}
-
-const cells: Cell[] = [];
-/** A stopped cell's copy, sparse as its LMDB files are (a plain copy of a 2.242.0 Cortex writes ~13 GB of zeros). */
-const copyCell = (from: string, to: string) => execFileSync('cp', ['-a', '--sparse=always', from, to]);
-let template = '';
-
-function composeFile(lab: ContainerLab, port: number, restart: string, image: string): string {
-  return stringify({
-    services: {
-      cortex: {
-        image,
-        user: '999',
-        restart,
-        volumes: ['./cortex00:/vertex/storage'],
-        ports: [`127.0.0.1:${port}:4443`],
-        stop_grace_period: '30s',
-      },
-    },
-  });
-}
-
-/** A compose project in a temp dir around a copy of `from` (a stopped cell dir), with synup.yaml for it. */
-interface CellOptions {
-  from?: string;
-  restart?: string;
-  health?: Record<string, unknown>;
-  /** The image as the operator's compose file writes it (default: the literal FROM tag); `env`: the project's .env. */
-  image?: string;
-  env?: string;
-  compose?: Record<string, unknown>;
-}
-
-async function newCell(lab: ContainerLab, options: CellOptions = {}): Promise<Cell> {
-  const work = path.join(os.tmpdir(), `synup-ct-${process.pid}-${cells.length}-${Date.now()}`);
-  const cellDir = path.join(work, 'cortex00');
-  mkdirSync(work, { recursive: true });
-  if (options.from) copyCell(options.from, cellDir);
-  else {
-    mkdirSync(cellDir);
-    writeFileSync(path.join(cellDir, 'cell.yaml'), 'https:port: 4443\nauth:passwd: secret\n');
-  }
-  execFileSync('chown', ['-R', '999:999', cellDir]);
-  const port = await freePort();
-  const project = `synupct${process.pid}x${cells.length}`;
-  writeFileSync(path.join(work, 'docker-compose.yaml'), composeFile(lab, port, options.restart ?? 'unless-stopped', options.image ?? cortexImage(lab, FROM)));
-  if (options.env) writeFileSync(path.join(work, '.env'), options.env);
-  writeFileSync(
-    path.join(work, 'synup.yaml'),
-    stringify({
-      cell: { name: 'cortex00', dir: './cortex00' },
-      state: { dir: './state' },
-      backup: { dir: './backups', maxAge: '1h' },
-      service: { adapter: 'compose', stopTimeout: '30s', compose: { file: 'docker-compose.yaml', service: 'cortex', project, image: `${lab.registry}/vertexproject/synapse-cortex`, ...options.compose } },
-      health: { check: 'https', port, startTimeout: '3m', ...options.health },
-    }),
-  );
-  const env = labEnv(lab);
-  const cell: Cell = {
-    work,
-    cellDir,
-    project,
-    port,
-    compose: (args, timeoutMs) => docker(lab, ['compose', '-p', project, ...args], { cwd: work, timeoutMs }),
-    synup: (args, timeoutMs = 600_000) => synup(args, { cwd: work, env: { ...env, SYNUP_HEALTH_PASSWORD: 'secret' }, timeout: timeoutMs }),
-  };
-  cells.push(cell);
-  return cell;
-}
-
-async function removeCell(lab: ContainerLab, cell: Cell): Promise<void> {
-  await docker(lab, ['compose', '-p', cell.project, 'down', '-v', '-t', '5'], { cwd: cell.work });
-  rmSync(cell.work, { recursive: true, force: true });
-}
-
-const active = (cell: Cell) => until(`the Cortex on 127.0.0.1:${cell.port} active`, 180_000, async () => {
-  const r = await api({ dir: cell.cellDir, port: cell.port }, 'GET', '/api/v1/active', undefined, 5000);
-  return JSON.parse(r.text).result?.active === true ? true : null;
-});
-
-/** The container log with Docker's stamps: [stamp, text] (compose's ESC[2K removed). */
-async function stampedLog(cell: Cell): Promise<[string, string][]> {
-  const { stdout } = await cell.compose(['logs', '--no-log-prefix', '--timestamps', 'cortex']);
-  // eslint-disable-next-line no-control-regex
-  return String(stdout).split('\n').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')).filter((l) => /^\d{4}-/.test(l)).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]);
-}
-
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
-
 describe.skipIf(containerLabSkipReason !== null)('compose, for real: a Cortex container upgraded by synup (issue 20)', () => {
   const lab = containerLab!;
+  const cells = composeCells(lab, 'cortex');
+  const newCell = (options: ComposeCellOptions = {}) => cells.newCell(options);
+  let template = '';
 
   beforeAll(async () => {
     // One seeded 2.242.0 cell, copied for each test: 200 fqdns and CARDS cards with a :pan.
-    const seed = await newCell(lab);
-    const up = await seed.compose(['up', '-d', 'cortex']);
-    expect(up.exitCode, String(up.stderr)).toBe(0);
-    await active(seed);
-    // `fini { return() }`: a bare return would end the query at the first node
-    for (const query of ['for $i in $lib.range(200) { [inet:fqdn=`h{$i}.synup.test`] }', 'for $i in $lib.range($c) { [econ:pay:card=* :pan=`4111110000{$i}`] }']) {
-      const r = await api({ dir: seed.cellDir, port: seed.port }, 'POST', '/api/v1/storm/call', { query: `${query} fini { return((0)) }`, opts: { vars: { c: CARDS } } }, 600_000);
-      expect(r.status, r.text.slice(0, 300)).toBe(200);
-    }
-    expect((await seed.compose(['stop', '-t', '30', 'cortex'])).exitCode).toBe(0);
-    template = path.join(os.tmpdir(), `synup-ct-template-${process.pid}`);
-    rmSync(template, { recursive: true, force: true });
-    copyCell(seed.cellDir, template);
-    await removeCell(lab, seed);
-    cells.splice(cells.indexOf(seed), 1);
+    template = await seedTemplate(cells, { cards: CARDS, name: 'cortex' });
   }, 600_000);
 
   afterEach(async () => {
-    for (const cell of cells.splice(0)) await removeCell(lab, cell);
+    await cells.removeAll();
   });
 
   afterAll(async () => {
-    for (const cell of cells.splice(0)) await removeCell(lab, cell);
+    await cells.removeAll();
     if (template) rmSync(template, { recursive: true, force: true });
   });
 
   // https: the operator's file names the tag literally and lets synup update it; tool: it takes the tag from .env.
   const variants = {
-    https: (l: ContainerLab): CellOptions => ({ health: { check: 'https' }, compose: { updateFile: true } }),
-    tool: (l: ContainerLab): CellOptions => ({ health: { check: 'tool' }, image: `${l.registry}/vertexproject/synapse-cortex:v\${SYNAPSE_VERSION}`, env: `SYNAPSE_VERSION=${FROM}\n` }),
+    https: (l: ContainerLab): ComposeCellOptions => ({ health: { check: 'https' }, compose: { updateFile: true } }),
+    tool: (l: ContainerLab): ComposeCellOptions => ({ health: { check: 'tool' }, image: `${l.registry}/vertexproject/synapse-cortex:v\${SYNAPSE_VERSION}`, env: `SYNAPSE_VERSION=${FROM}\n` }),
   };
   for (const check of ['https', 'tool'] as const) {
     it(`synup upgrade ${FROM} → ${TO}, health.check ${check}: pulled from the registry, migrated only after the container logged \`model migrations complete\`; Docker's healthcheck runs after; the operator's own \`up -d\` keeps ${TO}`, async () => {
-      const cell = await newCell(lab, { from: template, ...variants[check](lab) });
+      const cell = await newCell({ from: template, ...variants[check](lab) });
       expect((await cell.compose(['up', '-d', 'cortex'])).exitCode).toBe(0);
       await active(cell);
       const result = await cell.synup(['upgrade', '--to', TO, '--backup', '-y', '--json']);
@@ -205,7 +95,7 @@ describe.skipIf(containerLabSkipReason !== null)('compose, for real: a Cortex co
   }
 
   it(`a first boot of ${TO} SIGKILLed mid-migration and restarted by Docker (restart: unless-stopped) is rolled back: exit 4, ${FROM} healthy with its data`, async () => {
-    const cell = await newCell(lab, { from: template });
+    const cell = await newCell({ from: template });
     expect((await cell.compose(['up', '-d', 'cortex'])).exitCode).toBe(0);
     await active(cell);
     const since = new Date().toISOString();
@@ -239,7 +129,7 @@ describe.skipIf(containerLabSkipReason !== null)('compose, for real: a Cortex co
   }, 900_000);
 
   it('start, stop, restart, status and logs through docker compose', async () => {
-    const cell = await newCell(lab, { from: template });
+    const cell = await newCell({ from: template });
     const started = await cell.synup(['start', '--json'], 300_000);
     expect(started.exitCode, started.stderr).toBe(0);
     expect(JSON.parse(String(started.stdout))).toMatchObject({ action: 'start', version: FROM, cell: { adapter: 'compose' } });

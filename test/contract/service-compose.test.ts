@@ -172,6 +172,26 @@ describe('compose adapter (contract, fake docker)', () => {
     expect(readFileSync(t.file, 'utf8')).toBe(interpolating);
   });
 
+  it("pinVersion with a floating tag (v2.x.x): nothing to say when the engine's tag is the image synup started; else a WARNING that names both images and `docker compose pull`", async () => {
+    const t = setup({ state: {} });
+    writeFileSync(t.file, COMPOSE.replace('v2.180.0', 'v2.x.x'));
+    const pin = () => {
+      const config = configSchema.parse({ service: { adapter: 'compose', compose: { file: 'docker-compose.yaml', service: 'cortex' } } });
+      return createAdapter(config, { cellDir: path.join(t.work, 'cortex00'), stateDir: path.join(t.work, 'state'), cwd: t.work, env: t.world.env }).pinVersion!('2.181.0');
+    };
+    const images = (floating: string) => t.world.setState({ ...t.world.state(), images: { 'vertexproject/synapse-cortex:v2.x.x': { Id: floating }, 'vertexproject/synapse-cortex:v2.181.0': { Id: `sha256:${'b'.repeat(64)}` } } });
+    // the operator's engine still has v2.x.x at the old image (Vertex moved the tag since): a plain `up -d` starts that
+    images(`sha256:${'a'.repeat(64)}`);
+    expect(await pin()).toBe(
+      "WARNING: docker-compose.yaml names the floating tag vertexproject/synapse-cortex:v2.x.x, which on this engine is image sha256:aaaaaaaaaaaa…, not vertexproject/synapse-cortex:v2.181.0 (sha256:bbbbbbbbbbbb…): a plain `docker compose up -d` would recreate cortex on it, which refuses data written by 2.181.0; `docker compose pull` first makes it what the registry's tag names now (check that it is 2.181.0), or pin vertexproject/synapse-cortex:v2.181.0 there (service.compose.updateFile: true lets synup)",
+    );
+    // v2.x.x on this engine is the image synup started: the operator's `up -d` starts it, nothing to say
+    images(`sha256:${'b'.repeat(64)}`);
+    expect(await pin()).toBeNull();
+    expect(readFileSync(t.file, 'utf8')).toBe(COMPOSE.replace('v2.180.0', 'v2.x.x'));
+    expect(t.calls().filter((c) => c[1] === 'image').slice(-2).map((c) => c.join(' ')).sort()).toEqual(['docker image inspect --format {{.Id}} vertexproject/synapse-cortex:v2.181.0', 'docker image inspect --format {{.Id}} vertexproject/synapse-cortex:v2.x.x']);
+  });
+
   it('describe: the argv with synup\'s override, for runbooks', () => {
     const t = setup();
     expect(t.adapter.describe('stop')).toEqual([[...withOverride(t), 'stop', '-t', '30', 'cortex']]);

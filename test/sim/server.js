@@ -9,6 +9,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { log } from './log.js';
+
+/** SYN_SIM_LOG_REQUESTS=1: every request logged as Synapse's `_log_web_request` does (tornado's access log, INFO). */
+const LOG_REQUESTS = process.env.SYN_SIM_LOG_REQUESTS === '1';
 
 /**
  * @typedef {object} ApiState
@@ -61,6 +65,10 @@ function authorized(req, password) {
  */
 export function listenHttps({ cert, key, port, state, password, routes }) {
   const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
+    if (LOG_REQUESTS) {
+      const begun = performance.now();
+      res.on('finish', () => log.info(`${res.statusCode} ${req.method} ${req.url} (127.0.0.1) ${(performance.now() - begun).toFixed(2)}ms`, 'cell.py:_log_web_request'));
+    }
     /** @param {number} status @param {object} body @param {Record<string, string>} [headers] */
     const send = (status, body, headers = {}) => {
       res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });

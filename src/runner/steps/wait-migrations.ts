@@ -2,7 +2,6 @@ import { SynupError } from '../../errors.js';
 import { formatConfigDuration, formatDuration } from '../../units.js';
 import type { Step, StepContext } from '../context.js';
 import { healthToolCommand } from '../../health/tool-command.js';
-import type { LogMark, StampedLine } from '../../service/adapter.js';
 import { assertSameInstance, recordInstance } from './start.js';
 
 const POLL_MS = 1000;
@@ -31,51 +30,32 @@ export function bootBudget(ctx: Pick<StepContext, 'config' | 'plan'>): { stallMs
  */
 async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   const { classifyLogLine, newMigrationState, observe } = await import('../../health/logwatch.js');
-  const { advance, reached } = await import('../../service/log-stamp.js');
+  const { followBootLog } = await import('../boot-log.js');
   const { dataFingerprint } = await import('../progress.js');
   const { stallMs, deadlineMs } = bootBudget(ctx);
   const started = Date.now();
   const since = ctx.run.data.newStartedAt ? new Date(ctx.run.data.newStartedAt) : undefined;
-  const follow = new AbortController();
   let lastProgress = Date.now();
-  let caughtUpAt = 0;
-  /** Stamped follower: the last stamp it handed out (and how many lines had it); the bounded read's end once active. */
-  let read: LogMark | null = null;
-  let mark: LogMark | null | undefined;
-  let logError: string | null = null;
   const boot = newMigrationState();
-  const stamped = ctx.adapter.stampedLogs && ctx.adapter.logMark ? ctx.adapter.stampedLogs.bind(ctx.adapter) : null;
-
-  const logs = (async () => {
-    try {
-      const options = { signal: follow.signal, since, onCaughtUp: () => (caughtUpAt = Date.now()) };
-      const lines: AsyncIterable<StampedLine | string> = stamped ? stamped(options) : ctx.adapter.logs(options);
-      for await (const item of lines) {
-        lastProgress = Date.now();
-        const { text, stamp } = typeof item === 'string' ? { text: item, stamp: null } : item;
-        const event = classifyLogLine(text);
-        if (event) {
-          observe(boot, event);
-          if (event.kind !== 'other') ctx.progress(text.trim());
-        }
-        // after the line is observed: "read up to here" never runs ahead of what was classified
-        read = advance(read, stamp);
+  const log = followBootLog(ctx.adapter, {
+    since,
+    onLine(text) {
+      lastProgress = Date.now();
+      const event = classifyLogLine(text);
+      if (event) {
+        observe(boot, event);
+        if (event.kind !== 'other') ctx.progress(text.trim());
       }
-      if (!follow.signal.aborted) logError = 'the log stream ended';
-    } catch (error) {
-      if (!follow.signal.aborted) {
-        logError = (error as Error).message;
-        ctx.progress(`log follow ended: ${logError}`);
-      }
-    }
-  })();
+    },
+    onProblem: (message) => ctx.progress(message),
+  });
 
   let activeAt: number | null = null;
   /** The follower has read every line written before active was seen. */
-  const logReadPastActive = () => activeAt !== null && (caughtUpAt > activeAt || (mark !== undefined && reached(read, mark)) || logError !== null);
+  let readPastActive = false;
   let fingerprint = await dataFingerprint(ctx.cellDir);
   try {
-    while (!(logReadPastActive() && boot.model !== 'running')) {
+    while (!(readPastActive && boot.model !== 'running')) {
       ctx.signal?.throwIfAborted();
       if (boot.failure !== null) throw new SynupError('failed', `the new version refused the data: ${boot.failure}`);
       const status = await ctx.adapter.status();
@@ -105,14 +85,8 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
           // not active yet
         }
       } else {
-        if (stamped && mark === undefined) {
-          // Where the log stands now, read to its end: everything written before active is at or before it.
-          mark = await ctx.adapter.logMark!(since).catch((error: unknown) => {
-            ctx.progress(`reading the log up to now failed (${(error as Error).message}); trying again`);
-            return undefined;
-          });
-        }
-        await new Promise((resolve) => setTimeout(resolve, logReadPastActive() ? POLL_MS : 50));
+        readPastActive ||= await log.readPast(activeAt);
+        await new Promise((resolve) => setTimeout(resolve, readPastActive ? POLL_MS : 50));
       }
       const next = await dataFingerprint(ctx.cellDir);
       if (next !== fingerprint) {
@@ -121,9 +95,9 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
       }
     }
   } finally {
-    follow.abort();
-    await logs;
+    await log.stop();
   }
+  const logError = log.error;
   const modelChanges = ctx.plan.modelChanges ?? [];
   if (logError !== null && boot.model === 'none') {
     ctx.progress(`WARNING: the service log could not be read (${logError}): whether a model migration ran is not known; synup concluded from the health check alone`);
