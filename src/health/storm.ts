@@ -49,7 +49,7 @@ const AUTH_CODES = new Set(['NotAuthenticated', 'AuthDeny']);
 export async function stormCall(options: VersionOptions & { maxBodyBytes?: number }, query: string, vars: Record<string, unknown> = {}): Promise<unknown> {
   const url = baseUrl(options) + STORM_CALL;
   const fix = 'set SYNUP_HEALTH_PASSWORD (or health.password) to the password of health.username (default root): `auth:passwd` in cell.yaml; or pass --offline to read its files (form counts and configuration only)';
-  if (options.password === undefined) throw new SynupError('usage', `cannot ask ${url}: no credentials (health.password)`, { hint: fix });
+  if (options.password === undefined) throw new SynupError('usage', `cannot ask the Cortex through Storm (${STORM_CALL}): no credentials (health.password)`, { hint: fix });
   const headers = { authorization: 'Basic ' + Buffer.from(`${options.username ?? 'root'}:${options.password}`).toString('base64') };
   let response;
   try {
