@@ -34,8 +34,9 @@ export default defineConfig({
     // under 4 busy CPU workers on 2 cores a 20 s test takes a minute or more.
     testTimeout: 240_000,
     hookTimeout: 300_000,
-    // Many tests start real processes (sims, Cortexes, npm) and LMDB copies; 3 workers starved real-Cortex boots and
-    // timing-sensitive sim tests on these 2-core machines, so 2.
+    // The real Cortexes, npm installs and containers: 2 at a time on these 2-core machines (3 starved real-Cortex
+    // boots). `npm test` passes --maxWorkers=3: its files mostly wait on sims (562 s with 2 workers, 411 s with 3,
+    // fresh clone, idle), and its waits are load-scaled (3 workers at load 19: 0 failures).
     maxWorkers: 2,
     sequence: { sequencer: SlowFirstSequencer },
     // The sim's first Storm query waits for its parser pool like a real Cortex's (1.4 s by default), and its graceful
