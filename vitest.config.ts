@@ -35,8 +35,8 @@ export default defineConfig({
     testTimeout: 240_000,
     hookTimeout: 300_000,
     // The real Cortexes, npm installs and containers: 2 at a time on these 2-core machines (3 starved real-Cortex
-    // boots). `npm test` passes --maxWorkers=3: its files mostly wait on sims (562 s with 2 workers on a fresh clone, 411 s with 3,
-    // same code, idle), and its waits are load-scaled (3 workers at load 19: 0 failures).
+    // boots). `npm test` passes --maxWorkers=3: its files mostly wait on sims (562 s with 2 workers, 413 s with 3,
+    // fresh clones, idle), and its waits are load-scaled (3 workers at load 19: 0 failures).
     maxWorkers: 2,
     sequence: { sequencer: SlowFirstSequencer },
     // The sim's first Storm query waits for its parser pool like a real Cortex's (1.4 s by default), and its graceful
