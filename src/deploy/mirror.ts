@@ -9,6 +9,7 @@ import { formatDuration } from '../units.js';
 import type { CellSession } from '../runner/session.js';
 import type { MirrorCommands } from './file.js';
 import { processEnv } from '../config/environment.js';
+import { outputCut, TOOL_OUTPUT_LIMITS } from '../proc.js';
 
 const POLL_MS = 250;
 
@@ -25,7 +26,9 @@ function fill(template: string[], session: CellSession): string[] {
  */
 async function runCommand(commands: MirrorCommands, template: string[], session: CellSession, detached = false): Promise<string> {
   const argv = await session.adapter.execArgv(fill(template, session));
-  const result = await execa(argv[0]!, argv.slice(1), { env: { ...processEnv(), ...commands.env }, timeout: commands.commandTimeout, reject: false, stdin: 'ignore', detached });
+  const result = await execa(argv[0]!, argv.slice(1), { env: { ...processEnv(), ...commands.env }, timeout: commands.commandTimeout, reject: false, stdin: 'ignore', detached, maxBuffer: TOOL_OUTPUT_LIMITS });
+  const cut = outputCut(result);
+  if (cut) throw new SynupError('failed', `${argv[0]} ${argv.slice(1).join(' ')} for ${session.cellName} ${cut}`, { hint: 'a mirror command prints a nexus index or a short status; check the command in the deployment file' });
   if (result.exitCode !== 0 || result.timedOut) {
     const why = result.timedOut ? `no answer within ${formatDuration(commands.commandTimeout)}` : `exit ${result.exitCode ?? result.signal}`;
     const last = `${result.stderr}\n${result.stdout}`.trim().split('\n').at(-1) ?? '';

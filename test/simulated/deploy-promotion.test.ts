@@ -76,6 +76,20 @@ describe('synup deploy upgrade on sim cells: pre-checks, catch-up and promotion'
     expect(await harness.version('cortex00')).toBe('2.180.0');
   }, 240_000);
 
+  it('a mirror.nexusIndex command that floods its stdout is stopped at 16 MiB and named; nothing is promoted (exit 1)', async () => {
+    harness = await startDeployment({ version: '2.180.0' });
+    const flood = path.join(harness.work, 'flood.js');
+    writeFileSync(flood, "process.stdout.write('9'.repeat(17 * 2 ** 20));\n");
+    const yaml = readFileSync(harness.file, 'utf8');
+    writeFileSync(harness.file, yaml.replace(/nexusIndex:\n(?:\s+- .*\n)+/, `nexusIndex:\n    - ${JSON.stringify(process.execPath)}\n    - ${JSON.stringify(flood)}\n`));
+    expect(readFileSync(harness.file, 'utf8')).toContain('flood.js');
+    const r = await harness.run(['deploy', 'upgrade', '--to', '2.181.0', '-y', '--backup']);
+    expect(r.stderr).toMatch(/flood\.js for cortex00 printed more than 16 MiB on stdout \(stopped\)/);
+    expect(r.exitCode).toBe(1);
+    expect(await harness.active('cortex00')).toBe(true);
+    expect(await harness.version('cortex00')).toBe('2.180.0');
+  }, 240_000);
+
   it('a promotion that fails (the mirror cannot reach its leader to hand off) leaves the leader leading (exit 1)', async () => {
     harness = await startDeployment({ version: '2.180.0' });
     const yaml = path.join(harness.services.cortex01!.dir, 'cell.yaml');
