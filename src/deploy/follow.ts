@@ -1,33 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { errorMessage, usageError } from '../errors.js';
 import type { DeploymentService } from './file.js';
 import { canonicalHost } from './hosts.js';
+import { cellConf } from '../config/cell-conf.js';
 
-export { canonicalHost };
+export { canonicalHost, cellConf };
 
 /**
  * Who a cell follows and where a service answers, from what is readable before anything runs: cell.yaml with
  * cell.mods.yaml over it (Synapse's own order), the deployment file's `url:`, the service's synup.yaml.
  */
-
-/** cell.yaml, then cell.mods.yaml over it; {} when neither exists. A file that is not YAML: exit 2 naming it. */
-export function cellConf(cellDir: string): Record<string, unknown> {
-  const conf: Record<string, unknown> = {};
-  for (const name of ['cell.yaml', 'cell.mods.yaml']) {
-    const file = path.join(cellDir, name);
-    if (!existsSync(file)) continue;
-    let value: unknown;
-    try {
-      value = parseYaml(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw usageError(`${file} is not valid YAML (${errorMessage(error).split('\n')[0]})`, 'fix it: Synapse would not boot on it either');
-    }
-    if (value && typeof value === 'object' && !Array.isArray(value)) Object.assign(conf, value);
-  }
-  return conf;
-}
 
 /** The `mirror:` URL a cell follows (cell.mods.yaml over cell.yaml), or null for a leader. */
 export function mirrorUrlOf(cellDir: string): string | null {

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { cellConfFiles } from '../config/cell-conf.js';
 import { impactBullets, selectReleases, type Changelog } from '../changelog/index.js';
-import { errorMessage, SynupError } from '../errors.js';
+import { SynupError } from '../errors.js';
 import { readImpactAnswer, type ImpactAnswer } from '../health/storm.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { readLayerFormCounts } from '../lmdb/formcounts.js';
@@ -25,19 +24,7 @@ export interface ImpactOptions {
 
 /** Top-level keys of cell.yaml and cell.mods.yaml, each file on its own (a key may be deprecated in either). */
 function configKeys(dir: string): CellFacts['config'] {
-  const found: CellFacts['config'] = [];
-  for (const name of ['cell.yaml', 'cell.mods.yaml']) {
-    const file = path.join(dir, name);
-    if (!existsSync(file)) continue;
-    let value: unknown;
-    try {
-      value = parseYaml(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new SynupError('usage', `${file} is not valid YAML (${errorMessage(error).split('\n')[0]})`, { hint: 'fix it: Synapse would not boot on it either' });
-    }
-    found.push({ where: file, keys: value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [] });
-  }
-  return found;
+  return cellConfFiles(dir).map(({ file, conf }) => ({ where: file, keys: Object.keys(conf) }));
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
