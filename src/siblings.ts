@@ -11,6 +11,8 @@ export function runDirs(cellDir: string, runId: string) {
     staging: `${cellDir}.synup-staging-${runId}`,
     pre: `${cellDir}.synup-pre-${runId}`,
     failed: `${cellDir}.synup-failed-${runId}`,
+    /** Online defrag: the compacted mirror that follows the running cell and is swapped in at downtime. */
+    shadow: `${cellDir}.synup-shadow-${runId}`,
   };
 }
 

@@ -68,6 +68,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'md', 'html']).default('text'))
     .option('-o, --output <file>', 'write the rendered plan to a file instead of stdout')
     .option('--impact', "also what the upgrade touches in this cell (as `synup check`); the first boot's estimate then comes from its node counts")
+    .addOption(new Option('--defrag <mode>', 'cold: compact the stopped cell; online: swap in a compacted shadow mirror that followed the running cell (default: upgrade.defrag, cold)').choices(['cold', 'online']))
     .action(on('plan'));
 
   program
@@ -120,7 +121,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
 
   program
     .command('upgrade')
-    .description('the guided upgrade: backup gate, probes off, stop, cold defrag, start, migrations, confirm')
+    .description('the guided upgrade: backup gate, (shadow mirror,) probes off, stop, defrag, start, migrations, confirm')
     .requiredOption('--to <version>', 'target version')
     .option('--changelog <file|url>', 'Synapse changelog')
     .option('--dir <cell dir>', 'cell storage dir (default: cell.dir)')
@@ -131,6 +132,7 @@ function declare(program: Command, run: (name: string, args: string[], options: 
     .option('--ignore-preflight <checks>', `skip named preflight checks (comma-separated or repeated): ${PREFLIGHT_CHECKS.join(', ')}`, collect)
     .option('--require-rehearsal', 'refuse unless a passing rehearsal of the same from → to on a backup of this cell exists')
     .option('--require-clean-impact', 'refuse (preflight check clean-impact) while stored Storm, configuration or packages use what the upgrade deprecates (see `synup check`)')
+    .addOption(new Option('--defrag <mode>', 'cold: compact the stopped cell; online: swap in a compacted shadow mirror that followed the running cell (default: upgrade.defrag, cold)').choices(['cold', 'online']))
     .action(on('upgrade'));
 
   program

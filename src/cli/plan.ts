@@ -17,6 +17,7 @@ interface PlanFlags {
   format: 'text' | 'json' | 'md' | 'html';
   output?: string;
   impact?: boolean;
+  defrag?: 'cold' | 'online';
 }
 
 /** The version the cell's own data says it is at (slabs/cell.lmdb, cell:info), checked against --from if given. */
@@ -62,6 +63,12 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const fromLabel = cellDir && !flags.from ? `the version of ${cellDir} (slabs/cell.lmdb)` : '--from';
   const plan = buildPlan({ changelog, from, fromLabel, to: flags.to, dir: cellDir, config });
   if (cellDir) plan.estimate = await estimateDowntime(cellDir, cell?.guid ?? null, ctx.stateDir(), plan);
+  if (flags.defrag && !(cellDir && config)) throw usageError('--defrag needs the cell and its synup.yaml: which defrag can run depends on both', 'run it where synup.yaml is (or pass -c <synup.yaml>)');
+  if (cellDir && config) {
+    const { openCellSession } = await import('../runner/session.js');
+    const { chooseDefrag } = await import('../runner/defrag-choice.js');
+    plan.defrag = chooseDefrag({ ...openCellSession(ctx.config()), cellDir }, flags.defrag ?? config.upgrade.defrag);
+  }
   // The configured adapter's words for its actions; the registry loads the adapters, so only when there is a config.
   const adapter = config ? (await import('../service/index.js')).adapterPlanText(config.service.adapter) : null;
   const document: PlanDocument = { ...plan, steps: describeSteps(plan, adapter) };

@@ -10,6 +10,7 @@ import { withCellLock, withCellRun } from '../runner/run.js';
 import { dryRunActions } from '../runner/dry-run.js';
 import { PREFLIGHT_CHECKS } from '../runner/steps/preflight.js';
 import { requireUsableBackup } from '../runner/steps/backup-gate.js';
+import { chooseDefrag } from '../runner/defrag-choice.js';
 import type { CommandContext } from '../config/context.js';
 import { loadChangelogFor } from '../changelog/source.js';
 import { impactBullets, selectReleases } from '../changelog/index.js';
@@ -26,6 +27,7 @@ interface UpgradeFlags {
   force?: boolean;
   requireRehearsal?: boolean;
   requireCleanImpact?: boolean;
+  defrag?: 'cold' | 'online';
 }
 
 export async function runUpgrade(ctx: CommandContext, _args: string[], flags: UpgradeFlags): Promise<number> {
@@ -70,6 +72,7 @@ async function upgradeOnce(ctx: CommandContext, flags: UpgradeFlags, early: Inte
   if (unknown.length) throw usageError(`--ignore-preflight: unknown check ${unknown.map((n) => JSON.stringify(n)).join(', ')}; known: ${PREFLIGHT_CHECKS.join(', ')}`);
   const impact = { bullets: impactBullets(selectReleases(changelog, plan.from, plan.to)), require: Boolean(flags.requireCleanImpact || session.config.upgrade.requireCleanImpact) };
   const options: RunnerOptions = { makeBackup: flags.backup ?? false, ignorePreflight, impact };
+  plan.defrag = chooseDefrag(session, flags.defrag ?? session.config.upgrade.defrag);
 
   if (flags.dryRun) {
     const steps = dryRunActions(session, plan, options, ctx.out);

@@ -27,3 +27,6 @@ export function cellConfFiles(cellDir: string): { file: string; conf: Record<str
 export function cellConf(cellDir: string): Record<string, unknown> {
   return Object.assign({}, ...cellConfFiles(cellDir).map((f) => f.conf)) as Record<string, unknown>;
 }
+
+/** A telepath/https URL without a user's password, to print or journal. */
+export const withoutCredentials = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');

@@ -157,8 +157,26 @@ function buildSchema(z: typeof Zod) {
         ignorePreflight: z.array(z.string()).default([]),
         /** Refuse an upgrade while stored Storm, configuration or packages use what it deprecates (check clean-impact). */
         requireCleanImpact: z.boolean().default(false),
+        /**
+         * cold: compact the stopped cell (downtime grows with the data). online: before any downtime, a compacted
+         * shadow mirror of the running cell follows it; at downtime it is swapped in (issue 24). Falls back to cold,
+         * saying why, wherever online cannot apply.
+         */
+        defrag: z.enum(['cold', 'online']).default('cold'),
+        onlineDefrag: z
+          .strictObject({
+            /** The telepath URL the shadow follows (with user:password); default: the cell's dmon:listen with health.username/password. */
+            leaderUrl: z.string().min(1).optional(),
+            /** Synapse's own backup of the running cell (the shadow's consistent start). */
+            backupTimeout: positiveDuration.default(3_600_000),
+            /** Before any downtime: how long the shadow may take to reach the cell's nexus index. */
+            catchUpTimeout: positiveDuration.default(600_000),
+            /** After the cell stopped: how long the shadow may take to receive its last entries. */
+            cutoverWait: positiveDuration.default(10_000),
+          })
+          .default({ backupTimeout: 3_600_000, catchUpTimeout: 600_000, cutoverWait: 10_000 }),
       })
-      .default({ freeSpaceMargin: 0.2, ignorePreflight: [], requireCleanImpact: false }),
+      .default({ freeSpaceMargin: 0.2, ignorePreflight: [], requireCleanImpact: false, defrag: 'cold', onlineDefrag: { backupTimeout: 3_600_000, catchUpTimeout: 600_000, cutoverWait: 10_000 } }),
   });
 }
 

@@ -1,8 +1,8 @@
 import type { DeploymentService } from './file.js';
 import { canonicalHost } from './hosts.js';
-import { cellConf } from '../config/cell-conf.js';
+import { cellConf, withoutCredentials } from '../config/cell-conf.js';
 
-export { canonicalHost, cellConf };
+export { canonicalHost, cellConf, withoutCredentials };
 
 /**
  * Who a cell follows and where a service answers, from what is readable before anything runs: cell.yaml with
@@ -38,9 +38,6 @@ export function ahaNameOfUrl(url: string): string | null {
   const match = /^aha:\/\/(?:[^@/]*@)?([^/:?]+)/i.exec(url);
   return match ? match[1]!.replace(/\.+$/, '').toLowerCase() : null;
 }
-
-/** The URL without a user's password, to print. */
-export const withoutCredentials = (url: string) => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
 
 /** Everywhere a service answers: its file `url:`, its health host:port, its cell's `dmon:listen` and `https:port`. */
 export function endpointsOf(service: DeploymentService): Endpoint[] {

@@ -43,17 +43,18 @@ const STORM_MAX_BYTES = 256 * 1024 * 1024;
 const AUTH_CODES = new Set(['NotAuthenticated', 'AuthDeny']);
 
 /**
- * One read-only Storm call with HTTP basic auth (health.username / health.password, never logged), its `return()`
+ * One Storm call (read-only unless `readonly: false`) with HTTP basic auth (health.username / health.password, never logged), its `return()`
  * value. Refuses without credentials (usage), on wrong ones (usage), unreachable (failed), a Storm error (failed).
  */
-export async function stormCall(options: VersionOptions & { maxBodyBytes?: number }, query: string, vars: Record<string, unknown> = {}): Promise<unknown> {
+export async function stormCall(options: VersionOptions & { maxBodyBytes?: number; readonly?: boolean }, query: string, vars: Record<string, unknown> = {}): Promise<unknown> {
+  const readonly = options.readonly ?? true;
   const url = baseUrl(options) + STORM_CALL;
   const fix = 'set SYNUP_HEALTH_PASSWORD (or health.password) to the password of health.username (default root): `auth:passwd` in cell.yaml; or pass --offline to read its files (form counts and configuration only)';
   if (options.password === undefined) throw new SynupError('usage', `cannot ask the Cortex through Storm (${STORM_CALL}): no credentials (health.password)`, { hint: fix });
   const headers = { authorization: 'Basic ' + Buffer.from(`${options.username ?? 'root'}:${options.password}`).toString('base64') };
   let response;
   try {
-    response = await requestJson(options, STORM_CALL, { signal: options.signal, timeoutMs: options.timeoutMs ?? 120_000, headers, maxBodyBytes: options.maxBodyBytes ?? STORM_MAX_BYTES, body: { query, opts: { readonly: true, vars } } });
+    response = await requestJson(options, STORM_CALL, { signal: options.signal, timeoutMs: options.timeoutMs ?? 120_000, headers, maxBodyBytes: options.maxBodyBytes ?? STORM_MAX_BYTES, body: { query, opts: { readonly, vars } } });
   } catch (error) {
     if (error instanceof Unreachable) {
       throw new SynupError('failed', `cannot reach the Cortex: ${error.message}`, { hint: 'start it (`synup start`), check health.host/health.port, or pass --offline to read its stopped files' });
@@ -67,7 +68,7 @@ export async function stormCall(options: VersionOptions & { maxBodyBytes?: numbe
   if (response.status === 404) throw new SynupError('failed', `${url} answered 404: not a Cortex (no Storm)`, { hint: 'check health.port: it must be the Cortex\'s HTTPS port' });
   if (response.status !== 200 || body?.status !== 'ok') {
     const why = body?.status === 'err' ? `${String(body.code)}: ${String(body.mesg ?? '').slice(0, 300)}` : `HTTP ${response.status} ${JSON.stringify(response.excerpt.slice(0, 120))}`;
-    throw new SynupError('failed', `the Cortex refused synup's read-only Storm query: ${why}`);
+    throw new SynupError('failed', `the Cortex refused synup's ${readonly ? 'read-only ' : ''}Storm query: ${why}`);
   }
   return body.result;
 }

@@ -5,7 +5,7 @@ import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
 export { markdownPage, renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
 export { renderPlanText } from './text.js';
-export type { DowntimeEstimate, PlanDocument, PlannedStep, PlanSettings, UpgradePlan } from './types.js';
+export type { DefragChoice, DowntimeEstimate, PlanDocument, PlannedStep, PlanSettings, UpgradePlan } from './types.js';
 
 /** Said in the plan and in the run when confirm can check only the data. */
 export const DATA_ONLY_CONFIRM =

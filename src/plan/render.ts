@@ -1,7 +1,7 @@
 import { loadMarked } from '../changelog/marked.js';
 import type { PlanDocument } from './types.js';
 import { runDirs } from '../siblings.js';
-import { changelogLine } from './text.js';
+import { changelogLine, ONLINE_CUTOVER_SECONDS } from './text.js';
 import { renderImpactMarkdown } from './impact-render.js';
 
 export interface RunbookExtras {
@@ -31,8 +31,10 @@ export function renderPlanMarkdown(plan: PlanDocument, extras: RunbookExtras = {
   out.push(`- Automatic migrations: **${plan.migrations.length}** in ${plan.releasesWithMigrations} release(s)`);
   out.push(`- Startup/liveness probes: ${plan.probesMustBeDisabled ? '**must be disabled** during the first boot' : 'no migrations announced; disable them anyway'}`);
   if (plan.estimate) {
-    out.push(`- Estimated downtime: defrag ~${plan.estimate.defragSeconds.toFixed(0)} s${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis})` : ', first boot unknown until rehearsed'}`);
+    const defrag = plan.defrag?.mode === 'online' ? `online defrag ~${ONLINE_CUTOVER_SECONDS} s (cold: ~${plan.estimate.defragSeconds.toFixed(0)} s)` : `defrag ~${plan.estimate.defragSeconds.toFixed(0)} s`;
+    out.push(`- Estimated downtime: ${defrag}${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis})` : ', first boot unknown until rehearsed'}`);
   }
+  if (plan.defrag) out.push(`- Defrag: **${plan.defrag.mode}** — ${md(plan.defrag.reason)}${plan.defrag.follows ? ` (the shadow follows ${code(plan.defrag.follows)})` : ''}`);
   if (plan.dir) out.push(`- Cell dir: ${code(plan.dir)}`);
   out.push(`- Changelog: ${md(changelogLine(plan))}`, '');
   if (plan.warnings.length) {

@@ -29,6 +29,19 @@ export interface UpgradePlan {
   /** The settings the steps were described with (from synup.yaml), or null when the plan was made without a config. */
   settings: PlanSettings | null;
   estimate: DowntimeEstimate | null;
+  /** Which defrag the run will do and why (issue 24); absent in plans made without a cell, and in older journals (= cold). */
+  defrag?: DefragChoice;
+}
+
+/** Cold: compact the stopped cell. Online: swap in a compacted shadow mirror that followed the running cell. */
+export interface DefragChoice {
+  mode: 'cold' | 'online';
+  /** What upgrade.defrag / --defrag asked for. */
+  requested: 'cold' | 'online';
+  /** Why this mode: the setting, or what keeps online from applying to this cell. */
+  reason: string;
+  /** Online: the URL the shadow follows, without credentials. */
+  follows?: string;
 }
 
 export interface PlanSettings {

@@ -63,6 +63,10 @@ export interface Step {
   title: string;
   /** What the step will do, for `synup plan`: with the configured adapter's words when there is a config. */
   describe(plan: UpgradePlan, adapter: AdapterPlanText | null): string;
+  /** Whether the step belongs to an upgrade with this plan at all (absent: always): plans, dry runs and runs leave it out. */
+  appliesTo?(plan: UpgradePlan): boolean;
+  /** Why this step has nothing to do in this run (e.g. the other defrag runs), or null: it is marked skipped, not run. */
+  skip?(ctx: StepContext): string | null;
   run(ctx: StepContext): Promise<void>;
   /** Puts back what `run` changed (as far as it got). Absent: nothing to undo. */
   undo?(ctx: StepContext): Promise<void>;

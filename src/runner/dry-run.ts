@@ -8,7 +8,7 @@ import { STEPS } from './steps/index.js';
 /** What each step would do ("Would …" lines with the adapter's exact argv): for --dry-run and runbooks. */
 export function dryRunActions(session: CellSession, plan: UpgradePlan, options: RunnerOptions, out: Output): { name: string; actions: string[] }[] {
   const ctx = { ...session, plan, options, out, emit: () => undefined, progress: () => undefined };
-  return STEPS.map((step) => ({ name: step.name, actions: step.dryRun(ctx) }));
+  return STEPS.filter((step) => step.appliesTo?.(plan) !== false).map((step) => ({ name: step.name, actions: step.dryRun(ctx) }));
 }
 
 /** The manual rollback, as commands an operator can type (what `synup rollback` does). */

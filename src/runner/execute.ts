@@ -42,8 +42,14 @@ export async function executeSteps(ctx: StepContext, options: ExecuteOptions = {
   for (let i = 0; i < STEPS.length; i++) {
     const step = STEPS[i]!;
     if (options.only && !options.only.includes(step.name)) continue;
-    if (ctx.run.steps[step.name]?.state === 'completed') continue;
+    if (ctx.run.steps[step.name]?.state === 'completed' || step.appliesTo?.(ctx.run.plan) === false) continue;
     if (ctx.signal?.aborted) return stopInterrupted(ctx, i, ctx.signal.reason);
+    const skipped = step.skip?.(ctx);
+    if (skipped) {
+      await mark(ctx, i, 'skipped');
+      ctx.progress(`${step.title} skipped: ${skipped}`);
+      continue;
+    }
     crashPoint(`${step.name}:before`);
     await mark(ctx, i, 'running');
     try {

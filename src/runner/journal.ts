@@ -22,7 +22,7 @@ export interface StepRecord {
 /** A dir synup made (or renamed) and therefore may remove later; identified by inode so a look-alike is never touched. */
 export interface OwnedDir {
   path: string;
-  kind: 'staging' | 'pre' | 'failed';
+  kind: 'staging' | 'pre' | 'failed' | 'shadow';
   ino: number;
   createdAt: string;
 }
@@ -66,7 +66,11 @@ export interface RunData {
   migratedAt?: string;
   /** A rollback of a finished upgrade (`rollback --force`) began: the second outage starts here, not at stoppedAt. */
   reopenedForRollbackAt?: string;
-  /** none → moved-out (dir renamed to pre) → swapped (staging renamed to dir). */
+  /** The defrag this run does: the plan's choice, then cold if online fell back (with why). Absent: cold. */
+  defrag?: { mode: 'cold' | 'online'; reason: string };
+  /** Online defrag's shadow mirror: where Synapse's backup for it went, and what it measured. */
+  shadow?: { backupPath?: string; backupMs?: number; caughtUpMs?: number; cellIndex?: number; cutoverMs?: number; verified?: boolean };
+  /** none → moved-out (dir renamed to pre) → swapped (staging, or the shadow, renamed to dir). */
   swap?: 'none' | 'moved-out' | 'swapped';
   defragVerified?: boolean;
   engine?: string;

@@ -14,7 +14,66 @@ const NOT_DATA = ['**/tmp', '**/sockets'];
 function markSwapped(ctx: StepContext): void {
   ctx.update((run) => {
     run.data.swap = 'swapped';
-    run.owned = run.owned.filter((o) => o.kind !== 'staging');
+    run.owned = run.owned.filter((o) => o.kind !== 'staging' && o.kind !== 'shadow');
+  });
+}
+
+/**
+ * Where a swap killed part-way left the cell, put right: 'swapped' when `incoming` is already the cell (or is made
+ * so, when `verified` and killed between the two renames), 'none' when the original is (back) at the cell's path.
+ */
+export function resumeSwap(ctx: StepContext, incoming: string, verified: boolean): 'swapped' | 'none' {
+  const dirs = runDirs(ctx.cellDir, ctx.run.id);
+  const orig = ctx.run.data.origIno!;
+  const cellIno = inodeOf(ctx.cellDir);
+  if (cellIno !== null && cellIno !== orig && inodeOf(dirs.pre) === orig) {
+    markSwapped(ctx);
+    return 'swapped';
+  }
+  if (cellIno === null && inodeOf(dirs.pre) === orig) {
+    // Killed between the two renames.
+    if (verified && inodeOf(incoming) !== null) {
+      renameDurable(incoming, ctx.cellDir);
+      markSwapped(ctx);
+      return 'swapped';
+    }
+    renameDurable(dirs.pre, ctx.cellDir);
+  }
+  return 'none';
+}
+
+/** The swap, by two durable renames: the cell → its pre dir (the rollback point), `incoming` → the cell. */
+export function swapIn(ctx: StepContext, incoming: string, step: string): void {
+  const dirs = runDirs(ctx.cellDir, ctx.run.id);
+  crashPoint(`${step}:before-swap`);
+  renameDurable(ctx.cellDir, dirs.pre);
+  recordOwned(ctx, dirs.pre, 'pre', ctx.run.data.origIno!);
+  ctx.update((run) => {
+    run.data.swap = 'moved-out';
+  });
+  crashPoint(`${step}:between-renames`);
+  renameDurable(incoming, ctx.cellDir);
+  markSwapped(ctx);
+}
+
+/** Puts the pre-upgrade dir back by rename: O(1) whatever the data size. The new data is kept as …synup-failed-<run>. */
+export async function undoSwap(ctx: StepContext): Promise<void> {
+  const dirs = runDirs(ctx.cellDir, ctx.run.id);
+  const orig = ctx.run.data.origIno!;
+  if (inodeOf(ctx.cellDir) !== orig && inodeOf(dirs.pre) === orig) {
+    const current = inodeOf(ctx.cellDir);
+    if (current !== null) {
+      renameDurable(ctx.cellDir, dirs.failed);
+      recordOwned(ctx, dirs.failed, 'failed', current);
+    }
+    crashPoint('rollback:between-renames');
+    renameDurable(dirs.pre, ctx.cellDir);
+    ctx.update((run) => {
+      run.owned = run.owned.filter((o) => o.path !== dirs.pre);
+    });
+  }
+  ctx.update((run) => {
+    run.data.swap = 'none';
   });
 }
 
@@ -71,54 +130,19 @@ export const coldDefrag: Step = {
     p.settings?.dataOnVolume
       ? `Once no pod is left, Jobs on the cell's volume: cell-info (the data's version and free space), the backup gate (or --backup's cold backup) on the backup claim, then the defrag inside the volume: compact into ${VOLUME_NEW}, verify it against the stopped data (entries + digest per sub-db), swap entry by entry (durable renames); the old entries are kept in ${VOLUME_PRE}.`
       : `Compact every LMDB env into a staging dir next to the cell, verify it against the stopped cell (entries + digest per sub-db), swap by two renames; the old dir is kept as ${runDirs('<dir>', '<run>').pre}.`,
+  skip: (ctx) => (ctx.run.data.defrag?.mode === 'online' ? 'online defrag: the shadow mirror was swapped in' : null),
   async run(ctx) {
     if (ctx.adapter.remoteData) return remoteColdDefrag(ctx, ctx.adapter.remoteData);
     const dirs = runDirs(ctx.cellDir, ctx.run.id);
-    const orig = ctx.run.data.origIno!;
-    const cellIno = inodeOf(ctx.cellDir);
-    if (cellIno !== null && cellIno !== orig && inodeOf(dirs.pre) === orig) return markSwapped(ctx);
-    if (cellIno === null && inodeOf(dirs.pre) === orig) {
-      // Killed between the two renames.
-      if (ctx.run.data.defragVerified && inodeOf(dirs.staging) !== null) {
-        renameDurable(dirs.staging, ctx.cellDir);
-        return markSwapped(ctx);
-      }
-      renameDurable(dirs.pre, ctx.cellDir);
-    }
+    if (resumeSwap(ctx, dirs.staging, ctx.run.data.defragVerified === true) === 'swapped') return;
     await removeStaging(ctx);
     await compactAndVerify(ctx, dirs.staging);
-
-    crashPoint('cold-defrag:before-swap');
-    renameDurable(ctx.cellDir, dirs.pre);
-    recordOwned(ctx, dirs.pre, 'pre', orig);
-    ctx.update((run) => {
-      run.data.swap = 'moved-out';
-    });
-    crashPoint('cold-defrag:between-renames');
-    renameDurable(dirs.staging, ctx.cellDir);
-    markSwapped(ctx);
+    swapIn(ctx, dirs.staging, 'cold-defrag');
   },
-  /** Puts the pre-upgrade dir back by rename: O(1) whatever the data size. The new data is kept as …synup-failed-<run>. */
   async undo(ctx) {
     if (ctx.adapter.remoteData) return remoteUndoDefrag(ctx, ctx.adapter.remoteData);
-    const dirs = runDirs(ctx.cellDir, ctx.run.id);
-    const orig = ctx.run.data.origIno!;
-    if (inodeOf(ctx.cellDir) !== orig && inodeOf(dirs.pre) === orig) {
-      const current = inodeOf(ctx.cellDir);
-      if (current !== null) {
-        renameDurable(ctx.cellDir, dirs.failed);
-        recordOwned(ctx, dirs.failed, 'failed', current);
-      }
-      crashPoint('rollback:between-renames');
-      renameDurable(dirs.pre, ctx.cellDir);
-      ctx.update((run) => {
-        run.owned = run.owned.filter((o) => o.path !== dirs.pre);
-      });
-    }
+    await undoSwap(ctx);
     await removeStaging(ctx);
-    ctx.update((run) => {
-      run.data.swap = 'none';
-    });
   },
   dryRun(ctx) {
     if (ctx.adapter.remoteData) {
