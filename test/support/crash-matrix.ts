@@ -21,13 +21,13 @@ export type CrashPoint = [point: string, expected: 'new' | 'old', env: Record<st
  * Each point: killed there, `synup resume` must leave the cell fully old or fully new, healthy, unlocked, with only
  * synup's own marked dirs beside it; a second resume has nothing to do.
  */
-export function describeCrashMatrix(title: string, points: CrashPoint[]): void {
+export function describeCrashMatrix(title: string, points: CrashPoint[], start: () => ReturnType<typeof startCrashHarness> = startCrashHarness, runEnv: Record<string, string> = {}): void {
   describe(`crash matrix (${title}): SIGKILL at any point, then synup resume`, () => {
     it.each(points)('killed at %s → resume ends fully %s', async (point, expected, env) => {
-      const harness = await startCrashHarness();
-      const killed = await harness.run(['upgrade', '--to', TO, '-y'], { ...env, SYNUP_CRASH_AT: point });
-      expect(killed.signal).toBe('SIGKILL');
-      const resumed = await harness.run(['resume', '-y'], env);
+      const harness = await start();
+      const killed = await harness.run(['upgrade', '--to', TO, '-y'], { ...runEnv, ...env, SYNUP_CRASH_AT: point });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      const resumed = await harness.run(['resume', '-y'], { ...runEnv, ...env });
       expect(resumed.exitCode, resumed.stderr).toBe(expected === 'new' ? 0 : 4);
       expect(await harness.version()).toBe(expected === 'new' ? TO : FROM);
       expect((await harness.adapter.status()).running).toBe(true);
@@ -35,7 +35,7 @@ export function describeCrashMatrix(title: string, points: CrashPoint[]): void {
       const siblings = harness.siblings().filter((n) => n !== 'cortex00');
       for (const name of siblings) expect(name).toMatch(expected === 'new' ? /^cortex00\.synup-pre-/ : /^cortex00\.synup-failed-/);
       expect(siblings.length).toBeLessThanOrEqual(1);
-      const again = await harness.run(['resume', '-y']);
+      const again = await harness.run(['resume', '-y'], runEnv);
       expect(again.stderr).toMatch(/Nothing to resume/);
       expect(readdirSync(harness.work).filter((f) => f.includes('synup-lock'))).toEqual([]);
     });

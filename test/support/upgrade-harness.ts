@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -9,6 +9,8 @@ import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { createSimCell, freePort, SIM_CELL_JS } from '../sim/index.js';
 import { repoRoot, synup, synupInProcess, tempDir } from './helpers.js';
 import { budgetSetting } from './budget.js';
+import { readPidRecord } from '../../src/service/pidfile.js';
+import { signalProcess } from '../../src/proc.js';
 
 export const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 
@@ -102,3 +104,35 @@ export async function startHarness(options: {
   }
   return harness;
 }
+
+/** The health password of an online-defrag harness: the sim asks it (SYN_SIM_PASSWORD), synup sends it. */
+export const ONLINE_PASSWORD = 'shadow-secret';
+
+/**
+ * A harness whose cell can be defragmented online (issue 24): a telepath listener (`dmon:listen`) for the shadow to
+ * follow, a password for it to log in with, and `upgrade.defrag: online`. Runs need `onlineEnv`.
+ */
+export async function startOnlineHarness(options: Parameters<typeof startHarness>[0] & { onlineYaml?: string }): Promise<Harness & { dmonPort: number }> {
+  const dmonPort = await freePort();
+  const harness = await startHarness({
+    ...options,
+    processEnv: { SYN_SIM_PASSWORD: ONLINE_PASSWORD, ...options.processEnv },
+    extraYaml: [`upgrade: {defrag: online, onlineDefrag: {${options.onlineYaml ?? 'cutoverWait: 5s'}}}`, options.extraYaml ?? ''].join('\n'),
+    beforeStart: (paths) => {
+      appendFileSync(path.join(paths.cellDir, 'cell.yaml'), `dmon:listen: tcp://127.0.0.1:${dmonPort}/\n`);
+      options.beforeStart?.(paths);
+    },
+  });
+  const stopCell = harness.stop;
+  harness.stop = async () => {
+    await stopCell();
+    // A shadow a failed test left running (its pid file is in the state dir): its whole process group.
+    for (const file of existsSync(harness.stateDir) ? readdirSync(harness.stateDir).filter((f) => /\.shadow-.*\.pid$/.test(f)) : []) {
+      const record = readPidRecord(path.join(harness.stateDir, file));
+      if (record && !record.stoppedAt) signalProcess(record.pid, 'SIGKILL', true);
+    }
+  };
+  return { ...harness, dmonPort };
+}
+
+export const onlineEnv = { SYNUP_HEALTH_PASSWORD: ONLINE_PASSWORD };

@@ -2,6 +2,7 @@ import { SynupError } from '../../errors.js';
 import { readNexusIndex } from '../../lmdb/nexus.js';
 import { runDirs } from '../../siblings.js';
 import { formatDuration } from '../../units.js';
+import { crashPoint } from '../crash.js';
 import { JournalError } from '../journal.js';
 import type { Step } from '../context.js';
 import { compareWithCell, fallBackToCold, removeShadow, restoreCellFiles, shadowAdapter, stopShadow, waitShadowCaughtUp } from '../shadow.js';
@@ -30,6 +31,7 @@ export const shadowSwap: Step = {
       const shadowProcess = shadowAdapter(ctx);
       if ((await shadowProcess.status()).running) await waitShadowCaughtUp(ctx, shadowProcess, cellIndex, ctx.config.upgrade.onlineDefrag.cutoverWait);
       await stopShadow(ctx);
+      crashPoint('shadow-swap:shadow-stopped');
       const restored = await restoreCellFiles(ctx.cellDir, shadowDir);
       const problems = await compareWithCell(ctx.cellDir, shadowDir, cellIndex);
       if (problems.length) throw new SynupError('failed', `the shadow does not match the stopped cell: ${problems.slice(0, 4).join('; ')}${problems.length > 4 ? `; and ${problems.length - 4} more` : ''}`);

@@ -1,3 +1,4 @@
+import { crashPoint } from '../crash.js';
 import { JournalError } from '../journal.js';
 import type { Step } from '../context.js';
 import { onlineDefragProblem } from '../defrag-choice.js';
@@ -21,8 +22,10 @@ export const shadow: Step = {
         // A shadow half made by a synup that was killed (its backup may still be being written) is not trusted.
         if (ctx.run.data.shadow?.backupPath) await removeShadow(ctx);
         await takeShadowCopy(ctx, where.backupRoot);
+        crashPoint('shadow:copied');
         writeShadowConf(runDirs(ctx.cellDir, ctx.run.id).shadow, where.leaderUrl);
         await shadowProcess.start(ctx.run.from);
+        crashPoint('shadow:started');
       }
       const caught = await waitShadowCaughtUp(ctx, shadowProcess, null, ctx.config.upgrade.onlineDefrag.catchUpTimeout);
       ctx.update((run) => {
