@@ -10,6 +10,7 @@ import { readNexusIndex } from '../lmdb/nexus.js';
 import { walkEnvs } from '../lmdb/walk.js';
 import { waitUntil } from '../poll.js';
 import { createAdapter } from '../service/index.js';
+import { processEnv } from '../config/environment.js';
 import type { ServiceAdapter } from '../service/adapter.js';
 import { inodeOf, runDirs } from '../siblings.js';
 import { formatDuration } from '../units.js';
@@ -23,8 +24,15 @@ import { recordOwned } from './owned.js';
  * until it holds every nexus entry the cell has, and at downtime checked and made the cell's own again.
  */
 
-/** The keys the shadow must not act on: they would put it on the cell's ports or register it as the cell in AHA. */
-const SHADOW_NULLED_KEYS = ['https:port', 'dmon:listen', 'aha:registry', 'aha:provision', 'aha:name', 'aha:leader', 'aha:network', 'aha:admin', 'aha:svcinfo'];
+/**
+ * What must not reach the shadow: the cell's ports and its AHA identity. No HTTPS (`https:port: null`). Telepath on
+ * loopback at a port the OS picks: a null `dmon:listen` would make Synapse's launcher listen on its `--telepath`
+ * default, tcp://0.0.0.0:27492, reachable from the network and often the cell's own port. The AHA keys take no null:
+ * they are removed from both files and from the shadow's environment.
+ */
+const SHADOW_OVERRIDES: Record<string, unknown> = { 'https:port': null, 'dmon:listen': 'tcp://127.0.0.1:0/' };
+const AHA_KEY = /^aha:/;
+const AHA_ENV = /^SYN_[A-Z0-9]+_AHA_/;
 
 /** What the cell dir holds that is not the cell's data: a runtime's scratch, and the backups the cell keeps. */
 const NOT_SHADOWED = ['**/tmp', '**/sockets', '**/backups'];
@@ -36,7 +44,9 @@ export function shadowAdapter(ctx: StepContext): ServiceAdapter {
   const config = structuredClone(ctx.config);
   const name = `${ctx.run.cellName}.shadow-${ctx.run.id}`;
   config.service.process = { ...config.service.process!, pidFile: path.join(ctx.stateDir, `${name}.pid`), logFile: path.join(ctx.stateDir, `${name}.log`) };
-  return createAdapter(config, { cellDir: runDirs(ctx.cellDir, ctx.run.id).shadow, cellName: name, stateDir: ctx.stateDir });
+  const env = Object.fromEntries(Object.entries(processEnv()).filter(([key]) => !AHA_ENV.test(key)));
+  config.service.process.env = Object.fromEntries(Object.entries(config.service.process.env ?? {}).filter(([key]) => !AHA_ENV.test(key)));
+  return createAdapter(config, { cellDir: runDirs(ctx.cellDir, ctx.run.id).shadow, cellName: name, stateDir: ctx.stateDir, env });
 }
 
 /**
@@ -67,17 +77,25 @@ export async function takeShadowCopy(ctx: StepContext, backupRoot: string): Prom
 }
 
 /**
- * The shadow's cell.mods.yaml (it wins over cell.yaml, the environment and the command line in Synapse): follow the
- * cell, listen nowhere, register nowhere. Every other key and comment of the cell's own file is kept.
+ * The shadow's settings: cell.mods.yaml (which wins over cell.yaml, the environment and the command line in Synapse)
+ * follows the cell and listens nowhere; neither file names an AHA registry or name, so it registers nowhere. Every
+ * other key and comment of the cell's own files is kept.
  */
 export function writeShadowConf(shadowDir: string, leaderUrl: string): void {
-  const file = path.join(shadowDir, 'cell.mods.yaml');
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const doc = parseDocument(text.trim() === '' ? '{}' : text);
-  if (doc.errors.length) throw new SynupError('failed', `${file} (the cell's cell.mods.yaml, as its backup holds it) is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-  for (const key of SHADOW_NULLED_KEYS) doc.set(key, null);
-  doc.set('mirror', leaderUrl);
-  writeFileAtomic(file, doc.toString(), 0o600);
+  for (const name of ['cell.yaml', 'cell.mods.yaml']) {
+    const file = path.join(shadowDir, name);
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (name === 'cell.yaml' && text === '') continue;
+    const doc = parseDocument(text.trim() === '' ? '{}' : text);
+    if (doc.errors.length) throw new SynupError('failed', `${file} (the cell's ${name}, as its backup holds it) is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+    const conf: unknown = doc.toJS();
+    for (const key of Object.keys(conf && typeof conf === 'object' ? conf : {}).filter((k) => AHA_KEY.test(k))) doc.delete(key);
+    if (name === 'cell.mods.yaml') {
+      for (const [key, value] of Object.entries(SHADOW_OVERRIDES)) doc.set(key, value);
+      doc.set('mirror', leaderUrl);
+    }
+    writeFileAtomic(file, doc.toString(), 0o600);
+  }
 }
 
 /** A cell's nexus index, read from its files (fine while it runs: LMDB readers do not block its writer). */
@@ -109,10 +127,13 @@ export async function waitShadowCaughtUp(ctx: StepContext, shadow: ServiceAdapte
   return { leaderIndex, shadowIndex, waitedMs: Date.now() - started };
 }
 
-/** Stops the shadow if it runs (its pid file says so), gracefully then forced. */
-export async function stopShadow(ctx: StepContext): Promise<void> {
+/**
+ * Stops the shadow if it runs (its pid file says so), gracefully then forced. `untilDataClosed` (at downtime): done
+ * once its envs are closed, not when its process has finished lingering.
+ */
+export async function stopShadow(ctx: StepContext, options: { untilDataClosed?: boolean } = {}): Promise<void> {
   const shadow = shadowAdapter(ctx);
-  if ((await shadow.status()).running) await shadow.stop({ timeoutMs: ctx.config.service.stopTimeout });
+  if ((await shadow.status()).running) await shadow.stop({ timeoutMs: ctx.config.service.stopTimeout, untilDataClosed: options.untilDataClosed });
 }
 
 /**

@@ -92,13 +92,15 @@ export function until<T>(what: string, timeoutMs: number, probe: () => Promise<T
 export interface LabCortex {
   dir: string;
   port: number;
+  /** root's password (`auth:passwd`); default `secret`. */
+  password?: string;
 }
 
 /** HTTPS to a Cortex of the lab: its own certificate pinned by content (its name is `cortex`, not 127.0.0.1). */
 export function api(cortex: LabCortex, method: 'GET' | 'POST', route: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; text: string }> {
   const cert = readFileSync(path.join(cortex.dir, 'sslcert.pem'));
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: cortex.port, path: route, method, ca: cert, checkServerIdentity: () => undefined, auth: 'root:secret', timeout: timeoutMs, agent: false }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port: cortex.port, path: route, method, ca: cert, checkServerIdentity: () => undefined, auth: `root:${cortex.password ?? 'secret'}`, timeout: timeoutMs, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (text += d));

@@ -30,7 +30,7 @@ export const shadowSwap: Step = {
       });
       const shadowProcess = shadowAdapter(ctx);
       if ((await shadowProcess.status()).running) await waitShadowCaughtUp(ctx, shadowProcess, cellIndex, ctx.config.upgrade.onlineDefrag.cutoverWait);
-      await stopShadow(ctx);
+      await stopShadow(ctx, { untilDataClosed: true });
       crashPoint('shadow-swap:shadow-stopped');
       const restored = await restoreCellFiles(ctx.cellDir, shadowDir);
       const problems = await compareWithCell(ctx.cellDir, shadowDir, cellIndex);
