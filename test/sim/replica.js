@@ -73,7 +73,8 @@ export class Replica {
     this.ca = readFileSync(path.join(dir, 'sslcert.pem'));
     this.agent = new https.Agent({ keepAlive: true, ca: this.ca });
     this.plainAgent = new http.Agent({ keepAlive: true });
-    /** A leader is ready; a mirror once it has caught up with its leader (Synapse's nexsroot.ready), until it loses it. */
+    /** Synapse's nexsroot.ready: a leader is; a mirror once it has caught up with its leader, until it loses the link
+     * (not when it merely falls behind again). */
     this.ready = !this.isMirror;
     /** @type {Promise<void> | null} */
     this.following = null;
@@ -191,7 +192,7 @@ export class Replica {
               this.apply(offs, entry);
             });
           }
-          this.ready = result.items.length < BATCH && this.storage.nexusIndex() >= result.indx;
+          if (result.items.length < BATCH && this.storage.nexusIndex() >= result.indx) this.ready = true;
           if (result.items.length < BATCH) await this.pause(POLL_MS);
         } catch (error) {
           this.ready = false;
