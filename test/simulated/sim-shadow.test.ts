@@ -33,17 +33,25 @@ async function write(dir: string, port: number, name: string): Promise<number> {
   return json.result.offs;
 }
 
-/** Writes w0, w1, … one after another until stopped; `acked` counts the acknowledged writes. */
-function writer(dir: string, port: number) {
+/** `lanes` clients each writing w0, w1, … one write after another until stopped; `acked` counts the acknowledged writes. */
+function writer(dir: string, port: number, lanes = 4) {
   let running = true;
-  const state = { acked: 0, stop: async () => {
-    running = false;
-    await done;
-    return state.acked;
-  } };
-  const done = (async () => {
-    while (running) await write(dir, port, `w${state.acked++}`);
-  })();
+  let issued = 0;
+  const lane = async () => {
+    while (running) {
+      await write(dir, port, `w${issued++}`);
+      state.acked++;
+    }
+  };
+  const done = Promise.all(Array.from({ length: lanes }, lane));
+  const state = {
+    acked: 0,
+    stop: async () => {
+      running = false;
+      await done;
+      return state.acked;
+    },
+  };
   return state;
 }
 
