@@ -61,15 +61,17 @@ if (!lock.locked) {
 const { release: releaseLock, drop: dropLock } = lock;
 
 // The conf as Cell.initFromArgv builds it (conf.js); a bad value is fatal, as Synapse's BadConfValu at boot.
-const cellConf = readCellConf(dir);
-const { conf } = cellConf;
+/** @type {import('./conf.js').CellConf} */
+let cellConf;
 /** @type {{ https: number | null, dmon: { host: string, port: number } | null, backdir: string }} */
 let listen;
 try {
-  listen = { https: httpsPort(cellConf, options.port), dmon: dmonListen(conf), backdir: backupDir(conf, dir) };
+  cellConf = readCellConf(dir);
+  listen = { https: httpsPort(cellConf, options.port), dmon: dmonListen(cellConf.conf), backdir: backupDir(cellConf.conf, dir) };
 } catch (error) {
   die('synapse.exc.BadConfValu', /** @type {Error} */ (error).message);
 }
+const { conf } = cellConf;
 for (const key of overriddenKeys(cellConf, options.port)) log.info(`Set configuration override for [${key}] from [${path.resolve(dir, 'cell.mods.yaml')}]`, 'config.py:setConfFromFile');
 
 /** @type {SimStorage | null} */
@@ -260,11 +262,12 @@ async function boot() {
     active: false,
     version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple,
     storm,
-    impact: (names) => impactAnswer(dir, storage, state.version, names),
+    impact: (names) => impactAnswer(dir, store, state.version, names),
     runBackup: (name, wait) => backups.run(name, wait),
     cellInfo: () => cellInfo(store, state),
   };
-  replica = new Replica({ dir, conf, storage, state, signal: stopping.signal, migrate, track, nexsLock, applyMs: options.mirrorApplyMs });
+  const nexus = new Replica({ dir, conf, storage, state, signal: stopping.signal, migrate, track, nexsLock, applyMs: options.mirrorApplyMs });
+  replica = nexus;
   if (!replica.isMirror) {
     const before = storage.getVers(STORAGE_VERS);
     const ran = await runStorageMigrations({ storage, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });
@@ -282,7 +285,7 @@ async function boot() {
     const before = JSON.stringify(models());
     track(
       runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal, storm }).then(async () => {
-        if (!stopping.signal.aborted && JSON.stringify(models()) !== before) await replica.push(['sim:migrated', { storage: store.getVers(STORAGE_VERS), releases: [], model: models() }]);
+        if (!stopping.signal.aborted && JSON.stringify(models()) !== before) await nexus.push(['sim:migrated', { storage: store.getVers(STORAGE_VERS), releases: [], model: models() }]);
       }),
     );
   }
