@@ -226,7 +226,7 @@ describe('the sim for a shadow mirror', () => {
     const mirror = await sims.start({ dir: mirrorDir, version: '2.180.0', args: ['--mirror-apply-ms', '80'] });
     await mirror.waitForLog(/cell is passive/);
     const index = async () => (await storm(mirrorDir, mirror.port, CELL_INFO_QUERY)).json.result.cell.nexsindx;
-    for (let i = 0; i < 60; i++) await write(leader.dir, leader.port, `fast${i}`);
+    for (let i = 0; i < 60; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => write(leader.dir, leader.port, `fast${i + j}`)));
     expect(await index()).toBeLessThan(60);
     await waitFor(async () => (await index()) === 60, 'the slow mirror catches up', { timeoutMs: 8_000, intervalMs: 100 });
   });
