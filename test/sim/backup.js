@@ -23,6 +23,12 @@ function timestampName() {
   return `${now.getFullYear()}${two(now.getMonth() + 1)}${two(now.getDate())}${two(now.getHours())}${two(now.getMinutes())}${two(now.getSeconds())}`;
 }
 
+/** A float as Python's repr writes it: exponent notation below 1e-4 (`5.3e-05`), else as JavaScript does. @param {number} x */
+function pyFloat(x) {
+  if (x === 0 || Math.abs(x) >= 1e-4) return String(x);
+  return x.toExponential().replace(/e-(\d)$/, 'e-0$1');
+}
+
 /**
  * Copies `src` to `dst`: each env in `envs` (by its dir) compacted, other regular files as they are.
  * @param {string} src @param {string} dst @param {Map<string, import('./storage.js').Env>} envs
@@ -82,7 +88,7 @@ export class Backups {
     ).then((phrase) => {
       this.running = false;
       // Synapse divides the seconds it took by 1000 once more (backlasttook / 1000): its number, as it logs it.
-      log.info(`Backup ${name} completed ${phrase}.  Took ${(performance.now() - started) / 1000 / 1000} s`, 'cell.py:done');
+      log.info(`Backup ${name} completed ${phrase}.  Took ${pyFloat((performance.now() - started) / 1000 / 1000)} s`, 'cell.py:done');
       if (phrase !== 'successfully') throw synErr('SynErr', phrase);
     });
     this.track(task.catch(() => undefined));
