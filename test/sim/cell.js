@@ -4,21 +4,24 @@
 // self-signed cert made at first boot, the real boot and migration log lines in the real order, storage
 // migrations before the listener and model migrations after it, BadVersion on older code, and injectable faults.
 //   node test/sim/cell.js <dir> --version 2.181.0 [--port 4443] [--seed N] [--migration-ms N] [--fault MODE[@X.Y.Z]] [--init-only]
-// See options.js for every flag and env var, faults.js for the fault modes.
+// See options.js for every flag and env var, faults.js for the fault modes, conf.js for the cell.yaml keys it reads.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Backups } from './backup.js';
 import { ensureCert } from './cert.js';
+import { backupDir, dmonListen, httpsPort, overriddenKeys, readCellConf, sanitizeUrl } from './conf.js';
 import { corruptAPage, WRONG_VERSION } from './faults.js';
 import { ensureCellGuid, lockCellGuid } from './lock.js';
 import { die, log } from './log.js';
 import { runModelMigrations, runStorageMigrations } from './migrate.js';
 import { migratingReleases, scheduleFor, STORAGE_VERS } from './migrations.js';
 import { parseOptions, USAGE, UsageError } from './options.js';
-import { listenHttps } from './server.js';
+import { NexsLock } from './nexs-lock.js';
+import { listenDmon, listenHttps } from './server.js';
 import { stormPool } from './storm-pool.js';
 import { impactAnswer } from './impact.js';
 import { Replica } from './replica.js';
@@ -57,10 +60,26 @@ if (!lock.locked) {
 }
 const { release: releaseLock, drop: dropLock } = lock;
 
+// The conf as Cell.initFromArgv builds it (conf.js); a bad value is fatal, as Synapse's BadConfValu at boot.
+/** @type {import('./conf.js').CellConf} */
+let cellConf;
+/** @type {{ https: number | null, dmon: { host: string, port: number } | null, backdir: string }} */
+let listen;
+try {
+  cellConf = readCellConf(dir);
+  listen = { https: httpsPort(cellConf, options.port), dmon: dmonListen(cellConf.conf), backdir: backupDir(cellConf.conf, dir) };
+} catch (error) {
+  die('synapse.exc.BadConfValu', /** @type {Error} */ (error).message);
+}
+const { conf } = cellConf;
+for (const key of overriddenKeys(cellConf, options.port)) log.info(`Set configuration override for [${key}] from [${path.resolve(dir, 'cell.mods.yaml')}]`, 'config.py:setConfFromFile');
+
 /** @type {SimStorage | null} */
 let storage = null;
-/** @type {import('node:https').Server | null} */
-let server = null;
+/** @type {import('node:http').Server[]} the HTTPS and telepath listeners */
+const servers = [];
+/** @type {number | null} the port HTTPS listens on */
+let httpsBound = null;
 /** @type {import('node:child_process').ChildProcess | null} */
 let worker = null;
 /** @type {Replica | null} */
@@ -92,8 +111,10 @@ async function stop(/** @type {'SIGTERM' | 'SIGINT'} */ signal) {
   }
   setTimeout(() => die('TimeoutError', 'the shutdown took over 5 s; exiting without closing the envs', { traceback: false }), 5000 + options.stopMs);
   stopping.abort();
-  server?.close();
-  server?.closeAllConnections();
+  for (const server of servers) {
+    server.close();
+    server.closeAllConnections();
+  }
   // A real Cortex tears down its sub-cells, dmon and drive workers for 0.7–2.3 s, the lock and the envs still held.
   await new Promise((resolve) => setTimeout(resolve, options.stopMs));
   await Promise.allSettled([...running]);
@@ -137,6 +158,57 @@ const untilStopped = () =>
     const keepAlive = setInterval(() => undefined, 1 << 30);
     stopping.signal.addEventListener('abort', () => resolve(clearInterval(keepAlive)), { once: true });
   });
+
+/**
+ * The telepath listener (dmon:listen), then HTTPS (https:port; null: none), as Cell.initServiceNetwork binds them.
+ * Resolves this cell's URL for its peers (its HTTPS one, else its telepath one, else null); a bind error is fatal.
+ * @param {{ cert: string, key: string }} certs @param {import('./server.js').ApiState} state @returns {Promise<string | null>}
+ */
+async function openListeners(certs, state) {
+  const api = { state, password: options.password, routes: /** @type {import('./server.js').ExtraRoutes} */ ((method, url, body) => /** @type {Replica} */ (replica).route(method, url, body)) };
+  /** @type {string | null} */
+  let myUrl = null;
+  const bindError = (/** @type {string} */ host, /** @type {number} */ port) => (/** @type {NodeJS.ErrnoException} */ error) =>
+    die('OSError', `error while attempting to bind on address ('${host}', ${port}): ${error.code ?? error.message}`);
+  if (listen.dmon) {
+    const { host, port } = listen.dmon;
+    const listening = await listenDmon({ ...api, host, port }).catch(bindError(host, port));
+    servers.push(listening.server);
+    log.info(`dmon listening: ${listening.port}`, 'cell.py:_bindDmonListen');
+    myUrl = `tcp://${host}:${listening.port}/`;
+  }
+  if (listen.https === null) {
+    log.info('...cortex API (https): disabled', 'cell.py:initFromArgv');
+    return myUrl;
+  }
+  const listening = await listenHttps({ ...certs, ...api, port: listen.https }).catch(bindError('127.0.0.1', listen.https));
+  servers.push(listening.server);
+  httpsBound = listening.port;
+  log.info(`https listening: ${listening.port}`, 'cell.py:initServiceNetwork');
+  return `https://127.0.0.1:${listening.port}/`;
+}
+
+/** Cell.getCellInfo: what $lib.cell.getCellInfo() returns (the parts the sim has). @param {SimStorage} store @param {import('./server.js').ApiState} state */
+function cellInfo(store, state) {
+  const rep = /** @type {Replica} */ (replica);
+  const verstring = state.version.join('.');
+  return {
+    synapse: { version: state.version, verstring },
+    cell: {
+      iden: readFileSync(path.join(dir, 'cell.guid'), 'utf8').trim(),
+      type: 'cortex',
+      active: state.active,
+      ready: rep.ready,
+      nexsindx: store.nexusIndex(),
+      version: state.version,
+      verstring,
+      mirror: rep.leaderUrl === null ? null : sanitizeUrl(rep.leaderUrl),
+      aha: { name: conf['aha:name'] ?? null, leader: conf['aha:leader'] ?? null, network: conf['aha:network'] ?? null },
+      network: { https: httpsBound === null ? [] : [{ host: '127.0.0.1', port: httpsBound }] },
+    },
+    features: {},
+  };
+}
 
 async function boot() {
   const certs = await ensureCert(dir);
@@ -183,12 +255,23 @@ async function boot() {
   };
   // A mirror (mirror: in cell.yaml / cell.mods.yaml) follows its leader and runs no migration until promoted.
   const storm = stormPool(options.stormStartMs);
-  const state = { active: false, version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple, storm, impact: (/** @type {string[]} */ names) => impactAnswer(dir, storage, state.version, names) };
-  replica = new Replica({ dir, storage, state, signal: stopping.signal, migrate, track });
+  const nexsLock = new NexsLock();
+  const backups = new Backups({ dir, backdir: listen.backdir, envs: () => store.envs(), nexsLock, dropLock, track });
+  /** @type {import('./server.js').ApiState} */
+  const state = {
+    active: false,
+    version: faults.has('wrong-version') ? WRONG_VERSION : versionTuple,
+    storm,
+    impact: (names) => impactAnswer(dir, store, state.version, names),
+    runBackup: (name, wait) => backups.run(name, wait),
+    cellInfo: () => cellInfo(store, state),
+  };
+  const nexus = new Replica({ dir, conf, storage, state, signal: stopping.signal, migrate, track, nexsLock, applyMs: options.mirrorApplyMs });
+  replica = nexus;
   if (!replica.isMirror) {
     const before = storage.getVers(STORAGE_VERS);
     const ran = await runStorageMigrations({ storage, migrations: schedule.storage, durationMs, dieMidway: faults.has('die-mid-migration'), signal: stopping.signal });
-    if (ran > 0) replica.push(['sim:migrated', { storage: storage.getVers(STORAGE_VERS), releases: schedule.storage.slice(before, before + ran), model: {} }]);
+    if (ran > 0) await replica.push(['sim:migrated', { storage: storage.getVers(STORAGE_VERS), releases: schedule.storage.slice(before, before + ran), model: {} }]);
   }
   if (stopping.signal.aborted) return;
   if (faults.has('hang-before-active')) {
@@ -201,26 +284,19 @@ async function boot() {
   if (state.active) {
     const before = JSON.stringify(models());
     track(
-      runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal, storm }).then(() => {
-        if (!stopping.signal.aborted && JSON.stringify(models()) !== before) replica.push(['sim:migrated', { storage: store.getVers(STORAGE_VERS), releases: [], model: models() }]);
+      runModelMigrations({ storage, revisions: schedule.model, durationMs, signal: stopping.signal, storm }).then(async () => {
+        if (!stopping.signal.aborted && JSON.stringify(models()) !== before) await nexus.push(['sim:migrated', { storage: store.getVers(STORAGE_VERS), releases: [], model: models() }]);
       }),
     );
   }
   // The real Cortex logs `beginning model migration` 60–100 ms before `https listening`, and is active right after.
   await new Promise((resolve) => setTimeout(resolve, 60 + Math.random() * 40));
-  try {
-    const listening = await listenHttps({ ...certs, port: options.port, state, password: options.password, routes: (method, url, body) => replica.route(method, url, body) });
-    server = listening.server;
-    if (stopping.signal.aborted) return void server.close();
-    log.info(`https listening: ${listening.port}`, 'cell.py:initServiceNetwork');
-    replica.myUrl = `https://127.0.0.1:${listening.port}/`;
-    if (replica.isMirror) {
-      replica.follow();
-      return log.info(`cell is passive (mirror of ${replica.leaderUrl})`, 'cell.py:setCellActive');
-    }
-  } catch (error) {
-    const { code, message } = /** @type {NodeJS.ErrnoException} */ (error);
-    die('OSError', `error while attempting to bind on address ('127.0.0.1', ${options.port}): ${code ?? message}`);
+  const myUrl = await openListeners(certs, state);
+  if (stopping.signal.aborted) return;
+  replica.myUrl = myUrl;
+  if (replica.isMirror) {
+    replica.follow();
+    return log.info(`cell is passive (mirror of ${sanitizeUrl(String(replica.leaderUrl))})`, 'cell.py:setCellActive');
   }
   log.info(state.active ? 'cell is active (leader)' : 'cell is not active (fault never-active)', 'cell.py:setCellActive');
   if (faults.has('drop-lock')) {

@@ -140,7 +140,7 @@ export function simRequest({ dir, port, path: route, auth, body: payload, timeou
 /**
  * @typedef {object} SimProcess
  * @property {import('node:child_process').ChildProcessByStdio<null, import('node:stream').Readable, import('node:stream').Readable>} child
- * @property {number} port
+ * @property {number | null} port  the --port it was given (null: none; the conf files or 4443 decide)
  * @property {Promise<Exit>} exited  settles once the process is gone and its output read
  * @property {() => string} log  everything it wrote so far (stdout and stderr, interleaved as received)
  * @property {(re: RegExp, timeoutMs?: number) => Promise<string>} waitForLog  the first line matching `re`;
@@ -152,12 +152,12 @@ export function simRequest({ dir, port, path: route, auth, body: payload, timeou
 
 /**
  * Starts the sim serving `dir` (a first boot if the dir has no cell yet).
- * @param {{ dir: string, version: string, port: number, env?: Record<string, string>, faults?: string[], migrationMs?: number, seed?: number, args?: string[] }} options
- *   faults: `MODE` or `MODE@X.Y.Z` (as --fault); args: any further cell.js flags
+ * @param {{ dir: string, version: string, port: number | null, env?: Record<string, string>, faults?: string[], migrationMs?: number, seed?: number, args?: string[] }} options
+ *   port: --port (null: no --port); faults: `MODE` or `MODE@X.Y.Z` (as --fault); args: any further cell.js flags
  * @returns {SimProcess}
  */
 export function startSim({ dir, version, port, env = {}, faults = [], migrationMs, seed, args = [] }) {
-  const argv = [SIM_CELL_JS, dir, '--version', version, '--port', String(port), ...faults.flatMap((f) => ['--fault', f]), ...args];
+  const argv = [SIM_CELL_JS, dir, '--version', version, ...(port === null ? [] : ['--port', String(port)]), ...faults.flatMap((f) => ['--fault', f]), ...args];
   if (migrationMs !== undefined) argv.push('--migration-ms', String(migrationMs));
   if (seed !== undefined) argv.push('--seed', String(seed));
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });

@@ -1,7 +1,10 @@
-// Leader and mirror, as Synapse's nexus does it (synapse/lib/nexus.py, cell.py promote/handoff), over the sim's HTTPS:
+// Leader and mirror, as Synapse's nexus does it (synapse/lib/nexus.py, cell.py promote/handoff), over the sim's HTTPS
+// or its telepath listener:
 //   - every change a leader makes is a nexus entry (offset → entry) applied after it is recorded; a mirror (cell.yaml /
-//     cell.mods.yaml `mirror: https://127.0.0.1:PORT/`) pulls the leader's entries from its index on and applies
-//     them at the same offsets, so "caught up" is "my nexus index reached the leader's";
+//     cell.mods.yaml `mirror: https://127.0.0.1:PORT/`, or `tcp://USER:PASS@HOST:PORT/` through the leader's
+//     dmon:listen, authenticated) pulls the leader's entries from its index on and applies
+//     them at the same offsets, so "caught up" is "my nexus index reached the leader's"; entries are recorded and
+//     applied under the nexslock (nexs-lock.js), which a backup holds;
 //   - a mirror is passive (/api/v1/active false), refuses writes, runs no migration;
 //   - promote(graceful): the mirror asks its leader to hand off: the leader stops taking writes, waits until the
 //     mirror has its last entry, promotes it, becomes its mirror (mirror: in its cell.mods.yaml); promote(failure):
@@ -17,10 +20,12 @@
 //   POST /api/v1/sim/promote {"graceful", "waitOffs"?}
 //   POST /api/v1/sim/handoff {"url"}      (leader; called by the mirror's graceful promote)
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
+import { sanitizeUrl } from './conf.js';
 import { log } from './log.js';
 import { STORAGE_VERS } from './migrations.js';
 
@@ -30,17 +35,6 @@ const HANDOFF_TIMEOUT_MS = 30_000;
 
 /** @typedef {import('./storage.js').SimStorage} SimStorage */
 /** @typedef {['sim:node:add', { name: string }] | ['sim:migrated', { storage: number, releases: string[], model: Record<string, number[]> }]} Entry */
-
-/** cell.yaml with cell.mods.yaml (what promote/handoff write, as Synapse's modCellConf) over it. @param {string} dir */
-function cellConf(dir) {
-  /** @type {Record<string, any>} */
-  const conf = {};
-  for (const name of ['cell.yaml', 'cell.mods.yaml']) {
-    const file = path.join(dir, name);
-    if (existsSync(file)) Object.assign(conf, parse(readFileSync(file, 'utf8')) ?? {});
-  }
-  return conf;
-}
 
 /** @param {string} dir @param {string | null} url */
 function setMirrorUrl(dir, url) {
@@ -53,19 +47,21 @@ function setMirrorUrl(dir, url) {
 
 export class Replica {
   /**
-   * @param {{ dir: string, storage: SimStorage, state: { active: boolean, storm: import('./storm-pool.js').StormPool }, signal: AbortSignal,
+   * @param {{ dir: string, conf: Record<string, any>, storage: SimStorage, state: { active: boolean, storm: import('./storm-pool.js').StormPool }, signal: AbortSignal,
    *   migrate: () => Promise<{ storage: number, releases: string[], model: Record<string, number[]> } | null>,
-   *   track: (work: Promise<unknown>) => void }} options
-   *   migrate: runs the pending migrations of an active cell, resolves what they did (null: nothing)
+   *   track: (work: Promise<unknown>) => void, nexsLock: import('./nexs-lock.js').NexsLock, applyMs: number }} options
+   *   conf: the cell's (conf.js readCellConf); migrate: runs the pending migrations of an active cell, resolves what
+   *   they did (null: nothing); applyMs: a mirror's time per entry it applies (--mirror-apply-ms)
    */
-  constructor({ dir, storage, state, signal, migrate, track }) {
+  constructor({ dir, conf, storage, state, signal, migrate, track, nexsLock, applyMs }) {
     this.dir = dir;
     this.storage = storage;
     this.state = state;
     this.signal = signal;
     this.migrate = migrate;
     this.track = track;
-    const conf = cellConf(dir);
+    this.nexsLock = nexsLock;
+    this.applyMs = applyMs;
     this.leaderUrl = conf.mirror ?? null;
     /** @type {string | null} the AHA dir and the leader alias this cell claims when active */
     this.ahaDir = conf['sim:aha'] ?? null;
@@ -76,6 +72,10 @@ export class Replica {
     this.ownUrl = null;
     this.ca = readFileSync(path.join(dir, 'sslcert.pem'));
     this.agent = new https.Agent({ keepAlive: true, ca: this.ca });
+    this.plainAgent = new http.Agent({ keepAlive: true });
+    /** Synapse's nexsroot.ready: a leader is; a mirror once it has caught up with its leader, until it loses the link
+     * (not when it merely falls behind again). */
+    this.ready = !this.isMirror;
     /** @type {Promise<void> | null} */
     this.following = null;
     /** Ends the follow loop's pause at once (a promotion must not wait out a poll interval). */
@@ -141,12 +141,17 @@ export class Replica {
     this.storage.setVers('sim:nexus:applied', offs + 1);
   }
 
-  /** A leader's change: recorded in the nexus, then applied. @param {Entry} entry @returns {number} its offset */
-  push(entry) {
+  /** A leader's change: recorded in the nexus, then applied (the nexslock held). @param {Entry} entry @returns {number} its offset */
+  record(entry) {
     const offs = this.storage.nexusIndex();
     this.storage.putNexus(offs, entry);
     this.apply(offs, entry);
     return offs;
+  }
+
+  /** record, once the nexslock is free. @param {Entry} entry @returns {Promise<number>} */
+  push(entry) {
+    return this.nexsLock.run(() => this.record(entry));
   }
 
   /**
@@ -166,23 +171,35 @@ export class Replica {
 
   /** Follows the leader until promoted or stopped: pulls entries from our index on, applies them at their offsets. */
   follow() {
-    const url = this.leaderUrl;
-    log.info(`mirror: following ${url}`, 'nexus.py:runMirrorLoop');
+    const url = /** @type {string} */ (this.leaderUrl);
+    const shown = sanitizeUrl(url);
+    const following = () => this.leaderUrl === url && !this.signal.aborted;
+    log.info(`mirror: following ${shown}`, 'nexus.py:runMirrorLoop');
     this.following = (async () => {
       let failing = false;
-      while (this.leaderUrl === url && !this.signal.aborted) {
+      let denied = 0;
+      while (following()) {
         try {
           const { result } = await this.request(this.resolve(url), 'GET', `/api/v1/sim/nexus?offs=${this.storage.nexusIndex()}&max=${BATCH}`);
-          if (failing) log.warning(`mirror: connected to ${url} again`, 'nexus.py:runMirrorLoop');
+          if (failing) log.warning(`mirror: connected to ${shown} again`, 'nexus.py:runMirrorLoop');
           failing = false;
+          denied = 0;
           for (const [offs, entry] of result.items) {
-            if (this.leaderUrl !== url) break;
-            this.storage.putNexus(offs, entry);
-            this.apply(offs, entry);
+            if (this.applyMs > 0) await this.pause(this.applyMs);
+            if (!following()) break;
+            await this.nexsLock.run(() => {
+              this.storage.putNexus(offs, entry);
+              this.apply(offs, entry);
+            });
           }
+          if (result.items.length < BATCH && this.storage.nexusIndex() >= result.indx) this.ready = true;
           if (result.items.length < BATCH) await this.pause(POLL_MS);
         } catch (error) {
-          if (!failing) log.warning(`mirror: cannot reach ${url}: ${/** @type {Error} */ (error).message}`, 'nexus.py:runMirrorLoop');
+          this.ready = false;
+          const { code, message } = /** @type {Error & { code?: string }} */ (error);
+          // A wrong password is not a network blip: like a real mirror's telepath client, it says so at every retry.
+          if (code === 'NotAuthenticated') log.error(`mirror: authentication failed at ${shown}: ${message}; retrying (attempt ${++denied})`, 'nexus.py:runMirrorLoop');
+          else if (!failing) log.warning(`mirror: cannot reach ${shown}: ${message}`, 'nexus.py:runMirrorLoop');
           failing = true;
           await this.pause(5 * POLL_MS);
         }
@@ -199,13 +216,19 @@ export class Replica {
   }
 
   /**
-   * @param {string} base  https://127.0.0.1:PORT/
+   * @param {string} base  https://127.0.0.1:PORT/, or tcp://USER:PASS@HOST:PORT/ (the leader's telepath listener)
    * @param {'GET' | 'POST'} method @param {string} route @param {unknown} [body]
-   * @returns {Promise<any>} the parsed body of a 200; rejects otherwise with the cell's message
+   * @returns {Promise<any>} the parsed body of a 200; rejects otherwise with the cell's message (and its code)
    */
   request(base, method, route, body) {
+    const parsed = new URL(base);
+    const tcp = parsed.protocol === 'tcp:';
+    /** @type {Record<string, string>} */
+    const headers = { 'content-type': 'application/json' };
+    if (parsed.username) headers.authorization = 'Basic ' + Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64');
+    const target = new URL(route, tcp ? `http://${parsed.host}/` : `${parsed.protocol}//${parsed.host}/`);
     return new Promise((resolve, reject) => {
-      const req = https.request(new URL(route, base), { method, agent: this.agent, signal: this.signal, timeout: HANDOFF_TIMEOUT_MS + 5000, headers: { 'content-type': 'application/json' } }, (res) => {
+      const req = (tcp ? http : https).request(target, { method, agent: tcp ? this.plainAgent : this.agent, signal: this.signal, timeout: HANDOFF_TIMEOUT_MS + 5000, headers }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d) => (text += d));
@@ -217,7 +240,7 @@ export class Replica {
             return reject(new Error(`${method} ${route}: HTTP ${res.statusCode}, not JSON`));
           }
           if (res.statusCode === 200 && json.status === 'ok') resolve(json);
-          else reject(new Error(`${json.code ?? `HTTP ${res.statusCode}`}: ${json.mesg ?? text.slice(0, 200)}`));
+          else reject(Object.assign(new Error(`${json.code ?? `HTTP ${res.statusCode}`}: ${json.mesg ?? text.slice(0, 200)}`), { code: json.code }));
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${route}: no answer`)));
@@ -234,11 +257,12 @@ export class Replica {
     await this.following;
     setMirrorUrl(this.dir, null);
     this.state.active = true;
+    this.ready = true;
     this.claimLeaderAlias();
-    log.warning(`PROMOTION: Finished leadership promotion (was following ${was}).`, 'cell.py:promote');
+    log.warning(`PROMOTION: Finished leadership promotion (was following ${sanitizeUrl(String(was))}).`, 'cell.py:promote');
     this.track(
-      this.migrate().then((done) => {
-        if (done && !this.signal.aborted) this.push(['sim:migrated', done]);
+      this.migrate().then(async (done) => {
+        if (done && !this.signal.aborted) await this.push(['sim:migrated', done]);
       }),
     );
   }
@@ -269,7 +293,7 @@ export class Replica {
     log.warning(`HANDOFF: Performing leadership handoff to ${url}.`, 'cell.py:handoff');
     this.handingOff = true;
     try {
-      const indx = this.storage.nexusIndex();
+      const indx = await this.nexsLock.run(() => this.storage.nexusIndex()); // after the writes already let in
       await this.request(url, 'POST', '/api/v1/sim/promote', { graceful: false, waitOffs: indx });
       this.state.active = false;
       setMirrorUrl(this.dir, url);
@@ -302,8 +326,8 @@ export class Replica {
       return body().then(async (b) => {
         if (typeof b?.name !== 'string' || b.name === '') return err(400, 'BadArg', 'expected {"name": "…"}');
         await this.state.storm.ready(); // a client write is a Storm query
-        if (!this.state.active || this.handingOff) return err(503, 'NotLeader', this.handingOff ? 'handing off leadership' : `passive mirror of ${this.leaderUrl}`);
-        const offs = this.push(['sim:node:add', { name: b.name }]);
+        const offs = await this.nexsLock.run(() => (this.state.active && !this.handingOff ? this.record(['sim:node:add', { name: b.name }]) : null));
+        if (offs === null) return err(503, 'NotLeader', this.handingOff ? 'handing off leadership' : `passive mirror of ${sanitizeUrl(String(this.leaderUrl))}`);
         this.onWrite(offs);
         return ok({ offs });
       });

@@ -76,6 +76,8 @@ export class SimStorage {
     this.readOnly = readOnly;
     /** @type {Map<string, Layer>} */
     this.layers = new Map();
+    /** @type {Map<string, Env>} every env opened, by its absolute dir */
+    this.envDirs = new Map();
     this.cell = this.openEnv(path.join(dir, 'slabs', 'cell.lmdb'));
     this.info = this.cell.openDB({ name: 'cell:info', ...BINARY });
     this.vers = this.cell.openDB({ name: 'cell:vers', ...BINARY });
@@ -154,9 +156,10 @@ export class SimStorage {
     const file = path.join(envDir, 'data.mdb');
     assertDataV1(file);
     if (!this.readOnly) mkdirSync(envDir, { recursive: true });
-    const env = open({ path: envDir, noSubdir: false, readOnly: this.readOnly, maxDbs: 256, mapSize: 2 ** 30, ...BINARY });
+    const env = /** @type {Env} */ (open({ path: envDir, noSubdir: false, readOnly: this.readOnly, maxDbs: 256, mapSize: 2 ** 30, ...BINARY }));
     assertDataV1(file);
-    return /** @type {Env} */ (env);
+    this.envDirs.set(path.resolve(envDir), env);
+    return env;
   }
 
   /** @param {string} key */
@@ -302,6 +305,12 @@ export class SimStorage {
         return { iden, modelVersion: fromTuple(this.layerModel(iden)), nodes, migrated };
       }),
     };
+  }
+
+  /** Every env of the cell, by its dir (every layer opened). @returns {Map<string, Env>} */
+  envs() {
+    for (const iden of this.layerIdens()) this.layer(iden);
+    return new Map(this.envDirs);
   }
 
   async close() {

@@ -1,13 +1,14 @@
 // vitest helpers for tests that drive sim cells: sims started through `useSims()` are killed after each test.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { freePort, startSim } from './index.js';
 
 /**
- * Registers an afterEach that SIGKILLs whatever the test's sims left running; `start` starts one on a free port.
- * @returns {{ start(options: Omit<Parameters<typeof startSim>[0], 'port'>): Promise<import('./index.js').SimProcess> }}
+ * Registers an afterEach that SIGKILLs whatever the test's sims left running; `start` starts one on a free port
+ * (`port: null`: without --port, the conf files decide).
+ * @returns {{ start(options: Omit<Parameters<typeof startSim>[0], 'port'> & { port?: null }): Promise<import('./index.js').SimProcess> }}
  */
 export function useSims() {
   /** @type {import('./index.js').SimProcess[]} */
@@ -17,7 +18,7 @@ export function useSims() {
   });
   return {
     async start(options) {
-      const sim = startSim({ ...options, port: await freePort() });
+      const sim = startSim({ ...options, port: options.port === null ? null : await freePort() });
       sims.push(sim);
       return sim;
     },
@@ -45,4 +46,32 @@ export function logMessages(log) {
     .split('\n')
     .filter(Boolean)
     .map((line) => line.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\w+\] /, '').replace(/ \[[\w.]+\.py:\w+:MainThread:MainProcess\]$/, ''));
+}
+
+/**
+ * The TCP ports process `pid` listens on (IPv4 and IPv6), from /proc: its socket fds' inodes among the LISTEN sockets
+ * of /proc/net/tcp{,6}. Linux only.
+ * @param {number} pid
+ * @returns {number[]} sorted
+ */
+export function listeningPorts(pid) {
+  const fds = path.join('/proc', String(pid), 'fd');
+  /** @param {string} fd */
+  const target = (fd) => {
+    try {
+      return readlinkSync(path.join(fds, fd));
+    } catch {
+      return ''; // closed since the listing
+    }
+  };
+  const inodes = new Set(readdirSync(fds).map((fd) => /^socket:\[(\d+)\]$/.exec(target(fd))?.[1]).filter(Boolean));
+  const ports = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT; st 0A is LISTEN; field 9 is the inode
+      if (fields[3] === '0A' && inodes.has(fields[9])) ports.push(parseInt(fields[1].split(':')[1], 16));
+    }
+  }
+  return ports.sort((a, b) => a - b);
 }
