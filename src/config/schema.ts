@@ -171,7 +171,10 @@ function buildSchema(z: typeof Zod) {
             backupTimeout: positiveDuration.default(3_600_000),
             /** Before any downtime: how long the shadow may take to reach the cell's nexus index. */
             catchUpTimeout: positiveDuration.default(600_000),
-            /** After the cell stopped: how long the shadow may take to receive its last entries. */
+            /**
+             * After the cell stopped: how long the shadow may take to receive its last entries. Before the stop, the
+             * shadow must have kept within half of it (a round of catching up no longer than that).
+             */
             cutoverWait: positiveDuration.default(10_000),
           })
           .default({ backupTimeout: 3_600_000, catchUpTimeout: 600_000, cutoverWait: 10_000 }),

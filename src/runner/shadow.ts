@@ -102,29 +102,35 @@ export function writeShadowConf(shadowDir: string, leaderUrl: string): void {
 const nexusIndexOf = async (dir: string) => (await readNexusIndex(dir)).index;
 
 /**
- * Waits until the running shadow holds every entry the cell had when the wait began (both read from their files), or
- * throws: the shadow exited, or the deadline passed. Resolves both indexes and how long it took.
+ * Waits until the running shadow keeps up with the cell (indexes read from their files), or throws: the shadow
+ * exited, or `timeoutMs` passed. `target` (the stopped cell's final index): one round, to reach it. Without one
+ * (the cell runs and takes writes): rounds of "read the cell's index, wait until the shadow has it", until a round
+ * takes no longer than `lagMs` — a writer faster than the shadow replays never gets there, and that is found out
+ * before any downtime rather than during it.
  */
-export async function waitShadowCaughtUp(ctx: StepContext, shadow: ServiceAdapter, target: number | null, timeoutMs: number): Promise<{ leaderIndex: number; shadowIndex: number; waitedMs: number }> {
+export async function waitShadowCaughtUp(ctx: StepContext, shadow: ServiceAdapter, goal: { target: number } | { lagMs: number }, timeoutMs: number): Promise<{ leaderIndex: number; shadowIndex: number; waitedMs: number }> {
   const started = Date.now();
   const shadowDir = runDirs(ctx.cellDir, ctx.run.id).shadow;
-  const leaderIndex = target ?? (await nexusIndexOf(ctx.cellDir));
   let shadowIndex = -1;
-  let exited: string | null = null;
-  const done = await waitUntil(
-    async () => {
-      ctx.signal?.throwIfAborted();
-      exited = (await shadow.startedInstanceProblem?.('exited')) ?? null;
-      if (exited) return true;
-      shadowIndex = await nexusIndexOf(shadowDir);
-      return shadowIndex >= leaderIndex;
-    },
-    timeoutMs,
-    { firstMs: 100, maxMs: 500 },
-  );
-  if (exited) throw new SynupError('failed', `the shadow mirror stopped: ${exited}`, { hint: `its log: ${path.join(ctx.stateDir, `${ctx.run.cellName}.shadow-${ctx.run.id}.log`)}` });
-  if (!done) throw new SynupError('failed', `the shadow mirror reached nexus index ${shadowIndex} of ${leaderIndex} within ${formatDuration(timeoutMs)}`, { hint: 'a writer faster than the mirror replays, or the shadow cannot log in to the cell: see its log' });
-  return { leaderIndex, shadowIndex, waitedMs: Date.now() - started };
+  for (;;) {
+    const leaderIndex = 'target' in goal ? goal.target : await nexusIndexOf(ctx.cellDir);
+    const roundStarted = Date.now();
+    let exited: string | null = null;
+    const done = await waitUntil(
+      async () => {
+        ctx.signal?.throwIfAborted();
+        exited = (await shadow.startedInstanceProblem?.('exited')) ?? null;
+        if (exited) return true;
+        shadowIndex = await nexusIndexOf(shadowDir);
+        return shadowIndex >= leaderIndex;
+      },
+      Math.max(0, started + timeoutMs - Date.now()),
+      { firstMs: 100, maxMs: 500 },
+    );
+    if (exited) throw new SynupError('failed', `the shadow mirror stopped: ${exited}`, { hint: `its log: ${path.join(ctx.stateDir, `${ctx.run.cellName}.shadow-${ctx.run.id}.log`)}` });
+    if (!done) throw new SynupError('failed', `the shadow mirror reached nexus index ${shadowIndex} of ${leaderIndex} within ${formatDuration(timeoutMs)}`, { hint: 'a writer faster than the mirror replays, or the shadow cannot log in to the cell: see its log' });
+    if ('target' in goal || Date.now() - roundStarted <= goal.lagMs) return { leaderIndex, shadowIndex, waitedMs: Date.now() - started };
+  }
 }
 
 /**

@@ -140,7 +140,7 @@ function initialize(store, schedule) {
   const guid = readFileSync(path.join(dir, 'cell.guid'), 'utf8').trim();
   const iden = createHash('sha256').update(`layer:${guid}`).digest('hex').slice(0, 32);
   const yaml = path.join(dir, 'cell.yaml');
-  if (!existsSync(yaml)) writeFileSync(yaml, '# synup simulated Synapse cell (test/sim/cell.js): its settings come from its command line\nnexslog:en: false\n');
+  if (!existsSync(yaml)) writeFileSync(yaml, '# synup simulated Synapse cell (test/sim/cell.js): its settings come from its command line\nnexslog:en: true\n');
   for (const sub of ['tmp', 'backups']) mkdirSync(path.join(dir, sub), { recursive: true });
   store.cell.transactionSync(() => {
     store.setVers('cell:storage', 2);

@@ -31,6 +31,8 @@ import { STORAGE_VERS } from './migrations.js';
 
 const POLL_MS = 100;
 const BATCH = 1000;
+/** How long a mirror's request for entries may wait for the next one (the leader answers as soon as one is recorded). */
+const STREAM_WAIT_MS = 1000;
 const HANDOFF_TIMEOUT_MS = 30_000;
 
 /** @typedef {import('./storage.js').SimStorage} SimStorage */
@@ -84,6 +86,8 @@ export class Replica {
     this.cutOff = false;
     /** @type {(offs: number) => void} */
     this.onWrite = () => undefined;
+    /** @type {(() => void)[]} mirrors' requests waiting for the next entry */
+    this.waiting = [];
     this.replay();
   }
 
@@ -146,7 +150,27 @@ export class Replica {
     const offs = this.storage.nexusIndex();
     this.storage.putNexus(offs, entry);
     this.apply(offs, entry);
+    for (const wake of this.waiting.splice(0)) wake();
     return offs;
+  }
+
+  /**
+   * Entries from `offs` on; when there are none yet, waits up to `waitMs` for the next one, as a real leader streams
+   * each new entry to its mirrors as it is recorded (telepath getNexusChanges with wait=True), not when they next ask.
+   * @param {number} offs @param {number} max @param {number} waitMs
+   */
+  async entriesFrom(offs, max, waitMs) {
+    if (waitMs > 0 && offs >= this.storage.nexusIndex() && !this.signal.aborted) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.waiting.push(() => {
+          clearTimeout(timer);
+          resolve(undefined);
+        });
+        this.signal.addEventListener('abort', resolve, { once: true });
+      });
+    }
+    return { indx: this.storage.nexusIndex(), items: this.storage.nexusRange(offs, max) };
   }
 
   /** record, once the nexslock is free. @param {Entry} entry @returns {Promise<number>} */
@@ -180,7 +204,7 @@ export class Replica {
       let denied = 0;
       while (following()) {
         try {
-          const { result } = await this.request(this.resolve(url), 'GET', `/api/v1/sim/nexus?offs=${this.storage.nexusIndex()}&max=${BATCH}`);
+          const { result } = await this.request(this.resolve(url), 'GET', `/api/v1/sim/nexus?offs=${this.storage.nexusIndex()}&max=${BATCH}&wait=${STREAM_WAIT_MS}`);
           if (failing) log.warning(`mirror: connected to ${shown} again`, 'nexus.py:runMirrorLoop');
           failing = false;
           denied = 0;
@@ -193,7 +217,6 @@ export class Replica {
             });
           }
           if (result.items.length < BATCH && this.storage.nexusIndex() >= result.indx) this.ready = true;
-          if (result.items.length < BATCH) await this.pause(POLL_MS);
         } catch (error) {
           this.ready = false;
           const { code, message } = /** @type {Error & { code?: string }} */ (error);
@@ -320,7 +343,7 @@ export class Replica {
       if (this.cutOff) return Promise.resolve(err(503, 'LinkShutDown', 'cut off from its mirrors (fault late-write-on-stop)'));
       const offs = Number(url.searchParams.get('offs') ?? 0);
       const max = Math.min(BATCH, Number(url.searchParams.get('max') ?? BATCH));
-      return Promise.resolve(ok({ indx: this.storage.nexusIndex(), items: this.storage.nexusRange(offs, max) }));
+      return this.entriesFrom(offs, max, Math.min(STREAM_WAIT_MS, Number(url.searchParams.get('wait') ?? 0))).then(ok);
     }
     if (method === 'POST' && route === '/api/v1/sim/nodes') {
       return body().then(async (b) => {

@@ -29,7 +29,7 @@ export const shadowSwap: Step = {
         run.data.shadow = { ...run.data.shadow, cellIndex, verified: false };
       });
       const shadowProcess = shadowAdapter(ctx);
-      if ((await shadowProcess.status()).running) await waitShadowCaughtUp(ctx, shadowProcess, cellIndex, ctx.config.upgrade.onlineDefrag.cutoverWait);
+      if ((await shadowProcess.status()).running) await waitShadowCaughtUp(ctx, shadowProcess, { target: cellIndex }, ctx.config.upgrade.onlineDefrag.cutoverWait);
       await stopShadow(ctx, { untilDataClosed: true });
       crashPoint('shadow-swap:shadow-stopped');
       const restored = await restoreCellFiles(ctx.cellDir, shadowDir);

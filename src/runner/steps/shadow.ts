@@ -27,7 +27,8 @@ export const shadow: Step = {
         await shadowProcess.start(ctx.run.from);
         crashPoint('shadow:started');
       }
-      const caught = await waitShadowCaughtUp(ctx, shadowProcess, null, ctx.config.upgrade.onlineDefrag.catchUpTimeout);
+      const { catchUpTimeout, cutoverWait } = ctx.config.upgrade.onlineDefrag;
+      const caught = await waitShadowCaughtUp(ctx, shadowProcess, { lagMs: cutoverWait / 2 }, catchUpTimeout);
       ctx.update((run) => {
         run.data.shadow = { ...run.data.shadow, caughtUpMs: caught.waitedMs };
         run.data.defrag = { mode: 'online', reason: run.plan.defrag!.reason };
