@@ -1,7 +1,7 @@
 import type { ImpactReport } from '../plan/impact.js';
 import type { Migration } from '../changelog/index.js';
 import { formatDuration } from '../units.js';
-import type { DowntimeEstimate, PlanDocument, PlannedStep } from '../plan/index.js';
+import { ONLINE_CUTOVER_SECONDS, type DefragChoice, type DowntimeEstimate, type PlanDocument, type PlannedStep } from '../plan/index.js';
 import { TIERS, tierOf, type Deployment, type DeploymentService, type ServiceKind } from './file.js';
 
 /** One action of the deployment runner; `service` is the one it acts on. */
@@ -105,8 +105,10 @@ function mirroredPhases(leader: DeploymentService, mirrors: DeploymentService[],
   return phases;
 }
 
-function clientDowntime(s: DeploymentService, estimate: DowntimeEstimate | null, promotion: 'graceful' | 'failure'): string {
-  const single = estimate ? `stop + cold defrag (~${formatDuration(estimate.defragSeconds * 1000)}) + first boot (${estimate.bootSeconds === null ? 'unknown until rehearsed' : `~${formatDuration(estimate.bootSeconds * 1000)}`})` : 'stop + cold defrag + first boot';
+function clientDowntime(s: DeploymentService, estimate: DowntimeEstimate | null, promotion: 'graceful' | 'failure', defrag: DefragChoice | undefined): string {
+  const online = defrag?.mode === 'online';
+  const defragText = online ? `online defrag (the shadow swap, ~${formatDuration(ONLINE_CUTOVER_SECONDS * 1000)})` : estimate ? `cold defrag (~${formatDuration(estimate.defragSeconds * 1000)})` : 'cold defrag';
+  const single = `stop + ${defragText} + first boot${estimate ? ` (${estimate.bootSeconds === null ? 'unknown until rehearsed' : `~${formatDuration(estimate.bootSeconds * 1000)}`})` : ''}`;
   const window = promotion === 'graceful' ? "writes pause while the mirror takes the leader's last entries" : "from the leader's stop until the mirror is promoted";
   if (s.mirrors.length) return `the promotion only (${window}); without mirrors it would be ${single}`;
   if (s.mirrorOf) return `none for writers (they use the leader); readers pinned to this mirror: ${single}`;
@@ -134,7 +136,7 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
     warnings: plan?.warnings ?? [],
     steps: plan?.steps ?? [],
     downtime: plan
-      ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null, deployment.mirror?.promotion ?? 'graceful'), estimate: estimates.get(s.name) ?? null }
+      ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null, deployment.mirror?.promotion ?? 'graceful', plan.defrag), estimate: estimates.get(s.name) ?? null }
       : { clientVisible: 'none: already at its target version', estimate: null },
     impact: impact ?? null,
   }));

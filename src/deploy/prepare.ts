@@ -6,7 +6,7 @@ import { normalizeVersion } from '../changelog/index.js';
 import { errorMessage, SynupError, usageError } from '../errors.js';
 import type { Changelog } from '../changelog/index.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
-import { buildPlan, type DowntimeEstimate, type PlanDocument } from '../plan/index.js';
+import { buildPlan, type DefragChoice, type DowntimeEstimate, type PlanDocument } from '../plan/index.js';
 import { describeSteps } from '../runner/steps/index.js';
 import { adapterPlanText } from '../service/index.js';
 import { refuseIfAhaDisagrees } from './aha-check.js';
@@ -36,6 +36,20 @@ async function serviceImpact(sctx: CommandContext, cellDir: string, changelog: C
   } catch (error) {
     return { error: errorMessage(error) };
   }
+}
+
+/**
+ * The defrag a service's upgrade will do: its synup.yaml's upgrade.defrag where it is upgraded as itself (standalone);
+ * a mirror, and the old leader (upgraded as a mirror of the new one), are never what clients wait on: cold.
+ */
+async function serviceDefrag(sctx: CommandContext, service: DeploymentService, cellDir: string): Promise<DefragChoice> {
+  const requested = sctx.config().config.upgrade.defrag;
+  if (service.mirrorOf || service.mirrors.length) {
+    return { mode: 'cold', requested, reason: `${service.mirrorOf ? 'a mirror' : 'the old leader, upgraded as a mirror of the new one'}: its defrag is no client's downtime` };
+  }
+  const { openCellSession } = await import('../runner/session.js');
+  const { chooseDefrag } = await import('../runner/defrag-choice.js');
+  return chooseDefrag({ ...openCellSession(sctx.config()), cellDir }, requested);
 }
 
 /** The changelog the deployment file names for a service: its own, else the deployment's. */
@@ -81,6 +95,7 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
     if (from !== target) {
       try {
         const single = buildPlan({ changelog, from, fromLabel: `${service.name} (at ${from}, slabs/cell.lmdb)`, to: target, dir: cellDir, config: sctx.config().config });
+        single.defrag = await serviceDefrag(sctx, service, cellDir);
         plan = { ...single, steps: describeSteps(single, adapterPlanText(service.config.service.adapter)) };
       } catch (error) {
         if (error instanceof SynupError) throw new SynupError(error.code, `${service.name}: ${error.message}`, { hint: error.hint });

@@ -4,7 +4,7 @@ import { kubernetesDataMode, type SynupConfig } from '../config/schema.js';
 import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
 
 export { markdownPage, renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
-export { renderPlanText } from './text.js';
+export { ONLINE_CUTOVER_SECONDS, renderPlanText } from './text.js';
 export type { DefragChoice, DowntimeEstimate, PlanDocument, PlannedStep, PlanSettings, UpgradePlan } from './types.js';
 
 /** Said in the plan and in the run when confirm can check only the data. */

@@ -2,7 +2,10 @@
 // point (SYNUP_CRASH_AT), then `synup resume`. Split in files by the step the point is in, so that they run side by side.
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import path from 'node:path';
 import { cellLockFile } from '../../src/safety/lock.js';
+import { readPidRecord } from '../../src/service/pidfile.js';
+import { isAlive } from '../../src/proc.js';
 import { startHarness } from './upgrade-harness.js';
 
 export const FROM = '2.180.0';
@@ -35,6 +38,11 @@ export function describeCrashMatrix(title: string, points: CrashPoint[], start: 
       const siblings = harness.siblings().filter((n) => n !== 'cortex00');
       for (const name of siblings) expect(name).toMatch(expected === 'new' ? /^cortex00\.synup-pre-/ : /^cortex00\.synup-failed-/);
       expect(siblings.length).toBeLessThanOrEqual(1);
+      // No other service synup started (an online defrag's shadow mirror) is left running.
+      for (const file of readdirSync(harness.stateDir).filter((f) => f.endsWith('.pid') && f !== 'cortex00.pid')) {
+        const record = readPidRecord(path.join(harness.stateDir, file));
+        expect(record && !record.stoppedAt && isAlive(record.pid, record.startTicks), file).toBeFalsy();
+      }
       const again = await harness.run(['resume', '-y'], runEnv);
       expect(again.stderr).toMatch(/Nothing to resume/);
       expect(readdirSync(harness.work).filter((f) => f.includes('synup-lock'))).toEqual([]);
