@@ -30,6 +30,11 @@ describe.skipIf(labSkipReason !== null)('real Cortex: online defrag through a sh
       expect(state('shadow-swap'), said).toContain('completed');
       expect(state('cold-defrag')).toEqual(['skipped']);
       expect(result.stderr + result.stdout).not.toContain(PASSWORD);
+      // The shadow logs in with the password (its cell.mods.yaml `mirror:` URL); Synapse's log of it must not show it.
+      const stateDir = path.join(cell.work, 'state');
+      const shadowLog = readdirSync(stateDir).find((f) => /\.shadow-.*\.log$/.test(f))!;
+      expect(readFileSync(path.join(stateDir, shadowLog), 'utf8')).toMatch(/Entering realtime change window|mirror/i);
+      expect(readFileSync(path.join(stateDir, shadowLog), 'utf8')).not.toContain(PASSWORD);
 
       // Every acknowledged write, and every seeded node, is in the upgraded cell, once.
       expect(report.acked.length).toBeGreaterThan(20);
