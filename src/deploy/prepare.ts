@@ -39,13 +39,17 @@ async function serviceImpact(sctx: CommandContext, cellDir: string, changelog: C
 }
 
 /**
- * The defrag a service's upgrade will do: its synup.yaml's upgrade.defrag where it is upgraded as itself (standalone);
- * a mirror, and the old leader (upgraded as a mirror of the new one), are never what clients wait on: cold.
+ * The defrag a service's upgrade will do: its synup.yaml's upgrade.defrag where it is upgraded as itself (a standalone
+ * Cortex: the others have no Storm to ask for their backup); a mirror, and the old leader (upgraded as a mirror of the
+ * new one), are never what clients wait on: cold.
  */
 async function serviceDefrag(sctx: CommandContext, service: DeploymentService, cellDir: string): Promise<DefragChoice> {
   const requested = sctx.config().config.upgrade.defrag;
   if (service.mirrorOf || service.mirrors.length) {
     return { mode: 'cold', requested, reason: `${service.mirrorOf ? 'a mirror' : 'the old leader, upgraded as a mirror of the new one'}: its defrag is no client's downtime` };
+  }
+  if (requested === 'online' && service.kind !== 'cortex') {
+    return { mode: 'cold', requested, reason: `online defrag cannot apply: the shadow starts from the service's own backup, asked through Storm ($lib.backup.run), which a ${service.kind} does not have` };
   }
   const { openCellSession } = await import('../runner/session.js');
   const { chooseDefrag } = await import('../runner/defrag-choice.js');

@@ -10,9 +10,9 @@ import type { ServiceAdapter } from '../../src/service/adapter.js';
 import { readCellInfo } from '../../src/lmdb/cellinfo.js';
 import { createSimCell, freePort, inspectSimCell, simRequest, SIM_CELL_JS } from '../sim/index.js';
 import { repoRoot, synup, synupBin, tempDir } from './helpers.js';
-import { budgetSetting } from './budget.js';
+import { budgetSetting, waitFor } from './budget.js';
+import { killShadows, ONLINE_PASSWORD, SIM_CHANGELOG } from './upgrade-harness.js';
 
-const SIM_CHANGELOG = path.join(repoRoot, 'changelogs', 'sim-CHANGELOG.rst');
 const SIM = path.join(repoRoot, 'test', 'sim');
 
 export interface DeployedService {
@@ -50,10 +50,10 @@ afterEach(async () => {
  * synup.yaml. `promote`: the mirror marked `promote: true`; `promoteHoldMs`: the promote command takes that long; `promoteMark`: its --mark file;
  * `jsonstor`: also jsonstor00, standalone, a second lane in axon00's tier; `migrationMsOf`: per service --migration-ms.
  */
-export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number; promoteMark?: string; jsonstor?: boolean; migrationMsOf?: Record<string, number> }): Promise<DeployHarness> {
+export async function startDeployment(options: { version: string; seed?: number; migrationMs?: number; processEnv?: Record<string, Record<string, string>>; promotion?: 'graceful' | 'failure'; mirrors?: number; aha?: boolean; promote?: string; promoteHoldMs?: number; promoteMark?: string; jsonstor?: boolean; migrationMsOf?: Record<string, number>; onlineDefrag?: string[]; standaloneCortex?: boolean }): Promise<DeployHarness> {
   const work = tempDir('synup-deploy-e2e-');
   const mirrors = Array.from({ length: options.mirrors ?? 1 }, (_, i) => `cortex${String(i + 1).padStart(2, '0')}`);
-  const standalone = ['axon00', ...(options.jsonstor ? ['jsonstor00'] : [])];
+  const standalone = ['axon00', ...(options.jsonstor ? ['jsonstor00'] : []), ...(options.standaloneCortex ? ['cortex10'] : [])];
   const names = [...standalone, 'cortex00', ...mirrors];
   await Promise.all([...standalone, 'cortex00'].map((name) => createSimCell(path.join(work, name), { version: options.version, seed: options.seed ?? 300 })));
   if (options.aha) {
@@ -64,6 +64,9 @@ export async function startDeployment(options: { version: string; seed?: number;
   const services: Record<string, DeployedService> = {};
   for (const name of names) services[name] = { name, dir: path.join(work, name), port: await freePort(), configFile: path.join(work, `${name}.yaml`), adapter: undefined as unknown as ServiceAdapter };
   for (const m of mirrors) appendFileSync(path.join(services[m]!.dir, 'cell.yaml'), `mirror: ${options.aha ? 'aha://cortex/' : `https://127.0.0.1:${services.cortex00!.port}/`}\n`);
+  // Services upgraded with the online defrag: a telepath listener for their shadow, and a password for it to log in.
+  const online = new Set(options.onlineDefrag ?? []);
+  for (const name of online) appendFileSync(path.join(services[name]!.dir, 'cell.yaml'), `dmon:listen: tcp://127.0.0.1:${await freePort()}/\n`);
   const writeConfig = (s: DeployedService, env: Record<string, string>) =>
     writeFileSync(
       s.configFile,
@@ -72,25 +75,21 @@ export async function startDeployment(options: { version: string; seed?: number;
         changelog: SIM_CHANGELOG,
         state: { dir: './state' },
         backup: { dir: `./backups/${s.name}`, maxAge: '1h' },
-        service: { adapter: 'process', stopTimeout: '5s', process: { command: [process.execPath, path.join(SIM, 'cell.js'), '{dir}', '--version', '{version}', '--port', '{port}', '--migration-ms', String(options.migrationMsOf?.[s.name] ?? options.migrationMs ?? 600)], env } },
-        health: { port: s.port, startTimeout: budgetSetting(20) },
+        service: { adapter: 'process', stopTimeout: '5s', process: { command: [process.execPath, path.join(SIM, 'cell.js'), '{dir}', '--version', '{version}', '--port', '{port}', '--migration-ms', String(options.migrationMsOf?.[s.name] ?? options.migrationMs ?? 600)], env: online.has(s.name) ? { ...env, SYN_SIM_PASSWORD: ONLINE_PASSWORD } : env } },
+        health: { port: s.port, startTimeout: budgetSetting(20), ...(online.has(s.name) ? { password: ONLINE_PASSWORD } : {}) },
+        ...(online.has(s.name) ? { upgrade: { defrag: 'online' } } : {}),
       }),
     );
   for (const s of Object.values(services)) {
     writeConfig(s, options.processEnv?.[s.name] ?? {});
     s.adapter = createAdapter(loadConfig({ file: s.configFile, cwd: work }).config, { cellDir: s.dir, stateDir: path.join(work, 'state'), cwd: work });
   }
-  // All at once; each until it answers /api/v1/active (a mirror: false), at most 30 s.
+  // All at once; each until it answers /api/v1/active (a mirror: false), within a load-scaled 30 s.
   await Promise.all(
     names.map(async (name) => {
       const s = services[name]!;
       await s.adapter.start(options.version);
-      for (let i = 0; ; i++) {
-        const answered = await simRequest({ dir: s.dir, port: s.port, path: '/api/v1/active', timeoutMs: 1000 }).then(() => true, () => false);
-        if (answered) break;
-        if (i > 300) throw new Error(`${name} did not answer on port ${s.port} within 30 s`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitFor(() => simRequest({ dir: s.dir, port: s.port, path: '/api/v1/active', timeoutMs: 1000 }).then(() => true, () => false), `${name} to answer on port ${s.port}`, { timeoutMs: 30_000, intervalMs: 100 });
     }),
   );
   const file = path.join(work, 'deployment.yaml');
@@ -111,6 +110,7 @@ export async function startDeployment(options: { version: string; seed?: number;
         ...mirrors.map((m) => ({ name: m, kind: 'cortex', config: `${m}.yaml`, mirrorOf: 'cortex00', url: `https://127.0.0.1:${services[m]!.port}/`, ...(options.promote === m ? { promote: true } : {}) })),
         { name: 'axon00', kind: 'axon', config: 'axon00.yaml' },
         ...(options.jsonstor ? [{ name: 'jsonstor00', kind: 'jsonstor', config: 'jsonstor00.yaml' }] : []),
+        ...(options.standaloneCortex ? [{ name: 'cortex10', kind: 'cortex', config: 'cortex10.yaml' }] : []),
       ],
     }),
   );
@@ -126,6 +126,7 @@ export async function startDeployment(options: { version: string; seed?: number;
     setProcessEnv: (name, env) => writeConfig(services[name]!, env),
     stop: async () => {
       await Promise.all(Object.values(services).map((s) => (existsSync(s.dir) ? s.adapter.stop({ timeoutMs: 5000 }).catch(() => undefined) : undefined)));
+      killShadows(path.join(work, 'state'));
     },
   };
   started.push(harness);

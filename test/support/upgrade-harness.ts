@@ -126,13 +126,17 @@ export async function startOnlineHarness(options: Parameters<typeof startHarness
   const stopCell = harness.stop;
   harness.stop = async () => {
     await stopCell();
-    // A shadow a failed test left running (its pid file is in the state dir): its whole process group.
-    for (const file of existsSync(harness.stateDir) ? readdirSync(harness.stateDir).filter((f) => /\.shadow-.*\.pid$/.test(f)) : []) {
-      const record = readPidRecord(path.join(harness.stateDir, file));
-      if (record && !record.stoppedAt) signalProcess(record.pid, 'SIGKILL', true);
-    }
+    killShadows(harness.stateDir);
   };
   return { ...harness, dmonPort };
 }
 
 export const onlineEnv = { SYNUP_HEALTH_PASSWORD: ONLINE_PASSWORD };
+
+/** Shadow mirrors a failed test left running (their pid files are in the state dir): each whole process group. */
+export function killShadows(stateDir: string): void {
+  for (const file of existsSync(stateDir) ? readdirSync(stateDir).filter((f) => /\.shadow-.*\.pid$/.test(f)) : []) {
+    const record = readPidRecord(path.join(stateDir, file));
+    if (record && !record.stoppedAt) signalProcess(record.pid, 'SIGKILL', true);
+  }
+}
