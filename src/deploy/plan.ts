@@ -47,6 +47,8 @@ export interface ServicePlan {
   downtime: { clientVisible: string; estimate: DowntimeEstimate | null };
   /** What the upgrade touches in this service (synup check), with `deploy plan --impact`; null otherwise or not a Cortex. */
   impact: ServiceImpact | null;
+  /** Which defrag its upgrade will do and why; null when it is already at its target. */
+  defrag: DefragChoice | null;
 }
 
 /** A Cortex's impact report, or why it could not be made (the plan goes on: a stopped or unreachable service says so). */
@@ -139,6 +141,7 @@ export function buildDeploymentPlan(deployment: Deployment, inputs: ServiceInput
       ? { clientVisible: clientDowntime(s, estimates.get(s.name) ?? null, deployment.mirror?.promotion ?? 'graceful', plan.defrag), estimate: estimates.get(s.name) ?? null }
       : { clientVisible: 'none: already at its target version', estimate: null },
     impact: impact ?? null,
+    defrag: plan?.defrag ?? null,
   }));
 
   const order = inputs.map((i) => i.service.name);

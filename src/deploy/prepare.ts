@@ -48,12 +48,10 @@ async function serviceDefrag(sctx: CommandContext, service: DeploymentService, c
   if (service.mirrorOf || service.mirrors.length) {
     return { mode: 'cold', requested, reason: `${service.mirrorOf ? 'a mirror' : 'the old leader, upgraded as a mirror of the new one'}: its defrag is no client's downtime` };
   }
-  if (requested === 'online' && service.kind !== 'cortex') {
-    return { mode: 'cold', requested, reason: `online defrag cannot apply: the shadow starts from the service's own backup, asked through Storm ($lib.backup.run), which a ${service.kind} does not have` };
-  }
   const { openCellSession } = await import('../runner/session.js');
   const { chooseDefrag } = await import('../runner/defrag-choice.js');
-  return chooseDefrag({ ...openCellSession(sctx.config()), cellDir }, requested);
+  const session = openCellSession(sctx.config());
+  return chooseDefrag({ ...session, cellDir, config: { ...session.config, cell: { ...session.config.cell, kind: service.kind } } }, requested);
 }
 
 /** The changelog the deployment file names for a service: its own, else the deployment's. */

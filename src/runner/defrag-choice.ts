@@ -8,7 +8,8 @@ import type { CellSession } from './session.js';
 /**
  * Which defrag an upgrade of this cell does (issue 24), decided before the run from what is readable: the setting, the
  * adapter, the cell's own cell.yaml/cell.mods.yaml. Online needs a shadow synup can run beside the cell (the process
- * adapter), a nexus log to follow, a telepath URL with credentials, and Synapse's backup on the cell's filesystem.
+ * adapter), a nexus log to follow, a telepath URL with credentials, Storm to ask for Synapse's backup (a Cortex), and
+ * that backup on the cell's filesystem.
  */
 export function chooseDefrag(session: CellSession, requested: 'cold' | 'online'): DefragChoice {
   const cold = (reason: string): DefragChoice => ({ mode: 'cold', requested, reason });
@@ -21,6 +22,7 @@ export function chooseDefrag(session: CellSession, requested: 'cold' | 'online')
 /** Where the shadow starts from and what it follows; a string says why online defrag cannot apply. */
 export function onlineDefragProblem(session: CellSession): string | { leaderUrl: string; backupRoot: string } {
   const { adapter, config, cellDir } = session;
+  if (config.cell.kind !== 'cortex') return `the shadow starts from the cell's own backup, asked through Storm ($lib.backup.run), and only a Cortex has Storm (cell.kind is ${config.cell.kind})`;
   if (adapter.remoteData) return 'the data is on a volume synup reaches only through Jobs';
   if (adapter.name !== 'process') return `the shadow mirror runs only beside a process-adapter cell for now (this cell uses ${adapter.name})`;
   if (!config.service.process?.command) return 'service.process.command is not set, so synup cannot start a shadow';

@@ -12,12 +12,14 @@ describe('synup deploy with upgrade.defrag: online', () => {
     const harness = await startDeployment({ version: '2.180.0', onlineDefrag: ['cortex10', 'axon00', 'cortex00'], standaloneCortex: true, migrationMs: 300 });
     const plan = await harness.run(['deploy', 'plan', '--to', '2.182.0', '--json']);
     expect(plan.exitCode, plan.stderr).toBe(0);
-    const services = JSON.parse(plan.stdout).services as { name: string; downtime: { clientVisible: string }; steps: { name: string }[] }[];
+    const services = JSON.parse(plan.stdout).services as { name: string; downtime: { clientVisible: string }; steps: { name: string }[]; defrag: unknown }[];
     const of = (name: string) => services.find((s) => s.name === name)!;
     expect(of('cortex10').downtime.clientVisible).toMatch(/^stop \+ online defrag \(the shadow swap, ~3\.0 s\) \+ first boot/);
     expect(of('cortex10').steps.map((s) => s.name)).toContain('shadow-swap');
     expect(of('axon00').steps.map((s) => s.name)).not.toContain('shadow');
     expect(of('axon00').downtime.clientVisible).toMatch(/cold defrag/);
+    expect(of('axon00').defrag).toMatchObject({ mode: 'cold', requested: 'online', reason: expect.stringMatching(/only a Cortex has Storm \(cell\.kind is axon\)/) });
+    expect(of('cortex00').defrag).toMatchObject({ mode: 'cold', reason: expect.stringMatching(/^the old leader, upgraded as a mirror/) });
     // Asked for online too, but upgraded as a mirror after the promotion: its defrag is no client's downtime.
     expect(of('cortex00').steps.map((s) => s.name)).not.toContain('shadow');
 
