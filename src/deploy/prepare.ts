@@ -50,7 +50,8 @@ async function serviceDefrag(sctx: CommandContext, service: DeploymentService, c
   }
   const { openCellSession } = await import('../runner/session.js');
   const { chooseDefrag } = await import('../runner/defrag-choice.js');
-  const session = openCellSession(sctx.config());
+  // A dir may be missing: a run killed between its two swap renames, which its resume puts right.
+  const session = openCellSession(sctx.config(), { allowMissing: true });
   return chooseDefrag({ ...session, cellDir, config: { ...session.config, cell: { ...session.config.cell, kind: service.kind } } }, requested);
 }
 

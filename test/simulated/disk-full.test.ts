@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -77,6 +77,29 @@ describe.skipIf(!mountable)('disk full during the cold defrag (a real 1 MiB-shor
     expect((await readCellInfo(cellDir)).cellVersion).toBe('2.180.0');
     await adapter.stop({ timeoutMs: 5000 });
     expect(await digestCell(cellDir)).toEqual(before);
+    await adapter.start('2.180.0');
+  });
+
+  it('online defrag forced past preflight: the shadow\'s backup hits ENOSPC, falls back to the cold defrag, which rolls back: nothing lost, nothing left', async () => {
+    await adapter.stop({ timeoutMs: 5000 });
+    const before = await digestCell(cellDir);
+    // The cell as online defrag needs it: a telepath listener, a password for the shadow (and Storm) to log in with.
+    writeFileSync(path.join(cellDir, 'cell.yaml'), `nexslog:en: true\ndmon:listen: tcp://127.0.0.1:${await freePort()}/\n`);
+    const yaml = path.join(work, 'synup.yaml');
+    writeFileSync(yaml, readFileSync(yaml, 'utf8').replace("'{port}']}}", "'{port}'], env: {SYN_SIM_PASSWORD: disk-secret}}}") + 'upgrade: {defrag: online}\n');
+    adapter = createAdapter(loadConfig({ cwd: work }).config, { cellDir, stateDir: path.join(work, 'state'), cwd: work });
+    await adapter.start('2.180.0');
+    const result = await synup(['upgrade', '--to', '2.181.0', '-y', '--ignore-preflight', 'free-space'], { cwd: work, env: { CI: 'true', SYNUP_HEALTH_PASSWORD: 'disk-secret' } });
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/\[upgrade\/shadow\] +online defrag falls back to the cold defrag: .*(ENOSPC|No space left|space)/i);
+    expect(result.stderr).toMatch(/cold-defrag\] failed/);
+    expect(readdirSync(mnt)).toEqual(['cortex00']);
+    expect(readdirSync(path.join(cellDir, 'backups')).filter((n) => n.startsWith('synup-shadow'))).toEqual([]);
+    expect((await adapter.status()).running).toBe(true);
+    expect((await readCellInfo(cellDir)).cellVersion).toBe('2.180.0');
+    await adapter.stop({ timeoutMs: 5000 });
+    const after = await digestCell(cellDir);
+    expect(after.envs).toEqual(before.envs);
     await adapter.start('2.180.0');
   });
 });
