@@ -1,10 +1,11 @@
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { SynupError, errorMessage } from '../errors.js';
 import { fsyncDir, renameDurable, writeFileAtomic } from '../fsutil.js';
 import { stormCall } from '../health/storm.js';
+import { copyOwnership } from '../backup/owners.js';
 import { scanCell } from '../lmdb/discover.js';
 import { readNexusIndex } from '../lmdb/nexus.js';
 import { walkEnvs } from '../lmdb/walk.js';
@@ -95,6 +96,9 @@ export function writeShadowConf(shadowDir: string, leaderUrl: string): void {
       doc.set('mirror', leaderUrl);
     }
     writeFileAtomic(file, doc.toString(), 0o600);
+    // The shadow runs as the cell does (uid 999 in Vertex's images): its settings are its own, and stay 0600.
+    const owner = statSync(shadowDir);
+    if (process.geteuid?.() === 0) chownSync(file, owner.uid, owner.gid);
   }
 }
 
@@ -182,6 +186,8 @@ export async function restoreCellFiles(cellDir: string, shadowDir: string): Prom
   if (removed.length) fsyncDir(shadowDir);
   for (const dir of ['tmp', 'sockets', 'backups']) rmSync(path.join(shadowDir, dir), { recursive: true, force: true });
   linkTree(path.join(cellDir, 'backups'), path.join(shadowDir, 'backups'));
+  // What synup wrote (as root) takes the owner and mode of the cell's own, so the new version can read it.
+  await copyOwnership(cellDir, shadowDir);
   return { copied, removed };
 }
 

@@ -1,11 +1,11 @@
 // Online defrag (issue 24) on the lab's real Cortex: 2.242.0 → 2.250.0 and 2.180.0 → 2.250.0 with a client writing
 // through Storm the whole time. The shadow is the Cortex's own backup ($lib.backup.run), run as a mirror through its
 // telepath listener; every acknowledged write must be in the upgraded cell, which must boot as the leader.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { labSkipReason, nodesUnder, writeThroughout, type LabCortex } from '../support/lab-cortex.js';
-import { PASSWORD, realCell } from '../support/real-cell.js';
+import { PASSWORD, realCell, SETPRIV } from '../support/real-cell.js';
 
 if (labSkipReason) console.warn(`real-Cortex online-defrag tests skipped: ${labSkipReason}`);
 
@@ -13,8 +13,11 @@ if (labSkipReason) console.warn(`real-Cortex online-defrag tests skipped: ${labS
 const eventsOf = (stdout: string) => stdout.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe.skipIf(labSkipReason !== null)('real Cortex: online defrag through a shadow mirror (issue 24)', () => {
-  it.each([['2.242.0'], ['2.180.0']])('%s → 2.250.0 while a client writes: the shadow is swapped in, every acknowledged write kept, it boots as the leader', async (from) => {
-    const cell = await realCell({ version: from, extraYaml: 'upgrade: {defrag: online}' });
+  // 2.180.0 runs as uid 999, as in Vertex's images (when synup runs as root): the shadow runs as the cell does, and
+  // what synup writes into it (its settings, then the cell's own files back) must be readable by that user.
+  const asUser = process.geteuid?.() === 0 && SETPRIV ? 999 : undefined;
+  it.each([['2.242.0', undefined], ['2.180.0', asUser]])('%s → 2.250.0 (uid %s) while a client writes: the shadow is swapped in, every acknowledged write kept, it boots as the leader', async (from, uid) => {
+    const cell = await realCell({ version: from, extraYaml: 'upgrade: {defrag: online}', asUser: uid, noSpawn: uid !== undefined });
     try {
       const cellYaml = readFileSync(path.join(cell.cellDir, 'cell.yaml'), 'utf8');
       await cell.stormEdit('for $i in $lib.range(2000) { [ inet:fqdn=`s{$i}.seed.test` ] } | spin');
@@ -49,6 +52,7 @@ describe.skipIf(labSkipReason !== null)('real Cortex: online defrag through a sh
       const info = (await cell.storm('return($lib.cell.getCellInfo())')) as { cell: { active: boolean; version: number[] }; synapse: { version: number[] } };
       expect(info.cell.active).toBe(true);
       expect(await cell.storm('return($lib.version.synapse())')).toEqual([2, 250, 0]);
+      if (uid !== undefined) for (const name of ['cell.yaml', 'cell.guid', 'slabs']) expect(statSync(path.join(cell.cellDir, name)).uid, name).toBe(uid);
       const siblings = readdirSync(cell.work).filter((n) => n.startsWith('cortex00'));
       expect(siblings).toEqual(expect.arrayContaining(['cortex00', expect.stringMatching(/^cortex00\.synup-pre-/)]));
       expect(siblings.filter((n) => n.includes('shadow'))).toEqual([]);
