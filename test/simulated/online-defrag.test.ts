@@ -54,6 +54,12 @@ describe('synup upgrade --defrag online (sim)', () => {
     // The journal holds no password: the URL the shadow followed is journaled without credentials.
     const journalBytes = readdirSync(path.join(harness.stateDir, 'journal.lmdb')).map((f) => readFileSync(path.join(harness.stateDir, 'journal.lmdb', f)).toString('latin1')).join('');
     expect(journalBytes).not.toContain(onlineEnv.SYNUP_HEALTH_PASSWORD);
+    // The original dir is the rollback point, as after a cold defrag.
+    const back = await harness.run(['rollback', '--force', '-y'], onlineEnv);
+    expect(back.exitCode, back.stderr).toBe(4);
+    expect(back.stderr).toContain('[rollback/shadow-swap] rolled-back');
+    await expectLeaderAt(harness, '2.180.0', cellYaml);
+    expect(harness.siblings()).toEqual(['cortex00', expect.stringMatching(/^cortex00\.synup-failed-/)]);
   });
 
   it('plan says which defrag runs and why: online where it applies, cold with the reason where it cannot', async () => {
