@@ -31,7 +31,7 @@ export function renderPlanMarkdown(plan: PlanDocument, extras: RunbookExtras = {
   out.push(`- Automatic migrations: **${plan.migrations.length}** in ${plan.releasesWithMigrations} release(s)`);
   out.push(`- Startup/liveness probes: ${plan.probesMustBeDisabled ? '**must be disabled** during the first boot' : 'no migrations announced; disable them anyway'}`);
   if (plan.estimate) {
-    out.push(`- Estimated downtime: defrag ~${plan.estimate.defragSeconds.toFixed(0)} s${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis})` : ', first boot unknown until rehearsed'}`);
+    out.push(`- Estimated downtime: defrag ~${plan.estimate.defragSeconds.toFixed(0)} s${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis}${plan.estimate.bootSource ? `, ${plan.estimate.bootSource}` : ''})` : ', first boot unknown until rehearsed'}`);
   }
   if (plan.dir) out.push(`- Cell dir: ${code(plan.dir)}`);
   out.push(`- Changelog: ${md(changelogLine(plan))}`, '');

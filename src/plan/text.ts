@@ -27,7 +27,7 @@ export function renderPlanText(plan: PlanDocument): string {
   }
   if (plan.estimate) {
     const e = plan.estimate;
-    lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${formatBytes(e.dataBytes)}${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
+    lines.push(`Estimated downtime: defrag ${e.defragSeconds.toFixed(0)} s for ${formatBytes(e.dataBytes)}${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis}${e.bootSource ? `, ${e.bootSource}` : ''})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
   }
   if (plan.impact) lines.push(`Impact on this cell: ${impactSummaryLine(plan.impact)}`, `  ${impactCheckedLine(plan.impact)} (details: synup check --to ${plan.to})`);
   lines.push('Steps:');

@@ -1,0 +1,100 @@
+// The first boot predicted from this state dir's measured boots (src/plan/boot-calibration.ts), and the measured boots
+// read from rehearsal records and journal runs (src/runner/boot-measurements.ts).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { impactBullets, parseChangelog, selectReleases } from '../../src/changelog/index.js';
+import { MIGRATION_RATES as R, predictBoot, type BootMeasurement, type MigrationWork } from '../../src/plan/boot-calibration.js';
+import { analyzeImpact, type CellFacts } from '../../src/plan/impact.js';
+import { bootsOfRehearsals, bootsOfRuns } from '../../src/runner/boot-measurements.js';
+import type { RunRecord } from '../../src/runner/journal.js';
+import type { RehearsalRecord } from '../../src/runner/rehearsals.js';
+import { realChangelog } from '../support/helpers.js';
+
+const ONE_RELEASE = ['2.243.0'];
+const work = (createNodes: number, releases = ONE_RELEASE, normalizeNodes = 0): MigrationWork => ({ releases, createNodes, normalizeNodes, allNodes: 0 });
+const boot = (over: Partial<BootMeasurement> & Pick<BootMeasurement, 'bootSeconds' | 'work'>): BootMeasurement => ({ source: 'rehearsal r1', at: '2026-12-06T10:00:00.000Z', modelMigrationSeconds: null, ...over });
+const builtIn = (w: MigrationWork) => R.bootSeconds + w.releases.length * R.fixedSecondsPerRelease + w.createNodes / R.createNodesPerSecond + w.normalizeNodes / R.normalizeNodesPerSecond;
+
+describe('predictBoot', () => {
+  it('nothing measured: the built-in rates, said to be uncalibrated', () => {
+    expect(predictBoot(work(6000), [])).toMatchObject({ seconds: builtIn(work(6000)), builtInSeconds: builtIn(work(6000)), source: 'built-in rates', calibrated: false, nodeScale: 1 });
+  });
+
+  it('a measured boot of the same work is predicted as measured', () => {
+    const p = predictBoot(work(20000), [boot({ bootSeconds: 12.7, modelMigrationSeconds: 6.7, work: work(20000) })]);
+    expect(p).toMatchObject({ source: 'rehearsal r1', calibrated: true });
+    expect(p.seconds).toBeCloseTo(12.7, 9);
+    expect(p.fixedSeconds).toBeCloseTo(6, 9);
+  });
+
+  it("scales the measured migrations to today's nodes and keeps the measured fixed part", () => {
+    // Measured: 12 s, 6 s of it model migrations (the log's window), for 20 000 created nodes; now 10 000 nodes.
+    const p = predictBoot(work(10000), [boot({ bootSeconds: 12, modelMigrationSeconds: 6, work: work(20000) })]);
+    const speed = 6 / R.bootSeconds;
+    const perBuiltInSecond = (6 - speed * R.fixedSecondsPerRelease) / (20000 / R.createNodesPerSecond);
+    expect(p.nodeScale).toBeCloseTo(perBuiltInSecond, 9);
+    expect(p.fixedSeconds).toBe(6);
+    expect(p.seconds).toBeCloseTo(6 + 6 - perBuiltInSecond * (10000 / R.createNodesPerSecond), 9);
+    expect(p.seconds).toBeLessThan(12);
+  });
+
+  it('a measured boot with little node work teaches the machine speed: the built-in node rate scaled by it', () => {
+    // An empty cell booted in 9 s (the log's window 0.1 s): this machine is (9 - 0.1) / bootSeconds as fast as built in.
+    const p = predictBoot(work(6000), [boot({ bootSeconds: 9, modelMigrationSeconds: 0.1, work: work(0) })]);
+    const speed = 8.9 / R.bootSeconds;
+    expect(p.nodeScale).toBeCloseTo(speed, 9);
+    expect(p.seconds).toBeCloseTo(9 + speed * (6000 / R.createNodesPerSecond), 9);
+  });
+
+  it('without the log window the measured boot is split as the built-in rates split it', () => {
+    const then = work(20000);
+    const p = predictBoot(then, [boot({ bootSeconds: 2 * builtIn(then), work: then })]);
+    expect(p.seconds).toBeCloseTo(2 * builtIn(then), 9);
+    expect(p.fixedSeconds).toBeCloseTo(2 * R.bootSeconds, 9);
+  });
+
+  it('only a boot of the same migrations calibrates; the newest of them wins', () => {
+    const other = boot({ source: 'upgrade other', at: '2026-12-06T12:00:00.000Z', bootSeconds: 30, work: work(0, ['2.181.0', '2.243.0']) });
+    const older = boot({ source: 'rehearsal old', at: '2026-12-06T09:00:00.000Z', bootSeconds: 20, work: work(5000) });
+    const newer = boot({ source: 'upgrade new', at: '2026-12-06T11:00:00.000Z', bootSeconds: 10, work: work(5000) });
+    expect(predictBoot(work(5000), [other]).source).toBe('built-in rates');
+    expect(predictBoot(work(5000), [older, other, newer])).toMatchObject({ source: 'upgrade new', seconds: 10 });
+  });
+});
+
+describe('measured boots from the state dir', () => {
+  const rehearsal = (over: Partial<RehearsalRecord>): RehearsalRecord => ({
+    id: 'r1', at: '2026-12-06T10:00:00.000Z', cellGuid: null, from: '2.242.0', to: '2.250.0', ok: true, migrationMs: 12000, modelMigrationMs: 5000, migrationWork: work(100), dataBytes: 0, backup: '/b', ...over,
+  });
+
+  it('passing rehearsals that counted their work; older records and failed ones are skipped', () => {
+    expect(bootsOfRehearsals([rehearsal({}), rehearsal({ id: 'old', migrationWork: undefined }), rehearsal({ id: 'bad', ok: false }), rehearsal({ id: 'nowin', modelMigrationMs: null })])).toEqual([
+      { source: 'rehearsal r1', at: '2026-12-06T10:00:00.000Z', bootSeconds: 12, modelMigrationSeconds: 5, work: work(100) },
+      { source: 'rehearsal nowin', at: '2026-12-06T10:00:00.000Z', bootSeconds: 12, modelMigrationSeconds: null, work: work(100) },
+    ]);
+  });
+
+  it("finished upgrades: start's start → wait-migrations' end", () => {
+    const run = (over: Partial<RunRecord>, data: RunRecord['data'] = { migrationWork: work(100), modelMigrationMs: 4000 }) => ({
+      id: 'u1', outcome: 'done', data, steps: { start: { state: 'completed', startedAt: '2026-12-06T10:00:00.000Z' }, 'wait-migrations': { state: 'completed', endedAt: '2026-12-06T10:00:09.500Z' } }, ...over,
+    }) as RunRecord;
+    expect(bootsOfRuns([run({}), run({ id: 'rolled', outcome: 'rolled-back' }), run({ id: 'uncounted' }, {})])).toEqual([
+      { source: 'upgrade u1', at: '2026-12-06T10:00:09.500Z', bootSeconds: 9.5, modelMigrationSeconds: 4, work: work(100) },
+    ]);
+  });
+});
+
+describe('the impact report with measured boots', () => {
+  const real = parseChangelog(readFileSync(realChangelog, 'utf8'));
+  const bullets = impactBullets(selectReleases(real, '2.242.0', '2.250.0'));
+  const facts = (pans: number): CellFacts => ({ source: 'storm', where: 'test', counts: { 'econ:pay:card:pan': pans }, formCounts: { 'econ:pay:card': pans }, code: [], packageKeys: [], config: [], readMs: 0 });
+
+  it('a rehearsal of another size calibrates the prediction, the migration rows and says so', () => {
+    const calibration = boot({ bootSeconds: 12, modelMigrationSeconds: 6, work: work(20000) });
+    const report = analyzeImpact({ from: '2.242.0', to: '2.250.0', bullets, facts: facts(10000), measured: [calibration] });
+    const expected = predictBoot(work(10000), [calibration]);
+    expect(report.predictedMigrationSeconds).toBeCloseTo(expected.seconds, 9);
+    expect(report.migrationEstimate).toMatchObject({ source: 'rehearsal r1', calibrated: true, work: work(10000) });
+    expect(report.migrations.map((m) => m.seconds)).toEqual([expected.nodeScale * (10000 / R.createNodesPerSecond)]);
+  });
+});
