@@ -39,7 +39,7 @@ export interface BootPrediction {
   fixedSeconds: number;
   /** The model migrations: a constant per release plus the node work. */
   migrationSeconds: number;
-  /** Measured seconds per built-in second of node work (1 at the built-in rates): scales each migration's estimate. */
+  /** Measured seconds of model migrations per built-in second (1 at the built-in rates): scales each migration's estimate. */
   nodeScale: number;
   /** `rehearsal <id>`, `upgrade <run id>` or `built-in rates`. */
   source: string;
@@ -50,30 +50,34 @@ export interface BootPrediction {
 
 /**
  * Built-in rates, for a cell whose state dir measured no boot of the same migrations: fitted with
- * bench/impact-real.mjs on the lab's real Cortex (see the README). Rates are nodes/s.
+ * bench/impact-real.mjs and the logs of the lab's real Cortex (see the README). The model migrations of a boot (from
+ * `beginning model migration` to `model migrations complete`) cost a constant — they run beside the start-up work the
+ * Cortex does once it listens — plus a little per release and their nodes. Rates are nodes/s.
  */
 export const MIGRATION_RATES = {
+  /** Start → the model migrations begin (process start, storage migrations, the listener). */
   bootSeconds: 6,
-  fixedSecondsPerRelease: 0.15,
-  createNodesPerSecond: 3000,
+  /** A boot with model migrations, whatever their count and nodes. */
+  migrationBaseSeconds: 1.5,
+  fixedSecondsPerRelease: 0.05,
+  createNodesPerSecond: 3700,
   normalizeNodesPerSecond: 80000,
   /** A layer storage migration over every node (the form index of 2.170.0): an assumption, not measured here. */
   allNodesPerSecond: 20000,
 };
 export type MigrationRates = typeof MIGRATION_RATES;
 
-/**
- * A measurement whose node work is under this many built-in seconds teaches how fast the machine boots, not how fast
- * it migrates nodes: its node rate is then the built-in one, scaled by the machine's speed on the fixed part.
- */
-export const MIN_CALIBRATING_NODE_SECONDS = 1;
-
 /** Seconds of node work at the built-in rates. */
 export function builtInNodeSeconds(work: MigrationWork, rates: MigrationRates = MIGRATION_RATES): number {
   return work.createNodes / rates.createNodesPerSecond + work.normalizeNodes / rates.normalizeNodesPerSecond + work.allNodes / rates.allNodesPerSecond;
 }
 
-const releaseSeconds = (work: MigrationWork, rates: MigrationRates) => work.releases.length * rates.fixedSecondsPerRelease;
+/** The model migrations of a boot at the built-in rates. */
+function builtInMigrationSeconds(work: MigrationWork, rates: MigrationRates): number {
+  if (work.releases.length === 0) return 0;
+  return rates.migrationBaseSeconds + work.releases.length * rates.fixedSecondsPerRelease + builtInNodeSeconds(work, rates);
+}
+
 const sameMigrations = (a: MigrationWork, b: MigrationWork) => a.releases.join(' ') === b.releases.join(' ');
 
 /** The newest measured boot of the same migrations, or null. */
@@ -81,22 +85,23 @@ export function calibratingBoot(work: MigrationWork, measured: BootMeasurement[]
   return measured.filter((m) => sameMigrations(m.work, work)).sort((a, b) => a.at.localeCompare(b.at)).at(-1) ?? null;
 }
 
-/** The first boot for `work`: from the newest measured boot of the same migrations, else at the built-in rates. */
+/**
+ * The first boot for `work`: from the newest measured boot of the same migrations, else at the built-in rates. A
+ * measured boot gives its fixed part as is (the boot minus its model migrations) and how much slower or faster than
+ * built in its model migrations ran (`nodeScale`); today's migrations are the built-in estimate at that scale, so the
+ * same work is predicted exactly as measured.
+ */
 export function predictBoot(work: MigrationWork, measured: BootMeasurement[], rates: MigrationRates = MIGRATION_RATES): BootPrediction {
-  const nodeSeconds = builtInNodeSeconds(work, rates);
-  const builtInMigration = releaseSeconds(work, rates) + nodeSeconds;
+  const builtInMigration = builtInMigrationSeconds(work, rates);
   const builtInSeconds = rates.bootSeconds + builtInMigration;
   const base = calibratingBoot(work, measured);
   if (!base) return { seconds: builtInSeconds, fixedSeconds: rates.bootSeconds, migrationSeconds: builtInMigration, nodeScale: 1, source: 'built-in rates', calibrated: false, builtInSeconds };
 
-  const thenNodeSeconds = builtInNodeSeconds(base.work, rates);
-  const thenBuiltIn = rates.bootSeconds + releaseSeconds(base.work, rates) + thenNodeSeconds;
+  const thenBuiltInMigration = builtInMigrationSeconds(base.work, rates);
   // Without the log's window, the boot is split as the built-in rates would split it.
-  const thenMigration = base.modelMigrationSeconds ?? base.bootSeconds * ((thenBuiltIn - rates.bootSeconds) / thenBuiltIn);
+  const thenMigration = base.modelMigrationSeconds ?? base.bootSeconds * (thenBuiltInMigration / (rates.bootSeconds + thenBuiltInMigration));
   const fixedSeconds = Math.max(0, base.bootSeconds - thenMigration);
-  const speed = fixedSeconds / rates.bootSeconds;
-  const nodeScale = thenNodeSeconds >= MIN_CALIBRATING_NODE_SECONDS ? Math.max(0, thenMigration - speed * releaseSeconds(base.work, rates)) / thenNodeSeconds : speed;
-  // Exactly the measured boot for the same work; more or fewer nodes add or take their share at the measured rate.
-  const migrationSeconds = Math.max(0, thenMigration + nodeScale * (nodeSeconds - thenNodeSeconds));
+  const nodeScale = thenBuiltInMigration > 0 ? thenMigration / thenBuiltInMigration : fixedSeconds / rates.bootSeconds;
+  const migrationSeconds = nodeScale * builtInMigration;
   return { seconds: fixedSeconds + migrationSeconds, fixedSeconds, migrationSeconds, nodeScale, source: base.source, calibrated: true, builtInSeconds };
 }

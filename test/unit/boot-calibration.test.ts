@@ -13,7 +13,8 @@ import { realChangelog } from '../support/helpers.js';
 const ONE_RELEASE = ['2.243.0'];
 const work = (createNodes: number, releases = ONE_RELEASE, normalizeNodes = 0): MigrationWork => ({ releases, createNodes, normalizeNodes, allNodes: 0 });
 const boot = (over: Partial<BootMeasurement> & Pick<BootMeasurement, 'bootSeconds' | 'work'>): BootMeasurement => ({ source: 'rehearsal r1', at: '2026-12-06T10:00:00.000Z', modelMigrationSeconds: null, ...over });
-const builtIn = (w: MigrationWork) => R.bootSeconds + w.releases.length * R.fixedSecondsPerRelease + w.createNodes / R.createNodesPerSecond + w.normalizeNodes / R.normalizeNodesPerSecond;
+const builtInMigration = (w: MigrationWork) => (w.releases.length ? R.migrationBaseSeconds + w.releases.length * R.fixedSecondsPerRelease + w.createNodes / R.createNodesPerSecond + w.normalizeNodes / R.normalizeNodesPerSecond : 0);
+const builtIn = (w: MigrationWork) => R.bootSeconds + builtInMigration(w);
 
 describe('predictBoot', () => {
   it('nothing measured: the built-in rates, said to be uncalibrated', () => {
@@ -27,23 +28,27 @@ describe('predictBoot', () => {
     expect(p.fixedSeconds).toBeCloseTo(6, 9);
   });
 
-  it("scales the measured migrations to today's nodes and keeps the measured fixed part", () => {
+  it("keeps the measured fixed part and scales today's built-in migrations by how the measured ones ran", () => {
     // Measured: 12 s, 6 s of it model migrations (the log's window), for 20 000 created nodes; now 10 000 nodes.
     const p = predictBoot(work(10000), [boot({ bootSeconds: 12, modelMigrationSeconds: 6, work: work(20000) })]);
-    const speed = 6 / R.bootSeconds;
-    const perBuiltInSecond = (6 - speed * R.fixedSecondsPerRelease) / (20000 / R.createNodesPerSecond);
-    expect(p.nodeScale).toBeCloseTo(perBuiltInSecond, 9);
+    const scale = 6 / builtInMigration(work(20000));
+    expect(p.nodeScale).toBeCloseTo(scale, 9);
     expect(p.fixedSeconds).toBe(6);
-    expect(p.seconds).toBeCloseTo(6 + 6 - perBuiltInSecond * (10000 / R.createNodesPerSecond), 9);
+    expect(p.seconds).toBeCloseTo(6 + scale * builtInMigration(work(10000)), 9);
     expect(p.seconds).toBeLessThan(12);
   });
 
-  it('a measured boot with little node work teaches the machine speed: the built-in node rate scaled by it', () => {
-    // An empty cell booted in 9 s (the log's window 0.1 s): this machine is (9 - 0.1) / bootSeconds as fast as built in.
-    const p = predictBoot(work(6000), [boot({ bootSeconds: 9, modelMigrationSeconds: 0.1, work: work(0) })]);
-    const speed = 8.9 / R.bootSeconds;
-    expect(p.nodeScale).toBeCloseTo(speed, 9);
-    expect(p.seconds).toBeCloseTo(9 + speed * (6000 / R.createNodesPerSecond), 9);
+  it('a measured boot without node work still tells how fast this machine migrates', () => {
+    // An empty cell booted in 9 s, 3.5 s of it the model migrations' constant part: 6 000 nodes now.
+    const p = predictBoot(work(6000), [boot({ bootSeconds: 9, modelMigrationSeconds: 3.5, work: work(0) })]);
+    const scale = 3.5 / builtInMigration(work(0));
+    expect(p.nodeScale).toBeCloseTo(scale, 9);
+    expect(p.seconds).toBeCloseTo(5.5 + scale * builtInMigration(work(6000)), 9);
+  });
+
+  it('a boot with no migrations crossed is its fixed part; the machine speed then scales only that', () => {
+    const none = work(0, []);
+    expect(predictBoot(none, [boot({ bootSeconds: 9, modelMigrationSeconds: null, work: none })])).toMatchObject({ seconds: 9, fixedSeconds: 9, migrationSeconds: 0, nodeScale: 9 / R.bootSeconds });
   });
 
   it('without the log window the measured boot is split as the built-in rates split it', () => {
@@ -96,5 +101,6 @@ describe('the impact report with measured boots', () => {
     expect(report.predictedMigrationSeconds).toBeCloseTo(expected.seconds, 9);
     expect(report.migrationEstimate).toMatchObject({ source: 'rehearsal r1', calibrated: true, work: work(10000) });
     expect(report.migrations.map((m) => m.seconds)).toEqual([expected.nodeScale * (10000 / R.createNodesPerSecond)]);
+    expect(report.migrationEstimate.builtInSeconds).toBeCloseTo(builtIn(work(10000)), 9);
   });
 });
