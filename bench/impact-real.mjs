@@ -8,7 +8,7 @@
 // Each scenario boots a fresh cell at `from`, seeds it through Storm, checks it, stops it, checks it offline, and
 // upgrades it to 2.250.0 with synup (--backup). Numbers are printed as a table; nothing is kept.
 // Each calibration seeds a fresh cell to one size, backs it up, rehearses 2.250.0 on the backup (`synup rehearse`:
-// the calibrating boot), starts the cell again, seeds it to another size, and prints side by side for that size: the
+// the calibrating boot), starts the cell again, seeds or deletes nodes to another size, and prints side by side for that size: the
 // prediction at the built-in rates, the prediction calibrated by the rehearsal, and the first boot `synup upgrade`
 // measures.
 import { spawn } from 'node:child_process';
@@ -139,7 +139,8 @@ async function synupJson(synup, args) {
 async function measuredUpgrade(synup) {
   const events = (await synupJson(synup, ['upgrade', '--to', TO, '--backup', '-y'])).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const done = (step) => events.find((e) => e.type === 'step' && e.step === step && e.state === 'completed')?.durationMs ?? null;
-  return (done('start') + done('wait-migrations')) / 1000;
+  const summary = events.find((e) => e.type === 'summary');
+  return { bootS: (done('start') + done('wait-migrations')) / 1000, modelS: summary?.modelMigrationMs != null ? summary.modelMigrationMs / 1000 : null };
 }
 
 function cleanUp(work, pgid) {
@@ -175,7 +176,7 @@ async function scenario(name, { from, seeds }) {
     row.offline_read_ms = off.checked.readMs;
     row.offlineNodes = off.checked.nodes;
 
-    row.measuredS = await measuredUpgrade(synup);
+    row.measuredS = (await measuredUpgrade(synup)).bootS;
     row.load = os.loadavg()[0]; // the machine is shared: the 1-minute load average right after the first boot
     row.errorPct = ((row.predictedS - row.measuredS) / row.measuredS) * 100;
     await synup(['stop']);
@@ -185,17 +186,21 @@ async function scenario(name, { from, seeds }) {
   return row;
 }
 
+/** Deletes `n` nodes of a form (a cell shrinking between its rehearsal and its upgrade). */
+const drop = (form, n) => [`${form} | limit $n | delnode`, { n }];
+
 /**
- * Calibration runs: `calibrate` seeds the cell the rehearsal measures, `grow` what is added before the upgrade (the
- * cell the prediction is for: the same versions, another size).
+ * Calibration runs: `calibrate` seeds the cell the rehearsal measures, `change` is what is added or deleted before the
+ * upgrade (the cell the prediction is for: the same versions, another size).
  */
 const CALIBRATIONS = {
-  'cal-2.242-up': { from: '2.242.0', calibrate: [cards(3_000)], grow: [cards(12_000)] },
-  'cal-2.242-down': { from: '2.242.0', calibrate: [cards(15_000)], grow: [] },
-  'cal-2.180-up': { from: '2.180.0', calibrate: [urls(2_000), cards(2_000)], grow: [urls(4_000), servers(2_000), cards(8_000)] },
+  'cal-2.242-up': { from: '2.242.0', calibrate: [cards(3_000)], change: [cards(12_000)] },
+  'cal-2.242-down': { from: '2.242.0', calibrate: [cards(15_000)], change: [drop('econ:pay:card', 12_000)] },
+  'cal-2.180-up': { from: '2.180.0', calibrate: [urls(2_000), cards(2_000)], change: [urls(4_000), servers(2_000), cards(8_000)] },
+  'cal-2.180-down': { from: '2.180.0', calibrate: [urls(6_000), servers(2_000), cards(10_000)], change: [drop('econ:pay:card', 8_000), drop('inet:url', 4_000)] },
 };
 
-async function calibration(name, { from, calibrate, grow }) {
+async function calibration(name, { from, calibrate, change }) {
   const setup = newCell(name);
   const { work, synup } = setup;
   const row = { name, from, to: TO };
@@ -211,12 +216,12 @@ async function calibration(name, { from, calibrate, grow }) {
     Object.assign(row, { rehearsal: rehearsal.id, calibrationNodes: rehearsal.migrationWork, calibrationBootS: rehearsal.migrationMs / 1000, calibrationModelS: rehearsal.modelMigrationMs / 1000, calibrationLoad: os.loadavg()[0] });
 
     await synupJson(synup, ['start']);
-    await seed(setup, grow);
+    await seed(setup, change);
     const report = JSON.parse(await synupJson(synup, ['check', '--to', TO]));
-    Object.assign(row, { nodes: report.migrationEstimate.work, builtInS: report.migrationEstimate.builtInSeconds, calibratedS: report.predictedMigrationSeconds, source: report.migrationEstimate.source });
+    Object.assign(row, { nodes: report.migrationEstimate.work, builtInS: report.migrationEstimate.builtInSeconds, calibratedS: report.predictedMigrationSeconds, calibratedModelS: report.migrationEstimate.migrationSeconds, source: report.migrationEstimate.source });
     await synupJson(synup, ['stop']);
-    row.measuredS = await measuredUpgrade(synup);
-    row.load = os.loadavg()[0];
+    const measured = await measuredUpgrade(synup);
+    Object.assign(row, { measuredS: measured.bootS, measuredModelS: measured.modelS, load: os.loadavg()[0] });
     row.builtInErrorPct = ((row.builtInS - row.measuredS) / row.measuredS) * 100;
     row.calibratedErrorPct = ((row.calibratedS - row.measuredS) / row.measuredS) * 100;
     await synup(['stop']);
@@ -240,9 +245,9 @@ for (const name of names) {
   rows.push(row);
 }
 if (calibrating) {
-  process.stdout.write('| calibration | rehearsed cell: migrated nodes, measured boot (model migrations) | upgraded cell: migrated nodes | built-in prediction (error) | calibrated prediction (error) | measured first boot | load at rehearsal / upgrade |\n|---|---|---|---|---|---|---|\n');
+  process.stdout.write('| calibration | rehearsed cell: migrated nodes, measured boot (model migrations) | upgraded cell: migrated nodes | built-in prediction (error) | calibrated prediction (error) | measured first boot (model migrations) | load at rehearsal / upgrade |\n|---|---|---|---|---|---|---|\n');
   for (const r of rows) {
-    process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${nodesOf(r.calibrationNodes)}, ${f(r.calibrationBootS, 1)} s (${f(r.calibrationModelS, 1)} s) | ${nodesOf(r.nodes)} | ${f(r.builtInS, 1)} s (${f(r.builtInErrorPct, 0)} %) | ${f(r.calibratedS, 1)} s (${f(r.calibratedErrorPct, 0)} %) | ${f(r.measuredS, 1)} s | ${f(r.calibrationLoad, 1)} / ${f(r.load, 1)} |\n`);
+    process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${nodesOf(r.calibrationNodes)}, ${f(r.calibrationBootS, 1)} s (${f(r.calibrationModelS, 1)} s) | ${nodesOf(r.nodes)} | ${f(r.builtInS, 1)} s (${f(r.builtInErrorPct, 0)} %) | ${f(r.calibratedS, 1)} s (${f(r.calibratedErrorPct, 0)} %) | ${f(r.measuredS, 1)} s (${f(r.measuredModelS, 1)} s) | ${f(r.calibrationLoad, 1)} / ${f(r.load, 1)} |\n`);
   }
 } else {
   process.stdout.write('| scenario | nodes | seed s | check via Storm: cold / warm s (Storm read ms) | check offline s (read ms) | nodes migrations rewrite | predicted first boot s | measured first boot s | error | load |\n|---|---|---|---|---|---|---|---|---|---|\n');
