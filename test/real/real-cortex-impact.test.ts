@@ -130,10 +130,12 @@ describe.skipIf(labSkipReason !== null)('real Cortex 2.180.0: synup check → 2.
 
     // A rehearsal of 2.250.0 on a backup of it measures a first boot: the prediction is then calibrated by it, and
     // for the same node counts it is the boot the rehearsal measured (its fixed part and its model migrations).
-    const backup = await run(['backup', '--cold', '--json']);
+    const backupDir = path.join(work, 'backup');
+    const backup = await run(['backup', '--cold', cellDir, backupDir, '--json']);
+    expect(backup.stderr).toBe('');
     expect(backup.exitCode).toBe(0);
-    const rehearsal = await run(['rehearse', '--backup', JSON.parse(backup.stdout).dir, '--to', '2.250.0', '--port', String(port), '--json']);
-    expect(rehearsal.exitCode).toBe(0);
+    const rehearsal = await run(['rehearse', '--backup', backupDir, '--to', '2.250.0', '--port', String(port), '--json']);
+    expect(rehearsal.exitCode, rehearsal.stderr).toBe(0);
     const rehearsed = JSON.parse(rehearsal.stdout);
     expect(rehearsed.migrationWork).toEqual(off.migrationEstimate.work);
     expect(rehearsed.modelMigrationMs).toBeGreaterThan(0); // the log's `beginning model migration` → `model migrations complete`
