@@ -49,19 +49,21 @@ export interface BootPrediction {
 }
 
 /**
- * Built-in rates, for a cell whose state dir measured no boot of the same migrations: fitted with
- * bench/impact-real.mjs and the logs of the lab's real Cortex (see the README). The model migrations of a boot (from
- * `beginning model migration` to `model migrations complete`) cost a constant — they run beside the start-up work the
- * Cortex does once it listens — plus a little per release and their nodes. Rates are nodes/s.
+ * Built-in rates, for a cell whose state dir measured no boot of the same migrations: a least-squares fit over the 16
+ * first boots of two `bench/impact-real.mjs --calibrate` rounds on the lab's real Cortex (2.242.0 and 2.180.0 →
+ * 2.250.0, 2 000–15 000 created and 0–8 000 re-normed nodes; the shared 2-core machine at load 1.3–2.9). The fixed part
+ * varied 5.8–7.4 s; the model migrations (from `beginning model migration` to `model migrations complete`) cost a
+ * constant — they run beside the start-up work the Cortex does once it listens — a little per release, and their
+ * created nodes; re-norming was too fast to tell from the constant. Rates are nodes/s.
  */
 export const MIGRATION_RATES = {
   /** Start → the model migrations begin (process start, storage migrations, the listener). */
-  bootSeconds: 6,
+  bootSeconds: 6.5,
   /** A boot with model migrations, whatever their count and nodes. */
-  migrationBaseSeconds: 1.5,
-  fixedSecondsPerRelease: 0.05,
-  createNodesPerSecond: 3700,
-  normalizeNodesPerSecond: 80000,
+  migrationBaseSeconds: 1.35,
+  fixedSecondsPerRelease: 0.075,
+  createNodesPerSecond: 4000,
+  normalizeNodesPerSecond: 40000,
   /** A layer storage migration over every node (the form index of 2.170.0): an assumption, not measured here. */
   allNodesPerSecond: 20000,
 };

@@ -9,7 +9,7 @@ export function migrationBasis(r: ImpactReport): string {
   const e = r.migrationEstimate;
   return e.calibrated
     ? `calibrated by ${e.source}: fixed part ${seconds(e.fixedSeconds)} as measured, migrations scaled to this cell's counts; built-in rates alone say ${seconds(e.builtInSeconds)}`
-    : 'built-in rates, uncalibrated: a rehearsal (`synup rehearse`) or an upgrade of the same migrations measures this machine';
+    : 'built-in rates, uncalibrated: a rehearsal (synup rehearse) or an upgrade of the same migrations measures this machine';
 }
 
 /** What was looked at, in one sentence: an empty report is evidence, not silence. */
