@@ -83,7 +83,7 @@ function builtInMigrationSeconds(work: MigrationWork, rates: MigrationRates): nu
 const sameMigrations = (a: MigrationWork, b: MigrationWork) => a.releases.join(' ') === b.releases.join(' ');
 
 /** The newest measured boot of the same migrations, or null. */
-export function calibratingBoot(work: MigrationWork, measured: BootMeasurement[]): BootMeasurement | null {
+function calibratingBoot(work: MigrationWork, measured: BootMeasurement[]): BootMeasurement | null {
   return measured.filter((m) => sameMigrations(m.work, work)).sort((a, b) => a.at.localeCompare(b.at)).at(-1) ?? null;
 }
 

@@ -206,8 +206,7 @@ function migratedCountOf(facts: CellFacts, name: string): number {
 }
 
 /** Every crossed migration that rewrites nodes by form, with its nodes in this cell and seconds at the built-in rates. */
-function migrationsOf(bullets: ImpactBullet[], facts: CellFacts): MigrationPrediction[] {
-  const totalNodes = Object.values(facts.formCounts).reduce((a, b) => a + b, 0);
+function migrationsOf(bullets: ImpactBullet[], facts: CellFacts, totalNodes: number): MigrationPrediction[] {
   const migrations: MigrationPrediction[] = [];
   const seen = new Set<string>();
   for (const b of bullets.filter((x) => x.section === 'migrations' && x.category === 'checked')) {
@@ -226,7 +225,7 @@ function migrationsOf(bullets: ImpactBullet[], facts: CellFacts): MigrationPredi
 }
 
 /** What the crossed migrations have to do in this cell: the releases with migrations, nodes by kind of work. */
-export function migrationWorkOf(bullets: ImpactBullet[], migrations: MigrationPrediction[]): MigrationWork {
+function migrationWorkOf(bullets: ImpactBullet[], migrations: MigrationPrediction[]): MigrationWork {
   const nodes = (work: MigrationPrediction['work']) => migrations.filter((m) => m.work === work).reduce((s, m) => s + m.nodes, 0);
   const releases = [...new Set(bullets.filter((b) => b.section === 'migrations' && b.category !== 'summary').map((b) => b.version))].sort();
   return { releases, createNodes: nodes('create'), normalizeNodes: nodes('normalize'), allNodes: nodes('all') };
@@ -264,7 +263,7 @@ export function analyzeImpact(input: { from: string; to: string; bullets: Impact
 
   const packageKeys = checkedBullets.flatMap((b) => b.names.filter((n) => n.kind === 'package-key').flatMap((n) => facts.packageKeys.filter((k) => k.key === n.name).map((k) => ({ ...k, bullet: refOf(b) }))));
 
-  const migrations = migrationsOf(bullets, facts);
+  const migrations = migrationsOf(bullets, facts, totalNodes);
   const work = migrationWorkOf(bullets, migrations);
   const estimate = predictBoot(work, input.measured ?? []);
   for (const m of migrations) m.seconds *= estimate.nodeScale;
