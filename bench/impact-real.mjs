@@ -5,6 +5,7 @@
 // `synup upgrade` (its start + wait-migrations steps: start → active and migrated; goal within ±30 %).
 //   SYN_LAB=/path/to/lab node bench/impact-real.mjs [scenario…]     scenarios: see SCENARIOS (default: all)
 //   SYN_LAB=/path/to/lab node bench/impact-real.mjs --calibrate [calibration…]   see CALIBRATIONS (default: all)
+//     SYNUP_BENCH_REHEARSALS=3: rehearse each backup three times (the prediction takes the median)
 // Each scenario boots a fresh cell at `from`, seeds it through Storm, checks it, stops it, checks it offline, and
 // upgrades it to 2.250.0 with synup (--backup). Numbers are printed as a table; nothing is kept.
 // Each calibration seeds a fresh cell to one size, backs it up, rehearses 2.250.0 on the backup (`synup rehearse`:
@@ -200,6 +201,9 @@ const CALIBRATIONS = {
   'cal-2.180-down': { from: '2.180.0', calibrate: [urls(6_000), servers(2_000), cards(10_000)], change: [drop('econ:pay:card', 8_000), drop('inet:url', 4_000)] },
 };
 
+/** Rehearsals per calibration (SYNUP_BENCH_REHEARSALS): check predicts from the median over up to three. */
+const REHEARSALS = Number(process.env.SYNUP_BENCH_REHEARSALS ?? 1);
+
 async function calibration(name, { from, calibrate, change }) {
   const setup = newCell(name);
   const { work, synup } = setup;
@@ -211,9 +215,16 @@ async function calibration(name, { from, calibrate, change }) {
     await stopGroup(pgid);
     pgid = null;
     const backup = JSON.parse(await synupJson(synup, ['backup', '--cold']));
-    const rehearsal = JSON.parse(await synupJson(synup, ['rehearse', '--backup', backup.dir, '--to', TO, '--port', String(setup.port)]));
-    if (!rehearsal.migrationWork) throw new Error(`the rehearsal counted no migration work: ${JSON.stringify(rehearsal).slice(0, 300)}`);
-    Object.assign(row, { rehearsal: rehearsal.id, calibrationNodes: rehearsal.migrationWork, calibrationBootS: rehearsal.migrationMs / 1000, calibrationModelS: rehearsal.modelMigrationMs / 1000, calibrationLoad: os.loadavg()[0] });
+    const rehearsals = [];
+    for (let i = 0; i < REHEARSALS; i++) {
+      const rehearsal = JSON.parse(await synupJson(synup, ['rehearse', '--backup', backup.dir, '--to', TO, '--port', String(setup.port)]));
+      if (!rehearsal.migrationWork) throw new Error(`the rehearsal counted no migration work: ${JSON.stringify(rehearsal).slice(0, 300)}`);
+      rehearsals.push(rehearsal);
+    }
+    Object.assign(row, {
+      rehearsals: rehearsals.map((r) => r.id), calibrationNodes: rehearsals[0].migrationWork, calibrationLoad: os.loadavg()[0],
+      calibrationBootS: rehearsals.map((r) => r.migrationMs / 1000), calibrationModelS: rehearsals.map((r) => r.modelMigrationMs / 1000),
+    });
 
     await synupJson(synup, ['start']);
     await seed(setup, change);
@@ -235,7 +246,8 @@ const f = (x, d = 2) => (typeof x === 'number' ? x.toFixed(d) : String(x));
 const nodesOf = (w) => `${w.createNodes} created / ${w.normalizeNodes} re-normed`;
 const calibrating = process.argv[2] === '--calibrate';
 const [table, run] = calibrating ? [CALIBRATIONS, calibration] : [SCENARIOS, scenario];
-const names = process.argv.slice(calibrating ? 3 : 2).length ? process.argv.slice(calibrating ? 3 : 2) : Object.keys(table);
+const args = process.argv.slice(calibrating ? 3 : 2);
+const names = args.length ? args : Object.keys(table);
 const rows = [];
 for (const name of names) {
   if (!table[name]) throw new Error(`unknown ${calibrating ? 'calibration' : 'scenario'} ${name}; known: ${Object.keys(table).join(', ')}`);
@@ -247,7 +259,7 @@ for (const name of names) {
 if (calibrating) {
   process.stdout.write('| calibration | rehearsed cell: migrated nodes, measured boot (model migrations) | upgraded cell: migrated nodes | built-in prediction (error) | calibrated prediction (error) | measured first boot (model migrations) | load at rehearsal / upgrade |\n|---|---|---|---|---|---|---|\n');
   for (const r of rows) {
-    process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${nodesOf(r.calibrationNodes)}, ${f(r.calibrationBootS, 1)} s (${f(r.calibrationModelS, 1)} s) | ${nodesOf(r.nodes)} | ${f(r.builtInS, 1)} s (${f(r.builtInErrorPct, 0)} %) | ${f(r.calibratedS, 1)} s (${f(r.calibratedErrorPct, 0)} %) | ${f(r.measuredS, 1)} s (${f(r.measuredModelS, 1)} s) | ${f(r.calibrationLoad, 1)} / ${f(r.load, 1)} |\n`);
+    process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${nodesOf(r.calibrationNodes)}, ${r.calibrationBootS.map((b, i) => `${f(b, 1)} s (${f(r.calibrationModelS[i], 1)} s)`).join(', ')} | ${nodesOf(r.nodes)} | ${f(r.builtInS, 1)} s (${f(r.builtInErrorPct, 0)} %) | ${f(r.calibratedS, 1)} s (${f(r.calibratedErrorPct, 0)} %) | ${f(r.measuredS, 1)} s (${f(r.measuredModelS, 1)} s) | ${f(r.calibrationLoad, 1)} / ${f(r.load, 1)} |\n`);
   }
 } else {
   process.stdout.write('| scenario | nodes | seed s | check via Storm: cold / warm s (Storm read ms) | check offline s (read ms) | nodes migrations rewrite | predicted first boot s | measured first boot s | error | load |\n|---|---|---|---|---|---|---|---|---|---|\n');

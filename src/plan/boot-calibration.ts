@@ -41,7 +41,7 @@ export interface BootPrediction {
   migrationSeconds: number;
   /** Measured seconds of model migrations per built-in second (1 at the built-in rates): scales each migration's estimate. */
   nodeScale: number;
-  /** `rehearsal <id>`, `upgrade <run id>` or `built-in rates`. */
+  /** `rehearsal <id>`, `upgrade <run id>` (newest first, comma-separated when several) or `built-in rates`. */
   source: string;
   calibrated: boolean;
   /** The same boot at the built-in rates alone: what an uncalibrated prediction says. */
@@ -82,28 +82,44 @@ function builtInMigrationSeconds(work: MigrationWork, rates: MigrationRates): nu
 
 const sameMigrations = (a: MigrationWork, b: MigrationWork) => a.releases.join(' ') === b.releases.join(' ');
 
-/** The newest measured boot of the same migrations, or null. */
-function calibratingBoot(work: MigrationWork, measured: BootMeasurement[]): BootMeasurement | null {
-  return measured.filter((m) => sameMigrations(m.work, work)).sort((a, b) => a.at.localeCompare(b.at)).at(-1) ?? null;
+/**
+ * How many of the newest measured boots of the same migrations calibrate a prediction: one boot is one sample (on a
+ * shared machine the same boot's fixed part varied by 2–4 s), the median of a few damps it.
+ */
+export const CALIBRATING_BOOTS = 3;
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** A measured boot's fixed part and how its model migrations ran against the built-in estimate of its work. */
+function calibrationOf(base: BootMeasurement, rates: MigrationRates): { fixedSeconds: number; nodeScale: number } {
+  const builtInMigration = builtInMigrationSeconds(base.work, rates);
+  // Without the log's window, the boot is split as the built-in rates would split it.
+  const migration = base.modelMigrationSeconds ?? base.bootSeconds * (builtInMigration / (rates.bootSeconds + builtInMigration));
+  const fixedSeconds = Math.max(0, base.bootSeconds - migration);
+  return { fixedSeconds, nodeScale: builtInMigration > 0 ? migration / builtInMigration : fixedSeconds / rates.bootSeconds };
 }
 
 /**
- * The first boot for `work`: from the newest measured boot of the same migrations, else at the built-in rates. A
- * measured boot gives its fixed part as is (the boot minus its model migrations) and how much slower or faster than
- * built in its model migrations ran (`nodeScale`); today's migrations are the built-in estimate at that scale, so the
- * same work is predicted exactly as measured.
+ * The first boot for `work`: from the newest measured boots of the same migrations (up to CALIBRATING_BOOTS), else at
+ * the built-in rates. A measured boot gives its fixed part as is (the boot minus its model migrations) and how much
+ * slower or faster than built in its model migrations ran (`nodeScale`); the prediction takes the median of each over
+ * the boots used, and today's migrations are the built-in estimate at that scale, so one boot of the same work is
+ * predicted exactly as measured.
  */
 export function predictBoot(work: MigrationWork, measured: BootMeasurement[], rates: MigrationRates = MIGRATION_RATES): BootPrediction {
   const builtInMigration = builtInMigrationSeconds(work, rates);
   const builtInSeconds = rates.bootSeconds + builtInMigration;
-  const base = calibratingBoot(work, measured);
-  if (!base) return { seconds: builtInSeconds, fixedSeconds: rates.bootSeconds, migrationSeconds: builtInMigration, nodeScale: 1, source: 'built-in rates', calibrated: false, builtInSeconds };
+  const bases = measured.filter((m) => sameMigrations(m.work, work)).sort((a, b) => a.at.localeCompare(b.at)).slice(-CALIBRATING_BOOTS);
+  if (bases.length === 0) return { seconds: builtInSeconds, fixedSeconds: rates.bootSeconds, migrationSeconds: builtInMigration, nodeScale: 1, source: 'built-in rates', calibrated: false, builtInSeconds };
 
-  const thenBuiltInMigration = builtInMigrationSeconds(base.work, rates);
-  // Without the log's window, the boot is split as the built-in rates would split it.
-  const thenMigration = base.modelMigrationSeconds ?? base.bootSeconds * (thenBuiltInMigration / (rates.bootSeconds + thenBuiltInMigration));
-  const fixedSeconds = Math.max(0, base.bootSeconds - thenMigration);
-  const nodeScale = thenBuiltInMigration > 0 ? thenMigration / thenBuiltInMigration : fixedSeconds / rates.bootSeconds;
+  const calibrations = bases.map((base) => calibrationOf(base, rates));
+  const fixedSeconds = median(calibrations.map((c) => c.fixedSeconds));
+  const nodeScale = median(calibrations.map((c) => c.nodeScale));
   const migrationSeconds = nodeScale * builtInMigration;
-  return { seconds: fixedSeconds + migrationSeconds, fixedSeconds, migrationSeconds, nodeScale, source: base.source, calibrated: true, builtInSeconds };
+  const source = bases.map((b) => b.source).reverse().join(', ');
+  return { seconds: fixedSeconds + migrationSeconds, fixedSeconds, migrationSeconds, nodeScale, source, calibrated: true, builtInSeconds };
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { impactBullets, parseChangelog, selectReleases } from '../../src/changelog/index.js';
-import { MIGRATION_RATES as R, predictBoot, type BootMeasurement, type MigrationWork } from '../../src/plan/boot-calibration.js';
+import { CALIBRATING_BOOTS, MIGRATION_RATES as R, predictBoot, type BootMeasurement, type MigrationWork } from '../../src/plan/boot-calibration.js';
 import { analyzeImpact, type CellFacts } from '../../src/plan/impact.js';
 import { bootsOfRehearsals, bootsOfRuns } from '../../src/runner/boot-measurements.js';
 import type { RunRecord } from '../../src/runner/journal.js';
@@ -58,12 +58,14 @@ describe('predictBoot', () => {
     expect(p.fixedSeconds).toBeCloseTo(2 * R.bootSeconds, 9);
   });
 
-  it('only a boot of the same migrations calibrates; the newest of them wins', () => {
-    const other = boot({ source: 'upgrade other', at: '2026-12-06T12:00:00.000Z', bootSeconds: 30, work: work(0, ['2.181.0', '2.243.0']) });
-    const older = boot({ source: 'rehearsal old', at: '2026-12-06T09:00:00.000Z', bootSeconds: 20, work: work(5000) });
-    const newer = boot({ source: 'upgrade new', at: '2026-12-06T11:00:00.000Z', bootSeconds: 10, work: work(5000) });
+  it('only boots of the same migrations calibrate; the median over the newest three', () => {
+    const at = (hour: number) => `2026-12-06T${String(hour).padStart(2, '0')}:00:00.000Z`;
+    const other = boot({ source: 'upgrade other', at: at(13), bootSeconds: 30, work: work(0, ['2.181.0', '2.243.0']) });
+    const same = [20, 10, 14, 12].map((bootSeconds, i) => boot({ source: `rehearsal r${i}`, at: at(9 + i), bootSeconds, modelMigrationSeconds: 2, work: work(5000) }));
     expect(predictBoot(work(5000), [other]).source).toBe('built-in rates');
-    expect(predictBoot(work(5000), [older, other, newer])).toMatchObject({ source: 'upgrade new', seconds: 10 });
+    // r0 (20 s) is the oldest of four: the fixed parts of r1–r3 are 8, 12 and 10 s, their median 10 s.
+    expect(predictBoot(work(5000), [...same, other])).toMatchObject({ source: 'rehearsal r3, rehearsal r2, rehearsal r1', seconds: 12, fixedSeconds: 10 });
+    expect(CALIBRATING_BOOTS).toBe(3);
   });
 });
 
