@@ -4,8 +4,14 @@
 // and the first boot's migration time it predicts from the cell's node counts against the one measured by a real
 // `synup upgrade` (its start + wait-migrations steps: start → active and migrated; goal within ±30 %).
 //   SYN_LAB=/path/to/lab node bench/impact-real.mjs [scenario…]     scenarios: see SCENARIOS (default: all)
+//   SYN_LAB=/path/to/lab node bench/impact-real.mjs --calibrate [calibration…]   see CALIBRATIONS (default: all)
+//     SYNUP_BENCH_REHEARSALS=3: rehearse each backup three times (the prediction takes the median)
 // Each scenario boots a fresh cell at `from`, seeds it through Storm, checks it, stops it, checks it offline, and
 // upgrades it to 2.250.0 with synup (--backup). Numbers are printed as a table; nothing is kept.
+// Each calibration seeds a fresh cell to one size, backs it up, rehearses 2.250.0 on the backup (`synup rehearse`:
+// the calibrating boot), starts the cell again, seeds or deletes nodes to another size, and prints side by side for that size: the
+// prediction at the built-in rates, the prediction calibrated by the rehearsal, and the first boot `synup upgrade`
+// measures.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -83,7 +89,8 @@ const alive = (pgid) => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).some
   }
 });
 
-async function scenario(name, { from, seeds }) {
+/** A fresh work dir with a cell at `from` (cell.yaml, synup.yaml), and synup run in it. */
+function newCell(name) {
   const work = mkdtempSync(path.join(os.tmpdir(), `synup-bench-impact-${name}-`));
   const cell = path.join(work, 'cortex00');
   mkdirSync(cell);
@@ -96,26 +103,65 @@ async function scenario(name, { from, seeds }) {
     health: { port, password: 'secret', startTimeout: '600s' },
   }));
   const synup = (args) => execa(process.execPath, [path.join(root, 'bin', 'synup.js'), ...args], { cwd: work, reject: false, env: { CI: 'true', NO_COLOR: '1' }, timeout: 1_800_000 });
+  return { work, cell, port, synup };
+}
+
+/** The first boot of a fresh cell (synup start needs a version in the data): the lab's script, its own process group. */
+async function firstBoot({ work, cell, port }, from) {
+  const fd = openSync(path.join(work, 'first.log'), 'a');
+  const first = spawn(RUN_CORTEX, [path.join(LAB, `src-v${from}`), cell], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  await until(`${from} active`, 300_000, async () => JSON.parse((await api(cell, port, '/api/v1/active')).text).result.active);
+  return first.pid;
+}
+
+async function seed({ cell, port }, seeds) {
+  const t = Date.now();
+  for (const [query, vars] of seeds) {
+    const r = await api(cell, port, '/api/v1/storm/call', { query, opts: { vars } });
+    if (JSON.parse(r.text).status !== 'ok') throw new Error(`seed ${query.slice(0, 50)}: ${r.text.slice(0, 300)}`);
+  }
+  return (Date.now() - t) / 1000;
+}
+
+async function stopGroup(pgid) {
+  process.kill(-pgid, 'SIGTERM');
+  await until('the Cortex to stop', 120_000, async () => !alive(pgid));
+}
+
+/** `synup … --json` that must succeed: its one JSON document (or its JSON lines, for upgrade). */
+async function synupJson(synup, args) {
+  const r = await synup([...args, '--json']);
+  if (r.exitCode !== 0) throw new Error(`synup ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr.slice(-1500)}`);
+  return r.stdout;
+}
+
+/** synup upgrade's first boot as it measures it: its start + wait-migrations steps (start → active and migrated). */
+async function measuredUpgrade(synup) {
+  const events = (await synupJson(synup, ['upgrade', '--to', TO, '--backup', '-y'])).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const done = (step) => events.find((e) => e.type === 'step' && e.step === step && e.state === 'completed')?.durationMs ?? null;
+  const summary = events.find((e) => e.type === 'summary');
+  return { bootS: (done('start') + done('wait-migrations')) / 1000, modelS: summary?.modelMigrationMs != null ? summary.modelMigrationMs / 1000 : null };
+}
+
+function cleanUp(work, pgid) {
+  if (pgid) try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ }
+  if (!process.env.SYNUP_BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+  else process.stderr.write(`kept ${work}\n`);
+}
+
+async function scenario(name, { from, seeds }) {
+  const setup = newCell(name);
+  const { work, synup } = setup;
   const row = { name, from, to: TO };
   let pgid = null;
   try {
-    const fd = openSync(path.join(work, 'first.log'), 'a');
-    const first = spawn(RUN_CORTEX, [path.join(LAB, `src-v${from}`), cell], { detached: true, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    pgid = first.pid;
-    await until(`${from} active`, 300_000, async () => JSON.parse((await api(cell, port, '/api/v1/active')).text).result.active);
-    let t = Date.now();
-    for (const [query, vars] of seeds) {
-      const r = await api(cell, port, '/api/v1/storm/call', { query, opts: { vars } });
-      if (JSON.parse(r.text).status !== 'ok') throw new Error(`seed ${query.slice(0, 50)}: ${r.text.slice(0, 300)}`);
-    }
-    row.seedS = (Date.now() - t) / 1000;
+    pgid = await firstBoot(setup, from);
+    row.seedS = await seed(setup, seeds);
 
     for (const pass of ['cold', 'warm']) {
-      t = Date.now();
-      const r = await synup(['check', '--to', TO, '--json']);
-      if (r.exitCode !== 0) throw new Error(`check: ${r.stderr}`);
-      const report = JSON.parse(r.stdout);
+      const t = Date.now();
+      const report = JSON.parse(await synupJson(synup, ['check', '--to', TO]));
       row[`storm_${pass}_s`] = (Date.now() - t) / 1000;
       row[`storm_${pass}_read_ms`] = report.checked.readMs;
       row.nodes = report.checked.nodes;
@@ -123,43 +169,101 @@ async function scenario(name, { from, seeds }) {
       row.migrationNodes = report.migrations.reduce((s, m) => s + m.nodes, 0);
     }
 
-    process.kill(-pgid, 'SIGTERM');
-    await until('the Cortex to stop', 120_000, async () => !alive(pgid));
+    await stopGroup(pgid);
     pgid = null;
-    t = Date.now();
-    const off = await synup(['check', '--to', TO, '--json', '--offline']);
-    if (off.exitCode !== 0) throw new Error(`check --offline: ${off.stderr}`);
+    const t = Date.now();
+    const off = JSON.parse(await synupJson(synup, ['check', '--to', TO, '--offline']));
     row.offline_s = (Date.now() - t) / 1000;
-    row.offline_read_ms = JSON.parse(off.stdout).checked.readMs;
-    row.offlineNodes = JSON.parse(off.stdout).checked.nodes;
+    row.offline_read_ms = off.checked.readMs;
+    row.offlineNodes = off.checked.nodes;
 
-    const up = await synup(['upgrade', '--to', TO, '--backup', '-y', '--json']);
-    const events = up.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    const done = (step) => events.find((e) => e.type === 'step' && e.step === step && e.state === 'completed')?.durationMs ?? null;
-    if (up.exitCode !== 0) throw new Error(`upgrade exit ${up.exitCode}: ${up.stderr.slice(-1500)}`);
-    row.measuredS = (done('start') + done('wait-migrations')) / 1000;
+    row.measuredS = (await measuredUpgrade(synup)).bootS;
     row.load = os.loadavg()[0]; // the machine is shared: the 1-minute load average right after the first boot
     row.errorPct = ((row.predictedS - row.measuredS) / row.measuredS) * 100;
     await synup(['stop']);
   } finally {
-    if (pgid) try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ }
-    if (!process.env.SYNUP_BENCH_KEEP) rmSync(work, { recursive: true, force: true });
-    else process.stderr.write(`kept ${work}\n`);
+    cleanUp(work, pgid);
   }
   return row;
 }
 
-const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SCENARIOS);
+/** Deletes `n` nodes of a form (a cell shrinking between its rehearsal and its upgrade). */
+const drop = (form, n) => [`${form} | limit $n | delnode`, { n }];
+
+/**
+ * Calibration runs: `calibrate` seeds the cell the rehearsal measures, `change` is what is added or deleted before the
+ * upgrade (the cell the prediction is for: the same versions, another size).
+ */
+const CALIBRATIONS = {
+  'cal-2.242-up': { from: '2.242.0', calibrate: [cards(3_000)], change: [cards(12_000)] },
+  'cal-2.242-down': { from: '2.242.0', calibrate: [cards(15_000)], change: [drop('econ:pay:card', 12_000)] },
+  'cal-2.180-up': { from: '2.180.0', calibrate: [urls(2_000), cards(2_000)], change: [urls(4_000), servers(2_000), cards(8_000)] },
+  'cal-2.180-down': { from: '2.180.0', calibrate: [urls(6_000), servers(2_000), cards(10_000)], change: [drop('econ:pay:card', 8_000), drop('inet:url', 4_000)] },
+};
+
+/** Rehearsals per calibration (SYNUP_BENCH_REHEARSALS): check predicts from the median over up to three. */
+const REHEARSALS = Number(process.env.SYNUP_BENCH_REHEARSALS ?? 1);
+
+async function calibration(name, { from, calibrate, change }) {
+  const setup = newCell(name);
+  const { work, synup } = setup;
+  const row = { name, from, to: TO };
+  let pgid = null;
+  try {
+    pgid = await firstBoot(setup, from);
+    await seed(setup, calibrate);
+    await stopGroup(pgid);
+    pgid = null;
+    const backup = JSON.parse(await synupJson(synup, ['backup', '--cold']));
+    const rehearsals = [];
+    for (let i = 0; i < REHEARSALS; i++) {
+      const rehearsal = JSON.parse(await synupJson(synup, ['rehearse', '--backup', backup.dir, '--to', TO, '--port', String(setup.port)]));
+      if (!rehearsal.migrationWork) throw new Error(`the rehearsal counted no migration work: ${JSON.stringify(rehearsal).slice(0, 300)}`);
+      rehearsals.push(rehearsal);
+    }
+    Object.assign(row, {
+      rehearsals: rehearsals.map((r) => r.id), calibrationNodes: rehearsals[0].migrationWork, calibrationLoad: os.loadavg()[0],
+      calibrationBootS: rehearsals.map((r) => r.migrationMs / 1000), calibrationModelS: rehearsals.map((r) => r.modelMigrationMs / 1000),
+    });
+
+    await synupJson(synup, ['start']);
+    await seed(setup, change);
+    const report = JSON.parse(await synupJson(synup, ['check', '--to', TO]));
+    Object.assign(row, { nodes: report.migrationEstimate.work, builtInS: report.migrationEstimate.builtInSeconds, calibratedS: report.predictedMigrationSeconds, calibratedModelS: report.migrationEstimate.migrationSeconds, source: report.migrationEstimate.source });
+    await synupJson(synup, ['stop']);
+    const measured = await measuredUpgrade(synup);
+    Object.assign(row, { measuredS: measured.bootS, measuredModelS: measured.modelS, load: os.loadavg()[0] });
+    row.builtInErrorPct = ((row.builtInS - row.measuredS) / row.measuredS) * 100;
+    row.calibratedErrorPct = ((row.calibratedS - row.measuredS) / row.measuredS) * 100;
+    await synup(['stop']);
+  } finally {
+    cleanUp(work, pgid);
+  }
+  return row;
+}
+
+const f = (x, d = 2) => (typeof x === 'number' ? x.toFixed(d) : String(x));
+const nodesOf = (w) => `${w.createNodes} created / ${w.normalizeNodes} re-normed`;
+const calibrating = process.argv[2] === '--calibrate';
+const [table, run] = calibrating ? [CALIBRATIONS, calibration] : [SCENARIOS, scenario];
+const args = process.argv.slice(calibrating ? 3 : 2);
+const names = args.length ? args : Object.keys(table);
 const rows = [];
 for (const name of names) {
-  if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
-  process.stderr.write(`scenario ${name}…\n`);
-  const row = await scenario(name, SCENARIOS[name]);
+  if (!table[name]) throw new Error(`unknown ${calibrating ? 'calibration' : 'scenario'} ${name}; known: ${Object.keys(table).join(', ')}`);
+  process.stderr.write(`${name}…\n`);
+  const row = await run(name, table[name]);
   process.stderr.write(JSON.stringify(row) + '\n');
   rows.push(row);
 }
-const f = (x, d = 2) => (typeof x === 'number' ? x.toFixed(d) : String(x));
-process.stdout.write('| scenario | nodes | seed s | check via Storm: cold / warm s (Storm read ms) | check offline s (read ms) | nodes migrations rewrite | predicted first boot s | measured first boot s | error | load |\n|---|---|---|---|---|---|---|---|---|---|\n');
-for (const r of rows) {
-  process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${r.nodes} | ${f(r.seedS, 1)} | ${f(r.storm_cold_s)} / ${f(r.storm_warm_s)} (${r.storm_cold_read_ms} / ${r.storm_warm_read_ms}) | ${f(r.offline_s)} (${r.offline_read_ms}) | ${r.migrationNodes} | ${f(r.predictedS, 1)} | ${f(r.measuredS, 1)} | ${f(r.errorPct, 0)} % | ${f(r.load, 1)} |\n`);
+if (calibrating) {
+  process.stdout.write('| calibration | rehearsed cell: migrated nodes, measured boot (model migrations) | upgraded cell: migrated nodes | built-in prediction (error) | calibrated prediction (error) | measured first boot (model migrations) | load at rehearsal / upgrade |\n|---|---|---|---|---|---|---|\n');
+  for (const r of rows) {
+    process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${nodesOf(r.calibrationNodes)}, ${r.calibrationBootS.map((b, i) => `${f(b, 1)} s (${f(r.calibrationModelS[i], 1)} s)`).join(', ')} | ${nodesOf(r.nodes)} | ${f(r.builtInS, 1)} s (${f(r.builtInErrorPct, 0)} %) | ${f(r.calibratedS, 1)} s (${f(r.calibratedErrorPct, 0)} %) | ${f(r.measuredS, 1)} s (${f(r.measuredModelS, 1)} s) | ${f(r.calibrationLoad, 1)} / ${f(r.load, 1)} |\n`);
+  }
+} else {
+  process.stdout.write('| scenario | nodes | seed s | check via Storm: cold / warm s (Storm read ms) | check offline s (read ms) | nodes migrations rewrite | predicted first boot s | measured first boot s | error | load |\n|---|---|---|---|---|---|---|---|---|---|\n');
+  for (const r of rows) {
+    process.stdout.write(`| ${r.name} ${r.from}→${r.to} | ${r.nodes} | ${f(r.seedS, 1)} | ${f(r.storm_cold_s)} / ${f(r.storm_warm_s)} (${r.storm_cold_read_ms} / ${r.storm_warm_read_ms}) | ${f(r.offline_s)} (${r.offline_read_ms}) | ${r.migrationNodes} | ${f(r.predictedS, 1)} | ${f(r.measuredS, 1)} | ${f(r.errorPct, 0)} % | ${f(r.load, 1)} |\n`);
+  }
 }

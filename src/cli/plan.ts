@@ -73,16 +73,15 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
   const adapter = config ? (await import('../service/index.js')).adapterPlanText(config.service.adapter) : null;
   const document: PlanDocument = { ...plan, steps: describeSteps(plan, adapter) };
   if (flags.impact) {
-    // What the upgrade touches in this cell (synup check); its predicted migration time is the first boot's unless a
-    // rehearsal of the same from → to measured it.
+    // What the upgrade touches in this cell (synup check); its predicted migration time (calibrated by the newest
+    // measured boot of the same migrations) is the first boot's.
     if (!cellDir) throw usageError('--impact needs the cell: set cell.dir in synup.yaml (or pass --dir)');
     const { openCellSession } = await import('../runner/session.js');
     const { cellImpact } = await import('../runner/impact.js');
+    const { withPredictedBoot } = await import('../plan/impact.js');
     const session = openCellSession(ctx.config());
     document.impact = await cellImpact({ ...session, cellDir }, { changelog, to: plan.to });
-    if (plan.estimate && plan.estimate.basis !== 'rehearsal') {
-      document.estimate = { ...plan.estimate, bootSeconds: document.impact.predictedMigrationSeconds, basis: 'node counts' };
-    }
+    if (plan.estimate) document.estimate = withPredictedBoot(plan.estimate, document.impact);
   }
 
   const format = ctx.out.json ? 'json' : flags.format;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readManifest } from '../backup/manifest.js';
@@ -17,6 +18,9 @@ import { executeSteps } from '../runner/execute.js';
 import { STEPS } from '../runner/steps/index.js';
 import type { CommandContext } from '../config/context.js';
 import { loadChangelogFor } from '../changelog/source.js';
+import { impactBullets, selectReleases } from '../changelog/index.js';
+import type { MigrationWork } from '../plan/boot-calibration.js';
+import { offlineMigrationWork } from '../runner/impact.js';
 import { emitJson, say } from '../ui/output.js';
 import { formatDuration } from '../units.js';
 import { reporterFor } from './run-report.js';
@@ -47,7 +51,8 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
   if (!read.ok) throw new SynupError('refused', `cannot rehearse from ${backupDir}: ${read.message}`, { hint: 'pick a complete, verified backup (`synup verify`)' });
   const from = read.manifest.cell.cellVersion;
   if (!from) throw new SynupError('refused', `backup ${backupDir} does not record the cell's version`);
-  const plan = buildPlan({ changelog: await loadChangelogFor(ctx, flags.to), from, fromLabel: `the version recorded in ${backupDir}`, to: flags.to });
+  const changelog = await loadChangelogFor(ctx, flags.to);
+  const plan = buildPlan({ changelog, from, fromLabel: `the version recorded in ${backupDir}`, to: flags.to });
   if (config.service.adapter !== 'process' || !config.service.process?.command) {
     throw new SynupError('usage', 'rehearse boots the target version itself: it needs service.process.command (a start command template)', {
       hint: 'add service.process.command to the synup.yaml the rehearsal runs with (it may differ from production\'s adapter)',
@@ -86,7 +91,16 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
   });
   const journal = Journal.open(scratchRoot);
   let migrationMs: number | null = null;
+  let modelMigrationMs: number | null = null;
+  let migrationWork: MigrationWork | undefined;
   try {
+    // A Cortex's node counts, before its boot: the boot measured here then calibrates predictions for other counts.
+    if (ok && existsSync(path.join(cellDir, 'layers'))) {
+      migrationWork = await offlineMigrationWork(cellDir, from, plan.to, impactBullets(selectReleases(changelog, from, plan.to))).catch((error: unknown) => {
+        say(ctx.out, `note: the node counts of the restored copy could not be read (${errorMessage(error)}): this rehearsal's boot will not calibrate predicted migration times`);
+        return undefined;
+      });
+    }
     if (ok) {
       const run = journal.create({
         id, cellDir, cellName: `rehearsal-${id}`, from, to: plan.to, plan, startedAt: new Date().toISOString(), outcome: 'running', steps: {}, data: {}, owned: [],
@@ -104,7 +118,10 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
         cases.push({ name, title: STEPS.find((s) => s.name === name)!.title, durationMs, ok: rec.state === 'completed', ...(rec.error ? { error: rec.error } : {}) });
       }
       const booted = steps['wait-migrations'];
-      if (booted?.state === 'completed') migrationMs = Date.parse(booted.endedAt!) - Date.parse(steps.start!.startedAt!);
+      if (booted?.state === 'completed') {
+        migrationMs = Date.parse(booted.endedAt!) - Date.parse(steps.start!.startedAt!);
+        modelMigrationMs = stepCtx.run.data.modelMigrationMs ?? null;
+      }
     }
   } finally {
     await timed('stop', 'Stop the rehearsal service', async () => {
@@ -116,9 +133,9 @@ export async function runRehearse(ctx: CommandContext, _args: string[], flags: R
 
   const result: RehearsalResult = {
     id, ok, backup: backupDir, cellGuid: read.manifest.cell.guid, from, to: plan.to, startedAt: new Date(started).toISOString(),
-    durationMs: Date.now() - started, migrationMs, migrations: plan.migrations.length, cases,
+    durationMs: Date.now() - started, migrationMs, modelMigrationMs, ...(migrationWork ? { migrationWork } : {}), migrations: plan.migrations.length, cases,
   };
-  recordRehearsal(stateDir, { id, at: result.startedAt, cellGuid: result.cellGuid, from, to: plan.to, ok, migrationMs, dataBytes: read.manifest.totals.bytesAfter, backup: backupDir });
+  recordRehearsal(stateDir, { id, at: result.startedAt, cellGuid: result.cellGuid, from, to: plan.to, ok, migrationMs, modelMigrationMs, ...(migrationWork ? { migrationWork } : {}), dataBytes: read.manifest.totals.bytesAfter, backup: backupDir });
   if (reportFile) writeOutputFile(reportFile, renderJUnit(result), '--report');
   if (summaryFile) writeOutputFile(summaryFile, renderRehearsalMarkdown(result), '--summary');
   if (ctx.out.json) emitJson(ctx.out, result);

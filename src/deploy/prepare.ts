@@ -113,8 +113,9 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
     let impact: ServiceImpact | null = null;
     if (options.impact && plan && service.kind === 'cortex') {
       impact = await serviceImpact(sctx, cellDir, changelog, target);
-      if ('report' in impact && plan.estimate && plan.estimate.basis !== 'rehearsal') {
-        plan.estimate = { ...plan.estimate, bootSeconds: impact.report.predictedMigrationSeconds, basis: 'node counts' };
+      if ('report' in impact && plan.estimate) {
+        const { withPredictedBoot } = await import('../plan/impact.js');
+        plan.estimate = withPredictedBoot(plan.estimate, impact.report);
         estimates.set(service.name, plan.estimate);
       }
     }

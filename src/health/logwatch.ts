@@ -23,7 +23,15 @@ export interface LogEvent {
   modelVersion?: string;
   /** listening: the HTTPS port. */
   port?: number;
+  /**
+   * When the line was written, from Synapse's own stamp (`2024-05-01 12:00:00,123`, read as UTC: only differences
+   * between two lines of one log are used), or set by the reader when it saw the line; absent when neither.
+   */
+  at?: number;
 }
+
+/** Synapse's stamp at the start of a line, as ms (the clock's zone is not written, so UTC is assumed). */
+const SYNAPSE_STAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})\b/;
 
 /**
  * `2024-05-01 12:00:00,123 [WARNING] text [cortex.py:_migrate:MainThread:MainProcess]` → `text` (also ISO stamps and
@@ -61,12 +69,20 @@ export function classifyLogLine(line: string): LogEvent | null {
   const message = messageOf(line);
   const kind = rules.find((rule) => rule.test.test(message))?.kind ?? 'other';
   const event: LogEvent = { kind, message };
+  const stamp = SYNAPSE_STAMP.exec(stripControl(line).trim());
+  if (stamp) event.at = Date.parse(`${stamp[1]}T${stamp[2]}.${stamp[3]}Z`);
   if (kind === 'model-migration-begin') {
     const tuple = /->\s*\(([\d,\s]+)\)/.exec(message);
     if (tuple) event.modelVersion = tuple[1]!.split(',').map((n) => n.trim()).filter(Boolean).join('.');
   }
   if (kind === 'listening') event.port = Number(/(\d+)/.exec(message)![1]);
   return event;
+}
+
+/** How long the model migrations of a boot took by its log (ms), or null when the log did not show both ends. */
+export function modelMigrationMs(state: MigrationState): number | null {
+  const { modelBeganAt: began, modelCompletedAt: completed } = state;
+  return began !== null && completed !== null && completed >= began ? completed - began : null;
 }
 
 /** Where a boot stands, as far as its log tells. */
@@ -77,6 +93,9 @@ export interface MigrationState {
   /** Model revisions whose migration began, in order ("0.2.36"…). */
   modelVersions: string[];
   model: 'none' | 'running' | 'complete';
+  /** When the first model migration began and the last completed (LogEvent.at): the boot's per-node part. */
+  modelBeganAt: number | null;
+  modelCompletedAt: number | null;
   listening: boolean;
   /** Listening, and no model migration running or (when expected) still to come: active AND migrated. */
   migrated: boolean;
@@ -91,6 +110,8 @@ export const newMigrationState = (): MigrationState => ({
   storageCompleted: 0,
   modelVersions: [],
   model: 'none',
+  modelBeganAt: null,
+  modelCompletedAt: null,
   listening: false,
   migrated: false,
   failure: null,
@@ -108,9 +129,13 @@ export function observe(state: MigrationState, event: LogEvent, options: { expec
   if (event.kind === 'storage-migration-complete') state.storageCompleted++;
   if (event.kind === 'model-migration-begin') {
     state.model = 'running';
+    state.modelBeganAt ??= event.at ?? null;
     if (event.modelVersion) state.modelVersions.push(event.modelVersion);
   }
-  if (event.kind === 'model-migration-complete') state.model = 'complete';
+  if (event.kind === 'model-migration-complete') {
+    state.model = 'complete';
+    state.modelCompletedAt = event.at ?? null;
+  }
   if (event.kind === 'listening') state.listening = true;
   if (event.kind === 'traceback') state.tracebacks++;
   if (event.kind === 'bad-version') state.failure ??= event.message;

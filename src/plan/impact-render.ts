@@ -4,6 +4,14 @@ const pr = (b: BulletRef) => b.links.map((l) => l.replace(/^https:\/\/github\.co
 const cite = (b: BulletRef) => `${b.version} ${b.action} (${pr(b)})`;
 const seconds = (s: number) => (s < 10 ? s.toFixed(1) : Math.round(s).toString()) + ' s';
 
+/** Where the predicted first boot comes from, in a few words: the measured boot that calibrated it, or none. */
+export function migrationBasis(r: ImpactReport): string {
+  const e = r.migrationEstimate;
+  return e.calibrated
+    ? `calibrated by ${e.source}: fixed part ${seconds(e.fixedSeconds)} as measured, migrations scaled to this cell's counts; built-in rates alone say ${seconds(e.builtInSeconds)}`
+    : 'built-in rates, uncalibrated: a rehearsal (synup rehearse) or an upgrade of the same migrations measures this machine';
+}
+
 /** What was looked at, in one sentence: an empty report is evidence, not silence. */
 export function impactCheckedLine(r: ImpactReport): string {
   const c = r.checked;
@@ -19,7 +27,7 @@ export function impactSummaryLine(r: ImpactReport): string {
     r.packageKeys.length && `${r.packageKeys.length} deprecated package key(s)`,
     r.data.length && `${r.data.reduce((s, d) => s + d.count, 0)} nodes of ${r.data.length} deprecated/changed form(s) or propert(ies)`,
   ].filter(Boolean);
-  return `${parts.length ? parts.join(', ') : 'nothing in this cell uses what the changelog deprecates or changes'}; first boot with migrations predicted ${seconds(r.predictedMigrationSeconds)}`;
+  return `${parts.length ? parts.join(', ') : 'nothing in this cell uses what the changelog deprecates or changes'}; first boot with migrations predicted ${seconds(r.predictedMigrationSeconds)} (${r.migrationEstimate.calibrated ? `calibrated by ${r.migrationEstimate.source}` : 'built-in rates, uncalibrated'})`;
 }
 
 export function renderImpactText(r: ImpactReport): string {
@@ -35,7 +43,7 @@ export function renderImpactText(r: ImpactReport): string {
   lines.push('', 'Configuration keys deprecated or removed:');
   if (r.config.length === 0) lines.push('  none');
   for (const c of r.config) lines.push(`  ${c.where}: ${c.key} — ${cite(c.bullet)}: ${c.bullet.text}`);
-  lines.push('', `Migrations (first boot of ${r.to}, start → active and migrated, predicted ${seconds(r.predictedMigrationSeconds)}):`);
+  lines.push('', `Migrations (first boot of ${r.to}, start → active and migrated, predicted ${seconds(r.predictedMigrationSeconds)}; ${migrationBasis(r)}):`);
   if (r.migrations.length === 0) lines.push('  no crossed migration rewrites nodes by form');
   for (const m of r.migrations) lines.push(`  ${m.version}: ${m.scan === 'subset' ? 'a few values lifted (not by count)' : `${m.nodes} nodes`}, ~${seconds(m.seconds)} — ${m.text.slice(0, 120)}`);
   if (r.unclassified.length) {
@@ -57,7 +65,7 @@ export function renderImpactMarkdown(r: ImpactReport): string {
     ...r.packageKeys.map((k) => [`package ${k.package} ${k.where}`, '', `key ${k.key}`, cite(k.bullet)]),
   ])));
   out.push('### Configuration', '', ...table(['where', 'key', 'bullet'], r.config.map((c) => [c.where, c.key, `${cite(c.bullet)}: ${c.bullet.text}`])));
-  out.push(`### Migrations (predicted ${seconds(r.predictedMigrationSeconds)})`, '', ...table(['release', 'nodes', 'predicted', 'migration'], r.migrations.map((m) => [m.version, String(m.nodes), seconds(m.seconds), m.text])));
+  out.push(`### Migrations (predicted ${seconds(r.predictedMigrationSeconds)})`, '', md(`First boot of ${r.to}, start → active and migrated; ${migrationBasis(r)}.`), '', ...table(['release', 'nodes', 'predicted', 'migration'], r.migrations.map((m) => [m.version, String(m.nodes), seconds(m.seconds), m.text])));
   if (r.unclassified.length) out.push('### Not classified', '', ...r.unclassified.map((u) => `- ${u.version}: ${md(u.text)}`), '');
   return out.join('\n');
 }

@@ -1,4 +1,6 @@
 import type { ImpactBullet, ImpactName } from '../changelog/index.js';
+import type { DowntimeEstimate } from './types.js';
+import { builtInNodeSeconds, predictBoot, type BootMeasurement, type BootPrediction, type MigrationWork } from './boot-calibration.js';
 
 /**
  * What the changes between a cell's version and a target touch in *this* cell (issue 23): the crossed bullets
@@ -82,6 +84,8 @@ export interface MigrationPrediction {
   source?: string;
   /** `subset`: it lifts a few values only, so its time does not grow with the forms' counts (nodes is then 0). */
   scan?: 'all' | 'subset';
+  /** `create`: a new node per node; `normalize`: re-normed in place; `all`: a storage migration over every node. */
+  work: 'create' | 'normalize' | 'all';
 }
 
 export interface ImpactReport {
@@ -97,9 +101,11 @@ export interface ImpactReport {
   migrations: MigrationPrediction[];
   /**
    * Predicted first boot of the target (s), start → active and migrated (what a rehearsal measures and the plan's
-   * downtime estimate adds to the defrag): the boot, a fixed cost per release with migrations, nodes at measured rates.
+   * downtime estimate adds to the defrag): `migrationEstimate.seconds`.
    */
   predictedMigrationSeconds: number;
+  /** How the first boot was predicted: from which measured boot (or the built-in rates), its parts, the work counted. */
+  migrationEstimate: BootPrediction & { work: MigrationWork };
   /** What was looked at: so an empty report is evidence, not silence. */
   checked: {
     bullets: number;
@@ -118,26 +124,6 @@ export interface ImpactReport {
   /** Deprecated names with usage: code, config or package keys (data is reported but never blocks). */
   clean: boolean;
 }
-
-/**
- * Measured on the lab's real Cortex (bench/impact.mjs): a release with migrations costs its first boot a fixed
- * time (opening, storage-version checks, the model revision) plus its node rewrites. Rates are nodes/s.
- */
-export const MIGRATION_RATES = {
-  /**
-   * Least squares over all 14 first boots measured by bench/impact-real.mjs on the lab's real Cortex (2.242.0 and
-   * 2.180.0 → 2.250.0, 0 to 30 000 migrated nodes): the boot 12.4 s, 0.1 s per release with migrations, 1 100
-   * created nodes/s (econ:pay:card:pan → econ:pay:pan, 2.243.0), 4 000 re-normed nodes/s (the inet:url/server/client
-   * scan of 2.237.0). On the shared 2-core machine (load 4–14) identical first boots varied 9.2–24.4 s, so 6 of the
-   * 14 are within ±30 % of this fit; the two with the most node work (20 000 and 30 000 nodes) are within 0 % and −21 %.
-   */
-  bootSeconds: 12.4,
-  fixedSecondsPerRelease: 0.1,
-  createNodesPerSecond: 1100,
-  normalizeNodesPerSecond: 4000,
-  /** A layer storage migration over every node (the form index of 2.170.0): an assumption, not measured here. */
-  allNodesPerSecond: 20000,
-} as const;
 
 const refOf = (b: ImpactBullet): BulletRef => ({ version: b.version, section: b.section, action: b.action, text: b.text, links: b.links });
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -208,7 +194,48 @@ export function namesToCount(bullets: ImpactBullet[]): string[] {
   return [...new Set(bullets.filter((b) => b.category === 'checked').flatMap((b) => b.names.filter((n) => n.kind === 'model').map((n) => n.name)))];
 }
 
-export function analyzeImpact(input: { from: string; to: string; bullets: ImpactBullet[]; facts: CellFacts }): ImpactReport {
+/**
+ * Nodes a migration reads in this cell. Offline a property is not counted (its index is not walked), so a migration
+ * of a property is counted by its form's nodes: an upper bound (a node without the property is not migrated).
+ */
+function migratedCountOf(facts: CellFacts, name: string): number {
+  const counted = countOf(facts, name);
+  if (counted !== null || facts.source !== 'offline') return counted ?? 0;
+  const form = Object.keys(facts.formCounts).filter((f) => name.startsWith(`${f}:`)).sort((a, b) => b.length - a.length)[0];
+  return form ? facts.formCounts[form]! : 0;
+}
+
+/** Every crossed migration that rewrites nodes by form, with its nodes in this cell and seconds at the built-in rates. */
+function migrationsOf(bullets: ImpactBullet[], facts: CellFacts, totalNodes: number): MigrationPrediction[] {
+  const migrations: MigrationPrediction[] = [];
+  const seen = new Set<string>();
+  for (const b of bullets.filter((x) => x.section === 'migrations' && x.category === 'checked')) {
+    // Two bullets of one revision (2.237.0 has two for #4785) are one migration.
+    const key = b.rewrites ? `${b.version} ${b.rewrites.source}` : `${b.version} ${b.text}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const names = b.rewrites ? b.rewrites.names : b.names.filter((n) => n.kind === 'model').map((n) => n.name);
+    const counted = names.reduce((sum, n) => sum + migratedCountOf(facts, n), 0);
+    const nodes = b.allNodes ? totalNodes : b.rewrites?.scan === 'subset' ? 0 : counted;
+    const work = b.allNodes ? 'all' : b.rewrites?.work ?? 'normalize';
+    const seconds = builtInNodeSeconds({ releases: [], createNodes: work === 'create' ? nodes : 0, normalizeNodes: work === 'normalize' ? nodes : 0, allNodes: work === 'all' ? nodes : 0 });
+    migrations.push({ version: b.version, text: b.text, links: b.links, nodes, seconds, ...(b.rewrites ? { source: b.rewrites.source, scan: b.rewrites.scan } : {}), work });
+  }
+  return migrations;
+}
+
+/** What the crossed migrations have to do in this cell: the releases with migrations, nodes by kind of work. */
+function migrationWorkOf(bullets: ImpactBullet[], migrations: MigrationPrediction[]): MigrationWork {
+  const nodes = (work: MigrationPrediction['work']) => migrations.filter((m) => m.work === work).reduce((s, m) => s + m.nodes, 0);
+  const releases = [...new Set(bullets.filter((b) => b.section === 'migrations' && b.category !== 'summary').map((b) => b.version))].sort();
+  return { releases, createNodes: nodes('create'), normalizeNodes: nodes('normalize'), allNodes: nodes('all') };
+}
+
+/**
+ * The report. `measured`: the first boots this state dir measured (rehearsals, past upgrades); the newest of the same
+ * migrations calibrates the predicted migration time (src/plan/boot-calibration.ts).
+ */
+export function analyzeImpact(input: { from: string; to: string; bullets: ImpactBullet[]; facts: CellFacts; measured?: BootMeasurement[] }): ImpactReport {
   const { bullets, facts } = input;
   const checkedBullets = bullets.filter((b) => b.category === 'checked');
   const totalNodes = Object.values(facts.formCounts).reduce((a, b) => a + b, 0);
@@ -236,22 +263,10 @@ export function analyzeImpact(input: { from: string; to: string; bullets: Impact
 
   const packageKeys = checkedBullets.flatMap((b) => b.names.filter((n) => n.kind === 'package-key').flatMap((n) => facts.packageKeys.filter((k) => k.key === n.name).map((k) => ({ ...k, bullet: refOf(b) }))));
 
-  const migrations: MigrationPrediction[] = [];
-  const releasesWithMigrations = new Set(bullets.filter((b) => b.section === 'migrations' && b.category !== 'summary').map((b) => b.version));
-  const seen = new Set<string>();
-  for (const b of bullets.filter((x) => x.section === 'migrations' && x.category === 'checked')) {
-    // Two bullets of one revision (2.237.0 has two for #4785) are one migration.
-    const key = b.rewrites ? `${b.version} ${b.rewrites.source}` : `${b.version} ${b.text}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const names = b.rewrites ? b.rewrites.names : b.names.filter((n) => n.kind === 'model').map((n) => n.name);
-    const counted = names.reduce((sum, n) => sum + (countOf(facts, n) ?? 0), 0);
-    const nodes = b.allNodes ? totalNodes : b.rewrites?.scan === 'subset' ? 0 : counted;
-    const rate = b.allNodes ? MIGRATION_RATES.allNodesPerSecond : b.rewrites?.work === 'create' ? MIGRATION_RATES.createNodesPerSecond : MIGRATION_RATES.normalizeNodesPerSecond;
-    const seconds = nodes / rate;
-    migrations.push({ version: b.version, text: b.text, links: b.links, nodes, seconds, ...(b.rewrites ? { source: b.rewrites.source, scan: b.rewrites.scan } : {}) });
-  }
-  const predictedMigrationSeconds = MIGRATION_RATES.bootSeconds + releasesWithMigrations.size * MIGRATION_RATES.fixedSecondsPerRelease + migrations.reduce((s, m) => s + m.seconds, 0);
+  const migrations = migrationsOf(bullets, facts, totalNodes);
+  const work = migrationWorkOf(bullets, migrations);
+  const estimate = predictBoot(work, input.measured ?? []);
+  for (const m of migrations) m.seconds *= estimate.nodeScale;
 
   const byCategory: Record<string, number> = {};
   for (const b of bullets) byCategory[b.category] = (byCategory[b.category] ?? 0) + 1;
@@ -266,7 +281,8 @@ export function analyzeImpact(input: { from: string; to: string; bullets: Impact
     config,
     packageKeys,
     migrations,
-    predictedMigrationSeconds,
+    predictedMigrationSeconds: estimate.seconds,
+    migrationEstimate: { ...estimate, work },
     checked: {
       bullets: bullets.length,
       byCategory,
@@ -282,4 +298,14 @@ export function analyzeImpact(input: { from: string; to: string; bullets: Impact
     unclassified: bullets.filter((b) => b.category === 'unclassified').map(refOf),
     clean: code.length === 0 && config.length === 0 && packageKeys.length === 0,
   };
+}
+
+/**
+ * The plan's downtime estimate with the report's predicted first boot: the same numbers `synup check` shows. A
+ * rehearsal of the same from → to that could not calibrate the prediction (recorded before synup counted its work)
+ * keeps its measured boot.
+ */
+export function withPredictedBoot(estimate: DowntimeEstimate, report: ImpactReport): DowntimeEstimate {
+  if (estimate.basis === 'rehearsal' && !report.migrationEstimate.calibrated) return estimate;
+  return { ...estimate, bootSeconds: report.predictedMigrationSeconds, basis: 'node counts', bootSource: report.migrationEstimate.source };
 }

@@ -32,7 +32,7 @@ export function renderPlanMarkdown(plan: PlanDocument, extras: RunbookExtras = {
   out.push(`- Startup/liveness probes: ${plan.probesMustBeDisabled ? '**must be disabled** during the first boot' : 'no migrations announced; disable them anyway'}`);
   if (plan.estimate) {
     const defrag = plan.defrag?.mode === 'online' ? `online defrag ~${ONLINE_CUTOVER_SECONDS} s (cold: ~${plan.estimate.defragSeconds.toFixed(0)} s)` : `defrag ~${plan.estimate.defragSeconds.toFixed(0)} s`;
-    out.push(`- Estimated downtime: ${defrag}${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis})` : ', first boot unknown until rehearsed'}`);
+    out.push(`- Estimated downtime: ${defrag}${plan.estimate.bootSeconds !== null ? `, first boot ~${plan.estimate.bootSeconds.toFixed(0)} s (${plan.estimate.basis}${plan.estimate.bootSource ? `, ${plan.estimate.bootSource}` : ''})` : ', first boot unknown until rehearsed'}`);
   }
   if (plan.defrag) out.push(`- Defrag: **${plan.defrag.mode}** — ${md(plan.defrag.reason)}${plan.defrag.follows ? ` (the shadow follows ${code(plan.defrag.follows)})` : ''}`);
   if (plan.dir) out.push(`- Cell dir: ${code(plan.dir)}`);

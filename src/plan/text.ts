@@ -34,7 +34,7 @@ export function renderPlanText(plan: PlanDocument): string {
   if (plan.estimate) {
     const e = plan.estimate;
     const defrag = plan.defrag?.mode === 'online' ? `defrag online: the shadow swap, ~${ONLINE_CUTOVER_SECONDS} s whatever the size (cold: ${e.defragSeconds.toFixed(0)} s for ${formatBytes(e.dataBytes)})` : `defrag ${e.defragSeconds.toFixed(0)} s for ${formatBytes(e.dataBytes)}`;
-    lines.push(`Estimated downtime: ${defrag}${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
+    lines.push(`Estimated downtime: ${defrag}${e.bootSeconds !== null ? ` + first boot ${e.bootSeconds.toFixed(0)} s (${e.basis}${e.bootSource ? `, ${e.bootSource}` : ''})` : ' + first boot (unknown until a rehearsal: synup rehearse)'}`);
   }
   if (plan.defrag) lines.push(`Defrag: ${plan.defrag.mode} (${plan.defrag.reason}${plan.defrag.follows ? `; the shadow follows ${plan.defrag.follows}` : ''})`);
   if (plan.impact) lines.push(`Impact on this cell: ${impactSummaryLine(plan.impact)}`, `  ${impactCheckedLine(plan.impact)} (details: synup check --to ${plan.to})`);

@@ -71,6 +71,8 @@ export interface DowntimeEstimate {
   bootSeconds: number | null;
   /** `node counts`: the first boot predicted from this cell's node counts at measured migration rates (plan --impact). */
   basis: 'data size' | 'rehearsal' | 'node counts';
+  /** With `node counts`: what calibrated the prediction (`rehearsal <id>`, `upgrade <run id>`) or `built-in rates`. */
+  bootSource?: string;
 }
 
 /** A step as a plan shows it: declared in src/runner/steps/, described for one plan. */

@@ -5,8 +5,10 @@ import { SynupError } from '../errors.js';
 import { readImpactAnswer, type ImpactAnswer } from '../health/storm.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
 import { readLayerFormCounts } from '../lmdb/formcounts.js';
+import type { BootMeasurement, MigrationWork } from '../plan/boot-calibration.js';
 import { analyzeImpact, namesToCount, type CellFacts, type ImpactReport, type PackageKey, type StormObject } from '../plan/impact.js';
 import type { ImpactBullet } from '../changelog/index.js';
+import { measuredBoots } from './boot-measurements.js';
 import type { CellSession } from './session.js';
 
 /** What reading a cell's impact needs: the session's parts (the upgrade's preflight has them too). */
@@ -78,18 +80,44 @@ const envKeys = (session: ImpactCell) => serviceEnvKeys(session.config);
  * Storm call, or offline from its (or a backup's) layer files when it is stopped, `offline` is asked, or a backup is
  * given. Never writes to the cell.
  */
-export async function cellImpact(session: ImpactCell, options: ImpactOptions): Promise<ImpactReport> {
+export async function cellImpact(session: ImpactCell & Pick<CellSession, 'stateDir'>, options: ImpactOptions): Promise<ImpactReport> {
   const dir = options.backupDir ?? session.cellDir;
   const info = await readCellInfo(dir);
   if (!info.cellVersion) throw new SynupError('usage', `cannot read the version of ${dir}: no cell:version in slabs/cell.lmdb`, { hint: 'name a Cortex storage dir (cell.dir) or a backup of one' });
   const releases = selectReleases(options.changelog, info.cellVersion, options.to, `the version of ${dir} (slabs/cell.lmdb)`);
-  return impactOf(session, { ...options, from: info.cellVersion, to: releases.at(-1)!.version, bullets: impactBullets(releases) });
+  const measured = await measuredBoots(session.stateDir);
+  return impactOf(session, { ...options, from: info.cellVersion, to: releases.at(-1)!.version, bullets: impactBullets(releases), measured });
 }
 
-/** The report for bullets already selected (from → to): Storm when the service runs, else the files. */
+/** A stopped cell's (or backup's) facts from its layer files: form counts and the given configuration keys. */
+async function offlineFacts(dir: string, names: string[], config: CellFacts['config']): Promise<CellFacts> {
+  const { counts } = await readLayerFormCounts(dir);
+  return {
+    source: 'offline',
+    where: dir,
+    // Offline, only forms are counted (count:forms); a property's count needs its index walked.
+    counts: Object.fromEntries(names.map((n) => [n, n in counts ? counts[n]! : null])),
+    formCounts: counts,
+    code: null,
+    packageKeys: [],
+    config,
+    readMs: 0,
+  };
+}
+
+/** What the crossed migrations will have to do in a stopped cell or a backup (a rehearsal's restored copy). */
+export async function offlineMigrationWork(dir: string, from: string, to: string, bullets: ImpactBullet[]): Promise<MigrationWork> {
+  const facts = await offlineFacts(dir, namesToCount(bullets), []);
+  return analyzeImpact({ from, to, bullets, facts }).migrationEstimate.work;
+}
+
+/**
+ * The report for bullets already selected (from → to): Storm when the service runs, else the files. `measured`: the
+ * state dir's measured first boots, which calibrate the predicted migration time (none: the built-in rates).
+ */
 export async function impactOf(
   session: ImpactCell,
-  options: Omit<ImpactOptions, 'changelog'> & { from: string; bullets: ImpactBullet[]; running?: boolean },
+  options: Omit<ImpactOptions, 'changelog'> & { from: string; bullets: ImpactBullet[]; running?: boolean; measured?: BootMeasurement[] },
 ): Promise<ImpactReport> {
   const dir = options.backupDir ?? session.cellDir;
   const { from, to, bullets } = options;
@@ -113,19 +141,8 @@ export async function impactOf(
       readMs: 0,
     };
   } else {
-    const { counts } = await readLayerFormCounts(dir);
-    facts = {
-      source: 'offline',
-      where: dir,
-      // Offline, only forms are counted (count:forms); a property's count needs its index walked.
-      counts: Object.fromEntries(names.map((n) => [n, n in counts ? counts[n]! : null])),
-      formCounts: counts,
-      code: null,
-      packageKeys: [],
-      config: [...configKeys(dir), ...(options.backupDir ? [] : envKeys(session))],
-      readMs: 0,
-    };
+    facts = await offlineFacts(dir, names, [...configKeys(dir), ...(options.backupDir ? [] : envKeys(session))]);
   }
   facts.readMs = Date.now() - began;
-  return analyzeImpact({ from, to, bullets, facts });
+  return analyzeImpact({ from, to, bullets, facts, measured: options.measured });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
 import { lmdb } from '../lmdb/binding.js';
 import { ensurePrivateDir } from '../fsutil.js';
+import type { MigrationWork } from '../plan/boot-calibration.js';
 import type { UpgradePlan } from '../plan/index.js';
 import type { ServiceArtifacts } from '../service/adapter.js';
 import { crashPoint } from './crash.js';
@@ -64,6 +65,10 @@ export interface RunData {
   newInstance?: string;
   activeAt?: string;
   migratedAt?: string;
+  /** The first boot's model migrations by its log (`beginning model migration` → `model migrations complete`). */
+  modelMigrationMs?: number;
+  /** What the crossed migrations had to do in this cell, counted in preflight: calibrates later predictions. */
+  migrationWork?: MigrationWork;
   /** A rollback of a finished upgrade (`rollback --force`) began: the second outage starts here, not at stoppedAt. */
   reopenedForRollbackAt?: string;
   /** The defrag this run does: the plan's choice, then cold if online fell back (with why). Absent: cold. */

@@ -1,3 +1,4 @@
+import type { MigrationWork } from '../plan/boot-calibration.js';
 import { formatDuration } from '../units.js';
 
 export interface RehearsalCase {
@@ -20,6 +21,10 @@ export interface RehearsalResult {
   durationMs: number;
   /** First boot of the target version: start → active and migrated. */
   migrationMs: number | null;
+  /** Its model migrations by the log, when it showed both ends. */
+  modelMigrationMs: number | null;
+  /** What the crossed migrations had to do in the backup (absent: not a Cortex, or its counts could not be read). */
+  migrationWork?: MigrationWork;
   migrations: number;
   cases: RehearsalCase[];
 }

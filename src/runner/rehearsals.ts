@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ensurePrivateDir } from '../fsutil.js';
+import type { MigrationWork } from '../plan/boot-calibration.js';
 import { readRecord, writeRecord } from '../records.js';
 
 /** What a rehearsal measured, kept so `plan --dir` can predict downtime and `upgrade --require-rehearsal` can check. */
@@ -11,6 +12,10 @@ export interface RehearsalRecord {
   to: string;
   ok: boolean;
   migrationMs: number | null;
+  /** The boot's model migrations by its log, when it showed both ends. */
+  modelMigrationMs?: number | null;
+  /** What the crossed migrations had to do in the backup (counted offline before the boot): calibrates predictions. */
+  migrationWork?: MigrationWork;
   dataBytes: number;
   backup: string;
 }

@@ -13,6 +13,8 @@ export interface RunSummary {
   downtimeMs: number | null;
   /** Migrated: stop → the new version's model migrations complete (active is not migrated); null unless done. */
   migratedMs: number | null;
+  /** The new version's model migrations by its log (`beginning model migration` → `model migrations complete`). */
+  modelMigrationMs: number | null;
   bytesBefore: number | null;
   bytesAfter: number | null;
   reclaimedBytes: number | null;
@@ -53,6 +55,7 @@ export function summarizeRun(run: RunRecord): RunSummary {
     endedAt: run.endedAt ?? null,
     downtimeMs: downtimeOf(run),
     migratedMs: run.outcome === 'done' ? ms(run.data.stoppedAt, run.data.migratedAt) : null,
+    modelMigrationMs: run.data.modelMigrationMs ?? null,
     bytesBefore: before,
     bytesAfter: after,
     reclaimedBytes: before !== null && after !== null ? before - after : null,

@@ -2,7 +2,8 @@
 // 2.180.0 → 2.250.0 deprecates, a cron job and a macro using deprecated $lib calls, a trigger using a deprecated
 // command option, a deprecated cell.yaml key; the report names each with its bullet and its counts equal Storm lifts.
 // The same Cortex made clean gets an empty report that says what was checked; stopped, the offline report's form
-// counts (the layers' count:forms, read with synup's data-v1 binding) equal the running Cortex's.
+// counts (the layers' count:forms, read with synup's data-v1 binding) equal the running Cortex's. A rehearsal on a
+// backup of it then calibrates the predicted migration time (its source is the rehearsal, not the built-in rates).
 // SYN_LAB: the lab dir (setup.sh); run after `npm run build` (the CLI runs as a child process).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -125,5 +126,22 @@ describe.skipIf(labSkipReason !== null)('real Cortex 2.180.0: synup check → 2.
     expect(off.checked.forms).toBe(Object.keys(nonzero(online)).length);
     expect(fileDigests(cellDir)).toEqual(before);
     console.log(`real Cortex 2.180.0 stopped: offline impact report in ${off.checked.readMs} ms, ${off.checked.nodes} nodes in ${off.checked.forms} forms (as Storm's form counts)`);
-  }, 420_000);
+    expect(off.migrationEstimate).toMatchObject({ source: 'built-in rates', calibrated: false });
+
+    // A rehearsal of 2.250.0 on a backup of it measures a first boot: the prediction is then calibrated by it, and
+    // for the same node counts it is the boot the rehearsal measured (its fixed part and its model migrations).
+    const backupDir = path.join(work, 'backup');
+    const backup = await run(['backup', '--cold', cellDir, backupDir, '--json']);
+    expect(backup.stderr).toBe('');
+    expect(backup.exitCode).toBe(0);
+    const rehearsal = await run(['rehearse', '--backup', backupDir, '--to', '2.250.0', '--port', String(port), '--json']);
+    expect(rehearsal.exitCode, rehearsal.stderr).toBe(0);
+    const rehearsed = JSON.parse(rehearsal.stdout);
+    expect(rehearsed.migrationWork).toEqual(off.migrationEstimate.work);
+    expect(rehearsed.modelMigrationMs).toBeGreaterThan(0); // the log's `beginning model migration` → `model migrations complete`
+    const calibrated = JSON.parse((await run(['check', '--to', '2.250.0', '--json', '--offline'])).stdout);
+    expect(calibrated.migrationEstimate).toMatchObject({ source: `rehearsal ${rehearsed.id}`, calibrated: true, builtInSeconds: off.predictedMigrationSeconds });
+    expect(calibrated.predictedMigrationSeconds).toBeCloseTo(rehearsed.migrationMs / 1000, 6);
+    console.log(`rehearsal ${rehearsed.id}: first boot ${rehearsed.migrationMs} ms (model migrations ${rehearsed.modelMigrationMs} ms); built-in rates said ${off.predictedMigrationSeconds.toFixed(1)} s`);
+  }, 480_000);
 });

@@ -124,11 +124,12 @@ describe('synup check on a running Cortex (Storm)', () => {
 
     // plan --impact: the first boot's estimate comes from the node counts; the runbook has the impact section.
     const plan = JSON.parse((await synupInProcess(['plan', '--to', '2.250.0', '--impact', '--json'], { cwd: cell.work })).stdout);
-    expect(plan.estimate).toMatchObject({ basis: 'node counts', bootSeconds: plan.impact.predictedMigrationSeconds });
+    expect(plan.estimate).toMatchObject({ basis: 'node counts', bootSeconds: plan.impact.predictedMigrationSeconds, bootSource: 'built-in rates' });
     expect(plan.impact).toMatchObject({ clean: true, source: 'storm' });
     const runbook = await synupInProcess(['plan', '--to', '2.250.0', '--impact', '--format', 'md'], { cwd: cell.work });
     expect(runbook.stdout).toContain('## What this upgrade touches in this cell');
-    expect(runbook.stdout).toMatch(/first boot ~\d+ s \(node counts\)/);
+    expect(runbook.stdout).toMatch(/first boot ~\d+ s \(node counts, built-in rates\)/);
+    expect(runbook.stdout).toContain('built-in rates, uncalibrated'); // nothing measured in this state dir yet
     const noCell = await synupInProcess(['plan', '--from', '2.180.0', '--to', '2.250.0', '--impact'], { cwd: tempDir('synup-nocell-') });
     expect([noCell.exitCode, noCell.stderr]).toEqual([2, expect.stringContaining('--impact needs the cell')]);
   }, 60_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyLogLine, type LogEvent } from '../../src/health/logwatch.js';
+import { classifyLogLine, modelMigrationMs, type LogEvent } from '../../src/health/logwatch.js';
 import { watchLog } from '../support/helpers.js';
 
 /** The real Cortex 2.239 → 2.250 first boot, in order (DESIGN.md), with Synapse's default log format. */
@@ -35,7 +35,7 @@ describe('classifyLogLine', () => {
   });
 
   it('takes the model revision and the port from the lines', () => {
-    expect(classifyLogLine(SYNAPSE_BOOT[4]!)).toEqual<LogEvent>({ kind: 'model-migration-begin', message: 'beginning model migration -> (0, 2, 36)', modelVersion: '0.2.36' });
+    expect(classifyLogLine(SYNAPSE_BOOT[4]!)).toEqual<LogEvent>({ kind: 'model-migration-begin', message: 'beginning model migration -> (0, 2, 36)', modelVersion: '0.2.36', at: Date.parse('2025-01-10T10:00:04.000Z') });
     expect(classifyLogLine(SYNAPSE_BOOT[5]!)).toMatchObject({ kind: 'listening', port: 4443 });
   });
 
@@ -73,12 +73,15 @@ describe('the boot state machine over a whole log', () => {
       storageCompleted: 2,
       modelVersions: ['0.2.36'],
       model: 'complete',
+      modelBeganAt: Date.parse('2025-01-10T10:00:04.000Z'),
+      modelCompletedAt: Date.parse('2025-01-10T10:00:08.700Z'),
       listening: true,
       migrated: true,
       failure: null,
       tracebacks: 0,
       ended: 'migrated',
     });
+    expect(modelMigrationMs(state)).toBe(4700); // the boot's per-node part, by the log's own stamps
     expect(seen).toContain('listening:false');
     expect(seen.at(-1)).toBe('model-migration-complete:true');
   });
@@ -86,6 +89,7 @@ describe('the boot state machine over a whole log', () => {
   it('without migrations, listening is migrated', async () => {
     const state = await watchLog(lines(['https listening: 4443', 'never read']));
     expect(state).toMatchObject({ migrated: true, ended: 'migrated', model: 'none' });
+    expect(modelMigrationMs(state)).toBeNull(); // unstamped lines and no model migration: nothing measured
   });
 
   it('when the plan expects a model migration, waits for it even if its first line comes after the listener', async () => {

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { impactBullets, parseChangelog, selectReleases } from '../../src/changelog/index.js';
-import { analyzeImpact, MIGRATION_RATES, type CellFacts, type StormObject } from '../../src/plan/impact.js';
+import { MIGRATION_RATES } from '../../src/plan/boot-calibration.js';
+import { analyzeImpact, type CellFacts, type StormObject } from '../../src/plan/impact.js';
 import { realChangelog } from '../support/helpers.js';
 
 const real = parseChangelog(readFileSync(realChangelog, 'utf8'));
@@ -29,11 +30,18 @@ describe('stored Storm against the crossed bullets', () => {
 });
 
 describe('predicted first boot', () => {
-  it('2.242.0 → 2.250.0: the boot, one release with migrations, the econ:pay:card:pan nodes at the rate of a migration that creates nodes', () => {
+  it('2.242.0 → 2.250.0: the boot, the model migrations\' constant, one release with migrations, the econ:pay:card:pan nodes at the rate of a migration that creates nodes', () => {
     const report = analyzeImpact({ from: '2.242.0', to: '2.250.0', bullets: bullets('2.242.0', '2.250.0'), facts: facts({ counts: { 'econ:pay:card:pan': 4000 }, formCounts: { 'inet:fqdn': 96000, 'econ:pay:card': 4000 } }) });
     expect(report.migrations.map((m) => [m.version, m.nodes, m.source?.slice(0, 15)])).toEqual([['2.243.0', 4000, 'modelrev 0.2.36']]);
-    expect(report.predictedMigrationSeconds).toBeCloseTo(MIGRATION_RATES.bootSeconds + MIGRATION_RATES.fixedSecondsPerRelease + 4000 / MIGRATION_RATES.createNodesPerSecond, 6);
+    expect(report.predictedMigrationSeconds).toBeCloseTo(MIGRATION_RATES.bootSeconds + MIGRATION_RATES.migrationBaseSeconds + MIGRATION_RATES.fixedSecondsPerRelease + 4000 / MIGRATION_RATES.createNodesPerSecond, 6);
     expect(report.checked.nodes).toBe(100000);
+    expect(report.migrationEstimate).toMatchObject({ source: 'built-in rates', calibrated: false, work: { releases: ['2.243.0'], createNodes: 4000, normalizeNodes: 0, allNodes: 0 } });
+  });
+
+  it('offline, a migrated property is counted by its form (an upper bound: its index is not walked)', () => {
+    const report = analyzeImpact({ from: '2.242.0', to: '2.250.0', bullets: bullets('2.242.0', '2.250.0'), facts: facts({ source: 'offline', formCounts: { 'econ:pay:card': 2500, 'econ:pay': 7 } }) });
+    expect(report.migrationEstimate.work.createNodes).toBe(2500);
+    expect(report.data.map((d) => d.name)).not.toContain('econ:pay:card:pan'); // the data rows still count only what was counted
   });
 
   it('2.180.0 → 2.250.0: a range-limited migration is not predicted from the whole form; the two bullets of one revision count once', () => {
@@ -41,7 +49,7 @@ describe('predicted first boot', () => {
     expect(report.migrations.find((m) => m.version === '2.181.0' && m.scan === 'subset')?.nodes).toBe(0);
     expect(report.migrations.filter((m) => m.version === '2.237.0').map((m) => m.nodes)).toEqual([1500]);
     const releases = new Set(range().map((b) => b.version)).size;
-    expect(report.predictedMigrationSeconds).toBeCloseTo(MIGRATION_RATES.bootSeconds + releases * MIGRATION_RATES.fixedSecondsPerRelease + 1500 / MIGRATION_RATES.normalizeNodesPerSecond, 6);
+    expect(report.predictedMigrationSeconds).toBeCloseTo(MIGRATION_RATES.bootSeconds + MIGRATION_RATES.migrationBaseSeconds + releases * MIGRATION_RATES.fixedSecondsPerRelease + 1500 / MIGRATION_RATES.normalizeNodesPerSecond, 6);
   });
 });
 

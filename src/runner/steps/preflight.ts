@@ -88,10 +88,12 @@ async function checkImpact(ctx: StepContext, running: boolean): Promise<void> {
   if (!impact || ctx.adapter.remoteData || !existsSync(path.join(ctx.cellDir, 'layers'))) return;
   const { from, to } = ctx.plan;
   const { impactOf } = await import('../impact.js');
+  const { measuredBoots } = await import('../boot-measurements.js');
   const { impactSummaryLine } = await import('../../plan/impact-render.js');
   let report;
   try {
-    report = await impactOf({ config: ctx.config, cellDir: ctx.cellDir, adapter: ctx.adapter }, { from, to, bullets: impact.bullets, running, signal: ctx.signal });
+    const measured = await measuredBoots(ctx.stateDir, ctx.journal);
+    report = await impactOf({ config: ctx.config, cellDir: ctx.cellDir, adapter: ctx.adapter }, { from, to, bullets: impact.bullets, running, signal: ctx.signal, measured });
   } catch (error) {
     if (!impact.require) {
       ctx.progress(`[WARNING impact] what ${from} → ${to} touches in this cell is not known: ${errorMessage(error)}`);
@@ -100,6 +102,11 @@ async function checkImpact(ctx: StepContext, running: boolean): Promise<void> {
     return check(ctx, 'clean-impact', `cannot tell what ${from} → ${to} touches in this cell: ${errorMessage(error)}`, 'fix the cause (`synup check --to ' + to + '` shows it)');
   }
   ctx.progress(`impact (${report.source === 'storm' ? 'Storm' : 'offline'}): ${impactSummaryLine(report)}`);
+  // This boot, once measured, calibrates the next prediction of the same migrations (src/plan/boot-calibration.ts).
+  const work = report.migrationEstimate.work;
+  ctx.update((run) => {
+    run.data.migrationWork = work;
+  });
   const uses = [...report.code.map((h) => `${h.object.type} ${h.object.name} line ${h.line}: ${h.uses} (${h.bullet.version})`), ...report.config.map((c) => `${c.key} in ${c.where} (${c.bullet.version})`), ...report.packageKeys.map((k) => `package ${k.package} ${k.where}: ${k.key} (${k.bullet.version})`)];
   check(ctx, 'clean-impact', impact.require && !report.clean ? `this cell still uses what ${from} → ${to} deprecates: ${uses.slice(0, 5).join('; ')}${uses.length > 5 ? `; and ${uses.length - 5} more` : ''}` : null,
     `change what \`synup check --to ${to}\` names, then upgrade`);

@@ -29,7 +29,7 @@ export function bootBudget(ctx: Pick<StepContext, 'config' | 'plan'>): { stallMs
  * reached: the follower has read everything before active once it has handed out that line.
  */
 async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
-  const { classifyLogLine, newMigrationState, observe } = await import('../../health/logwatch.js');
+  const { classifyLogLine, modelMigrationMs, newMigrationState, observe } = await import('../../health/logwatch.js');
   const { followBootLog } = await import('../boot-log.js');
   const { dataFingerprint } = await import('../progress.js');
   const { stallMs, deadlineMs } = bootBudget(ctx);
@@ -43,6 +43,7 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
       lastProgress = Date.now();
       const event = classifyLogLine(text);
       if (event) {
+        event.at ??= Date.now(); // a log without Synapse's stamps: when synup read the line
         observe(boot, event);
         if (event.kind !== 'other') ctx.progress(text.trim());
       }
@@ -104,8 +105,10 @@ async function waitActiveAndMigrated(ctx: StepContext): Promise<void> {
   } else if (boot.model === 'none' && modelChanges.length > 0) {
     ctx.progress(`WARNING: the changelog announces data-model changes in ${modelChanges.join(', ')}, but the service logged no model migration up to the moment it was active (was the data already migrated?)`);
   }
+  const migrationMs = modelMigrationMs(boot);
   ctx.update((run) => {
     run.data.migratedAt = new Date().toISOString();
+    if (migrationMs !== null) run.data.modelMigrationMs = migrationMs;
   });
 }
 
