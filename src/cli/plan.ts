@@ -3,7 +3,7 @@ import { normalizeVersion } from '../changelog/index.js';
 import { resolveCellDir } from '../config/cell-dir.js';
 import { usageError } from '../errors.js';
 import { checkOutputFile, writeOutputFile } from '../fsutil.js';
-import { buildPlan, renderPlanHtml, renderPlanMarkdown, renderPlanText, type PlanDocument, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
+import { buildPlan, withPredictedBoot, renderPlanHtml, renderPlanMarkdown, renderPlanText, type PlanDocument, type RunbookExtras, type UpgradePlan } from '../plan/index.js';
 import { estimateDowntime } from '../runner/estimate.js';
 import { describeSteps } from '../runner/steps/index.js';
 import { loadChangelogFor } from '../changelog/source.js';
@@ -78,7 +78,6 @@ export async function runPlan(ctx: CommandContext, _args: string[], flags: PlanF
     if (!cellDir) throw usageError('--impact needs the cell: set cell.dir in synup.yaml (or pass --dir)');
     const { openCellSession } = await import('../runner/session.js');
     const { cellImpact } = await import('../runner/impact.js');
-    const { withPredictedBoot } = await import('../plan/impact.js');
     const session = openCellSession(ctx.config());
     document.impact = await cellImpact({ ...session, cellDir }, { changelog, to: plan.to });
     if (plan.estimate) document.estimate = withPredictedBoot(plan.estimate, document.impact);

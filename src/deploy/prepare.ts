@@ -6,7 +6,7 @@ import { normalizeVersion } from '../changelog/index.js';
 import { errorMessage, SynupError, usageError } from '../errors.js';
 import type { Changelog } from '../changelog/index.js';
 import { readCellInfo } from '../lmdb/cellinfo.js';
-import { buildPlan, type DefragChoice, type DowntimeEstimate, type PlanDocument } from '../plan/index.js';
+import { buildPlan, withPredictedBoot, type DefragChoice, type DowntimeEstimate, type PlanDocument } from '../plan/index.js';
 import { describeSteps } from '../runner/steps/index.js';
 import { adapterPlanText } from '../service/index.js';
 import { refuseIfAhaDisagrees } from './aha-check.js';
@@ -114,7 +114,6 @@ export async function prepareDeployment(ctx: CommandContext, file: string, toFla
     if (options.impact && plan && service.kind === 'cortex') {
       impact = await serviceImpact(sctx, cellDir, changelog, target);
       if ('report' in impact && plan.estimate) {
-        const { withPredictedBoot } = await import('../plan/impact.js');
         plan.estimate = withPredictedBoot(plan.estimate, impact.report);
         estimates.set(service.name, plan.estimate);
       }

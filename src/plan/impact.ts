@@ -1,5 +1,4 @@
 import type { ImpactBullet, ImpactName } from '../changelog/index.js';
-import type { DowntimeEstimate } from './types.js';
 import { builtInNodeSeconds, predictBoot, type BootMeasurement, type BootPrediction, type MigrationWork } from './boot-calibration.js';
 
 /**
@@ -298,14 +297,4 @@ export function analyzeImpact(input: { from: string; to: string; bullets: Impact
     unclassified: bullets.filter((b) => b.category === 'unclassified').map(refOf),
     clean: code.length === 0 && config.length === 0 && packageKeys.length === 0,
   };
-}
-
-/**
- * The plan's downtime estimate with the report's predicted first boot: the same numbers `synup check` shows. A
- * rehearsal of the same from → to that could not calibrate the prediction (recorded before synup counted its work)
- * keeps its measured boot.
- */
-export function withPredictedBoot(estimate: DowntimeEstimate, report: ImpactReport): DowntimeEstimate {
-  if (estimate.basis === 'rehearsal' && !report.migrationEstimate.calibrated) return estimate;
-  return { ...estimate, bootSeconds: report.predictedMigrationSeconds, basis: 'node counts', bootSource: report.migrationEstimate.source };
 }

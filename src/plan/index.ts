@@ -2,6 +2,7 @@ import type { Changelog } from '../changelog/index.js';
 import { newestRelease, normalizeVersion, selectReleases } from '../changelog/index.js';
 import { kubernetesDataMode, type SynupConfig } from '../config/schema.js';
 import type { DowntimeEstimate, PlanSettings, UpgradePlan } from './types.js';
+import type { ImpactReport } from './impact.js';
 
 export { markdownPage, renderPlanHtml, renderPlanMarkdown, type RunbookExtras } from './render.js';
 export { ONLINE_CUTOVER_SECONDS, renderPlanText } from './text.js';
@@ -66,4 +67,14 @@ export function buildPlan(input: BuildPlanInput): UpgradePlan {
     estimate: input.estimate ?? null,
   };
   return plan;
+}
+
+/**
+ * The plan's downtime estimate with the report's predicted first boot: the same numbers `synup check` shows. A
+ * rehearsal of the same from → to that could not calibrate the prediction (recorded before synup counted its work)
+ * keeps its measured boot.
+ */
+export function withPredictedBoot(estimate: DowntimeEstimate, report: ImpactReport): DowntimeEstimate {
+  if (estimate.basis === 'rehearsal' && !report.migrationEstimate.calibrated) return estimate;
+  return { ...estimate, bootSeconds: report.predictedMigrationSeconds, basis: 'node counts', bootSource: report.migrationEstimate.source };
 }
