@@ -9,7 +9,9 @@ import { waitForActive } from '../../src/health/index.js';
 import { createAdapter, type ServiceAdapter } from '../../src/service/index.js';
 import { createSimCell, freePort, inspectSimCell, SIM_CELL_JS } from '../sim/index.js';
 import { fileDigests } from '../sim/testing.js';
-import { synupInProcess, tempDir } from '../support/helpers.js';
+import { realChangelog, synupInProcess, tempDir } from '../support/helpers.js';
+// Imported here, not in the test: its afterEach (which stops every harness's cell) must be registered with the file.
+import { startHarness } from '../support/upgrade-harness.js';
 
 const running: ServiceAdapter[] = [];
 afterEach(async () => {
@@ -207,8 +209,6 @@ describe('synup check refuses bad input, changing nothing', () => {
 
 describe('synup upgrade: the impact summary in preflight, and --require-clean-impact', () => {
   it('prints the summary; refuses (clean-impact) with the flag or upgrade.requireCleanImpact before anything stops; --ignore-preflight=clean-impact goes on', async () => {
-    const { startHarness } = await import('../support/upgrade-harness.js');
-    const { realChangelog } = await import('../support/helpers.js');
     const harness = await startHarness({
       version: '2.180.0',
       processEnv: { SYN_SIM_PASSWORD: PASSWORD, SYN_SIM_STORM_START_MS: '300' },

@@ -84,14 +84,21 @@ export async function startDeployment(options: { version: string; seed?: number;
     writeConfig(s, options.processEnv?.[s.name] ?? {});
     s.adapter = createAdapter(loadConfig({ file: s.configFile, cwd: work }).config, { cellDir: s.dir, stateDir: path.join(work, 'state'), cwd: work });
   }
-  // All at once; each until it answers /api/v1/active (a mirror: false), within a load-scaled 30 s.
-  await Promise.all(
+  // All at once; each until it answers /api/v1/active (a mirror: false), within a load-scaled 30 s. One that does not:
+  // the others are stopped again before the error is thrown (the harness is not registered yet, so no afterEach would).
+  const stopAll = () => Promise.all(Object.values(services).map((s) => (existsSync(s.dir) ? s.adapter.stop({ timeoutMs: 5000 }).catch(() => undefined) : undefined)));
+  const starts = await Promise.allSettled(
     names.map(async (name) => {
       const s = services[name]!;
       await s.adapter.start(options.version);
       await waitFor(() => simRequest({ dir: s.dir, port: s.port, path: '/api/v1/active', timeoutMs: 1000 }).then(() => true, () => false), `${name} to answer on port ${s.port}`, { timeoutMs: 30_000, intervalMs: 100 });
     }),
   );
+  const failed = starts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stopAll();
+    throw failed.reason;
+  }
   const file = path.join(work, 'deployment.yaml');
   writeFileSync(
     file,
@@ -125,7 +132,7 @@ export async function startDeployment(options: { version: string; seed?: number;
     active: async (name) => (await simRequest({ dir: services[name]!.dir, port: services[name]!.port, path: '/api/v1/active' })).json.result.active === true,
     setProcessEnv: (name, env) => writeConfig(services[name]!, env),
     stop: async () => {
-      await Promise.all(Object.values(services).map((s) => (existsSync(s.dir) ? s.adapter.stop({ timeoutMs: 5000 }).catch(() => undefined) : undefined)));
+      await stopAll();
       killShadows(path.join(work, 'state'));
     },
   };
