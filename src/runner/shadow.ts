@@ -103,7 +103,7 @@ export function writeShadowConf(shadowDir: string, leaderUrl: string): void {
 }
 
 /** A cell's nexus index, read from its files (fine while it runs: LMDB readers do not block its writer). */
-const nexusIndexOf = async (dir: string) => (await readNexusIndex(dir)).index;
+export const nexusIndexOf = async (dir: string) => (await readNexusIndex(dir)).index;
 
 /**
  * Waits until the running shadow keeps up with the cell (indexes read from their files), or throws: the shadow
@@ -215,12 +215,12 @@ export async function compareWithCell(cellDir: string, shadowDir: string, cellIn
   const shadowIndex = await nexusIndexOf(shadowDir).catch((error: unknown) => `unreadable (${errorMessage(error)})`);
   if (shadowIndex !== cellIndex) problems.push(`nexus index ${shadowIndex}, the cell's ${cellIndex}`);
   const [cell, shadow] = await Promise.all([scanCell(cellDir, { skipDirs: NOT_SHADOWED }), scanCell(shadowDir, { skipDirs: NOT_SHADOWED })]);
-  const rels = (t: typeof cell) => t.envs.map((e) => e.rel).sort();
-  const missing = rels(cell).filter((r) => !rels(shadow).includes(r));
-  const extra = rels(shadow).filter((r) => !rels(cell).includes(r));
+  const [cellEnvs, shadowEnvs] = [cell, shadow].map((t) => new Set(t.envs.map((e) => e.rel))) as [Set<string>, Set<string>];
+  const missing = [...cellEnvs].filter((r) => !shadowEnvs.has(r)).sort();
+  const extra = [...shadowEnvs].filter((r) => !cellEnvs.has(r)).sort();
   if (missing.length) problems.push(`envs missing: ${missing.join(', ')}`);
   if (extra.length) problems.push(`envs the cell does not have: ${extra.join(', ')}`);
-  const both = rels(cell).filter((r) => rels(shadow).includes(r));
+  const both = [...cellEnvs].filter((r) => shadowEnvs.has(r)).sort();
   const [a, b] = await Promise.all([walkEnvs(both.map((r) => path.join(cellDir, r))), walkEnvs(both.map((r) => path.join(shadowDir, r)))]);
   both.forEach((rel, i) => {
     const [x, y] = [a.outcomes[i]!, b.outcomes[i]!];

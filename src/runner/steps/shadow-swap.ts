@@ -1,11 +1,10 @@
 import { SynupError } from '../../errors.js';
-import { readNexusIndex } from '../../lmdb/nexus.js';
 import { runDirs } from '../../siblings.js';
 import { formatDuration } from '../../units.js';
 import { crashPoint } from '../crash.js';
 import { JournalError } from '../journal.js';
 import type { Step } from '../context.js';
-import { compareWithCell, fallBackToCold, removeShadow, restoreCellFiles, shadowAdapter, stopShadow, waitShadowCaughtUp } from '../shadow.js';
+import { compareWithCell, fallBackToCold, nexusIndexOf, removeShadow, restoreCellFiles, shadowAdapter, stopShadow, waitShadowCaughtUp } from '../shadow.js';
 import { resumeSwap, swapIn, undoSwap } from './cold-defrag.js';
 
 /**
@@ -24,7 +23,7 @@ export const shadowSwap: Step = {
     if (resumeSwap(ctx, shadowDir, ctx.run.data.shadow?.verified === true) === 'swapped') return;
     const started = Date.now();
     try {
-      const cellIndex = ctx.run.data.shadow?.cellIndex ?? (await readNexusIndex(ctx.cellDir)).index;
+      const cellIndex = ctx.run.data.shadow?.cellIndex ?? (await nexusIndexOf(ctx.cellDir));
       ctx.update((run) => {
         run.data.shadow = { ...run.data.shadow, cellIndex, verified: false };
       });
