@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { inspectSimCell, simRequest } from '../sim/index.js';
 import { readPidRecord } from '../../src/service/pidfile.js';
 import { startWriter, untilStderr } from '../support/deploy-harness.js';
-import { onlineEnv, startHarness, startOnlineHarness, type Harness } from '../support/upgrade-harness.js';
-import { synup } from '../support/helpers.js';
+import { onlineEnv, SIM_CHANGELOG, startHarness, startOnlineHarness, type Harness } from '../support/upgrade-harness.js';
+import { synup, tempDir } from '../support/helpers.js';
 import { waitFor } from '../support/budget.js';
 
 const FAST = { SYN_SIM_MIGRATION_MS: '300', SYN_SIM_STOP_MS: '100' };
@@ -79,6 +79,12 @@ describe('synup upgrade --defrag online (sim)', () => {
     const bad = await plain.run(['plan', '--to', '2.182.0', '--defrag', 'warm']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--defrag.*warm.*(cold|online)/s);
+    // Without a cell and its synup.yaml there is nothing to choose from: refused, nothing written.
+    const empty = tempDir('synup-nocell-');
+    const blind = await synup(['plan', '--from', '2.180.0', '--to', '2.182.0', '--changelog', SIM_CHANGELOG, '--defrag', 'online'], { cwd: empty });
+    expect(blind.exitCode).toBe(2);
+    expect(blind.stderr).toContain('--defrag needs the cell and its synup.yaml');
+    expect(readdirSync(empty)).toEqual([]);
   });
 
   it('a shadow slower than the writer never catches up: removed before any downtime, the cold defrag runs, nothing lost', async () => {
